@@ -1,0 +1,44 @@
+# Samspil: `make up` runs everything locally, `make test` runs every check and test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: up test lint typecheck unit bench reset lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+up: $(STAMP)  ## run broker, databases and all three services on the embedded defaults
+	$(BIN)/samspil up
+
+test: lint typecheck  ## every check and every test, against the real broker and PostgreSQL
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy samspil schemas services tests
+
+unit: $(STAMP)  ## only the tests that need no broker or database
+	$(BIN)/python -m pytest -m "not e2e" tests/unit
+
+bench: $(STAMP)  ## measure raw broker and database rates and the first flow; prints the figures
+	$(BIN)/python -m benchmarks
+
+reset: $(STAMP)  ## wipe the local state folder (.samspil)
+	$(BIN)/samspil reset
+
+lock: $(STAMP)  ## re-pin dependencies after changing pyproject.toml
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -q -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

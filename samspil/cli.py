@@ -1,0 +1,170 @@
+"""The ``samspil`` command line: run everything locally, reset it, manage provider
+credentials and dead letters."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from samspil.local.runner import SERVICES, LocalStack
+
+DEFAULT_STATE_DIR = Path(os.environ.get("SAMSPIL_STATE_DIR", ".samspil"))
+
+
+def _up(args: argparse.Namespace) -> int:
+    stack = LocalStack.from_env(args.state_dir)
+    started = time.monotonic()
+    stopping = False
+
+    def request_stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        print("Starting Samspil: broker, databases and services ...", flush=True)
+        stack.start(timeout=60)
+        print(f"\nSamspil is ready after {time.monotonic() - started:.1f} s.\n")
+        print(f"  Provider gateway API docs  {stack.url('provider-gateway')}/docs")
+        for spec in SERVICES:
+            print(f"  {spec.name + ' health':<26} {stack.url(spec.name)}/readyz")
+        print(f"  Kafka bootstrap servers    {stack.bootstrap_servers}")
+        print(f"  Logs                       {stack.logs}/")
+        print("\nPress Ctrl-C to stop.", flush=True)
+        while not stopping:
+            dead = stack.dead_services()
+            if dead:
+                print(f"\n{', '.join(dead)} stopped unexpectedly; see {stack.logs}/. Stopping.", flush=True)
+                return 1
+            time.sleep(0.5)
+        return 0
+    except RuntimeError as error:
+        print(f"\nCould not start: {error}", file=sys.stderr)
+        return 1
+    finally:
+        print("\nStopping: gateway, then department services, then broker and database ...", flush=True)
+        stack.stop()
+        print("Stopped.", flush=True)
+
+
+def _reset(args: argparse.Namespace) -> int:
+    state: Path = args.state_dir
+    pid_file = state / "pgdata" / "postmaster.pid"
+    if pid_file.exists():
+        pid = int(pid_file.read_text().split()[0])
+        if Path(f"/proc/{pid}").exists():
+            print("Samspil seems to be running (PostgreSQL is up); stop it first.", file=sys.stderr)
+            return 1
+    if state.exists():
+        shutil.rmtree(state)
+        print(f"Removed {state}.")
+    else:
+        print(f"Nothing to remove at {state}.")
+    return 0
+
+
+def database_url(state_dir: Path, service: str) -> str:
+    """The service's database URL: from its environment variable, else the local runner's."""
+    spec = next(s for s in SERVICES if s.name == service)
+    given = os.environ.get(f"{spec.env_prefix}DATABASE_URL")
+    if given:
+        return given
+    passwords = json.loads((state_dir / "pg-passwords.json").read_text())
+    port = int(os.environ.get("SAMSPIL_POSTGRES_PORT", "15432"))
+    return f"postgresql://{spec.database}:{passwords[spec.database]}@127.0.0.1:{port}/{spec.database}"
+
+
+def _with_db(state_dir: Path, service: str, work: Callable[[asyncpg.Connection], Awaitable[int]]) -> int:
+    async def run() -> int:
+        conn = await asyncpg.connect(database_url(state_dir, service))
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def _provider(args: argparse.Namespace) -> int:
+    from provider_gateway import admin
+
+    async def work(conn: asyncpg.Connection) -> int:
+        if args.action == "add":
+            client_id, secret = await admin.add_provider(conn, args.name)
+            print(f"client_id:     {client_id}\nclient_secret: {secret}\n(The secret is shown only now.)")
+            return 0
+        if args.action == "rotate":
+            new_secret = await admin.rotate_secret(conn, args.name)
+            if new_secret is None:
+                print("No active client with that id.", file=sys.stderr)
+                return 1
+            print(f"client_secret: {new_secret}\n(The secret is shown only now.)")
+            return 0
+        if not await admin.disable_client(conn, args.name):
+            print("No active client with that id.", file=sys.stderr)
+            return 1
+        print("Disabled.")
+        return 0
+
+    return _with_db(args.state_dir, "provider-gateway", work)
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    from samspil.runtime.deadletters import list_dead_letters, replay_dead_letters
+
+    async def work(conn: asyncpg.Connection) -> int:
+        if args.action == "list":
+            for row in await list_dead_letters(conn, include_replayed=args.all):
+                print(json.dumps({key: str(value) for key, value in dict(row).items()}))
+            return 0
+        ids = None if args.all else args.ids
+        if not ids and not args.all:
+            print("Name dead-letter ids to replay, or --all.", file=sys.stderr)
+            return 1
+        print(f"Replayed {await replay_dead_letters(conn, ids)} dead letter(s).")
+        return 0
+
+    return _with_db(args.state_dir, args.service, work)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="samspil", description=__doc__)
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="local state folder")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="run broker, databases and all services locally").set_defaults(run=_up)
+    commands.add_parser("reset", help="wipe the local state folder").set_defaults(run=_reset)
+
+    provider = commands.add_parser("provider", help="manage provider credentials")
+    provider.add_argument("action", choices=["add", "rotate", "disable"])
+    provider.add_argument("name", help="provider id for add; client id for rotate and disable")
+    provider.set_defaults(run=_provider)
+
+    dlq = commands.add_parser("dlq", help="list or replay dead letters")
+    dlq.add_argument("action", choices=["list", "replay"])
+    dlq.add_argument("service", choices=[spec.name for spec in SERVICES])
+    dlq.add_argument("ids", nargs="*", type=int)
+    dlq.add_argument("--all", action="store_true", help="list: include replayed; replay: every one")
+    dlq.set_defaults(run=_dlq)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

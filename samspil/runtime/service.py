@@ -1,0 +1,165 @@
+"""Wires one service's runtime parts together: database pool and migrations, topics, the
+FastStream consumer, the outbox relay, health checks and an orderly stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import TopicPartition
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+
+from samspil.runtime.consumer import EventHandler, ReliableConsumer, commit_offset, tolerant_headers
+from samspil.runtime.db import create_pool, migrate
+from samspil.runtime.kafka import KafkaSender, ensure_topics
+from samspil.runtime.outbox import OutboxRelay
+from samspil.runtime.settings import RuntimeSettings
+from schemas.base import EventData
+from schemas.registry import EVENT_TYPES
+from schemas.topics import CATALOGUE, Topic
+
+log = structlog.get_logger("samspil.service")
+
+
+@dataclass
+class Subscription:
+    """What a service consumes: the topics and a handler per event type it cares about."""
+
+    topics: Sequence[Topic]
+    handlers: Mapping[type[EventData], EventHandler]
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    settings: RuntimeSettings
+    migration_packages: Sequence[str]
+    subscription: Subscription | None = None
+    pool: asyncpg.Pool = field(init=False)
+    relay: OutboxRelay = field(init=False)
+    consumer: ReliableConsumer | None = field(init=False, default=None)
+    _sender: KafkaSender = field(init=False)
+    _broker: KafkaBroker | None = field(init=False, default=None)
+    _relay_task: asyncio.Task[None] | None = field(init=False, default=None)
+
+    @property
+    def group_id(self) -> str:
+        return f"samspil-{self.name}"
+
+    async def start(self) -> None:
+        s = self.settings
+        self.pool = await create_pool(s.database_url)
+        applied = await migrate(self.pool, "samspil.runtime.migrations", *self.migration_packages)
+        if applied:
+            log.info("migrations applied", migrations=applied)
+        if s.kafka_create_topics:
+            await ensure_topics(
+                s.kafka_bootstrap_servers, CATALOGUE, replication_factor=s.kafka_replication_factor
+            )
+        self._sender = KafkaSender(s.kafka_bootstrap_servers, enable_idempotence=s.kafka_enable_idempotence)
+        await self._sender.start()
+        self.relay = OutboxRelay(
+            self.pool,
+            self._sender,
+            batch_size=s.outbox_batch_size,
+            poll_interval=s.outbox_poll_seconds,
+            broker_epoch=s.broker_epoch,
+        )
+        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
+        if self.subscription is not None:
+            self.consumer = ReliableConsumer(
+                name=self.name,
+                pool=self.pool,
+                handlers=self.subscription.handlers,
+                known_types=EVENT_TYPES,
+                max_attempts=s.consumer_max_attempts,
+                backoff_base=s.consumer_backoff_seconds,
+            )
+            self._broker = self._build_broker(self.consumer, self.subscription)
+            await self._broker.start()
+        log.info("service started")
+
+    def _build_broker(self, consumer: ReliableConsumer, subscription: Subscription) -> KafkaBroker:
+        broker = KafkaBroker(
+            self.settings.kafka_bootstrap_servers,
+            allow_auto_create_topics=False,
+            graceful_timeout=30.0,
+            logger=None,
+        )
+
+        async def raw_body(message: Any) -> Any:
+            return message.body
+
+        async def keep_raw_headers(record: Any, original_parser: Any) -> Any:
+            message = await original_parser(tolerant_headers(record))
+            message.raw_message = record
+            return message
+
+        @broker.subscriber(
+            *(topic.name for topic in subscription.topics),
+            group_id=self.group_id,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            decoder=raw_body,
+            parser=keep_raw_headers,
+            title=f"{self.name}-consumer",
+            description=f"Events the {self.name} service acts on.",
+        )
+        async def on_record(body: bytes, msg: KafkaMessage) -> None:
+            record = msg.raw_message
+            try:
+                await consumer.process(record)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Never let a later commit skip this record: go back to it and try again.
+                log.exception("unexpected consumer failure, redelivering", offset=record.offset)
+                await asyncio.sleep(1.0)
+                msg.consumer.seek(TopicPartition(record.topic, record.partition), record.offset)
+                return
+            await commit_offset(msg.consumer, record)
+
+        return broker
+
+    async def stop(self) -> None:
+        """Stop taking new messages, let the relay publish what is pending, then close."""
+        if self._broker is not None:
+            await self._broker.stop()
+        if self._relay_task is not None:
+            self.relay.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
+        with contextlib.suppress(Exception):
+            await self._sender.stop()
+        await self.pool.close()
+        log.info("service stopped")
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(2.0):
+                await self.pool.fetchval("SELECT 1")
+            checks["database"] = "ok"
+        except Exception as error:
+            checks["database"] = f"failing: {type(error).__name__}"
+        try:
+            async with asyncio.timeout(3.0):
+                reachable = await self._sender.is_reachable()
+            checks["broker"] = "ok" if reachable else "failing: no metadata"
+        except Exception as error:
+            checks["broker"] = f"failing: {type(error).__name__}"
+        return checks
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ServiceRuntime]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()

@@ -1,0 +1,50 @@
+"""Settings every service shares. Each service subclasses it with its own env prefix; the broker
+address and a few runtime switches are read without prefix so one variable serves all."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RuntimeSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_url: str = Field(description="PostgreSQL URL of this service's own database.")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:19092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    kafka_enable_idempotence: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("KAFKA_ENABLE_IDEMPOTENCE"),
+        description="On for Apache Kafka. The embedded Tansu broker cannot do it, so the local "
+        "runner turns it off; correctness never depends on it.",
+    )
+    kafka_create_topics: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("KAFKA_CREATE_TOPICS"),
+        description="Create missing topics from the catalogue at start-up.",
+    )
+    kafka_replication_factor: int = Field(
+        default=1, validation_alias=AliasChoices("KAFKA_REPLICATION_FACTOR")
+    )
+    broker_epoch: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SAMSPIL_BROKER_EPOCH"),
+        description="Set by the local runner to a new value whenever it starts a fresh in-memory "
+        "broker; the outbox then publishes its retained events again.",
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", validation_alias=AliasChoices("SAMSPIL_LOG_FORMAT")
+    )
+    log_level: str = Field(default="info", validation_alias=AliasChoices("SAMSPIL_LOG_LEVEL"))
+
+    consumer_max_attempts: int = 5
+    consumer_backoff_seconds: float = 0.5
+    outbox_batch_size: int = 500
+    outbox_poll_seconds: float = 1.0

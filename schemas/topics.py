@@ -1,0 +1,82 @@
+"""The topic catalogue: every topic on the bus, who writes it and who reads it.
+
+The broker's topics are created from this list, so it is the one place to look.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.envelope import DataClassification
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: str
+    partitions: int
+    retention_ms: int
+    producer: str
+    consumers: tuple[str, ...]
+    classification: DataClassification
+    description: str
+
+
+PROVIDER_REPORTS = Topic(
+    name="samspil.provider.reports.v1",
+    key="citizen reference",
+    partitions=6,
+    retention_ms=30 * DAY_MS,
+    producer="provider-gateway",
+    consumers=("employment", "social"),
+    classification=DataClassification.SENSITIVE,
+    description="Reports from providers: absence notices, progress, readiness, plan-change requests.",
+)
+
+EMPLOYMENT_EVENTS = Topic(
+    name="samspil.employment.events.v1",
+    key="citizen reference",
+    partitions=6,
+    retention_ms=30 * DAY_MS,
+    producer="employment",
+    consumers=("provider-gateway", "social"),
+    classification=DataClassification.PERSONAL,
+    description="Facts from the employment department: referrals, tasks, decisions, plan summaries.",
+)
+
+SOCIAL_EVENTS = Topic(
+    name="samspil.social.events.v1",
+    key="citizen reference",
+    partitions=6,
+    retention_ms=30 * DAY_MS,
+    producer="social",
+    consumers=("employment", "provider-gateway"),
+    classification=DataClassification.PERSONAL,
+    description="Facts from the social department: plan summaries, lead department, handover.",
+)
+
+
+def dead_letter_topic(service: str) -> Topic:
+    """Each consuming service has its own dead-letter topic, read by operators and replay."""
+    return Topic(
+        name=f"samspil.{service}.dead-letter.v1",
+        key="original key",
+        partitions=1,
+        retention_ms=90 * DAY_MS,
+        producer=service,
+        consumers=("operators",),
+        classification=DataClassification.SENSITIVE,
+        description=f"Messages the {service} service could not process, with the reason.",
+    )
+
+
+SERVICES = ("employment", "social", "provider-gateway")
+
+CATALOGUE: tuple[Topic, ...] = (
+    PROVIDER_REPORTS,
+    EMPLOYMENT_EVENTS,
+    SOCIAL_EVENTS,
+    *(dead_letter_topic(service) for service in SERVICES),
+)

@@ -1,0 +1,16 @@
+"""Run the employment service: ``python -m employment``."""
+
+from employment.bootstrap import SERVICE_NAME, build_app
+from employment.settings import EmploymentSettings
+from samspil.runtime.http import serve
+from samspil.runtime.logging import configure_logging
+
+
+def main() -> None:
+    settings = EmploymentSettings()  # type: ignore[call-arg]
+    configure_logging(SERVICE_NAME, settings.log_format, settings.log_level)
+    serve(build_app(settings), settings.http_host, settings.http_port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""SQL for the employment database. Every function runs on the caller's connection, inside
+the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from employment.domain.tasks import NewTask
+
+_TASK_COLUMNS = (
+    "task_id, citizen_ref, kind, title, status, due_on, referral_id, provider_id,"
+    " source_event_id, details, created_at, closed_at"
+)
+
+
+async def insert_referral(conn: asyncpg.Connection, referral: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO referral (referral_id, citizen_ref, provider_id, offer_title, hours_per_week,"
+        " starts_on, expected_end_on, citizen_display_name) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+        referral["referral_id"],
+        referral["citizen_ref"],
+        referral["provider_id"],
+        referral["offer_title"],
+        referral["hours_per_week"],
+        referral["starts_on"],
+        referral["expected_end_on"],
+        referral["citizen_display_name"],
+    )
+
+
+async def insert_task_once(
+    conn: asyncpg.Connection,
+    task: NewTask,
+    *,
+    citizen_ref: str,
+    referral_id: uuid.UUID | None,
+    provider_id: str | None,
+    source_event_id: uuid.UUID,
+    source_time: datetime,
+    details: dict[str, Any],
+) -> uuid.UUID | None:
+    """Insert the task unless one already exists for the same source event."""
+    task_id: uuid.UUID | None = await conn.fetchval(
+        "INSERT INTO caseworker_task (task_id, citizen_ref, kind, title, due_on, referral_id,"
+        " provider_id, source_event_id, source_time, details)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10::jsonb)"
+        " ON CONFLICT (source_event_id) DO NOTHING RETURNING task_id",
+        uuid.uuid4(),
+        citizen_ref,
+        task.kind.value,
+        task.title,
+        task.due_on,
+        referral_id,
+        provider_id,
+        source_event_id,
+        source_time,
+        json.dumps(details, default=str),
+    )
+    return task_id
+
+
+async def list_tasks(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    status: str | None,
+    citizen_ref: str | None,
+    kind: str | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {_TASK_COLUMNS} FROM caseworker_task"
+        " WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR citizen_ref = $2)"
+        " AND ($3::text IS NULL OR kind = $3) ORDER BY due_on, created_at LIMIT $4",
+        status,
+        citizen_ref,
+        kind,
+        limit,
+    )
+
+
+async def get_task(conn: asyncpg.Connection | asyncpg.Pool, task_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {_TASK_COLUMNS} FROM caseworker_task WHERE task_id = $1", task_id)
+
+
+def is_overdue(row: asyncpg.Record, today: date) -> bool:
+    return bool(row["status"] == "open" and row["due_on"] < today)

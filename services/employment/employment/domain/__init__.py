@@ -1,0 +1,1 @@
+"""The employment domain: plain Python, no I/O, no frameworks."""

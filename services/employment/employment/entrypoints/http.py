@@ -1,0 +1,113 @@
+"""The employment service's internal HTTP API for the department's own case system."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from employment.adapters import repository
+from employment.domain.tasks import TaskKind, TaskStatus
+from employment.service_layer import handlers
+from samspil.runtime.http import Problem
+from schemas.employment import ReferralRequested
+from schemas.envelope import CitizenRef
+
+router = APIRouter(prefix="/v1")
+
+
+class ReferralIn(BaseModel):
+    """A referral (henvisning) of a citizen to an offer at a provider."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    citizen_ref: CitizenRef
+    provider_id: Annotated[str, Field(min_length=1, max_length=200)]
+    offer_title: Annotated[str, Field(min_length=1, max_length=200)]
+    hours_per_week: Annotated[float, Field(gt=0, le=37)]
+    starts_on: date
+    expected_end_on: date | None = None
+    citizen_display_name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ReferralCreated(BaseModel):
+    referral_id: uuid.UUID
+
+
+class TaskOut(BaseModel):
+    task_id: uuid.UUID
+    citizen_ref: str
+    kind: TaskKind
+    title: str
+    status: TaskStatus
+    due_on: date
+    overdue: bool
+    referral_id: uuid.UUID | None
+    provider_id: str | None
+    details: dict[str, Any]
+    created_at: datetime
+    closed_at: datetime | None
+
+
+def _task_out(row: Any) -> TaskOut:
+    import json
+
+    return TaskOut(
+        task_id=row["task_id"],
+        citizen_ref=row["citizen_ref"],
+        kind=TaskKind(row["kind"]),
+        title=row["title"],
+        status=TaskStatus(row["status"]),
+        due_on=row["due_on"],
+        overdue=repository.is_overdue(row, date.today()),
+        referral_id=row["referral_id"],
+        provider_id=row["provider_id"],
+        details=json.loads(row["details"]),
+        created_at=row["created_at"],
+        closed_at=row["closed_at"],
+    )
+
+
+@router.post("/referrals", status_code=status.HTTP_201_CREATED, response_model=ReferralCreated)
+async def create_referral(body: ReferralIn, request: Request) -> ReferralCreated:
+    """Refer a citizen to an offer; the provider sees the referral through the gateway."""
+    referral_id = uuid.uuid4()
+    fields = body.model_dump(exclude={"citizen_ref"})
+    try:
+        referral = ReferralRequested(referral_id=referral_id, **fields)
+    except ValueError as error:
+        raise Problem(422, "validation-failed", "The referral is not valid", detail=str(error)) from None
+    pool = request.app.state.runtime.pool
+    async with pool.acquire() as conn, conn.transaction():
+        await handlers.refer_citizen(conn, body.citizen_ref, referral, correlation_id=uuid.uuid4())
+    return ReferralCreated(referral_id=referral_id)
+
+
+@router.get("/tasks", response_model=list[TaskOut])
+async def list_tasks(
+    request: Request,
+    task_status: Annotated[TaskStatus | None, Query(alias="status")] = None,
+    citizen_ref: Annotated[str | None, Query(max_length=100)] = None,
+    kind: TaskKind | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[TaskOut]:
+    """Caseworker tasks, soonest due first."""
+    rows = await repository.list_tasks(
+        request.app.state.runtime.pool,
+        status=task_status.value if task_status else None,
+        citizen_ref=citizen_ref,
+        kind=kind.value if kind else None,
+        limit=limit,
+    )
+    return [_task_out(row) for row in rows]
+
+
+@router.get("/tasks/{task_id}", response_model=TaskOut)
+async def get_task(task_id: uuid.UUID, request: Request) -> TaskOut:
+    row = await repository.get_task(request.app.state.runtime.pool, task_id)
+    if row is None:
+        raise Problem(404, "not-found", "No such task")
+    return _task_out(row)

@@ -1,0 +1,16 @@
+"""Run the provider gateway: ``python -m provider_gateway``."""
+
+from provider_gateway.bootstrap import SERVICE_NAME, build_app
+from provider_gateway.settings import GatewaySettings
+from samspil.runtime.http import serve
+from samspil.runtime.logging import configure_logging
+
+
+def main() -> None:
+    settings = GatewaySettings()  # type: ignore[call-arg]
+    configure_logging(SERVICE_NAME, settings.log_format, settings.log_level)
+    serve(build_app(settings), settings.http_host, settings.http_port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""SQL for the gateway database, on the caller's connection and transaction."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from schemas.employment import ReferralRequested
+
+REFERRAL_COLUMNS = (
+    "referral_id, provider_id, citizen_ref, citizen_display_name, offer_title, hours_per_week,"
+    " starts_on, expected_end_on, status, updated_at"
+)
+
+
+async def upsert_referral(conn: asyncpg.Connection, citizen_ref: str, referral: ReferralRequested) -> None:
+    await conn.execute(
+        "INSERT INTO referral_view (referral_id, provider_id, citizen_ref, citizen_display_name,"
+        " offer_title, hours_per_week, starts_on, expected_end_on, status)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'requested') ON CONFLICT (referral_id) DO NOTHING",
+        referral.referral_id,
+        referral.provider_id,
+        citizen_ref,
+        referral.citizen_display_name,
+        referral.offer_title,
+        referral.hours_per_week,
+        referral.starts_on,
+        referral.expected_end_on,
+    )
+
+
+async def referral_for_provider(
+    conn: asyncpg.Connection | asyncpg.Pool, referral_id: uuid.UUID, provider_id: str, *, lock: bool = False
+) -> asyncpg.Record | None:
+    """The referral if it is addressed to this provider; None otherwise, so the caller cannot
+    tell someone else's referral from one that does not exist."""
+    return await conn.fetchrow(
+        f"SELECT {REFERRAL_COLUMNS} FROM referral_view WHERE referral_id = $1 AND provider_id = $2"
+        + (" FOR SHARE" if lock else ""),
+        referral_id,
+        provider_id,
+    )
+
+
+async def referrals_for_provider(conn: asyncpg.Pool, provider_id: str, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {REFERRAL_COLUMNS} FROM referral_view WHERE provider_id = $1"
+        " ORDER BY updated_at DESC, referral_id LIMIT $2",
+        provider_id,
+        limit,
+    )
+
+
+async def insert_submission(
+    conn: asyncpg.Connection, submission_id: uuid.UUID, provider_id: str, referral_id: uuid.UUID, kind: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO submission (submission_id, provider_id, referral_id, kind) VALUES ($1,$2,$3,$4)",
+        submission_id,
+        provider_id,
+        referral_id,
+        kind,
+    )
+
+
+async def active_client(conn: asyncpg.Pool, client_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT client_id, provider_id, secret_hash FROM provider_client"
+        " WHERE client_id = $1 AND disabled_at IS NULL",
+        client_id,
+    )

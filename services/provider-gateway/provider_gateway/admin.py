@@ -1,0 +1,42 @@
+"""Operator actions on provider credentials, used by ``samspil provider add|rotate|disable``.
+
+A secret is returned once, to be handed to the provider; only its hash is stored.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import asyncpg
+
+from provider_gateway.domain.credentials import hash_secret, new_client_secret
+
+
+async def add_provider(conn: asyncpg.Connection, provider_id: str) -> tuple[str, str]:
+    client_id = f"{provider_id}-{secrets.token_hex(4)}"
+    secret = new_client_secret()
+    await conn.execute(
+        "INSERT INTO provider_client (client_id, provider_id, secret_hash) VALUES ($1, $2, $3)",
+        client_id,
+        provider_id,
+        hash_secret(secret),
+    )
+    return client_id, secret
+
+
+async def rotate_secret(conn: asyncpg.Connection, client_id: str) -> str | None:
+    secret = new_client_secret()
+    status = await conn.execute(
+        "UPDATE provider_client SET secret_hash = $2 WHERE client_id = $1 AND disabled_at IS NULL",
+        client_id,
+        hash_secret(secret),
+    )
+    return secret if status.endswith(" 1") else None
+
+
+async def disable_client(conn: asyncpg.Connection, client_id: str) -> bool:
+    status = await conn.execute(
+        "UPDATE provider_client SET disabled_at = now() WHERE client_id = $1 AND disabled_at IS NULL",
+        client_id,
+    )
+    return status.endswith(" 1")

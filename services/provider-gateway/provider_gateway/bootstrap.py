@@ -1,0 +1,30 @@
+"""The one place where the provider gateway is wired together."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from provider_gateway.entrypoints import consumers, http
+from provider_gateway.settings import GatewaySettings
+from samspil.runtime.http import create_app
+from samspil.runtime.service import ServiceRuntime
+
+SERVICE_NAME = "provider-gateway"
+
+
+def build_app(settings: GatewaySettings) -> FastAPI:
+    runtime = ServiceRuntime(
+        name=SERVICE_NAME,
+        settings=settings,
+        migration_packages=["provider_gateway.migrations"],
+        subscription=consumers.subscription(),
+    )
+    app = create_app(
+        runtime,
+        title="Samspil provider gateway",
+        description="Providers receive referrals here and report absence, progress, readiness "
+        "and plan-change requests back to the departments.",
+    )
+    app.state.settings = settings
+    app.include_router(http.router)
+    return app

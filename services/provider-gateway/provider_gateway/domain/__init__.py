@@ -1,0 +1,1 @@
+"""The gateway's domain: credentials and tokens, plain Python, no I/O."""

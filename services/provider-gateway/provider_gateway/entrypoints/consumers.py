@@ -1,0 +1,12 @@
+"""What the gateway consumes: the employment service's referral events."""
+
+from __future__ import annotations
+
+from provider_gateway.service_layer import handlers
+from samspil.runtime.service import Subscription
+from schemas.employment import ReferralRequested
+from schemas.topics import EMPLOYMENT_EVENTS
+
+
+def subscription() -> Subscription:
+    return Subscription(topics=[EMPLOYMENT_EVENTS], handlers={ReferralRequested: handlers.record_referral})

@@ -1,0 +1,137 @@
+"""The provider-facing HTTP API, version 1."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from provider_gateway.adapters import repository
+from provider_gateway.domain.credentials import TokenClaims, issue_token, read_token, verify_secret
+from provider_gateway.service_layer import handlers
+from samspil.runtime.http import Problem
+from schemas.provider_reports import AbsenceNotice, AbsenceNoticeSubmitted
+
+router = APIRouter()
+_bearer = HTTPBearer(auto_error=False)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+
+
+class ReferralOut(BaseModel):
+    """What a provider may know of a referral: never a CPR number."""
+
+    referral_id: uuid.UUID
+    status: str
+    offer_title: str
+    hours_per_week: float
+    starts_on: date
+    expected_end_on: date | None
+    citizen_display_name: str
+    updated_at: datetime
+
+
+class SubmissionAccepted(BaseModel):
+    submission_id: uuid.UUID
+    status: str = "received"
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "unauthorized", "Authentication required", detail=detail)
+
+
+async def current_provider(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> TokenClaims:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("send a bearer token from POST /oauth/token")
+    claims = read_token(credentials.credentials, request.app.state.settings.token_secret)
+    if claims is None:
+        raise _unauthorized("the token is invalid or has expired")
+    return claims
+
+
+Provider = Annotated[TokenClaims, Depends(current_provider)]
+
+
+@router.post("/oauth/token", response_model=TokenOut, tags=["auth"])
+async def token(
+    request: Request,
+    grant_type: Annotated[str, Form()],
+    client_id: Annotated[str, Form(max_length=200)],
+    client_secret: Annotated[str, Form(max_length=200)],
+) -> TokenOut:
+    """OAuth2 client-credentials grant: trade a provider's client id and secret for a bearer
+    token that lives at most 15 minutes."""
+    if grant_type != "client_credentials":
+        raise Problem(400, "unsupported-grant-type", "Only client_credentials is supported")
+    client = await repository.active_client(request.app.state.runtime.pool, client_id)
+    if client is None or not verify_secret(client_secret, client["secret_hash"]):
+        raise _unauthorized("unknown client or wrong secret")
+    ttl = request.app.state.settings.token_ttl_seconds
+    claims = TokenClaims(client["client_id"], client["provider_id"], int(time.time()) + ttl)
+    return TokenOut(access_token=issue_token(claims, request.app.state.settings.token_secret), expires_in=ttl)
+
+
+def _referral_out(row: Any) -> ReferralOut:
+    return ReferralOut(**{name: row[name] for name in ReferralOut.model_fields})
+
+
+@router.get("/v1/referrals", response_model=list[ReferralOut], tags=["referrals"])
+async def list_referrals(
+    request: Request, provider: Provider, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[ReferralOut]:
+    """Referrals addressed to the calling provider, most recently changed first."""
+    rows = await repository.referrals_for_provider(
+        request.app.state.runtime.pool, provider.provider_id, limit
+    )
+    return [_referral_out(row) for row in rows]
+
+
+@router.get("/v1/referrals/{referral_id}", response_model=ReferralOut, tags=["referrals"])
+async def get_referral(referral_id: uuid.UUID, request: Request, provider: Provider) -> ReferralOut:
+    row = await repository.referral_for_provider(
+        request.app.state.runtime.pool, referral_id, provider.provider_id
+    )
+    if row is None:
+        raise Problem(404, "not-found", "No such referral")
+    return _referral_out(row)
+
+
+@router.post(
+    "/v1/referrals/{referral_id}/absence-notices",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SubmissionAccepted,
+    tags=["reports"],
+)
+async def submit_absence_notice(
+    referral_id: uuid.UUID, body: AbsenceNotice, request: Request, provider: Provider
+) -> SubmissionAccepted:
+    """Notify the jobcenter that the citizen has stayed away from the offer. The jobcenter,
+    not the provider, then re-contacts the citizen."""
+    notice = AbsenceNoticeSubmitted(
+        submission_id=handlers.new_submission_id(),
+        referral_id=referral_id,
+        provider_id=provider.provider_id,
+        **body.model_dump(),
+    )
+    pool = request.app.state.runtime.pool
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await handlers.submit_absence_notice(conn, provider.provider_id, notice)
+    except handlers.ReferralNotFound:
+        raise Problem(404, "not-found", "No such referral") from None
+    except handlers.ReferralClosed as closed:
+        raise Problem(
+            409, "referral-closed", "The referral is closed", current_status=closed.status
+        ) from None
+    return SubmissionAccepted(submission_id=notice.submission_id)

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from samspil.runtime.settings import RuntimeSettings
+
+
+class GatewaySettings(RuntimeSettings):
+    """Read from PROVIDER_GATEWAY_* variables (plus the shared KAFKA_* and SAMSPIL_* ones)."""
+
+    model_config = SettingsConfigDict(env_prefix="PROVIDER_GATEWAY_", extra="ignore", frozen=True)
+
+    http_port: int = 8080
+    token_secret: str = Field(min_length=32, description="Signs bearer tokens; keep it secret.")
+    token_ttl_seconds: int = Field(default=900, le=900, description="At most 15 minutes.")

@@ -1,0 +1,16 @@
+"""Run the social service: ``python -m social``."""
+
+from samspil.runtime.http import serve
+from samspil.runtime.logging import configure_logging
+from social.bootstrap import SERVICE_NAME, build_app
+from social.settings import SocialSettings
+
+
+def main() -> None:
+    settings = SocialSettings()  # type: ignore[call-arg]
+    configure_logging(SERVICE_NAME, settings.log_format, settings.log_level)
+    serve(build_app(settings), settings.http_host, settings.http_port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The one place that decides where the tests' broker and PostgreSQL come from:
+
+1. addresses given in the environment (``SAMSPIL_TEST_KAFKA_BOOTSTRAP_SERVERS`` and
+   ``SAMSPIL_TEST_DATABASE_URL``, a URL whose user may create databases);
+2. else testcontainers (Kafka and PostgreSQL containers) when a Docker engine answers;
+3. else the embedded parts: the Tansu broker and the embedded PostgreSQL server.
+
+Everything runs on free ports in the test run's own folders, so a running ``make up`` is never
+touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from samspil.local.broker import EmbeddedBroker
+from samspil.local.postgres import EmbeddedPostgres
+from samspil.local.runner import free_port
+
+
+@dataclass(frozen=True)
+class Infra:
+    kind: str
+    bootstrap_servers: str
+    admin_dsn: str
+    broker: EmbeddedBroker | None = None
+
+    @property
+    def idempotent_producer(self) -> bool:
+        """Tansu cannot do idempotent producers; Apache Kafka can."""
+        return self.broker is None
+
+    def create_database(self, prefix: str = "t") -> str:
+        """A new, empty database; returns its URL."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+        async def create() -> None:
+            conn = await asyncpg.connect(self.admin_dsn)
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await conn.close()
+
+        _run(create())
+        parts = urlsplit(self.admin_dsn)
+        return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _run(coro: object) -> None:
+    # Callable from sync fixtures and from inside a running loop alike.
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def provide_infra(state_dir: Path) -> Iterator[Infra]:
+    bootstrap = os.environ.get("SAMSPIL_TEST_KAFKA_BOOTSTRAP_SERVERS")
+    database = os.environ.get("SAMSPIL_TEST_DATABASE_URL")
+    if bootstrap and database:
+        yield Infra("environment", bootstrap, database)
+        return
+    if _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.postgres import PostgresContainer
+
+        with KafkaContainer() as kafka, PostgresContainer("postgres:16", driver=None) as postgres:
+            yield Infra("testcontainers", kafka.get_bootstrap_server(), postgres.get_connection_url())
+        return
+    broker = EmbeddedBroker(free_port(), state_dir / "broker.log")
+    postgres = EmbeddedPostgres(state_dir / "pgdata", free_port(), log_file=state_dir / "postgres.log")
+    broker.start()
+    try:
+        postgres.start()
+        try:
+            yield Infra("embedded", broker.bootstrap_servers, postgres.admin_dsn, broker=broker)
+        finally:
+            postgres.stop()
+    finally:
+        broker.stop()

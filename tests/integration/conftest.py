@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+
+from samspil.runtime.kafka import ensure_topics
+from samspil.runtime.service import ServiceRuntime, Subscription
+from samspil.runtime.settings import RuntimeSettings
+from schemas.envelope import Envelope
+from schemas.provider_reports import AbsenceNoticeSubmitted
+from schemas.topics import PROVIDER_REPORTS, dead_letter_topic
+from tests.infra import Infra
+
+EFFECT_TABLE = "CREATE TABLE IF NOT EXISTS effect (event_id uuid NOT NULL, citizen_ref text NOT NULL)"
+
+
+async def record_effect(conn: asyncpg.Connection, envelope: Envelope, _: Any) -> None:
+    """A handler whose every run leaves a row, so a doubled effect would show."""
+    await conn.execute(
+        "INSERT INTO effect (event_id, citizen_ref) VALUES ($1, $2)", envelope.id, envelope.subject
+    )
+
+
+def runtime_settings(infra: Infra, database_url: str, **overrides: Any) -> RuntimeSettings:
+    return RuntimeSettings(
+        database_url=database_url,
+        kafka_bootstrap_servers=infra.bootstrap_servers,
+        kafka_enable_idempotence=infra.idempotent_producer,
+        kafka_create_topics=False,
+        consumer_backoff_seconds=0.05,
+        outbox_poll_seconds=0.2,
+        **overrides,
+    )
+
+
+RuntimeFactory = Callable[..., contextlib.AbstractAsyncContextManager[ServiceRuntime]]
+
+
+@pytest.fixture
+def consumer_runtime(infra: Infra) -> RuntimeFactory:
+    """Start a service runtime with its own database and consumer group that records an
+    effect per absence notice; ``handler`` may be swapped for a failing one."""
+
+    @contextlib.asynccontextmanager
+    async def start(
+        handler: Any = record_effect, database_url: str | None = None, **overrides: Any
+    ) -> AsyncIterator[ServiceRuntime]:
+        name = f"test-{uuid.uuid4().hex[:8]}"
+        await ensure_topics(infra.bootstrap_servers, [dead_letter_topic(name)])
+        url = database_url or infra.create_database()
+        conn = await asyncpg.connect(url)
+        await conn.execute(EFFECT_TABLE)
+        await conn.close()
+        runtime = ServiceRuntime(
+            name=name,
+            settings=runtime_settings(infra, url, **overrides),
+            migration_packages=[],
+            subscription=Subscription(topics=[PROVIDER_REPORTS], handlers={AbsenceNoticeSubmitted: handler}),
+        )
+        async with runtime.running():
+            yield runtime
+
+    return start

@@ -1,0 +1,177 @@
+"""The reliable-messaging guarantees, proven against the real broker and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from samspil.runtime.codec import header
+from samspil.runtime.deadletters import replay_dead_letters
+from samspil.runtime.kafka import KafkaSender
+from samspil.runtime.outbox import OutboxRelay, add_event
+from schemas.topics import PROVIDER_REPORTS, dead_letter_topic
+from tests.infra import Infra
+from tests.integration.conftest import RuntimeFactory
+from tests.support import absence_notice, encoded_notice, produce, read_topic, wait_for
+
+
+async def effects(runtime: Any, event_id: Any) -> int:
+    count: int = await runtime.pool.fetchval("SELECT count(*) FROM effect WHERE event_id = $1", event_id)
+    return count
+
+
+async def test_relay_killed_between_publishing_and_marking_has_one_effect(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    producer_db = infra.create_database()
+    pool = await asyncpg.create_pool(producer_db)
+    await pool.execute(open_migration())
+    envelope, notice = absence_notice()
+    async with pool.acquire() as conn, conn.transaction():
+        await add_event(conn, envelope, notice)
+
+    sender = KafkaSender(infra.bootstrap_servers, enable_idempotence=infra.idempotent_producer)
+    await sender.start()
+    try:
+        crashing = OutboxRelay(pool, sender)
+
+        async def crash(*_: Any) -> None:
+            raise RuntimeError("relay process died before marking the row")
+
+        crashing._mark_published = crash  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError):
+            await crashing.publish_batch()
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 1
+
+        restarted = OutboxRelay(pool, sender)
+        assert await restarted.publish_batch() == (1, 0)
+    finally:
+        await sender.stop()
+        await pool.close()
+
+    copies = [
+        r
+        for r in await read_topic(infra.bootstrap_servers, PROVIDER_REPORTS.name)
+        if header(r[2], "ce_id") == str(envelope.id)
+    ]
+    assert len(copies) == 2, "the event should really have been published twice"
+
+    async with consumer_runtime() as runtime:
+        await wait_for(lambda: effects(runtime, envelope.id))
+        await wait_for(lambda: inbox_count(runtime, envelope.id))
+        assert await effects(runtime, envelope.id) == 1
+
+
+async def test_message_delivered_twice_has_one_effect(infra: Infra, consumer_runtime: RuntimeFactory) -> None:
+    envelope, record = encoded_notice()
+    async with consumer_runtime() as runtime:
+        await produce(infra.bootstrap_servers, record, record)
+        await wait_for(lambda: effects(runtime, envelope.id))
+        # Wait until the second copy has been consumed too: it leaves nothing but a log line,
+        # so wait for a later marker event to be processed behind it on the same key.
+        marker, marker_record = encoded_notice(subject=envelope.subject)
+        await produce(infra.bootstrap_servers, marker_record)
+        await wait_for(lambda: effects(runtime, marker.id))
+        assert await effects(runtime, envelope.id) == 1
+        assert await inbox_count(runtime, envelope.id) == 1
+
+
+async def test_poison_message_is_dead_lettered_and_later_messages_still_processed(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    poison_envelope, poison = encoded_notice()
+    broken = type(poison)(
+        topic=poison.topic, key=poison.key, value=b'{"absent_from": "not a date"', headers=poison.headers
+    )
+    later, later_record = encoded_notice(subject=poison_envelope.subject)
+
+    async with consumer_runtime() as runtime:
+        await produce(infra.bootstrap_servers, broken, later_record)
+        await wait_for(lambda: effects(runtime, later.id))
+        row = await runtime.pool.fetchrow(
+            "SELECT * FROM dead_letter WHERE event_id = $1", str(poison_envelope.id)
+        )
+        assert row is not None
+        assert row["reason"] == "invalid-data"
+        assert row["payload"] == broken.value
+
+        dead = await wait_for(lambda: dead_letters_on_topic(infra, runtime.name, poison_envelope.id))
+        key, value, headers = dead[0]
+        assert value == broken.value and key == broken.key
+        assert header(headers, "dlq_reason") == "invalid-data"
+        assert header(headers, "dlq_original_topic") == PROVIDER_REPORTS.name
+        assert header(headers, "ce_id") == str(poison_envelope.id)
+
+
+async def test_handler_that_keeps_failing_is_dead_lettered_after_bounded_attempts_and_can_be_replayed(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    calls = 0
+    healthy = False
+    envelope, record = encoded_notice()
+
+    async def flaky(conn: asyncpg.Connection, seen: Any, data: Any) -> None:
+        nonlocal calls
+        if seen.id != envelope.id:
+            return  # other tests' events share the topic
+        calls += 1
+        if not healthy:
+            raise ValueError("the case system rejected the task")
+        await conn.execute(
+            "INSERT INTO effect (event_id, citizen_ref) VALUES ($1, $2)", seen.id, seen.subject
+        )
+
+    async with consumer_runtime(handler=flaky, consumer_max_attempts=3) as runtime:
+        await produce(infra.bootstrap_servers, record)
+        row = await wait_for(
+            lambda: runtime.pool.fetchrow("SELECT * FROM dead_letter WHERE event_id = $1", str(envelope.id))
+        )
+        assert row["reason"] == "handler-failed" and row["attempts"] == 3
+        assert "the case system rejected the task" in row["error"]
+        assert calls == 3
+        assert await effects(runtime, envelope.id) == 0
+
+        healthy = True  # the fault is mended; the operator replays
+        async with runtime.pool.acquire() as conn:
+            assert await replay_dead_letters(conn, [row["id"]]) == 1
+        await wait_for(lambda: effects(runtime, envelope.id))
+        assert await effects(runtime, envelope.id) == 1
+
+
+async def test_unknown_event_type_and_missing_envelope_are_dead_lettered(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    envelope, record = encoded_notice()
+    unknown_headers = [(k, b"dk.samspil.nobody.knows.v1" if k == "ce_type" else v) for k, v in record.headers]
+    unknown = type(record)(record.topic, record.key, record.value, unknown_headers)
+    bare = type(record)(record.topic, record.key, b"{}", [("ce_specversion", b"1.0")])
+    async with consumer_runtime() as runtime:
+        await produce(infra.bootstrap_servers, unknown, bare)
+        invalid = await wait_for(
+            lambda: runtime.pool.fetchrow("SELECT * FROM dead_letter WHERE reason = 'invalid-envelope'")
+        )
+        assert "ce_id" in invalid["error"] and "ce_source" in invalid["error"]
+        assert invalid["event_id"] is None
+        unknown_row = await runtime.pool.fetchrow(
+            "SELECT * FROM dead_letter WHERE event_id = $1", str(envelope.id)
+        )
+        assert unknown_row["reason"] == "unknown-type"
+        assert "dk.samspil.nobody.knows.v1" in unknown_row["error"]
+
+
+async def inbox_count(runtime: Any, event_id: Any) -> int:
+    count: int = await runtime.pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event_id)
+    return count
+
+
+async def dead_letters_on_topic(infra: Infra, name: str, event_id: Any) -> list[Any]:
+    records = await read_topic(infra.bootstrap_servers, dead_letter_topic(name).name, settle=0.5)
+    return [r for r in records if header(r[2], "ce_id") == str(event_id)]
+
+
+def open_migration() -> str:
+    from importlib import resources
+
+    return (resources.files("samspil.runtime.migrations") / "001_messaging.sql").read_text()

@@ -1,0 +1,88 @@
+"""Helpers shared by the tests: realistic events and a look at what is on a topic."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from datetime import date
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from samspil.runtime.codec import Record, encode
+from schemas.envelope import Envelope
+from schemas.provider_reports import AbsenceNoticeSubmitted, AbsenceReason
+
+
+def citizen_ref(seed: str | None = None) -> str:
+    return "k1:" + hashlib.sha256((seed or uuid.uuid4().hex).encode()).hexdigest()
+
+
+def absence_notice(
+    subject: str | None = None, provider_id: str = "aktivcenter-nord"
+) -> tuple[Envelope, AbsenceNoticeSubmitted]:
+    notice = AbsenceNoticeSubmitted(
+        submission_id=uuid.uuid4(),
+        referral_id=uuid.uuid4(),
+        provider_id=provider_id,
+        absent_from=date(2026, 11, 16),
+        reason=AbsenceReason.ILLNESS,
+        contact_attempts=2,
+        comment="Not seen since Monday; phone unanswered.",
+    )
+    envelope = Envelope(
+        source="/samspil/provider-gateway",
+        type=notice.event_type,
+        subject=subject or citizen_ref(),
+        dataschema=notice.dataschema,
+        correlationid=notice.submission_id,
+    )
+    return envelope, notice
+
+
+async def produce(bootstrap_servers: str, *records: Record) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=False)
+    await producer.start()
+    try:
+        for record in records:
+            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
+    finally:
+        await producer.stop()
+
+
+def encoded_notice(subject: str | None = None) -> tuple[Envelope, Record]:
+    envelope, notice = absence_notice(subject)
+    return envelope, encode(envelope, notice)
+
+
+async def read_topic(
+    bootstrap_servers: str, topic: str, *, settle: float = 2.0
+) -> list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]:
+    """Everything on a topic from the beginning, read by a throwaway consumer (no group)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records = []
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=int(settle * 1000))
+            if not batch:
+                break
+            for messages in batch.values():
+                records.extend((m.key, m.value or b"", list(m.headers)) for m in messages)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):  # type: ignore[no-untyped-def]
+    """Poll an async predicate until it returns something truthy; fail after ``timeout``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last result: {result!r})")
+        await asyncio.sleep(interval)
