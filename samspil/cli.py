@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from samspil.local.runner import SERVICES, LocalStack
+from samspil.runtime.db import Connection
 
 DEFAULT_STATE_DIR = Path(os.environ.get("SAMSPIL_STATE_DIR", ".samspil"))
 
@@ -86,7 +87,7 @@ def database_url(state_dir: Path, service: str) -> str:
     return f"postgresql://{spec.database}:{passwords[spec.database]}@127.0.0.1:{port}/{spec.database}"
 
 
-def _with_db(state_dir: Path, service: str, work: Callable[[asyncpg.Connection], Awaitable[int]]) -> int:
+def _with_db(state_dir: Path, service: str, work: Callable[[Connection], Awaitable[int]]) -> int:
     async def run() -> int:
         conn = await asyncpg.connect(database_url(state_dir, service))
         try:
@@ -100,7 +101,7 @@ def _with_db(state_dir: Path, service: str, work: Callable[[asyncpg.Connection],
 def _provider(args: argparse.Namespace) -> int:
     from provider_gateway import admin
 
-    async def work(conn: asyncpg.Connection) -> int:
+    async def work(conn: Connection) -> int:
         if args.action == "add":
             client_id, secret = await admin.add_provider(conn, args.name)
             print(f"client_id:     {client_id}\nclient_secret: {secret}\n(The secret is shown only now.)")
@@ -124,7 +125,7 @@ def _provider(args: argparse.Namespace) -> int:
 def _dlq(args: argparse.Namespace) -> int:
     from samspil.runtime.deadletters import list_dead_letters, replay_dead_letters
 
-    async def work(conn: asyncpg.Connection) -> int:
+    async def work(conn: Connection) -> int:
         if args.action == "list":
             for row in await list_dead_letters(conn, include_replayed=args.all):
                 print(json.dumps({key: str(value) for key, value in dict(row).items()}))

@@ -89,13 +89,13 @@ def provide_infra(state_dir: Path) -> Iterator[Infra]:
             yield Infra("testcontainers", kafka.get_bootstrap_server(), postgres.get_connection_url())
         return
     broker = EmbeddedBroker(free_port(), state_dir / "broker.log")
-    postgres = EmbeddedPostgres(state_dir / "pgdata", free_port(), log_file=state_dir / "postgres.log")
+    embedded_pg = EmbeddedPostgres(state_dir / "pgdata", free_port(), log_file=state_dir / "postgres.log")
     broker.start()
     try:
-        postgres.start()
+        embedded_pg.start()
         try:
-            yield Infra("embedded", broker.bootstrap_servers, postgres.admin_dsn, broker=broker)
+            yield Infra("embedded", broker.bootstrap_servers, embedded_pg.admin_dsn, broker=broker)
         finally:
-            postgres.stop()
+            embedded_pg.stop()
     finally:
         broker.stop()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -63,7 +65,7 @@ async def read_topic(
         topic, bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest", enable_auto_commit=False
     )
     await consumer.start()
-    records = []
+    records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
     try:
         while True:
             batch = await consumer.getmany(timeout_ms=int(settle * 1000))
@@ -76,7 +78,9 @@ async def read_topic(
     return records
 
 
-async def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):  # type: ignore[no-untyped-def]
+async def wait_for(
+    predicate: Callable[[], Awaitable[Any]], timeout: float = 30.0, interval: float = 0.2
+) -> Any:
     """Poll an async predicate until it returns something truthy; fail after ``timeout``."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

@@ -30,6 +30,8 @@ from urllib.parse import quote
 
 import asyncpg
 
+from samspil.runtime.db import Connection
+
 __all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "pg_bin_dir"]
 
 SUPERUSER = "postgres"
@@ -463,7 +465,7 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-async def _execute(conn: asyncpg.Connection, template: str, *args: str) -> None:
+async def _execute(conn: Connection, template: str, *args: str) -> None:
     """Run a utility statement built by the server's format(), as these take no parameters."""
     await conn.execute(
         await conn.fetchval("SELECT format($1::text, VARIADIC $2::text[])", template, list(args))

@@ -24,6 +24,7 @@ import structlog
 from aiokafka import TopicPartition
 
 from samspil.runtime.codec import EnvelopeError, Headers, Record, decode_data, decode_envelope
+from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_record
 from schemas.base import EventData
 from schemas.envelope import Envelope
@@ -31,7 +32,7 @@ from schemas.topics import dead_letter_topic
 
 log = structlog.get_logger("samspil.consumer")
 
-EventHandler = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[None]]
+EventHandler = Callable[[Connection, Envelope, Any], Awaitable[None]]
 
 # Errors that say the database is away, not that the message is bad.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -216,7 +217,7 @@ class ReliableConsumer:
         return Outcome.DEAD_LETTERED
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+        return float(min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2))
 
 
 async def commit_offset(consumer: Any, record: ConsumedRecord) -> None:

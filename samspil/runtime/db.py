@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+# What handlers receive: a plain connection or one lent by a pool; both behave the same.
+Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 
 # Any constant works; it only has to be the same in every replica of every service.
 _MIGRATION_LOCK = 7_310_001

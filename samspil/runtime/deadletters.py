@@ -13,12 +13,11 @@ from collections.abc import Sequence
 import asyncpg
 
 from samspil.runtime.codec import Record
+from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_record
 
 
-async def list_dead_letters(
-    conn: asyncpg.Connection, *, include_replayed: bool = False
-) -> list[asyncpg.Record]:
+async def list_dead_letters(conn: Connection, *, include_replayed: bool = False) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, consumer, topic, kafka_partition, kafka_offset, event_id, event_type, reason,"
         " error, attempts, created_at, replayed_at FROM dead_letter"
@@ -27,7 +26,7 @@ async def list_dead_letters(
     )
 
 
-async def replay_dead_letters(conn: asyncpg.Connection, ids: Sequence[int] | None = None) -> int:
+async def replay_dead_letters(conn: Connection, ids: Sequence[int] | None = None) -> int:
     """Replay the given dead letters (all not yet replayed when ``ids`` is None), in one
     transaction. Returns how many were put back."""
     async with conn.transaction():

@@ -14,7 +14,8 @@ from typing import Any
 
 import structlog
 
-_CPR = re.compile(r"(?<!\d)\d{6}-?\d{4}(?!\d)")
+# Ten digits, optionally DDMMYY-SSSS, standing alone (not inside a UUID or another token).
+_CPR = re.compile(r"(?<![0-9A-Za-z])\d{6}-?\d{4}(?![0-9A-Za-z])")
 _configured = False
 
 

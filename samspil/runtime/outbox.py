@@ -19,6 +19,7 @@ import asyncpg
 import structlog
 
 from samspil.runtime.codec import Record, encode
+from samspil.runtime.db import Connection
 from schemas.base import EventData
 from schemas.envelope import Envelope
 
@@ -35,12 +36,13 @@ class RecordSender(Protocol):
         ...
 
 
-async def add_event(conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> None:
+async def add_event(conn: Connection, envelope: Envelope, data: EventData) -> None:
     """Store an event in the outbox, inside the caller's transaction."""
     await add_record(conn, encode(envelope, data), str(envelope.id), envelope.type)
 
 
-async def add_record(conn: asyncpg.Connection, record: Record, event_id: str, event_type: str) -> None:
+async def add_record(conn: Connection, record: Record, event_id: str | None, event_type: str) -> None:
+    """Store a raw record (an event, a dead letter, a replay); a raw one may lack an event id."""
     await conn.execute(
         "INSERT INTO outbox (event_id, event_type, topic, record_key, header_names,"
         " header_values, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -98,7 +100,7 @@ class OutboxRelay:
                 log.warning("outbox relay lost the database, retrying", error=str(error))
                 await self._sleep(self._poll_interval)
 
-    async def _lead(self, leader_conn: asyncpg.Connection) -> None:
+    async def _lead(self, leader_conn: Connection) -> None:
         self.is_leader = True
         await self._check_broker_epoch()
         await leader_conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
@@ -167,7 +169,7 @@ class OutboxRelay:
                 )
             return len(done), len(failed)
 
-    async def _mark_published(self, conn: asyncpg.Connection, seqs: list[int]) -> None:
+    async def _mark_published(self, conn: Connection, seqs: list[int]) -> None:
         if seqs:
             await conn.execute("UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])", seqs)
 
@@ -224,4 +226,4 @@ class OutboxRelay:
 
 
 def _backoff(failures: int) -> float:
-    return min(30.0, 0.2 * 2 ** min(failures, 8)) * random.uniform(0.8, 1.2)
+    return float(min(30.0, 0.2 * 2 ** min(failures, 8)) * random.uniform(0.8, 1.2))

@@ -112,7 +112,7 @@ class ServiceRuntime:
             description=f"Events the {self.name} service acts on.",
         )
         async def on_record(body: bytes, msg: KafkaMessage) -> None:
-            record = msg.raw_message
+            record: Any = msg.raw_message  # one aiokafka ConsumerRecord: this is not a batch subscriber
             try:
                 await consumer.process(record)
             except asyncio.CancelledError:

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from samspil.runtime.db import Connection
 from samspil.runtime.kafka import ensure_topics
 from samspil.runtime.service import ServiceRuntime, Subscription
 from samspil.runtime.settings import RuntimeSettings
@@ -19,7 +20,7 @@ from tests.infra import Infra
 EFFECT_TABLE = "CREATE TABLE IF NOT EXISTS effect (event_id uuid NOT NULL, citizen_ref text NOT NULL)"
 
 
-async def record_effect(conn: asyncpg.Connection, envelope: Envelope, _: Any) -> None:
+async def record_effect(conn: Connection, envelope: Envelope, _: Any) -> None:
     """A handler whose every run leaves a row, so a doubled effect would show."""
     await conn.execute(
         "INSERT INTO effect (event_id, citizen_ref) VALUES ($1, $2)", envelope.id, envelope.subject

@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 
 from samspil.runtime.codec import header
+from samspil.runtime.db import Connection
 from samspil.runtime.deadletters import replay_dead_letters
 from samspil.runtime.kafka import KafkaSender
 from samspil.runtime.outbox import OutboxRelay, add_event
@@ -40,7 +41,7 @@ async def test_relay_killed_between_publishing_and_marking_has_one_effect(
         async def crash(*_: Any) -> None:
             raise RuntimeError("relay process died before marking the row")
 
-        crashing._mark_published = crash  # type: ignore[method-assign]
+        crashing._mark_published = crash  # type: ignore[method-assign,assignment]
         with pytest.raises(RuntimeError):
             await crashing.publish_batch()
         assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 1
@@ -112,7 +113,7 @@ async def test_handler_that_keeps_failing_is_dead_lettered_after_bounded_attempt
     healthy = False
     envelope, record = encoded_notice()
 
-    async def flaky(conn: asyncpg.Connection, seen: Any, data: Any) -> None:
+    async def flaky(conn: Connection, seen: Any, data: Any) -> None:
         nonlocal calls
         if seen.id != envelope.id:
             return  # other tests' events share the topic
@@ -157,6 +158,7 @@ async def test_unknown_event_type_and_missing_envelope_are_dead_lettered(
         unknown_row = await runtime.pool.fetchrow(
             "SELECT * FROM dead_letter WHERE event_id = $1", str(envelope.id)
         )
+        assert unknown_row is not None
         assert unknown_row["reason"] == "unknown-type"
         assert "dk.samspil.nobody.knows.v1" in unknown_row["error"]
 

@@ -7,7 +7,7 @@ from samspil.runtime.logging import configure_logging
 
 
 def main() -> None:
-    settings = GatewaySettings()  # type: ignore[call-arg]
+    settings = GatewaySettings()
     configure_logging(SERVICE_NAME, settings.log_format, settings.log_level)
     serve(build_app(settings), settings.http_host, settings.http_port)
 

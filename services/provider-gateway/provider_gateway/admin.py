@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import secrets
 
-import asyncpg
-
 from provider_gateway.domain.credentials import hash_secret, new_client_secret
+from samspil.runtime.db import Connection
 
 
-async def add_provider(conn: asyncpg.Connection, provider_id: str) -> tuple[str, str]:
+async def add_provider(conn: Connection, provider_id: str) -> tuple[str, str]:
     client_id = f"{provider_id}-{secrets.token_hex(4)}"
     secret = new_client_secret()
     await conn.execute(
@@ -24,7 +23,7 @@ async def add_provider(conn: asyncpg.Connection, provider_id: str) -> tuple[str,
     return client_id, secret
 
 
-async def rotate_secret(conn: asyncpg.Connection, client_id: str) -> str | None:
+async def rotate_secret(conn: Connection, client_id: str) -> str | None:
     secret = new_client_secret()
     status = await conn.execute(
         "UPDATE provider_client SET secret_hash = $2 WHERE client_id = $1 AND disabled_at IS NULL",
@@ -34,7 +33,7 @@ async def rotate_secret(conn: asyncpg.Connection, client_id: str) -> str | None:
     return secret if status.endswith(" 1") else None
 
 
-async def disable_client(conn: asyncpg.Connection, client_id: str) -> bool:
+async def disable_client(conn: Connection, client_id: str) -> bool:
     status = await conn.execute(
         "UPDATE provider_client SET disabled_at = now() WHERE client_id = $1 AND disabled_at IS NULL",
         client_id,

@@ -7,7 +7,7 @@ from social.settings import SocialSettings
 
 
 def main() -> None:
-    settings = SocialSettings()  # type: ignore[call-arg]
+    settings = SocialSettings()
     configure_logging(SERVICE_NAME, settings.log_format, settings.log_level)
     serve(build_app(settings), settings.http_host, settings.http_port)
 

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from employment.domain.tasks import NewTask
+from samspil.runtime.db import Connection
 
 _TASK_COLUMNS = (
     "task_id, citizen_ref, kind, title, status, due_on, referral_id, provider_id,"
@@ -18,7 +19,7 @@ _TASK_COLUMNS = (
 )
 
 
-async def insert_referral(conn: asyncpg.Connection, referral: dict[str, Any]) -> None:
+async def insert_referral(conn: Connection, referral: dict[str, Any]) -> None:
     await conn.execute(
         "INSERT INTO referral (referral_id, citizen_ref, provider_id, offer_title, hours_per_week,"
         " starts_on, expected_end_on, citizen_display_name) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
@@ -34,7 +35,7 @@ async def insert_referral(conn: asyncpg.Connection, referral: dict[str, Any]) ->
 
 
 async def insert_task_once(
-    conn: asyncpg.Connection,
+    conn: Connection,
     task: NewTask,
     *,
     citizen_ref: str,
@@ -65,7 +66,7 @@ async def insert_task_once(
 
 
 async def list_tasks(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Connection | asyncpg.Pool,
     *,
     status: str | None,
     citizen_ref: str | None,
@@ -83,7 +84,7 @@ async def list_tasks(
     )
 
 
-async def get_task(conn: asyncpg.Connection | asyncpg.Pool, task_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_task(conn: Connection | asyncpg.Pool, task_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {_TASK_COLUMNS} FROM caseworker_task WHERE task_id = $1", task_id)
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
 from employment.service_layer import handlers
 from employment.settings import EmploymentSettings
+from samspil.runtime.db import Connection
 from samspil.runtime.service import Subscription
 from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted
@@ -15,7 +14,7 @@ from schemas.topics import PROVIDER_REPORTS
 
 
 def subscription(settings: EmploymentSettings) -> Subscription:
-    async def on_absence_notice(conn: asyncpg.Connection, envelope: Envelope, data: Any) -> None:
+    async def on_absence_notice(conn: Connection, envelope: Envelope, data: Any) -> None:
         await handlers.create_recontact_task(conn, envelope, data, settings.absence_task_working_days)
 
     return Subscription(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import structlog
 
 from employment.adapters import repository
 from employment.domain.tasks import recontact_task_for_absence
+from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
 from schemas.employment import ReferralRequested
 from schemas.envelope import Envelope
@@ -23,7 +23,7 @@ log = structlog.get_logger("employment.handlers")
 
 
 async def refer_citizen(
-    conn: asyncpg.Connection, citizen_ref: str, referral: ReferralRequested, correlation_id: uuid.UUID
+    conn: Connection, citizen_ref: str, referral: ReferralRequested, correlation_id: uuid.UUID
 ) -> None:
     """Refer a citizen to an offer at a provider; the provider sees it through the gateway."""
     await repository.insert_referral(conn, {"citizen_ref": citizen_ref, **referral.model_dump()})
@@ -38,7 +38,7 @@ async def refer_citizen(
 
 
 async def create_recontact_task(
-    conn: asyncpg.Connection, envelope: Envelope, notice: AbsenceNoticeSubmitted, working_days: int
+    conn: Connection, envelope: Envelope, notice: AbsenceNoticeSubmitted, working_days: int
 ) -> None:
     """An absence notice becomes a 're-contact the citizen' task for the caseworker team."""
     received_on = envelope.time.astimezone(DANISH_TIME).date()

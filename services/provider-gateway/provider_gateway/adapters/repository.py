@@ -6,6 +6,7 @@ import uuid
 
 import asyncpg
 
+from samspil.runtime.db import Connection
 from schemas.employment import ReferralRequested
 
 REFERRAL_COLUMNS = (
@@ -14,7 +15,7 @@ REFERRAL_COLUMNS = (
 )
 
 
-async def upsert_referral(conn: asyncpg.Connection, citizen_ref: str, referral: ReferralRequested) -> None:
+async def upsert_referral(conn: Connection, citizen_ref: str, referral: ReferralRequested) -> None:
     await conn.execute(
         "INSERT INTO referral_view (referral_id, provider_id, citizen_ref, citizen_display_name,"
         " offer_title, hours_per_week, starts_on, expected_end_on, status)"
@@ -31,7 +32,7 @@ async def upsert_referral(conn: asyncpg.Connection, citizen_ref: str, referral: 
 
 
 async def referral_for_provider(
-    conn: asyncpg.Connection | asyncpg.Pool, referral_id: uuid.UUID, provider_id: str, *, lock: bool = False
+    conn: Connection | asyncpg.Pool, referral_id: uuid.UUID, provider_id: str, *, lock: bool = False
 ) -> asyncpg.Record | None:
     """The referral if it is addressed to this provider; None otherwise, so the caller cannot
     tell someone else's referral from one that does not exist."""
@@ -53,7 +54,7 @@ async def referrals_for_provider(conn: asyncpg.Pool, provider_id: str, limit: in
 
 
 async def insert_submission(
-    conn: asyncpg.Connection, submission_id: uuid.UUID, provider_id: str, referral_id: uuid.UUID, kind: str
+    conn: Connection, submission_id: uuid.UUID, provider_id: str, referral_id: uuid.UUID, kind: str
 ) -> None:
     await conn.execute(
         "INSERT INTO submission (submission_id, provider_id, referral_id, kind) VALUES ($1,$2,$3,$4)",

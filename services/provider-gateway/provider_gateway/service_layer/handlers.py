@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
-
 from provider_gateway.adapters import repository
+from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
 from schemas.employment import ReferralRequested
 from schemas.envelope import Envelope
@@ -26,13 +25,11 @@ class ReferralClosed(Exception):
         self.status = status
 
 
-async def record_referral(conn: asyncpg.Connection, envelope: Envelope, referral: ReferralRequested) -> None:
+async def record_referral(conn: Connection, envelope: Envelope, referral: ReferralRequested) -> None:
     await repository.upsert_referral(conn, envelope.subject, referral)
 
 
-async def submit_absence_notice(
-    conn: asyncpg.Connection, provider_id: str, notice: AbsenceNoticeSubmitted
-) -> None:
+async def submit_absence_notice(conn: Connection, provider_id: str, notice: AbsenceNoticeSubmitted) -> None:
     """Record the provider's absence notice and put it in the outbox, in one transaction."""
     referral = await repository.referral_for_provider(conn, notice.referral_id, provider_id, lock=True)
     if referral is None:

@@ -1,0 +1,163 @@
+"""The first flow, end to end through the real broker and databases with every service in its
+own process: a provider's absence notice becomes a caseworker task at the jobcenter."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.e2e.conftest import RunningStack
+from tests.support import citizen_ref, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+async def refer(stack: RunningStack, provider_id: str, subject: str) -> str:
+    async with httpx.AsyncClient(base_url=stack.url("employment")) as client:
+        response = await client.post(
+            "/v1/referrals",
+            json={
+                "citizen_ref": subject,
+                "provider_id": provider_id,
+                "offer_title": "Aktiveringsforløb, 10 timer om ugen",
+                "hours_per_week": 10,
+                "starts_on": "2026-12-01",
+                "expected_end_on": "2027-05-31",
+                "citizen_display_name": "Testborger Jensen",
+            },
+        )
+    assert response.status_code == 201, response.text
+    referral_id: str = response.json()["referral_id"]
+    return referral_id
+
+
+@contextlib.asynccontextmanager
+async def provider_client(stack: RunningStack, provider_id: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A provider's HTTP client holding a bearer token from the client-credentials grant."""
+    client_id, secret = stack.add_provider(provider_id)
+    async with httpx.AsyncClient(base_url=stack.url("provider-gateway")) as client:
+        response = await client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["expires_in"] <= 900
+        client.headers["authorization"] = f"Bearer {response.json()['access_token']}"
+        yield client
+
+
+async def visible_to_provider(client: httpx.AsyncClient, referral_id: str) -> dict[str, Any] | None:
+    response = await client.get(f"/v1/referrals/{referral_id}")
+    return response.json() if response.status_code == 200 else None
+
+
+async def test_absence_notice_from_provider_becomes_a_recontact_task_at_the_jobcenter(
+    running_stack: RunningStack,
+) -> None:
+    provider = f"aktivcenter-{uuid.uuid4().hex[:6]}"
+    subject = citizen_ref()
+    referral_id = await refer(running_stack, provider, subject)
+    async with provider_client(running_stack, provider) as gateway:
+        referral = await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        assert referral["citizen_display_name"] == "Testborger Jensen"
+        assert "citizen_ref" not in referral and "cpr" not in str(referral).lower()
+
+        response = await gateway.post(
+            f"/v1/referrals/{referral_id}/absence-notices",
+            json={
+                "absent_from": "2026-11-16",
+                "reason": "illness",
+                "contact_attempts": 2,
+                "comment": "Ikke set siden mandag.",
+            },
+        )
+        assert response.status_code == 202, response.text
+        submission_id = response.json()["submission_id"]
+
+    async with httpx.AsyncClient(base_url=running_stack.url("employment")) as employment:
+
+        async def task() -> dict[str, Any] | None:
+            tasks = (await employment.get("/v1/tasks", params={"citizen_ref": subject})).json()
+            return tasks[0] if tasks else None
+
+        created = await wait_for(task)
+    assert created["kind"] == "recontact-citizen"
+    assert created["status"] == "open"
+    assert created["referral_id"] == referral_id
+    assert created["provider_id"] == provider
+    assert created["details"]["submission_id"] == submission_id
+    assert created["details"]["contact_attempts"] == 2
+
+
+async def test_invalid_absence_notice_is_refused_naming_each_field_and_writes_nothing(
+    running_stack: RunningStack,
+) -> None:
+    provider = f"skole-{uuid.uuid4().hex[:6]}"
+    referral_id = await refer(running_stack, provider, citizen_ref())
+    async with provider_client(running_stack, provider) as gateway:
+        await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        response = await gateway.post(
+            f"/v1/referrals/{referral_id}/absence-notices",
+            json={
+                "absent_from": "2026-11-16",
+                "absent_to": "2026-11-10",
+                "reason": "other",
+                "contact_attempts": -1,
+                "extra": 1,
+            },
+        )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    fields = {error["field"] for error in response.json()["errors"]}
+    assert fields == {"body.absent_to", "body.reason_text", "body.contact_attempts", "body.extra"}
+
+    conn = await asyncpg.connect(running_stack.env["PROVIDER_GATEWAY_DATABASE_URL"])
+    try:
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM submission WHERE referral_id = $1", uuid.UUID(referral_id)
+            )
+            == 0
+        )
+        assert (
+            await conn.fetchval("SELECT count(*) FROM outbox WHERE payload::text LIKE $1", f"%{referral_id}%")
+            == 0
+        )
+    finally:
+        await conn.close()
+
+
+async def test_provider_cannot_see_or_report_on_another_providers_referral(
+    running_stack: RunningStack,
+) -> None:
+    owner, intruder = f"owner-{uuid.uuid4().hex[:6]}", f"other-{uuid.uuid4().hex[:6]}"
+    referral_id = await refer(running_stack, owner, citizen_ref())
+    async with provider_client(running_stack, owner) as owner_client:
+        await wait_for(lambda: visible_to_provider(owner_client, referral_id))
+    async with provider_client(running_stack, intruder) as other:
+        assert (await other.get(f"/v1/referrals/{referral_id}")).status_code == 404
+        response = await other.post(
+            f"/v1/referrals/{referral_id}/absence-notices", json={"absent_from": "2026-11-16"}
+        )
+        assert response.status_code == 404
+        unknown = await other.get(f"/v1/referrals/{uuid.uuid4()}")
+        assert unknown.status_code == 404 and unknown.json() == response.json()
+        assert all(r["referral_id"] != referral_id for r in (await other.get("/v1/referrals")).json())
+
+
+async def test_requests_without_a_valid_token_are_refused(running_stack: RunningStack) -> None:
+    async with httpx.AsyncClient(base_url=running_stack.url("provider-gateway")) as anonymous:
+        assert (await anonymous.get("/v1/referrals")).status_code == 401
+        forged = await anonymous.get("/v1/referrals", headers={"authorization": "Bearer eyJmYWtlIjoxfQ.c2ln"})
+        assert forged.status_code == 401
+        bad_secret = await anonymous.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x"},
+        )
+        assert bad_secret.status_code == 401

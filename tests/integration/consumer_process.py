@@ -1,0 +1,45 @@
+"""A consumer process for the kill test: it records an effect per absence notice and, in
+``stall`` mode, then stalls inside the handler's open transaction until it is killed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from samspil.runtime.db import Connection
+from samspil.runtime.logging import configure_logging
+from samspil.runtime.service import ServiceRuntime, Subscription
+from samspil.runtime.settings import RuntimeSettings
+from schemas.envelope import Envelope
+from schemas.provider_reports import AbsenceNoticeSubmitted
+from schemas.topics import PROVIDER_REPORTS
+
+
+async def main(name: str, mode: str, marker: Path) -> None:
+    async def handler(conn: Connection, envelope: Envelope, _: Any) -> None:
+        await conn.execute(
+            "INSERT INTO effect (event_id, citizen_ref) VALUES ($1, $2)", envelope.id, envelope.subject
+        )
+        if mode == "stall" and str(envelope.id) == os.environ["TARGET_EVENT_ID"]:
+            await asyncio.to_thread(marker.write_text, "in handler")
+            await asyncio.sleep(3600)
+
+    runtime = ServiceRuntime(
+        name=name,
+        settings=RuntimeSettings(database_url=os.environ["DATABASE_URL"], kafka_create_topics=False),
+        migration_packages=[],
+        subscription=Subscription(topics=[PROVIDER_REPORTS], handlers={AbsenceNoticeSubmitted: handler}),
+    )
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with runtime.running():
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    configure_logging("test-consumer", "json")
+    asyncio.run(main(sys.argv[1], sys.argv[2], Path(sys.argv[3])))
