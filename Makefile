@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy samspil schemas services tests
+	$(BIN)/mypy samspil schemas services tests benchmarks
 
 unit: $(STAMP)  ## only the tests that need no broker or database
 	$(BIN)/python -m pytest -m "not e2e" tests/unit

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from samspil.local.broker import EmbeddedBroker
+from samspil.local.broker import CLIENT_ENV, EmbeddedBroker
 from samspil.local.postgres import EmbeddedPostgres
 from samspil.local.runner import free_port
 
@@ -35,9 +35,9 @@ class Infra:
     broker: EmbeddedBroker | None = None
 
     @property
-    def idempotent_producer(self) -> bool:
-        """Tansu cannot do idempotent producers; Apache Kafka can."""
-        return self.broker is None
+    def client_env(self) -> dict[str, str]:
+        """Environment for service processes: Tansu's client settings when it is the broker."""
+        return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers, **(CLIENT_ENV if self.broker else {})}
 
     def create_database(self, prefix: str = "t") -> str:
         """A new, empty database; returns its URL."""

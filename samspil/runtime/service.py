@@ -106,6 +106,7 @@ class ServiceRuntime:
             group_id=self.group_id,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             decoder=raw_body,
             parser=keep_raw_headers,
             title=f"{self.name}-consumer",

@@ -30,6 +30,13 @@ class RuntimeSettings(BaseSettings):
         validation_alias=AliasChoices("KAFKA_CREATE_TOPICS"),
         description="Create missing topics from the catalogue at start-up.",
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=500,
+        validation_alias=AliasChoices("KAFKA_FETCH_MAX_WAIT_MS"),
+        description="How long a consumer's fetch may wait for data. Apache Kafka answers as soon as "
+        "data arrives; the embedded Tansu broker waits out the full time, so the local runner "
+        "lowers it to keep latency down.",
+    )
     kafka_replication_factor: int = Field(
         default=1, validation_alias=AliasChoices("KAFKA_REPLICATION_FACTOR")
     )

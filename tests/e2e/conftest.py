@@ -46,8 +46,7 @@ def running_stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """All three services as separate processes, on the test run's broker and databases."""
     env = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
-        "KAFKA_ENABLE_IDEMPOTENCE": str(infra.idempotent_producer).lower(),
+        **infra.client_env,
         "PROVIDER_GATEWAY_TOKEN_SECRET": secrets.token_urlsafe(48),
         "SAMSPIL_LOG_LEVEL": "info",
     }

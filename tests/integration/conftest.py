@@ -28,15 +28,15 @@ async def record_effect(conn: Connection, envelope: Envelope, _: Any) -> None:
 
 
 def runtime_settings(infra: Infra, database_url: str, **overrides: Any) -> RuntimeSettings:
-    return RuntimeSettings(
+    values: dict[str, Any] = {key.lower(): value for key, value in infra.client_env.items()}
+    values.update(
         database_url=database_url,
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        kafka_enable_idempotence=infra.idempotent_producer,
         kafka_create_topics=False,
         consumer_backoff_seconds=0.05,
         outbox_poll_seconds=0.2,
         **overrides,
     )
+    return RuntimeSettings(**values)
 
 
 RuntimeFactory = Callable[..., contextlib.AbstractAsyncContextManager[ServiceRuntime]]

@@ -25,8 +25,7 @@ def start_consumer(
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
-        "KAFKA_ENABLE_IDEMPOTENCE": str(infra.idempotent_producer).lower(),
+        **infra.client_env,
         "TARGET_EVENT_ID": str(target),
     }
     with log.open("ab") as out:

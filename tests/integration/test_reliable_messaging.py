@@ -33,7 +33,7 @@ async def test_relay_killed_between_publishing_and_marking_has_one_effect(
     async with pool.acquire() as conn, conn.transaction():
         await add_event(conn, envelope, notice)
 
-    sender = KafkaSender(infra.bootstrap_servers, enable_idempotence=infra.idempotent_producer)
+    sender = KafkaSender(infra.bootstrap_servers, enable_idempotence=infra.broker is None)
     await sender.start()
     try:
         crashing = OutboxRelay(pool, sender)

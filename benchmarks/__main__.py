@@ -1,0 +1,265 @@
+"""Run every benchmark once on fresh embedded infrastructure and print the figures.
+
+python -m benchmarks [--messages 20000] [--commits 3000] [--notices 2000] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from samspil.local.broker import CLIENT_ENV, EmbeddedBroker
+from samspil.local.postgres import EmbeddedPostgres
+from samspil.local.runner import SERVICES, LocalStack, free_port
+
+
+async def raw_broker(bootstrap: str, messages: int) -> dict[str, float]:
+    topic = f"bench.raw.{uuid.uuid4().hex[:6]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
+    await admin.close()
+    payload = b"x" * 512
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, enable_idempotence=False
+    )
+    await producer.start()
+    started = time.perf_counter()
+    futures = [await producer.send(topic, payload, key=str(i % 1000).encode()) for i in range(messages)]
+    await asyncio.gather(*futures)
+    produce_seconds = time.perf_counter() - started
+    await producer.stop()
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"bench-{topic}", auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    seen = 0
+    started = time.perf_counter()
+    while seen < messages:
+        batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
+        seen += sum(len(records) for records in batch.values())
+    consume_seconds = time.perf_counter() - started
+    await consumer.stop()
+    return {"produce_per_s": messages / produce_seconds, "consume_per_s": messages / consume_seconds}
+
+
+async def raw_postgres(admin_dsn: str, commits: int) -> dict[str, float]:
+    conn = await asyncpg.connect(admin_dsn)
+    await conn.execute("CREATE TABLE IF NOT EXISTS bench_commit (id bigserial PRIMARY KEY, body text)")
+    started = time.perf_counter()
+    for _ in range(commits):
+        await conn.execute("INSERT INTO bench_commit (body) VALUES ('x')")  # one transaction each
+    sequential = commits / (time.perf_counter() - started)
+    await conn.close()
+
+    pool = await asyncpg.create_pool(admin_dsn, min_size=16, max_size=16)
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            await pool.execute("INSERT INTO bench_commit (body) VALUES ('x')")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(commits // 16) for _ in range(16)))
+    concurrent = (commits // 16 * 16) / (time.perf_counter() - started)
+    await pool.close()
+    return {"commit_per_s_1_conn": sequential, "commit_per_s_16_conns": concurrent}
+
+
+async def first_flow(
+    stack: LocalStack, env: dict[str, str], notices: int, concurrency: int, idle_notices: int
+) -> dict[str, float]:
+    provider = f"bench-{uuid.uuid4().hex[:6]}"
+    subject = "k1:" + secrets.token_hex(32)
+    async with httpx.AsyncClient(base_url=stack.url("employment"), timeout=30) as employment:
+        response = await employment.post(
+            "/v1/referrals",
+            json={
+                "citizen_ref": subject,
+                "provider_id": provider,
+                "offer_title": "Benchmark offer",
+                "hours_per_week": 10,
+                "starts_on": "2026-12-01",
+                "citizen_display_name": "Benchmark citizen",
+            },
+        )
+        referral_id = response.json()["referral_id"]
+    gateway_db = await asyncpg.connect(env["PROVIDER_GATEWAY_DATABASE_URL"])
+    await gateway_db.execute("INSERT INTO provider_client VALUES ($1, $2, 'unused')", provider, provider)
+    while not await gateway_db.fetchval(
+        "SELECT count(*) FROM referral_view WHERE referral_id = $1", uuid.UUID(referral_id)
+    ):
+        await asyncio.sleep(0.05)
+    from provider_gateway.domain.credentials import TokenClaims, issue_token
+
+    token = issue_token(
+        TokenClaims(provider, provider, int(time.time()) + 900), env["PROVIDER_GATEWAY_TOKEN_SECRET"]
+    )
+    body = {"absent_from": "2026-11-16", "reason": "illness", "contact_attempts": 1}
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in range(notices):
+        queue.put_nowait(index)
+
+    async with httpx.AsyncClient(
+        base_url=stack.url("provider-gateway"), headers={"authorization": f"Bearer {token}"}, timeout=30
+    ) as gateway:
+
+        async def post_notices() -> None:
+            while not queue.empty():
+                queue.get_nowait()
+                answer = await gateway.post(f"/v1/referrals/{referral_id}/absence-notices", json=body)
+                assert answer.status_code == 202, answer.text
+
+        employment_db = await asyncpg.connect(env["EMPLOYMENT_DATABASE_URL"])
+
+        async def tasks_for(citizen: str) -> int:
+            count: int = await employment_db.fetchval(
+                "SELECT count(*) FROM caseworker_task WHERE citizen_ref = $1", citizen
+            )
+            return count
+
+        # Idle latency first: one notice at a time, each waited for until its task exists.
+        idle: list[float] = []
+        for done in range(1, idle_notices + 1):
+            sent = time.perf_counter()
+            answer = await gateway.post(f"/v1/referrals/{referral_id}/absence-notices", json=body)
+            assert answer.status_code == 202, answer.text
+            while await tasks_for(subject) < done:
+                await asyncio.sleep(0.002)
+            idle.append((time.perf_counter() - sent) * 1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(post_notices() for _ in range(concurrency)))
+        ingest_seconds = time.perf_counter() - started
+
+    while await tasks_for(subject) < notices + idle_notices:
+        await asyncio.sleep(0.1)
+    tasks = await employment_db.fetch(
+        "SELECT details->>'submission_id' AS submission_id, created_at FROM caseworker_task"
+        " WHERE citizen_ref = $1 ORDER BY created_at OFFSET $2",
+        subject,
+        idle_notices,
+    )
+    received = {
+        str(row["submission_id"]): row["received_at"]
+        for row in await gateway_db.fetch(
+            "SELECT submission_id, received_at FROM submission WHERE referral_id = $1", uuid.UUID(referral_id)
+        )
+    }
+    await employment_db.close()
+    await gateway_db.close()
+    latencies = sorted(
+        (row["created_at"] - received[row["submission_id"]]).total_seconds() * 1000 for row in tasks
+    )
+    first = min(received[row["submission_id"]] for row in tasks)
+    last = max(row["created_at"] for row in tasks)
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {
+        "ingest_per_s": notices / ingest_seconds,
+        "flow_per_s": notices / (last - first).total_seconds(),
+        "latency_ms_p50": quantiles[49],
+        "latency_ms_p95": quantiles[94],
+        "latency_ms_p99": quantiles[98],
+        "latency_ms_max": latencies[-1],
+        "idle_latency_ms_p50": statistics.median(idle),
+        "idle_latency_ms_max": max(idle),
+    }
+
+
+async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    broker = EmbeddedBroker(free_port(), work / "broker.log")
+    postgres = EmbeddedPostgres(work / "pgdata", free_port(), log_file=work / "postgres.log")
+    broker.start()
+    postgres.start()
+    try:
+        results: dict[str, Any] = {}
+        print("raw broker ...", file=sys.stderr, flush=True)
+        results["broker"] = await raw_broker(broker.bootstrap_servers, args.messages)
+        print("raw PostgreSQL ...", file=sys.stderr, flush=True)
+        results["postgres"] = await raw_postgres(postgres.admin_dsn, args.commits)
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            **CLIENT_ENV,
+            "PROVIDER_GATEWAY_TOKEN_SECRET": secrets.token_urlsafe(48),
+            "SAMSPIL_LOG_LEVEL": "warning",
+        }
+        for spec in SERVICES:
+            env[f"{spec.env_prefix}DATABASE_URL"] = postgres.ensure_service_database(spec.database)
+        stack = LocalStack(
+            state_dir=work / "stack", env=env, service_ports={s.name: free_port() for s in SERVICES}
+        )
+        print("first flow (three service processes) ...", file=sys.stderr, flush=True)
+        stack.start(timeout=90)
+        try:
+            results["flow"] = await first_flow(stack, env, args.notices, args.concurrency, args.idle_notices)
+        finally:
+            stack.stop()
+        return results
+    finally:
+        postgres.stop()
+        broker.stop()
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> str:
+    b, p, f = results["broker"], results["postgres"], results["flow"]
+    lines = [
+        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}",
+        f"settings: messages={args.messages} commits={args.commits} notices={args.notices} "
+        f"concurrency={args.concurrency}",
+        "",
+        f"raw broker produce (512 B, acks=all)   {b['produce_per_s']:>10,.0f} msg/s",
+        f"raw broker consume (one group member)  {b['consume_per_s']:>10,.0f} msg/s",
+        f"raw PostgreSQL commits, 1 connection   {p['commit_per_s_1_conn']:>10,.0f} commits/s",
+        f"raw PostgreSQL commits, 16 connections {p['commit_per_s_16_conns']:>10,.0f} commits/s",
+        "",
+        f"gateway ingest (POST -> 202)           {f['ingest_per_s']:>10,.0f} notices/s",
+        f"first flow (POST -> task committed)    {f['flow_per_s']:>10,.0f} notices/s",
+        f"first flow latency, idle, p50 / max    {f['idle_latency_ms_p50']:>7,.0f} / "
+        f"{f['idle_latency_ms_max']:,.0f} ms (one notice at a time, POST sent -> task visible)",
+        f"first flow latency under load p50/95/99{f['latency_ms_p50']:>7,.0f} / {f['latency_ms_p95']:,.0f} / "
+        f"{f['latency_ms_p99']:,.0f} ms (max {f['latency_ms_max']:,.0f})",
+        "",
+        "ratios:",
+        f"  flow / raw produce                   {f['flow_per_s'] / b['produce_per_s']:>10.3f}",
+        f"  flow / raw consume                   {f['flow_per_s'] / b['consume_per_s']:>10.3f}",
+        f"  flow / raw commits (16 connections)  {f['flow_per_s'] / p['commit_per_s_16_conns']:>10.3f}",
+        f"  ingest / raw commits (16 connections){f['ingest_per_s'] / p['commit_per_s_16_conns']:>10.3f}",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--commits", type=int, default=3000)
+    parser.add_argument("--notices", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--idle-notices", type=int, default=30, help="one-at-a-time latency samples")
+    parser.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="samspil-bench-") as folder:
+        results = asyncio.run(measure(args, Path(folder)))
+    print(report(results, args))
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
