@@ -1,0 +1,89 @@
+"""Restarting the local all-in-one stack loses nothing, although the embedded broker forgets
+every topic: an event published but not yet consumed when the stack stopped is delivered after
+the restart, once."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from samspil.local.runner import SERVICES, LocalStack, free_port
+from samspil.runtime.outbox import add_event
+from tests.support import absence_notice, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def fresh_stack(state_dir: Path) -> LocalStack:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "KAFKA_BOOTSTRAP_SERVERS" and not key.endswith("_DATABASE_URL")
+    }
+    return LocalStack(
+        state_dir=state_dir,
+        env=env,
+        broker_port=free_port(),
+        postgres_port=free_port(),
+        service_ports={spec.name: free_port() for spec in SERVICES},
+    )
+
+
+async def test_restarting_the_local_stack_loses_no_event(tmp_path: Path) -> None:
+    stack = fresh_stack(tmp_path)
+    stack.start(timeout=90)
+    service_processes = list(stack.processes.values())
+    try:
+        gateway_url, employment_url = (
+            stack.database_urls["provider-gateway"],
+            stack.database_urls["employment"],
+        )
+        # The jobcenter is down; the gateway publishes a notice nobody consumes before the stop.
+        stack.stop_service("employment")
+        envelope, notice = absence_notice()
+        gateway = await asyncpg.connect(gateway_url)
+        try:
+            async with gateway.transaction():
+                await add_event(gateway, envelope, notice)
+
+            async def published() -> bool:
+                return bool(
+                    await gateway.fetchval(
+                        "SELECT published_at IS NOT NULL FROM outbox WHERE event_id = $1", str(envelope.id)
+                    )
+                )
+
+            await wait_for(published)
+        finally:
+            await gateway.close()
+    finally:
+        stack.stop()
+    # Nothing is left behind: every service process has exited and the broker port is free.
+    assert len(service_processes) == 3
+    assert all(process.poll() is not None for process in service_processes)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", stack.broker_port)) != 0
+
+    restarted = fresh_stack(tmp_path)
+    restarted.broker_port, restarted.postgres_port = stack.broker_port, stack.postgres_port
+    restarted.start(timeout=90)
+    try:
+        employment = await asyncpg.connect(employment_url)
+        try:
+
+            async def tasks() -> int:
+                count: int = await employment.fetchval(
+                    "SELECT count(*) FROM caseworker_task WHERE source_event_id = $1", envelope.id
+                )
+                return count
+
+            await wait_for(tasks, timeout=60)
+            assert await tasks() == 1
+        finally:
+            await employment.close()
+    finally:
+        restarted.stop()
