@@ -1,0 +1,51 @@
+"""The production manifests start each service with what its settings class needs, so they
+cannot drift from the code unnoticed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from samspil.local.runner import SERVICES
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def compose_services() -> dict[str, Any]:
+    services: dict[str, Any] = yaml.safe_load((DEPLOY / "compose/compose.yaml").read_text())["services"]
+    return services
+
+
+def k8s_deployments() -> dict[str, Any]:
+    documents = yaml.safe_load_all((DEPLOY / "k8s/samspil.yaml").read_text())
+    return {doc["metadata"]["name"]: doc for doc in documents if doc and doc["kind"] == "Deployment"}
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_compose_runs_each_service_with_its_database_and_the_broker(spec: Any) -> None:
+    service = compose_services()[spec.name]
+    assert service["command"] == ["python", "-m", spec.module]
+    assert f"{spec.env_prefix}DATABASE_URL" in service["environment"]
+    assert service["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_kubernetes_runs_each_service_with_its_database_probes_and_port(spec: Any) -> None:
+    container = k8s_deployments()[spec.name]["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["python", "-m", spec.module]
+    names = {item["name"]: item for item in container["env"]}
+    assert names[f"{spec.env_prefix}DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == (
+        f"{spec.env_prefix}DATABASE_URL"
+    )
+    assert names[f"{spec.env_prefix}HTTP_PORT"]["value"] == str(container["ports"][0]["containerPort"])
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_gateway_gets_its_token_secret_everywhere() -> None:
+    assert "PROVIDER_GATEWAY_TOKEN_SECRET" in compose_services()["provider-gateway"]["environment"]
+    container = k8s_deployments()["provider-gateway"]["spec"]["template"]["spec"]["containers"][0]
+    assert "PROVIDER_GATEWAY_TOKEN_SECRET" in {item["name"] for item in container["env"]}
