@@ -93,10 +93,14 @@ async def first_flow(
             json={
                 "citizen_ref": subject,
                 "provider_id": provider,
-                "offer_title": "Benchmark offer",
-                "hours_per_week": 10,
-                "starts_on": "2026-12-01",
+                "offer": {
+                    "kind": "activation",
+                    "title": "Benchmark offer",
+                    "hours_per_week": 10,
+                    "starts_on": "2026-12-01",
+                },
                 "citizen_display_name": "Benchmark citizen",
+                "jobcenter_contact": {"name": "Benchmark caseworker"},
             },
         )
         referral_id = response.json()["referral_id"]

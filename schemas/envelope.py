@@ -21,11 +21,13 @@ SPEC_VERSION = "1.0"
 # the CPR number itself.
 CITIZEN_REF_PATTERN = r"^[a-z0-9][a-z0-9-]{0,15}:[0-9a-f]{64}$"
 
-_CPR_LIKE = re.compile(r"\d{6}-?\d{4}")
+# Ten digits, optionally DDMMYY-SSSS, standing alone (not inside a UUID, a hash or a longer number).
+CPR_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{6}-?\d{4}(?![0-9A-Za-z])")
 
 
-def _no_cpr(value: str) -> str:
-    if _CPR_LIKE.search(value):
+def no_cpr(value: str) -> str:
+    """Refuse a text that holds a CPR number: none may travel on the bus."""
+    if CPR_LIKE.search(value):
         raise ValueError("must not contain a CPR number")
     return value
 
@@ -73,7 +75,7 @@ class Envelope(BaseModel):
     causationid: uuid.UUID | None = Field(
         default=None, description="Id of the event or request that directly caused this one."
     )
-    legalbasis: Annotated[str, Field(max_length=200), AfterValidator(_no_cpr)] | None = Field(
+    legalbasis: Annotated[str, Field(max_length=200), AfterValidator(no_cpr)] | None = Field(
         default=None,
         description="Consent id or statutory reference that allows this share, if it crosses "
         "a department boundary.",

@@ -1,12 +1,54 @@
-"""Every event type on the bus, by its CloudEvents type, so a consumer can tell unknown from
-uninteresting."""
+"""Every message type on the bus, by its CloudEvents type, so a consumer can tell unknown
+from uninteresting, and so schemas and documentation can be generated for all of them."""
 
 from __future__ import annotations
 
-from schemas.base import EventData
-from schemas.employment import ReferralRequested
-from schemas.provider_reports import AbsenceNoticeSubmitted
+from collections.abc import Callable
+from typing import Any
 
-EVENT_TYPES: dict[str, type[EventData]] = {
-    model.event_type: model for model in (ReferralRequested, AbsenceNoticeSubmitted)
+from schemas import (
+    commands,
+    consent,
+    contact_course,
+    decisions,
+    disputes,
+    lead_department,
+    plans,
+    provider_reports,
+    referrals,
+)
+from schemas.base import EventData
+
+MODULES = (
+    referrals,
+    provider_reports,
+    decisions,
+    plans,
+    contact_course,
+    lead_department,
+    disputes,
+    consent,
+    commands,
+)
+
+
+def _concrete(module: object) -> list[type[EventData]]:
+    found = []
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, EventData) and "event_type" in value.__dict__:
+            found.append(value)
+    return found
+
+
+MESSAGES: tuple[type[EventData], ...] = tuple(model for module in MODULES for model in _concrete(module))
+EVENT_TYPES: dict[str, type[EventData]] = {model.event_type: model for model in MESSAGES}
+
+assert len(EVENT_TYPES) == len(MESSAGES), "two messages share a type"
+
+# How a consumer reads an older version of a message as the current one during a migration.
+UPCASTS: dict[type[EventData], tuple[type[EventData], Callable[[Any], EventData]]] = {
+    provider_reports.AbsenceNoticeSubmittedV1: (
+        provider_reports.AbsenceNoticeSubmitted,
+        provider_reports.AbsenceNoticeSubmitted.from_v1,
+    ),
 }

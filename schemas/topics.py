@@ -32,7 +32,8 @@ PROVIDER_REPORTS = Topic(
     producer="provider-gateway",
     consumers=("employment", "social"),
     classification=DataClassification.SENSITIVE,
-    description="Reports from providers: absence notices, progress, readiness, plan-change requests.",
+    description="Reports from providers: absence, progress, readiness, plan-change requests, "
+    "meetings, and the provider's side of each referral's lifecycle.",
 )
 
 EMPLOYMENT_EVENTS = Topic(
@@ -58,6 +59,29 @@ SOCIAL_EVENTS = Topic(
 )
 
 
+EMPLOYMENT_COMMANDS = Topic(
+    name="samspil.employment.commands.v1",
+    key="citizen reference",
+    partitions=6,
+    retention_ms=7 * DAY_MS,
+    producer="the employment department's case system",
+    consumers=("employment",),
+    classification=DataClassification.SENSITIVE,
+    description="Commands to the employment service, with the same validation as its HTTP API.",
+)
+
+SOCIAL_COMMANDS = Topic(
+    name="samspil.social.commands.v1",
+    key="citizen reference",
+    partitions=6,
+    retention_ms=7 * DAY_MS,
+    producer="the social department's case system",
+    consumers=("social",),
+    classification=DataClassification.SENSITIVE,
+    description="Commands to the social service, with the same validation as its HTTP API.",
+)
+
+
 def dead_letter_topic(service: str) -> Topic:
     """Each consuming service has its own dead-letter topic, read by operators and replay."""
     return Topic(
@@ -78,5 +102,7 @@ CATALOGUE: tuple[Topic, ...] = (
     PROVIDER_REPORTS,
     EMPLOYMENT_EVENTS,
     SOCIAL_EVENTS,
+    EMPLOYMENT_COMMANDS,
+    SOCIAL_COMMANDS,
     *(dead_letter_topic(service) for service in SERVICES),
 )

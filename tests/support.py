@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from samspil.runtime.codec import Record, encode
 from schemas.envelope import Envelope
-from schemas.provider_reports import AbsenceNoticeSubmitted, AbsenceReason
+from schemas.provider_reports import AbsenceNoticeSubmitted, AbsenceReason, ContactAttempt, ContactChannel
 
 
 def citizen_ref(seed: str | None = None) -> str:
@@ -29,7 +29,7 @@ def absence_notice(
         provider_id=provider_id,
         absent_from=date(2026, 11, 16),
         reason=AbsenceReason.ILLNESS,
-        contact_attempts=2,
+        contact_attempts=[ContactAttempt(on=date(2026, 11, 17), channel=ContactChannel.PHONE)],
         comment="Not seen since Monday; phone unanswered.",
     )
     envelope = Envelope(

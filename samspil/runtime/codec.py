@@ -30,7 +30,9 @@ class EnvelopeError(ValueError):
     """The record's headers do not form a valid CloudEvents envelope."""
 
 
-def encode(envelope: Envelope, data: EventData) -> Record:
+def encode(envelope: Envelope, data: EventData, topic: str | None = None) -> Record:
+    """The record for an event: on its model's default topic unless another is named (a few
+    messages, such as a cancellation, may be sent by either side)."""
     headers: Headers = [("ce_specversion", SPEC_VERSION.encode())]
     for name, value in envelope.model_dump(mode="json", exclude_none=True).items():
         if name == "datacontenttype":
@@ -38,7 +40,7 @@ def encode(envelope: Envelope, data: EventData) -> Record:
         else:
             headers.append((f"ce_{name}", str(value).encode()))
     return Record(
-        topic=data.topic.name,
+        topic=topic or data.topic.name,
         key=envelope.subject.encode(),
         value=data.model_dump_json().encode(),
         headers=headers,

@@ -15,7 +15,7 @@ import asyncio
 import dataclasses
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -79,12 +79,21 @@ class ReliableConsumer:
     pool: asyncpg.Pool
     handlers: Mapping[type[EventData], EventHandler]
     known_types: Mapping[str, type[EventData]]
+    upcasts: Mapping[type[EventData], tuple[type[EventData], Callable[[Any], EventData]]] = field(
+        default_factory=dict
+    )
     max_attempts: int = 5
     backoff_base: float = 0.5
     backoff_max: float = 30.0
 
     def __post_init__(self) -> None:
-        self._by_type = {model.event_type: (model, h) for model, h in self.handlers.items()}
+        # An older version is handled by the current version's handler, after upcasting.
+        self._by_type: dict[str, tuple[type[EventData], EventHandler, Callable[[Any], EventData] | None]] = {
+            model.event_type: (model, handler, None) for model, handler in self.handlers.items()
+        }
+        for old, (new, upcast) in self.upcasts.items():
+            if new in self.handlers:
+                self._by_type[old.event_type] = (old, self.handlers[new], upcast)
         self._dead_letter_topic = dead_letter_topic(self.name).name
 
     async def process(self, record: ConsumedRecord) -> Outcome:
@@ -111,9 +120,11 @@ class ReliableConsumer:
             )
         if envelope.type not in self._by_type:
             return Outcome.IGNORED
-        model, handler = self._by_type[envelope.type]
+        model, handler, upcast = self._by_type[envelope.type]
         try:
             data = decode_data(model, value)
+            if upcast is not None:
+                data = upcast(data)
         except ValueError as error:
             return await self._dead_letter(record, envelope, DeadLetterReason.INVALID_DATA, str(error), 0)
 

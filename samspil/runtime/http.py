@@ -3,6 +3,7 @@ problem+json errors that name each failing field and never echo the input back."
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from samspil.runtime.service import ServiceRuntime
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://samspil.dk/problems/"
+_UNION_TAG = re.compile(r"[\[\]-]")
 
 
 class Problem(Exception):
@@ -40,16 +42,23 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+def _field_path(location: tuple[Any, ...]) -> str:
+    # pydantic adds a tag per union branch tried ("constrained-int", "list[ContactAttempt]");
+    # the client sent one field, so name that field.
+    return ".".join(str(part) for part in location if not (isinstance(part, str) and _UNION_TAG.search(part)))
+
+
 def _validation_problem(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    fields = [
-        {
-            "field": ".".join(str(part) for part in item.get("loc", ())),
-            "message": item.get("msg", "invalid"),
-            "code": item.get("type", "invalid"),
-        }
-        for item in error.errors()
-    ]
+    by_field: dict[str, dict[str, str]] = {}
+    for item in error.errors():
+        path = _field_path(tuple(item.get("loc", ())))
+        message, code = item.get("msg", "invalid"), item.get("type", "invalid")
+        if path in by_field:
+            by_field[path]["message"] += f"; or {message}"
+        else:
+            by_field[path] = {"field": path, "message": message, "code": code}
+    fields = list(by_field.values())
     return problem_response(
         422,
         "validation-failed",

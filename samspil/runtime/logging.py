@@ -7,21 +7,20 @@ consumer). As a last line of defence, anything shaped like a CPR number is maske
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-# Ten digits, optionally DDMMYY-SSSS, standing alone (not inside a UUID or another token).
-_CPR = re.compile(r"(?<![0-9A-Za-z])\d{6}-?\d{4}(?![0-9A-Za-z])")
+from schemas.envelope import CPR_LIKE
+
 _configured = False
 
 
 def _mask(value: Any) -> Any:
     if isinstance(value, str):
-        return _CPR.sub("[cpr-masked]", value)
+        return CPR_LIKE.sub("[cpr-masked]", value)
     if isinstance(value, dict):
         return {key: _mask(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

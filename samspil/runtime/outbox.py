@@ -36,9 +36,11 @@ class RecordSender(Protocol):
         ...
 
 
-async def add_event(conn: Connection, envelope: Envelope, data: EventData) -> None:
+async def add_event(conn: Connection, envelope: Envelope, data: EventData, topic: str | None = None) -> None:
     """Store an event in the outbox, inside the caller's transaction."""
-    await add_record(conn, encode(envelope, data), str(envelope.id), envelope.type)
+    if envelope.type != data.event_type:
+        raise ValueError(f"envelope type {envelope.type!r} does not match {data.event_type!r}")
+    await add_record(conn, encode(envelope, data, topic), str(envelope.id), envelope.type)
 
 
 async def add_record(conn: Connection, record: Record, event_id: str | None, event_type: str) -> None:

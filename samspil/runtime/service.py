@@ -21,7 +21,7 @@ from samspil.runtime.kafka import KafkaSender, ensure_topics
 from samspil.runtime.outbox import OutboxRelay
 from samspil.runtime.settings import RuntimeSettings
 from schemas.base import EventData
-from schemas.registry import EVENT_TYPES
+from schemas.registry import EVENT_TYPES, UPCASTS
 from schemas.topics import CATALOGUE, Topic
 
 log = structlog.get_logger("samspil.service")
@@ -78,6 +78,7 @@ class ServiceRuntime:
                 pool=self.pool,
                 handlers=self.subscription.handlers,
                 known_types=EVENT_TYPES,
+                upcasts=UPCASTS,
                 max_attempts=s.consumer_max_attempts,
                 backoff_base=s.consumer_backoff_seconds,
             )

@@ -25,11 +25,15 @@ async def refer(stack: RunningStack, provider_id: str, subject: str) -> str:
             json={
                 "citizen_ref": subject,
                 "provider_id": provider_id,
-                "offer_title": "Aktiveringsforløb, 10 timer om ugen",
-                "hours_per_week": 10,
-                "starts_on": "2026-12-01",
-                "expected_end_on": "2027-05-31",
+                "offer": {
+                    "kind": "activation",
+                    "title": "Aktiveringsforløb, 10 timer om ugen",
+                    "hours_per_week": 10,
+                    "starts_on": "2026-12-01",
+                    "expected_end_on": "2027-05-31",
+                },
                 "citizen_display_name": "Testborger Jensen",
+                "jobcenter_contact": {"name": "Kim Testesen"},
             },
         )
     assert response.status_code == 201, response.text
@@ -73,7 +77,10 @@ async def test_absence_notice_from_provider_becomes_a_recontact_task_at_the_jobc
             json={
                 "absent_from": "2026-11-16",
                 "reason": "illness",
-                "contact_attempts": 2,
+                "contact_attempts": [
+                    {"on": "2026-11-17", "channel": "phone"},
+                    {"on": "2026-11-18", "channel": "text-message"},
+                ],
                 "comment": "Ikke set siden mandag.",
             },
         )
@@ -92,7 +99,10 @@ async def test_absence_notice_from_provider_becomes_a_recontact_task_at_the_jobc
     assert created["referral_id"] == referral_id
     assert created["provider_id"] == provider
     assert created["details"]["submission_id"] == submission_id
-    assert created["details"]["contact_attempts"] == 2
+    assert created["details"]["contact_attempts"] == [
+        {"on": "2026-11-17", "channel": "phone"},
+        {"on": "2026-11-18", "channel": "text-message"},
+    ]
 
 
 async def test_invalid_absence_notice_is_refused_naming_each_field_and_writes_nothing(

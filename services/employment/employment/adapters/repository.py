@@ -12,6 +12,7 @@ import asyncpg
 
 from employment.domain.tasks import NewTask
 from samspil.runtime.db import Connection
+from schemas.referrals import ReferralRequested
 
 _TASK_COLUMNS = (
     "task_id, citizen_ref, kind, title, status, due_on, referral_id, provider_id,"
@@ -19,18 +20,21 @@ _TASK_COLUMNS = (
 )
 
 
-async def insert_referral(conn: Connection, referral: dict[str, Any]) -> None:
+async def insert_referral(conn: Connection, citizen_ref: str, referral: ReferralRequested) -> None:
+    offer = referral.offer
     await conn.execute(
-        "INSERT INTO referral (referral_id, citizen_ref, provider_id, offer_title, hours_per_week,"
-        " starts_on, expected_end_on, citizen_display_name) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-        referral["referral_id"],
-        referral["citizen_ref"],
-        referral["provider_id"],
-        referral["offer_title"],
-        referral["hours_per_week"],
-        referral["starts_on"],
-        referral["expected_end_on"],
-        referral["citizen_display_name"],
+        "INSERT INTO referral (referral_id, citizen_ref, provider_id, offer_kind, offer_title,"
+        " hours_per_week, starts_on, expected_end_on, citizen_display_name)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+        referral.referral_id,
+        citizen_ref,
+        referral.provider_id,
+        offer.kind.value,
+        offer.title,
+        offer.hours_per_week,
+        offer.starts_on,
+        offer.expected_end_on,
+        referral.citizen_display_name,
     )
 
 

@@ -7,30 +7,28 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from employment.adapters import repository
 from employment.domain.tasks import TaskKind, TaskStatus
 from employment.service_layer import handlers
 from samspil.runtime.http import Problem
-from schemas.employment import ReferralRequested
+from schemas.common import ContactPerson, Name, ProviderId, ShortText, Strict
 from schemas.envelope import CitizenRef
+from schemas.referrals import Offer, ReferralRequested
 
 router = APIRouter(prefix="/v1")
 
 
-class ReferralIn(BaseModel):
+class ReferralIn(Strict):
     """A referral (henvisning) of a citizen to an offer at a provider."""
 
-    model_config = ConfigDict(extra="forbid")
-
     citizen_ref: CitizenRef
-    provider_id: Annotated[str, Field(min_length=1, max_length=200)]
-    offer_title: Annotated[str, Field(min_length=1, max_length=200)]
-    hours_per_week: Annotated[float, Field(gt=0, le=37)]
-    starts_on: date
-    expected_end_on: date | None = None
-    citizen_display_name: Annotated[str, Field(min_length=1, max_length=200)]
+    provider_id: ProviderId
+    offer: Offer
+    job_plan_goal: ShortText | None = None
+    citizen_display_name: Name
+    jobcenter_contact: ContactPerson
 
 
 class ReferralCreated(BaseModel):
@@ -75,11 +73,7 @@ def _task_out(row: Any) -> TaskOut:
 async def create_referral(body: ReferralIn, request: Request) -> ReferralCreated:
     """Refer a citizen to an offer; the provider sees the referral through the gateway."""
     referral_id = uuid.uuid4()
-    fields = body.model_dump(exclude={"citizen_ref"})
-    try:
-        referral = ReferralRequested(referral_id=referral_id, **fields)
-    except ValueError as error:
-        raise Problem(422, "validation-failed", "The referral is not valid", detail=str(error)) from None
+    referral = ReferralRequested(referral_id=referral_id, **body.model_dump(exclude={"citizen_ref"}))
     pool = request.app.state.runtime.pool
     async with pool.acquire() as conn, conn.transaction():
         await handlers.refer_citizen(conn, body.citizen_ref, referral, correlation_id=uuid.uuid4())

@@ -2,6 +2,7 @@ CREATE TABLE referral (
     referral_id          uuid        PRIMARY KEY,
     citizen_ref          text        NOT NULL,
     provider_id          text        NOT NULL,
+    offer_kind           text        NOT NULL,
     offer_title          text        NOT NULL,
     hours_per_week       numeric(4,1) NOT NULL,
     starts_on            date        NOT NULL,

@@ -11,9 +11,9 @@ from employment.adapters import repository
 from employment.domain.tasks import recontact_task_for_absence
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
-from schemas.employment import ReferralRequested
 from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted
+from schemas.referrals import ReferralRequested
 
 SOURCE = "/samspil/employment"
 # Due dates are Danish working days, whatever the server's clock zone.
@@ -26,7 +26,7 @@ async def refer_citizen(
     conn: Connection, citizen_ref: str, referral: ReferralRequested, correlation_id: uuid.UUID
 ) -> None:
     """Refer a citizen to an offer at a provider; the provider sees it through the gateway."""
-    await repository.insert_referral(conn, {"citizen_ref": citizen_ref, **referral.model_dump()})
+    await repository.insert_referral(conn, citizen_ref, referral)
     envelope = Envelope(
         source=SOURCE,
         type=referral.event_type,
@@ -57,7 +57,7 @@ async def create_recontact_task(
             "absent_to": notice.absent_to.isoformat() if notice.absent_to else None,
             "reason": notice.reason.value,
             "reason_text": notice.reason_text,
-            "contact_attempts": notice.contact_attempts,
+            "contact_attempts": [attempt.model_dump(mode="json") for attempt in notice.contact_attempts],
             "comment": notice.comment,
         },
     )

@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 
 from samspil.runtime.db import Connection
-from schemas.employment import ReferralRequested
+from schemas.referrals import ReferralRequested
 
 REFERRAL_COLUMNS = (
     "referral_id, provider_id, citizen_ref, citizen_display_name, offer_title, hours_per_week,"
@@ -24,10 +24,10 @@ async def upsert_referral(conn: Connection, citizen_ref: str, referral: Referral
         referral.provider_id,
         citizen_ref,
         referral.citizen_display_name,
-        referral.offer_title,
-        referral.hours_per_week,
-        referral.starts_on,
-        referral.expected_end_on,
+        referral.offer.title,
+        referral.offer.hours_per_week,
+        referral.offer.starts_on,
+        referral.offer.expected_end_on,
     )
 
 

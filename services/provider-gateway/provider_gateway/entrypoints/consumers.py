@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from provider_gateway.service_layer import handlers
 from samspil.runtime.service import Subscription
-from schemas.employment import ReferralRequested
+from schemas.referrals import ReferralRequested
 from schemas.topics import EMPLOYMENT_EVENTS
 
 

@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.credentials import TokenClaims, issue_token, read_token, verify_secret
 from provider_gateway.service_layer import handlers
 from samspil.runtime.http import Problem
-from schemas.provider_reports import AbsenceNotice, AbsenceNoticeSubmitted
+from schemas.provider_reports import AbsenceNotice, AbsenceNoticeSubmitted, ContactAttempt, ContactChannel
 
 router = APIRouter()
 _bearer = HTTPBearer(auto_error=False)
@@ -38,6 +38,24 @@ class ReferralOut(BaseModel):
     expected_end_on: date | None
     citizen_display_name: str
     updated_at: datetime
+
+
+class AbsenceNoticeIn(AbsenceNotice):
+    """An absence notice as a provider sends it. Contact attempts may be listed (when and how)
+    or, as in the first version of this API, only counted."""
+
+    contact_attempts: (
+        Annotated[list[ContactAttempt], Field(max_length=100)] | Annotated[int, Field(ge=0, le=100)]
+    ) = Field(
+        default_factory=list,
+        description="The provider's attempts to reach the citizen, or just how many there were.",
+        examples=[[{"on": "2026-11-17", "channel": "phone"}]],
+    )
+
+    def attempts(self) -> list[ContactAttempt]:
+        if isinstance(self.contact_attempts, int):
+            return [ContactAttempt(channel=ContactChannel.UNKNOWN)] * self.contact_attempts
+        return self.contact_attempts
 
 
 class SubmissionAccepted(BaseModel):
@@ -114,7 +132,7 @@ async def get_referral(referral_id: uuid.UUID, request: Request, provider: Provi
     tags=["reports"],
 )
 async def submit_absence_notice(
-    referral_id: uuid.UUID, body: AbsenceNotice, request: Request, provider: Provider
+    referral_id: uuid.UUID, body: AbsenceNoticeIn, request: Request, provider: Provider
 ) -> SubmissionAccepted:
     """Notify the jobcenter that the citizen has stayed away from the offer. The jobcenter,
     not the provider, then re-contacts the citizen."""
@@ -122,7 +140,8 @@ async def submit_absence_notice(
         submission_id=handlers.new_submission_id(),
         referral_id=referral_id,
         provider_id=provider.provider_id,
-        **body.model_dump(),
+        **body.model_dump(exclude={"contact_attempts"}),
+        contact_attempts=body.attempts(),
     )
     pool = request.app.state.runtime.pool
     try:

@@ -7,12 +7,11 @@ import uuid
 from provider_gateway.adapters import repository
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
-from schemas.employment import ReferralRequested
 from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted
+from schemas.referrals import CLOSED_STATUSES, ReferralRequested
 
 SOURCE = "/samspil/provider-gateway"
-CLOSED_STATUSES = frozenset({"rejected", "cancelled", "completed", "failed"})
 
 
 class ReferralNotFound(Exception):

@@ -1,0 +1,280 @@
+"""The referral lifecycle (henvisning til tilbud), a closed loop in the manner of HL7 FHIR SDOH
+Clinical Care: requested -> accepted | rejected | cancelled; accepted -> in-progress | on-hold |
+completed | failed | cancelled; in-progress <-> on-hold. A reason is required for rejected,
+cancelled, on-hold and failed; either side may cancel."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import ConfigDict, Field, JsonValue, ValidationInfo, field_validator
+
+from schemas.base import EventData
+from schemas.common import (
+    ContactPerson,
+    HoursPerWeek,
+    Name,
+    ProviderId,
+    ShortText,
+    Strict,
+    end_not_before_start,
+)
+from schemas.topics import EMPLOYMENT_EVENTS, PROVIDER_REPORTS, Topic
+
+
+class ReferralStatus(StrEnum):
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    IN_PROGRESS = "in-progress"
+    ON_HOLD = "on-hold"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+# The referral state machine, as data: from each status, the statuses it may move to.
+TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
+    ReferralStatus.REQUESTED: frozenset(
+        {ReferralStatus.ACCEPTED, ReferralStatus.REJECTED, ReferralStatus.CANCELLED}
+    ),
+    ReferralStatus.ACCEPTED: frozenset(
+        {
+            ReferralStatus.IN_PROGRESS,
+            ReferralStatus.ON_HOLD,
+            ReferralStatus.COMPLETED,
+            ReferralStatus.FAILED,
+            ReferralStatus.CANCELLED,
+        }
+    ),
+    ReferralStatus.IN_PROGRESS: frozenset(
+        {ReferralStatus.ON_HOLD, ReferralStatus.COMPLETED, ReferralStatus.FAILED, ReferralStatus.CANCELLED}
+    ),
+    ReferralStatus.ON_HOLD: frozenset(
+        {
+            ReferralStatus.IN_PROGRESS,
+            ReferralStatus.COMPLETED,
+            ReferralStatus.FAILED,
+            ReferralStatus.CANCELLED,
+        }
+    ),
+    ReferralStatus.REJECTED: frozenset(),
+    ReferralStatus.CANCELLED: frozenset(),
+    ReferralStatus.COMPLETED: frozenset(),
+    ReferralStatus.FAILED: frozenset(),
+}
+CLOSED_STATUSES = frozenset(status for status, onward in TRANSITIONS.items() if not onward)
+
+
+class OfferKind(StrEnum):
+    """What kind of offer (tilbud) the citizen is referred to."""
+
+    ACTIVATION = "activation"
+    EDUCATION = "education"
+    COMPANY_INTERNSHIP = "company-internship"
+    WAGE_SUBSIDY = "wage-subsidy"
+    MENTOR = "mentor"
+    TREATMENT = "treatment"
+    OTHER = "other"
+
+
+class Offer(Strict):
+    """The offer as the provider needs to know it."""
+
+    kind: OfferKind
+    title: Name = Field(examples=["Aktiveringsforløb med nedsat tid"])
+    hours_per_week: HoursPerWeek
+    starts_on: date
+    expected_end_on: date | None = None
+
+    @field_validator("expected_end_on")
+    @classmethod
+    def _end_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
+        end_not_before_start(info.data.get("starts_on"), value, "expected_end_on")
+        return value
+
+
+_OFFER_EXAMPLE: dict[str, JsonValue] = {
+    "kind": "activation",
+    "title": "Aktiveringsforløb med nedsat tid",
+    "hours_per_week": 10,
+    "starts_on": "2026-12-01",
+    "expected_end_on": "2027-05-31",
+}
+
+
+class ReferralRequested(EventData):
+    """The jobcenter referred a citizen to an offer at a provider. Carries what the provider
+    needs and no more: never a CPR number, case notes or social-plan details."""
+
+    event_type = "dk.samspil.employment.referral.requested.v1"
+    topic = EMPLOYMENT_EVENTS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "referral_id": "6f1c2a4e-8d1b-4a57-9f0e-3c5d7b9a1e20",
+                    "provider_id": "aktivcenter-nord",
+                    "offer": _OFFER_EXAMPLE,
+                    "job_plan_goal": "Afklaring af arbejdsevne og stabilt fremmøde 10 timer om ugen.",
+                    "citizen_display_name": "Testborger Jensen",
+                    "jobcenter_contact": {"name": "Kim Testesen", "phone": "+45 12 34 56 78"},
+                }
+            ]
+        }
+    )
+
+    referral_id: uuid.UUID
+    provider_id: ProviderId
+    offer: Offer
+    job_plan_goal: ShortText | None = Field(
+        default=None, description="The part of the job plan's goal the offer serves."
+    )
+    citizen_display_name: Name = Field(description="How the provider addresses the citizen.")
+    jobcenter_contact: ContactPerson = Field(description="Whom at the jobcenter the provider contacts.")
+
+
+class ReferralTransition(EventData):
+    """One step in a referral's lifecycle after it was requested."""
+
+    to_status: ClassVar[ReferralStatus]
+    reason_required: ClassVar[bool] = False
+
+    referral_id: uuid.UUID
+    provider_id: ProviderId
+    occurred_on: date = Field(description="The day the step took effect.")
+    reason: ShortText | None = Field(default=None, description="Why; required for some steps.")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_when_required(cls, value: str | None) -> str | None:
+        if cls.reason_required and not value:
+            raise ValueError(f"is required when a referral becomes {cls.to_status.value}")
+        return value
+
+
+def _transition_example(**extra: str) -> ConfigDict:
+    return ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "referral_id": "6f1c2a4e-8d1b-4a57-9f0e-3c5d7b9a1e20",
+                    "provider_id": "aktivcenter-nord",
+                    "occurred_on": "2026-12-01",
+                    **extra,
+                }
+            ]
+        }
+    )
+
+
+class ReferralAccepted(ReferralTransition):
+    """The provider accepted the referral."""
+
+    event_type = "dk.samspil.provider.referral.accepted.v1"
+    topic = PROVIDER_REPORTS
+    to_status = ReferralStatus.ACCEPTED
+    model_config = _transition_example()
+
+
+class ReferralRejected(ReferralTransition):
+    """The provider rejected the referral (e.g. no capacity)."""
+
+    event_type = "dk.samspil.provider.referral.rejected.v1"
+    topic = PROVIDER_REPORTS
+    to_status = ReferralStatus.REJECTED
+    reason_required = True
+    model_config = _transition_example(reason="Ingen ledige pladser før februar.")
+
+
+class ReferralCancelled(ReferralTransition):
+    """The referral was cancelled, by the jobcenter (withdrawn) or the provider."""
+
+    event_type = "dk.samspil.referral.cancelled.v1"
+    topic = EMPLOYMENT_EVENTS
+    topics: ClassVar[tuple[Topic, ...]] = (EMPLOYMENT_EVENTS, PROVIDER_REPORTS)
+    to_status = ReferralStatus.CANCELLED
+    reason_required = True
+    model_config = _transition_example(reason="Borgeren er overgået til sygedagpenge.")
+
+
+class ReferralStarted(ReferralTransition):
+    """The citizen started attending the offer."""
+
+    event_type = "dk.samspil.provider.referral.started.v1"
+    topic = PROVIDER_REPORTS
+    to_status = ReferralStatus.IN_PROGRESS
+    model_config = _transition_example()
+
+
+class ReferralPutOnHold(ReferralTransition):
+    """The offer is paused, e.g. during hospital treatment."""
+
+    event_type = "dk.samspil.provider.referral.put-on-hold.v1"
+    topic = PROVIDER_REPORTS
+    to_status = ReferralStatus.ON_HOLD
+    reason_required = True
+    model_config = _transition_example(reason="Indlagt til behandling i tre uger.")
+
+
+class ReferralResumed(ReferralTransition):
+    """The offer continues after a pause."""
+
+    event_type = "dk.samspil.provider.referral.resumed.v1"
+    topic = PROVIDER_REPORTS
+    to_status = ReferralStatus.IN_PROGRESS
+    model_config = _transition_example()
+
+
+class ReferralCompleted(ReferralTransition):
+    """The offer ended as planned; the outcome says how it went."""
+
+    event_type = "dk.samspil.provider.referral.completed.v1"
+    topic = PROVIDER_REPORTS
+    to_status = ReferralStatus.COMPLETED
+    outcome: ShortText = Field(description="How the offer ended, in the provider's words.")
+    model_config = _transition_example(outcome="Gennemført med stabilt fremmøde; klar til praktik.")
+
+
+class ReferralFailed(ReferralTransition):
+    """The offer ended without reaching its aim."""
+
+    event_type = "dk.samspil.provider.referral.failed.v1"
+    topic = PROVIDER_REPORTS
+    to_status = ReferralStatus.FAILED
+    reason_required = True
+    model_config = _transition_example(reason="Intet fremmøde i otte uger trods kontaktforsøg.")
+
+
+class OfferStarted(EventData):
+    """Tells the social department which employment offer the citizen started, with only the
+    fields it needs to support it with social measures at the right time."""
+
+    event_type = "dk.samspil.employment.offer.started.v1"
+    topic = EMPLOYMENT_EVENTS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "referral_id": "6f1c2a4e-8d1b-4a57-9f0e-3c5d7b9a1e20",
+                    "provider_id": "aktivcenter-nord",
+                    "offer_kind": "activation",
+                    "offer_title": "Aktiveringsforløb med nedsat tid",
+                    "hours_per_week": 10,
+                    "started_on": "2026-12-01",
+                    "expected_end_on": "2027-05-31",
+                }
+            ]
+        }
+    )
+
+    referral_id: uuid.UUID
+    provider_id: ProviderId
+    offer_kind: OfferKind
+    offer_title: Name
+    hours_per_week: HoursPerWeek
+    started_on: date
+    expected_end_on: date | None = None
