@@ -146,7 +146,9 @@ class ReferralTransition(EventData):
     referral_id: uuid.UUID
     provider_id: ProviderId
     occurred_on: date = Field(description="The day the step took effect.")
-    reason: ShortText | None = Field(default=None, description="Why; required for some steps.")
+    reason: ShortText | None = Field(
+        default=None, validate_default=True, description="Why; required for some steps."
+    )
 
     @field_validator("reason")
     @classmethod

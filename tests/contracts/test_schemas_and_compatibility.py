@@ -1,0 +1,150 @@
+"""The published contracts in schemas/json/: current, never broken, and the check that guards
+them fails on every kind of breaking change."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from enum import StrEnum
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, Field
+
+from samspil.contracts import (
+    SCHEMA_DIR,
+    breaking_changes,
+    compatibility_report,
+    current_schemas,
+    generate,
+    published_schemas,
+    render,
+)
+from schemas.registry import MESSAGES
+
+
+def test_every_message_has_a_committed_schema_and_none_is_stale() -> None:
+    current = current_schemas()
+    committed = {path.name: path.read_text(encoding="utf-8") for path in SCHEMA_DIR.glob("*.json")}
+    assert sorted(committed) == sorted(current), "run: samspil contracts generate"
+    stale = [name for name, schema in current.items() if committed[name] != render(schema)]
+    assert stale == [], f"stale schemas, run: samspil contracts generate: {stale}"
+
+
+def test_no_published_contract_is_broken_by_the_current_models() -> None:
+    assert compatibility_report(published_schemas(), current_schemas()) == {}
+
+
+def test_every_message_has_at_least_one_valid_example() -> None:
+    for model in MESSAGES:
+        assert model.examples(), f"{model.__name__} has no example"
+
+
+class Reason(StrEnum):
+    ILLNESS = "illness"
+    OTHER = "other"
+
+
+class Published(BaseModel):
+    note: str | None = Field(default=None, max_length=500)
+    attempts: int = 0
+    reason: Reason
+
+
+class FieldRemoved(BaseModel):
+    attempts: int = 0
+    reason: Reason
+
+
+class TypeNarrowed(BaseModel):
+    note: str | None = Field(default=None, max_length=100)
+    attempts: int = 0
+    reason: Reason
+
+
+class TypeChanged(BaseModel):
+    note: str | None = Field(default=None, max_length=500)
+    attempts: str = "0"
+    reason: Reason
+
+
+class OptionalMadeRequired(BaseModel):
+    note: str = Field(max_length=500)
+    attempts: int = 0
+    reason: Reason
+
+
+class NarrowReason(StrEnum):
+    ILLNESS = "illness"
+
+
+class EnumMemberRemoved(BaseModel):
+    note: str | None = Field(default=None, max_length=500)
+    attempts: int = 0
+    reason: NarrowReason
+
+
+class WiderReason(StrEnum):
+    ILLNESS = "illness"
+    OTHER = "other"
+    TREATMENT = "treatment"
+
+
+class CompatiblyExtended(BaseModel):
+    note: str | None = Field(default=None, max_length=1000)
+    attempts: int | str = 0
+    reason: WiderReason
+    comment: str | None = None
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (FieldRemoved, "$.note: field removed"),
+        (TypeNarrowed, "$.note: maxLength tightened to 100"),
+        (TypeChanged, "$.attempts: type narrowed from number to string"),
+        (OptionalMadeRequired, "$.note: optional field made required"),
+        (EnumMemberRemoved, '$.reason: enum members removed: "other"'),
+    ],
+    ids=lambda value: getattr(value, "__name__", "")[:30],
+)
+def test_compatibility_check_fails_on_a_breaking_change(changed: type[BaseModel], expected: str) -> None:
+    problems = breaking_changes(Published.model_json_schema(), changed.model_json_schema())
+    assert expected in problems
+
+
+def test_compatibility_check_accepts_compatible_changes() -> None:
+    assert breaking_changes(Published.model_json_schema(), CompatiblyExtended.model_json_schema()) == []
+
+
+def test_a_breaking_edit_of_a_real_published_message_is_caught() -> None:
+    name = "dk.samspil.provider.absence-notice.submitted.v1.json"
+    published = published_schemas()[name]
+    edited = json.loads(json.dumps(current_schemas()[name]))
+    del edited["properties"]["comment"]
+    edited["required"].append("reason")
+    edited["$defs"]["AbsenceReason"]["enum"].remove("treatment")
+    problems = breaking_changes(published, edited)
+    assert "$.comment: field removed" in problems
+    assert "$.reason: optional field made required" in problems
+    assert any(problem.startswith("$.reason: enum members removed") for problem in problems)
+
+
+def test_generate_refuses_to_overwrite_a_published_contract_incompatibly(tmp_path: Path) -> None:
+    folder = tmp_path / "json"
+    shutil.copytree(SCHEMA_DIR, folder)
+    name = "dk.samspil.provider.meeting.reported.v1.json"
+    published = json.loads((folder / name).read_text())
+    # As if the published version had a field the current model dropped.
+    published["properties"]["location"] = {"type": "string"}
+    (folder / name).write_text(render(published))
+    with pytest.raises(SystemExit, match="location: field removed"):
+        generate(folder)
+    assert "location" in json.loads((folder / name).read_text())["properties"], "nothing may be written"
+
+
+def test_a_dropped_published_version_is_breaking() -> None:
+    published = {"dk.samspil.gone.v1.json": {"type": "object"}}
+    assert compatibility_report(published, {}) == {
+        "dk.samspil.gone.v1.json": ["published version removed; old versions must stay readable"]
+    }
