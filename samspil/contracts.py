@@ -67,6 +67,11 @@ def _resolve(node: Schema, root: Schema) -> Schema:
     return node
 
 
+def _branches(node: Schema, root: Schema) -> list[Schema]:
+    alternatives: list[Schema] = node.get("anyOf") or node.get("oneOf") or [node]
+    return [_resolve(branch, root) for branch in alternatives]
+
+
 def _kind(node: Schema) -> str:
     if "enum" in node or "const" in node:
         return "enum"
@@ -76,8 +81,7 @@ def _kind(node: Schema) -> str:
 
 def _compare(old: Schema, new: Schema, path: str, old_root: Schema, new_root: Schema, out: list[str]) -> None:
     old, new = _resolve(old, old_root), _resolve(new, new_root)
-    old_branches = [_resolve(b, old_root) for b in old.get("anyOf", old.get("oneOf", [old]))]
-    new_branches = [_resolve(b, new_root) for b in new.get("anyOf", new.get("oneOf", [new]))]
+    old_branches, new_branches = _branches(old, old_root), _branches(new, new_root)
     if len(old_branches) > 1 or len(new_branches) > 1:
         for branch in old_branches:
             matches = [b for b in new_branches if _kind(b) == _kind(branch) or _kind(b) == "any"]
@@ -85,7 +89,7 @@ def _compare(old: Schema, new: Schema, path: str, old_root: Schema, new_root: Sc
                 out.append(f"{path}: type narrowed: {_kind(branch)} no longer accepted")
                 continue
             # Compatible if any matching branch accepts all of the old branch.
-            attempts = []
+            attempts: list[list[str]] = []
             for candidate in matches:
                 found: list[str] = []
                 _compare(branch, candidate, path, old_root, new_root, found)
