@@ -95,7 +95,8 @@ def _compare(old: Schema, new: Schema, path: str, old_root: Schema, new_root: Sc
                 _compare(branch, candidate, path, old_root, new_root, found)
                 attempts.append(found)
             if all(attempts):
-                out.extend(min(attempts, key=lambda found: len(found)))
+                fewest: list[str] = min(attempts, key=len)
+                out.extend(fewest)
         return
     _compare_single(old, new, path, old_root, new_root, out)
 
