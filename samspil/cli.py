@@ -140,6 +140,21 @@ def _dlq(args: argparse.Namespace) -> int:
     return _with_db(args.state_dir, args.service, work)
 
 
+def _outbox(args: argparse.Namespace) -> int:
+    async def work(conn: Connection) -> int:
+        rows = await conn.fetch(
+            "SELECT seq, event_id, event_type, topic, created_at, parked_at, last_error FROM outbox"
+            " WHERE parked_at IS NOT NULL ORDER BY seq"
+        )
+        for row in rows:
+            print(json.dumps({key: str(value) for key, value in dict(row).items()}))
+        if not rows:
+            print("No parked outbox records.")
+        return 0
+
+    return _with_db(args.state_dir, args.service, work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="samspil", description=__doc__)
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="local state folder")
@@ -158,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("ids", nargs="*", type=int)
     dlq.add_argument("--all", action="store_true", help="list: include replayed; replay: every one")
     dlq.set_defaults(run=_dlq)
+
+    outbox = commands.add_parser("outbox", help="list outbox records the broker can never take")
+    outbox.add_argument("action", choices=["parked"])
+    outbox.add_argument("service", choices=[spec.name for spec in SERVICES])
+    outbox.set_defaults(run=_outbox)
     return parser
 
 

@@ -8,12 +8,16 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from schemas.envelope import no_cpr
+from schemas.envelope import no_cpr, plain_text
 
 # Free texts are bounded, and none may carry a CPR number.
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_cpr)]
-ShortText = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(no_cpr)]
-LongText = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(no_cpr)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(plain_text), AfterValidator(no_cpr)]
+ShortText = Annotated[
+    str, Field(min_length=1, max_length=500), AfterValidator(plain_text), AfterValidator(no_cpr)
+]
+LongText = Annotated[
+    str, Field(min_length=1, max_length=4000), AfterValidator(plain_text), AfterValidator(no_cpr)
+]
 ProviderId = Annotated[
     str,
     Field(

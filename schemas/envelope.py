@@ -25,6 +25,16 @@ CITIZEN_REF_PATTERN = r"^[a-z0-9][a-z0-9-]{0,15}:[0-9a-f]{64}$"
 CPR_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{6}-?\d{4}(?![0-9A-Za-z])")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def plain_text(value: str) -> str:
+    """Refuse control characters other than tab and line breaks (NUL cannot even be stored)."""
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 def no_cpr(value: str) -> str:
     """Refuse a text that holds a CPR number: none may travel on the bus."""
     if CPR_LIKE.search(value):
@@ -56,7 +66,7 @@ class Envelope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Unique event id; dedup key.")
-    source: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+    source: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")] = Field(
         description="URI reference of the emitting service, e.g. /samspil/provider-gateway.",
     )
     type: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9.\-]+$")] = Field(

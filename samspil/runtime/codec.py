@@ -52,9 +52,9 @@ def decode_envelope(headers: Headers) -> Envelope:
     attributes: dict[str, Any] = {}
     for name, raw in headers:
         if name.startswith("ce_"):
-            attributes[name[3:]] = raw.decode("utf-8", errors="replace")
+            attributes[name[3:]] = (raw or b"").decode("utf-8", errors="replace")
         elif name == _CONTENT_TYPE:
-            attributes["datacontenttype"] = raw.decode("utf-8", errors="replace")
+            attributes["datacontenttype"] = (raw or b"").decode("utf-8", errors="replace")
     spec = attributes.pop("specversion", None)
     if spec != SPEC_VERSION:
         raise EnvelopeError(f"ce_specversion must be {SPEC_VERSION!r}, got {spec!r}")
@@ -89,5 +89,11 @@ def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
 def header(headers: Headers, name: str) -> str | None:
     for key, value in headers:
         if key == name:
-            return value.decode("utf-8", errors="replace")
+            return (value or b"").decode("utf-8", errors="replace")
     return None
+
+
+def safe_text(value: str) -> str:
+    """Text that PostgreSQL's ``text`` accepts whatever a sender put in it: NUL and lone
+    surrogates are written as escapes."""
+    return value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")

@@ -23,7 +23,7 @@ import asyncpg
 import structlog
 from aiokafka import TopicPartition
 
-from samspil.runtime.codec import EnvelopeError, Headers, Record, decode_data, decode_envelope
+from samspil.runtime.codec import EnvelopeError, Headers, Record, decode_data, decode_envelope, safe_text
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_record
 from schemas.base import EventData
@@ -171,10 +171,11 @@ class ReliableConsumer:
         error: str,
         attempts: int,
     ) -> Outcome:
-        original: Headers = list(record.headers or ())
+        original: Headers = [(name, value or b"") for name, value in record.headers or ()]
+        error = safe_text(error)[:2000]
         extra: Headers = [
             ("dlq_reason", reason.value.encode()),
-            ("dlq_error", error[:2000].encode()),
+            ("dlq_error", error.encode()),
             ("dlq_attempts", str(attempts).encode()),
             ("dlq_consumer", self.name.encode()),
             ("dlq_original_topic", record.topic.encode()),
@@ -202,13 +203,13 @@ class ReliableConsumer:
                         record.partition,
                         record.offset,
                         record.key,
-                        [name for name, _ in original],
+                        [safe_text(name) for name, _ in original],
                         [value for _, value in original],
                         record.value or b"",
                         event_id,
                         event_type,
                         reason.value,
-                        error[:2000],
+                        error,
                         attempts,
                     )
                     await add_record(conn, dead, event_id, "dead-letter")
@@ -237,14 +238,17 @@ async def commit_offset(consumer: Any, record: ConsumedRecord) -> None:
 
 
 def tolerant_headers(record: Any) -> Any:
-    """FastStream decodes header values as UTF-8 before any handler runs; a record with a
-    non-UTF-8 header would otherwise never reach the dead-letter path."""
+    """FastStream decodes header values as UTF-8 before any handler runs, and silently skips a
+    record whose headers it cannot decode (a later commit then passes it by). So hand it only
+    headers it can read; our own code reads the original record."""
 
-    def printable(value: bytes) -> bytes:
+    def printable(value: bytes | None) -> bytes:
+        if value is None:
+            return b""
         try:
             value.decode("utf-8")
             return value
         except UnicodeDecodeError:
             return value.decode("utf-8", "backslashreplace").encode()
 
-    return dataclasses.replace(record, headers=[(k, printable(v)) for k, v in record.headers])
+    return dataclasses.replace(record, headers=[(k, printable(v)) for k, v in record.headers or ()])

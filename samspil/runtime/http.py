@@ -8,12 +8,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from samspil.runtime.service import ServiceRuntime
+
+log = structlog.get_logger("samspil.http")
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://samspil.dk/problems/"
@@ -78,6 +82,18 @@ def _problem(_: Request, error: Exception) -> JSONResponse:
     return problem_response(error.status, error.kind, error.title, error.detail, **error.extra)
 
 
+def _invalid_data(_: Request, error: Exception) -> JSONResponse:
+    # Input that passed validation but the database still refused (a safety net: the models
+    # should have refused it first). Never a 500 for bad input.
+    log.warning("database refused input", error=type(error).__name__)
+    return problem_response(422, "invalid-input", "The request holds data that cannot be stored")
+
+
+def _unexpected(_: Request, error: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=error)
+    return problem_response(500, "internal-error", "Something went wrong on our side")
+
+
 def create_app(runtime: ServiceRuntime, *, title: str, description: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -89,6 +105,8 @@ def create_app(runtime: ServiceRuntime, *, title: str, description: str) -> Fast
     app.add_exception_handler(RequestValidationError, _validation_problem)
     app.add_exception_handler(StarletteHTTPException, _http_problem)
     app.add_exception_handler(Problem, _problem)
+    app.add_exception_handler(asyncpg.DataError, _invalid_data)
+    app.add_exception_handler(Exception, _unexpected)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers.")
     async def healthz() -> dict[str, str]:

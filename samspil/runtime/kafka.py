@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 
 import structlog
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from samspil.runtime.codec import Record
@@ -36,8 +36,14 @@ class KafkaSender:
         await self._producer.stop()
 
     async def send_all(self, records: Sequence[Record]) -> list[BaseException | None]:
+        """Send in order. Once a record fails before it left, later records with the same key
+        are held back, so a citizen's events are never published out of order."""
         futures = []
+        failed_keys: set[bytes | None] = set()
         for record in records:
+            if record.key in failed_keys:
+                futures.append(_failed(HeldBack("an earlier record with the same key failed")))
+                continue
             try:
                 futures.append(
                     await self._producer.send(
@@ -45,12 +51,25 @@ class KafkaSender:
                     )
                 )
             except Exception as error:
+                failed_keys.add(record.key)
                 futures.append(_failed(error))
         results = await asyncio.gather(*futures, return_exceptions=True)
         return [result if isinstance(result, BaseException) else None for result in results]
 
     async def is_reachable(self) -> bool:
         return bool(await self._producer.client.force_metadata_update())
+
+
+class HeldBack(Exception):
+    """Not sent, to keep per-key order behind an earlier failure; sent again next time."""
+
+
+# Failures of the record itself: retrying cannot help, so the relay parks the record.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    errors.MessageSizeTooLargeError,
+    errors.RecordListTooLargeError,
+    errors.InvalidTopicError,
+)
 
 
 def _failed(error: BaseException) -> asyncio.Future[None]:

@@ -18,8 +18,9 @@ from typing import Protocol
 import asyncpg
 import structlog
 
-from samspil.runtime.codec import Record, encode
+from samspil.runtime.codec import Record, encode, safe_text
 from samspil.runtime.db import Connection
+from samspil.runtime.kafka import PERMANENT_ERRORS
 from schemas.base import EventData
 from schemas.envelope import Envelope
 
@@ -52,7 +53,9 @@ async def add_record(conn: Connection, record: Record, event_id: str | None, eve
         event_type,
         record.topic,
         record.key,
-        [name for name, _ in record.headers],
+        # Kafka allows any header name; PostgreSQL text does not take NUL (only broken senders
+        # use it, and only dead letters carry their headers on).
+        [safe_text(name) for name, _ in record.headers],
         [value for _, value in record.headers],
         record.value,
     )
@@ -113,7 +116,9 @@ class OutboxRelay:
         try:
             while not self._stopping:
                 self._wakeup.clear()
-                published, failed = await self.publish_batch()
+                # On the lock's own connection: if that session is lost, the lock is gone, and
+                # so is this relay's right to publish; the batch fails instead of doubling up.
+                published, failed = await self.publish_batch(leader_conn)
                 if failed:
                     failures += 1
                     await self._sleep(_backoff(failures))
@@ -125,61 +130,77 @@ class OutboxRelay:
                 if published < self._batch_size:
                     await self._sleep(self._poll_interval)
             # Still holding the lead: publish what the service wrote while it was stopping.
-            await self.drain(timeout=5.0)
+            await self.drain(leader_conn, timeout=5.0)
         finally:
             if not leader_conn.is_closed():
                 await leader_conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
 
-    async def publish_batch(self) -> tuple[int, int]:
-        """Publish the oldest unpublished rows once. Returns (published, failed)."""
-        async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT seq, event_id, event_type, topic, record_key, header_names,"
-                " header_values, payload FROM outbox WHERE published_at IS NULL"
-                " ORDER BY seq LIMIT $1",
-                self._batch_size,
+    async def publish_batch(self, conn: Connection | None = None) -> tuple[int, int]:
+        """Publish the oldest pending rows once. Returns (published, failed)."""
+        if conn is None:
+            async with self._pool.acquire() as pooled:
+                return await self.publish_batch(pooled)
+        rows = await conn.fetch(
+            "SELECT seq, event_id, event_type, topic, record_key, header_names,"
+            " header_values, payload FROM outbox WHERE published_at IS NULL AND parked_at IS NULL"
+            " ORDER BY seq LIMIT $1",
+            self._batch_size,
+        )
+        if not rows:
+            return 0, 0
+        records = [
+            Record(
+                topic=row["topic"],
+                key=row["record_key"],
+                value=row["payload"],
+                headers=list(zip(row["header_names"], row["header_values"], strict=True)),
             )
-            if not rows:
-                return 0, 0
-            records = [
-                Record(
-                    topic=row["topic"],
-                    key=row["record_key"],
-                    value=row["payload"],
-                    headers=list(zip(row["header_names"], row["header_values"], strict=True)),
-                )
-                for row in rows
-            ]
-            results = await self._sender.send_all(records)
-            done = [row["seq"] for row, error in zip(rows, results, strict=True) if error is None]
-            failed = [
-                (row["seq"], repr(error)[:500])
-                for row, error in zip(rows, results, strict=True)
-                if error is not None
-            ]
-            await self._mark_published(conn, done)
-            if failed:
-                await conn.executemany(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1",
-                    failed,
-                )
-                log.warning(
-                    "outbox publish failed, will retry",
-                    failed=len(failed),
-                    published=len(done),
-                    error=failed[0][1],
-                )
-            return len(done), len(failed)
+            for row in rows
+        ]
+        results = await self._sender.send_all(records)
+        done = [row["seq"] for row, error in zip(rows, results, strict=True) if error is None]
+        failed = [
+            (row["seq"], repr(error)[:500])
+            for row, error in zip(rows, results, strict=True)
+            if error is not None and not isinstance(error, PERMANENT_ERRORS)
+        ]
+        parked = [
+            (row["seq"], repr(error)[:500])
+            for row, error in zip(rows, results, strict=True)
+            if isinstance(error, PERMANENT_ERRORS)
+        ]
+        await self._mark_published(conn, done)
+        if parked:
+            await conn.executemany(
+                "UPDATE outbox SET parked_at = now(), attempts = attempts + 1, last_error = $2"
+                " WHERE seq = $1",
+                parked,
+            )
+            log.error(
+                "outbox records parked: the broker can never take them", seqs=[seq for seq, _ in parked]
+            )
+        if failed:
+            await conn.executemany(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1",
+                failed,
+            )
+            log.warning(
+                "outbox publish failed, will retry",
+                failed=len(failed),
+                published=len(done),
+                error=failed[0][1],
+            )
+        return len(done), len(failed)
 
     async def _mark_published(self, conn: Connection, seqs: list[int]) -> None:
         if seqs:
             await conn.execute("UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])", seqs)
 
-    async def drain(self, timeout: float = 10.0) -> bool:
+    async def drain(self, conn: Connection, timeout: float = 10.0) -> bool:
         """Publish until nothing is pending (used at shutdown). True when empty."""
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
-            published, failed = await self.publish_batch()
+            published, failed = await self.publish_batch(conn)
             if published == 0 and failed == 0:
                 return True
             if failed:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,14 +93,19 @@ class ServiceRuntime:
             self.settings.kafka_bootstrap_servers,
             allow_auto_create_topics=False,
             graceful_timeout=30.0,
-            logger=None,
+            logger=logging.getLogger("faststream"),
         )
 
         async def raw_body(message: Any) -> Any:
             return message.body
 
         async def keep_raw_headers(record: Any, original_parser: Any) -> Any:
-            message = await original_parser(tolerant_headers(record))
+            # Must never raise: FastStream would skip the record without a trace.
+            try:
+                message = await original_parser(tolerant_headers(record))
+            except Exception:
+                log.warning("record headers unreadable, parsing without them", offset=record.offset)
+                message = await original_parser(dataclasses.replace(record, headers=[]))
             message.raw_message = record
             return message
 

@@ -57,3 +57,97 @@ async def test_two_relay_replicas_publish_each_event_once_in_order(infra: Infra)
         if key == subject.encode()
     ]
     assert on_topic == event_ids
+
+
+async def test_a_leader_that_loses_its_database_session_stops_publishing_and_another_takes_over(
+    infra: Infra,
+) -> None:
+    pool = await asyncpg.create_pool(infra.create_database())
+    await migrate(pool, "samspil.runtime.migrations")
+    subject = citizen_ref()
+    senders = [
+        KafkaSender(infra.bootstrap_servers, enable_idempotence=infra.broker is None) for _ in range(2)
+    ]
+    for sender in senders:
+        await sender.start()
+    relays = [OutboxRelay(pool, sender, poll_interval=0.1, batch_size=10) for sender in senders]
+    tasks = [asyncio.create_task(relay.run()) for relay in relays]
+    event_ids: list[str] = []
+
+    async def write(count: int) -> None:
+        for _ in range(count):
+            envelope, notice = absence_notice(subject)
+            event_ids.append(str(envelope.id))
+            async with pool.acquire() as conn, conn.transaction():
+                await add_event(conn, envelope, notice)
+
+    async def all_published() -> bool:
+        return not await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+
+    try:
+        await write(40)
+        await wait_for(lambda: _one_leader(relays))
+        first_leader = next(relay for relay in relays if relay.is_leader)
+        # The lock holder's session is killed (idle timeout, a proxy, an operator) mid-stream.
+        killed = await pool.fetchval(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND objid = 7310002 AND granted"
+        )
+        assert killed
+        await write(40)
+        await wait_for(all_published)
+        await wait_for(lambda: _one_leader(relays))
+        assert sum(relay.is_leader for relay in relays) == 1
+    finally:
+        for relay in relays:
+            relay.stop()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for sender in senders:
+            await sender.stop()
+        await pool.close()
+    assert first_leader is not None
+
+    on_topic = [
+        header(headers, "ce_id")
+        for key, _, headers in await read_topic(infra.bootstrap_servers, PROVIDER_REPORTS.name)
+        if key == subject.encode()
+    ]
+    # At least once (a batch in flight when the session died may go again), in order.
+    first_seen = list(dict.fromkeys(on_topic))
+    assert first_seen == event_ids
+
+
+async def _one_leader(relays: list[OutboxRelay]) -> bool:
+    return sum(relay.is_leader for relay in relays) == 1
+
+
+async def test_a_record_the_broker_can_never_take_is_parked_and_the_citizens_later_events_still_flow(
+    infra: Infra,
+) -> None:
+    pool = await asyncpg.create_pool(infra.create_database())
+    await migrate(pool, "samspil.runtime.migrations")
+    subject = citizen_ref()
+    huge_envelope, huge = absence_notice(subject)
+    later_envelope, later = absence_notice(subject)
+    async with pool.acquire() as conn, conn.transaction():
+        await add_event(conn, huge_envelope, huge)
+        # Inflate the stored record past the broker's 1 MB limit.
+        await conn.execute("UPDATE outbox SET payload = payload || repeat(' ', 1100000)::bytea")
+        await add_event(conn, later_envelope, later)
+    sender = KafkaSender(infra.bootstrap_servers, enable_idempotence=infra.broker is None)
+    await sender.start()
+    try:
+        relay = OutboxRelay(pool, sender)
+        assert await relay.publish_batch() == (0, 1)  # parked, and the later one held back
+        assert await relay.publish_batch() == (1, 0)  # the later one goes on its own
+        assert await relay.publish_batch() == (0, 0)  # nothing spins
+        parked = await pool.fetchrow(
+            "SELECT parked_at, last_error FROM outbox WHERE event_id = $1", str(huge_envelope.id)
+        )
+        assert parked is not None
+        assert parked["parked_at"] is not None and "MessageSizeTooLarge" in parked["last_error"]
+    finally:
+        await sender.stop()
+        await pool.close()

@@ -14,7 +14,7 @@ from employment.domain.tasks import TaskKind, TaskStatus
 from employment.service_layer import handlers
 from samspil.runtime.http import Problem
 from schemas.common import ContactPerson, Name, ProviderId, ShortText, Strict
-from schemas.envelope import CitizenRef
+from schemas.envelope import CITIZEN_REF_PATTERN, CitizenRef
 from schemas.referrals import Offer, ReferralRequested
 
 router = APIRouter(prefix="/v1")
@@ -84,7 +84,7 @@ async def create_referral(body: ReferralIn, request: Request) -> ReferralCreated
 async def list_tasks(
     request: Request,
     task_status: Annotated[TaskStatus | None, Query(alias="status")] = None,
-    citizen_ref: Annotated[str | None, Query(max_length=100)] = None,
+    citizen_ref: Annotated[str | None, Query(pattern=CITIZEN_REF_PATTERN)] = None,
     kind: TaskKind | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[TaskOut]:

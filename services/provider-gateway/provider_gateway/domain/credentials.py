@@ -62,7 +62,7 @@ def read_token(token: str, key: str, now: float | None = None) -> TokenClaims | 
     """The token's claims, or None if it is malformed, forged or expired."""
     body, _, signature = token.partition(".")
     expected = _b64(hmac.new(key.encode(), body.encode(), hashlib.sha256).digest())
-    if not signature or not hmac.compare_digest(signature, expected):
+    if not signature or not hmac.compare_digest(signature.encode(), expected.encode()):
         return None
     try:
         payload = json.loads(_unb64(body))

@@ -18,6 +18,7 @@ from samspil.runtime.http import Problem
 from schemas.provider_reports import AbsenceNotice, AbsenceNoticeSubmitted, ContactAttempt, ContactChannel
 
 router = APIRouter()
+_PRINTABLE = r"^[\x21-\x7e]+$"
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -85,8 +86,8 @@ Provider = Annotated[TokenClaims, Depends(current_provider)]
 async def token(
     request: Request,
     grant_type: Annotated[str, Form()],
-    client_id: Annotated[str, Form(max_length=200)],
-    client_secret: Annotated[str, Form(max_length=200)],
+    client_id: Annotated[str, Form(max_length=200, pattern=_PRINTABLE)],
+    client_secret: Annotated[str, Form(max_length=200, pattern=_PRINTABLE)],
 ) -> TokenOut:
     """OAuth2 client-credentials grant: trade a provider's client id and secret for a bearer
     token that lives at most 15 minutes."""
