@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint typecheck unit bench reset lock clean
+.PHONY: up stop test lint typecheck unit bench reset lock clean
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ unit: $(STAMP)  ## only the tests that need no broker or database
 
 bench: $(STAMP)  ## measure raw broker and database rates and the first flow; prints the figures
 	$(BIN)/python -m benchmarks
+
+stop: $(STAMP)  ## stop a running `make up` (e.g. one whose terminal was closed)
+	$(BIN)/samspil stop
 
 reset: $(STAMP)  ## wipe the local state folder (.samspil)
 	$(BIN)/samspil reset

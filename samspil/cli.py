@@ -32,11 +32,19 @@ def _up(args: argparse.Namespace) -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
+        signal.signal(signum, request_stop)
+    pid_file = args.state_dir / "samspil.pid"
+    if _running_pid(pid_file) is not None:
+        print(
+            f"Samspil is already running from {args.state_dir}; stop it with 'samspil stop'.", file=sys.stderr
+        )
+        return 1
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(str(os.getpid()))
     try:
         print("Starting Samspil: broker, databases and services ...", flush=True)
-        stack.start(timeout=60)
+        stack.start(timeout=60, cancelled=lambda: stopping)
         print(f"\nSamspil is ready after {time.monotonic() - started:.1f} s.\n")
         print(f"  Provider gateway API docs  {stack.url('provider-gateway')}/docs")
         for spec in SERVICES:
@@ -57,7 +65,33 @@ def _up(args: argparse.Namespace) -> int:
     finally:
         print("\nStopping: gateway, then department services, then broker and database ...", flush=True)
         stack.stop()
+        pid_file.unlink(missing_ok=True)
         print("Stopped.", flush=True)
+
+
+def _running_pid(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
+
+
+def _stop(args: argparse.Namespace) -> int:
+    """Stop a 'samspil up' running in another terminal (or one whose terminal is gone)."""
+    pid = _running_pid(args.state_dir / "samspil.pid")
+    if pid is None:
+        print("Samspil is not running.")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 90
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if Path(f"/proc/{pid}").exists():
+        print(f"Samspil (pid {pid}) did not stop within 90 s.", file=sys.stderr)
+        return 1
+    print("Stopped.")
+    return 0
 
 
 def _reset(args: argparse.Namespace) -> int:
@@ -66,7 +100,9 @@ def _reset(args: argparse.Namespace) -> int:
     if pid_file.exists():
         pid = int(pid_file.read_text().split()[0])
         if Path(f"/proc/{pid}").exists():
-            print("Samspil seems to be running (PostgreSQL is up); stop it first.", file=sys.stderr)
+            print(
+                "Samspil seems to be running (PostgreSQL is up); stop it first: samspil stop", file=sys.stderr
+            )
             return 1
     if state.exists():
         shutil.rmtree(state)
@@ -160,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="local state folder")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="run broker, databases and all services locally").set_defaults(run=_up)
+    commands.add_parser("stop", help="stop a running 'samspil up'").set_defaults(run=_stop)
     commands.add_parser("reset", help="wipe the local state folder").set_defaults(run=_reset)
 
     provider = commands.add_parser("provider", help="manage provider credentials")

@@ -42,14 +42,20 @@ def absence_notice(
     return envelope, notice
 
 
-async def produce(bootstrap_servers: str, *records: Record) -> None:
+async def produce(bootstrap_servers: str, *records: Record) -> list[tuple[int, int]]:
+    """Produce in order; returns each record's (partition, offset)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=False)
     await producer.start()
+    placed = []
     try:
         for record in records:
-            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
+            sent = await producer.send_and_wait(
+                record.topic, record.value, key=record.key, headers=record.headers
+            )
+            placed.append((sent.partition, sent.offset))
     finally:
         await producer.stop()
+    return placed
 
 
 def encoded_notice(subject: str | None = None) -> tuple[Envelope, Record]:

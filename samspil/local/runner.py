@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,16 +139,18 @@ class LocalStack:
                 start_new_session=True,
             )
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 60.0, cancelled: Callable[[], bool] = lambda: False) -> None:
         self.start_infrastructure()
         for spec in SERVICES:
             self.start_service(spec.name)
-        self.wait_ready(timeout)
+        self.wait_ready(timeout, cancelled)
 
-    def wait_ready(self, timeout: float = 60.0, services: tuple[str, ...] | None = None) -> None:
-        pending = set(services or [spec.name for spec in SERVICES])
+    def wait_ready(self, timeout: float = 60.0, cancelled: Callable[[], bool] = lambda: False) -> None:
+        pending = {spec.name for spec in SERVICES}
         deadline = time.monotonic() + timeout
         while pending:
+            if cancelled():
+                raise RuntimeError("start cancelled")
             for name in sorted(pending):
                 process = self.processes[name]
                 if process.poll() is not None:

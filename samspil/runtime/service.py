@@ -49,6 +49,7 @@ class ServiceRuntime:
     _sender: KafkaSender = field(init=False)
     _broker: KafkaBroker | None = field(init=False, default=None)
     _relay_task: asyncio.Task[None] | None = field(init=False, default=None)
+    _subscriber: Any = field(init=False, default=None)
 
     @property
     def group_id(self) -> str:
@@ -109,7 +110,7 @@ class ServiceRuntime:
             message.raw_message = record
             return message
 
-        @broker.subscriber(
+        subscriber = broker.subscriber(
             *(topic.name for topic in subscription.topics),
             group_id=self.group_id,
             ack_policy=AckPolicy.MANUAL,
@@ -120,6 +121,9 @@ class ServiceRuntime:
             title=f"{self.name}-consumer",
             description=f"Events the {self.name} service acts on.",
         )
+        self._subscriber = subscriber
+
+        @subscriber
         async def on_record(body: bytes, msg: KafkaMessage) -> None:
             record: Any = msg.raw_message  # one aiokafka ConsumerRecord: this is not a batch subscriber
             try:
@@ -163,6 +167,11 @@ class ServiceRuntime:
             checks["broker"] = "ok" if reachable else "failing: no metadata"
         except Exception as error:
             checks["broker"] = f"failing: {type(error).__name__}"
+        relay_alive = self._relay_task is not None and not self._relay_task.done()
+        checks["outbox-relay"] = "ok" if relay_alive else "failing: stopped"
+        if self._subscriber is not None:
+            consuming = self._subscriber.running and any(not task.done() for task in self._subscriber.tasks)
+            checks["consumer"] = "ok" if consuming else "failing: not consuming"
         return checks
 
     @contextlib.asynccontextmanager

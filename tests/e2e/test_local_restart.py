@@ -33,8 +33,8 @@ def fresh_stack(state_dir: Path) -> LocalStack:
     )
 
 
-async def test_restarting_the_local_stack_loses_no_event(tmp_path: Path) -> None:
-    stack = fresh_stack(tmp_path)
+async def test_restarting_the_local_stack_loses_no_event(server_dir: Path) -> None:
+    stack = fresh_stack(server_dir)
     stack.start(timeout=90)
     service_processes = list(stack.processes.values())
     try:
@@ -68,7 +68,7 @@ async def test_restarting_the_local_stack_loses_no_event(tmp_path: Path) -> None
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", stack.broker_port)) != 0
 
-    restarted = fresh_stack(tmp_path)
+    restarted = fresh_stack(server_dir)
     restarted.broker_port, restarted.postgres_port = stack.broker_port, stack.postgres_port
     restarted.start(timeout=90)
     try:

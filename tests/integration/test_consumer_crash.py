@@ -11,12 +11,26 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from samspil.runtime.kafka import ensure_topics
-from schemas.topics import dead_letter_topic
+from schemas.topics import PROVIDER_REPORTS, dead_letter_topic
 from tests.infra import Infra
 from tests.integration.conftest import EFFECT_TABLE
 from tests.support import encoded_notice, produce, wait_for
+
+
+async def committed_offset(infra: Infra, group: str, partition: int) -> int | None:
+    """The group's committed offset, asked without joining the group (an OffsetFetch)."""
+    probe = AIOKafkaConsumer(
+        bootstrap_servers=infra.bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await probe.start()
+    try:
+        offset = await probe.committed(TopicPartition(PROVIDER_REPORTS.name, partition))
+    finally:
+        await probe.stop()
+    return None if offset is None else int(offset)
 
 
 def start_consumer(
@@ -47,13 +61,20 @@ async def test_consumer_killed_mid_handler_processes_the_message_once_after_rest
     await conn.execute(EFFECT_TABLE)
 
     envelope, record = encoded_notice()
-    await produce(infra.bootstrap_servers, record)
+    [(partition, offset)] = await produce(infra.bootstrap_servers, record)
     marker = tmp_path / "in-handler"
     log = tmp_path / "consumer.log"
 
     first = start_consumer(infra, name, "stall", marker, database_url, envelope.id, log)
     try:
         await wait_for(lambda: asyncio.to_thread(marker.exists), timeout=60)
+        # Stall past aiokafka's 5 s auto-commit interval, so a consumer that acknowledged
+        # before processing would have committed by now; ours must not have.
+        await asyncio.sleep(6)
+        committed = await committed_offset(infra, f"samspil-{name}", partition)
+        assert committed is None or committed <= offset, (
+            f"committed {committed} past the stalled record {offset}"
+        )
         first.kill()
         first.wait()
     finally:

@@ -21,15 +21,15 @@ def _other_db_url(url: str, database: str) -> str:
     return url.rsplit("/", 1)[0] + "/" + database
 
 
-async def test_service_databases_are_isolated_and_survive_restart(tmp_path: Path) -> None:
+async def test_service_databases_are_isolated_and_survive_restart(server_dir: Path) -> None:
     assert (pg_bin_dir() / "postgres").exists()
-    pg = EmbeddedPostgres(tmp_path / "pgdata", _free_port())
+    pg = EmbeddedPostgres(server_dir / "pgdata", _free_port())
     pg.start()
     try:
         alpha = pg.ensure_service_database("alpha")
         beta = pg.ensure_service_database("beta")
         assert alpha.startswith("postgresql://alpha:") and alpha.endswith(f":{pg.port}/alpha")
-        assert (tmp_path / "pg-passwords.json").stat().st_mode & 0o777 == 0o600
+        assert (server_dir / "pg-passwords.json").stat().st_mode & 0o777 == 0o600
 
         conn = await asyncpg.connect(alpha)
         try:
@@ -78,8 +78,8 @@ async def test_service_databases_are_isolated_and_survive_restart(tmp_path: Path
         pg.stop()
 
 
-def test_rejects_bad_names(tmp_path: Path) -> None:
-    pg = EmbeddedPostgres(tmp_path / "pgdata", _free_port())
+def test_rejects_bad_names(server_dir: Path) -> None:
+    pg = EmbeddedPostgres(server_dir / "pgdata", _free_port())
     for name in ["Alpha", "a-b", "postgres", "pg_x", "x; DROP", ""]:
         with pytest.raises(ValueError):
             pg.ensure_service_database(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import date, datetime
@@ -12,13 +13,20 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from provider_gateway.adapters import repository
-from provider_gateway.domain.credentials import TokenClaims, issue_token, read_token, verify_secret
+from provider_gateway.domain.credentials import (
+    TokenClaims,
+    hash_secret,
+    issue_token,
+    read_token,
+    verify_secret,
+)
 from provider_gateway.service_layer import handlers
 from samspil.runtime.http import Problem
 from schemas.provider_reports import AbsenceNotice, AbsenceNoticeSubmitted, ContactAttempt, ContactChannel
 
 router = APIRouter()
 _PRINTABLE = r"^[\x21-\x7e]+$"
+_DUMMY_HASH = hash_secret("no client has this secret")
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -76,6 +84,10 @@ async def current_provider(
     claims = read_token(credentials.credentials, request.app.state.settings.token_secret)
     if claims is None:
         raise _unauthorized("the token is invalid or has expired")
+    # A disabled client loses access at once, not when its last token expires.
+    client = await repository.active_client(request.app.state.runtime.pool, claims.client_id)
+    if client is None or client["provider_id"] != claims.provider_id:
+        raise _unauthorized("the client is disabled")
     return claims
 
 
@@ -94,7 +106,11 @@ async def token(
     if grant_type != "client_credentials":
         raise Problem(400, "unsupported-grant-type", "Only client_credentials is supported")
     client = await repository.active_client(request.app.state.runtime.pool, client_id)
-    if client is None or not verify_secret(client_secret, client["secret_hash"]):
+    # scrypt is slow on purpose: run it off the event loop, and for unknown clients too, so
+    # the response time does not tell which client ids exist.
+    stored = client["secret_hash"] if client is not None else _DUMMY_HASH
+    valid = await asyncio.to_thread(verify_secret, client_secret, stored)
+    if client is None or not valid:
         raise _unauthorized("unknown client or wrong secret")
     ttl = request.app.state.settings.token_ttl_seconds
     claims = TokenClaims(client["client_id"], client["provider_id"], int(time.time()) + ttl)
