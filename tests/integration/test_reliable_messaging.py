@@ -8,8 +8,7 @@ import asyncpg
 import pytest
 
 from samspil.runtime.codec import header
-from samspil.runtime.db import Connection
-from samspil.runtime.db import migrate
+from samspil.runtime.db import Connection, migrate
 from samspil.runtime.deadletters import replay_dead_letters
 from samspil.runtime.kafka import KafkaSender
 from samspil.runtime.outbox import OutboxRelay, add_event
@@ -172,3 +171,30 @@ async def inbox_count(runtime: Any, event_id: Any) -> int:
 async def dead_letters_on_topic(infra: Infra, name: str, event_id: Any) -> list[Any]:
     records = await read_topic(infra.bootstrap_servers, dead_letter_topic(name).name, settle=0.5)
     return [r for r in records if header(r[2], "ce_id") == str(event_id)]
+
+
+async def test_a_header_with_no_value_does_not_make_the_record_vanish(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    envelope, record = encoded_notice()
+    odd = type(record)(record.topic, record.key, record.value, [*record.headers, ("x-trace", None)])  # type: ignore[list-item]
+    async with consumer_runtime() as runtime:
+        await produce(infra.bootstrap_servers, odd)
+        await wait_for(lambda: effects(runtime, envelope.id))
+        assert await effects(runtime, envelope.id) == 1
+
+
+async def test_a_record_with_a_nul_character_is_dead_lettered_and_the_consumer_goes_on(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    poison_envelope, poison = encoded_notice()
+    nul_key = type(poison)(poison.topic, poison.key, b'{"\\u0000": 1}', [*poison.headers, ("x-\x00", b"v")])
+    later, later_record = encoded_notice(subject=poison_envelope.subject)
+    async with consumer_runtime() as runtime:
+        await produce(infra.bootstrap_servers, nul_key, later_record)
+        await wait_for(lambda: effects(runtime, later.id))
+        row = await runtime.pool.fetchrow(
+            "SELECT * FROM dead_letter WHERE event_id = $1", str(poison_envelope.id)
+        )
+        assert row is not None and row["reason"] == "invalid-data"
+        assert "\\x00" in row["error"] and "x-\\x00" in row["header_names"]
