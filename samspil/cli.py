@@ -191,6 +191,22 @@ def _outbox(args: argparse.Namespace) -> int:
     return _with_db(args.state_dir, args.service, work)
 
 
+def _contracts(args: argparse.Namespace) -> int:
+    from samspil import contracts
+
+    if args.action == "generate":
+        written = contracts.generate() + contracts.write_asyncapi()
+        print("\n".join(written) if written else "Contracts and AsyncAPI documents are up to date.")
+        return 0
+    report = contracts.compatibility_report(contracts.published_schemas(), contracts.current_schemas())
+    for name, problems in report.items():
+        for problem in problems:
+            print(f"{name}: {problem}")
+    if not report:
+        print("No published contract is broken.")
+    return 1 if report else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="samspil", description=__doc__)
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="local state folder")
@@ -210,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("ids", nargs="*", type=int)
     dlq.add_argument("--all", action="store_true", help="list: include replayed; replay: every one")
     dlq.set_defaults(run=_dlq)
+
+    contracts = commands.add_parser(
+        "contracts", help="generate JSON Schemas and AsyncAPI, or check compatibility"
+    )
+    contracts.add_argument("action", choices=["generate", "check"])
+    contracts.set_defaults(run=_contracts)
 
     outbox = commands.add_parser("outbox", help="list outbox records the broker can never take")
     outbox.add_argument("action", choices=["parked"])

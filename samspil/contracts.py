@@ -18,7 +18,9 @@ from typing import Any
 from schemas.base import EventData
 from schemas.registry import MESSAGES
 
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas" / "json"
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_DIR = ROOT / "schemas" / "json"
+ASYNCAPI_DIR = ROOT / "docs" / "asyncapi"
 
 Schema = dict[str, Any]
 
@@ -171,6 +173,40 @@ def generate(folder: Path = SCHEMA_DIR) -> list[str]:
     for name, schema in current.items():
         path = folder / name
         text = render(schema)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            written.append(name)
+    return written
+
+
+# AsyncAPI ---------------------------------------------------------------------------------------
+
+
+def asyncapi_documents() -> dict[str, Schema]:
+    """File name -> AsyncAPI document, generated from each service's FastStream broker (built,
+    not connected: the placeholder settings are never used to reach anything)."""
+    from employment.bootstrap import build_app as employment_app
+    from employment.settings import EmploymentSettings
+    from provider_gateway.bootstrap import build_app as gateway_app
+    from provider_gateway.settings import GatewaySettings
+    from social.bootstrap import build_app as social_app
+    from social.settings import SocialSettings
+
+    placeholder = "postgresql://docs@localhost/docs"
+    apps = {
+        "provider-gateway": gateway_app(GatewaySettings(database_url=placeholder, token_secret="x" * 32)),
+        "employment": employment_app(EmploymentSettings(database_url=placeholder)),
+        "social": social_app(SocialSettings(database_url=placeholder)),
+    }
+    return {f"{name}.json": app.state.runtime.asyncapi() for name, app in apps.items()}
+
+
+def write_asyncapi(folder: Path = ASYNCAPI_DIR) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, document in asyncapi_documents().items():
+        path = folder / name
+        text = render(document)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
             written.append(name)

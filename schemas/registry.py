@@ -18,6 +18,7 @@ from schemas import (
     referrals,
 )
 from schemas.base import EventData
+from schemas.topics import Topic
 
 MODULES = (
     referrals,
@@ -44,6 +45,12 @@ MESSAGES: tuple[type[EventData], ...] = tuple(model for module in MODULES for mo
 EVENT_TYPES: dict[str, type[EventData]] = {model.event_type: model for model in MESSAGES}
 
 assert len(EVENT_TYPES) == len(MESSAGES), "two messages share a type"
+
+
+def messages_on(topic: Topic) -> list[type[EventData]]:
+    """The messages that travel on a topic (by default or as one of their topics)."""
+    return [model for model in MESSAGES if topic in getattr(model, "topics", (model.topic,))]
+
 
 # How a consumer reads an older version of a message as the current one during a migration.
 UPCASTS: dict[type[EventData], tuple[type[EventData], Callable[[Any], EventData]]] = {

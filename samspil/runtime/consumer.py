@@ -26,7 +26,7 @@ from aiokafka import TopicPartition
 from samspil.runtime.codec import EnvelopeError, Headers, Record, decode_data, decode_envelope, safe_text
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_record
-from schemas.base import EventData
+from schemas.base import CommandData, EventData
 from schemas.envelope import Envelope
 from schemas.topics import dead_letter_topic
 
@@ -68,6 +68,7 @@ class DeadLetterReason(StrEnum):
     INVALID_ENVELOPE = "invalid-envelope"
     UNKNOWN_TYPE = "unknown-type"
     INVALID_DATA = "invalid-data"
+    UNSUPPORTED_COMMAND = "unsupported-command"
     HANDLER_FAILED = "handler-failed"
 
 
@@ -119,6 +120,15 @@ class ReliableConsumer:
                 record, envelope, DeadLetterReason.UNKNOWN_TYPE, f"unknown event type {envelope.type!r}", 0
             )
         if envelope.type not in self._by_type:
+            if issubclass(self.known_types[envelope.type], CommandData):
+                # Someone asked this service to act and it cannot yet: keep it for replay.
+                return await self._dead_letter(
+                    record,
+                    envelope,
+                    DeadLetterReason.UNSUPPORTED_COMMAND,
+                    f"{envelope.type} is not handled here",
+                    0,
+                )
             return Outcome.IGNORED
         model, handler, upcast = self._by_type[envelope.type]
         try:

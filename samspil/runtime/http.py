@@ -12,7 +12,8 @@ import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from faststream.specification import get_asyncapi_html
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from samspil.runtime.service import ServiceRuntime
@@ -107,6 +108,21 @@ def create_app(runtime: ServiceRuntime, *, title: str, description: str) -> Fast
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(asyncpg.DataError, _invalid_data)
     app.add_exception_handler(Exception, _unexpected)
+
+    @app.get(
+        "/asyncapi.json", tags=["documentation"], summary="AsyncAPI document of this service's messages."
+    )
+    async def asyncapi_json() -> dict[str, Any]:
+        return runtime.asyncapi()
+
+    @app.get(
+        "/asyncapi",
+        tags=["documentation"],
+        summary="AsyncAPI documentation page.",
+        response_class=HTMLResponse,
+    )
+    async def asyncapi_page() -> HTMLResponse:
+        return HTMLResponse(get_asyncapi_html(runtime.asyncapi_specification()))
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers.")
     async def healthz() -> dict[str, str]:

@@ -9,13 +9,14 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 import asyncpg
 import structlog
 from aiokafka import TopicPartition
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
 
 from samspil.runtime.consumer import EventHandler, ReliableConsumer, commit_offset, tolerant_headers
 from samspil.runtime.db import create_pool, migrate
@@ -23,8 +24,8 @@ from samspil.runtime.kafka import KafkaSender, ensure_topics
 from samspil.runtime.outbox import OutboxRelay
 from samspil.runtime.settings import RuntimeSettings
 from schemas.base import EventData
-from schemas.registry import EVENT_TYPES, UPCASTS
-from schemas.topics import CATALOGUE, Topic
+from schemas.registry import EVENT_TYPES, UPCASTS, messages_on
+from schemas.topics import CATALOGUE, Topic, dead_letter_topic
 
 log = structlog.get_logger("samspil.service")
 
@@ -43,13 +44,15 @@ class ServiceRuntime:
     settings: RuntimeSettings
     migration_packages: Sequence[str]
     subscription: Subscription | None = None
+    publishes: Sequence[Topic] = ()
+    description: str = ""
     pool: asyncpg.Pool = field(init=False)
     relay: OutboxRelay = field(init=False)
     consumer: ReliableConsumer | None = field(init=False, default=None)
     _sender: KafkaSender = field(init=False)
     _broker: KafkaBroker | None = field(init=False, default=None)
     _relay_task: asyncio.Task[None] | None = field(init=False, default=None)
-    _subscriber: Any = field(init=False, default=None)
+    _subscribers: list[Any] = field(init=False, default_factory=list)
 
     @property
     def group_id(self) -> str:
@@ -85,17 +88,62 @@ class ServiceRuntime:
                 max_attempts=s.consumer_max_attempts,
                 backoff_base=s.consumer_backoff_seconds,
             )
-            self._broker = self._build_broker(self.consumer, self.subscription)
-            await self._broker.start()
+            await self.broker().start()
         log.info("service started")
 
-    def _build_broker(self, consumer: ReliableConsumer, subscription: Subscription) -> KafkaBroker:
+    def broker(self) -> KafkaBroker:
+        """The service's FastStream broker: built once, connected only by :meth:`start`. It is
+        also what the AsyncAPI document is generated from."""
+        if self._broker is None:
+            self._broker = self._build_broker()
+        return self._broker
+
+    def asyncapi_specification(self) -> Any:
+        return AsyncAPI(
+            self.broker(),
+            title=f"Samspil {self.name}",
+            version="1",
+            description=self.description,
+            schema_version="3.0.0",
+        ).to_specification()
+
+    def asyncapi(self) -> dict[str, Any]:
+        document: dict[str, Any] = self.asyncapi_specification().to_jsonable()
+        return document
+
+    def _build_broker(self) -> KafkaBroker:
         broker = KafkaBroker(
             self.settings.kafka_bootstrap_servers,
             allow_auto_create_topics=False,
             graceful_timeout=30.0,
             logger=logging.getLogger("faststream"),
+            apply_types=False,  # our own code validates, so bad records reach the dead letters
         )
+        for topic in self.publishes:
+            # Declared for the documentation: the outbox relay does the publishing.
+            broker.publisher(
+                topic.name,
+                title=f"{topic.name}:publish",
+                description=f"{topic.description} Key: {topic.key}. Sent through the outbox.",
+                schema=_payload(topic),
+            )
+        if self.subscription is not None:
+            for topic in self.subscription.topics:
+                self._subscribe(broker, topic)
+            dead_letters = dead_letter_topic(self.name)
+            broker.publisher(
+                dead_letters.name,
+                title=f"{dead_letters.name}:publish",
+                description=f"{dead_letters.description} The original bytes and headers, plus "
+                "dlq_reason, dlq_error, dlq_attempts, dlq_consumer and the original topic, "
+                "partition and offset as headers.",
+                schema=bytes,
+            )
+        return broker
+
+    def _subscribe(self, broker: KafkaBroker, topic: Topic) -> None:
+        """One subscriber (its own consumer in the service's group) per topic, so each channel
+        documents what travels on it."""
 
         async def raw_body(message: Any) -> Any:
             return message.body
@@ -111,23 +159,26 @@ class ServiceRuntime:
             return message
 
         subscriber = broker.subscriber(
-            *(topic.name for topic in subscription.topics),
+            topic.name,
             group_id=self.group_id,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             decoder=raw_body,
             parser=keep_raw_headers,
-            title=f"{self.name}-consumer",
-            description=f"Events the {self.name} service acts on.",
+            title=f"{topic.name}:consume:{self.name}",
+            description=f"{topic.description} Read by the {self.name} service in consumer group "
+            f"{self.group_id}: each event is handled once (inbox by event id), the offset is "
+            "committed after the effect, failures are retried and then dead-lettered.",
         )
-        self._subscriber = subscriber
+        self._subscribers.append(subscriber)
 
-        @subscriber
-        async def on_record(body: bytes, msg: KafkaMessage) -> None:
+        async def on_record(body: Any) -> None:
+            msg = broker.context.get("message")
             record: Any = msg.raw_message  # one aiokafka ConsumerRecord: this is not a batch subscriber
+            assert self.consumer is not None
             try:
-                await consumer.process(record)
+                await self.consumer.process(record)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -138,7 +189,9 @@ class ServiceRuntime:
                 return
             await commit_offset(msg.consumer, record)
 
-        return broker
+        # The annotation documents the payload in AsyncAPI; the body arrives as raw bytes.
+        on_record.__annotations__["body"] = _payload(topic)
+        subscriber(on_record)
 
     async def stop(self) -> None:
         """Stop taking new messages, let the relay publish what is pending, then close."""
@@ -169,8 +222,11 @@ class ServiceRuntime:
             checks["broker"] = f"failing: {type(error).__name__}"
         relay_alive = self._relay_task is not None and not self._relay_task.done()
         checks["outbox-relay"] = "ok" if relay_alive else "failing: stopped"
-        if self._subscriber is not None:
-            consuming = self._subscriber.running and any(not task.done() for task in self._subscriber.tasks)
+        if self._subscribers:
+            consuming = all(
+                subscriber.running and any(not task.done() for task in subscriber.tasks)
+                for subscriber in self._subscribers
+            )
             checks["consumer"] = "ok" if consuming else "failing: not consuming"
         return checks
 
@@ -181,3 +237,9 @@ class ServiceRuntime:
             yield self
         finally:
             await self.stop()
+
+
+def _payload(topic: Topic) -> Any:
+    """Every message that travels on the topic, as one documented payload."""
+    models = messages_on(topic)
+    return Union[tuple(models)] if len(models) > 1 else models[0]  # noqa: UP007

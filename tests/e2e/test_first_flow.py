@@ -230,3 +230,13 @@ async def test_hostile_input_gets_a_clear_4xx_never_a_500(running_stack: Running
             },
         )
         assert nul_title.status_code == 422
+
+
+async def test_each_service_serves_its_asyncapi_document(running_stack: RunningStack) -> None:
+    for service in ("provider-gateway", "employment", "social"):
+        async with httpx.AsyncClient(base_url=running_stack.url(service)) as client:
+            document = (await client.get("/asyncapi.json")).json()
+            page = await client.get("/asyncapi")
+        assert document["asyncapi"].startswith("3.")
+        assert any(channel["address"].endswith(".v1") for channel in document["channels"].values())
+        assert page.status_code == 200 and "asyncapi" in page.text.lower()

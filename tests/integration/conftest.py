@@ -14,7 +14,7 @@ from samspil.runtime.service import ServiceRuntime, Subscription
 from samspil.runtime.settings import RuntimeSettings
 from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted
-from schemas.topics import PROVIDER_REPORTS, dead_letter_topic
+from schemas.topics import PROVIDER_REPORTS, Topic, dead_letter_topic
 from tests.infra import Infra
 
 EFFECT_TABLE = "CREATE TABLE IF NOT EXISTS effect (event_id uuid NOT NULL, citizen_ref text NOT NULL)"
@@ -49,7 +49,10 @@ def consumer_runtime(infra: Infra) -> RuntimeFactory:
 
     @contextlib.asynccontextmanager
     async def start(
-        handler: Any = record_effect, database_url: str | None = None, **overrides: Any
+        handler: Any = record_effect,
+        database_url: str | None = None,
+        topics: tuple[Topic, ...] = (PROVIDER_REPORTS,),
+        **overrides: Any,
     ) -> AsyncIterator[ServiceRuntime]:
         name = f"test-{uuid.uuid4().hex[:8]}"
         await ensure_topics(infra.bootstrap_servers, [dead_letter_topic(name)])
@@ -61,7 +64,7 @@ def consumer_runtime(infra: Infra) -> RuntimeFactory:
             name=name,
             settings=runtime_settings(infra, url, **overrides),
             migration_packages=[],
-            subscription=Subscription(topics=[PROVIDER_REPORTS], handlers={AbsenceNoticeSubmitted: handler}),
+            subscription=Subscription(topics=list(topics), handlers={AbsenceNoticeSubmitted: handler}),
         )
         async with runtime.running():
             yield runtime

@@ -8,8 +8,13 @@ from provider_gateway.entrypoints import consumers, http
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.http import create_app
 from samspil.runtime.service import ServiceRuntime
+from schemas.topics import PROVIDER_REPORTS
 
 SERVICE_NAME = "provider-gateway"
+DESCRIPTION = (
+    "Providers receive referrals here and report absence, progress, readiness and plan-change "
+    "requests back to the departments."
+)
 
 
 def build_app(settings: GatewaySettings) -> FastAPI:
@@ -18,13 +23,10 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         settings=settings,
         migration_packages=["provider_gateway.migrations"],
         subscription=consumers.subscription(),
+        publishes=[PROVIDER_REPORTS],
+        description=DESCRIPTION,
     )
-    app = create_app(
-        runtime,
-        title="Samspil provider gateway",
-        description="Providers receive referrals here and report absence, progress, readiness "
-        "and plan-change requests back to the departments.",
-    )
+    app = create_app(runtime, title="Samspil provider gateway", description=DESCRIPTION)
     app.state.settings = settings
     app.include_router(http.router)
     return app

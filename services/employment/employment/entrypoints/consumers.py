@@ -10,7 +10,7 @@ from samspil.runtime.db import Connection
 from samspil.runtime.service import Subscription
 from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted
-from schemas.topics import PROVIDER_REPORTS
+from schemas.topics import EMPLOYMENT_COMMANDS, PROVIDER_REPORTS
 
 
 def subscription(settings: EmploymentSettings) -> Subscription:
@@ -18,6 +18,8 @@ def subscription(settings: EmploymentSettings) -> Subscription:
         await handlers.create_recontact_task(conn, envelope, data, settings.absence_task_working_days)
 
     return Subscription(
-        topics=[PROVIDER_REPORTS],
+        # Commands from the department's case system arrive here too; until their handlers
+        # exist they are dead-lettered as unsupported, to be replayed.
+        topics=[PROVIDER_REPORTS, EMPLOYMENT_COMMANDS],
         handlers={AbsenceNoticeSubmitted: on_absence_notice},
     )
