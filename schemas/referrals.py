@@ -280,3 +280,26 @@ class OfferStarted(EventData):
     hours_per_week: HoursPerWeek
     started_on: date
     expected_end_on: date | None = None
+
+
+# Two steps lead to in-progress, each only from its own status.
+_STEP_ONLY_FROM: dict[str, ReferralStatus] = {
+    ReferralStarted.event_type: ReferralStatus.ACCEPTED,
+    ReferralResumed.event_type: ReferralStatus.ON_HOLD,
+}
+
+
+class IllegalTransition(Exception):
+    """The step is not allowed from the referral's current status."""
+
+    def __init__(self, current: ReferralStatus) -> None:
+        super().__init__(current.value)
+        self.current = current
+
+
+def check_transition(current: ReferralStatus, step: type[ReferralTransition]) -> ReferralStatus:
+    """The status the step leads to by the state machine, or IllegalTransition."""
+    required = _STEP_ONLY_FROM.get(step.event_type)
+    if step.to_status not in TRANSITIONS[current] or (required is not None and current is not required):
+        raise IllegalTransition(current)
+    return step.to_status

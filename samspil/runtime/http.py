@@ -4,7 +4,7 @@ problem+json errors that name each failing field and never echo the input back."
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.specification import get_asyncapi_html
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from samspil.runtime.service import ServiceRuntime
@@ -53,17 +54,26 @@ def _field_path(location: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in location if not (isinstance(part, str) and _UNION_TAG.search(part)))
 
 
+def problem_from_validation(error: ValidationError, prefix: str) -> Problem:
+    """A model's validation error, raised while handling a request, as the same 422 answer."""
+    fields = _fields(
+        [
+            {**item, "loc": (prefix, *item["loc"])}
+            for item in error.errors(include_input=False, include_url=False)
+        ]
+    )
+    return Problem(
+        422,
+        "validation-failed",
+        "The request is not valid",
+        detail="; ".join(f"{f['field']}: {f['message']}" for f in fields),
+        errors=fields,
+    )
+
+
 def _validation_problem(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    by_field: dict[str, dict[str, str]] = {}
-    for item in error.errors():
-        path = _field_path(tuple(item.get("loc", ())))
-        message, code = item.get("msg", "invalid"), item.get("type", "invalid")
-        if path in by_field:
-            by_field[path]["message"] += f"; or {message}"
-        else:
-            by_field[path] = {"field": path, "message": message, "code": code}
-    fields = list(by_field.values())
+    fields = _fields(error.errors())
     return problem_response(
         422,
         "validation-failed",
@@ -71,6 +81,18 @@ def _validation_problem(_: Request, error: Exception) -> JSONResponse:
         detail="; ".join(f"{f['field']}: {f['message']}" for f in fields),
         errors=fields,
     )
+
+
+def _fields(errors: Sequence[Any]) -> list[dict[str, str]]:
+    by_field: dict[str, dict[str, str]] = {}
+    for item in errors:
+        path = _field_path(tuple(item.get("loc", ())))
+        message, code = item.get("msg", "invalid"), item.get("type", "invalid")
+        if path in by_field:
+            by_field[path]["message"] += f"; or {message}"
+        else:
+            by_field[path] = {"field": path, "message": message, "code": code}
+    return list(by_field.values())
 
 
 def _http_problem(_: Request, error: Exception) -> JSONResponse:

@@ -161,7 +161,9 @@ async def test_provider_cannot_see_or_report_on_another_providers_referral(
         assert response.status_code == 404
         unknown = await other.get(f"/v1/referrals/{uuid.uuid4()}")
         assert unknown.status_code == 404 and unknown.json() == response.json()
-        assert all(r["referral_id"] != referral_id for r in (await other.get("/v1/referrals")).json())
+        assert all(
+            r["referral_id"] != referral_id for r in (await other.get("/v1/referrals")).json()["items"]
+        )
 
 
 async def test_requests_without_a_valid_token_are_refused(running_stack: RunningStack) -> None:

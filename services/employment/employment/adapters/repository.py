@@ -38,6 +38,49 @@ async def insert_referral(conn: Connection, citizen_ref: str, referral: Referral
     )
 
 
+async def referral(
+    conn: Connection | asyncpg.Pool, referral_id: uuid.UUID, *, lock: bool = False
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT referral_id, citizen_ref, provider_id, offer_kind, offer_title, hours_per_week, starts_on,"
+        " expected_end_on, citizen_display_name, status, created_at FROM referral WHERE referral_id = $1"
+        + (" FOR UPDATE" if lock else ""),
+        referral_id,
+    )
+
+
+async def set_referral_status(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    status: str,
+    *,
+    changed_by: str,
+    occurred_on: date,
+    reason: str | None,
+    source_event_id: uuid.UUID | None = None,
+) -> None:
+    await conn.execute("UPDATE referral SET status = $2 WHERE referral_id = $1", referral_id, status)
+    await conn.execute(
+        "INSERT INTO referral_status_change"
+        " (referral_id, status, changed_by, occurred_on, reason, source_event_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        referral_id,
+        status,
+        changed_by,
+        occurred_on,
+        reason,
+        source_event_id,
+    )
+
+
+async def status_history(conn: Connection | asyncpg.Pool, referral_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT status, changed_by, occurred_on, reason FROM referral_status_change"
+        " WHERE referral_id = $1 ORDER BY id",
+        referral_id,
+    )
+
+
 async def insert_task_once(
     conn: Connection,
     task: NewTask,

@@ -10,7 +10,29 @@ from samspil.runtime.db import Connection
 from samspil.runtime.service import Subscription
 from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted
+from schemas.referrals import (
+    ReferralAccepted,
+    ReferralCancelled,
+    ReferralCompleted,
+    ReferralFailed,
+    ReferralPutOnHold,
+    ReferralRejected,
+    ReferralResumed,
+    ReferralStarted,
+)
 from schemas.topics import EMPLOYMENT_COMMANDS, PROVIDER_REPORTS
+
+# The provider's steps in a referral's lifecycle, as the gateway publishes them.
+PROVIDER_STEPS = (
+    ReferralAccepted,
+    ReferralRejected,
+    ReferralStarted,
+    ReferralPutOnHold,
+    ReferralResumed,
+    ReferralCompleted,
+    ReferralFailed,
+    ReferralCancelled,
+)
 
 
 def subscription(settings: EmploymentSettings) -> Subscription:
@@ -21,5 +43,8 @@ def subscription(settings: EmploymentSettings) -> Subscription:
         # Commands from the department's case system arrive here too; until their handlers
         # exist they are dead-lettered as unsupported, to be replayed.
         topics=[PROVIDER_REPORTS, EMPLOYMENT_COMMANDS],
-        handlers={AbsenceNoticeSubmitted: on_absence_notice},
+        handlers={
+            AbsenceNoticeSubmitted: on_absence_notice,
+            **{step: handlers.follow_provider_step for step in PROVIDER_STEPS},
+        },
     )

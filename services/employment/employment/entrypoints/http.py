@@ -15,7 +15,7 @@ from employment.service_layer import handlers
 from samspil.runtime.http import Problem
 from schemas.common import ContactPerson, Name, ProviderId, ShortText, Strict
 from schemas.envelope import CITIZEN_REF_PATTERN, CitizenRef
-from schemas.referrals import Offer, ReferralRequested
+from schemas.referrals import IllegalTransition, Offer, ReferralRequested, ReferralStatus
 
 router = APIRouter(prefix="/v1")
 
@@ -78,6 +78,64 @@ async def create_referral(body: ReferralIn, request: Request) -> ReferralCreated
     async with pool.acquire() as conn, conn.transaction():
         await handlers.refer_citizen(conn, body.citizen_ref, referral, correlation_id=uuid.uuid4())
     return ReferralCreated(referral_id=referral_id)
+
+
+class WithdrawIn(Strict):
+    reason: ShortText
+
+
+class StatusChangeOut(BaseModel):
+    status: ReferralStatus
+    changed_by: str
+    occurred_on: date
+    reason: str | None
+
+
+class ReferralOut(BaseModel):
+    referral_id: uuid.UUID
+    citizen_ref: str
+    provider_id: str
+    offer_kind: str
+    offer_title: str
+    hours_per_week: float
+    starts_on: date
+    expected_end_on: date | None
+    citizen_display_name: str
+    status: ReferralStatus
+    status_history: list[StatusChangeOut]
+
+
+@router.get("/referrals/{referral_id}", response_model=ReferralOut)
+async def get_referral(referral_id: uuid.UUID, request: Request) -> ReferralOut:
+    """A referral with every step of its lifecycle, from either side."""
+    pool = request.app.state.runtime.pool
+    row = await repository.referral(pool, referral_id)
+    if row is None:
+        raise Problem(404, "not-found", "No such referral")
+    history = [
+        StatusChangeOut(**dict(change)) for change in await repository.status_history(pool, referral_id)
+    ]
+    fields = {name: row[name] for name in ReferralOut.model_fields if name != "status_history"}
+    return ReferralOut(**fields, status_history=history)
+
+
+@router.post("/referrals/{referral_id}/withdraw", response_model=ReferralOut)
+async def withdraw_referral(referral_id: uuid.UUID, body: WithdrawIn, request: Request) -> ReferralOut:
+    """Withdraw (cancel) a referral; the provider sees it cancelled through the gateway."""
+    pool = request.app.state.runtime.pool
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await handlers.withdraw_referral(conn, referral_id, body.reason, date.today())
+    except handlers.ReferralNotFound:
+        raise Problem(404, "not-found", "No such referral") from None
+    except IllegalTransition as illegal:
+        raise Problem(
+            409,
+            "illegal-transition",
+            f"The referral is {illegal.current.value}",
+            current_status=illegal.current.value,
+        ) from None
+    return await get_referral(referral_id, request)
 
 
 @router.get("/tasks", response_model=list[TaskOut])

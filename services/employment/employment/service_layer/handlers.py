@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -11,9 +12,20 @@ from employment.adapters import repository
 from employment.domain.tasks import recontact_task_for_absence
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
+from schemas.base import EventData
 from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted
-from schemas.referrals import ReferralRequested
+from schemas.referrals import (
+    IllegalTransition,
+    OfferKind,
+    OfferStarted,
+    ReferralCancelled,
+    ReferralRequested,
+    ReferralStarted,
+    ReferralStatus,
+    ReferralTransition,
+    check_transition,
+)
 
 SOURCE = "/samspil/employment"
 # Due dates are Danish working days, whatever the server's clock zone.
@@ -27,6 +39,14 @@ async def refer_citizen(
 ) -> None:
     """Refer a citizen to an offer at a provider; the provider sees it through the gateway."""
     await repository.insert_referral(conn, citizen_ref, referral)
+    await repository.set_referral_status(
+        conn,
+        referral.referral_id,
+        ReferralStatus.REQUESTED,
+        changed_by="jobcenter",
+        occurred_on=date.today(),
+        reason=None,
+    )
     envelope = Envelope(
         source=SOURCE,
         type=referral.event_type,
@@ -35,6 +55,76 @@ async def refer_citizen(
         correlationid=correlation_id,
     )
     await add_event(conn, envelope, referral)
+
+
+class UnknownReferral(Exception):
+    """A provider reported on a referral this service never made."""
+
+
+class ReferralNotFound(Exception):
+    pass
+
+
+async def follow_provider_step(conn: Connection, envelope: Envelope, step: ReferralTransition) -> None:
+    """Apply a step the provider took. A step that arrives after the jobcenter closed the
+    referral (e.g. withdrew it meanwhile) is recorded nowhere: the jobcenter's decision stands,
+    and the gateway applies the same rule, so both sides agree."""
+    referral = await repository.referral(conn, step.referral_id, lock=True)
+    if referral is None:
+        raise UnknownReferral(str(step.referral_id))
+    try:
+        new_status = check_transition(ReferralStatus(referral["status"]), type(step))
+    except IllegalTransition as illegal:
+        log.warning("provider step ignored", referral_id=str(step.referral_id), status=illegal.current.value)
+        return
+    await repository.set_referral_status(
+        conn,
+        step.referral_id,
+        new_status,
+        changed_by="provider",
+        occurred_on=step.occurred_on,
+        reason=step.reason,
+        source_event_id=envelope.id,
+    )
+    if isinstance(step, ReferralStarted):
+        # The social department must be told which offer the citizen started.
+        started = OfferStarted(
+            referral_id=step.referral_id,
+            provider_id=step.provider_id,
+            offer_kind=OfferKind(referral["offer_kind"]),
+            offer_title=referral["offer_title"],
+            hours_per_week=float(referral["hours_per_week"]),
+            started_on=step.occurred_on,
+            expected_end_on=referral["expected_end_on"],
+        )
+        await add_event(conn, _envelope(started, envelope.subject, envelope), started)
+
+
+async def withdraw_referral(conn: Connection, referral_id: uuid.UUID, reason: str, on: date) -> str:
+    """The jobcenter withdraws (cancels) a referral; the provider sees it through the gateway."""
+    referral = await repository.referral(conn, referral_id, lock=True)
+    if referral is None:
+        raise ReferralNotFound
+    new_status = check_transition(ReferralStatus(referral["status"]), ReferralCancelled)
+    cancelled = ReferralCancelled(
+        referral_id=referral_id, provider_id=referral["provider_id"], occurred_on=on, reason=reason
+    )
+    await repository.set_referral_status(
+        conn, referral_id, new_status, changed_by="jobcenter", occurred_on=on, reason=reason
+    )
+    await add_event(conn, _envelope(cancelled, referral["citizen_ref"]), cancelled)
+    return new_status
+
+
+def _envelope(data: EventData, subject: str, cause: Envelope | None = None) -> Envelope:
+    return Envelope(
+        source=SOURCE,
+        type=data.event_type,
+        subject=subject,
+        dataschema=data.dataschema,
+        correlationid=cause.correlationid if cause else uuid.uuid4(),
+        causationid=cause.id if cause else None,
+    )
 
 
 async def create_recontact_task(

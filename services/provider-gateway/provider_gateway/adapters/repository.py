@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
 
 import asyncpg
 
@@ -31,6 +32,42 @@ async def upsert_referral(conn: Connection, citizen_ref: str, referral: Referral
     )
 
 
+async def set_referral_status(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    status: str,
+    changed_by: str,
+    occurred_on: date,
+    reason: str | None,
+) -> None:
+    await conn.execute(
+        "UPDATE referral_view SET status = $2, updated_at = now() WHERE referral_id = $1", referral_id, status
+    )
+    await conn.execute(
+        "INSERT INTO referral_status_change (referral_id, status, changed_by, occurred_on, reason)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        referral_id,
+        status,
+        changed_by,
+        occurred_on,
+        reason,
+    )
+
+
+async def status_history(conn: Connection | asyncpg.Pool, referral_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT status, changed_by, occurred_on, reason, recorded_at FROM referral_status_change"
+        " WHERE referral_id = $1 ORDER BY id",
+        referral_id,
+    )
+
+
+async def referral_by_id(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {REFERRAL_COLUMNS} FROM referral_view WHERE referral_id = $1 FOR UPDATE", referral_id
+    )
+
+
 async def referral_for_provider(
     conn: Connection | asyncpg.Pool, referral_id: uuid.UUID, provider_id: str, *, lock: bool = False
 ) -> asyncpg.Record | None:
@@ -38,17 +75,33 @@ async def referral_for_provider(
     tell someone else's referral from one that does not exist."""
     return await conn.fetchrow(
         f"SELECT {REFERRAL_COLUMNS} FROM referral_view WHERE referral_id = $1 AND provider_id = $2"
-        + (" FOR SHARE" if lock else ""),
+        + (" FOR UPDATE" if lock else ""),
         referral_id,
         provider_id,
     )
 
 
-async def referrals_for_provider(conn: asyncpg.Pool, provider_id: str, limit: int) -> list[asyncpg.Record]:
+async def referrals_for_provider(
+    conn: asyncpg.Pool,
+    provider_id: str,
+    *,
+    status: str | None,
+    updated_since: datetime | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Oldest change first, keyset-paginated by (updated_at, referral_id)."""
     return await conn.fetch(
         f"SELECT {REFERRAL_COLUMNS} FROM referral_view WHERE provider_id = $1"
-        " ORDER BY updated_at DESC, referral_id LIMIT $2",
+        " AND ($2::text IS NULL OR status = $2)"
+        " AND ($3::timestamptz IS NULL OR updated_at >= $3)"
+        " AND ($4::timestamptz IS NULL OR (updated_at, referral_id) > ($4, $5::uuid))"
+        " ORDER BY updated_at, referral_id LIMIT $6",
         provider_id,
+        status,
+        updated_since,
+        after[0] if after else None,
+        after[1] if after else None,
         limit,
     )
 

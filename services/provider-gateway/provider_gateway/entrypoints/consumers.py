@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from provider_gateway.service_layer import handlers
 from samspil.runtime.service import Subscription
-from schemas.referrals import ReferralRequested
+from schemas.referrals import ReferralCancelled, ReferralRequested
 from schemas.topics import EMPLOYMENT_EVENTS
 
 
 def subscription() -> Subscription:
-    return Subscription(topics=[EMPLOYMENT_EVENTS], handlers={ReferralRequested: handlers.record_referral})
+    return Subscription(
+        topics=[EMPLOYMENT_EVENTS],
+        handlers={
+            ReferralRequested: handlers.record_referral,
+            ReferralCancelled: handlers.record_cancellation_by_jobcenter,
+        },
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 import uuid
 from datetime import date, datetime
@@ -10,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.credentials import (
@@ -20,9 +21,12 @@ from provider_gateway.domain.credentials import (
     read_token,
     verify_secret,
 )
+from provider_gateway.domain.lifecycle import ACTIONS, IllegalTransition
 from provider_gateway.service_layer import handlers
-from samspil.runtime.http import Problem
+from samspil.runtime.http import Problem, problem_from_validation
+from schemas.common import ShortText, Strict
 from schemas.provider_reports import AbsenceNotice, AbsenceNoticeSubmitted, ContactAttempt, ContactChannel
+from schemas.referrals import ReferralCompleted, ReferralStatus, ReferralTransition
 
 router = APIRouter()
 _PRINTABLE = r"^[\x21-\x7e]+$"
@@ -40,13 +44,38 @@ class ReferralOut(BaseModel):
     """What a provider may know of a referral: never a CPR number."""
 
     referral_id: uuid.UUID
-    status: str
+    status: ReferralStatus
     offer_title: str
     hours_per_week: float
     starts_on: date
     expected_end_on: date | None
     citizen_display_name: str
     updated_at: datetime
+
+
+class StatusChange(BaseModel):
+    status: ReferralStatus
+    changed_by: str = Field(description="'provider' or 'jobcenter'.")
+    occurred_on: date
+    reason: str | None
+
+
+class ReferralDetail(ReferralOut):
+    status_history: list[StatusChange]
+
+
+class ReferralPage(BaseModel):
+    items: list[ReferralOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; empty at the end.")
+
+
+class StepIn(Strict):
+    """A step in the referral's lifecycle. A reason is required to reject, cancel, put on hold
+    or fail; an outcome to complete."""
+
+    occurred_on: date | None = Field(default=None, description="Defaults to today.")
+    reason: ShortText | None = None
+    outcome: ShortText | None = None
 
 
 class AbsenceNoticeIn(AbsenceNotice):
@@ -121,25 +150,110 @@ def _referral_out(row: Any) -> ReferralOut:
     return ReferralOut(**{name: row[name] for name in ReferralOut.model_fields})
 
 
-@router.get("/v1/referrals", response_model=list[ReferralOut], tags=["referrals"])
+def _no_such_referral() -> Problem:
+    # The same answer whether it does not exist or is someone else's.
+    return Problem(404, "not-found", "No such referral")
+
+
+@router.get("/v1/referrals", response_model=ReferralPage, tags=["referrals"])
 async def list_referrals(
-    request: Request, provider: Provider, limit: Annotated[int, Query(ge=1, le=500)] = 100
-) -> list[ReferralOut]:
-    """Referrals addressed to the calling provider, most recently changed first."""
+    request: Request,
+    provider: Provider,
+    status_filter: Annotated[ReferralStatus | None, Query(alias="status")] = None,
+    updated_since: datetime | None = None,
+    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_\-=]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> ReferralPage:
+    """Referrals addressed to the calling provider, oldest change first, a page at a time."""
+    after = _read_cursor(cursor) if cursor else None
     rows = await repository.referrals_for_provider(
-        request.app.state.runtime.pool, provider.provider_id, limit
+        request.app.state.runtime.pool,
+        provider.provider_id,
+        status=status_filter.value if status_filter else None,
+        updated_since=updated_since,
+        after=after,
+        limit=limit + 1,
     )
-    return [_referral_out(row) for row in rows]
+    items = [_referral_out(row) for row in rows[:limit]]
+    next_cursor = _make_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return ReferralPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/v1/referrals/{referral_id}", response_model=ReferralOut, tags=["referrals"])
-async def get_referral(referral_id: uuid.UUID, request: Request, provider: Provider) -> ReferralOut:
-    row = await repository.referral_for_provider(
-        request.app.state.runtime.pool, referral_id, provider.provider_id
-    )
+def _make_cursor(row: Any) -> str:
+    raw = f"{row['updated_at'].isoformat()}|{row['referral_id']}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _read_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        when, referral_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(when), uuid.UUID(referral_id)
+    except ValueError:
+        raise Problem(
+            422,
+            "validation-failed",
+            "The request is not valid",
+            errors=[
+                {"field": "query.cursor", "message": "not a cursor from this API", "code": "invalid-cursor"}
+            ],
+        ) from None
+
+
+@router.get("/v1/referrals/{referral_id}", response_model=ReferralDetail, tags=["referrals"])
+async def get_referral(referral_id: uuid.UUID, request: Request, provider: Provider) -> ReferralDetail:
+    """A referral with its status history and the minimal citizen details the provider needs."""
+    pool = request.app.state.runtime.pool
+    row = await repository.referral_for_provider(pool, referral_id, provider.provider_id)
     if row is None:
-        raise Problem(404, "not-found", "No such referral")
-    return _referral_out(row)
+        raise _no_such_referral()
+    history = [StatusChange(**dict(change)) for change in await repository.status_history(pool, referral_id)]
+    return ReferralDetail(**_referral_out(row).model_dump(), status_history=history)
+
+
+def _step_endpoint(action: str, step: type[ReferralTransition]) -> Any:
+    async def take_step(
+        referral_id: uuid.UUID, body: StepIn, request: Request, provider: Provider
+    ) -> ReferralOut:
+        details: dict[str, Any] = {"occurred_on": body.occurred_on or date.today(), "reason": body.reason}
+        if step is ReferralCompleted:
+            details["outcome"] = body.outcome
+        try:
+            step.model_validate({"referral_id": referral_id, "provider_id": provider.provider_id, **details})
+        except ValidationError as error:
+            raise problem_from_validation(error, prefix="body") from None
+        pool = request.app.state.runtime.pool
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                await handlers.take_step(conn, provider.provider_id, referral_id, step, details)
+                row = await repository.referral_for_provider(conn, referral_id, provider.provider_id)
+        except handlers.ReferralNotFound:
+            raise _no_such_referral() from None
+        except IllegalTransition as illegal:
+            raise Problem(
+                409,
+                "illegal-transition",
+                f"The referral is {illegal.current.value}; it cannot take the step '{action}'",
+                current_status=illegal.current.value,
+            ) from None
+        return _referral_out(row)
+
+    take_step.__name__ = f"{action}_referral"
+    take_step.__doc__ = (step.__doc__ or "").strip()
+    return take_step
+
+
+for _action, _step in ACTIONS.items():
+    router.add_api_route(
+        f"/v1/referrals/{{referral_id}}/{_action}",
+        _step_endpoint(_action, _step),
+        methods=["POST"],
+        response_model=ReferralOut,
+        tags=["referral lifecycle"],
+        responses={
+            404: {"description": "No such referral"},
+            409: {"description": "Not allowed from its status"},
+        },
+    )
 
 
 @router.post(
@@ -165,7 +279,7 @@ async def submit_absence_notice(
         async with pool.acquire() as conn, conn.transaction():
             await handlers.submit_absence_notice(conn, provider.provider_id, notice)
     except handlers.ReferralNotFound:
-        raise Problem(404, "not-found", "No such referral") from None
+        raise _no_such_referral() from None
     except handlers.ReferralClosed as closed:
         raise Problem(
             409, "referral-closed", "The referral is closed", current_status=closed.status

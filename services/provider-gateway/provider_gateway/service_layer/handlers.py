@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from provider_gateway.adapters import repository
+from provider_gateway.domain.lifecycle import check_transition
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
 from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted
-from schemas.referrals import CLOSED_STATUSES, ReferralRequested
+from schemas.referrals import (
+    CLOSED_STATUSES,
+    ReferralCancelled,
+    ReferralRequested,
+    ReferralStatus,
+    ReferralTransition,
+)
+from schemas.topics import PROVIDER_REPORTS
 
 SOURCE = "/samspil/provider-gateway"
 
@@ -26,6 +35,55 @@ class ReferralClosed(Exception):
 
 async def record_referral(conn: Connection, envelope: Envelope, referral: ReferralRequested) -> None:
     await repository.upsert_referral(conn, envelope.subject, referral)
+    await repository.set_referral_status(
+        conn, referral.referral_id, ReferralStatus.REQUESTED, "jobcenter", envelope.time.date(), None
+    )
+
+
+async def record_cancellation_by_jobcenter(
+    conn: Connection, envelope: Envelope, cancelled: ReferralCancelled
+) -> None:
+    """The jobcenter owns the referral: its cancellation stands even over a step the provider
+    took meanwhile, so both sides end in the same state."""
+    referral = await repository.referral_by_id(conn, cancelled.referral_id)
+    if referral is None or referral["status"] == ReferralStatus.CANCELLED:
+        return
+    await repository.set_referral_status(
+        conn,
+        cancelled.referral_id,
+        ReferralStatus.CANCELLED,
+        "jobcenter",
+        cancelled.occurred_on,
+        cancelled.reason,
+    )
+
+
+async def take_step(
+    conn: Connection,
+    provider_id: str,
+    referral_id: uuid.UUID,
+    step: type[ReferralTransition],
+    details: dict[str, Any],
+) -> ReferralStatus:
+    """The provider takes a step in the referral's lifecycle; the jobcenter hears of it through
+    the outbox, in the same transaction."""
+    referral = await repository.referral_for_provider(conn, referral_id, provider_id, lock=True)
+    if referral is None:
+        raise ReferralNotFound
+    new_status = check_transition(ReferralStatus(referral["status"]), step)
+    event = step(referral_id=referral_id, provider_id=provider_id, **details)
+    await repository.set_referral_status(
+        conn, referral_id, new_status, "provider", event.occurred_on, event.reason
+    )
+    envelope = Envelope(
+        source=SOURCE,
+        type=event.event_type,
+        subject=referral["citizen_ref"],
+        dataschema=event.dataschema,
+        correlationid=uuid.uuid4(),
+    )
+    await add_event(conn, envelope, event, topic=PROVIDER_REPORTS.name)
+    return new_status
 
 
 async def submit_absence_notice(conn: Connection, provider_id: str, notice: AbsenceNoticeSubmitted) -> None:

@@ -1,0 +1,12 @@
+-- Each step of a referral's lifecycle, from the provider (through the gateway) or the jobcenter.
+CREATE TABLE referral_status_change (
+    id           bigserial   PRIMARY KEY,
+    referral_id  uuid        NOT NULL REFERENCES referral (referral_id),
+    status       text        NOT NULL,
+    changed_by   text        NOT NULL,
+    occurred_on  date        NOT NULL,
+    reason       text,
+    source_event_id uuid,
+    recorded_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX referral_status_change_by_referral ON referral_status_change (referral_id, id);
