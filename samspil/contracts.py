@@ -12,6 +12,7 @@ the old one, which stays readable.
 from __future__ import annotations
 
 import json
+import operator
 from pathlib import Path
 from typing import Any
 
@@ -51,27 +52,25 @@ def published_schemas(folder: Path = SCHEMA_DIR) -> dict[str, Schema]:
 
 # Compatibility ----------------------------------------------------------------------------------
 
-_LOWER_BOUNDS = ("minLength", "minimum", "exclusiveMinimum", "minItems")
-_UPPER_BOUNDS = ("maxLength", "maximum", "exclusiveMaximum", "maxItems")
+_JSON_TYPES = {str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
 
 
 def breaking_changes(old: Schema, new: Schema) -> list[str]:
     """What in ``new`` would refuse or misread a message valid under ``old``."""
     problems: list[str] = []
-    _compare(old, new, "$", old, new, problems)
+    if old.get("x-topic") and new.get("x-topic") and old["x-topic"] != new["x-topic"]:
+        problems.append(f"$: moved from topic {old['x-topic']} to {new['x-topic']}")
+    _Comparison(old, new, problems).compare(old, new, "$")
     return problems
 
 
-def _resolve(node: Schema, root: Schema) -> Schema:
+def _resolve(node: Schema, root: Schema) -> tuple[Schema, str | None]:
+    ref = None
     while "$ref" in node:
-        name = node["$ref"].rsplit("/", 1)[-1]
+        ref = node["$ref"]
+        name = ref.rsplit("/", 1)[-1]
         node = {**root.get("$defs", {})[name], **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
-
-
-def _branches(node: Schema, root: Schema) -> list[Schema]:
-    alternatives: list[Schema] = node.get("anyOf") or node.get("oneOf") or [node]
-    return [_resolve(branch, root) for branch in alternatives]
+    return node, ref
 
 
 def _kind(node: Schema) -> str:
@@ -81,71 +80,140 @@ def _kind(node: Schema) -> str:
     return "number" if kind == "integer" else str(kind)
 
 
-def _compare(old: Schema, new: Schema, path: str, old_root: Schema, new_root: Schema, out: list[str]) -> None:
-    old, new = _resolve(old, old_root), _resolve(new, new_root)
-    old_branches, new_branches = _branches(old, old_root), _branches(new, new_root)
-    if len(old_branches) > 1 or len(new_branches) > 1:
+def _values(node: Schema) -> list[Any]:
+    return list(node.get("enum", [node["const"]] if "const" in node else []))
+
+
+def _accepts_values(node: Schema, values: list[Any]) -> bool:
+    """Whether a non-enum node's type takes every one of an enum's values."""
+    kind = _kind(node)
+    return kind == "any" or all(_JSON_TYPES.get(type(value)) == kind for value in values)
+
+
+def _bound(node: Schema, inclusive: str, exclusive: str) -> tuple[float, bool] | None:
+    """A bound as (value, is_exclusive); the tighter of the two keywords when both are given."""
+    bounds = []
+    if inclusive in node:
+        bounds.append((float(node[inclusive]), False))
+    if exclusive in node:
+        bounds.append((float(node[exclusive]), True))
+    if not bounds:
+        return None
+    lower = inclusive.startswith("min")
+    return max(bounds) if lower else min(bounds, key=lambda b: (b[0], not b[1]))
+
+
+class _Comparison:
+    def __init__(self, old_root: Schema, new_root: Schema, out: list[str]) -> None:
+        self.old_root, self.new_root, self.out = old_root, new_root, out
+        self.seen: set[tuple[str, str]] = set()
+
+    def compare(self, old: Schema, new: Schema, path: str) -> None:
+        old, old_ref = _resolve(old, self.old_root)
+        new, new_ref = _resolve(new, self.new_root)
+        if old_ref and new_ref:
+            if (old_ref, new_ref) in self.seen:  # a recursive model: already being compared
+                return
+            self.seen.add((old_ref, new_ref))
+        old_branches, new_branches = self._branches(old, self.old_root), self._branches(new, self.new_root)
+        if len(old_branches) == 1 and len(new_branches) == 1:
+            self.compare_single(old, new, path)
+            return
         for branch in old_branches:
-            matches = [b for b in new_branches if _kind(b) == _kind(branch) or _kind(b) == "any"]
-            if not matches:
-                out.append(f"{path}: type narrowed: {_kind(branch)} no longer accepted")
+            candidates = [b for b in new_branches if self._could_accept(branch, b)]
+            if not candidates:
+                self.out.append(f"{path}: type narrowed: {_kind(branch)} no longer accepted")
                 continue
-            # Compatible if any matching branch accepts all of the old branch.
-            attempts: list[list[str]] = []
-            for candidate in matches:
-                found: list[str] = []
-                _compare(branch, candidate, path, old_root, new_root, found)
-                attempts.append(found)
+            attempts = []
+            for candidate in candidates:
+                found = _Comparison(self.old_root, self.new_root, [])
+                found.seen = set(self.seen)
+                found.compare_single(branch, candidate, path)
+                attempts.append(found.out)
             if all(attempts):
                 fewest: list[str] = min(attempts, key=len)
-                out.extend(fewest)
-        return
-    _compare_single(old, new, path, old_root, new_root, out)
+                self.out.extend(fewest)
 
+    def _branches(self, node: Schema, root: Schema) -> list[Schema]:
+        alternatives: list[Schema] = node.get("anyOf") or node.get("oneOf") or [node]
+        return [_resolve(branch, root)[0] for branch in alternatives]
 
-def _compare_single(
-    old: Schema, new: Schema, path: str, old_root: Schema, new_root: Schema, out: list[str]
-) -> None:
-    old_kind, new_kind = _kind(old), _kind(new)
-    if new_kind != "any" and old_kind != new_kind:
-        if not (old_kind == "enum" and new_kind == "string"):
-            out.append(f"{path}: type narrowed from {old_kind} to {new_kind}")
+    @staticmethod
+    def _could_accept(old: Schema, new: Schema) -> bool:
+        old_kind, new_kind = _kind(old), _kind(new)
+        if new_kind in ("any", old_kind):
+            return True
+        return old_kind == "enum" and _accepts_values(new, _values(old))
+
+    def compare_single(self, old: Schema, new: Schema, path: str) -> None:
+        old_kind, new_kind = _kind(old), _kind(new)
+        if new_kind != "any" and old_kind != new_kind:
+            if not (old_kind == "enum" and _accepts_values(new, _values(old))):
+                self.out.append(f"{path}: type narrowed from {old_kind} to {new_kind}")
             return
-    if old.get("type") == "number" and new.get("type") == "integer":
-        out.append(f"{path}: type narrowed from number to integer")
-    old_values = set(map(json.dumps, old.get("enum", [old["const"]] if "const" in old else [])))
-    new_values = set(map(json.dumps, new.get("enum", [new["const"]] if "const" in new else [])))
-    if new_values and old_values - new_values:
-        out.append(f"{path}: enum members removed: {', '.join(sorted(old_values - new_values))}")
-    for key in _LOWER_BOUNDS:
-        if key in new and (key not in old or new[key] > old[key]):
-            out.append(f"{path}: {key} tightened to {new[key]}")
-    for key in _UPPER_BOUNDS:
-        if key in new and (key not in old or new[key] < old[key]):
-            out.append(f"{path}: {key} tightened to {new[key]}")
-    for key in ("pattern", "format"):
-        if key in new and new.get(key) != old.get(key):
-            out.append(f"{path}: {key} changed to {new[key]!r}")
-    if old_kind == "object":
-        _compare_objects(old, new, path, old_root, new_root, out)
-    if old_kind == "array" and "items" in old and "items" in new:
-        _compare(old["items"], new["items"], f"{path}[]", old_root, new_root, out)
+        if old.get("type") == "number" and new.get("type") == "integer":
+            self.out.append(f"{path}: type narrowed from number to integer")
+        old_values, new_values = set(map(json.dumps, _values(old))), set(map(json.dumps, _values(new)))
+        if new_values and old_values - new_values:
+            self.out.append(f"{path}: enum members removed: {', '.join(sorted(old_values - new_values))}")
+        self._bounds(old, new, path)
+        for key in ("pattern", "format", "multipleOf"):
+            if key in new and new.get(key) != old.get(key):
+                self.out.append(f"{path}: {key} changed to {new[key]!r}")
+        if new.get("uniqueItems") and not old.get("uniqueItems"):
+            self.out.append(f"{path}: items must now be unique")
+        if old_kind == "object":
+            self._objects(old, new, path)
+        if old_kind == "array":
+            if "items" in old and "items" in new:
+                self.compare(old["items"], new["items"], f"{path}[]")
+            for index, (old_item, new_item) in enumerate(
+                zip(old.get("prefixItems", []), new.get("prefixItems", []), strict=False)
+            ):
+                self.compare(old_item, new_item, f"{path}[{index}]")
+            if len(new.get("prefixItems", [])) > len(old.get("prefixItems", [])) and old.get("prefixItems"):
+                self.out.append(f"{path}: more fixed items required")
 
+    def _bounds(self, old: Schema, new: Schema, path: str) -> None:
+        for inclusive, exclusive, tighter in (
+            ("minimum", "exclusiveMinimum", operator.lt),
+            ("maximum", "exclusiveMaximum", operator.gt),
+        ):
+            old_bound, new_bound = _bound(old, inclusive, exclusive), _bound(new, inclusive, exclusive)
+            if new_bound is None:
+                continue
+            if (
+                old_bound is None
+                or tighter(old_bound[0], new_bound[0])
+                or (old_bound[0] == new_bound[0] and new_bound[1] and not old_bound[1])
+            ):
+                self.out.append(f"{path}: {inclusive} bound tightened to {new_bound[0]:g}")
+        for key, tighter_than in (
+            ("minLength", max),
+            ("minItems", max),
+            ("maxLength", min),
+            ("maxItems", min),
+        ):
+            if key in new and (key not in old or tighter_than(old[key], new[key]) != old[key]):
+                self.out.append(f"{path}: {key} tightened to {new[key]}")
 
-def _compare_objects(
-    old: Schema, new: Schema, path: str, old_root: Schema, new_root: Schema, out: list[str]
-) -> None:
-    old_props, new_props = old.get("properties", {}), new.get("properties", {})
-    for name in old_props:
-        if name not in new_props:
-            out.append(f"{path}.{name}: field removed")
-    old_required, new_required = set(old.get("required", [])), set(new.get("required", []))
-    for name in sorted(new_required - old_required):
-        what = "optional field made required" if name in old_props else "required field added"
-        out.append(f"{path}.{name}: {what}")
-    for name in old_props:
-        if name in new_props:
-            _compare(old_props[name], new_props[name], f"{path}.{name}", old_root, new_root, out)
+    def _objects(self, old: Schema, new: Schema, path: str) -> None:
+        old_props, new_props = old.get("properties", {}), new.get("properties", {})
+        for name in old_props:
+            if name not in new_props:
+                self.out.append(f"{path}.{name}: field removed")
+        old_required, new_required = set(old.get("required", [])), set(new.get("required", []))
+        for name in sorted(new_required - old_required):
+            what = "optional field made required" if name in old_props else "required field added"
+            self.out.append(f"{path}.{name}: {what}")
+        for name in old_props:
+            if name in new_props:
+                self.compare(old_props[name], new_props[name], f"{path}.{name}")
+        old_extra, new_extra = old.get("additionalProperties", True), new.get("additionalProperties", True)
+        if new_extra is False and old_extra is not False:
+            self.out.append(f"{path}: unknown fields now refused")
+        elif isinstance(old_extra, dict) and isinstance(new_extra, dict):
+            self.compare(old_extra, new_extra, f"{path}{{*}}")
 
 
 def compatibility_report(published: dict[str, Schema], current: dict[str, Schema]) -> dict[str, list[str]]:

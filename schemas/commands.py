@@ -223,9 +223,16 @@ class RecordConsent(CommandData):
 
     information: SharedInformation
     to_department: Department | None = None
-    to_provider_id: ProviderId | None = None
+    to_provider_id: ProviderId | None = Field(default=None, validate_default=True)
     purpose: ShortText
     expires_on: date
+
+    @field_validator("to_provider_id")
+    @classmethod
+    def _one_recipient(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if (value is None) == (info.data.get("to_department") is None):
+            raise ValueError("name exactly one recipient: to_department or to_provider_id")
+        return value
 
 
 class WithdrawConsent(CommandData):

@@ -20,6 +20,7 @@ LongText = Annotated[
 ]
 ProviderId = Annotated[
     str,
+    AfterValidator(no_cpr),
     Field(
         min_length=1,
         max_length=100,
@@ -27,6 +28,11 @@ ProviderId = Annotated[
         description="The provider's id in Samspil (lower case, digits and dashes).",
         examples=["aktivcenter-nord"],
     ),
+]
+# Work contact details; a CPR number has no business in them either.
+Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ]{8,16}$"), AfterValidator(no_cpr)]
+Email = Annotated[
+    str, Field(max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$"), AfterValidator(no_cpr)
 ]
 HoursPerWeek = Annotated[float, Field(gt=0, le=60, description="Hours per week.", examples=[10])]
 PlanVersion = Annotated[int, Field(ge=1, description="Version of the plan, counting from 1.")]
@@ -56,12 +62,8 @@ class ContactPerson(Strict):
     """A named person to contact, with work contact details only."""
 
     name: Name = Field(examples=["Kim Testesen"])
-    phone: Annotated[str, Field(pattern=r"^\+?[0-9 ]{8,16}$")] | None = Field(
-        default=None, examples=["+45 12 34 56 78"]
-    )
-    email: Annotated[str, Field(max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")] | None = Field(
-        default=None, examples=["kim.testesen@jobcenter.example"]
-    )
+    phone: Phone | None = Field(default=None, examples=["+45 12 34 56 78"])
+    email: Email | None = Field(default=None, examples=["kim.testesen@jobcenter.example"])
 
 
 def end_not_before_start(start: date | None, end: date | None, what: str = "end") -> None:

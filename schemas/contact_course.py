@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from schemas.base import EventData
-from schemas.common import Department, ShortText
+from schemas.common import Department, ShortText, end_not_before_start
 from schemas.topics import EMPLOYMENT_EVENTS, SOCIAL_EVENTS
 
 
@@ -41,6 +41,12 @@ class FollowUpRecorded(EventData):
     department: Department = Field(description="Whose follow-up it was (the lead department's counts).")
     held_on: date
     next_due_on: date | None = Field(default=None, description="When the next follow-up falls due.")
+
+    @field_validator("next_due_on")
+    @classmethod
+    def _due_after_held(cls, value: date | None, info: ValidationInfo) -> date | None:
+        end_not_before_start(info.data.get("held_on"), value, "next_due_on")
+        return value
 
 
 class PostponementReason(StrEnum):
@@ -113,6 +119,8 @@ class SocialFollowUpRecorded(FollowUpRecorded):
 
     event_type = "dk.samspil.social.follow-up.recorded.v1"
     topic = SOCIAL_EVENTS
+
+    department: Literal[Department.SOCIAL] = Field(description="Always the social department.")
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [{"kind": "caseworker-meeting", "department": "social", "held_on": "2026-12-15"}]

@@ -58,11 +58,22 @@ class PlanChangeDecided(EventData):
         default=None, validate_default=True, description="Required with an approval."
     )
 
+    @field_validator("deciding_team")
+    @classmethod
+    def _owning_team_decides(cls, value: CaseworkerTeam, info: ValidationInfo) -> CaseworkerTeam:
+        target = info.data.get("target_plan")
+        if target is not None and value.department is not target.department:
+            raise ValueError(f"the {target.department.value} team owns the {target.value} and decides on it")
+        return value
+
     @field_validator("resulting_plan_version")
     @classmethod
     def _version_with_approval(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if info.data.get("decision") is PlanChangeDecision.APPROVED and value is None:
+        decision = info.data.get("decision")
+        if decision is PlanChangeDecision.APPROVED and value is None:
             raise ValueError("is required when the decision is 'approved'")
+        if decision is PlanChangeDecision.REJECTED and value is not None:
+            raise ValueError("must be empty when the decision is 'rejected'")
         return value
 
 
@@ -99,4 +110,15 @@ class AbsenceAssessed(EventData):
     provider_id: ProviderId
     acceptable: bool = Field(description="Whether the absence is acceptable (lovligt fravær).")
     action_taken: AbsenceAction
-    note: ShortText | None = Field(default=None, description="What the provider should know; no case notes.")
+    note: ShortText | None = Field(
+        default=None,
+        validate_default=True,
+        description="What the provider should know; required for 'other'.",
+    )
+
+    @field_validator("note")
+    @classmethod
+    def _other_explained(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("action_taken") is AbsenceAction.OTHER and not value:
+            raise ValueError("is required when action_taken is 'other'")
+        return value

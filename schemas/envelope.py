@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 SPEC_VERSION = "1.0"
 
@@ -21,8 +21,10 @@ SPEC_VERSION = "1.0"
 # the CPR number itself.
 CITIZEN_REF_PATTERN = r"^[a-z0-9][a-z0-9-]{0,15}:[0-9a-f]{64}$"
 
-# Ten digits, optionally DDMMYY-SSSS, standing alone (not inside a UUID, a hash or a longer number).
-CPR_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{6}-?\d{4}(?![0-9A-Za-z])")
+# Ten digits (DDMMYYSSSS, also written DDMMYY-SSSS, DDMMYY SSSS or DD.MM.YY-SSSS) that are not part
+# of a longer number or of a hexadecimal run such as a UUID: "cpr0101901234" counts, a UUID's
+# "...-db0123456789" does not. Better to refuse a rare false positive than to let one through.
+CPR_LIKE = re.compile(r"(?<![0-9A-Fa-f])\d{2}[.-]?\d{2}[.-]?\d{2}[-. ]?\d{4}(?!\d)")
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -74,7 +76,7 @@ class Envelope(BaseModel):
         "dk.samspil.provider.absence-notice.submitted.v1.",
     )
     subject: CitizenRef
-    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    time: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
     dataschema: Annotated[str, Field(min_length=1, max_length=300)] = Field(
         description="Versioned schema URI of the data, e.g. urn:samspil:schema:absence-notice:v1.",
     )

@@ -188,8 +188,9 @@ class ReferralRejected(ReferralTransition):
     event_type = "dk.samspil.provider.referral.rejected.v1"
     topic = PROVIDER_REPORTS
     to_status = ReferralStatus.REJECTED
-    reason_required = True
     model_config = _transition_example(reason="Ingen ledige pladser før februar.")
+
+    reason: ShortText = Field(description="Why; required for this step.")
 
 
 class ReferralCancelled(ReferralTransition):
@@ -199,8 +200,9 @@ class ReferralCancelled(ReferralTransition):
     topic = EMPLOYMENT_EVENTS
     topics: ClassVar[tuple[Topic, ...]] = (EMPLOYMENT_EVENTS, PROVIDER_REPORTS)
     to_status = ReferralStatus.CANCELLED
-    reason_required = True
     model_config = _transition_example(reason="Borgeren er overgået til sygedagpenge.")
+
+    reason: ShortText = Field(description="Why; required for this step.")
 
 
 class ReferralStarted(ReferralTransition):
@@ -218,8 +220,9 @@ class ReferralPutOnHold(ReferralTransition):
     event_type = "dk.samspil.provider.referral.put-on-hold.v1"
     topic = PROVIDER_REPORTS
     to_status = ReferralStatus.ON_HOLD
-    reason_required = True
     model_config = _transition_example(reason="Indlagt til behandling i tre uger.")
+
+    reason: ShortText = Field(description="Why; required for this step.")
 
 
 class ReferralResumed(ReferralTransition):
@@ -247,8 +250,9 @@ class ReferralFailed(ReferralTransition):
     event_type = "dk.samspil.provider.referral.failed.v1"
     topic = PROVIDER_REPORTS
     to_status = ReferralStatus.FAILED
-    reason_required = True
     model_config = _transition_example(reason="Intet fremmøde i otte uger trods kontaktforsøg.")
+
+    reason: ShortText = Field(description="Why; required for this step.")
 
 
 class OfferStarted(EventData):
@@ -280,6 +284,12 @@ class OfferStarted(EventData):
     hours_per_week: HoursPerWeek
     started_on: date
     expected_end_on: date | None = None
+
+    @field_validator("expected_end_on")
+    @classmethod
+    def _end_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
+        end_not_before_start(info.data.get("started_on"), value, "expected_end_on")
+        return value
 
 
 # Two steps lead to in-progress, each only from its own status.

@@ -93,7 +93,7 @@ class ReliableConsumer:
             model.event_type: (model, handler, None) for model, handler in self.handlers.items()
         }
         for old, (new, upcast) in self.upcasts.items():
-            if new in self.handlers:
+            if new in self.handlers and old not in self.handlers:
                 self._by_type[old.event_type] = (old, self.handlers[new], upcast)
         self._dead_letter_topic = dead_letter_topic(self.name).name
 

@@ -148,3 +148,61 @@ def test_a_dropped_published_version_is_breaking() -> None:
     assert compatibility_report(published, {}) == {
         "dk.samspil.gone.v1.json": ["published version removed; old versions must stay readable"]
     }
+
+
+class Bounded(BaseModel):
+    count: int = Field(gt=0)
+    code: str | None = None
+    tags: dict[str, int] = Field(default_factory=dict)
+    pair: tuple[int, str] = (0, "")
+
+
+class BoundWidened(BaseModel):
+    count: int = Field(ge=0)
+    code: Reason | str | None = None
+    tags: dict[str, int] = Field(default_factory=dict)
+    pair: tuple[int, str] = (0, "")
+
+
+class InnerTightened(BaseModel):
+    count: int = Field(gt=0, multiple_of=2)
+    code: str | None = None
+    tags: dict[str, bool] = Field(default_factory=dict)
+    pair: tuple[int, int] = (0, 0)
+
+
+class Node(BaseModel):
+    value: int
+    children: list[Node] = Field(default_factory=list)
+
+
+def test_widened_bounds_and_enums_widened_to_their_type_are_compatible() -> None:
+    assert breaking_changes(Bounded.model_json_schema(), BoundWidened.model_json_schema()) == []
+    nullable_enum = TypeNarrowed.model_json_schema()
+    nullable_enum["properties"]["note"] = {"anyOf": [{"enum": ["a", "b"]}, {"type": "null"}]}
+    assert breaking_changes(nullable_enum, Published.model_json_schema()) == []
+
+
+def test_tightening_inside_maps_tuples_and_multiples_is_breaking() -> None:
+    problems = breaking_changes(Bounded.model_json_schema(), InnerTightened.model_json_schema())
+    assert "$.count: multipleOf changed to 2" in problems
+    assert any(problem.startswith("$.tags{*}") for problem in problems)
+    assert any(problem.startswith("$.pair[1]") for problem in problems)
+
+
+def test_a_recursive_model_is_compared_without_end() -> None:
+    assert breaking_changes(Node.model_json_schema(), Node.model_json_schema()) == []
+
+
+def test_moving_a_message_to_another_topic_is_breaking() -> None:
+    old = {"x-topic": "samspil.a.v1", "type": "object"}
+    assert breaking_changes(old, {**old, "x-topic": "samspil.b.v1"}) == [
+        "$: moved from topic samspil.a.v1 to samspil.b.v1"
+    ]
+
+
+def test_every_published_example_is_still_valid_for_the_current_model() -> None:
+    by_file = {f"{model.event_type}.json": model for model in MESSAGES}
+    for name, schema in published_schemas().items():
+        for example in schema.get("examples", []):
+            by_file[name].model_validate(example)
