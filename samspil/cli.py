@@ -198,7 +198,7 @@ def _contracts(args: argparse.Namespace) -> int:
         written = contracts.generate() + contracts.write_asyncapi()
         print("\n".join(written) if written else "Contracts and AsyncAPI documents are up to date.")
         return 0
-    report = contracts.compatibility_report(contracts.published_schemas(), contracts.current_schemas())
+    report = contracts.compatibility_report(contracts.released_versions(), contracts.current_schemas())
     for name, problems in report.items():
         for problem in problems:
             print(f"{name}: {problem}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import operator
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,34 @@ def current_schemas() -> dict[str, Schema]:
 
 def published_schemas(folder: Path = SCHEMA_DIR) -> dict[str, Schema]:
     return {path.name: json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))}
+
+
+RELEASE_FILE = SCHEMA_DIR / "RELEASED"
+
+
+def released_versions() -> dict[str, list[Schema]]:
+    """Every version of every schema file committed since the release point (the commit named
+    in schemas/json/RELEASED), read from git. Editing or deleting a committed file cannot hide
+    a breaking change from this: the earlier versions are still in the history."""
+    base = RELEASE_FILE.read_text(encoding="utf-8").strip()
+    revisions = [base, *_git("rev-list", f"{base}..HEAD", "--", "schemas/json").split()]
+    blobs: dict[str, set[str]] = {}
+    for revision in revisions:
+        for line in _git("ls-tree", revision, "schemas/json/").splitlines():
+            meta, path = line.split("\t", 1)
+            if path.endswith(".json"):
+                blobs.setdefault(Path(path).name, set()).add(meta.split()[2])
+    return {
+        name: [json.loads(_git("cat-file", "blob", blob)) for blob in sorted(versions)]
+        for name, versions in blobs.items()
+    }
+
+
+def _git(*args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
 
 
 # Compatibility ----------------------------------------------------------------------------------
@@ -216,14 +245,19 @@ class _Comparison:
             self.compare(old_extra, new_extra, f"{path}{{*}}")
 
 
-def compatibility_report(published: dict[str, Schema], current: dict[str, Schema]) -> dict[str, list[str]]:
-    """Breaking changes per published file; a published version that vanished is one too."""
+def compatibility_report(
+    published: dict[str, Schema] | dict[str, list[Schema]], current: dict[str, Schema]
+) -> dict[str, list[str]]:
+    """Breaking changes per published file (against each of its versions, when given several);
+    a published version that vanished is one too."""
     report: dict[str, list[str]] = {}
     for name, old in published.items():
         if name not in current:
             report[name] = ["published version removed; old versions must stay readable"]
             continue
-        problems = breaking_changes(old, current[name])
+        problems: list[str] = []
+        for version in old if isinstance(old, list) else [old]:
+            problems += [p for p in breaking_changes(version, current[name]) if p not in problems]
         if problems:
             report[name] = problems
     return report
@@ -233,6 +267,8 @@ def generate(folder: Path = SCHEMA_DIR) -> list[str]:
     """Write the current schemas; refuse (writing nothing) if any would break a published one."""
     current = current_schemas()
     report = compatibility_report(published_schemas(folder), current)
+    if folder == SCHEMA_DIR and RELEASE_FILE.exists():
+        report.update(compatibility_report(released_versions(), current))
     if report:
         lines = [f"{name}: {problem}" for name, problems in report.items() for problem in problems]
         raise SystemExit("Backward-incompatible changes to published contracts:\n  " + "\n  ".join(lines))

@@ -18,6 +18,7 @@ from samspil.contracts import (
     current_schemas,
     generate,
     published_schemas,
+    released_versions,
     render,
 )
 from schemas.registry import MESSAGES
@@ -206,3 +207,19 @@ def test_every_published_example_is_still_valid_for_the_current_model() -> None:
     for name, schema in published_schemas().items():
         for example in schema.get("examples", []):
             by_file[name].model_validate(example)
+
+
+def test_no_version_committed_since_the_release_is_broken() -> None:
+    """Checked against git history, so editing or deleting a committed schema hides nothing."""
+    versions = released_versions()
+    assert len(versions) >= len(MESSAGES)
+    assert compatibility_report(versions, current_schemas()) == {}
+
+
+def test_the_history_check_sees_a_version_that_was_edited_away() -> None:
+    name = "dk.samspil.provider.meeting.reported.v1.json"
+    history = released_versions()
+    older = json.loads(json.dumps(history[name][0]))
+    older["properties"]["location"] = {"type": "string"}
+    history[name] = [older, *history[name]]  # as if the file had once had a field now gone
+    assert "$.location: field removed" in compatibility_report(history, current_schemas())[name]
