@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from schemas.base import EventData
-from schemas.common import CaseworkerTeam, LongText, PlanVersion, ProviderId, ShortText
+from schemas.common import CaseworkerTeam, Department, LongText, PlanVersion, ProviderId, ShortText
 from schemas.provider_reports import TargetPlan
 from schemas.topics import EMPLOYMENT_EVENTS, SOCIAL_EVENTS, Topic
 
@@ -122,3 +123,40 @@ class AbsenceAssessed(EventData):
         if info.data.get("action_taken") is AbsenceAction.OTHER and not value:
             raise ValueError("is required when action_taken is 'other'")
         return value
+
+
+class ReportOutcome(StrEnum):
+    """What the department did with a provider's report when it arrived."""
+
+    TASK_CREATED = "task-created"
+    RECORDED = "recorded"
+
+
+class ReportReceived(EventData):
+    """A department received a provider's report and acted on it: the closed loop back to the
+    provider, who sees it on the submission."""
+
+    event_type = "dk.samspil.report.received.v1"
+    topic = EMPLOYMENT_EVENTS
+    topics: ClassVar[tuple[Topic, ...]] = (EMPLOYMENT_EVENTS, SOCIAL_EVENTS)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "submission_id": "0b6e8f7c-2d3a-4c1b-9e8f-7a6b5c4d3e2f",
+                    "referral_id": "6f1c2a4e-8d1b-4a57-9f0e-3c5d7b9a1e20",
+                    "provider_id": "aktivcenter-nord",
+                    "department": "employment",
+                    "outcome": "task-created",
+                    "task_due_on": "2026-11-25",
+                }
+            ]
+        }
+    )
+
+    submission_id: uuid.UUID
+    referral_id: uuid.UUID
+    provider_id: ProviderId
+    department: Department
+    outcome: ReportOutcome
+    task_due_on: date | None = Field(default=None, description="When the department's task falls due.")

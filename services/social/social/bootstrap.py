@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from samspil.runtime.http import create_app
-from samspil.runtime.service import ServiceRuntime, Subscription
-from schemas.topics import SOCIAL_COMMANDS, SOCIAL_EVENTS
+from samspil.runtime.service import ServiceRuntime
+from schemas.topics import SOCIAL_EVENTS
+from social.entrypoints import consumers, http
 from social.settings import SocialSettings
 
 SERVICE_NAME = "social"
@@ -18,10 +19,10 @@ def build_app(settings: SocialSettings) -> FastAPI:
         name=SERVICE_NAME,
         settings=settings,
         migration_packages=["social.migrations"],
-        # Commands from the department's case system are kept (dead-lettered as unsupported,
-        # to be replayed) until this service's capabilities arrive.
-        subscription=Subscription(topics=[SOCIAL_COMMANDS], handlers={}),
+        subscription=consumers.subscription(settings),
         publishes=[SOCIAL_EVENTS],
         description=DESCRIPTION,
     )
-    return create_app(runtime, title="Samspil social service", description=DESCRIPTION)
+    app = create_app(runtime, title="Samspil social service", description=DESCRIPTION)
+    app.include_router(http.router)
+    return app

@@ -11,3 +11,4 @@ class SocialSettings(RuntimeSettings):
     model_config = SettingsConfigDict(env_prefix="SOCIAL_", extra="ignore", frozen=True)
 
     http_port: int = 8082
+    task_working_days: int = 5

@@ -12,6 +12,7 @@ import asyncpg
 
 from employment.domain.tasks import NewTask
 from samspil.runtime.db import Connection
+from schemas.provider_reports import ProviderReport
 from schemas.referrals import ReferralRequested
 
 _TASK_COLUMNS = (
@@ -110,6 +111,33 @@ async def insert_task_once(
         json.dumps(details, default=str),
     )
     return task_id
+
+
+async def record_report(
+    conn: Connection, envelope_id: uuid.UUID, citizen_ref: str, kind: str, report: ProviderReport
+) -> bool:
+    """Keep the report in the case history; False if it was already there."""
+    inserted = await conn.fetchval(
+        "INSERT INTO provider_report (submission_id, kind, citizen_ref, referral_id, provider_id,"
+        " source_event_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)"
+        " ON CONFLICT (submission_id) DO NOTHING RETURNING true",
+        report.submission_id,
+        kind,
+        citizen_ref,
+        report.referral_id,
+        report.provider_id,
+        envelope_id,
+        report.model_dump_json(exclude={"submission_id", "referral_id", "provider_id"}),
+    )
+    return bool(inserted)
+
+
+async def reports_for_citizen(conn: asyncpg.Pool, citizen_ref: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT submission_id, kind, referral_id, provider_id, details, received_at FROM provider_report"
+        " WHERE citizen_ref = $1 ORDER BY received_at",
+        citizen_ref,
+    )
 
 
 async def list_tasks(

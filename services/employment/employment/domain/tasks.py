@@ -9,6 +9,8 @@ from enum import StrEnum
 
 class TaskKind(StrEnum):
     RECONTACT_CITIZEN = "recontact-citizen"
+    REVIEW_PROGRESS = "review-progress-report"
+    DECIDE_PLAN_CHANGE = "decide-plan-change"
 
 
 class TaskStatus(StrEnum):
@@ -43,4 +45,31 @@ def recontact_task_for_absence(received_on: date, working_days: int) -> NewTask:
         kind=TaskKind.RECONTACT_CITIZEN,
         title="Re-contact the citizen after an absence notice from the provider",
         due_on=add_working_days(received_on, working_days),
+    )
+
+
+def progress_review_task(
+    received_on: date, recommendation: str, concern: bool, working_days: int
+) -> NewTask | None:
+    """A progress report needs the caseworker only when it asks for a change or raises a concern."""
+    if recommendation == "continue" and not concern:
+        return None
+    reason = "raises a concern" if concern else f"recommends '{recommendation}'"
+    return NewTask(
+        kind=TaskKind.REVIEW_PROGRESS,
+        title=f"Review the provider's progress report: it {reason}",
+        due_on=add_working_days(received_on, working_days),
+    )
+
+
+# Working days to decide a plan-change request, by its urgency.
+DECISION_DAYS = {"urgent": 1, "soon": 3, "routine": 10}
+
+
+def plan_change_decision_task(received_on: date, urgency: str) -> NewTask:
+    """The team is obliged to act on a request to change the job plan."""
+    return NewTask(
+        kind=TaskKind.DECIDE_PLAN_CHANGE,
+        title="Decide the provider's request to change the job plan",
+        due_on=add_working_days(received_on, DECISION_DAYS[urgency]),
     )

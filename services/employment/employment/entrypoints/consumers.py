@@ -9,7 +9,6 @@ from employment.settings import EmploymentSettings
 from samspil.runtime.db import Connection
 from samspil.runtime.service import Subscription
 from schemas.envelope import Envelope
-from schemas.provider_reports import AbsenceNoticeSubmitted
 from schemas.referrals import (
     ReferralAccepted,
     ReferralCancelled,
@@ -36,15 +35,15 @@ PROVIDER_STEPS = (
 
 
 def subscription(settings: EmploymentSettings) -> Subscription:
-    async def on_absence_notice(conn: Connection, envelope: Envelope, data: Any) -> None:
-        await handlers.create_recontact_task(conn, envelope, data, settings.absence_task_working_days)
+    async def on_report(conn: Connection, envelope: Envelope, data: Any) -> None:
+        await handlers.receive_report(conn, envelope, data, settings.absence_task_working_days)
 
     return Subscription(
         # Commands from the department's case system arrive here too; until their handlers
         # exist they are dead-lettered as unsupported, to be replayed.
         topics=[PROVIDER_REPORTS, EMPLOYMENT_COMMANDS],
         handlers={
-            AbsenceNoticeSubmitted: on_absence_notice,
+            **{report: on_report for report in handlers.REPORT_KINDS},
             **{step: handlers.follow_provider_step for step in PROVIDER_STEPS},
         },
     )

@@ -9,12 +9,27 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from employment.adapters import repository
-from employment.domain.tasks import recontact_task_for_absence
+from employment.domain.tasks import (
+    NewTask,
+    plan_change_decision_task,
+    progress_review_task,
+    recontact_task_for_absence,
+)
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
 from schemas.base import EventData
+from schemas.common import Department
+from schemas.decisions import ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
-from schemas.provider_reports import AbsenceNoticeSubmitted
+from schemas.provider_reports import (
+    AbsenceNoticeSubmitted,
+    PlanChangeRequested,
+    ProgressReportSubmitted,
+    ProviderMeetingReported,
+    ProviderReport,
+    ReadinessReportSubmitted,
+    TargetPlan,
+)
 from schemas.referrals import (
     IllegalTransition,
     OfferKind,
@@ -127,28 +142,65 @@ def _envelope(data: EventData, subject: str, cause: Envelope | None = None) -> E
     )
 
 
-async def create_recontact_task(
-    conn: Connection, envelope: Envelope, notice: AbsenceNoticeSubmitted, working_days: int
+async def receive_report(
+    conn: Connection, envelope: Envelope, report: ProviderReport, working_days: int
 ) -> None:
-    """An absence notice becomes a 're-contact the citizen' task for the caseworker team."""
+    """A provider's report reaches the jobcenter: it goes into the case history, becomes a task
+    when the rules say the caseworker must act, and the provider learns what happened."""
+    kind = REPORT_KINDS[type(report)]
+    if not await repository.record_report(conn, envelope.id, envelope.subject, kind, report):
+        return  # already received (a replay): nothing more to do
     received_on = envelope.time.astimezone(DANISH_TIME).date()
-    task = recontact_task_for_absence(received_on, working_days)
-    task_id = await repository.insert_task_once(
-        conn,
-        task,
-        citizen_ref=envelope.subject,
-        referral_id=notice.referral_id,
-        provider_id=notice.provider_id,
-        source_event_id=envelope.id,
-        source_time=envelope.time,
-        details={
-            "submission_id": str(notice.submission_id),
-            "absent_from": notice.absent_from.isoformat(),
-            "absent_to": notice.absent_to.isoformat() if notice.absent_to else None,
-            "reason": notice.reason.value,
-            "reason_text": notice.reason_text,
-            "contact_attempts": [attempt.model_dump(mode="json") for attempt in notice.contact_attempts],
-            "comment": notice.comment,
-        },
+    task = _task_for(report, received_on, working_days)
+    if isinstance(report, PlanChangeRequested) and report.target_plan is TargetPlan.SOCIAL_PLAN:
+        return  # the social team owns that plan and answers the provider
+    if task is not None:
+        task_id = await repository.insert_task_once(
+            conn,
+            task,
+            citizen_ref=envelope.subject,
+            referral_id=report.referral_id,
+            provider_id=report.provider_id,
+            source_event_id=envelope.id,
+            source_time=envelope.time,
+            details={
+                "submission_id": str(report.submission_id),
+                **report.model_dump(mode="json", exclude=_IDS),
+            },
+        )
+        log.info(
+            "task created from report",
+            task_id=str(task_id),
+            kind=task.kind.value,
+            due_on=task.due_on.isoformat(),
+        )
+    received = ReportReceived(
+        submission_id=report.submission_id,
+        referral_id=report.referral_id,
+        provider_id=report.provider_id,
+        department=Department.EMPLOYMENT,
+        outcome=ReportOutcome.TASK_CREATED if task else ReportOutcome.RECORDED,
+        task_due_on=task.due_on if task else None,
     )
-    log.info("re-contact task created", task_id=str(task_id), due_on=task.due_on.isoformat())
+    await add_event(conn, _envelope(received, envelope.subject, envelope), received)
+
+
+_IDS = {"submission_id", "referral_id", "provider_id"}
+
+REPORT_KINDS: dict[type[ProviderReport], str] = {
+    AbsenceNoticeSubmitted: "absence-notice",
+    ProgressReportSubmitted: "progress-report",
+    ReadinessReportSubmitted: "readiness-report",
+    PlanChangeRequested: "plan-change-request",
+    ProviderMeetingReported: "meeting",
+}
+
+
+def _task_for(report: ProviderReport, received_on: date, working_days: int) -> NewTask | None:
+    if isinstance(report, AbsenceNoticeSubmitted):
+        return recontact_task_for_absence(received_on, working_days)
+    if isinstance(report, ProgressReportSubmitted):
+        return progress_review_task(received_on, report.recommendation.value, report.concern, working_days)
+    if isinstance(report, PlanChangeRequested) and report.target_plan is TargetPlan.JOB_PLAN:
+        return plan_change_decision_task(received_on, report.urgency.value)
+    return None

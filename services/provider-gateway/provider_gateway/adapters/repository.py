@@ -124,3 +124,14 @@ async def active_client(conn: asyncpg.Pool, client_id: str) -> asyncpg.Record | 
         " WHERE client_id = $1 AND disabled_at IS NULL",
         client_id,
     )
+
+
+async def submission_for_provider(
+    conn: asyncpg.Pool, submission_id: uuid.UUID, provider_id: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT submission_id, referral_id, kind, status, acknowledgements, received_at, updated_at"
+        " FROM submission WHERE submission_id = $1 AND provider_id = $2",
+        submission_id,
+        provider_id,
+    )

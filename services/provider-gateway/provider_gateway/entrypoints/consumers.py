@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from provider_gateway.service_layer import handlers
 from samspil.runtime.service import Subscription
+from schemas.decisions import ReportReceived
 from schemas.referrals import ReferralCancelled, ReferralRequested
-from schemas.topics import EMPLOYMENT_EVENTS
+from schemas.topics import EMPLOYMENT_EVENTS, SOCIAL_EVENTS
 
 
 def subscription() -> Subscription:
     return Subscription(
-        topics=[EMPLOYMENT_EVENTS],
+        topics=[EMPLOYMENT_EVENTS, SOCIAL_EVENTS],
         handlers={
             ReferralRequested: handlers.record_referral,
             ReferralCancelled: handlers.record_cancellation_by_jobcenter,
+            ReportReceived: handlers.record_acknowledgement,
         },
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 import uuid
 from datetime import date, datetime
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.credentials import (
@@ -25,7 +26,16 @@ from provider_gateway.domain.lifecycle import ACTIONS, IllegalTransition
 from provider_gateway.service_layer import handlers
 from samspil.runtime.http import Problem, problem_from_validation
 from schemas.common import ShortText, Strict
-from schemas.provider_reports import AbsenceNotice, AbsenceNoticeSubmitted, ContactAttempt, ContactChannel
+from schemas.provider_reports import (
+    AbsenceNotice,
+    AbsenceNoticeSubmitted,
+    ContactAttempt,
+    ContactChannel,
+    PlanChangeRequested,
+    ProgressReportSubmitted,
+    ProviderReport,
+    ReadinessReportSubmitted,
+)
 from schemas.referrals import ReferralCompleted, ReferralStatus, ReferralTransition
 
 router = APIRouter()
@@ -256,6 +266,36 @@ for _action, _step in ACTIONS.items():
     )
 
 
+async def _submit(
+    request: Request, provider: TokenClaims, kind: str, report: ProviderReport
+) -> SubmissionAccepted:
+    pool = request.app.state.runtime.pool
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await handlers.submit_report(conn, provider.provider_id, kind, report)
+    except handlers.ReferralNotFound:
+        raise _no_such_referral() from None
+    except handlers.ReferralClosed as closed:
+        raise Problem(
+            409, "referral-closed", "The referral is closed", current_status=closed.status
+        ) from None
+    return SubmissionAccepted(submission_id=report.submission_id)
+
+
+def _build(
+    model: type[ProviderReport], referral_id: uuid.UUID, provider: TokenClaims, fields: dict[str, Any]
+) -> Any:
+    try:
+        return model(
+            submission_id=handlers.new_submission_id(),
+            referral_id=referral_id,
+            provider_id=provider.provider_id,
+            **fields,
+        )
+    except ValidationError as error:
+        raise problem_from_validation(error, prefix="body") from None
+
+
 @router.post(
     "/v1/referrals/{referral_id}/absence-notices",
     status_code=status.HTTP_202_ACCEPTED,
@@ -267,21 +307,82 @@ async def submit_absence_notice(
 ) -> SubmissionAccepted:
     """Notify the jobcenter that the citizen has stayed away from the offer. The jobcenter,
     not the provider, then re-contacts the citizen."""
-    notice = AbsenceNoticeSubmitted(
-        submission_id=handlers.new_submission_id(),
-        referral_id=referral_id,
-        provider_id=provider.provider_id,
-        **body.model_dump(exclude={"contact_attempts"}),
-        contact_attempts=body.attempts(),
+    fields = {**body.model_dump(exclude={"contact_attempts"}), "contact_attempts": body.attempts()}
+    notice = _build(AbsenceNoticeSubmitted, referral_id, provider, fields)
+    return await _submit(request, provider, "absence-notice", notice)
+
+
+def _input_model(model: type[ProviderReport]) -> type[BaseModel]:
+    """The request body: the report's own fields, without the ids the gateway fills in."""
+    fields: Any = {
+        name: (info.annotation, info) for name, info in model.model_fields.items() if name not in _REPORT_IDS
+    }
+    return create_model(
+        f"{model.__name__.removesuffix('Submitted').removesuffix('Requested')}In",
+        __base__=Strict,
+        __doc__=model.__doc__,
+        **fields,
     )
-    pool = request.app.state.runtime.pool
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            await handlers.submit_absence_notice(conn, provider.provider_id, notice)
-    except handlers.ReferralNotFound:
-        raise _no_such_referral() from None
-    except handlers.ReferralClosed as closed:
-        raise Problem(
-            409, "referral-closed", "The referral is closed", current_status=closed.status
-        ) from None
-    return SubmissionAccepted(submission_id=notice.submission_id)
+
+
+_REPORT_IDS = {"submission_id", "referral_id", "provider_id"}
+REPORTS: dict[str, tuple[type[ProviderReport], str]] = {
+    "progress-reports": (ProgressReportSubmitted, "progress-report"),
+    "readiness-reports": (ReadinessReportSubmitted, "readiness-report"),
+    "plan-change-requests": (PlanChangeRequested, "plan-change-request"),
+}
+
+
+def _report_endpoint(model: type[ProviderReport], kind: str) -> Any:
+    body_model = _input_model(model)
+
+    async def submit(
+        referral_id: uuid.UUID, body: Any, request: Request, provider: Provider
+    ) -> SubmissionAccepted:
+        report = _build(model, referral_id, provider, body.model_dump())
+        return await _submit(request, provider, kind, report)
+
+    submit.__annotations__["body"] = body_model
+    submit.__name__ = f"submit_{kind.replace('-', '_')}"
+    submit.__doc__ = (model.__doc__ or "").strip()
+    return submit
+
+
+for _path, (_model, _kind) in REPORTS.items():
+    router.add_api_route(
+        f"/v1/referrals/{{referral_id}}/{_path}",
+        _report_endpoint(_model, _kind),
+        methods=["POST"],
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=SubmissionAccepted,
+        tags=["reports"],
+    )
+
+
+class Acknowledgement(BaseModel):
+    department: str
+    outcome: str
+    task_due_on: date | None = None
+
+
+class SubmissionOut(BaseModel):
+    """Where a submission stands: received by the gateway, delivered to a department (recorded),
+    or acted on (a task created, later a decision)."""
+
+    submission_id: uuid.UUID
+    referral_id: uuid.UUID
+    kind: str
+    status: str
+    acknowledgements: list[Acknowledgement]
+    received_at: datetime
+    updated_at: datetime
+
+
+@router.get("/v1/submissions/{submission_id}", response_model=SubmissionOut, tags=["reports"])
+async def get_submission(submission_id: uuid.UUID, request: Request, provider: Provider) -> SubmissionOut:
+    row = await repository.submission_for_provider(
+        request.app.state.runtime.pool, submission_id, provider.provider_id
+    )
+    if row is None:
+        raise Problem(404, "not-found", "No such submission")
+    return SubmissionOut(**{**dict(row), "acknowledgements": json.loads(row["acknowledgements"])})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -9,8 +10,9 @@ from provider_gateway.adapters import repository
 from provider_gateway.domain.lifecycle import check_transition
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
+from schemas.decisions import ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
-from schemas.provider_reports import AbsenceNoticeSubmitted
+from schemas.provider_reports import ProviderReport
 from schemas.referrals import (
     CLOSED_STATUSES,
     ReferralCancelled,
@@ -86,24 +88,35 @@ async def take_step(
     return new_status
 
 
-async def submit_absence_notice(conn: Connection, provider_id: str, notice: AbsenceNoticeSubmitted) -> None:
-    """Record the provider's absence notice and put it in the outbox, in one transaction."""
-    referral = await repository.referral_for_provider(conn, notice.referral_id, provider_id, lock=True)
+async def submit_report(conn: Connection, provider_id: str, kind: str, report: ProviderReport) -> None:
+    """Record the provider's report and put it in the outbox, in one transaction."""
+    referral = await repository.referral_for_provider(conn, report.referral_id, provider_id, lock=True)
     if referral is None:
         raise ReferralNotFound
     if referral["status"] in CLOSED_STATUSES:
         raise ReferralClosed(referral["status"])
-    await repository.insert_submission(
-        conn, notice.submission_id, provider_id, notice.referral_id, "absence-notice"
-    )
+    await repository.insert_submission(conn, report.submission_id, provider_id, report.referral_id, kind)
     envelope = Envelope(
         source=SOURCE,
-        type=notice.event_type,
+        type=report.event_type,
         subject=referral["citizen_ref"],
-        dataschema=notice.dataschema,
-        correlationid=notice.submission_id,
+        dataschema=report.dataschema,
+        correlationid=report.submission_id,
     )
-    await add_event(conn, envelope, notice)
+    await add_event(conn, envelope, report)
+
+
+async def record_acknowledgement(conn: Connection, envelope: Envelope, received: ReportReceived) -> None:
+    """A department tells what it did with a submission: the provider sees it on the submission."""
+    acknowledgement = received.model_dump(mode="json", include={"department", "outcome", "task_due_on"})
+    await conn.execute(
+        "UPDATE submission SET acknowledgements = acknowledgements || $2::jsonb,"
+        " status = CASE WHEN $3 OR status = 'acted-on' THEN 'acted-on' ELSE 'delivered' END,"
+        " updated_at = now() WHERE submission_id = $1 AND NOT acknowledgements @> $2::jsonb",
+        received.submission_id,
+        json.dumps([acknowledgement]),
+        received.outcome is ReportOutcome.TASK_CREATED,
+    )
 
 
 def new_submission_id() -> uuid.UUID:

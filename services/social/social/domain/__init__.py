@@ -1,0 +1,1 @@
+"""The social department's domain: plain Python, no I/O."""

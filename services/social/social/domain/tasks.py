@@ -1,0 +1,40 @@
+"""Social caseworker tasks made from providers' reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+
+@dataclass(frozen=True)
+class NewTask:
+    kind: str
+    title: str
+    due_on: date
+
+
+def working_days_after(start: date, days: int) -> date:
+    """Monday to Friday; public holidays are not yet counted out."""
+    current, remaining = start, days
+    while remaining > 0:
+        current += timedelta(days=1)
+        remaining -= current.weekday() < 5
+    return current
+
+
+def readiness_task(received_on: date, working_days: int) -> NewTask:
+    """A provider judges the citizen ready for more: social support should come at the right time."""
+    return NewTask(
+        "ready-for-further-offers",
+        "The provider reports the citizen ready for further offers",
+        working_days_after(received_on, working_days),
+    )
+
+
+def social_plan_change_task(received_on: date, working_days: int) -> NewTask:
+    """The social team is obliged to act on a request to change the social action plan."""
+    return NewTask(
+        "decide-social-plan-change",
+        "Decide the provider's request to change the social action plan",
+        working_days_after(received_on, working_days),
+    )

@@ -1,0 +1,39 @@
+"""The social service's internal HTTP API."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from schemas.envelope import CITIZEN_REF_PATTERN
+
+router = APIRouter(prefix="/v1")
+
+
+class TaskOut(BaseModel):
+    task_id: uuid.UUID
+    citizen_ref: str
+    kind: str
+    title: str
+    status: str
+    due_on: date
+    details: dict[str, Any]
+    created_at: datetime
+
+
+@router.get("/tasks", response_model=list[TaskOut])
+async def list_tasks(
+    request: Request, citizen_ref: Annotated[str | None, Query(pattern=CITIZEN_REF_PATTERN)] = None
+) -> list[TaskOut]:
+    """The social caseworkers' tasks, soonest due first."""
+    rows = await request.app.state.runtime.pool.fetch(
+        "SELECT task_id, citizen_ref, kind, title, status, due_on, details, created_at FROM caseworker_task"
+        " WHERE $1::text IS NULL OR citizen_ref = $1 ORDER BY due_on, created_at LIMIT 500",
+        citizen_ref,
+    )
+    return [TaskOut(**{**dict(row), "details": json.loads(row["details"])}) for row in rows]

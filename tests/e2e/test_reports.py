@@ -1,0 +1,124 @@
+"""Every kind of provider report reaches the department that must act on it, and the provider
+follows each submission through the closed loop: received, then what the department did."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import RunningStack
+from tests.e2e.test_first_flow import provider_client, refer, visible_to_provider
+from tests.support import citizen_ref, wait_for
+
+pytestmark = pytest.mark.e2e
+
+REPORTS: list[tuple[str, dict[str, Any], str, str]] = [
+    # (endpoint, body, department acting, task kind)
+    ("absence-notices", {"absent_from": "2026-11-16"}, "employment", "recontact-citizen"),
+    (
+        "progress-reports",
+        {
+            "period_from": "2026-12-01",
+            "period_to": "2027-02-28",
+            "progression": "none",
+            "attendance_percent": 40,
+            "summary": "Uregelmæssigt fremmøde; virker belastet.",
+            "recommendation": "adjust",
+            "concern": True,
+            "concern_text": "Tegn på tilbagefald.",
+        },
+        "employment",
+        "review-progress-report",
+    ),
+    (
+        "plan-change-requests",
+        {
+            "target_plan": "job-plan",
+            "change_kind": "hours",
+            "proposed_change": "Ned fra 10 til 6 timer om ugen.",
+            "reason": "Borgeren er overbelastet.",
+            "urgency": "soon",
+        },
+        "employment",
+        "decide-plan-change",
+    ),
+    (
+        "plan-change-requests",
+        {
+            "target_plan": "social-plan",
+            "change_kind": "new-activity",
+            "proposed_change": "Bostøtte to gange om ugen.",
+            "reason": "Boligsituationen presser fremmødet.",
+        },
+        "social",
+        "decide-social-plan-change",
+    ),
+    (
+        "readiness-reports",
+        {"ready_for": "company-internship", "justification": "Stabilt fremmøde i tre måneder."},
+        "social",
+        "ready-for-further-offers",
+    ),
+]
+
+
+async def tasks_at(stack: RunningStack, department: str, subject: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=stack.url(department)) as client:
+        tasks: list[dict[str, Any]] = (await client.get("/v1/tasks", params={"citizen_ref": subject})).json()
+    return tasks
+
+
+@pytest.mark.parametrize(("endpoint", "body", "department", "task_kind"), REPORTS, ids=lambda v: str(v)[:24])
+async def test_each_report_reaches_its_department_and_the_provider_sees_the_outcome(
+    running_stack: RunningStack, endpoint: str, body: dict[str, Any], department: str, task_kind: str
+) -> None:
+    provider = f"rapport-{uuid.uuid4().hex[:6]}"
+    subject = citizen_ref()
+    referral_id = await refer(running_stack, provider, subject)
+    async with provider_client(running_stack, provider) as gateway:
+        await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        response = await gateway.post(f"/v1/referrals/{referral_id}/{endpoint}", json=body)
+        assert response.status_code == 202, response.text
+        submission_id = response.json()["submission_id"]
+
+        async def department_task() -> list[dict[str, Any]]:
+            return [t for t in await tasks_at(running_stack, department, subject) if t["kind"] == task_kind]
+
+        [task] = await wait_for(department_task)
+        assert task["details"]["submission_id"] == submission_id
+
+        async def acted_on() -> dict[str, Any] | None:
+            submission = (await gateway.get(f"/v1/submissions/{submission_id}")).json()
+            return submission if submission["status"] == "acted-on" else None
+
+        submission = await wait_for(acted_on)
+        assert {
+            "department": department,
+            "outcome": "task-created",
+            "task_due_on": task["due_on"],
+        } in submission["acknowledgements"]
+    other = "social" if department == "employment" else "employment"
+    assert [t for t in await tasks_at(running_stack, other, subject) if t["kind"] == task_kind] == []
+
+
+async def test_a_report_breaking_a_cross_field_rule_is_refused_naming_the_field(
+    running_stack: RunningStack,
+) -> None:
+    provider = f"regel-{uuid.uuid4().hex[:6]}"
+    referral_id = await refer(running_stack, provider, citizen_ref())
+    async with provider_client(running_stack, provider) as gateway:
+        await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        response = await gateway.post(
+            f"/v1/referrals/{referral_id}/progress-reports",
+            json={**REPORTS[1][1], "period_to": "2026-11-01", "concern_text": None},
+        )
+        assert response.status_code == 422
+        assert {error["field"] for error in response.json()["errors"]} == {
+            "body.period_to",
+            "body.concern_text",
+        }
+        other_provider = await gateway.get(f"/v1/submissions/{uuid.uuid4()}")
+        assert other_provider.status_code == 404
