@@ -29,23 +29,37 @@ _UNION_TAG = re.compile(r"[\[\]-]")
 class Problem(Exception):
     """Raise to answer with a problem+json body, e.g. 404 or 409, from any route."""
 
-    def __init__(self, status: int, kind: str, title: str, detail: str | None = None, **extra: Any):
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ):
         super().__init__(title)
         self.status = status
         self.kind = kind
         self.title = title
         self.detail = detail
+        self.headers = headers
         self.extra = extra
 
 
 def problem_response(
-    status: int, kind: str, title: str, detail: str | None = None, **extra: Any
+    status: int,
+    kind: str,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": PROBLEM_BASE + kind, "title": title, "status": status}
     if detail:
         body["detail"] = detail
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _field_path(location: tuple[Any, ...]) -> str:
@@ -102,7 +116,7 @@ def _http_problem(_: Request, error: Exception) -> JSONResponse:
 
 def _problem(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, Problem)
-    return problem_response(error.status, error.kind, error.title, error.detail, **error.extra)
+    return problem_response(error.status, error.kind, error.title, error.detail, error.headers, **error.extra)
 
 
 def _invalid_data(_: Request, error: Exception) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from provider_gateway.entrypoints import consumers, http
+from provider_gateway.entrypoints.guards import AuditTrail, BodyRules, RateLimiter
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.http import create_app
 from samspil.runtime.service import ServiceRuntime
@@ -28,5 +29,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     )
     app = create_app(runtime, title="Samspil provider gateway", description=DESCRIPTION)
     app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
+    app.add_middleware(BodyRules)
+    app.add_middleware(AuditTrail)  # added last, so it wraps the others and sees their refusals
     app.include_router(http.router)
     return app

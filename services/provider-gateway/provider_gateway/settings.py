@@ -14,3 +14,5 @@ class GatewaySettings(RuntimeSettings):
     http_port: int = 8080
     token_secret: str = Field(min_length=32, description="Signs bearer tokens; keep it secret.")
     token_ttl_seconds: int = Field(default=900, le=900, description="At most 15 minutes.")
+    rate_limit_per_second: float = Field(default=20.0, gt=0, description="Per provider, per gateway process.")
+    rate_limit_burst: int = Field(default=60, ge=1)

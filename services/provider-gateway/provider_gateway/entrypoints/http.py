@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request, status
+from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError, create_model
 
@@ -23,7 +23,9 @@ from provider_gateway.domain.credentials import (
     verify_secret,
 )
 from provider_gateway.domain.lifecycle import ACTIONS, IllegalTransition
+from provider_gateway.entrypoints.guards import idempotent
 from provider_gateway.service_layer import handlers
+from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_from_validation
 from schemas.common import ShortText, Strict
 from schemas.provider_reports import (
@@ -123,10 +125,12 @@ async def current_provider(
     claims = read_token(credentials.credentials, request.app.state.settings.token_secret)
     if claims is None:
         raise _unauthorized("the token is invalid or has expired")
+    request.state.client_id, request.state.provider_id = claims.client_id, claims.provider_id
     # A disabled client loses access at once, not when its last token expires.
     client = await repository.active_client(request.app.state.runtime.pool, claims.client_id)
     if client is None or client["provider_id"] != claims.provider_id:
         raise _unauthorized("the client is disabled")
+    request.app.state.rate_limiter.check(claims.provider_id)
     return claims
 
 
@@ -142,6 +146,7 @@ async def token(
 ) -> TokenOut:
     """OAuth2 client-credentials grant: trade a provider's client id and secret for a bearer
     token that lives at most 15 minutes."""
+    request.state.client_id = client_id  # as claimed, for the audit trail
     if grant_type != "client_credentials":
         raise Problem(400, "unsupported-grant-type", "Only client_credentials is supported")
     client = await repository.active_client(request.app.state.runtime.pool, client_id)
@@ -216,6 +221,7 @@ async def get_referral(referral_id: uuid.UUID, request: Request, provider: Provi
     row = await repository.referral_for_provider(pool, referral_id, provider.provider_id)
     if row is None:
         raise _no_such_referral()
+    request.state.citizen_ref = row["citizen_ref"]
     history = [StatusChange(**dict(change)) for change in await repository.status_history(pool, referral_id)]
     return ReferralDetail(**_referral_out(row).model_dump(), status_history=history)
 
@@ -223,7 +229,7 @@ async def get_referral(referral_id: uuid.UUID, request: Request, provider: Provi
 def _step_endpoint(action: str, step: type[ReferralTransition]) -> Any:
     async def take_step(
         referral_id: uuid.UUID, body: StepIn, request: Request, provider: Provider
-    ) -> ReferralOut:
+    ) -> Response:
         details: dict[str, Any] = {"occurred_on": body.occurred_on or date.today(), "reason": body.reason}
         if step is ReferralCompleted:
             details["outcome"] = body.outcome
@@ -231,21 +237,25 @@ def _step_endpoint(action: str, step: type[ReferralTransition]) -> Any:
             step.model_validate({"referral_id": referral_id, "provider_id": provider.provider_id, **details})
         except ValidationError as error:
             raise problem_from_validation(error, prefix="body") from None
-        pool = request.app.state.runtime.pool
-        try:
-            async with pool.acquire() as conn, conn.transaction():
+
+        async def work(conn: Connection) -> tuple[int, BaseModel]:
+            try:
                 await handlers.take_step(conn, provider.provider_id, referral_id, step, details)
-                row = await repository.referral_for_provider(conn, referral_id, provider.provider_id)
-        except handlers.ReferralNotFound:
-            raise _no_such_referral() from None
-        except IllegalTransition as illegal:
-            raise Problem(
-                409,
-                "illegal-transition",
-                f"The referral is {illegal.current.value}; it cannot take the step '{action}'",
-                current_status=illegal.current.value,
-            ) from None
-        return _referral_out(row)
+            except handlers.ReferralNotFound:
+                raise _no_such_referral() from None
+            except IllegalTransition as illegal:
+                raise Problem(
+                    409,
+                    "illegal-transition",
+                    f"The referral is {illegal.current.value}; it cannot take the step '{action}'",
+                    current_status=illegal.current.value,
+                ) from None
+            row = await repository.referral_for_provider(conn, referral_id, provider.provider_id)
+            assert row is not None  # locked and updated just now in this transaction
+            request.state.citizen_ref = row["citizen_ref"]
+            return 200, _referral_out(row)
+
+        return await idempotent(request, provider.provider_id, work)
 
     take_step.__name__ = f"{action}_referral"
     take_step.__doc__ = (step.__doc__ or "").strip()
@@ -266,20 +276,19 @@ for _action, _step in ACTIONS.items():
     )
 
 
-async def _submit(
-    request: Request, provider: TokenClaims, kind: str, report: ProviderReport
-) -> SubmissionAccepted:
-    pool = request.app.state.runtime.pool
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            await handlers.submit_report(conn, provider.provider_id, kind, report)
-    except handlers.ReferralNotFound:
-        raise _no_such_referral() from None
-    except handlers.ReferralClosed as closed:
-        raise Problem(
-            409, "referral-closed", "The referral is closed", current_status=closed.status
-        ) from None
-    return SubmissionAccepted(submission_id=report.submission_id)
+async def _submit(request: Request, provider: TokenClaims, kind: str, report: ProviderReport) -> Response:
+    async def work(conn: Connection) -> tuple[int, BaseModel]:
+        try:
+            request.state.citizen_ref = await handlers.submit_report(conn, provider.provider_id, kind, report)
+        except handlers.ReferralNotFound:
+            raise _no_such_referral() from None
+        except handlers.ReferralClosed as closed:
+            raise Problem(
+                409, "referral-closed", "The referral is closed", current_status=closed.status
+            ) from None
+        return 202, SubmissionAccepted(submission_id=report.submission_id)
+
+    return await idempotent(request, provider.provider_id, work)
 
 
 def _build(
@@ -304,7 +313,7 @@ def _build(
 )
 async def submit_absence_notice(
     referral_id: uuid.UUID, body: AbsenceNoticeIn, request: Request, provider: Provider
-) -> SubmissionAccepted:
+) -> Response:
     """Notify the jobcenter that the citizen has stayed away from the offer. The jobcenter,
     not the provider, then re-contacts the citizen."""
     fields = {**body.model_dump(exclude={"contact_attempts"}), "contact_attempts": body.attempts()}
@@ -336,9 +345,7 @@ REPORTS: dict[str, tuple[type[ProviderReport], str]] = {
 def _report_endpoint(model: type[ProviderReport], kind: str) -> Any:
     body_model = _input_model(model)
 
-    async def submit(
-        referral_id: uuid.UUID, body: Any, request: Request, provider: Provider
-    ) -> SubmissionAccepted:
+    async def submit(referral_id: uuid.UUID, body: Any, request: Request, provider: Provider) -> Response:
         report = _build(model, referral_id, provider, body.model_dump())
         return await _submit(request, provider, kind, report)
 
@@ -386,3 +393,37 @@ async def get_submission(submission_id: uuid.UUID, request: Request, provider: P
     if row is None:
         raise Problem(404, "not-found", "No such submission")
     return SubmissionOut(**{**dict(row), "acknowledgements": json.loads(row["acknowledgements"])})
+
+
+class FeedItem(BaseModel):
+    seq: int
+    kind: str = Field(description="referral-requested, referral-cancelled or submission-acknowledged.")
+    referral_id: uuid.UUID | None
+    submission_id: uuid.UUID | None
+    data: dict[str, Any]
+    at: datetime
+
+
+class FeedPage(BaseModel):
+    items: list[FeedItem]
+    next_after: int = Field(description="Pass as ?after= next time.")
+
+
+@router.get("/v1/feed", response_model=FeedPage, tags=["feed"])
+async def feed(
+    request: Request,
+    provider: Provider,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> FeedPage:
+    """What changed for the calling provider, in order: new or cancelled referrals and what the
+    departments did with its submissions. For providers that poll."""
+    rows = await request.app.state.runtime.pool.fetch(
+        "SELECT seq, kind, referral_id, submission_id, data, at FROM provider_feed"
+        " WHERE provider_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        provider.provider_id,
+        after,
+        limit,
+    )
+    items = [FeedItem(**{**dict(row), "data": json.loads(row["data"])}) for row in rows]
+    return FeedPage(items=items, next_after=items[-1].seq if items else after)

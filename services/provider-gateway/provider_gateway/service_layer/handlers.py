@@ -37,6 +37,7 @@ class ReferralClosed(Exception):
 
 async def record_referral(conn: Connection, envelope: Envelope, referral: ReferralRequested) -> None:
     await repository.upsert_referral(conn, envelope.subject, referral)
+    await _to_feed(conn, referral.provider_id, "referral-requested", referral_id=referral.referral_id)
     await repository.set_referral_status(
         conn, referral.referral_id, ReferralStatus.REQUESTED, "jobcenter", envelope.time.date(), None
     )
@@ -88,8 +89,9 @@ async def take_step(
     return new_status
 
 
-async def submit_report(conn: Connection, provider_id: str, kind: str, report: ProviderReport) -> None:
-    """Record the provider's report and put it in the outbox, in one transaction."""
+async def submit_report(conn: Connection, provider_id: str, kind: str, report: ProviderReport) -> str:
+    """Record the provider's report and put it in the outbox, in one transaction. Returns the
+    citizen reference (for the audit trail, never for the provider)."""
     referral = await repository.referral_for_provider(conn, report.referral_id, provider_id, lock=True)
     if referral is None:
         raise ReferralNotFound
@@ -104,6 +106,8 @@ async def submit_report(conn: Connection, provider_id: str, kind: str, report: P
         correlationid=report.submission_id,
     )
     await add_event(conn, envelope, report)
+    citizen_ref: str = referral["citizen_ref"]
+    return citizen_ref
 
 
 async def record_acknowledgement(conn: Connection, envelope: Envelope, received: ReportReceived) -> None:
@@ -116,6 +120,34 @@ async def record_acknowledgement(conn: Connection, envelope: Envelope, received:
         received.submission_id,
         json.dumps([acknowledgement]),
         received.outcome is ReportOutcome.TASK_CREATED,
+    )
+    await _to_feed(
+        conn,
+        received.provider_id,
+        "submission-acknowledged",
+        referral_id=received.referral_id,
+        submission_id=received.submission_id,
+        data=acknowledgement,
+    )
+
+
+async def _to_feed(
+    conn: Connection,
+    provider_id: str,
+    kind: str,
+    *,
+    referral_id: uuid.UUID | None = None,
+    submission_id: uuid.UUID | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO provider_feed (provider_id, kind, referral_id, submission_id, data)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb)",
+        provider_id,
+        kind,
+        referral_id,
+        submission_id,
+        json.dumps(data or {}),
     )
 
 
