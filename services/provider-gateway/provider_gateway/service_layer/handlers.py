@@ -59,6 +59,13 @@ async def record_cancellation_by_jobcenter(
         cancelled.occurred_on,
         cancelled.reason,
     )
+    await _to_feed(
+        conn,
+        referral["provider_id"],
+        "referral-cancelled",
+        referral_id=cancelled.referral_id,
+        data={"reason": cancelled.reason},
+    )
 
 
 async def take_step(

@@ -1,0 +1,209 @@
+"""The provider API's rules, through the running gateway: idempotency, rate limit, body rules,
+token expiry, the audit trail, the feed, and that a provider can do nothing with another
+provider's referrals."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from provider_gateway.domain.credentials import TokenClaims, issue_token
+from tests.e2e.conftest import RunningStack
+from tests.e2e.test_first_flow import provider_client, refer, visible_to_provider
+from tests.support import citizen_ref, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+async def gateway_db(stack: RunningStack) -> asyncpg.Connection:
+    return await asyncpg.connect(stack.env["PROVIDER_GATEWAY_DATABASE_URL"])
+
+
+async def test_the_same_idempotency_key_returns_the_first_response_and_creates_nothing_new(
+    running_stack: RunningStack,
+) -> None:
+    provider = f"idem-{uuid.uuid4().hex[:6]}"
+    referral_id = await refer(running_stack, provider, citizen_ref())
+    async with provider_client(running_stack, provider) as gateway:
+        await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        url = f"/v1/referrals/{referral_id}/absence-notices"
+        headers = {"Idempotency-Key": "notice-2026-11-16"}
+        first, again, *_ = await asyncio.gather(
+            *(gateway.post(url, json={"absent_from": "2026-11-16"}, headers=headers) for _ in range(3))
+        )
+        assert first.status_code == again.status_code == 202
+        assert first.json() == again.json()
+        other_body = await gateway.post(url, json={"absent_from": "2026-11-17"}, headers=headers)
+        assert other_body.status_code == 422 and other_body.json()["type"].endswith("idempotency-key-reused")
+    conn = await gateway_db(running_stack)
+    try:
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM submission WHERE referral_id = $1", uuid.UUID(referral_id)
+            )
+            == 1
+        )
+    finally:
+        await conn.close()
+
+
+async def test_a_provider_sending_too_fast_gets_429_with_retry_after(running_stack: RunningStack) -> None:
+    provider = f"hurtig-{uuid.uuid4().hex[:6]}"
+    async with provider_client(running_stack, provider) as gateway:
+        responses = await asyncio.gather(*(gateway.get("/v1/referrals") for _ in range(120)))
+    limited = [r for r in responses if r.status_code == 429]
+    assert limited, "a burst beyond the limit must be refused"
+    assert int(limited[0].headers["retry-after"]) >= 1
+    assert all(r.status_code in (200, 429) for r in responses)
+
+
+async def test_oversized_and_non_json_bodies_are_refused(running_stack: RunningStack) -> None:
+    provider = f"krop-{uuid.uuid4().hex[:6]}"
+    referral_id = await refer(running_stack, provider, citizen_ref())
+    async with provider_client(running_stack, provider) as gateway:
+        await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        url = f"/v1/referrals/{referral_id}/absence-notices"
+        big = await gateway.post(url, json={"absent_from": "2026-11-16", "comment": "x" * 70_000})
+        assert big.status_code == 413
+        as_text = await gateway.post(
+            url, content=b"absent_from=2026-11-16", headers={"content-type": "text/plain"}
+        )
+        assert as_text.status_code == 415 and as_text.json()["expected"] == "application/json"
+
+
+async def test_an_expired_token_is_refused(running_stack: RunningStack) -> None:
+    provider = f"udloebet-{uuid.uuid4().hex[:6]}"
+    client_id, _ = running_stack.add_provider(provider)
+    secret = running_stack.env["PROVIDER_GATEWAY_TOKEN_SECRET"]
+    expired = issue_token(TokenClaims(client_id, provider, int(time.time()) - 1), secret)
+    valid = issue_token(TokenClaims(client_id, provider, int(time.time()) + 60), secret)
+    async with httpx.AsyncClient(base_url=running_stack.url("provider-gateway")) as client:
+        assert (
+            await client.get("/v1/referrals", headers={"authorization": f"Bearer {expired}"})
+        ).status_code == 401
+        assert (
+            await client.get("/v1/referrals", headers={"authorization": f"Bearer {valid}"})
+        ).status_code == 200
+
+
+async def test_the_feed_lists_what_changed_for_the_provider_in_order(running_stack: RunningStack) -> None:
+    provider = f"feed-{uuid.uuid4().hex[:6]}"
+    referral_id = await refer(running_stack, provider, citizen_ref())
+    async with provider_client(running_stack, provider) as gateway:
+        await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        submitted = await gateway.post(
+            f"/v1/referrals/{referral_id}/absence-notices", json={"absent_from": "2026-11-16"}
+        )
+        async with httpx.AsyncClient(base_url=running_stack.url("employment")) as employment:
+            await employment.post(
+                f"/v1/referrals/{referral_id}/withdraw", json={"reason": "Flyttet til anden kommune."}
+            )
+
+        async def three_items() -> dict[str, Any] | None:
+            page = (await gateway.get("/v1/feed")).json()
+            return page if len(page["items"]) >= 3 else None
+
+        page = await wait_for(three_items)
+        assert [item["kind"] for item in page["items"]] == [
+            "referral-requested",
+            "submission-acknowledged",
+            "referral-cancelled",
+        ] or [item["kind"] for item in page["items"]] == [
+            "referral-requested",
+            "referral-cancelled",
+            "submission-acknowledged",
+        ]
+        assert page["items"][0]["referral_id"] == referral_id
+        assert submitted.json()["submission_id"] in {item["submission_id"] for item in page["items"]}
+        later = (await gateway.get("/v1/feed", params={"after": page["next_after"]})).json()
+        assert later["items"] == [] and later["next_after"] == page["next_after"]
+
+
+async def test_provider_b_can_do_nothing_with_provider_as_referral_and_every_attempt_is_audited(
+    running_stack: RunningStack,
+) -> None:
+    owner, intruder = f"ejer-{uuid.uuid4().hex[:6]}", f"ubuden-{uuid.uuid4().hex[:6]}"
+    referral_id = await refer(running_stack, owner, citizen_ref())
+    async with provider_client(running_stack, owner) as owner_client:
+        await wait_for(lambda: visible_to_provider(owner_client, referral_id))
+        submission_id = (
+            await owner_client.post(
+                f"/v1/referrals/{referral_id}/absence-notices", json={"absent_from": "2026-11-16"}
+            )
+        ).json()["submission_id"]
+    attempts: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("GET", f"/v1/referrals/{referral_id}", None),
+        ("GET", f"/v1/submissions/{submission_id}", None),
+        *[
+            ("POST", f"/v1/referrals/{referral_id}/{action}", {"reason": "x", "outcome": "x"})
+            for action in ("accept", "reject", "start", "hold", "resume", "complete", "fail", "cancel")
+        ],
+        ("POST", f"/v1/referrals/{referral_id}/absence-notices", {"absent_from": "2026-11-16"}),
+        (
+            "POST",
+            f"/v1/referrals/{referral_id}/progress-reports",
+            {
+                "period_from": "2026-12-01",
+                "period_to": "2026-12-31",
+                "progression": "some",
+                "attendance_percent": 80,
+                "summary": "Fint.",
+                "recommendation": "continue",
+            },
+        ),
+        (
+            "POST",
+            f"/v1/referrals/{referral_id}/readiness-reports",
+            {"ready_for": "education", "justification": "Klar."},
+        ),
+        (
+            "POST",
+            f"/v1/referrals/{referral_id}/plan-change-requests",
+            {
+                "target_plan": "job-plan",
+                "change_kind": "hours",
+                "proposed_change": "Flere timer.",
+                "reason": "Overskud.",
+            },
+        ),
+    ]
+    async with provider_client(running_stack, intruder) as other:
+        for method, path, body in attempts:
+            response = await other.request(method, path, json=body)
+            assert response.status_code == 404, f"{method} {path}: {response.status_code}"
+        listed = (await other.get("/v1/referrals")).json()["items"]
+        assert referral_id not in {item["referral_id"] for item in listed}
+    conn = await gateway_db(running_stack)
+    try:
+        denied = await conn.fetch(
+            "SELECT method, path, outcome, status FROM audit_log WHERE provider_id = $1 AND status = 404",
+            intruder,
+        )
+        assert {(row["method"], row["path"]) for row in denied} == {(m, p) for m, p, _ in attempts}
+        assert {row["outcome"] for row in denied} == {"denied"}
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute("DELETE FROM audit_log WHERE provider_id = $1", intruder)
+    finally:
+        await conn.close()
+
+
+async def test_failed_authentication_is_audited(running_stack: RunningStack) -> None:
+    client_id = f"ukendt-{uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(base_url=running_stack.url("provider-gateway")) as anonymous:
+        response = await anonymous.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": "forkert"},
+        )
+        assert response.status_code == 401
+    conn = await gateway_db(running_stack)
+    try:
+        row = await conn.fetchrow("SELECT outcome, status FROM audit_log WHERE client_id = $1", client_id)
+        assert row is not None and row["status"] == 401 and row["outcome"] == "denied"
+    finally:
+        await conn.close()
