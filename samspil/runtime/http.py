@@ -4,6 +4,7 @@ problem+json errors that name each failing field and never echo the input back."
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,11 +13,12 @@ import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from faststream.specification import get_asyncapi_html
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from samspil.runtime.metrics import Counts, RequestCounter, render
 from samspil.runtime.service import ServiceRuntime
 
 log = structlog.get_logger("samspil.http")
@@ -159,6 +161,13 @@ def create_app(runtime: ServiceRuntime, *, title: str, description: str) -> Fast
     )
     async def asyncapi_page() -> HTMLResponse:
         return HTMLResponse(get_asyncapi_html(runtime.asyncapi_specification()))
+
+    counts: Counts = Counter()
+    app.add_middleware(RequestCounter, counts=counts)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics.", response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        return await render(runtime.name, runtime, counts)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers.")
     async def healthz() -> dict[str, str]:

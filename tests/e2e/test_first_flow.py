@@ -242,3 +242,16 @@ async def test_each_service_serves_its_asyncapi_document(running_stack: RunningS
         assert document["asyncapi"].startswith("3.")
         assert any(channel["address"].endswith(".v1") for channel in document["channels"].values())
         assert page.status_code == 200 and "asyncapi" in page.text.lower()
+
+
+async def test_each_service_reports_prometheus_metrics(running_stack: RunningStack) -> None:
+    for service in ("provider-gateway", "employment", "social"):
+        async with httpx.AsyncClient(base_url=running_stack.url(service)) as client:
+            await client.get("/healthz")
+            text = (await client.get("/metrics")).text
+        assert (
+            f'samspil_http_requests_total{{service="{service}",method="GET",route="/healthz",status="200"}}'
+            in text
+        )
+        for gauge in ("samspil_outbox_pending", "samspil_outbox_parked", "samspil_dead_letters"):
+            assert f'{gauge}{{service="{service}"}} ' in text

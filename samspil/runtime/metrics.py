@@ -1,0 +1,78 @@
+"""Prometheus text metrics for a service: HTTP requests by route and status, and the state of
+its reliable messaging (outbox backlog, parked records, dead letters, relay leadership)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from fastapi.responses import PlainTextResponse
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+Counts = Counter[tuple[str, str, int]]
+
+
+class RequestCounter:
+    """ASGI middleware counting answered requests by method, route template and status."""
+
+    def __init__(self, app: Any, counts: Counts) -> None:
+        self.app = app
+        self.counts = counts
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def remember_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, remember_status)
+        finally:
+            # The route's template, not the path, so ids do not explode the label set.
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.counts[(scope["method"], path, status)] += 1
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\\\", "\\\\\\\\").replace('"', '\\\\"')
+
+
+async def render(service: str, runtime: Any, counts: Counts) -> PlainTextResponse:
+    lines = [
+        "# HELP samspil_http_requests_total HTTP requests answered, by method, route and status.",
+        "# TYPE samspil_http_requests_total counter",
+    ]
+    for (method, path, status), count in sorted(counts.items()):
+        lines.append(
+            f'samspil_http_requests_total{{service="{service}",method="{method}",route="{_escape(path)}",'
+            f'status="{status}"}} {count}'
+        )
+    row = await runtime.pool.fetchrow(
+        "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL) AS pending,"
+        " (SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL) AS parked,"
+        " (SELECT count(*) FROM dead_letter WHERE replayed_at IS NULL) AS dead_letters"
+    )
+    for name, help_text, value in (
+        ("samspil_outbox_pending", "Outbox records not yet published.", row["pending"]),
+        ("samspil_outbox_parked", "Outbox records the broker can never take.", row["parked"]),
+        ("samspil_dead_letters", "Dead letters not yet replayed.", row["dead_letters"]),
+        (
+            "samspil_outbox_relay_leader",
+            "1 when this process's relay publishes.",
+            int(runtime.relay.is_leader),
+        ),
+    ):
+        lines += [
+            f"# HELP {name} {help_text}",
+            f"# TYPE {name} gauge",
+            f'{name}{{service="{service}"}} {value}',
+        ]
+    return PlainTextResponse("\n".join(lines) + "\n", media_type=CONTENT_TYPE)
