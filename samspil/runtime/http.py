@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from faststream.specification import get_asyncapi_html
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from samspil.runtime.metrics import Counts, RequestCounter, render
@@ -26,6 +26,49 @@ log = structlog.get_logger("samspil.http")
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://samspil.dk/problems/"
 _UNION_TAG = re.compile(r"[\[\]-]")
+
+
+class FieldError(BaseModel):
+    field: str = Field(examples=["body.absent_from"])
+    message: str
+    code: str
+
+
+class ProblemDetails(BaseModel):
+    """An RFC 9457 problem: what went wrong, machine-readable, naming each failing field."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(examples=["https://samspil.dk/problems/validation-failed"])
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for problem answers, documented as application/problem+json."""
+    titles = {
+        400: "Bad request",
+        401: "Authentication required",
+        404: "Not found",
+        409: "Conflict with the current state",
+        413: "Body too large",
+        415: "Unsupported media type",
+        422: "Invalid input",
+        429: "Too many requests",
+        500: "Unexpected error",
+        503: "Not ready",
+    }
+    schema = {"$ref": "#/components/schemas/ProblemDetails"}
+    return {
+        status: {
+            "description": titles[status],
+            "model": ProblemDetails,
+            "content": {PROBLEM_JSON: {"schema": schema}},
+        }
+        for status in statuses
+    }
 
 
 class Problem(Exception):
@@ -139,7 +182,13 @@ def create_app(runtime: ServiceRuntime, *, title: str, description: str) -> Fast
         async with runtime.running():
             yield
 
-    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1",
+        lifespan=lifespan,
+        responses=problem_responses(422, 500),
+    )
     app.state.runtime = runtime
     app.add_exception_handler(RequestValidationError, _validation_problem)
     app.add_exception_handler(StarletteHTTPException, _http_problem)
@@ -173,7 +222,9 @@ def create_app(runtime: ServiceRuntime, *, title: str, description: str) -> Fast
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: database and broker answer.")
+    @app.get(
+        "/readyz", tags=["operations"], summary="Readiness: database and broker answer.", responses={503: {}}
+    )
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
         ready = all(value == "ok" for value in checks.values())

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from provider_gateway.entrypoints import consumers, http
 from provider_gateway.entrypoints.guards import AuditTrail, BodyRules, RateLimiter
 from provider_gateway.settings import GatewaySettings
-from samspil.runtime.http import create_app
+from samspil.runtime.http import create_app, problem_responses
 from samspil.runtime.service import ServiceRuntime
 from schemas.topics import PROVIDER_REPORTS
 
@@ -32,5 +32,5 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     app.state.rate_limiter = RateLimiter(rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
     app.add_middleware(BodyRules)
     app.add_middleware(AuditTrail)  # added last, so it wraps the others and sees their refusals
-    app.include_router(http.router)
+    app.include_router(http.router, responses=problem_responses(400, 401, 404, 409, 413, 415, 422, 429))
     return app
