@@ -207,3 +207,20 @@ async def test_failed_authentication_is_audited(running_stack: RunningStack) -> 
         assert row is not None and row["status"] == 401 and row["outcome"] == "denied"
     finally:
         await conn.close()
+
+
+async def test_a_rotated_secret_replaces_the_old_one(running_stack: RunningStack) -> None:
+    provider = f"rotation-{uuid.uuid4().hex[:6]}"
+    client_id, old_secret = running_stack.add_provider(provider)
+    new_secret = running_stack.samspil("provider", "rotate", client_id).split("client_secret:")[1].split()[0]
+    async with httpx.AsyncClient(base_url=running_stack.url("provider-gateway")) as client:
+
+        async def token_with(secret: str) -> int:
+            response = await client.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+            )
+            return response.status_code
+
+        assert await token_with(old_secret) == 401
+        assert await token_with(new_secret) == 200

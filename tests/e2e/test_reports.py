@@ -9,9 +9,15 @@ from typing import Any
 import httpx
 import pytest
 
+from samspil.runtime.codec import encode
+from schemas.common import CaseworkerTeam, Department
+from schemas.decisions import PlanChangeDecided, PlanChangeDecision
+from schemas.envelope import Envelope
+from schemas.provider_reports import TargetPlan
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_first_flow import provider_client, refer, visible_to_provider
-from tests.support import citizen_ref, wait_for
+from tests.infra import Infra
+from tests.support import citizen_ref, produce, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -95,11 +101,9 @@ async def test_each_report_reaches_its_department_and_the_provider_sees_the_outc
             return submission if submission["status"] == "acted-on" else None
 
         submission = await wait_for(acted_on)
-        assert {
-            "department": department,
-            "outcome": "task-created",
-            "task_due_on": task["due_on"],
-        } in submission["acknowledgements"]
+        assert (department, "task-created", task["due_on"]) in {
+            (a["department"], a["outcome"], a["task_due_on"]) for a in submission["acknowledgements"]
+        }
     other = "social" if department == "employment" else "employment"
     assert [t for t in await tasks_at(running_stack, other, subject) if t["kind"] == task_kind] == []
 
@@ -122,3 +126,49 @@ async def test_a_report_breaking_a_cross_field_rule_is_refused_naming_the_field(
         }
         other_provider = await gateway.get(f"/v1/submissions/{uuid.uuid4()}")
         assert other_provider.status_code == 404
+
+
+async def test_a_departments_decision_reaches_the_provider_with_its_reason(
+    running_stack: RunningStack, infra: Infra
+) -> None:
+    provider = f"beslut-{uuid.uuid4().hex[:6]}"
+    subject = citizen_ref()
+    referral_id = await refer(running_stack, provider, subject)
+    async with provider_client(running_stack, provider) as gateway:
+        await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        endpoint, body = REPORTS[2][0], REPORTS[2][1]
+        submission_id = (await gateway.post(f"/v1/referrals/{referral_id}/{endpoint}", json=body)).json()[
+            "submission_id"
+        ]
+        # The jobcenter's decision, on the bus as its service will publish it.
+        decision = PlanChangeDecided(
+            decision_id=uuid.uuid4(),
+            submission_id=uuid.UUID(submission_id),
+            referral_id=uuid.UUID(referral_id),
+            provider_id=provider,
+            target_plan=TargetPlan.JOB_PLAN,
+            decision=PlanChangeDecision.REJECTED,
+            reason="Afventer lægelig vurdering før timetallet ændres.",
+            deciding_team=CaseworkerTeam(department=Department.EMPLOYMENT, team="Jobcenter Nord, team 3"),
+        )
+        envelope = Envelope(
+            source="/samspil/employment",
+            type=decision.event_type,
+            subject=subject,
+            dataschema=decision.dataschema,
+            correlationid=uuid.UUID(submission_id),
+        )
+        await produce(infra.bootstrap_servers, encode(envelope, decision))
+
+        async def decided() -> dict[str, Any] | None:
+            submission = (await gateway.get(f"/v1/submissions/{submission_id}")).json()
+            found = [a for a in submission["acknowledgements"] if a["outcome"] == "decided"]
+            return found[0] if found else None
+
+        acknowledgement = await wait_for(decided)
+        assert acknowledgement["decision"] == "rejected"
+        assert acknowledgement["reason"] == "Afventer lægelig vurdering før timetallet ændres."
+        feed = (await gateway.get("/v1/feed")).json()["items"]
+        assert any(
+            item["kind"] == "submission-decided" and item["submission_id"] == submission_id for item in feed
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from provider_gateway.service_layer import handlers
 from samspil.runtime.service import Subscription
-from schemas.decisions import ReportReceived
+from schemas.decisions import AbsenceAssessed, PlanChangeDecided, ReportReceived
 from schemas.referrals import ReferralCancelled, ReferralRequested
 from schemas.topics import EMPLOYMENT_EVENTS, SOCIAL_EVENTS
 
@@ -16,5 +16,7 @@ def subscription() -> Subscription:
             ReferralRequested: handlers.record_referral,
             ReferralCancelled: handlers.record_cancellation_by_jobcenter,
             ReportReceived: handlers.record_acknowledgement,
+            PlanChangeDecided: handlers.record_decision,
+            AbsenceAssessed: handlers.record_decision,
         },
     )

@@ -367,9 +367,13 @@ for _path, (_model, _kind) in REPORTS.items():
 
 
 class Acknowledgement(BaseModel):
+    """What one department did: recorded it, created a task, or decided (with its reason)."""
+
     department: str
-    outcome: str
+    outcome: str = Field(description="recorded, task-created or decided.")
     task_due_on: date | None = None
+    decision: str | None = None
+    reason: str | None = None
 
 
 class SubmissionOut(BaseModel):
@@ -397,7 +401,9 @@ async def get_submission(submission_id: uuid.UUID, request: Request, provider: P
 
 class FeedItem(BaseModel):
     seq: int
-    kind: str = Field(description="referral-requested, referral-cancelled or submission-acknowledged.")
+    kind: str = Field(
+        description="referral-requested, referral-cancelled, submission-acknowledged or submission-decided."
+    )
     referral_id: uuid.UUID | None
     submission_id: uuid.UUID | None
     data: dict[str, Any]

@@ -10,7 +10,7 @@ from provider_gateway.adapters import repository
 from provider_gateway.domain.lifecycle import check_transition
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
-from schemas.decisions import ReportOutcome, ReportReceived
+from schemas.decisions import AbsenceAssessed, PlanChangeDecided, ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
 from schemas.provider_reports import ProviderReport
 from schemas.referrals import (
@@ -136,6 +136,48 @@ async def record_acknowledgement(conn: Connection, envelope: Envelope, received:
         submission_id=received.submission_id,
         data=acknowledgement,
     )
+
+
+async def record_decision(
+    conn: Connection, envelope: Envelope, decided: PlanChangeDecided | AbsenceAssessed
+) -> None:
+    """A department decided on what the provider sent: the provider sees the decision and its
+    reason on the submission and in its feed. A decision on nothing the provider sent (made
+    on the department's own initiative) is not the provider's to see."""
+    if decided.submission_id is None or decided.provider_id is None:
+        return
+    entry: dict[str, str | None]
+    if isinstance(decided, PlanChangeDecided):
+        entry = {
+            "department": decided.deciding_team.department.value,
+            "outcome": "decided",
+            "decision": decided.decision.value,
+            "reason": decided.reason,
+        }
+    else:
+        entry = {
+            "department": "employment",
+            "outcome": "decided",
+            "decision": "acceptable" if decided.acceptable else "not-acceptable",
+            "reason": decided.note,
+        }
+    status = await conn.execute(
+        "UPDATE submission SET acknowledgements = acknowledgements || $2::jsonb, status = 'acted-on',"
+        " updated_at = now() WHERE submission_id = $1 AND provider_id = $3"
+        " AND NOT acknowledgements @> $2::jsonb",
+        decided.submission_id,
+        json.dumps([entry]),
+        decided.provider_id,
+    )
+    if status.endswith(" 1"):
+        await _to_feed(
+            conn,
+            decided.provider_id,
+            "submission-decided",
+            referral_id=decided.referral_id,
+            submission_id=decided.submission_id,
+            data=entry,
+        )
 
 
 async def _to_feed(
