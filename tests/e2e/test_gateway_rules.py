@@ -71,6 +71,13 @@ async def test_oversized_and_non_json_bodies_are_refused(running_stack: RunningS
         url = f"/v1/referrals/{referral_id}/absence-notices"
         big = await gateway.post(url, json={"absent_from": "2026-11-16", "comment": "x" * 70_000})
         assert big.status_code == 413
+        json_type = {"content-type": "application/json"}
+        streamed = await gateway.post(url, content=_chunks(b" " * 70_000, 1000), headers=json_type)
+        assert streamed.status_code == 413
+        small = await gateway.post(
+            url, content=_chunks(b'{"absent_from": "2026-11-16"}', 7), headers=json_type
+        )
+        assert small.status_code == 202, small.text
         as_text = await gateway.post(
             url, content=b"absent_from=2026-11-16", headers={"content-type": "text/plain"}
         )
@@ -224,3 +231,9 @@ async def test_a_rotated_secret_replaces_the_old_one(running_stack: RunningStack
 
         assert await token_with(old_secret) == 401
         assert await token_with(new_secret) == 200
+
+
+async def _chunks(body: bytes, size: int) -> Any:
+    """The body as a stream without a Content-Length (chunked transfer)."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]

@@ -13,7 +13,6 @@ import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_response
@@ -107,53 +106,101 @@ class RateLimiter:
         self._buckets[provider_id] = (tokens - 1, now)
 
 
-class BodyRules(BaseHTTPMiddleware):
-    """413 for a body over the limit, 415 for a JSON endpoint sent something else."""
+class BodyRules:
+    """413 for a body over the limit, 415 for a JSON endpoint sent something else (ASGI)."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.method in ("POST", "PUT", "PATCH"):
-            length = request.headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-                return problem_response(
-                    413, "body-too-large", f"The body may be at most {MAX_BODY_BYTES} bytes"
-                )
-            if length is None and len(await request.body()) > MAX_BODY_BYTES:
-                return problem_response(
-                    413, "body-too-large", f"The body may be at most {MAX_BODY_BYTES} bytes"
-                )
-            expected = (
-                "application/x-www-form-urlencoded"
-                if request.url.path == "/oauth/token"
-                else "application/json"
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
+        }
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            await _answer(scope, receive, send, _too_large())
+            return
+        expected = (
+            "application/x-www-form-urlencoded" if scope["path"] == "/oauth/token" else "application/json"
+        )
+        if headers.get("content-type", "").split(";")[0].strip().lower() != expected:
+            await _answer(
+                scope,
+                receive,
+                send,
+                problem_response(415, "unsupported-media-type", f"Send {expected}", expected=expected),
             )
-            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media_type != expected:
-                return problem_response(415, "unsupported-media-type", f"Send {expected}", expected=expected)
-        return await call_next(request)
+            return
+        if length is None:  # a chunked body: read it, within the limit, and hand it on
+            chunks, size, more = [], 0, True
+            while more:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                more = message.get("more_body", False)
+                if size > MAX_BODY_BYTES:
+                    await _answer(scope, receive, send, _too_large())
+                    return
+            body = b"".join(chunks)
+
+            async def replay() -> dict[str, Any]:
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await self.app(scope, replay, send)
+            return
+        await self.app(scope, receive, send)
 
 
-class AuditTrail(BaseHTTPMiddleware):
-    """Every request to the provider API leaves an audit row, also when it is refused."""
+def _too_large() -> Response:
+    return problem_response(413, "body-too-large", f"The body may be at most {MAX_BODY_BYTES} bytes")
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        if request.url.path.startswith(("/v1/", "/oauth/")):
-            state: Any = request.state
-            status = response.status_code
-            outcome = "ok" if status < 400 else "denied" if status in (401, 403, 404) else "refused"
-            try:
-                await request.app.state.runtime.pool.execute(
-                    "INSERT INTO audit_log"
-                    " (client_id, provider_id, method, path, citizen_ref, status, outcome)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    getattr(state, "client_id", None),
-                    getattr(state, "provider_id", None),
-                    request.method,
-                    request.url.path,
-                    getattr(state, "citizen_ref", None),
-                    status,
-                    outcome,
-                )
-            except Exception:
-                log.exception("audit row could not be written")
-        return response
+
+async def _answer(scope: Any, receive: Any, send: Any, response: Response) -> None:
+    await response(scope, receive, send)
+
+
+class AuditTrail:
+    """Every request to the provider API leaves an audit row, also when it is refused (ASGI)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(("/v1/", "/oauth/")):
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def remember_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, remember_status)
+        finally:
+            await self._write(scope, status)
+
+    @staticmethod
+    async def _write(scope: Any, status: int) -> None:
+        state = scope.get("state", {})
+        outcome = "ok" if status < 400 else "denied" if status in (401, 403, 404) else "refused"
+        try:
+            await scope["app"].state.runtime.pool.execute(
+                "INSERT INTO audit_log"
+                " (client_id, provider_id, method, path, citizen_ref, status, outcome)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                state.get("client_id"),
+                state.get("provider_id"),
+                scope["method"],
+                scope["path"],
+                state.get("citizen_ref"),
+                status,
+                outcome,
+            )
+        except Exception:
+            log.exception("audit row could not be written")
