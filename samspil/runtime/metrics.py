@@ -14,6 +14,19 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 Counts = Counter[tuple[str, str, int]]
 
 
+class ResponseStatus:
+    """Passes an ASGI app's messages on and remembers the status it answered (500 if none)."""
+
+    def __init__(self, send: Any) -> None:
+        self._send = send
+        self.status = 500
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
+
+
 class RequestCounter:
     """ASGI middleware counting answered requests by method, route template and status."""
 
@@ -25,20 +38,13 @@ class RequestCounter:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500
-
-        async def remember_status(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        response = ResponseStatus(send)
         try:
-            await self.app(scope, receive, remember_status)
+            await self.app(scope, receive, response.send)
         finally:
             # The route's template, not the path, so ids do not explode the label set.
             path = getattr(scope.get("route"), "path", "unmatched")
-            self.counts[(scope["method"], path, status)] += 1
+            self.counts[(scope["method"], path, response.status)] += 1
 
 
 def _escape(value: str) -> str:

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_response
+from samspil.runtime.metrics import ResponseStatus
 
 log = structlog.get_logger("provider_gateway.guards")
 
@@ -172,18 +173,11 @@ class AuditTrail:
         if scope["type"] != "http" or not scope["path"].startswith(("/v1/", "/oauth/")):
             await self.app(scope, receive, send)
             return
-        status = 500
-
-        async def remember_status(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        response = ResponseStatus(send)
         try:
-            await self.app(scope, receive, remember_status)
+            await self.app(scope, receive, response.send)
         finally:
-            await self._write(scope, status)
+            await self._write(scope, response.status)
 
     @staticmethod
     async def _write(scope: Any, status: int) -> None:

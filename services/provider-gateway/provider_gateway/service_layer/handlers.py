@@ -119,22 +119,14 @@ async def submit_report(conn: Connection, provider_id: str, kind: str, report: P
 
 async def record_acknowledgement(conn: Connection, envelope: Envelope, received: ReportReceived) -> None:
     """A department tells what it did with a submission: the provider sees it on the submission."""
-    acknowledgement = received.model_dump(mode="json", include={"department", "outcome", "task_due_on"})
-    await conn.execute(
-        "UPDATE submission SET acknowledgements = acknowledgements || $2::jsonb,"
-        " status = CASE WHEN $3 OR status = 'acted-on' THEN 'acted-on' ELSE 'delivered' END,"
-        " updated_at = now() WHERE submission_id = $1 AND NOT acknowledgements @> $2::jsonb",
-        received.submission_id,
-        json.dumps([acknowledgement]),
-        received.outcome is ReportOutcome.TASK_CREATED,
-    )
-    await _to_feed(
+    await _tell_provider(
         conn,
         received.provider_id,
-        "submission-acknowledged",
-        referral_id=received.referral_id,
-        submission_id=received.submission_id,
-        data=acknowledgement,
+        received.referral_id,
+        received.submission_id,
+        received.model_dump(mode="json", include={"department", "outcome", "task_due_on"}),
+        acted_on=received.outcome is ReportOutcome.TASK_CREATED,
+        kind="submission-acknowledged",
     )
 
 
@@ -146,7 +138,7 @@ async def record_decision(
     on the department's own initiative) is not the provider's to see."""
     if decided.submission_id is None or decided.provider_id is None:
         return
-    entry: dict[str, str | None]
+    entry: dict[str, Any]
     if isinstance(decided, PlanChangeDecided):
         entry = {
             "department": decided.deciding_team.department.value,
@@ -161,22 +153,41 @@ async def record_decision(
             "decision": "acceptable" if decided.acceptable else "not-acceptable",
             "reason": decided.note,
         }
-    status = await conn.execute(
-        "UPDATE submission SET acknowledgements = acknowledgements || $2::jsonb, status = 'acted-on',"
-        " updated_at = now() WHERE submission_id = $1 AND provider_id = $3"
-        " AND NOT acknowledgements @> $2::jsonb",
-        decided.submission_id,
-        json.dumps([entry]),
+    await _tell_provider(
+        conn,
         decided.provider_id,
+        decided.referral_id,
+        decided.submission_id,
+        entry,
+        acted_on=True,
+        kind="submission-decided",
+    )
+
+
+async def _tell_provider(
+    conn: Connection,
+    provider_id: str,
+    referral_id: uuid.UUID | None,
+    submission_id: uuid.UUID,
+    entry: dict[str, Any],
+    *,
+    acted_on: bool,
+    kind: str,
+) -> None:
+    """Add what a department did to the provider's submission, and to its feed, once."""
+    status = await conn.execute(
+        "UPDATE submission SET acknowledgements = acknowledgements || $2::jsonb,"
+        " status = CASE WHEN $4 OR status = 'acted-on' THEN 'acted-on' ELSE 'delivered' END,"
+        " updated_at = now()"
+        " WHERE submission_id = $1 AND provider_id = $3 AND NOT acknowledgements @> $2::jsonb",
+        submission_id,
+        json.dumps([entry]),
+        provider_id,
+        acted_on,
     )
     if status.endswith(" 1"):
         await _to_feed(
-            conn,
-            decided.provider_id,
-            "submission-decided",
-            referral_id=decided.referral_id,
-            submission_id=decided.submission_id,
-            data=entry,
+            conn, provider_id, kind, referral_id=referral_id, submission_id=submission_id, data=entry
         )
 
 
