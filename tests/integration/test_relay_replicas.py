@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -17,30 +19,42 @@ from tests.infra import Infra
 from tests.support import absence_notice, citizen_ref, read_topic, wait_for
 
 
-async def test_two_relay_replicas_publish_each_event_once_in_order(infra: Infra) -> None:
+@dataclass
+class Replicas:
+    pool: asyncpg.Pool
+    relays: list[OutboxRelay]
+    subject: str
+    event_ids: list[str]
+
+    async def write(self, count: int) -> None:
+        """Events for one citizen, each in its own transaction, while the relays run."""
+        for _ in range(count):
+            envelope, notice = absence_notice(self.subject)
+            self.event_ids.append(str(envelope.id))
+            async with self.pool.acquire() as conn, conn.transaction():
+                await add_event(conn, envelope, notice)
+
+    async def all_published(self) -> bool:
+        return not await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+
+    async def one_leader(self) -> bool:
+        return sum(relay.is_leader for relay in self.relays) == 1
+
+
+@contextlib.asynccontextmanager
+async def two_replicas(infra: Infra, batch_size: int) -> AsyncIterator[Replicas]:
+    """Two relays, each with its own producer, on one service database."""
     pool = await asyncpg.create_pool(infra.create_database())
     await migrate(pool, "samspil.runtime.migrations")
-    subject = citizen_ref()
     senders = [
         KafkaSender(infra.bootstrap_servers, enable_idempotence=infra.broker is None) for _ in range(2)
     ]
     for sender in senders:
         await sender.start()
-    relays = [OutboxRelay(pool, sender, poll_interval=0.1, batch_size=25) for sender in senders]
+    relays = [OutboxRelay(pool, sender, poll_interval=0.1, batch_size=batch_size) for sender in senders]
     tasks = [asyncio.create_task(relay.run()) for relay in relays]
     try:
-        event_ids = []
-        for _ in range(120):  # written while both relays run, in small transactions
-            envelope, notice = absence_notice(subject)
-            event_ids.append(str(envelope.id))
-            async with pool.acquire() as conn, conn.transaction():
-                await add_event(conn, envelope, notice)
-
-        async def all_published() -> bool:
-            return not await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-
-        await wait_for(all_published)
-        assert sorted(relay.is_leader for relay in relays) == [False, True]
+        yield Replicas(pool, relays, citizen_ref(), [])
     finally:
         for relay in relays:
             relay.stop()
@@ -51,76 +65,41 @@ async def test_two_relay_replicas_publish_each_event_once_in_order(infra: Infra)
             await sender.stop()
         await pool.close()
 
-    on_topic = [
+
+async def published_for(infra: Infra, subject: str) -> list[str | None]:
+    return [
         header(headers, "ce_id")
         for key, _, headers in await read_topic(infra.bootstrap_servers, PROVIDER_REPORTS.name)
         if key == subject.encode()
     ]
-    assert on_topic == event_ids
+
+
+async def test_two_relay_replicas_publish_each_event_once_in_order(infra: Infra) -> None:
+    async with two_replicas(infra, batch_size=25) as replicas:
+        await replicas.write(120)
+        await wait_for(replicas.all_published)
+        assert sorted(relay.is_leader for relay in replicas.relays) == [False, True]
+    assert await published_for(infra, replicas.subject) == replicas.event_ids
 
 
 async def test_a_leader_that_loses_its_database_session_stops_publishing_and_another_takes_over(
     infra: Infra,
 ) -> None:
-    pool = await asyncpg.create_pool(infra.create_database())
-    await migrate(pool, "samspil.runtime.migrations")
-    subject = citizen_ref()
-    senders = [
-        KafkaSender(infra.bootstrap_servers, enable_idempotence=infra.broker is None) for _ in range(2)
-    ]
-    for sender in senders:
-        await sender.start()
-    relays = [OutboxRelay(pool, sender, poll_interval=0.1, batch_size=10) for sender in senders]
-    tasks = [asyncio.create_task(relay.run()) for relay in relays]
-    event_ids: list[str] = []
-
-    async def write(count: int) -> None:
-        for _ in range(count):
-            envelope, notice = absence_notice(subject)
-            event_ids.append(str(envelope.id))
-            async with pool.acquire() as conn, conn.transaction():
-                await add_event(conn, envelope, notice)
-
-    async def all_published() -> bool:
-        return not await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-
-    try:
-        await write(40)
-        await wait_for(lambda: _one_leader(relays))
-        first_leader = next(relay for relay in relays if relay.is_leader)
+    async with two_replicas(infra, batch_size=10) as replicas:
+        await replicas.write(40)
+        await wait_for(replicas.one_leader)
         # The lock holder's session is killed (idle timeout, a proxy, an operator) mid-stream.
-        killed = await pool.fetchval(
+        killed = await replicas.pool.fetchval(
             "SELECT pg_terminate_backend(pid) FROM pg_locks"
             " WHERE locktype = 'advisory' AND objid = 7310002 AND granted"
         )
         assert killed
-        await write(40)
-        await wait_for(all_published)
-        await wait_for(lambda: _one_leader(relays))
-        assert sum(relay.is_leader for relay in relays) == 1
-    finally:
-        for relay in relays:
-            relay.stop()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for sender in senders:
-            await sender.stop()
-        await pool.close()
-    assert first_leader is not None
-
-    on_topic = [
-        header(headers, "ce_id")
-        for key, _, headers in await read_topic(infra.bootstrap_servers, PROVIDER_REPORTS.name)
-        if key == subject.encode()
-    ]
+        await replicas.write(40)
+        await wait_for(replicas.all_published)
+        await wait_for(replicas.one_leader)
     # At least once (a batch in flight when the session died may go again), in order.
-    first_seen = list(dict.fromkeys(on_topic))
-    assert first_seen == event_ids
-
-
-async def _one_leader(relays: list[OutboxRelay]) -> bool:
-    return sum(relay.is_leader for relay in relays) == 1
+    first_seen = list(dict.fromkeys(await published_for(infra, replicas.subject)))
+    assert first_seen == replicas.event_ids
 
 
 async def test_a_record_the_broker_can_never_take_is_parked_and_the_citizens_later_events_still_flow(
