@@ -129,7 +129,11 @@ async def first_flow(
             while not queue.empty():
                 queue.get_nowait()
                 sent = time.perf_counter()
-                answer = await gateway.post(f"/v1/referrals/{referral_id}/absence-notices", json=body)
+                answer = await gateway.post(
+                    f"/v1/referrals/{referral_id}/absence-notices",
+                    json=body,
+                    headers={"Idempotency-Key": uuid.uuid4().hex},
+                )
                 ingest_ms.append((time.perf_counter() - sent) * 1000)
                 assert answer.status_code == 202, answer.text
 
@@ -145,7 +149,11 @@ async def first_flow(
         idle: list[float] = []
         for done in range(1, idle_notices + 1):
             sent = time.perf_counter()
-            answer = await gateway.post(f"/v1/referrals/{referral_id}/absence-notices", json=body)
+            answer = await gateway.post(
+                f"/v1/referrals/{referral_id}/absence-notices",
+                json=body,
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )
             assert answer.status_code == 202, answer.text
             while await tasks_for(subject) < done:
                 await asyncio.sleep(0.002)

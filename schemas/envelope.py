@@ -21,10 +21,36 @@ SPEC_VERSION = "1.0"
 # the CPR number itself.
 CITIZEN_REF_PATTERN = r"^[a-z0-9][a-z0-9-]{0,15}:[0-9a-f]{64}$"
 
-# Ten digits (DDMMYYSSSS, also written DDMMYY-SSSS, DDMMYY SSSS or DD.MM.YY-SSSS) that are not part
-# of a longer number or of a hexadecimal run such as a UUID: "cpr0101901234" counts, a UUID's
-# "...-db0123456789" does not. Better to refuse a rare false positive than to let one through.
-CPR_LIKE = re.compile(r"(?<![0-9A-Fa-f])\d{2}[.-]?\d{2}[.-]?\d{2}[-. ]?\d{4}(?!\d)")
+# A CPR number: ten digits, DDMMYYSSSS, as people write it: with or without separators (hyphen,
+# any Unicode dash, slash, dot, any kind of space) between the day, month, year and sequence.
+_SEPARATOR = r"[\s./\-\u2010-\u2015\u2212\u00a0\u202f]?"
+CPR_LIKE = re.compile(rf"(?<!\d)\d{{2}}{_SEPARATOR}\d{{2}}{_SEPARATOR}\d{{2}}{_SEPARATOR}\d{{4}}(?!\d)")
+# Identifiers whose digits may happen to run ten long; they are not CPR numbers.
+_IDENTIFIERS = re.compile(
+    r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9a-f]{64}"
+)
+
+
+def _cpr_spans(value: str) -> list[tuple[int, int]]:
+    exempt = [match.span() for match in _IDENTIFIERS.finditer(value)]
+    return [
+        match.span()
+        for match in CPR_LIKE.finditer(value)
+        if _starts_with_a_date(match.group())
+        and not any(start <= match.start() and match.end() <= end for start, end in exempt)
+    ]
+
+
+def _starts_with_a_date(text: str) -> bool:
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return 1 <= int(digits[0:2]) <= 31 and 1 <= int(digits[2:4]) <= 12
+
+
+def mask_cpr_numbers(value: str, mask: str = "[cpr-masked]") -> str:
+    """The text with every CPR number replaced by ``mask``."""
+    for start, end in reversed(_cpr_spans(value)):
+        value = value[:start] + mask + value[end:]
+    return value
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -39,7 +65,7 @@ def plain_text(value: str) -> str:
 
 def no_cpr(value: str) -> str:
     """Refuse a text that holds a CPR number: none may travel on the bus."""
-    if CPR_LIKE.search(value):
+    if _cpr_spans(value):
         raise ValueError("must not contain a CPR number")
     return value
 

@@ -25,7 +25,8 @@ log = structlog.get_logger("samspil.http")
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://samspil.dk/problems/"
-_UNION_TAG = re.compile(r"[\[\]-]")
+# pydantic's tags for the branches of a union it tried: "list[ContactAttempt]", "constrained-int".
+_UNION_TAG = re.compile(r"[\[\]]|^(constrained|function|lax-or-strict|json-or-python|nullable)-?")
 
 
 class FieldError(BaseModel):

@@ -13,14 +13,14 @@ from typing import Any
 
 import structlog
 
-from schemas.envelope import CPR_LIKE
+from schemas.envelope import mask_cpr_numbers
 
 _configured = False
 
 
 def _mask(value: Any) -> Any:
     if isinstance(value, str):
-        return CPR_LIKE.sub("[cpr-masked]", value)
+        return mask_cpr_numbers(value)
     if isinstance(value, dict):
         return {key: _mask(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -41,11 +41,19 @@ async def refer(stack: RunningStack, provider_id: str, subject: str) -> str:
     return referral_id
 
 
+async def with_idempotency_key(request: httpx.Request) -> None:
+    """As a provider's system would: every POST that has no key gets a fresh one."""
+    if request.method == "POST" and "idempotency-key" not in request.headers:
+        request.headers["Idempotency-Key"] = uuid.uuid4().hex
+
+
 @contextlib.asynccontextmanager
 async def provider_client(stack: RunningStack, provider_id: str) -> AsyncIterator[httpx.AsyncClient]:
     """A provider's HTTP client holding a bearer token from the client-credentials grant."""
     client_id, secret = stack.add_provider(provider_id)
-    async with httpx.AsyncClient(base_url=stack.url("provider-gateway")) as client:
+    async with httpx.AsyncClient(
+        base_url=stack.url("provider-gateway"), event_hooks={"request": [with_idempotency_key]}
+    ) as client:
         response = await client.post(
             "/oauth/token",
             data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},

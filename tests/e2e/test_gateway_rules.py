@@ -237,3 +237,77 @@ async def _chunks(body: bytes, size: int) -> Any:
     """The body as a stream without a Content-Length (chunked transfer)."""
     for start in range(0, len(body), size):
         yield body[start : start + size]
+
+
+async def test_a_post_without_an_idempotency_key_is_refused_naming_the_header(
+    running_stack: RunningStack,
+) -> None:
+    provider = f"utennoegle-{uuid.uuid4().hex[:6]}"
+    referral_id = await refer(running_stack, provider, citizen_ref())
+    async with provider_client(running_stack, provider) as gateway:
+        await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        token = gateway.headers["authorization"]
+    async with httpx.AsyncClient(base_url=running_stack.url("provider-gateway")) as client:
+        response = await client.post(
+            f"/v1/referrals/{referral_id}/absence-notices",
+            json={"absent_from": "2026-11-16"},
+            headers={"authorization": token},
+        )
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["header.Idempotency-Key"]
+
+
+async def test_callers_without_a_valid_token_are_limited_by_address(running_stack: RunningStack) -> None:
+    async with httpx.AsyncClient(base_url=running_stack.url("provider-gateway")) as anonymous:
+        responses = await asyncio.gather(*(anonymous.get("/v1/feed") for _ in range(60)))
+    statuses = {response.status_code for response in responses}
+    assert statuses == {401, 429}
+    refused = next(response for response in responses if response.status_code == 401)
+    assert refused.headers["www-authenticate"] == "Bearer"
+
+
+async def test_token_answers_are_not_cached(running_stack: RunningStack) -> None:
+    provider = f"cache-{uuid.uuid4().hex[:6]}"
+    client_id, secret = running_stack.add_provider(provider)
+    async with httpx.AsyncClient(base_url=running_stack.url("provider-gateway")) as client:
+        response = await client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+        )
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_a_cpr_number_a_caller_types_does_not_reach_the_audit_trail(
+    running_stack: RunningStack,
+) -> None:
+    provider = f"audit-{uuid.uuid4().hex[:6]}"
+    async with provider_client(running_stack, provider) as gateway:
+        assert (await gateway.get("/v1/referrals/010190-1234")).status_code == 422
+    conn = await gateway_db(running_stack)
+    try:
+        paths = [
+            row["path"]
+            for row in await conn.fetch("SELECT path FROM audit_log WHERE provider_id = $1", provider)
+        ]
+    finally:
+        await conn.close()
+    assert "/v1/referrals/[cpr-masked]" in paths
+    assert not [path for path in paths if "010190-1234" in path]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"updated_since": "9999-12-31T23:59:59-14:00"}, "query.updated_since"),
+        ({"updated_since": "2026-11-16T10:00:00"}, "query.updated_since"),
+    ],
+)
+async def test_out_of_range_times_name_the_field(
+    running_stack: RunningStack, params: dict[str, str], field: str
+) -> None:
+    async with provider_client(running_stack, f"tid-{uuid.uuid4().hex[:6]}") as gateway:
+        response = await gateway.get("/v1/referrals", params=params)
+        huge = await gateway.get("/v1/feed", params={"after": str(10**30)})
+    assert response.status_code == 422 and [e["field"] for e in response.json()["errors"]] == [field]
+    assert huge.status_code == 422 and [e["field"] for e in huge.json()["errors"]] == ["query.after"]

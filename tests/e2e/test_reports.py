@@ -3,6 +3,7 @@ follows each submission through the closed loop: received, then what the departm
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -172,3 +173,44 @@ async def test_a_departments_decision_reaches_the_provider_with_its_reason(
         assert any(
             item["kind"] == "submission-decided" and item["submission_id"] == submission_id for item in feed
         )
+
+
+async def test_a_social_plan_decision_reaches_the_provider_without_its_social_reasons(
+    running_stack: RunningStack, infra: Infra
+) -> None:
+    provider = f"social-{uuid.uuid4().hex[:6]}"
+    subject = citizen_ref()
+    referral_id = await refer(running_stack, provider, subject)
+    async with provider_client(running_stack, provider) as gateway:
+        await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        endpoint, body = REPORTS[3][0], REPORTS[3][1]
+        submission_id = (await gateway.post(f"/v1/referrals/{referral_id}/{endpoint}", json=body)).json()[
+            "submission_id"
+        ]
+        decision = PlanChangeDecided(
+            decision_id=uuid.uuid4(),
+            submission_id=uuid.UUID(submission_id),
+            referral_id=uuid.UUID(referral_id),
+            provider_id=provider,
+            target_plan=TargetPlan.SOCIAL_PLAN,
+            decision=PlanChangeDecision.REJECTED,
+            reason="Borgeren er i misbrugsbehandling; bostøtte venter til den er afsluttet.",
+            deciding_team=CaseworkerTeam(department=Department.SOCIAL, team="Socialcenter Vest, team 2"),
+        )
+        envelope = Envelope(
+            source="/samspil/social",
+            type=decision.event_type,
+            subject=subject,
+            dataschema=decision.dataschema,
+            correlationid=uuid.UUID(submission_id),
+        )
+        await produce(infra.bootstrap_servers, encode(envelope, decision, "samspil.social.events.v1"))
+
+        async def decided() -> dict[str, Any] | None:
+            submission = (await gateway.get(f"/v1/submissions/{submission_id}")).json()
+            return next((a for a in submission["acknowledgements"] if a["outcome"] == "decided"), None)
+
+        acknowledgement = await wait_for(decided)
+        assert acknowledgement["decision"] == "rejected" and acknowledgement["reason"] is None
+        feed = json.dumps((await gateway.get("/v1/feed")).json())
+        assert "misbrugsbehandling" not in feed

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import pytest
+
 from samspil.runtime.logging import mask_cpr
+from schemas.envelope import no_cpr
 
 
 def test_cpr_numbers_are_masked_in_log_lines_with_or_without_dash() -> None:
     line = mask_cpr(
-        None, "info", {"event": "looked up 010190-1234", "note": "cpr 0101901234", "n": [f"{'2' * 10}"]}
+        None, "info", {"event": "looked up 010190-1234", "note": "cpr 0101901234", "n": ["1111111111"]}
     )
     assert "010190-1234" not in line["event"] and "0101901234" not in line["note"]
     assert line["n"] == ["[cpr-masked]"]
@@ -15,3 +18,31 @@ def test_uuids_and_longer_numbers_are_left_alone() -> None:
     event_id = "c83f5afd-9a95-458a-a933-db1234567890"
     line = mask_cpr(None, "info", {"event_id": event_id, "offset": "123456789012"})
     assert line == {"event_id": event_id, "offset": "123456789012"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "010190-1234",
+        "Borger 010190\u20131234 flyttet.",  # en dash, as word processors write it
+        "010190\u00a01234",  # non-breaking space
+        "010190/1234",
+        "01/01/90-1234",
+        "01.01.90-1234",
+        "0101 90 1234",
+        "a0101901234",
+        "cpr0101901234",
+    ],
+)
+def test_a_cpr_number_is_found_however_it_is_written(text: str) -> None:
+    assert "[cpr-masked]" in mask_cpr(None, "info", {"event": text})["event"]
+    with pytest.raises(ValueError, match="CPR"):
+        no_cpr(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["+4512345678", "+45 12 34 56 78", "2026-11-16", "123456789012", "c83f5afd-9a95-458a-a933-db1234567890"],
+)
+def test_phone_numbers_dates_and_identifiers_are_not_cpr_numbers(text: str) -> None:
+    assert no_cpr(text) == text

@@ -30,6 +30,9 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     app = create_app(runtime, title="Samspil provider gateway", description=DESCRIPTION)
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
+    app.state.anonymous_limiter = RateLimiter(
+        rate=settings.anonymous_rate_per_second, burst=settings.anonymous_burst
+    )
     app.add_middleware(BodyRules)
     app.add_middleware(AuditTrail)  # added last, so it wraps the others and sees their refusals
     app.include_router(http.router, responses=problem_responses(400, 401, 404, 409, 413, 415, 422, 429))

@@ -16,3 +16,7 @@ class GatewaySettings(RuntimeSettings):
     token_ttl_seconds: int = Field(default=900, le=900, description="At most 15 minutes.")
     rate_limit_per_second: float = Field(default=20.0, gt=0, description="Per provider, per gateway process.")
     rate_limit_burst: int = Field(default=60, ge=1)
+    anonymous_rate_per_second: float = Field(
+        default=5.0, gt=0, description="Per address, for token requests and requests without a valid token."
+    )
+    anonymous_burst: int = Field(default=30, ge=1)

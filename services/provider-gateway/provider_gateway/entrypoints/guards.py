@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_response
 from samspil.runtime.metrics import ResponseStatus
+from schemas.envelope import mask_cpr_numbers
 
 log = structlog.get_logger("provider_gateway.guards")
 
@@ -31,7 +32,7 @@ async def idempotent(
     is stored in the same transaction and returned again for a repeat with the same body; a
     repeat with another body is refused. A concurrent repeat waits for the first to finish."""
     key = request.headers.get("idempotency-key")
-    if key is not None and not (0 < len(key) <= 200 and set(key) <= _KEY_PATTERN):
+    if key is None or not (0 < len(key) <= 200 and set(key) <= _KEY_PATTERN):
         raise Problem(
             422,
             "validation-failed",
@@ -139,6 +140,8 @@ class BodyRules:
             chunks, size, more = [], 0, True
             while more:
                 message = await receive()
+                if message["type"] == "http.disconnect":
+                    return  # the client went away mid-upload: nothing to answer
                 chunks.append(message.get("body", b""))
                 size += len(chunks[-1])
                 more = message.get("more_body", False)
@@ -153,6 +156,10 @@ class BodyRules:
             await self.app(scope, replay, send)
             return
         await self.app(scope, receive, send)
+
+
+def _masked(value: str | None) -> str | None:
+    return None if value is None else mask_cpr_numbers(value)
 
 
 def _too_large() -> Response:
@@ -188,10 +195,11 @@ class AuditTrail:
                 "INSERT INTO audit_log"
                 " (client_id, provider_id, method, path, citizen_ref, status, outcome)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                state.get("client_id"),
+                # What a caller typed (a client id, a path) is masked: it may hold a CPR number.
+                _masked(state.get("client_id")),
                 state.get("provider_id"),
                 scope["method"],
-                scope["path"],
+                mask_cpr_numbers(scope["path"]),
                 state.get("citizen_ref"),
                 status,
                 outcome,

@@ -7,12 +7,12 @@ import base64
 import json
 import time
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, ValidationError, create_model
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.credentials import (
@@ -43,6 +43,7 @@ from schemas.referrals import ReferralCompleted, ReferralStatus, ReferralTransit
 router = APIRouter()
 _PRINTABLE = r"^[\x21-\x7e]+$"
 _DUMMY_HASH = hash_secret("no client has this secret")
+_HASHING = asyncio.Semaphore(2)
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -114,16 +115,27 @@ class SubmissionAccepted(BaseModel):
 
 
 def _unauthorized(detail: str) -> Problem:
-    return Problem(401, "unauthorized", "Authentication required", detail=detail)
+    return Problem(
+        401, "unauthorized", "Authentication required", detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def _limit_anonymous(request: Request, bucket: str) -> None:
+    """Callers not (yet) known by a valid token are limited by address, so nobody can flood the
+    audit trail or the password hashing without credentials."""
+    host = request.client.host if request.client else "unknown"
+    request.app.state.anonymous_limiter.check(f"{bucket}:{host}")
 
 
 async def current_provider(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> TokenClaims:
     if credentials is None or credentials.scheme.lower() != "bearer":
+        _limit_anonymous(request, "no-token")
         raise _unauthorized("send a bearer token from POST /oauth/token")
     claims = read_token(credentials.credentials, request.app.state.settings.token_secret)
     if claims is None:
+        _limit_anonymous(request, "bad-token")
         raise _unauthorized("the token is invalid or has expired")
     request.state.client_id, request.state.provider_id = claims.client_id, claims.provider_id
     # A disabled client loses access at once, not when its last token expires.
@@ -135,11 +147,22 @@ async def current_provider(
 
 
 Provider = Annotated[TokenClaims, Depends(current_provider)]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9\-_.:]+$",
+        description="Unique per request you mean to make once; repeat it to retry safely.",
+    ),
+]
 
 
 @router.post("/oauth/token", response_model=TokenOut, tags=["auth"])
 async def token(
     request: Request,
+    response: Response,
     grant_type: Annotated[str, Form()],
     client_id: Annotated[str, Form(max_length=200, pattern=_PRINTABLE)],
     client_secret: Annotated[str, Form(max_length=200, pattern=_PRINTABLE)],
@@ -147,17 +170,22 @@ async def token(
     """OAuth2 client-credentials grant: trade a provider's client id and secret for a bearer
     token that lives at most 15 minutes."""
     request.state.client_id = client_id  # as claimed, for the audit trail
+    _limit_anonymous(request, "token")
     if grant_type != "client_credentials":
         raise Problem(400, "unsupported-grant-type", "Only client_credentials is supported")
     client = await repository.active_client(request.app.state.runtime.pool, client_id)
     # scrypt is slow on purpose: run it off the event loop, and for unknown clients too, so
     # the response time does not tell which client ids exist.
     stored = client["secret_hash"] if client is not None else _DUMMY_HASH
-    valid = await asyncio.to_thread(verify_secret, client_secret, stored)
+    async with _HASHING:  # a bounded number of slow hashes at a time
+        valid = await asyncio.to_thread(verify_secret, client_secret, stored)
     if client is None or not valid:
         raise _unauthorized("unknown client or wrong secret")
     ttl = request.app.state.settings.token_ttl_seconds
     claims = TokenClaims(client["client_id"], client["provider_id"], int(time.time()) + ttl)
+    # RFC 6749 5.1: a token response must not be cached.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
     return TokenOut(access_token=issue_token(claims, request.app.state.settings.token_secret), expires_in=ttl)
 
 
@@ -175,7 +203,7 @@ async def list_referrals(
     request: Request,
     provider: Provider,
     status_filter: Annotated[ReferralStatus | None, Query(alias="status")] = None,
-    updated_since: datetime | None = None,
+    updated_since: Annotated[AwareDatetime | None, AfterValidator(_storable)] = None,
     cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_\-=]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ReferralPage:
@@ -194,6 +222,18 @@ async def list_referrals(
     return ReferralPage(items=items, next_cursor=next_cursor)
 
 
+def _storable(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        in_range = 2 <= value.astimezone(UTC).year <= 9998
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise ValueError("must be a time between the years 2 and 9998")
+    return value
+
+
 def _make_cursor(row: Any) -> str:
     raw = f"{row['updated_at'].isoformat()}|{row['referral_id']}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
@@ -202,8 +242,11 @@ def _make_cursor(row: Any) -> str:
 def _read_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         when, referral_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(when), uuid.UUID(referral_id)
-    except ValueError:
+        after = datetime.fromisoformat(when)
+        if after.tzinfo is None or _storable(after) is None:
+            raise ValueError("not a cursor from this API")
+        return after, uuid.UUID(referral_id)
+    except (ValueError, OverflowError):
         raise Problem(
             422,
             "validation-failed",
@@ -228,7 +271,7 @@ async def get_referral(referral_id: uuid.UUID, request: Request, provider: Provi
 
 def _step_endpoint(action: str, step: type[ReferralTransition]) -> Any:
     async def take_step(
-        referral_id: uuid.UUID, body: StepIn, request: Request, provider: Provider
+        referral_id: uuid.UUID, body: StepIn, request: Request, provider: Provider, _key: IdempotencyKey
     ) -> Response:
         details: dict[str, Any] = {"occurred_on": body.occurred_on or date.today(), "reason": body.reason}
         if step is ReferralCompleted:
@@ -312,7 +355,7 @@ def _build(
     tags=["reports"],
 )
 async def submit_absence_notice(
-    referral_id: uuid.UUID, body: AbsenceNoticeIn, request: Request, provider: Provider
+    referral_id: uuid.UUID, body: AbsenceNoticeIn, request: Request, provider: Provider, _key: IdempotencyKey
 ) -> Response:
     """Notify the jobcenter that the citizen has stayed away from the offer. The jobcenter,
     not the provider, then re-contacts the citizen."""
@@ -345,7 +388,9 @@ REPORTS: dict[str, tuple[type[ProviderReport], str]] = {
 def _report_endpoint(model: type[ProviderReport], kind: str) -> Any:
     body_model = _input_model(model)
 
-    async def submit(referral_id: uuid.UUID, body: Any, request: Request, provider: Provider) -> Response:
+    async def submit(
+        referral_id: uuid.UUID, body: Any, request: Request, provider: Provider, _key: IdempotencyKey
+    ) -> Response:
         report = _build(model, referral_id, provider, body.model_dump())
         return await _submit(request, provider, kind, report)
 
@@ -419,7 +464,7 @@ class FeedPage(BaseModel):
 async def feed(
     request: Request,
     provider: Provider,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> FeedPage:
     """What changed for the calling provider, in order: new or cancelled referrals and what the

@@ -12,7 +12,7 @@ from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
 from schemas.decisions import AbsenceAssessed, PlanChangeDecided, ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
-from schemas.provider_reports import ProviderReport
+from schemas.provider_reports import ProviderReport, TargetPlan
 from schemas.referrals import (
     CLOSED_STATUSES,
     ReferralCancelled,
@@ -144,7 +144,9 @@ async def record_decision(
             "department": decided.deciding_team.department.value,
             "outcome": "decided",
             "decision": decided.decision.value,
-            "reason": decided.reason,
+            # A social-plan decision's reasoning is social-plan detail: the provider learns the
+            # decision, not why.
+            "reason": decided.reason if decided.target_plan is TargetPlan.JOB_PLAN else None,
         }
     else:
         entry = {
