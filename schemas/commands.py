@@ -13,7 +13,7 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from schemas.base import CommandData
 from schemas.common import Department, LongText, PlanVersion, ProviderId, ShortText
 from schemas.consent import SharedInformation, exactly_one_recipient
-from schemas.contact_course import FollowUpKind, PostponementReason
+from schemas.contact_course import FollowUpKind, PostponementReason, other_reason_explained
 from schemas.decisions import AbsenceAction, PlanChangeDecision
 from schemas.plans import JobPlanActivity, SocialMeasure
 from schemas.topics import EMPLOYMENT_COMMANDS, SOCIAL_COMMANDS
@@ -67,9 +67,7 @@ class PostponeFollowUp(CommandData):
     @field_validator("reason_text")
     @classmethod
     def _other_explained(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("reason") is PostponementReason.OTHER and not value:
-            raise ValueError("is required when reason is 'other'")
-        return value
+        return other_reason_explained(value, info)
 
 
 class ReviseJobPlan(CommandData):

@@ -56,6 +56,13 @@ class PostponementReason(StrEnum):
     OTHER = "other"
 
 
+def other_reason_explained(reason_text: str | None, info: ValidationInfo) -> str | None:
+    """A postponement for an 'other' reason says which."""
+    if info.data.get("reason") is PostponementReason.OTHER and not reason_text:
+        raise ValueError("is required when reason is 'other'")
+    return reason_text
+
+
 class FollowUpPostponed(EventData):
     """A follow-up was postponed. Valid only with a justification note (socialfaglig vurdering)
     recorded in the case; the note stays in the case, the bus only learns that it exists."""
@@ -88,9 +95,7 @@ class FollowUpPostponed(EventData):
     @field_validator("reason_text")
     @classmethod
     def _other_explained(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("reason") is PostponementReason.OTHER and not value:
-            raise ValueError("is required when reason is 'other'")
-        return value
+        return other_reason_explained(value, info)
 
 
 class FollowUpDueSoon(EventData):

@@ -3,8 +3,10 @@ follows each submission through the closed loop: received, then what the departm
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -129,46 +131,61 @@ async def test_a_report_breaking_a_cross_field_rule_is_refused_naming_the_field(
         assert other_provider.status_code == 404
 
 
-async def test_a_departments_decision_reaches_the_provider_with_its_reason(
-    running_stack: RunningStack, infra: Infra
-) -> None:
+@contextlib.asynccontextmanager
+async def decided_plan_change(
+    stack: RunningStack, infra: Infra, report: int, plan: TargetPlan, team: CaseworkerTeam, reason: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, str, Callable[[], Awaitable[dict[str, Any] | None]]]]:
+    """A provider requests a plan change, and the owning team's decision is put on the bus as
+    that department's service publishes it. Yields the provider's client, the submission id and
+    a probe for the decision as the provider sees it."""
     provider = f"beslut-{uuid.uuid4().hex[:6]}"
     subject = citizen_ref()
-    referral_id = await refer(running_stack, provider, subject)
-    async with provider_client(running_stack, provider) as gateway:
+    referral_id = await refer(stack, provider, subject)
+    async with provider_client(stack, provider) as gateway:
         await wait_for(lambda: visible_to_provider(gateway, referral_id))
-        endpoint, body = REPORTS[2][0], REPORTS[2][1]
-        submission_id = (await gateway.post(f"/v1/referrals/{referral_id}/{endpoint}", json=body)).json()[
-            "submission_id"
-        ]
-        # The jobcenter's decision, on the bus as its service will publish it.
+        endpoint, body = REPORTS[report][0], REPORTS[report][1]
+        answer = await gateway.post(f"/v1/referrals/{referral_id}/{endpoint}", json=body)
+        submission_id = answer.json()["submission_id"]
         decision = PlanChangeDecided(
             decision_id=uuid.uuid4(),
             submission_id=uuid.UUID(submission_id),
             referral_id=uuid.UUID(referral_id),
             provider_id=provider,
-            target_plan=TargetPlan.JOB_PLAN,
+            target_plan=plan,
             decision=PlanChangeDecision.REJECTED,
-            reason="Afventer lægelig vurdering før timetallet ændres.",
-            deciding_team=CaseworkerTeam(department=Department.EMPLOYMENT, team="Jobcenter Nord, team 3"),
+            reason=reason,
+            deciding_team=team,
         )
         envelope = Envelope(
-            source="/samspil/employment",
+            source=f"/samspil/{team.department.value}",
             type=decision.event_type,
             subject=subject,
             dataschema=decision.dataschema,
             correlationid=uuid.UUID(submission_id),
         )
-        await produce(infra.bootstrap_servers, encode(envelope, decision))
+        topic = f"samspil.{team.department.value}.events.v1"
+        await produce(infra.bootstrap_servers, encode(envelope, decision, topic))
 
         async def decided() -> dict[str, Any] | None:
             submission = (await gateway.get(f"/v1/submissions/{submission_id}")).json()
-            found = [a for a in submission["acknowledgements"] if a["outcome"] == "decided"]
-            return found[0] if found else None
+            return next((a for a in submission["acknowledgements"] if a["outcome"] == "decided"), None)
 
+        yield gateway, submission_id, decided
+
+
+async def test_a_departments_decision_reaches_the_provider_with_its_reason(
+    running_stack: RunningStack, infra: Infra
+) -> None:
+    reason = "Afventer lægelig vurdering før timetallet ændres."
+    team = CaseworkerTeam(department=Department.EMPLOYMENT, team="Jobcenter Nord, team 3")
+    async with decided_plan_change(running_stack, infra, 2, TargetPlan.JOB_PLAN, team, reason) as (
+        gateway,
+        submission_id,
+        decided,
+    ):
         acknowledgement = await wait_for(decided)
         assert acknowledgement["decision"] == "rejected"
-        assert acknowledgement["reason"] == "Afventer lægelig vurdering før timetallet ændres."
+        assert acknowledgement["reason"] == reason
         feed = (await gateway.get("/v1/feed")).json()["items"]
         assert any(
             item["kind"] == "submission-decided" and item["submission_id"] == submission_id for item in feed
@@ -178,38 +195,13 @@ async def test_a_departments_decision_reaches_the_provider_with_its_reason(
 async def test_a_social_plan_decision_reaches_the_provider_without_its_social_reasons(
     running_stack: RunningStack, infra: Infra
 ) -> None:
-    provider = f"social-{uuid.uuid4().hex[:6]}"
-    subject = citizen_ref()
-    referral_id = await refer(running_stack, provider, subject)
-    async with provider_client(running_stack, provider) as gateway:
-        await wait_for(lambda: visible_to_provider(gateway, referral_id))
-        endpoint, body = REPORTS[3][0], REPORTS[3][1]
-        submission_id = (await gateway.post(f"/v1/referrals/{referral_id}/{endpoint}", json=body)).json()[
-            "submission_id"
-        ]
-        decision = PlanChangeDecided(
-            decision_id=uuid.uuid4(),
-            submission_id=uuid.UUID(submission_id),
-            referral_id=uuid.UUID(referral_id),
-            provider_id=provider,
-            target_plan=TargetPlan.SOCIAL_PLAN,
-            decision=PlanChangeDecision.REJECTED,
-            reason="Borgeren er i misbrugsbehandling; bostøtte venter til den er afsluttet.",
-            deciding_team=CaseworkerTeam(department=Department.SOCIAL, team="Socialcenter Vest, team 2"),
-        )
-        envelope = Envelope(
-            source="/samspil/social",
-            type=decision.event_type,
-            subject=subject,
-            dataschema=decision.dataschema,
-            correlationid=uuid.UUID(submission_id),
-        )
-        await produce(infra.bootstrap_servers, encode(envelope, decision, "samspil.social.events.v1"))
-
-        async def decided() -> dict[str, Any] | None:
-            submission = (await gateway.get(f"/v1/submissions/{submission_id}")).json()
-            return next((a for a in submission["acknowledgements"] if a["outcome"] == "decided"), None)
-
+    reason = "Borgeren er i misbrugsbehandling; bostøtte venter til den er afsluttet."
+    team = CaseworkerTeam(department=Department.SOCIAL, team="Socialcenter Vest, team 2")
+    async with decided_plan_change(running_stack, infra, 3, TargetPlan.SOCIAL_PLAN, team, reason) as (
+        gateway,
+        _,
+        decided,
+    ):
         acknowledgement = await wait_for(decided)
         assert acknowledgement["decision"] == "rejected" and acknowledgement["reason"] is None
         feed = json.dumps((await gateway.get("/v1/feed")).json())
