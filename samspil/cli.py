@@ -1,5 +1,5 @@
 """The ``samspil`` command line: run everything locally, reset it, manage provider
-credentials and dead letters."""
+credentials and dead letters, print caseworker tokens for the local stack."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from samspil.local.runner import SERVICES, LocalStack
+from samspil.runtime.auth import Role, issue_local_token
 from samspil.runtime.db import Connection
 
 DEFAULT_STATE_DIR = Path(os.environ.get("SAMSPIL_STATE_DIR", ".samspil"))
@@ -191,6 +192,40 @@ def _outbox(args: argparse.Namespace) -> int:
     return _with_db(args.state_dir, args.service, work)
 
 
+def _token(args: argparse.Namespace) -> int:
+    if os.environ.get("SAMSPIL_AUTH_JWKS_URL"):
+        print(
+            "SAMSPIL_AUTH_JWKS_URL is set: the services accept only tokens from the municipality's "
+            "OpenID Connect provider, so get one there.",
+            file=sys.stderr,
+        )
+        return 1
+    if args.ttl <= 0:
+        print("--ttl must be a positive number of seconds.", file=sys.stderr)
+        return 1
+    # The secret the local runner gives the services: the environment's, else the state folder's.
+    secret = os.environ.get("SAMSPIL_AUTH_SECRET")
+    if not secret:
+        args.state_dir.mkdir(parents=True, exist_ok=True)
+        secret = LocalStack.from_env(args.state_dir).staff_token_secret()
+    try:
+        token = issue_local_token(
+            secret,
+            subject=args.subject,
+            roles=args.role,
+            team=args.team,
+            name=args.name,
+            issuer=os.environ.get("SAMSPIL_AUTH_ISSUER", "samspil-local"),
+            audience=os.environ.get("SAMSPIL_AUTH_AUDIENCE", "samspil-internal"),
+            ttl_seconds=args.ttl,
+        )
+    except ValueError as error:
+        print(f"Cannot issue a token: {error}.", file=sys.stderr)
+        return 1
+    print(token)
+    return 0
+
+
 def _contracts(args: argparse.Namespace) -> int:
     from samspil import contracts
 
@@ -232,6 +267,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     contracts.add_argument("action", choices=["generate", "check"])
     contracts.set_defaults(run=_contracts)
+
+    token = commands.add_parser(
+        "token",
+        help="print a caseworker bearer token for the local stack",
+        description="Print a bearer token from the built-in issuer, signed with the local stack's "
+        'secret. Use it as: curl -H "Authorization: Bearer $(samspil token --role '
+        'employment-caseworker --team jobcenter-nord)" ...',
+    )
+    token.add_argument(
+        "--role", action="append", required=True, choices=[role.value for role in Role], help="repeatable"
+    )
+    token.add_argument("--team", help="the caller's team, e.g. jobcenter-nord")
+    token.add_argument("--subject", default="local-caseworker", help="the caller's id (the token's sub)")
+    token.add_argument("--name", help="the caller's display name")
+    token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime (default 3600)")
+    token.set_defaults(run=_token)
 
     outbox = commands.add_parser("outbox", help="list outbox records the broker can never take")
     outbox.add_argument("action", choices=["parked"])

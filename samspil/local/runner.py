@@ -126,6 +126,9 @@ class LocalStack:
         env.setdefault("SAMSPIL_LOG_FORMAT", "json")
         if spec.name == "provider-gateway":
             env.setdefault("PROVIDER_GATEWAY_TOKEN_SECRET", self._persistent_secret("gateway-token-secret"))
+        if not env.get("SAMSPIL_AUTH_JWKS_URL"):
+            # The built-in issuer: `samspil token` signs caseworker tokens with the same secret.
+            env.setdefault("SAMSPIL_AUTH_SECRET", self.staff_token_secret())
         return env
 
     def start_service(self, name: str) -> None:
@@ -184,6 +187,10 @@ class LocalStack:
 
     def dead_services(self) -> list[str]:
         return [name for name, process in self.processes.items() if process.poll() is not None]
+
+    def staff_token_secret(self) -> str:
+        """The secret of the built-in staff token issuer, kept in the state folder across runs."""
+        return self._persistent_secret("staff-token-secret")
 
     def _persistent_secret(self, name: str) -> str:
         path = self.state_dir / "secrets.json"

@@ -52,6 +52,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     titles = {
         400: "Bad request",
         401: "Authentication required",
+        403: "Forbidden",
         404: "Not found",
         409: "Conflict with the current state",
         413: "Body too large",
@@ -91,6 +92,13 @@ class Problem(Exception):
         self.detail = detail
         self.headers = headers
         self.extra = extra
+
+
+def unauthorized(detail: str, challenge: str = "Bearer") -> Problem:
+    """A 401 with the WWW-Authenticate challenge HTTP requires, the same problem type on every API."""
+    return Problem(
+        401, "unauthorized", "Authentication required", detail=detail, headers={"WWW-Authenticate": challenge}
+    )
 
 
 def problem_response(
@@ -160,7 +168,8 @@ def _http_problem(_: Request, error: Exception) -> JSONResponse:
     return problem_response(error.status_code, f"http-{error.status_code}", str(error.detail))
 
 
-def _problem(_: Request, error: Exception) -> JSONResponse:
+def problem_handler(_: Request, error: Exception) -> JSONResponse:
+    """The exception handler that answers a raised `Problem`."""
     assert isinstance(error, Problem)
     return problem_response(error.status, error.kind, error.title, error.detail, error.headers, **error.extra)
 
@@ -193,7 +202,7 @@ def create_app(runtime: ServiceRuntime, *, title: str, description: str) -> Fast
     app.state.runtime = runtime
     app.add_exception_handler(RequestValidationError, _validation_problem)
     app.add_exception_handler(StarletteHTTPException, _http_problem)
-    app.add_exception_handler(Problem, _problem)
+    app.add_exception_handler(Problem, problem_handler)
     app.add_exception_handler(asyncpg.DataError, _invalid_data)
     app.add_exception_handler(Exception, _unexpected)
 

@@ -1,0 +1,382 @@
+"""Staff bearer tokens: the built-in issuer for local runs and tests, the municipality's OpenID
+Connect provider by configuration, and the 401/403 answers of the FastAPI dependency."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Annotated, Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import Depends, FastAPI
+from pydantic import ValidationError
+from structlog.testing import capture_logs
+
+from samspil.runtime.auth import (
+    Caller,
+    InvalidToken,
+    Role,
+    StaffAuthSettings,
+    TokenVerifier,
+    caller_with,
+    install_auth,
+    issue_local_token,
+)
+
+SECRET = "a-local-secret-long-enough-for-hs256!"
+KID = "municipality-key-1"
+ISSUER = "https://login.municipality.example/realms/staff"
+
+
+@pytest.fixture(autouse=True)
+def no_auth_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SECRET", "JWKS_URL", "ISSUER", "AUDIENCE", "ROLES_CLAIM", "TEAM_CLAIM", "NAME_CLAIM"):
+        monkeypatch.delenv(f"SAMSPIL_AUTH_{name}", raising=False)
+
+
+def local_verifier(monkeypatch: pytest.MonkeyPatch) -> TokenVerifier:
+    monkeypatch.setenv("SAMSPIL_AUTH_SECRET", SECRET)
+    return TokenVerifier.from_settings(StaffAuthSettings())
+
+
+def claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base: dict[str, Any] = {
+        "iss": "samspil-local",
+        "aud": "samspil-internal",
+        "sub": "caseworker-7",
+        "iat": now,
+        "exp": now + 600,
+        "roles": ["employment-caseworker"],
+    }
+    base.update(changes)
+    return {key: value for key, value in base.items() if value is not None}
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def forged(header: dict[str, Any], payload: dict[str, Any], hmac_key: bytes | None) -> str:
+    """A token built by hand, as an attacker would: PyJWT refuses to make these."""
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
+    signature = (
+        b"" if hmac_key is None else hmac.new(hmac_key, signing_input.encode(), hashlib.sha256).digest()
+    )
+    return f"{signing_input}.{b64(signature)}"
+
+
+# --- the built-in issuer ------------------------------------------------------------------------
+
+
+async def test_built_in_token_is_accepted_with_roles_team_and_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = issue_local_token(
+        SECRET,
+        subject="caseworker-7",
+        roles=[Role.EMPLOYMENT_CASEWORKER, Role.SPECIALIST_UNIT],
+        team="jobcenter-nord",
+        name="Anna Holm",
+    )
+    caller = await local_verifier(monkeypatch).verify(token)
+    assert caller == Caller(
+        subject="caseworker-7",
+        roles=frozenset({"employment-caseworker", "specialist-unit"}),
+        team="jobcenter-nord",
+        name="Anna Holm",
+    )
+    assert caller.has_any(Role.SOCIAL_CASEWORKER, Role.SPECIALIST_UNIT)
+    assert not caller.has_any(Role.SOCIAL_CASEWORKER)
+
+
+async def test_roles_may_be_one_space_separated_string(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = jwt.encode(claims(roles="social-caseworker specialist-unit"), SECRET, algorithm="HS256")
+    caller = await local_verifier(monkeypatch).verify(token)
+    assert caller.roles == {"social-caseworker", "specialist-unit"}
+    assert caller.team is None and caller.name is None
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        (lambda: issue_local_token(SECRET, subject="c", roles=[], ttl_seconds=-120), "expired"),
+        (lambda: jwt.encode(claims(iss="someone-else"), SECRET, algorithm="HS256"), "another issuer"),
+        (lambda: jwt.encode(claims(aud="another-system"), SECRET, algorithm="HS256"), "another audience"),
+        (
+            lambda: jwt.encode(claims(), "another-secret-that-is-long-enough!!", algorithm="HS256"),
+            "signature",
+        ),
+        (lambda: forged({"alg": "none", "typ": "JWT"}, claims(), None), "algorithm"),
+        (lambda: jwt.encode(claims(exp=None), SECRET, algorithm="HS256"), "no exp claim"),
+        (lambda: jwt.encode(claims(sub=None), SECRET, algorithm="HS256"), "no sub claim"),
+        (lambda: jwt.encode(claims(nbf=int(time.time()) + 600), SECRET, algorithm="HS256"), "not valid yet"),
+        (lambda: "not-a-token", "malformed"),
+    ],
+    ids=[
+        "expired",
+        "wrong-issuer",
+        "wrong-audience",
+        "bad-signature",
+        "alg-none",
+        "missing-exp",
+        "missing-sub",
+        "not-yet-valid",
+        "garbage",
+    ],
+)
+async def test_untrustworthy_token_is_refused(
+    monkeypatch: pytest.MonkeyPatch, token: Any, reason: str
+) -> None:
+    with pytest.raises(InvalidToken) as refused:
+        await local_verifier(monkeypatch).verify(token())
+    assert reason in refused.value.reason
+
+
+async def test_refusal_reason_never_holds_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = jwt.encode(claims(iss="someone-else"), SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken) as refused:
+        await local_verifier(monkeypatch).verify(token)
+    assert token not in str(refused.value) and token.split(".")[1] not in str(refused.value)
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+def test_settings_refuse_both_a_secret_and_a_jwks_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMSPIL_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("SAMSPIL_AUTH_JWKS_URL", "https://login.municipality.example/jwks")
+    with pytest.raises(ValidationError, match="exactly one of SAMSPIL_AUTH_SECRET") as refused:
+        StaffAuthSettings()
+    assert SECRET not in str(refused.value)
+
+
+def test_settings_refuse_neither_a_secret_nor_a_jwks_url() -> None:
+    with pytest.raises(ValidationError, match="exactly one of SAMSPIL_AUTH_SECRET"):
+        StaffAuthSettings()
+
+
+def test_settings_refuse_a_short_secret_without_printing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMSPIL_AUTH_SECRET", "too-short-secret")
+    with pytest.raises(ValidationError) as refused:
+        StaffAuthSettings()
+    assert "too-short-secret" not in str(refused.value)
+
+
+def test_settings_are_read_from_unprefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMSPIL_AUTH_JWKS_URL", "https://login.municipality.example/jwks")
+    monkeypatch.setenv("SAMSPIL_AUTH_ISSUER", ISSUER)
+    monkeypatch.setenv("SAMSPIL_AUTH_ROLES_CLAIM", "realm_access.roles")
+    settings = StaffAuthSettings()
+    assert settings.auth_jwks_url == "https://login.municipality.example/jwks"
+    assert (settings.auth_issuer, settings.auth_roles_claim) == (ISSUER, "realm_access.roles")
+    assert settings.auth_secret is None
+
+
+# --- the municipality's OpenID Connect provider ---------------------------------------------------
+
+
+@dataclass
+class IdentityProvider:
+    private_key: rsa.RSAPrivateKey
+    public_pem: bytes
+    jwks_url: str
+    fetches: list[str] = field(default_factory=list)
+
+    def token(self, kid: str = KID, **changes: Any) -> str:
+        return jwt.encode(
+            claims(iss=ISSUER, **changes), self.private_key, algorithm="RS256", headers={"kid": kid}
+        )
+
+
+@pytest.fixture(scope="module")
+def identity_provider() -> Iterator[IdentityProvider]:
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private_key.public_key()))
+    document = json.dumps({"keys": [{**public_jwk, "kid": KID, "use": "sig", "alg": "RS256"}]}).encode()
+    fetches: list[str] = []
+
+    class JwksEndpoint(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fetches.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(document)))
+            self.end_headers()
+            self.wfile.write(document)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), JwksEndpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    public_pem = private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    try:
+        yield IdentityProvider(
+            private_key, public_pem, f"http://127.0.0.1:{server.server_port}/jwks", fetches=fetches
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def oidc_verifier(monkeypatch: pytest.MonkeyPatch, provider: IdentityProvider) -> TokenVerifier:
+    monkeypatch.setenv("SAMSPIL_AUTH_JWKS_URL", provider.jwks_url)
+    monkeypatch.setenv("SAMSPIL_AUTH_ISSUER", ISSUER)
+    return TokenVerifier.from_settings(StaffAuthSettings())
+
+
+async def test_provider_token_signed_with_a_published_key_is_accepted(
+    monkeypatch: pytest.MonkeyPatch, identity_provider: IdentityProvider
+) -> None:
+    verifier = oidc_verifier(monkeypatch, identity_provider)
+    caller = await verifier.verify(identity_provider.token(roles=["social-caseworker"], team="social-vest"))
+    assert (caller.subject, caller.roles, caller.team) == (
+        "caseworker-7",
+        frozenset({"social-caseworker"}),
+        "social-vest",
+    )
+
+
+async def test_provider_keys_are_fetched_once_not_per_request(
+    monkeypatch: pytest.MonkeyPatch, identity_provider: IdentityProvider
+) -> None:
+    verifier = oidc_verifier(monkeypatch, identity_provider)
+    before = len(identity_provider.fetches)
+    for _ in range(3):
+        await verifier.verify(identity_provider.token())
+    assert len(identity_provider.fetches) - before == 1
+
+
+async def test_hs256_token_signed_with_the_public_key_is_refused(
+    monkeypatch: pytest.MonkeyPatch, identity_provider: IdentityProvider
+) -> None:
+    # Algorithm confusion: the public key is public, so "HMAC with the public key" is a forgery.
+    token = forged(
+        {"alg": "HS256", "typ": "JWT", "kid": KID}, claims(iss=ISSUER), identity_provider.public_pem
+    )
+    with pytest.raises(InvalidToken, match="algorithm"):
+        await oidc_verifier(monkeypatch, identity_provider).verify(token)
+
+
+async def test_built_in_token_is_refused_when_the_provider_is_configured(
+    monkeypatch: pytest.MonkeyPatch, identity_provider: IdentityProvider
+) -> None:
+    token = issue_local_token(SECRET, subject="caseworker-7", roles=["employment-caseworker"], issuer=ISSUER)
+    with pytest.raises(InvalidToken, match="algorithm"):
+        await oidc_verifier(monkeypatch, identity_provider).verify(token)
+
+
+async def test_token_from_an_unknown_key_is_refused(
+    monkeypatch: pytest.MonkeyPatch, identity_provider: IdentityProvider
+) -> None:
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    token = jwt.encode(claims(iss=ISSUER), other_key, algorithm="RS256", headers={"kid": "not-published"})
+    with pytest.raises(InvalidToken, match="signing key is unknown"):
+        await oidc_verifier(monkeypatch, identity_provider).verify(token)
+
+
+async def test_token_signed_by_another_key_under_a_published_kid_is_refused(
+    monkeypatch: pytest.MonkeyPatch, identity_provider: IdentityProvider
+) -> None:
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    token = jwt.encode(claims(iss=ISSUER), other_key, algorithm="RS256", headers={"kid": KID})
+    with pytest.raises(InvalidToken, match="signature"):
+        await oidc_verifier(monkeypatch, identity_provider).verify(token)
+
+
+# --- the FastAPI dependency -----------------------------------------------------------------------
+
+
+def tiny_app(verifier: TokenVerifier) -> FastAPI:
+    app = FastAPI()
+    install_auth(app, verifier)
+
+    @app.post("/case-notes")
+    async def add_case_note(
+        caller: Annotated[Caller, Depends(caller_with(Role.EMPLOYMENT_CASEWORKER, Role.SPECIALIST_UNIT))],
+    ) -> dict[str, str | None]:
+        return {"subject": caller.subject, "team": caller.team}
+
+    return app
+
+
+async def post_case_note(app: FastAPI, headers: dict[str, str]) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        return await client.post("/case-notes", headers=headers)
+
+
+async def test_request_without_token_gets_401_with_a_bearer_challenge(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    response = await post_case_note(tiny_app(local_verifier(monkeypatch)), {})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="samspil"'
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["type"] == "https://samspil.dk/problems/unauthorized"
+
+
+@pytest.mark.parametrize("authorization", ["Bearer not-a-token", "Bearer ", "bearer x.y.z"])
+async def test_request_with_a_bad_token_gets_401_invalid_token_and_the_token_is_not_logged(
+    monkeypatch: pytest.MonkeyPatch, authorization: str
+) -> None:
+    with capture_logs() as logs:
+        response = await post_case_note(
+            tiny_app(local_verifier(monkeypatch)), {"Authorization": authorization}
+        )
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="samspil", error="invalid_token"'
+    token = authorization.partition(" ")[2]
+    if token.strip():
+        assert token not in response.text and token not in json.dumps(logs, default=str)
+
+
+async def test_expired_token_gets_401(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = issue_local_token(SECRET, subject="c", roles=["employment-caseworker"], ttl_seconds=-120)
+    response = await post_case_note(
+        tiny_app(local_verifier(monkeypatch)), {"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 401
+    assert response.json()["detail"] == "the token has expired"
+
+
+async def test_caller_without_any_listed_role_gets_403(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = issue_local_token(
+        SECRET, subject="caseworker-9", roles=[Role.SOCIAL_CASEWORKER], team="social-vest"
+    )
+    response = await post_case_note(
+        tiny_app(local_verifier(monkeypatch)), {"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 403
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["type"] == "https://samspil.dk/problems/forbidden"
+
+
+async def test_caller_with_a_listed_role_is_let_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = issue_local_token(
+        SECRET, subject="caseworker-7", roles=[Role.EMPLOYMENT_CASEWORKER], team="jobcenter-nord"
+    )
+    response = await post_case_note(
+        tiny_app(local_verifier(monkeypatch)), {"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+    assert response.json() == {"subject": "caseworker-7", "team": "jobcenter-nord"}
+
+
+def test_openapi_documents_bearer_authentication(monkeypatch: pytest.MonkeyPatch) -> None:
+    document = tiny_app(local_verifier(monkeypatch)).openapi()
+    assert document["components"]["securitySchemes"]["StaffBearer"]["scheme"] == "bearer"
+    assert document["paths"]["/case-notes"]["post"]["security"] == [{"StaffBearer": []}]
