@@ -11,11 +11,12 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from schemas.base import CommandData
-from schemas.common import Department, LongText, PlanVersion, ProviderId, ShortText
+from schemas.common import ContactPerson, Department, LongText, Name, PlanVersion, ProviderId, ShortText
 from schemas.consent import SharedInformation, exactly_one_recipient
 from schemas.contact_course import FollowUpKind, PostponementReason, other_reason_explained
 from schemas.decisions import AbsenceAction, PlanChangeDecision
 from schemas.plans import JobPlanActivity, SocialMeasure
+from schemas.referrals import Offer
 from schemas.topics import EMPLOYMENT_COMMANDS, SOCIAL_COMMANDS
 
 _TEAM = "Jobcenter Nord, team 3"
@@ -152,7 +153,130 @@ class AssessAbsence(CommandData):
     submission_id: uuid.UUID
     acceptable: bool
     action_taken: AbsenceAction
+    note: LongText = Field(description="The caseworker's assessment, kept in the case.")
+    note_to_provider: ShortText | None = Field(
+        default=None, description="What the provider should know; required for 'other'."
+    )
+
+
+class SetFollowUpCadence(CommandData):
+    """Set the citizen's individual follow-up cadence under the trial, with the justification."""
+
+    event_type = "dk.samspil.employment.command.set-follow-up-cadence.v1"
+    topic = EMPLOYMENT_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "months": 6,
+                    "justification_note": (
+                        "Langt fra arbejdsmarkedet; samtaler hver 6. måned med mentor imellem."
+                    ),
+                }
+            ]
+        }
+    )
+
+    months: Annotated[int, Field(ge=1, le=12, description="Months between follow-ups (3 by default).")]
+    justification_note: LongText = Field(description="Why this citizen's cadence differs.")
+
+
+class ReferCitizen(CommandData):
+    """Refer the citizen to an offer at a provider (henvisning til tilbud)."""
+
+    event_type = "dk.samspil.employment.command.refer-citizen.v1"
+    topic = EMPLOYMENT_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "referral_id": "6f1c2a4e-8d1b-4a57-9f0e-3c5d7b9a1e20",
+                    "provider_id": "aktivcenter-nord",
+                    "offer": {
+                        "kind": "activation",
+                        "title": "Aktiveringsforløb med nedsat tid",
+                        "hours_per_week": 10,
+                        "starts_on": "2026-12-01",
+                    },
+                    "citizen_display_name": "Testborger A",
+                    "jobcenter_contact": {"name": "Kim Testesen", "phone": "+45 12 34 56 78"},
+                }
+            ]
+        }
+    )
+
+    referral_id: uuid.UUID = Field(
+        default_factory=uuid.uuid4, description="Chosen by the sender, so a resent command is one referral."
+    )
+    provider_id: ProviderId
+    offer: Offer
+    job_plan_goal: ShortText | None = None
+    citizen_display_name: Name
+    jobcenter_contact: ContactPerson
+
+
+class WithdrawReferral(CommandData):
+    """Withdraw (cancel) a referral; the provider sees it cancelled."""
+
+    event_type = "dk.samspil.employment.command.withdraw-referral.v1"
+    topic = EMPLOYMENT_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"referral_id": "6f1c2a4e-8d1b-4a57-9f0e-3c5d7b9a1e20", "reason": "Borgeren er flyttet."}
+            ]
+        }
+    )
+
+    referral_id: uuid.UUID
+    reason: ShortText
+
+
+class AssignTask(CommandData):
+    """Assign a caseworker task to a caseworker."""
+
+    event_type = "dk.samspil.employment.command.assign-task.v1"
+    topic = EMPLOYMENT_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"task_id": "3c4d5e6f-7081-4923-a4b5-c6d7e8f90a1b", "assignee": "Kim Testesen"}]
+        }
+    )
+
+    task_id: uuid.UUID
+    assignee: Name
+
+
+class CloseTask(CommandData):
+    """Close a task that needs no decision of its own (e.g. reviewing a progress report)."""
+
+    event_type = "dk.samspil.employment.command.close-task.v1"
+    topic = EMPLOYMENT_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "task_id": "3c4d5e6f-7081-4923-a4b5-c6d7e8f90a1b",
+                    "note": "Gennemgået med borgeren; forløbet fortsætter uændret.",
+                }
+            ]
+        }
+    )
+
+    task_id: uuid.UUID
     note: LongText
+
+
+class AddCaseNote(CommandData):
+    """Add a note to the citizen's case (append-only)."""
+
+    event_type = "dk.samspil.employment.command.add-case-note.v1"
+    topic = EMPLOYMENT_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"text": "Borgeren ringede; aftalt møde hos mentor i næste uge."}]}
+    )
+
+    text: LongText
 
 
 class ReviseSocialPlan(CommandData):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -18,6 +19,14 @@ from schemas.provider_reports import AbsenceNoticeSubmitted, AbsenceReason, Cont
 
 def citizen_ref(seed: str | None = None) -> str:
     return "k1:" + hashlib.sha256((seed or uuid.uuid4().hex).encode()).hexdigest()
+
+
+def random_cpr(rng: random.Random | None = None) -> str:
+    """A made-up CPR number with a real birth date (born 1940-1999), in DDMMYY-SSSS form. The
+    sequence starts with 0-3 so the century is the 1900s; no check digit, as since 2007."""
+    rng = rng or random.Random()
+    born = date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 60))
+    return f"{born:%d%m%y}-{rng.randrange(4)}{rng.randrange(1000):03d}"
 
 
 def absence_notice(

@@ -126,6 +126,9 @@ class LocalStack:
         env.setdefault("SAMSPIL_LOG_FORMAT", "json")
         if spec.name == "provider-gateway":
             env.setdefault("PROVIDER_GATEWAY_TOKEN_SECRET", self._persistent_secret("gateway-token-secret"))
+        # Both departments must turn a CPR number into the same citizen reference.
+        if spec.name in ("employment", "social"):
+            env.setdefault("SAMSPIL_CITIZEN_REF_KEY", self._persistent_secret("citizen-ref-key"))
         if not env.get("SAMSPIL_AUTH_JWKS_URL"):
             # The built-in issuer: `samspil token` signs caseworker tokens with the same secret.
             env.setdefault("SAMSPIL_AUTH_SECRET", self.staff_token_secret())

@@ -25,6 +25,7 @@ from aiokafka import TopicPartition
 
 from samspil.runtime.codec import EnvelopeError, Headers, Record, decode_data, decode_envelope, safe_text
 from samspil.runtime.db import Connection
+from samspil.runtime.errors import Rejected
 from samspil.runtime.outbox import add_record
 from schemas.base import CommandData, EventData
 from schemas.envelope import Envelope
@@ -69,6 +70,7 @@ class DeadLetterReason(StrEnum):
     UNKNOWN_TYPE = "unknown-type"
     INVALID_DATA = "invalid-data"
     UNSUPPORTED_COMMAND = "unsupported-command"
+    REJECTED = "rejected"
     HANDLER_FAILED = "handler-failed"
 
 
@@ -143,6 +145,12 @@ class ReliableConsumer:
         while True:
             try:
                 return await self._handle_once(handler, envelope, data)
+            except Rejected as rejection:
+                # The command contradicts the state (stale version, unknown citizen): retrying
+                # cannot help; its sender reads the reason on the dead-letter topic.
+                return await self._dead_letter(
+                    record, envelope, DeadLetterReason.REJECTED, rejection.describe(), 1
+                )
             except TRANSIENT_ERRORS as error:
                 transient_failures += 1
                 log.warning("database unavailable, will retry", error=repr(error))

@@ -18,6 +18,7 @@ from faststream.specification import get_asyncapi_html
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from samspil.runtime.errors import Rejected
 from samspil.runtime.metrics import Counts, RequestCounter, render
 from samspil.runtime.service import ServiceRuntime
 
@@ -174,6 +175,14 @@ def problem_handler(_: Request, error: Exception) -> JSONResponse:
     return problem_response(error.status, error.kind, error.title, error.detail, error.headers, **error.extra)
 
 
+def _rejected(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, Rejected)
+    extra: dict[str, Any] = dict(error.extra)
+    if error.field:
+        extra["errors"] = [{"field": error.field, "message": error.detail, "code": error.code}]
+    return problem_response(error.status, error.code, error.detail, **extra)
+
+
 def _invalid_data(_: Request, error: Exception) -> JSONResponse:
     # Input that passed validation but the database still refused (a safety net: the models
     # should have refused it first). Never a 500 for bad input.
@@ -203,6 +212,7 @@ def create_app(runtime: ServiceRuntime, *, title: str, description: str) -> Fast
     app.add_exception_handler(RequestValidationError, _validation_problem)
     app.add_exception_handler(StarletteHTTPException, _http_problem)
     app.add_exception_handler(Problem, problem_handler)
+    app.add_exception_handler(Rejected, _rejected)
     app.add_exception_handler(asyncpg.DataError, _invalid_data)
     app.add_exception_handler(Exception, _unexpected)
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -46,6 +46,9 @@ class ServiceRuntime:
     subscription: Subscription | None = None
     publishes: Sequence[Topic] = ()
     description: str = ""
+    # Long-running jobs of the service itself (e.g. a scheduler), started with it and stopped
+    # before the relay, so what they put in the outbox is still published.
+    workers: Mapping[str, Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]] = field(default_factory=dict)
     pool: asyncpg.Pool = field(init=False)
     relay: OutboxRelay = field(init=False)
     consumer: ReliableConsumer | None = field(init=False, default=None)
@@ -53,6 +56,7 @@ class ServiceRuntime:
     _broker: KafkaBroker | None = field(init=False, default=None)
     _relay_task: asyncio.Task[None] | None = field(init=False, default=None)
     _subscribers: list[Any] = field(init=False, default_factory=list)
+    _worker_tasks: dict[str, asyncio.Task[None]] = field(init=False, default_factory=dict)
 
     @property
     def group_id(self) -> str:
@@ -78,6 +82,8 @@ class ServiceRuntime:
             broker_epoch=s.broker_epoch,
         )
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
+        for name, worker in self.workers.items():
+            self._worker_tasks[name] = asyncio.create_task(worker(self.pool), name=f"{self.name}-{name}")
         if self.subscription is not None:
             self.consumer = ReliableConsumer(
                 name=self.name,
@@ -197,6 +203,11 @@ class ServiceRuntime:
         """Stop taking new messages, let the relay publish what is pending, then close."""
         if self._broker is not None:
             await self._broker.stop()
+        for task in self._worker_tasks.values():
+            task.cancel()
+        for task in self._worker_tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if self._relay_task is not None:
             self.relay.stop()
             with contextlib.suppress(asyncio.CancelledError):
@@ -222,6 +233,8 @@ class ServiceRuntime:
             checks["broker"] = f"failing: {type(error).__name__}"
         relay_alive = self._relay_task is not None and not self._relay_task.done()
         checks["outbox-relay"] = "ok" if relay_alive else "failing: stopped"
+        for name, task in self._worker_tasks.items():
+            checks[name] = "failing: stopped" if task.done() else "ok"
         if self._subscribers:
             consuming = all(
                 subscriber.running and any(not task.done() for task in subscriber.tasks)

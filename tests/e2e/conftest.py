@@ -7,11 +7,17 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from samspil.local.runner import SERVICES, LocalStack, free_port
+from samspil.runtime.auth import Role, issue_local_token
 from tests.infra import Infra
+from tests.support import random_cpr
+
+EMPLOYMENT_TEAM = "Jobcenter Nord, team 3"
 
 
 @dataclass
@@ -33,6 +39,34 @@ class RunningStack:
         )
         return result.stdout
 
+    def caseworker_token(self, role: Role = Role.EMPLOYMENT_CASEWORKER, team: str = EMPLOYMENT_TEAM) -> str:
+        return issue_local_token(
+            self.env["SAMSPIL_AUTH_SECRET"],
+            subject=f"{role.value}-1",
+            roles=[role],
+            team=team,
+            name="Kim Testesen",
+        )
+
+    def employment(self, role: Role = Role.EMPLOYMENT_CASEWORKER) -> httpx.AsyncClient:
+        """The employment service's API, as a caseworker's case system calls it."""
+        return httpx.AsyncClient(
+            base_url=self.url("employment"),
+            headers={"authorization": f"Bearer {self.caseworker_token(role)}"},
+            timeout=30,
+        )
+
+    async def enrol(self, cpr: str | None = None, **profile: Any) -> str:
+        """Enrol a shared citizen at the jobcenter; their pseudonymous reference."""
+        async with self.employment() as employment:
+            response = await employment.post(
+                "/v1/citizens",
+                json={"cpr": cpr or random_cpr(), "target_group": "kontanthjaelp", **profile},
+            )
+        assert response.status_code in (200, 201), response.text
+        citizen_ref: str = response.json()["citizen_ref"]
+        return citizen_ref
+
     def add_provider(self, provider_id: str) -> tuple[str, str]:
         out = self.samspil("provider", "add", provider_id)
         fields = dict(
@@ -48,6 +82,9 @@ def running_stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Ite
         **os.environ,
         **infra.client_env,
         "PROVIDER_GATEWAY_TOKEN_SECRET": secrets.token_urlsafe(48),
+        "SAMSPIL_AUTH_SECRET": secrets.token_urlsafe(48),
+        "SAMSPIL_CITIZEN_REF_KEY": secrets.token_urlsafe(48),
+        "EMPLOYMENT_CONTACT_COURSE_SCAN_SECONDS": "0.5",
         "SAMSPIL_LOG_LEVEL": "info",
     }
     for spec in SERVICES:

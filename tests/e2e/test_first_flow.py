@@ -18,8 +18,10 @@ from tests.support import citizen_ref, wait_for
 pytestmark = pytest.mark.e2e
 
 
-async def refer(stack: RunningStack, provider_id: str, subject: str) -> str:
-    async with httpx.AsyncClient(base_url=stack.url("employment")) as client:
+async def refer(stack: RunningStack, provider_id: str, subject: str | None = None) -> str:
+    """Refer a citizen (a newly enrolled one unless given) to an offer at the provider."""
+    subject = subject or await stack.enrol()
+    async with stack.employment() as client:
         response = await client.post(
             "/v1/referrals",
             json={
@@ -73,7 +75,7 @@ async def test_absence_notice_from_provider_becomes_a_recontact_task_at_the_jobc
     running_stack: RunningStack,
 ) -> None:
     provider = f"aktivcenter-{uuid.uuid4().hex[:6]}"
-    subject = citizen_ref()
+    subject = await running_stack.enrol()
     referral_id = await refer(running_stack, provider, subject)
     async with provider_client(running_stack, provider) as gateway:
         referral = await wait_for(lambda: visible_to_provider(gateway, referral_id))
@@ -95,7 +97,7 @@ async def test_absence_notice_from_provider_becomes_a_recontact_task_at_the_jobc
         assert response.status_code == 202, response.text
         submission_id = response.json()["submission_id"]
 
-    async with httpx.AsyncClient(base_url=running_stack.url("employment")) as employment:
+    async with running_stack.employment() as employment:
 
         async def task() -> dict[str, Any] | None:
             tasks = (await employment.get("/v1/tasks", params={"citizen_ref": subject})).json()
@@ -117,7 +119,7 @@ async def test_invalid_absence_notice_is_refused_naming_each_field_and_writes_no
     running_stack: RunningStack,
 ) -> None:
     provider = f"skole-{uuid.uuid4().hex[:6]}"
-    referral_id = await refer(running_stack, provider, citizen_ref())
+    referral_id = await refer(running_stack, provider)
     async with provider_client(running_stack, provider) as gateway:
         await wait_for(lambda: visible_to_provider(gateway, referral_id))
         response = await gateway.post(
@@ -158,7 +160,7 @@ async def test_provider_cannot_see_or_report_on_another_providers_referral(
     running_stack: RunningStack,
 ) -> None:
     owner, intruder = f"owner-{uuid.uuid4().hex[:6]}", f"other-{uuid.uuid4().hex[:6]}"
-    referral_id = await refer(running_stack, owner, citizen_ref())
+    referral_id = await refer(running_stack, owner)
     async with provider_client(running_stack, owner) as owner_client:
         await wait_for(lambda: visible_to_provider(owner_client, referral_id))
     async with provider_client(running_stack, intruder) as other:
@@ -204,7 +206,7 @@ async def test_a_disabled_client_loses_access_at_once(running_stack: RunningStac
 
 async def test_hostile_input_gets_a_clear_4xx_never_a_500(running_stack: RunningStack) -> None:
     provider = f"nul-{uuid.uuid4().hex[:6]}"
-    referral_id = await refer(running_stack, provider, citizen_ref())
+    referral_id = await refer(running_stack, provider)
     async with provider_client(running_stack, provider) as gateway:
         await wait_for(lambda: visible_to_provider(gateway, referral_id))
         nul_comment = await gateway.post(
@@ -221,7 +223,7 @@ async def test_hostile_input_gets_a_clear_4xx_never_a_500(running_stack: Running
         assert nul_client.status_code == 422
         odd_token = await anonymous.get("/v1/referrals", headers={b"authorization": "Bearer ab.cdé".encode()})
         assert odd_token.status_code == 401
-    async with httpx.AsyncClient(base_url=running_stack.url("employment")) as employment:
+    async with running_stack.employment() as employment:
         nul_query = await employment.get("/v1/tasks", params={"citizen_ref": "k1:\u0000"})
         assert nul_query.status_code == 422
         nul_title = await employment.post(

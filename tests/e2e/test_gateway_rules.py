@@ -16,7 +16,7 @@ import pytest
 from provider_gateway.domain.credentials import TokenClaims, issue_token
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_first_flow import provider_client, refer, visible_to_provider
-from tests.support import citizen_ref, wait_for
+from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ async def test_the_same_idempotency_key_returns_the_first_response_and_creates_n
     running_stack: RunningStack,
 ) -> None:
     provider = f"idem-{uuid.uuid4().hex[:6]}"
-    referral_id = await refer(running_stack, provider, citizen_ref())
+    referral_id = await refer(running_stack, provider)
     async with provider_client(running_stack, provider) as gateway:
         await wait_for(lambda: visible_to_provider(gateway, referral_id))
         url = f"/v1/referrals/{referral_id}/absence-notices"
@@ -65,7 +65,7 @@ async def test_a_provider_sending_too_fast_gets_429_with_retry_after(running_sta
 
 async def test_oversized_and_non_json_bodies_are_refused(running_stack: RunningStack) -> None:
     provider = f"krop-{uuid.uuid4().hex[:6]}"
-    referral_id = await refer(running_stack, provider, citizen_ref())
+    referral_id = await refer(running_stack, provider)
     async with provider_client(running_stack, provider) as gateway:
         await wait_for(lambda: visible_to_provider(gateway, referral_id))
         url = f"/v1/referrals/{referral_id}/absence-notices"
@@ -101,13 +101,13 @@ async def test_an_expired_token_is_refused(running_stack: RunningStack) -> None:
 
 async def test_the_feed_lists_what_changed_for_the_provider_in_order(running_stack: RunningStack) -> None:
     provider = f"feed-{uuid.uuid4().hex[:6]}"
-    referral_id = await refer(running_stack, provider, citizen_ref())
+    referral_id = await refer(running_stack, provider)
     async with provider_client(running_stack, provider) as gateway:
         await wait_for(lambda: visible_to_provider(gateway, referral_id))
         submitted = await gateway.post(
             f"/v1/referrals/{referral_id}/absence-notices", json={"absent_from": "2026-11-16"}
         )
-        async with httpx.AsyncClient(base_url=running_stack.url("employment")) as employment:
+        async with running_stack.employment() as employment:
             await employment.post(
                 f"/v1/referrals/{referral_id}/withdraw", json={"reason": "Flyttet til anden kommune."}
             )
@@ -136,7 +136,7 @@ async def test_provider_b_can_do_nothing_with_provider_as_referral_and_every_att
     running_stack: RunningStack,
 ) -> None:
     owner, intruder = f"ejer-{uuid.uuid4().hex[:6]}", f"ubuden-{uuid.uuid4().hex[:6]}"
-    referral_id = await refer(running_stack, owner, citizen_ref())
+    referral_id = await refer(running_stack, owner)
     async with provider_client(running_stack, owner) as owner_client:
         await wait_for(lambda: visible_to_provider(owner_client, referral_id))
         submission_id = (
@@ -243,7 +243,7 @@ async def test_a_post_without_an_idempotency_key_is_refused_naming_the_header(
     running_stack: RunningStack,
 ) -> None:
     provider = f"utennoegle-{uuid.uuid4().hex[:6]}"
-    referral_id = await refer(running_stack, provider, citizen_ref())
+    referral_id = await refer(running_stack, provider)
     async with provider_client(running_stack, provider) as gateway:
         await wait_for(lambda: visible_to_provider(gateway, referral_id))
         token = gateway.headers["authorization"]

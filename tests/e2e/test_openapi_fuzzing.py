@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_first_flow import provider_client, refer, visible_to_provider
-from tests.support import citizen_ref, wait_for
+from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance
 
 async def test_no_server_error_and_every_response_as_documented(running_stack: RunningStack) -> None:
     provider = f"fuzz-{uuid.uuid4().hex[:6]}"
-    referral_id = await refer(running_stack, provider, citizen_ref())
+    referral_id = await refer(running_stack, provider)
     async with provider_client(running_stack, provider) as gateway:
         await wait_for(lambda: visible_to_provider(gateway, referral_id))
         token = gateway.headers["authorization"]

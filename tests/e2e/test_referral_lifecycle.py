@@ -8,20 +8,19 @@ import functools
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 
 from schemas.topics import EMPLOYMENT_EVENTS
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_first_flow import provider_client, refer, visible_to_provider
 from tests.infra import Infra
-from tests.support import citizen_ref, read_topic, wait_for
+from tests.support import read_topic, wait_for
 
 pytestmark = pytest.mark.e2e
 
 
 async def employment_status(stack: RunningStack, referral_id: str, status: str) -> dict[str, Any] | None:
-    async with httpx.AsyncClient(base_url=stack.url("employment")) as employment:
+    async with stack.employment() as employment:
         referral = (await employment.get(f"/v1/referrals/{referral_id}")).json()
     return referral if referral.get("status") == status else None
 
@@ -30,7 +29,7 @@ async def test_the_providers_steps_reach_the_jobcenter_and_illegal_ones_are_refu
     running_stack: RunningStack, infra: Infra
 ) -> None:
     provider = f"forloeb-{uuid.uuid4().hex[:6]}"
-    subject = citizen_ref()
+    subject = await running_stack.enrol()
     referral_id = await refer(running_stack, provider, subject)
     async with provider_client(running_stack, provider) as gateway:
         await wait_for(lambda: visible_to_provider(gateway, referral_id))
@@ -98,10 +97,10 @@ async def test_a_referral_withdrawn_by_the_jobcenter_is_cancelled_for_the_provid
     running_stack: RunningStack,
 ) -> None:
     provider = f"trukket-{uuid.uuid4().hex[:6]}"
-    referral_id = await refer(running_stack, provider, citizen_ref())
+    referral_id = await refer(running_stack, provider)
     async with provider_client(running_stack, provider) as gateway:
         await wait_for(lambda: visible_to_provider(gateway, referral_id))
-        async with httpx.AsyncClient(base_url=running_stack.url("employment")) as employment:
+        async with running_stack.employment() as employment:
             withdrawn = await employment.post(
                 f"/v1/referrals/{referral_id}/withdraw",
                 json={"reason": "Borgeren er overgået til sygedagpenge."},
@@ -122,7 +121,7 @@ async def test_a_referral_withdrawn_by_the_jobcenter_is_cancelled_for_the_provid
 
 async def test_referrals_are_listed_by_status_a_page_at_a_time(running_stack: RunningStack) -> None:
     provider = f"sider-{uuid.uuid4().hex[:6]}"
-    referral_ids = [await refer(running_stack, provider, citizen_ref()) for _ in range(5)]
+    referral_ids = [await refer(running_stack, provider) for _ in range(5)]
     async with provider_client(running_stack, provider) as gateway:
         for referral_id in referral_ids:
             await wait_for(functools.partial(visible_to_provider, gateway, referral_id))

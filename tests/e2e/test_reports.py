@@ -20,7 +20,7 @@ from schemas.provider_reports import TargetPlan
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_first_flow import provider_client, refer, visible_to_provider
 from tests.infra import Infra
-from tests.support import citizen_ref, produce, wait_for
+from tests.support import produce, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -85,7 +85,7 @@ async def test_each_report_reaches_its_department_and_the_provider_sees_the_outc
     running_stack: RunningStack, endpoint: str, body: dict[str, Any], department: str, task_kind: str
 ) -> None:
     provider = f"rapport-{uuid.uuid4().hex[:6]}"
-    subject = citizen_ref()
+    subject = await running_stack.enrol()
     referral_id = await refer(running_stack, provider, subject)
     async with provider_client(running_stack, provider) as gateway:
         await wait_for(lambda: visible_to_provider(gateway, referral_id))
@@ -115,7 +115,7 @@ async def test_a_report_breaking_a_cross_field_rule_is_refused_naming_the_field(
     running_stack: RunningStack,
 ) -> None:
     provider = f"regel-{uuid.uuid4().hex[:6]}"
-    referral_id = await refer(running_stack, provider, citizen_ref())
+    referral_id = await refer(running_stack, provider)
     async with provider_client(running_stack, provider) as gateway:
         await wait_for(lambda: visible_to_provider(gateway, referral_id))
         response = await gateway.post(
@@ -139,7 +139,7 @@ async def decided_plan_change(
     that department's service publishes it. Yields the provider's client, the submission id and
     a probe for the decision as the provider sees it."""
     provider = f"beslut-{uuid.uuid4().hex[:6]}"
-    subject = citizen_ref()
+    subject = await stack.enrol()
     referral_id = await refer(stack, provider, subject)
     async with provider_client(stack, provider) as gateway:
         await wait_for(lambda: visible_to_provider(gateway, referral_id))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import structlog
 from fastapi import FastAPI
 
-from employment.entrypoints import consumers, http
+from employment.entrypoints import citizens_http, consumers, http, scheduler
 from employment.settings import EmploymentSettings
+from samspil.runtime.auth import TokenVerifier, install_auth
 from samspil.runtime.http import create_app
 from samspil.runtime.service import ServiceRuntime
 from schemas.topics import EMPLOYMENT_EVENTS
@@ -22,7 +24,11 @@ def build_app(settings: EmploymentSettings) -> FastAPI:
         subscription=consumers.subscription(settings),
         publishes=[EMPLOYMENT_EVENTS],
         description=DESCRIPTION,
+        workers={"contact-course-scheduler": scheduler.worker(settings)},
     )
     app = create_app(runtime, title="Samspil employment service", description=DESCRIPTION)
+    install_auth(app, TokenVerifier.from_settings(settings))
+    app.state.cpr_log = structlog.get_logger("employment.cpr-disclosure")
+    app.include_router(citizens_http.router)
     app.include_router(http.router)
     return app

@@ -17,7 +17,7 @@ from schemas.referrals import ReferralRequested
 
 _TASK_COLUMNS = (
     "task_id, citizen_ref, kind, title, status, due_on, referral_id, provider_id,"
-    " source_event_id, details, created_at, closed_at"
+    " source_event_id, details, created_at, closed_at, assignee, closed_by, close_note"
 )
 
 
@@ -132,6 +132,48 @@ async def record_report(
     return bool(inserted)
 
 
+async def report(conn: Connection | asyncpg.Pool, submission_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT submission_id, kind, citizen_ref, referral_id, provider_id, source_event_id,"
+        " details->>'target_plan' AS target_plan FROM provider_report WHERE submission_id = $1",
+        submission_id,
+    )
+
+
+async def close_task_for_source(
+    conn: Connection, source_event_id: uuid.UUID, *, closed_by: str, note: str
+) -> uuid.UUID | None:
+    """Close the open task a report made; None when there is none open."""
+    task_id: uuid.UUID | None = await conn.fetchval(
+        "UPDATE caseworker_task SET status = 'closed', closed_at = clock_timestamp(), closed_by = $2,"
+        " close_note = $3 WHERE source_event_id = $1 AND status = 'open' RETURNING task_id",
+        source_event_id,
+        closed_by,
+        note,
+    )
+    return task_id
+
+
+async def task_for_source(conn: Connection, source_event_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_TASK_COLUMNS} FROM caseworker_task WHERE source_event_id = $1 FOR UPDATE", source_event_id
+    )
+
+
+async def assign_task(conn: Connection, task_id: uuid.UUID, assignee: str) -> None:
+    await conn.execute("UPDATE caseworker_task SET assignee = $2 WHERE task_id = $1", task_id, assignee)
+
+
+async def close_task(conn: Connection, task_id: uuid.UUID, closed_by: str, note: str) -> None:
+    await conn.execute(
+        "UPDATE caseworker_task SET status = 'closed', closed_at = clock_timestamp(), closed_by = $2,"
+        " close_note = $3 WHERE task_id = $1",
+        task_id,
+        closed_by,
+        note,
+    )
+
+
 async def reports_for_citizen(conn: asyncpg.Pool, citizen_ref: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT submission_id, kind, referral_id, provider_id, details, received_at FROM provider_report"
@@ -146,21 +188,33 @@ async def list_tasks(
     status: str | None,
     citizen_ref: str | None,
     kind: str | None,
+    assignee: str | None = None,
+    overdue_on: date | None = None,
     limit: int,
 ) -> list[asyncpg.Record]:
+    """Tasks, soonest due first; ``overdue_on`` keeps only those open and overdue on that day."""
     return await conn.fetch(
         f"SELECT {_TASK_COLUMNS} FROM caseworker_task"
         " WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR citizen_ref = $2)"
-        " AND ($3::text IS NULL OR kind = $3) ORDER BY due_on, created_at LIMIT $4",
+        " AND ($3::text IS NULL OR kind = $3) AND ($4::text IS NULL OR assignee = $4)"
+        " AND ($5::date IS NULL OR (status = 'open' AND due_on < $5))"
+        " ORDER BY due_on, created_at LIMIT $6",
         status,
         citizen_ref,
         kind,
+        assignee,
+        overdue_on,
         limit,
     )
 
 
-async def get_task(conn: Connection | asyncpg.Pool, task_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {_TASK_COLUMNS} FROM caseworker_task WHERE task_id = $1", task_id)
+async def get_task(
+    conn: Connection | asyncpg.Pool, task_id: uuid.UUID, *, lock: bool = False
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_TASK_COLUMNS} FROM caseworker_task WHERE task_id = $1" + (" FOR UPDATE" if lock else ""),
+        task_id,
+    )
 
 
 def is_overdue(row: asyncpg.Record, today: date) -> bool:

@@ -1,14 +1,36 @@
-"""What the employment service consumes from the bus, and which handler each event goes to."""
+"""What the employment service consumes from the bus, and which handler each message goes to.
+Commands from the department's case system call the same handlers as the HTTP API."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from employment.service_layer import handlers
+from employment.domain.actor import Actor
+from employment.service_layer import course, handlers, plans, tasks
+from employment.service_layer.messages import danish_today
 from employment.settings import EmploymentSettings
+from samspil.runtime.consumer import EventHandler
 from samspil.runtime.db import Connection
 from samspil.runtime.service import Subscription
+from schemas.base import EventData
+from schemas.commands import (
+    AddCaseNote,
+    AssessAbsence,
+    AssignTask,
+    CloseTask,
+    DecidePlanChange,
+    PostponeFollowUp,
+    RecordFollowUp,
+    ReferCitizen,
+    ReviseJobPlan,
+    SetFollowUpCadence,
+    WithdrawReferral,
+)
+from schemas.contact_course import SocialFollowUpRecorded
 from schemas.envelope import Envelope
+from schemas.lead_department import LeadDepartmentTakenOver
+from schemas.plans import SocialPlanRevised, SocialPlanSummaryWithdrawn
 from schemas.referrals import (
     ReferralAccepted,
     ReferralCancelled,
@@ -16,10 +38,11 @@ from schemas.referrals import (
     ReferralFailed,
     ReferralPutOnHold,
     ReferralRejected,
+    ReferralRequested,
     ReferralResumed,
     ReferralStarted,
 )
-from schemas.topics import EMPLOYMENT_COMMANDS, PROVIDER_REPORTS
+from schemas.topics import EMPLOYMENT_COMMANDS, PROVIDER_REPORTS, SOCIAL_EVENTS
 
 # The provider's steps in a referral's lifecycle, as the gateway publishes them.
 PROVIDER_STEPS = (
@@ -33,17 +56,91 @@ PROVIDER_STEPS = (
     ReferralCancelled,
 )
 
+C = TypeVar("C", bound=EventData)
+CommandHandler = Callable[[Connection, str, Any, Actor, Envelope], Awaitable[object]]
+
+
+def _command(handle: CommandHandler) -> EventHandler:
+    """A command from the case system: the citizen is the envelope's subject, the actor the
+    sending system."""
+
+    async def on_command(conn: Connection, envelope: Envelope, command: Any) -> None:
+        await handle(conn, envelope.subject, command, Actor.case_system(envelope.source), envelope)
+
+    return on_command
+
 
 def subscription(settings: EmploymentSettings) -> Subscription:
-    async def on_report(conn: Connection, envelope: Envelope, data: Any) -> None:
-        await handlers.receive_report(conn, envelope, data, settings.absence_task_working_days)
+    rules = settings.course_rules()
+    basis = settings.job_plan_share_basis
 
+    async def on_report(conn: Connection, envelope: Envelope, data: Any) -> None:
+        await handlers.receive_report(conn, envelope, data, settings.absence_task_working_days, rules)
+
+    async def record_follow_up(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await course.record_follow_up(conn, ref, cmd, actor, danish_today(), rules, env)
+
+    async def postpone(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await course.postpone_follow_up(conn, ref, cmd, actor, danish_today(), rules, env)
+
+    async def set_cadence(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await course.set_cadence(conn, ref, cmd, actor, rules)
+
+    async def revise(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await plans.revise_job_plan(conn, ref, cmd, actor, basis, env)
+
+    async def decide(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await plans.decide_plan_change(conn, ref, cmd, actor, basis, env)
+
+    async def assess(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await tasks.assess_absence(conn, ref, cmd, actor, env)
+
+    async def assign(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await tasks.assign_task(conn, cmd, actor, ref)
+
+    async def close(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await tasks.close_task(conn, cmd, actor, ref)
+
+    async def note(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await tasks.add_case_note(conn, ref, cmd, actor)
+
+    async def refer(conn: Connection, ref: str, cmd: ReferCitizen, actor: Actor, env: Envelope) -> None:
+        referral = ReferralRequested.model_validate(cmd.model_dump())
+        await handlers.refer_citizen(conn, ref, referral, correlation_id=env.correlationid)
+
+    async def withdraw(
+        conn: Connection, ref: str, cmd: WithdrawReferral, actor: Actor, env: Envelope
+    ) -> None:
+        await handlers.withdraw_referral(conn, cmd.referral_id, cmd.reason, danish_today(), citizen_ref=ref)
+
+    async def taken_over(conn: Connection, envelope: Envelope, data: Any) -> None:
+        await course.lead_taken_over(conn, envelope, data, rules)
+
+    async def social_follow_up(conn: Connection, envelope: Envelope, data: Any) -> None:
+        await course.social_follow_up(conn, envelope, data, rules)
+
+    commands: dict[type[EventData], CommandHandler] = {
+        RecordFollowUp: record_follow_up,
+        PostponeFollowUp: postpone,
+        SetFollowUpCadence: set_cadence,
+        ReviseJobPlan: revise,
+        DecidePlanChange: decide,
+        AssessAbsence: assess,
+        AssignTask: assign,
+        CloseTask: close,
+        AddCaseNote: note,
+        ReferCitizen: refer,
+        WithdrawReferral: withdraw,
+    }
     return Subscription(
-        # Commands from the department's case system arrive here too; until their handlers
-        # exist they are dead-lettered as unsupported, to be replayed.
-        topics=[PROVIDER_REPORTS, EMPLOYMENT_COMMANDS],
+        topics=[PROVIDER_REPORTS, EMPLOYMENT_COMMANDS, SOCIAL_EVENTS],
         handlers={
             **{report: on_report for report in handlers.REPORT_KINDS},
             **{step: handlers.follow_provider_step for step in PROVIDER_STEPS},
+            **{command: _command(handle) for command, handle in commands.items()},
+            SocialPlanRevised: plans.social_plan_revised,
+            SocialPlanSummaryWithdrawn: plans.social_summary_withdrawn,
+            LeadDepartmentTakenOver: taken_over,
+            SocialFollowUpRecorded: social_follow_up,
         },
     )

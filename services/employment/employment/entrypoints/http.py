@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -11,13 +12,16 @@ from pydantic import BaseModel
 
 from employment.adapters import repository
 from employment.domain.tasks import TaskKind, TaskStatus
-from employment.service_layer import handlers
-from samspil.runtime.http import Problem
-from schemas.common import ContactPerson, Name, ProviderId, ShortText, Strict
+from employment.entrypoints.citizens_http import Caseworker, CitizenRefPath, actor_of, unit_of_work
+from employment.service_layer import handlers, tasks
+from employment.service_layer.messages import danish_today
+from samspil.runtime.http import Problem, problem_responses
+from schemas.commands import AssignTask, CloseTask, ReferCitizen
+from schemas.common import ContactPerson, LongText, Name, ProviderId, ShortText, Strict
 from schemas.envelope import CITIZEN_REF_PATTERN, CitizenRef
-from schemas.referrals import IllegalTransition, Offer, ReferralRequested, ReferralStatus
+from schemas.referrals import Offer, ReferralRequested, ReferralStatus
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=problem_responses(401, 403, 404, 409, 422))
 
 
 class ReferralIn(Strict):
@@ -43,41 +47,42 @@ class TaskOut(BaseModel):
     status: TaskStatus
     due_on: date
     overdue: bool
+    assignee: str | None
     referral_id: uuid.UUID | None
     provider_id: str | None
     details: dict[str, Any]
     created_at: datetime
     closed_at: datetime | None
+    closed_by: str | None
+    close_note: str | None
 
 
 def _task_out(row: Any) -> TaskOut:
-    import json
-
     return TaskOut(
-        task_id=row["task_id"],
-        citizen_ref=row["citizen_ref"],
-        kind=TaskKind(row["kind"]),
-        title=row["title"],
-        status=TaskStatus(row["status"]),
-        due_on=row["due_on"],
-        overdue=repository.is_overdue(row, date.today()),
-        referral_id=row["referral_id"],
-        provider_id=row["provider_id"],
+        **{name: row[name] for name in TaskOut.model_fields if name not in ("overdue", "details")},
+        overdue=repository.is_overdue(row, danish_today()),
         details=json.loads(row["details"]),
-        created_at=row["created_at"],
-        closed_at=row["closed_at"],
     )
 
 
 @router.post("/referrals", status_code=status.HTTP_201_CREATED, response_model=ReferralCreated)
-async def create_referral(body: ReferralIn, request: Request) -> ReferralCreated:
+async def create_referral(body: ReferralIn, request: Request, caller: Caseworker) -> ReferralCreated:
     """Refer a citizen to an offer; the provider sees the referral through the gateway."""
-    referral_id = uuid.uuid4()
-    referral = ReferralRequested(referral_id=referral_id, **body.model_dump(exclude={"citizen_ref"}))
-    pool = request.app.state.runtime.pool
-    async with pool.acquire() as conn, conn.transaction():
-        await handlers.refer_citizen(conn, body.citizen_ref, referral, correlation_id=uuid.uuid4())
-    return ReferralCreated(referral_id=referral_id)
+    command = ReferCitizen(**body.model_dump(exclude={"citizen_ref"}))
+    return await refer_citizen(body.citizen_ref, command, request, caller)
+
+
+@router.post(
+    "/citizens/{citizen_ref}/referrals", status_code=status.HTTP_201_CREATED, response_model=ReferralCreated
+)
+async def refer_citizen(
+    citizen_ref: CitizenRefPath, body: ReferCitizen, request: Request, caller: Caseworker
+) -> ReferralCreated:
+    """Refer the citizen to an offer (the same command as on the command topic)."""
+    referral = ReferralRequested.model_validate(body.model_dump())
+    async with unit_of_work(request) as conn:
+        await handlers.refer_citizen(conn, citizen_ref, referral, correlation_id=uuid.uuid4())
+    return ReferralCreated(referral_id=referral.referral_id)
 
 
 class WithdrawIn(Strict):
@@ -106,7 +111,7 @@ class ReferralOut(BaseModel):
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralOut)
-async def get_referral(referral_id: uuid.UUID, request: Request) -> ReferralOut:
+async def get_referral(referral_id: uuid.UUID, request: Request, caller: Caseworker) -> ReferralOut:
     """A referral with every step of its lifecycle, from either side."""
     pool = request.app.state.runtime.pool
     row = await repository.referral(pool, referral_id)
@@ -120,30 +125,24 @@ async def get_referral(referral_id: uuid.UUID, request: Request) -> ReferralOut:
 
 
 @router.post("/referrals/{referral_id}/withdraw", response_model=ReferralOut)
-async def withdraw_referral(referral_id: uuid.UUID, body: WithdrawIn, request: Request) -> ReferralOut:
+async def withdraw_referral(
+    referral_id: uuid.UUID, body: WithdrawIn, request: Request, caller: Caseworker
+) -> ReferralOut:
     """Withdraw (cancel) a referral; the provider sees it cancelled through the gateway."""
-    pool = request.app.state.runtime.pool
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            await handlers.withdraw_referral(conn, referral_id, body.reason, date.today())
-    except handlers.ReferralNotFound:
-        raise Problem(404, "not-found", "No such referral") from None
-    except IllegalTransition as illegal:
-        raise Problem(
-            409,
-            "illegal-transition",
-            f"The referral is {illegal.current.value}",
-            current_status=illegal.current.value,
-        ) from None
-    return await get_referral(referral_id, request)
+    async with unit_of_work(request) as conn:
+        await handlers.withdraw_referral(conn, referral_id, body.reason, danish_today())
+    return await get_referral(referral_id, request, caller)
 
 
 @router.get("/tasks", response_model=list[TaskOut])
 async def list_tasks(
     request: Request,
+    caller: Caseworker,
     task_status: Annotated[TaskStatus | None, Query(alias="status")] = None,
     citizen_ref: Annotated[str | None, Query(pattern=CITIZEN_REF_PATTERN)] = None,
     kind: TaskKind | None = None,
+    assignee: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    overdue: Annotated[bool, Query(description="Only open tasks past their due date.")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[TaskOut]:
     """Caseworker tasks, soonest due first."""
@@ -152,14 +151,41 @@ async def list_tasks(
         status=task_status.value if task_status else None,
         citizen_ref=citizen_ref,
         kind=kind.value if kind else None,
+        assignee=assignee,
+        overdue_on=danish_today() if overdue else None,
         limit=limit,
     )
     return [_task_out(row) for row in rows]
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)
-async def get_task(task_id: uuid.UUID, request: Request) -> TaskOut:
+async def get_task(task_id: uuid.UUID, request: Request, caller: Caseworker) -> TaskOut:
     row = await repository.get_task(request.app.state.runtime.pool, task_id)
     if row is None:
         raise Problem(404, "not-found", "No such task")
     return _task_out(row)
+
+
+class AssignIn(Strict):
+    assignee: Name
+
+
+@router.post("/tasks/{task_id}/assign", response_model=TaskOut)
+async def assign_task(task_id: uuid.UUID, body: AssignIn, request: Request, caller: Caseworker) -> TaskOut:
+    """Assign the task to a caseworker."""
+    async with unit_of_work(request) as conn:
+        await tasks.assign_task(conn, AssignTask(task_id=task_id, assignee=body.assignee), actor_of(caller))
+    return await get_task(task_id, request, caller)
+
+
+class CloseIn(Strict):
+    note: LongText
+
+
+@router.post("/tasks/{task_id}/close", response_model=TaskOut)
+async def close_task(task_id: uuid.UUID, body: CloseIn, request: Request, caller: Caseworker) -> TaskOut:
+    """Close a task that needs no decision of its own; a re-contact task is closed by assessing
+    the absence, a decision task by deciding (409 here)."""
+    async with unit_of_work(request) as conn:
+        await tasks.close_task(conn, CloseTask(task_id=task_id, note=body.note), actor_of(caller))
+    return await get_task(task_id, request, caller)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -15,9 +14,12 @@ from employment.domain.tasks import (
     progress_review_task,
     recontact_task_for_absence,
 )
+from employment.service_layer import course
+from employment.service_layer.messages import DANISH_TIME, SOURCE, emit
+from employment.service_layer.plans import require_citizen
 from samspil.runtime.db import Connection
+from samspil.runtime.errors import Conflict, NotFound
 from samspil.runtime.outbox import add_event
-from schemas.base import EventData
 from schemas.common import Department
 from schemas.decisions import ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
@@ -42,10 +44,6 @@ from schemas.referrals import (
     check_transition,
 )
 
-SOURCE = "/samspil/employment"
-# Due dates are Danish working days, whatever the server's clock zone.
-DANISH_TIME = ZoneInfo("Europe/Copenhagen")
-
 log = structlog.get_logger("employment.handlers")
 
 
@@ -53,6 +51,9 @@ async def refer_citizen(
     conn: Connection, citizen_ref: str, referral: ReferralRequested, correlation_id: uuid.UUID
 ) -> None:
     """Refer a citizen to an offer at a provider; the provider sees it through the gateway."""
+    await require_citizen(conn, citizen_ref)
+    if await repository.referral(conn, referral.referral_id) is not None:
+        raise Conflict("A referral with this id exists", field="referral_id")
     await repository.insert_referral(conn, citizen_ref, referral)
     await repository.set_referral_status(
         conn,
@@ -76,8 +77,9 @@ class UnknownReferral(Exception):
     """A provider reported on a referral this service never made."""
 
 
-class ReferralNotFound(Exception):
-    pass
+class ReferralNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No such referral", field="referral_id")
 
 
 async def follow_provider_step(conn: Connection, envelope: Envelope, step: ReferralTransition) -> None:
@@ -112,44 +114,44 @@ async def follow_provider_step(conn: Connection, envelope: Envelope, step: Refer
             started_on=step.occurred_on,
             expected_end_on=referral["expected_end_on"],
         )
-        await add_event(conn, _envelope(started, envelope.subject, envelope), started)
+        await emit(conn, started, envelope.subject, envelope)
 
 
-async def withdraw_referral(conn: Connection, referral_id: uuid.UUID, reason: str, on: date) -> str:
+async def withdraw_referral(
+    conn: Connection, referral_id: uuid.UUID, reason: str, on: date, citizen_ref: str | None = None
+) -> str:
     """The jobcenter withdraws (cancels) a referral; the provider sees it through the gateway."""
     referral = await repository.referral(conn, referral_id, lock=True)
-    if referral is None:
+    if referral is None or (citizen_ref is not None and referral["citizen_ref"] != citizen_ref):
         raise ReferralNotFound
-    new_status = check_transition(ReferralStatus(referral["status"]), ReferralCancelled)
+    try:
+        new_status = check_transition(ReferralStatus(referral["status"]), ReferralCancelled)
+    except IllegalTransition as illegal:
+        raise Conflict(
+            f"The referral is {illegal.current.value}",
+            field="referral_id",
+            current_status=illegal.current.value,
+        ) from None
     cancelled = ReferralCancelled(
         referral_id=referral_id, provider_id=referral["provider_id"], occurred_on=on, reason=reason
     )
     await repository.set_referral_status(
         conn, referral_id, new_status, changed_by="jobcenter", occurred_on=on, reason=reason
     )
-    await add_event(conn, _envelope(cancelled, referral["citizen_ref"]), cancelled)
+    await emit(conn, cancelled, referral["citizen_ref"])
     return new_status
 
 
-def _envelope(data: EventData, subject: str, cause: Envelope | None = None) -> Envelope:
-    return Envelope(
-        source=SOURCE,
-        type=data.event_type,
-        subject=subject,
-        dataschema=data.dataschema,
-        correlationid=cause.correlationid if cause else uuid.uuid4(),
-        causationid=cause.id if cause else None,
-    )
-
-
 async def receive_report(
-    conn: Connection, envelope: Envelope, report: ProviderReport, working_days: int
+    conn: Connection, envelope: Envelope, report: ProviderReport, working_days: int, rules: course.CourseRules
 ) -> None:
     """A provider's report reaches the jobcenter: it goes into the case history, becomes a task
     when the rules say the caseworker must act, and the provider learns what happened."""
     kind = REPORT_KINDS[type(report)]
     if not await repository.record_report(conn, envelope.id, envelope.subject, kind, report):
         return  # already received (a replay): nothing more to do
+    if isinstance(report, ProviderMeetingReported):
+        await course.provider_meeting(conn, envelope, report.held_on, report.provider_id, rules)
     received_on = envelope.time.astimezone(DANISH_TIME).date()
     task = _task_for(report, received_on, working_days)
     if isinstance(report, PlanChangeRequested) and report.target_plan is TargetPlan.SOCIAL_PLAN:
@@ -182,7 +184,7 @@ async def receive_report(
         outcome=ReportOutcome.TASK_CREATED if task else ReportOutcome.RECORDED,
         task_due_on=task.due_on if task else None,
     )
-    await add_event(conn, _envelope(received, envelope.subject, envelope), received)
+    await emit(conn, received, envelope.subject, envelope)
 
 
 _IDS = {"submission_id", "referral_id", "provider_id"}

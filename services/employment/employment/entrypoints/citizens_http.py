@@ -1,0 +1,387 @@
+"""The caseworkers' API for one citizen's case: enrolment, the contact course, the job plan
+beside the social plan summary, decisions on provider requests, and case notes. Each command
+route takes the same model as the command topic and calls the same handler."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from pydantic import BaseModel, Field, field_validator
+
+from employment.adapters import cases
+from employment.domain.actor import Actor
+from employment.domain.citizens import ProfileTag, TargetGroup
+from employment.domain.contact_course import Course, add_months
+from employment.service_layer import course, plans, tasks
+from employment.service_layer.messages import danish_today
+from employment.settings import EmploymentSettings
+from samspil.runtime.auth import Caller, Role, caller_with
+from samspil.runtime.db import Connection
+from samspil.runtime.errors import NotFound
+from samspil.runtime.http import problem_responses
+from samspil.runtime.pseudonym import Cpr, citizen_ref_for
+from schemas.commands import (
+    AddCaseNote,
+    AssessAbsence,
+    DecidePlanChange,
+    PostponeFollowUp,
+    RecordFollowUp,
+    ReviseJobPlan,
+    SetFollowUpCadence,
+)
+from schemas.common import Strict
+from schemas.envelope import CITIZEN_REF_PATTERN
+from schemas.plans import JobPlanActivity
+
+Caseworker = Annotated[Caller, Depends(caller_with(Role.EMPLOYMENT_CASEWORKER))]
+CitizenRefPath = Annotated[str, Path(pattern=CITIZEN_REF_PATTERN)]
+
+router = APIRouter(prefix="/v1", responses=problem_responses(401, 403, 404, 409, 422))
+
+
+def actor_of(caller: Caller) -> Actor:
+    return Actor(name=caller.name or caller.subject, team=caller.team)
+
+
+@asynccontextmanager
+async def unit_of_work(request: Request) -> AsyncIterator[Connection]:
+    """One transaction: the change, and the events it causes in the outbox, or nothing."""
+    async with request.app.state.runtime.pool.acquire() as conn, conn.transaction():
+        yield conn
+
+
+def settings_of(request: Request) -> EmploymentSettings:
+    settings: EmploymentSettings = request.app.state.runtime.settings
+    return settings
+
+
+# -- enrolment --------------------------------------------------------------------------------
+
+
+class EnrolmentIn(Strict):
+    """Enrol a shared citizen (fælles borger) by CPR number."""
+
+    cpr: Cpr
+    target_group: TargetGroup
+    profile_tags: Annotated[list[ProfileTag], Field(max_length=10)] = Field(default_factory=list)
+    in_contact_course_since: date | None = Field(
+        default=None, description="When the contact course began, if before today (default: today)."
+    )
+
+    @field_validator("in_contact_course_since")
+    @classmethod
+    def _not_in_future(cls, value: date | None) -> date | None:
+        if value is not None and not (danish_today() - timedelta(days=3660) <= value <= danish_today()):
+            raise ValueError("must be a date in the last ten years, not in the future")
+        return value
+
+
+class Enrolled(BaseModel):
+    citizen_ref: str
+    created: bool
+
+
+@router.post("/citizens", response_model=Enrolled, status_code=status.HTTP_201_CREATED)
+async def enrol_citizen(
+    body: EnrolmentIn, request: Request, response: Response, caller: Caseworker
+) -> Enrolled:
+    """The citizen's pseudonymous reference, which every other call and every event uses. Enrolling
+    again is harmless: the same reference, with the profile updated (200)."""
+    settings = settings_of(request)
+    citizen_ref = citizen_ref_for(body.cpr, settings.citizen_ref_key, settings.citizen_ref_key_id)
+    async with unit_of_work(request) as conn:
+        created = await course.enrol_citizen(
+            conn,
+            citizen_ref,
+            body.cpr,
+            body.target_group,
+            body.profile_tags,
+            body.in_contact_course_since or danish_today(),
+            actor_of(caller),
+            settings.course_rules(),
+        )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return Enrolled(citizen_ref=citizen_ref, created=created)
+
+
+class CprOut(BaseModel):
+    cpr: str
+
+
+@router.get("/citizens/{citizen_ref}/cpr", response_model=CprOut)
+async def disclose_cpr(
+    citizen_ref: CitizenRefPath, request: Request, response: Response, caller: Caseworker
+) -> CprOut:
+    """The CPR number, for an authorised caseworker only; each disclosure is logged (without it)."""
+    cpr = await cases.cpr_of(request.app.state.runtime.pool, citizen_ref)
+    if cpr is None:
+        raise NotFound("No such citizen is enrolled", field="citizen_ref")
+    request.app.state.cpr_log.info("cpr disclosed", citizen_ref=citizen_ref, to=caller.subject)
+    response.headers["Cache-Control"] = "no-store"
+    return CprOut(cpr=f"{cpr[:6]}-{cpr[6:]}")
+
+
+# -- contact course ---------------------------------------------------------------------------
+
+
+class FollowUpOut(BaseModel):
+    kind: str
+    department: str
+    held_on: date
+    note: str | None
+    recorded_by: str
+
+
+class PostponementOut(BaseModel):
+    reason: str
+    reason_text: str | None
+    until: date
+    justification_note: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class CourseOut(BaseModel):
+    """The contact course (kontaktforløb) as the caseworker sees it."""
+
+    started_on: date
+    cadence_months: int
+    lead_department: str
+    last_follow_up_on: date | None
+    postponed_until: date | None
+    due_on: date
+    chased_by_jobcenter: bool
+    overdue: bool
+    follow_ups: list[FollowUpOut]
+    postponements: list[PostponementOut]
+
+
+async def _course_out(conn: Any, citizen_ref: str, state: Course | None = None) -> CourseOut:
+    state = state or await cases.course(conn, citizen_ref)
+    if state is None or await cases.citizen(conn, citizen_ref) is None:
+        raise NotFound("No such citizen is enrolled", field="citizen_ref")
+    return CourseOut(
+        started_on=state.started_on,
+        cadence_months=state.cadence_months,
+        lead_department=state.lead.value,
+        last_follow_up_on=state.last_follow_up_on,
+        postponed_until=state.postponed_until,
+        due_on=state.due_on,
+        chased_by_jobcenter=state.chased_by_jobcenter,
+        overdue=state.chased_by_jobcenter and state.due_on < danish_today(),
+        follow_ups=[FollowUpOut(**dict(row)) for row in await cases.follow_ups(conn, citizen_ref)],
+        postponements=[PostponementOut(**dict(row)) for row in await cases.postponements(conn, citizen_ref)],
+    )
+
+
+@router.get("/citizens/{citizen_ref}/contact-course", response_model=CourseOut)
+async def get_contact_course(citizen_ref: CitizenRefPath, request: Request, caller: Caseworker) -> CourseOut:
+    return await _course_out(request.app.state.runtime.pool, citizen_ref)
+
+
+@router.post("/citizens/{citizen_ref}/follow-ups", response_model=CourseOut, status_code=201)
+async def record_follow_up(
+    citizen_ref: CitizenRefPath, body: RecordFollowUp, request: Request, caller: Caseworker
+) -> CourseOut:
+    """Record a follow-up that took place; any of the trial's kinds counts."""
+    async with unit_of_work(request) as conn:
+        state = await course.record_follow_up(
+            conn, citizen_ref, body, actor_of(caller), danish_today(), settings_of(request).course_rules()
+        )
+        return await _course_out(conn, citizen_ref, state)
+
+
+@router.post("/citizens/{citizen_ref}/postponements", response_model=CourseOut, status_code=201)
+async def postpone_follow_up(
+    citizen_ref: CitizenRefPath, body: PostponeFollowUp, request: Request, caller: Caseworker
+) -> CourseOut:
+    """Postpone the due follow-up until a date; refused (422) without a justification note."""
+    async with unit_of_work(request) as conn:
+        state = await course.postpone_follow_up(
+            conn, citizen_ref, body, actor_of(caller), danish_today(), settings_of(request).course_rules()
+        )
+        return await _course_out(conn, citizen_ref, state)
+
+
+@router.put("/citizens/{citizen_ref}/cadence", response_model=CourseOut)
+async def set_cadence(
+    citizen_ref: CitizenRefPath, body: SetFollowUpCadence, request: Request, caller: Caseworker
+) -> CourseOut:
+    """An individual cadence under the trial, with its justification."""
+    async with unit_of_work(request) as conn:
+        state = await course.set_cadence(
+            conn, citizen_ref, body, actor_of(caller), settings_of(request).course_rules()
+        )
+        return await _course_out(conn, citizen_ref, state)
+
+
+# -- job plan and the social plan summary -----------------------------------------------------
+
+
+class JobPlanOut(BaseModel):
+    plan_version: int
+    goal: str
+    activities: list[JobPlanActivity]
+    revised_by: str
+    revised_at: datetime
+
+
+class SocialPlanSummaryOut(BaseModel):
+    """What the employment department may see of the social action plan, and on what basis."""
+
+    plan_version: int
+    goal: str
+    measures: list[dict[str, Any]]
+    weekly_capacity_hours: float | None
+    legal_basis: str
+    received_at: datetime
+
+
+class JobPlanView(BaseModel):
+    """The job plan, shown beside the social plan summary so it is made with regard to it."""
+
+    job_plan: JobPlanOut | None
+    social_plan_summary: SocialPlanSummaryOut | None
+
+
+def _plan_out(row: Any) -> JobPlanOut:
+    return JobPlanOut(
+        plan_version=row["version"],
+        goal=row["goal"],
+        activities=[JobPlanActivity.model_validate(item) for item in json.loads(row["activities"])],
+        revised_by=row["revised_by"],
+        revised_at=row["revised_at"],
+    )
+
+
+@router.get("/citizens/{citizen_ref}/job-plan", response_model=JobPlanView)
+async def get_job_plan(citizen_ref: CitizenRefPath, request: Request, caller: Caseworker) -> JobPlanView:
+    pool = request.app.state.runtime.pool
+    if await cases.citizen(pool, citizen_ref) is None:
+        raise NotFound("No such citizen is enrolled", field="citizen_ref")
+    plan = await cases.plan_version(pool, citizen_ref)
+    summary = await cases.social_summary(pool, citizen_ref)
+    return JobPlanView(
+        job_plan=_plan_out(plan) if plan else None,
+        social_plan_summary=(
+            SocialPlanSummaryOut(
+                **{**dict(summary), "measures": json.loads(summary["measures"])},
+            )
+            if summary
+            else None
+        ),
+    )
+
+
+@router.get("/citizens/{citizen_ref}/job-plan/versions/{version}", response_model=JobPlanOut)
+async def get_job_plan_version(
+    citizen_ref: CitizenRefPath, version: Annotated[int, Path(ge=1)], request: Request, caller: Caseworker
+) -> JobPlanOut:
+    plan = await cases.plan_version(request.app.state.runtime.pool, citizen_ref, version)
+    if plan is None:
+        raise NotFound("No such version of the job plan", field="version")
+    return _plan_out(plan)
+
+
+class PlanRevised(BaseModel):
+    plan_version: int
+
+
+@router.post("/citizens/{citizen_ref}/job-plan", response_model=PlanRevised, status_code=201)
+async def revise_job_plan(
+    citizen_ref: CitizenRefPath, body: ReviseJobPlan, request: Request, caller: Caseworker
+) -> PlanRevised:
+    """A new version of the job plan; 409 when ``expected_version`` is not the current one."""
+    async with unit_of_work(request) as conn:
+        version = await plans.revise_job_plan(
+            conn, citizen_ref, body, actor_of(caller), settings_of(request).job_plan_share_basis
+        )
+    return PlanRevised(plan_version=version)
+
+
+class DecisionMade(BaseModel):
+    decision_id: uuid.UUID
+
+
+@router.post("/citizens/{citizen_ref}/plan-change-decisions", response_model=DecisionMade, status_code=201)
+async def decide_plan_change(
+    citizen_ref: CitizenRefPath, body: DecidePlanChange, request: Request, caller: Caseworker
+) -> DecisionMade:
+    """Decide a provider's request to change the job plan; the provider and the social team
+    learn the decision."""
+    async with unit_of_work(request) as conn:
+        decision_id = await plans.decide_plan_change(
+            conn, citizen_ref, body, actor_of(caller), settings_of(request).job_plan_share_basis
+        )
+    return DecisionMade(decision_id=decision_id)
+
+
+@router.post("/citizens/{citizen_ref}/absence-assessments", status_code=204)
+async def assess_absence(
+    citizen_ref: CitizenRefPath, body: AssessAbsence, request: Request, caller: Caseworker
+) -> None:
+    """Close the re-contact task of an absence notice with the assessment."""
+    async with unit_of_work(request) as conn:
+        await tasks.assess_absence(conn, citizen_ref, body, actor_of(caller))
+
+
+# -- case notes -------------------------------------------------------------------------------
+
+
+class NoteOut(BaseModel):
+    id: int
+    author: str
+    text: str
+    written_at: datetime
+
+
+@router.post("/citizens/{citizen_ref}/notes", response_model=NoteOut, status_code=201)
+async def add_case_note(
+    citizen_ref: CitizenRefPath, body: AddCaseNote, request: Request, caller: Caseworker
+) -> NoteOut:
+    """Add a note to the case; notes are never changed or removed."""
+    async with unit_of_work(request) as conn:
+        row = await tasks.add_case_note(conn, citizen_ref, body, actor_of(caller))
+    return NoteOut(**dict(row))
+
+
+@router.get("/citizens/{citizen_ref}/notes", response_model=list[NoteOut])
+async def list_case_notes(citizen_ref: CitizenRefPath, request: Request, caller: Caseworker) -> list[NoteOut]:
+    pool = request.app.state.runtime.pool
+    if await cases.citizen(pool, citizen_ref) is None:
+        raise NotFound("No such citizen is enrolled", field="citizen_ref")
+    return [NoteOut(**dict(row)) for row in await cases.notes(pool, citizen_ref)]
+
+
+# -- parked citizens --------------------------------------------------------------------------
+
+
+class ParkedCitizen(BaseModel):
+    citizen_ref: str
+    target_group: str
+    profile_tags: list[str]
+    enrolled_on: date
+    last_follow_up_on: date | None
+    last_progress_report_on: date | None
+    last_plan_change_on: date | None
+
+
+@router.get("/reports/parked-citizens", response_model=list[ParkedCitizen])
+async def parked_citizens(
+    request: Request,
+    caller: Caseworker,
+    months: Annotated[int | None, Query(ge=1, le=120)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[ParkedCitizen]:
+    """Citizens with no qualifying follow-up, no progress report and no plan change for
+    ``months`` months (default from the settings), longest-standing first."""
+    since = add_months(danish_today(), -(months or settings_of(request).parked_after_months))
+    rows = await cases.parked_citizens(request.app.state.runtime.pool, since, limit)
+    return [ParkedCitizen(**{**dict(row), "profile_tags": list(row["profile_tags"])}) for row in rows]

@@ -1,0 +1,34 @@
+"""The contact-course scheduler: every replica runs it; each alarm is still announced once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import asyncpg
+import structlog
+
+from employment.service_layer.course import announce_due_follow_ups
+from employment.service_layer.messages import danish_today
+from employment.settings import EmploymentSettings
+
+log = structlog.get_logger("employment.scheduler")
+
+
+def worker(settings: EmploymentSettings) -> Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]:
+    async def run(pool: asyncpg.Pool) -> None:
+        rules = settings.course_rules()
+        while True:
+            try:
+                announced = await announce_due_follow_ups(pool, danish_today(), rules)
+                if announced:
+                    log.info("follow-up alarms announced", count=announced)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The database may be away; the next round tries again, and nothing was half-done.
+                log.exception("contact-course scan failed")
+            await asyncio.sleep(settings.contact_course_scan_seconds)
+
+    return run

@@ -1,0 +1,45 @@
+"""What every handler needs to emit events: the envelope, and today's date in Denmark."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from samspil.runtime.db import Connection
+from samspil.runtime.outbox import add_event
+from schemas.base import EventData
+from schemas.envelope import Envelope
+
+SOURCE = "/samspil/employment"
+# Due dates are Danish dates, whatever the server's clock zone.
+DANISH_TIME = ZoneInfo("Europe/Copenhagen")
+
+
+def danish_today() -> date:
+    return datetime.now(UTC).astimezone(DANISH_TIME).date()
+
+
+def envelope_for(
+    data: EventData, subject: str, cause: Envelope | None = None, legal_basis: str | None = None
+) -> Envelope:
+    return Envelope(
+        source=SOURCE,
+        type=data.event_type,
+        subject=subject,
+        dataschema=data.dataschema,
+        correlationid=cause.correlationid if cause else uuid.uuid4(),
+        causationid=cause.id if cause else None,
+        legalbasis=legal_basis,
+    )
+
+
+async def emit(
+    conn: Connection,
+    data: EventData,
+    subject: str,
+    cause: Envelope | None = None,
+    legal_basis: str | None = None,
+) -> None:
+    """Put the event in the outbox, in the caller's transaction."""
+    await add_event(conn, envelope_for(data, subject, cause, legal_basis), data)
