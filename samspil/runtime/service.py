@@ -98,15 +98,18 @@ class ServiceRuntime:
         log.info("service started")
 
     def broker(self) -> KafkaBroker:
-        """The service's FastStream broker: built once, connected only by :meth:`start`. It is
-        also what the AsyncAPI document is generated from."""
+        """The service's FastStream broker: built once, connected only by :meth:`start`. One
+        consumer reads every subscribed topic, so starting costs one group join (on Tansu each
+        join takes seconds, and a restart waits for the old members besides)."""
         if self._broker is None:
-            self._broker = self._build_broker()
+            self._broker = self._build_broker(documentation=False)
         return self._broker
 
     def asyncapi_specification(self) -> Any:
+        """Generated from a broker that is never connected, with a subscriber per topic, so each
+        channel documents what travels on it."""
         return AsyncAPI(
-            self.broker(),
+            self._build_broker(documentation=True),
             title=f"Samspil {self.name}",
             version="1",
             description=self.description,
@@ -117,7 +120,7 @@ class ServiceRuntime:
         document: dict[str, Any] = self.asyncapi_specification().to_jsonable()
         return document
 
-    def _build_broker(self) -> KafkaBroker:
+    def _build_broker(self, *, documentation: bool) -> KafkaBroker:
         broker = KafkaBroker(
             self.settings.kafka_bootstrap_servers,
             allow_auto_create_topics=False,
@@ -134,8 +137,11 @@ class ServiceRuntime:
                 schema=_payload(topic),
             )
         if self.subscription is not None:
-            for topic in self.subscription.topics:
-                self._subscribe(broker, topic)
+            if documentation:
+                for topic in self.subscription.topics:
+                    self._subscribe(broker, [topic])
+            else:
+                self._subscribers.append(self._subscribe(broker, self.subscription.topics))
             dead_letters = dead_letter_topic(self.name)
             broker.publisher(
                 dead_letters.name,
@@ -147,9 +153,10 @@ class ServiceRuntime:
             )
         return broker
 
-    def _subscribe(self, broker: KafkaBroker, topic: Topic) -> None:
-        """One subscriber (its own consumer in the service's group) per topic, so each channel
-        documents what travels on it."""
+    def _subscribe(self, broker: KafkaBroker, topics: Sequence[Topic]) -> Any:
+        """A subscriber (one consumer in the service's group) for the topics."""
+        names = ", ".join(topic.name for topic in topics)
+        description = " ".join(topic.description for topic in topics)
 
         async def raw_body(message: Any) -> Any:
             return message.body
@@ -165,19 +172,18 @@ class ServiceRuntime:
             return message
 
         subscriber = broker.subscriber(
-            topic.name,
+            *(topic.name for topic in topics),
             group_id=self.group_id,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             decoder=raw_body,
             parser=keep_raw_headers,
-            title=f"{topic.name}:consume:{self.name}",
-            description=f"{topic.description} Read by the {self.name} service in consumer group "
+            title=f"{names}:consume:{self.name}",
+            description=f"{description} Read by the {self.name} service in consumer group "
             f"{self.group_id}: each event is handled once (inbox by event id), the offset is "
             "committed after the effect, failures are retried and then dead-lettered.",
         )
-        self._subscribers.append(subscriber)
 
         async def on_record(body: Any) -> None:
             msg = broker.context.get("message")
@@ -196,8 +202,9 @@ class ServiceRuntime:
             await commit_offset(msg.consumer, record)
 
         # The annotation documents the payload in AsyncAPI; the body arrives as raw bytes.
-        on_record.__annotations__["body"] = _payload(topic)
+        on_record.__annotations__["body"] = _payload(topics[0]) if len(topics) == 1 else Any
         subscriber(on_record)
+        return subscriber
 
     async def stop(self) -> None:
         """Stop taking new messages, let the relay publish what is pending, then close."""

@@ -18,6 +18,7 @@ from tests.infra import Infra
 from tests.support import random_cpr
 
 EMPLOYMENT_TEAM = "Jobcenter Nord, team 3"
+SOCIAL_TEAM = "Socialcenter Vest, team 2"
 
 
 @dataclass
@@ -50,9 +51,15 @@ class RunningStack:
 
     def employment(self, role: Role = Role.EMPLOYMENT_CASEWORKER) -> httpx.AsyncClient:
         """The employment service's API, as a caseworker's case system calls it."""
+        return self.staff_client("employment", role)
+
+    def social(self, role: Role = Role.SOCIAL_CASEWORKER) -> httpx.AsyncClient:
+        return self.staff_client("social", role, SOCIAL_TEAM)
+
+    def staff_client(self, service: str, role: Role, team: str = EMPLOYMENT_TEAM) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            base_url=self.url("employment"),
-            headers={"authorization": f"Bearer {self.caseworker_token(role)}"},
+            base_url=self.url(service),
+            headers={"authorization": f"Bearer {self.caseworker_token(role, team)}"},
             timeout=30,
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from samspil.runtime.auth import TokenVerifier, install_auth
 from samspil.runtime.http import create_app
 from samspil.runtime.service import ServiceRuntime
 from schemas.topics import SOCIAL_EVENTS
@@ -24,5 +25,6 @@ def build_app(settings: SocialSettings) -> FastAPI:
         description=DESCRIPTION,
     )
     app = create_app(runtime, title="Samspil social service", description=DESCRIPTION)
+    install_auth(app, TokenVerifier.from_settings(settings))
     app.include_router(http.router)
     return app

@@ -38,3 +38,14 @@ def social_plan_change_task(received_on: date, working_days: int) -> NewTask:
         "Decide the provider's request to change the social action plan",
         working_days_after(received_on, working_days),
     )
+
+
+def objection_task(received_on: date, working_days: int, decision: str) -> NewTask:
+    """The employment team decided a change to the job plan: the social team is informed and may
+    object within the deadline, after which the decision is final."""
+    return NewTask(
+        "consider-employment-decision",
+        f"The employment team {decision} a change to the job plan: object by the due date if the "
+        "social action plan speaks against it",
+        working_days_after(received_on, working_days),
+    )

@@ -7,12 +7,15 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from samspil.runtime.auth import Caller, Role, caller_with
+from samspil.runtime.http import problem_responses
 from schemas.envelope import CITIZEN_REF_PATTERN
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=problem_responses(401, 403, 422))
+SocialStaff = Annotated[Caller, Depends(caller_with(Role.SOCIAL_CASEWORKER, Role.SPECIALIST_UNIT))]
 
 
 class TaskOut(BaseModel):
@@ -28,7 +31,9 @@ class TaskOut(BaseModel):
 
 @router.get("/tasks", response_model=list[TaskOut])
 async def list_tasks(
-    request: Request, citizen_ref: Annotated[str | None, Query(pattern=CITIZEN_REF_PATTERN)] = None
+    request: Request,
+    caller: SocialStaff,
+    citizen_ref: Annotated[str | None, Query(pattern=CITIZEN_REF_PATTERN)] = None,
 ) -> list[TaskOut]:
     """The social caseworkers' tasks, soonest due first."""
     rows = await request.app.state.runtime.pool.fetch(

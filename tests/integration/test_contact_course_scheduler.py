@@ -1,0 +1,127 @@
+"""The contact-course scheduler on the real PostgreSQL: each alarm announced exactly once with two
+replicas scanning at the same moment, a scan that reads only what is due, and case notes that
+cannot be changed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from employment.adapters import cases
+from employment.domain.contact_course import Course
+from employment.service_layer.course import CourseRules, announce_due_follow_ups
+from samspil.runtime.db import create_pool, migrate
+from schemas.contact_course import FollowUpDueSoon, FollowUpOverdue
+from tests.infra import Infra
+from tests.support import citizen_ref
+
+TODAY = date(2027, 6, 15)
+RULES = CourseRules(reminder_days=14)
+
+
+@pytest.fixture
+def employment_url(infra: Infra) -> str:
+    return infra.create_database("employment")
+
+
+@pytest.fixture
+async def employment_db(employment_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(employment_url)
+    await migrate(pool, "samspil.runtime.migrations", "employment.migrations")
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def add_course(pool: asyncpg.Pool, started_on: date) -> str:
+    ref = citizen_ref()
+    course = Course(started_on=started_on)
+    async with pool.acquire() as conn:
+        await cases.save_course(conn, ref, course, course.next_alarm_on(RULES.reminder_days))
+    return ref
+
+
+async def announcements(pool: asyncpg.Pool) -> list[tuple[str, str, dict[str, Any]]]:
+    rows = await pool.fetch("SELECT event_type, record_key, payload FROM outbox ORDER BY seq")
+    return [(row["event_type"], row["record_key"].decode(), json.loads(row["payload"])) for row in rows]
+
+
+async def test_two_replicas_scanning_together_announce_each_alarm_once(
+    employment_db: asyncpg.Pool, employment_url: str
+) -> None:
+    overdue = [await add_course(employment_db, TODAY - timedelta(days=120)) for _ in range(150)]
+    due_soon = [await add_course(employment_db, TODAY - timedelta(days=85)) for _ in range(50)]
+    not_yet = [await add_course(employment_db, TODAY - timedelta(days=10)) for _ in range(30)]
+    other_replica = await create_pool(employment_url)
+    try:
+        counts = await asyncio.gather(
+            announce_due_follow_ups(employment_db, TODAY, RULES, batch=20),
+            announce_due_follow_ups(other_replica, TODAY, RULES, batch=20),
+        )
+    finally:
+        await other_replica.close()
+    assert sum(counts) == 200
+    # Scanning again, as after a restart, announces nothing more.
+    assert await announce_due_follow_ups(employment_db, TODAY, RULES) == 0
+
+    announced = await announcements(employment_db)
+    overdue_refs = [key for kind, key, _ in announced if kind == FollowUpOverdue.event_type]
+    due_soon_refs = [key for kind, key, _ in announced if kind == FollowUpDueSoon.event_type]
+    assert sorted(overdue_refs) == sorted(overdue)
+    assert sorted(due_soon_refs) == sorted(due_soon)
+    assert not set(not_yet) & {key for _, key, _ in announced}
+    # The next day brings nothing new for the overdue ones: once per due date.
+    assert await announce_due_follow_ups(employment_db, TODAY + timedelta(days=1), RULES) == 0
+
+
+async def test_finding_what_is_due_reads_only_what_is_due(employment_db: asyncpg.Pool) -> None:
+    async with employment_db.acquire() as conn:
+        # Many citizens whose follow-up is far off, a few due now.
+        await conn.execute(
+            "INSERT INTO contact_course (citizen_ref, started_on, next_alarm_on)"
+            " SELECT 'k1:' || md5(i::text) || md5((i + 1)::text), $1, $2::date + (i % 60)"
+            " FROM generate_series(1, 20000) AS i",
+            TODAY,
+            TODAY + timedelta(days=30),
+        )
+        for _ in range(5):
+            course = Course(started_on=TODAY - timedelta(days=200))
+            await cases.save_course(conn, citizen_ref(), course, course.next_alarm_on(14))
+        await conn.execute("ANALYZE contact_course")
+        async with conn.transaction():
+            plan = await conn.fetchval(
+                "EXPLAIN (ANALYZE, FORMAT JSON) SELECT citizen_ref FROM contact_course"
+                " WHERE next_alarm_on IS NOT NULL AND next_alarm_on <= $1"
+                " ORDER BY next_alarm_on LIMIT 200 FOR UPDATE SKIP LOCKED",
+                TODAY,
+            )
+    nodes = _nodes(json.loads(plan)[0]["Plan"])
+    scans = [node for node in nodes if "Scan" in node["Node Type"]]
+    # Through the partial index, never a sequential scan; every row read was a due one.
+    assert "Seq Scan" not in {scan["Node Type"] for scan in scans}
+    assert "contact_course_alarm" in {scan.get("Index Name") for scan in scans}
+    assert [scan["Actual Rows"] for scan in scans] == [5] * len(scans)
+    assert all(scan.get("Rows Removed by Filter", 0) == 0 for scan in scans)
+
+
+def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(child for sub in node.get("Plans", []) for child in _nodes(sub))]
+
+
+async def test_case_notes_cannot_be_changed_or_removed(employment_db: asyncpg.Pool) -> None:
+    ref = citizen_ref()
+    async with employment_db.acquire() as conn:
+        await cases.insert_citizen(conn, ref, "0101801234", "kontanthjaelp", [], TODAY, "test")
+        await cases.add_note(conn, ref, "Kim Testesen", "Første note.")
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute("UPDATE case_note SET text = 'ændret'")
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute("DELETE FROM case_note")
+        assert [row["text"] for row in await cases.notes(conn, ref)] == ["Første note."]
