@@ -279,6 +279,61 @@ class AddCaseNote(CommandData):
     text: LongText
 
 
+class AcceptHandover(CommandData):
+    """Accept the social department's handover: the jobcenter becomes the lead department again,
+    with a plan revision or a referral toward an employment offer."""
+
+    event_type = "dk.samspil.employment.command.accept-handover.v1"
+    topic = EMPLOYMENT_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "handover_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                    "from_date": "2027-03-01",
+                    "job_plan_version": 5,
+                    "team": _TEAM,
+                }
+            ]
+        }
+    )
+
+    handover_id: uuid.UUID
+    from_date: date
+    job_plan_version: PlanVersion | None = None
+    referral_id: uuid.UUID | None = Field(default=None, validate_default=True)
+    team: ShortText
+
+    @field_validator("referral_id")
+    @classmethod
+    def _toward_an_offer(cls, value: uuid.UUID | None, info: ValidationInfo) -> uuid.UUID | None:
+        if value is None and info.data.get("job_plan_version") is None:
+            raise ValueError("name the job plan version or the referral toward an employment offer")
+        return value
+
+
+class RejectHandover(CommandData):
+    """Reject the social department's handover with a reason; the social department stays lead."""
+
+    event_type = "dk.samspil.employment.command.reject-handover.v1"
+    topic = EMPLOYMENT_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "handover_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                    "reason": "Afventer lægelig vurdering af skånehensyn.",
+                    "team": _TEAM,
+                }
+            ]
+        }
+    )
+
+    handover_id: uuid.UUID
+    reason: LongText
+    team: ShortText
+
+
 class ReviseSocialPlan(CommandData):
     """Revise the social action plan; ``expected_version`` guards against lost updates."""
 

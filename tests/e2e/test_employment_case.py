@@ -16,9 +16,12 @@ import pytest
 from samspil.runtime.auth import Role
 from samspil.runtime.codec import encode
 from schemas.commands import PostponeFollowUp, RecordFollowUp, ReviseJobPlan
-from schemas.contact_course import FollowUpKind, FollowUpOverdue, PostponementReason
+from schemas.common import CaseworkerTeam, Department
+from schemas.contact_course import FollowUpKind, FollowUpOverdue, PostponementReason, SocialFollowUpRecorded
 from schemas.envelope import Envelope
-from schemas.topics import EMPLOYMENT_COMMANDS, EMPLOYMENT_EVENTS, dead_letter_topic
+from schemas.lead_department import LeadDepartmentTakenOver
+from schemas.plans import SocialPlanRevised, SocialPlanSummaryWithdrawn
+from schemas.topics import EMPLOYMENT_COMMANDS, EMPLOYMENT_EVENTS, SOCIAL_EVENTS, dead_letter_topic
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_first_flow import provider_client, refer, visible_to_provider
 from tests.infra import Infra
@@ -370,3 +373,76 @@ async def test_commands_on_the_bus_call_the_same_handlers_and_refusals_are_dead_
     reasons = await wait_for(dead_letters)
     assert reasons[str(stale_envelope.id)] == "rejected"
     assert reasons[invalid_id] == "invalid-data"
+
+
+async def test_the_social_departments_lead_and_plan_summary_reach_the_jobcenter(
+    running_stack: RunningStack, infra: Infra
+) -> None:
+    subject = await running_stack.enrol(
+        in_contact_course_since=(date.today() - timedelta(days=200)).isoformat()
+    )
+    held_on = date.today() - timedelta(days=2)
+    team = CaseworkerTeam(department=Department.SOCIAL, team="Socialcenter Vest, team 2")
+    consent = f"consent:{uuid.uuid4()}"
+
+    def social_event(data: Any, legal_basis: str | None = None) -> Any:
+        envelope = Envelope(
+            source="/samspil/social",
+            type=data.event_type,
+            subject=subject,
+            dataschema=data.dataschema,
+            correlationid=uuid.uuid4(),
+            legalbasis=legal_basis,
+        )
+        return encode(envelope, data, SOCIAL_EVENTS.name)
+
+    summary = {
+        "goal": "Stabil boligsituation.",
+        "measures": [{"category": "housing-support", "starts_on": "2026-10-01", "hours_per_week": 3}],
+        "weekly_capacity_hours": 15,
+    }
+    await produce(
+        infra.bootstrap_servers,
+        social_event(
+            LeadDepartmentTakenOver(
+                lead_department=Department.SOCIAL, from_date=date.today(), reason="Én indgang.", team=team
+            )
+        ),
+        social_event(
+            SocialFollowUpRecorded(
+                kind=FollowUpKind.CASEWORKER_MEETING, department=Department.SOCIAL, held_on=held_on
+            )
+        ),
+        social_event(SocialPlanRevised.model_validate({"plan_version": 1, **summary}), consent),
+        # Without a basis for the share, the jobcenter keeps nothing of it.
+        social_event(
+            SocialPlanRevised.model_validate({"plan_version": 2, **summary, "goal": "Uden hjemmel."})
+        ),
+    )
+
+    async def led_by_social() -> dict[str, Any] | None:
+        async with running_stack.employment() as employment:
+            state: dict[str, Any] = (await employment.get(f"/v1/citizens/{subject}/contact-course")).json()
+        return state if state["last_follow_up_on"] == held_on.isoformat() else None
+
+    state = await wait_for(led_by_social)
+    assert state["lead_department"] == "social" and state["chased_by_jobcenter"] is False
+    assert state["overdue"] is False and state["follow_ups"][0]["department"] == "social"
+
+    async def other_plan() -> dict[str, Any] | None:
+        async with running_stack.employment() as employment:
+            view: dict[str, Any] = (await employment.get(f"/v1/citizens/{subject}/job-plan")).json()
+        summary: dict[str, Any] | None = view["social_plan_summary"]
+        return summary
+
+    shown = await wait_for(other_plan)
+    assert shown["plan_version"] == 1 and shown["legal_basis"] == consent
+
+    await produce(
+        infra.bootstrap_servers, social_event(SocialPlanSummaryWithdrawn(withdrawn_on=date.today()))
+    )
+
+    async def removed() -> bool:
+        return await other_plan() is None
+
+    assert await wait_for(removed)

@@ -1,5 +1,6 @@
-"""Schemathesis against the provider gateway's OpenAPI document: generated requests, valid and
-invalid, never get a server error, and every response matches what the document says."""
+"""Schemathesis against the provider gateway's and the employment service's OpenAPI documents:
+generated requests, valid and invalid, never get a server error, and every response matches
+what the document says."""
 
 from __future__ import annotations
 
@@ -20,19 +21,25 @@ pytestmark = pytest.mark.e2e
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
 
 
-async def test_no_server_error_and_every_response_as_documented(running_stack: RunningStack) -> None:
-    provider = f"fuzz-{uuid.uuid4().hex[:6]}"
-    referral_id = await refer(running_stack, provider)
-    async with provider_client(running_stack, provider) as gateway:
-        await wait_for(lambda: visible_to_provider(gateway, referral_id))
-        token = gateway.headers["authorization"]
+@pytest.mark.parametrize("service", ["provider-gateway", "employment"])
+async def test_no_server_error_and_every_response_as_documented(
+    running_stack: RunningStack, service: str
+) -> None:
+    if service == "provider-gateway":
+        provider = f"fuzz-{uuid.uuid4().hex[:6]}"
+        referral_id = await refer(running_stack, provider)
+        async with provider_client(running_stack, provider) as gateway:
+            await wait_for(lambda: visible_to_provider(gateway, referral_id))
+            token = gateway.headers["authorization"]
+    else:
+        token = f"Bearer {running_stack.caseworker_token()}"
     schemathesis = Path(sys.executable).with_name("schemathesis")
     result = await asyncio.to_thread(
         subprocess.run,
         [
             str(schemathesis),
             "run",
-            f"{running_stack.url('provider-gateway')}/openapi.json",
+            f"{running_stack.url(service)}/openapi.json",
             "--header",
             f"Authorization: {token}",
             "--checks",

@@ -15,6 +15,7 @@ class EmploymentSettings(RuntimeSettings, StaffAuthSettings):
 
     http_port: int = 8081
     absence_task_working_days: int = Field(default=2, ge=1, le=30)
+    handover_task_working_days: int = Field(default=5, ge=1, le=30)
     follow_up_reminder_days: int = Field(
         default=14, ge=0, le=90, description="Days before a follow-up falls due that the reminder comes."
     )

@@ -11,6 +11,7 @@ class TaskKind(StrEnum):
     RECONTACT_CITIZEN = "recontact-citizen"
     REVIEW_PROGRESS = "review-progress-report"
     DECIDE_PLAN_CHANGE = "decide-plan-change"
+    DECIDE_HANDOVER = "decide-handover"
 
 
 class TaskStatus(StrEnum):
@@ -72,4 +73,13 @@ def plan_change_decision_task(received_on: date, urgency: str) -> NewTask:
         kind=TaskKind.DECIDE_PLAN_CHANGE,
         title="Decide the provider's request to change the job plan",
         due_on=add_working_days(received_on, DECISION_DAYS[urgency]),
+    )
+
+
+def handover_decision_task(received_on: date, working_days: int) -> NewTask:
+    """The social department judges the citizen ready: the jobcenter accepts or rejects."""
+    return NewTask(
+        kind=TaskKind.DECIDE_HANDOVER,
+        title="Accept or reject the social department's handover of the citizen",
+        due_on=add_working_days(received_on, working_days),
     )

@@ -9,40 +9,51 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from employment.adapters import cases
+from employment.adapters import cases, repository
 from employment.domain.actor import Actor
 from employment.domain.citizens import ProfileTag, TargetGroup
 from employment.domain.contact_course import Course, add_months
-from employment.service_layer import course, plans, tasks
+from employment.service_layer import course, handover, plans, tasks
 from employment.service_layer.messages import danish_today
 from employment.settings import EmploymentSettings
 from samspil.runtime.auth import Caller, Role, caller_with
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import NotFound
-from samspil.runtime.http import problem_responses
+from samspil.runtime.http import problem_from_validation, problem_responses
 from samspil.runtime.pseudonym import Cpr, citizen_ref_for
 from schemas.commands import (
+    AcceptHandover,
     AddCaseNote,
     AssessAbsence,
     DecidePlanChange,
     PostponeFollowUp,
     RecordFollowUp,
+    RejectHandover,
     ReviseJobPlan,
     SetFollowUpCadence,
 )
-from schemas.common import Strict
+from schemas.common import LongText, ShortText, Strict
 from schemas.envelope import CITIZEN_REF_PATTERN
 from schemas.plans import JobPlanActivity
 
 Caseworker = Annotated[Caller, Depends(caller_with(Role.EMPLOYMENT_CASEWORKER))]
 CitizenRefPath = Annotated[str, Path(pattern=CITIZEN_REF_PATTERN)]
 
-router = APIRouter(prefix="/v1", responses=problem_responses(401, 403, 404, 409, 422))
+router = APIRouter(prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422))
+C = TypeVar("C", bound=BaseModel)
+
+
+def command_from(model: type[C], **values: Any) -> C:
+    """A command built from the path and the body, refused like the body itself if invalid."""
+    try:
+        return model(**values)
+    except ValidationError as invalid:
+        raise problem_from_validation(invalid, "body") from None
 
 
 def actor_of(caller: Caller) -> Actor:
@@ -87,7 +98,12 @@ class Enrolled(BaseModel):
     created: bool
 
 
-@router.post("/citizens", response_model=Enrolled, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/citizens",
+    response_model=Enrolled,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": Enrolled, "description": "Already enrolled: the same reference"}},
+)
 async def enrol_citizen(
     body: EnrolmentIn, request: Request, response: Response, caller: Caseworker
 ) -> Enrolled:
@@ -126,6 +142,62 @@ async def disclose_cpr(
     request.app.state.cpr_log.info("cpr disclosed", citizen_ref=citizen_ref, to=caller.subject)
     response.headers["Cache-Control"] = "no-store"
     return CprOut(cpr=f"{cpr[:6]}-{cpr[6:]}")
+
+
+class CitizenOut(BaseModel):
+    """The citizen's case at a glance; never the CPR number."""
+
+    citizen_ref: str
+    target_group: str
+    profile_tags: list[str]
+    enrolled_on: date
+    lead_department: str
+    follow_up_due_on: date
+    follow_up_overdue: bool
+    job_plan_version: int
+    open_tasks: int
+
+
+@router.get("/citizens/{citizen_ref}", response_model=CitizenOut)
+async def get_citizen(citizen_ref: CitizenRefPath, request: Request, caller: Caseworker) -> CitizenOut:
+    pool = request.app.state.runtime.pool
+    row = await cases.citizen(pool, citizen_ref)
+    state = await cases.course(pool, citizen_ref)
+    if row is None or state is None:
+        raise NotFound("No such citizen is enrolled", field="citizen_ref")
+    open_tasks: int = await pool.fetchval(
+        "SELECT count(*) FROM caseworker_task WHERE citizen_ref = $1 AND status = 'open'", citizen_ref
+    )
+    return CitizenOut(
+        citizen_ref=citizen_ref,
+        target_group=row["target_group"],
+        profile_tags=list(row["profile_tags"]),
+        enrolled_on=row["enrolled_on"],
+        lead_department=state.lead.value,
+        follow_up_due_on=state.due_on,
+        follow_up_overdue=state.chased_by_jobcenter and state.due_on < danish_today(),
+        job_plan_version=await cases.current_plan_version(pool, citizen_ref),
+        open_tasks=open_tasks,
+    )
+
+
+class ReportOut(BaseModel):
+    submission_id: uuid.UUID
+    kind: str
+    referral_id: uuid.UUID
+    provider_id: str
+    details: dict[str, Any]
+    received_at: datetime
+
+
+@router.get("/citizens/{citizen_ref}/history", response_model=list[ReportOut])
+async def case_history(citizen_ref: CitizenRefPath, request: Request, caller: Caseworker) -> list[ReportOut]:
+    """Every report the citizen's providers sent, oldest first: the case history."""
+    pool = request.app.state.runtime.pool
+    if await cases.citizen(pool, citizen_ref) is None:
+        raise NotFound("No such citizen is enrolled", field="citizen_ref")
+    rows = await repository.reports_for_citizen(pool, citizen_ref)
+    return [ReportOut(**{**dict(row), "details": json.loads(row["details"])}) for row in rows]
 
 
 # -- contact course ---------------------------------------------------------------------------
@@ -179,6 +251,18 @@ async def _course_out(conn: Any, citizen_ref: str, state: Course | None = None) 
         follow_ups=[FollowUpOut(**dict(row)) for row in await cases.follow_ups(conn, citizen_ref)],
         postponements=[PostponementOut(**dict(row)) for row in await cases.postponements(conn, citizen_ref)],
     )
+
+
+class HandoverAcceptIn(Strict):
+    from_date: date
+    job_plan_version: Annotated[int, Field(ge=1)] | None = None
+    referral_id: uuid.UUID | None = None
+    team: ShortText
+
+
+class HandoverRejectIn(Strict):
+    reason: LongText
+    team: ShortText
 
 
 @router.get("/citizens/{citizen_ref}/contact-course", response_model=CourseOut)
@@ -330,6 +414,36 @@ async def assess_absence(
     """Close the re-contact task of an absence notice with the assessment."""
     async with unit_of_work(request) as conn:
         await tasks.assess_absence(conn, citizen_ref, body, actor_of(caller))
+
+
+@router.post("/citizens/{citizen_ref}/handovers/{handover_id}/accept", status_code=204)
+async def accept_handover(
+    citizen_ref: CitizenRefPath,
+    handover_id: uuid.UUID,
+    body: HandoverAcceptIn,
+    request: Request,
+    caller: Caseworker,
+) -> None:
+    """Accept the social department's handover: the jobcenter leads the contact course again."""
+    command = command_from(AcceptHandover, handover_id=handover_id, **body.model_dump())
+    async with unit_of_work(request) as conn:
+        await handover.accept_handover(
+            conn, citizen_ref, command, actor_of(caller), settings_of(request).course_rules()
+        )
+
+
+@router.post("/citizens/{citizen_ref}/handovers/{handover_id}/reject", status_code=204)
+async def reject_handover(
+    citizen_ref: CitizenRefPath,
+    handover_id: uuid.UUID,
+    body: HandoverRejectIn,
+    request: Request,
+    caller: Caseworker,
+) -> None:
+    """Reject the handover with a reason; the social department stays the lead department."""
+    command = command_from(RejectHandover, handover_id=handover_id, **body.model_dump())
+    async with unit_of_work(request) as conn:
+        await handover.reject_handover(conn, citizen_ref, command, actor_of(caller))
 
 
 # -- case notes -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from employment.domain.actor import Actor
-from employment.service_layer import course, handlers, plans, tasks
+from employment.service_layer import course, handlers, handover, plans, tasks
 from employment.service_layer.messages import danish_today
 from employment.settings import EmploymentSettings
 from samspil.runtime.consumer import EventHandler
@@ -15,6 +15,7 @@ from samspil.runtime.db import Connection
 from samspil.runtime.service import Subscription
 from schemas.base import EventData
 from schemas.commands import (
+    AcceptHandover,
     AddCaseNote,
     AssessAbsence,
     AssignTask,
@@ -23,13 +24,14 @@ from schemas.commands import (
     PostponeFollowUp,
     RecordFollowUp,
     ReferCitizen,
+    RejectHandover,
     ReviseJobPlan,
     SetFollowUpCadence,
     WithdrawReferral,
 )
 from schemas.contact_course import SocialFollowUpRecorded
 from schemas.envelope import Envelope
-from schemas.lead_department import LeadDepartmentTakenOver
+from schemas.lead_department import HandoverRequested, LeadDepartmentTakenOver
 from schemas.plans import SocialPlanRevised, SocialPlanSummaryWithdrawn
 from schemas.referrals import (
     ReferralAccepted,
@@ -119,6 +121,15 @@ def subscription(settings: EmploymentSettings) -> Subscription:
     async def social_follow_up(conn: Connection, envelope: Envelope, data: Any) -> None:
         await course.social_follow_up(conn, envelope, data, rules)
 
+    async def accept_handover(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await handover.accept_handover(conn, ref, cmd, actor, rules, env)
+
+    async def reject_handover(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await handover.reject_handover(conn, ref, cmd, actor, env)
+
+    async def handover_requested(conn: Connection, envelope: Envelope, data: Any) -> None:
+        await handover.handover_requested(conn, envelope, data, settings.handover_task_working_days)
+
     commands: dict[type[EventData], CommandHandler] = {
         RecordFollowUp: record_follow_up,
         PostponeFollowUp: postpone,
@@ -131,6 +142,8 @@ def subscription(settings: EmploymentSettings) -> Subscription:
         AddCaseNote: note,
         ReferCitizen: refer,
         WithdrawReferral: withdraw,
+        AcceptHandover: accept_handover,
+        RejectHandover: reject_handover,
     }
     return Subscription(
         topics=[PROVIDER_REPORTS, EMPLOYMENT_COMMANDS, SOCIAL_EVENTS],
@@ -142,5 +155,6 @@ def subscription(settings: EmploymentSettings) -> Subscription:
             SocialPlanSummaryWithdrawn: plans.social_summary_withdrawn,
             LeadDepartmentTakenOver: taken_over,
             SocialFollowUpRecorded: social_follow_up,
+            HandoverRequested: handover_requested,
         },
     )

@@ -12,7 +12,13 @@ from pydantic import BaseModel
 
 from employment.adapters import repository
 from employment.domain.tasks import TaskKind, TaskStatus
-from employment.entrypoints.citizens_http import Caseworker, CitizenRefPath, actor_of, unit_of_work
+from employment.entrypoints.citizens_http import (
+    Caseworker,
+    CitizenRefPath,
+    actor_of,
+    command_from,
+    unit_of_work,
+)
 from employment.service_layer import handlers, tasks
 from employment.service_layer.messages import danish_today
 from samspil.runtime.http import Problem, problem_responses
@@ -21,7 +27,7 @@ from schemas.common import ContactPerson, LongText, Name, ProviderId, ShortText,
 from schemas.envelope import CITIZEN_REF_PATTERN, CitizenRef
 from schemas.referrals import Offer, ReferralRequested, ReferralStatus
 
-router = APIRouter(prefix="/v1", responses=problem_responses(401, 403, 404, 409, 422))
+router = APIRouter(prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422))
 
 
 class ReferralIn(Strict):
@@ -68,7 +74,7 @@ def _task_out(row: Any) -> TaskOut:
 @router.post("/referrals", status_code=status.HTTP_201_CREATED, response_model=ReferralCreated)
 async def create_referral(body: ReferralIn, request: Request, caller: Caseworker) -> ReferralCreated:
     """Refer a citizen to an offer; the provider sees the referral through the gateway."""
-    command = ReferCitizen(**body.model_dump(exclude={"citizen_ref"}))
+    command = command_from(ReferCitizen, **body.model_dump(exclude={"citizen_ref"}))
     return await refer_citizen(body.citizen_ref, command, request, caller)
 
 
@@ -174,7 +180,9 @@ class AssignIn(Strict):
 async def assign_task(task_id: uuid.UUID, body: AssignIn, request: Request, caller: Caseworker) -> TaskOut:
     """Assign the task to a caseworker."""
     async with unit_of_work(request) as conn:
-        await tasks.assign_task(conn, AssignTask(task_id=task_id, assignee=body.assignee), actor_of(caller))
+        await tasks.assign_task(
+            conn, command_from(AssignTask, task_id=task_id, assignee=body.assignee), actor_of(caller)
+        )
     return await get_task(task_id, request, caller)
 
 
@@ -187,5 +195,7 @@ async def close_task(task_id: uuid.UUID, body: CloseIn, request: Request, caller
     """Close a task that needs no decision of its own; a re-contact task is closed by assessing
     the absence, a decision task by deciding (409 here)."""
     async with unit_of_work(request) as conn:
-        await tasks.close_task(conn, CloseTask(task_id=task_id, note=body.note), actor_of(caller))
+        await tasks.close_task(
+            conn, command_from(CloseTask, task_id=task_id, note=body.note), actor_of(caller)
+        )
     return await get_task(task_id, request, caller)

@@ -21,6 +21,7 @@ from schemas.envelope import Envelope
 _CLOSED_BY_DECISION = {
     TaskKind.RECONTACT_CITIZEN: "assess the absence (POST /v1/citizens/{citizen_ref}/absence-assessments)",
     TaskKind.DECIDE_PLAN_CHANGE: "decide the request (POST /v1/citizens/{citizen_ref}/plan-change-decisions)",
+    TaskKind.DECIDE_HANDOVER: "accept or reject it (POST /v1/citizens/{citizen_ref}/handovers/{id}/accept)",
 }
 
 

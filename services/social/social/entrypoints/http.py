@@ -14,7 +14,7 @@ from samspil.runtime.auth import Caller, Role, caller_with
 from samspil.runtime.http import problem_responses
 from schemas.envelope import CITIZEN_REF_PATTERN
 
-router = APIRouter(prefix="/v1", responses=problem_responses(401, 403, 422))
+router = APIRouter(prefix="/v1", responses=problem_responses(400, 401, 403, 422))
 SocialStaff = Annotated[Caller, Depends(caller_with(Role.SOCIAL_CASEWORKER, Role.SPECIALIST_UNIT))]
 
 
