@@ -15,6 +15,7 @@ from schemas.common import ContactPerson, Department, LongText, Name, PlanVersio
 from schemas.consent import SharedInformation, exactly_one_recipient
 from schemas.contact_course import FollowUpKind, PostponementReason, other_reason_explained
 from schemas.decisions import AbsenceAction, PlanChangeDecision
+from schemas.disputes import RulingOutcome
 from schemas.plans import JobPlanActivity, SocialMeasure
 from schemas.referrals import Offer
 from schemas.topics import EMPLOYMENT_COMMANDS, SOCIAL_COMMANDS
@@ -420,3 +421,148 @@ class WithdrawConsent(CommandData):
     )
 
     consent_id: uuid.UUID
+
+
+_SOCIAL_TEAM = "Socialcenter Vest, team 2"
+
+
+class TakeOverLead(CommandData):
+    """The social department takes over the contact course for one of the most vulnerable
+    citizens: it becomes the lead department."""
+
+    event_type = "dk.samspil.social.command.take-over-lead.v1"
+    topic = SOCIAL_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_date": "2026-12-01",
+                    "reason": "Massive sociale problemer; én indgang.",
+                    "team": _SOCIAL_TEAM,
+                }
+            ]
+        }
+    )
+
+    from_date: date
+    reason: LongText
+    team: ShortText
+
+
+class RecordSocialFollowUp(CommandData):
+    """Record a follow-up the social department held while it leads the contact course."""
+
+    event_type = "dk.samspil.social.command.record-follow-up.v1"
+    topic = SOCIAL_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"kind": "caseworker-meeting", "held_on": "2026-12-15"}]}
+    )
+
+    kind: FollowUpKind
+    held_on: date
+    note: LongText | None = None
+
+
+class DecideSocialPlanChange(CommandData):
+    """Decide a provider's request to change the social action plan."""
+
+    event_type = "dk.samspil.social.command.decide-plan-change.v1"
+    topic = SOCIAL_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "submission_id": "0b6e8f7c-2d3a-4c1b-9e8f-7a6b5c4d3e2f",
+                    "decision": "approved",
+                    "reason": "Bostøtte to gange om ugen understøtter fremmødet.",
+                    "team": _SOCIAL_TEAM,
+                    "resulting_plan_version": 3,
+                }
+            ]
+        }
+    )
+
+    submission_id: uuid.UUID
+    decision: PlanChangeDecision
+    reason: LongText
+    team: ShortText
+    resulting_plan_version: PlanVersion | None = Field(default=None, validate_default=True)
+
+    @field_validator("resulting_plan_version")
+    @classmethod
+    def _version_with_approval(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if info.data.get("decision") is PlanChangeDecision.APPROVED and value is None:
+            raise ValueError("is required when the decision is 'approved'")
+        return value
+
+
+class ObjectToDecision(CommandData):
+    """Object to the other department's plan-change decision within the deadline; the joint
+    specialist unit then rules."""
+
+    event_type = "dk.samspil.social.command.object-to-decision.v1"
+    topic = SOCIAL_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "decision_id": "4d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a",
+                    "position": "Flere timer under angstbehandling risikerer tilbagefald.",
+                    "team": _SOCIAL_TEAM,
+                }
+            ]
+        }
+    )
+
+    decision_id: uuid.UUID
+    position: LongText = Field(description="Why the team disagrees: its position for the specialist unit.")
+    team: ShortText
+
+
+class RuleDispute(CommandData):
+    """The joint specialist unit (fælles specialenhed) rules on a dispute between the teams."""
+
+    event_type = "dk.samspil.social.command.rule-dispute.v1"
+    topic = SOCIAL_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "dispute_id": "1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9",
+                    "outcome": "compromise",
+                    "ruling": "12 timer om ugen til behandlingen er afsluttet, derefter 15.",
+                }
+            ]
+        }
+    )
+
+    dispute_id: uuid.UUID
+    outcome: RulingOutcome
+    ruling: LongText
+
+
+class AssessReadiness(CommandData):
+    """The social department's own assessment of whether the citizen is ready for more."""
+
+    event_type = "dk.samspil.social.command.assess-readiness.v1"
+    topic = SOCIAL_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"ready": True, "assessment": "Stabil i behandling; klar til praktik med mentor."}]
+        }
+    )
+
+    ready: bool
+    assessment: LongText
+
+
+class AddSocialCaseNote(CommandData):
+    """Add a note to the citizen's social case (append-only)."""
+
+    event_type = "dk.samspil.social.command.add-case-note.v1"
+    topic = SOCIAL_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"text": "Hjemmebesøg; lejligheden er i orden."}]}
+    )
+
+    text: LongText
