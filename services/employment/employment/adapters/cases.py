@@ -319,3 +319,32 @@ async def parked_citizens(conn: Reader, since: date, limit: int) -> list[asyncpg
         since,
         limit,
     )
+
+
+# -- conflicts between the plans --------------------------------------------------------------
+
+
+async def insert_plan_conflict(
+    conn: Connection,
+    citizen_ref: str,
+    *,
+    conflict_id: Any,
+    rule: str,
+    explanation: str,
+    job_plan_version: int,
+    social_plan_version: int,
+) -> asyncpg.Record | None:
+    """Record the conflict unless the same rule already found one between the same two plan
+    versions; the new row's conflict_id and detected_at, or None."""
+    return await conn.fetchrow(
+        "INSERT INTO plan_conflict (conflict_id, citizen_ref, rule, explanation, job_plan_version,"
+        " social_plan_version) VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (citizen_ref, rule, job_plan_version, social_plan_version) DO NOTHING"
+        " RETURNING conflict_id, detected_at",
+        conflict_id,
+        citizen_ref,
+        rule,
+        explanation,
+        job_plan_version,
+        social_plan_version,
+    )

@@ -12,6 +12,7 @@ class TaskKind(StrEnum):
     REVIEW_PROGRESS = "review-progress-report"
     DECIDE_PLAN_CHANGE = "decide-plan-change"
     DECIDE_HANDOVER = "decide-handover"
+    RESOLVE_PLAN_CONFLICT = "resolve-plan-conflict"
 
 
 class TaskStatus(StrEnum):
@@ -82,4 +83,18 @@ def handover_decision_task(received_on: date, working_days: int) -> NewTask:
         kind=TaskKind.DECIDE_HANDOVER,
         title="Accept or reject the social department's handover of the citizen",
         due_on=add_working_days(received_on, working_days),
+    )
+
+
+# Working days for the two teams to settle a conflict between the plans.
+PLAN_CONFLICT_DAYS = 5
+
+
+def plan_conflict_task(detected_on: date, rule: str) -> NewTask:
+    """The job plan and the social plan pull against each other: the jobcenter's team must
+    settle it with the social team (the social department raises its own task)."""
+    return NewTask(
+        kind=TaskKind.RESOLVE_PLAN_CONFLICT,
+        title=f"Resolve a conflict between the job plan and the social plan ({rule})",
+        due_on=add_working_days(detected_on, PLAN_CONFLICT_DAYS),
     )

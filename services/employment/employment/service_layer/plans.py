@@ -3,20 +3,30 @@ jobcenter keeps so the job plan is made with regard to it."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import structlog
 
 from employment.adapters import cases, repository
 from employment.domain.actor import Actor
-from employment.service_layer.messages import emit
+from employment.domain.plan_conflicts import Plans, find_conflicts
+from employment.domain.tasks import plan_conflict_task
+from employment.service_layer.messages import danish_today, emit
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import Conflict, Invalid, NotFound
 from schemas.commands import DecidePlanChange, ReviseJobPlan
 from schemas.common import CaseworkerTeam, Department
 from schemas.decisions import PlanChangeDecided, PlanChangeDecision
+from schemas.disputes import PlanConflictDetected
 from schemas.envelope import Envelope
-from schemas.plans import JobPlanRevised, SocialPlanRevised, SocialPlanSummaryWithdrawn
+from schemas.plans import (
+    JobPlanActivity,
+    JobPlanRevised,
+    SocialMeasure,
+    SocialPlanRevised,
+    SocialPlanSummaryWithdrawn,
+)
 from schemas.provider_reports import TargetPlan
 
 log = structlog.get_logger("employment.plans")
@@ -51,6 +61,7 @@ async def revise_job_plan(
     await cases.insert_plan_version(conn, citizen_ref, version, command.goal, activities, actor.name)
     revised = JobPlanRevised(plan_version=version, goal=command.goal, activities=command.activities)
     await emit(conn, revised, citizen_ref, cause, legal_basis=share_basis)
+    await check_plan_conflicts(conn, citizen_ref, cause)
     return version
 
 
@@ -142,6 +153,7 @@ async def social_plan_revised(conn: Connection, envelope: Envelope, event: Socia
         legal_basis=envelope.legalbasis,
         source_event_id=envelope.id,
     )
+    await check_plan_conflicts(conn, envelope.subject, envelope)
 
 
 async def social_summary_withdrawn(
@@ -150,3 +162,66 @@ async def social_summary_withdrawn(
     """The basis for the share ended: the jobcenter's copy goes."""
     await cases.remove_social_summary(conn, envelope.subject)
     log.info("social plan summary removed", withdrawn_on=event.withdrawn_on.isoformat())
+
+
+async def check_plan_conflicts(conn: Connection, citizen_ref: str, cause: Envelope | None = None) -> int:
+    """Check the current job plan against the stored social plan summary. Each conflict new for
+    this pair of plan versions becomes a task for the jobcenter's team and an event from which
+    the social department raises its own, under the basis the summary was shared on. Returns how
+    many conflicts were new."""
+    # The citizen's lock orders this check after any job-plan revision in flight, so a revision
+    # and a new summary arriving together cannot each miss the other.
+    if await cases.citizen(conn, citizen_ref, lock=True) is None:
+        return 0
+    plan = await cases.plan_version(conn, citizen_ref)
+    summary = await cases.social_summary(conn, citizen_ref)
+    if plan is None or summary is None:
+        return 0
+    capacity = summary["weekly_capacity_hours"]
+    today = danish_today()
+    plans = Plans(
+        activities=[JobPlanActivity.model_validate(item) for item in json.loads(plan["activities"])],
+        measures=[SocialMeasure.model_validate(item) for item in json.loads(summary["measures"])],
+        weekly_capacity_hours=float(capacity) if capacity is not None else None,
+        today=today,
+    )
+    new = 0
+    for conflict in find_conflicts(plans):
+        row = await cases.insert_plan_conflict(
+            conn,
+            citizen_ref,
+            conflict_id=uuid.uuid4(),
+            rule=conflict.rule.value,
+            explanation=conflict.explanation,
+            job_plan_version=plan["version"],
+            social_plan_version=summary["plan_version"],
+        )
+        if row is None:
+            continue
+        new += 1
+        await repository.insert_task_once(
+            conn,
+            plan_conflict_task(today, conflict.rule.value),
+            citizen_ref=citizen_ref,
+            referral_id=None,
+            provider_id=None,
+            source_event_id=row["conflict_id"],
+            source_time=row["detected_at"],
+            details={
+                "conflict_id": str(row["conflict_id"]),
+                "rule": conflict.rule.value,
+                "explanation": conflict.explanation,
+                "job_plan_version": plan["version"],
+                "social_plan_version": summary["plan_version"],
+            },
+        )
+        detected = PlanConflictDetected(
+            conflict_id=row["conflict_id"],
+            rule=conflict.rule,
+            explanation=conflict.explanation,
+            job_plan_version=plan["version"],
+            social_plan_version=summary["plan_version"],
+        )
+        await emit(conn, detected, citizen_ref, cause, legal_basis=summary["legal_basis"])
+        log.info("plan conflict detected", rule=conflict.rule.value, conflict_id=str(row["conflict_id"]))
+    return new
