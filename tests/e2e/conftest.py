@@ -74,6 +74,18 @@ class RunningStack:
         citizen_ref: str = response.json()["citizen_ref"]
         return citizen_ref
 
+    async def enrol_in_both(self, **profile: Any) -> str:
+        """A shared citizen, enrolled by the same CPR number in both departments."""
+        cpr = random_cpr()
+        citizen_ref = await self.enrol(cpr, **profile)
+        async with self.social() as social:
+            response = await social.post("/v1/citizens", json={"cpr": cpr})
+        assert response.status_code == 201 and response.json()["citizen_ref"] == citizen_ref, response.text
+        return citizen_ref
+
+    def specialist_unit(self) -> httpx.AsyncClient:
+        return self.staff_client("social", Role.SPECIALIST_UNIT, "Fælles specialenhed")
+
     def add_provider(self, provider_id: str) -> tuple[str, str]:
         out = self.samspil("provider", "add", provider_id)
         fields = dict(

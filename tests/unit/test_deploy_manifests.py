@@ -3,11 +3,13 @@ cannot drift from the code unnoticed."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
 
 from samspil.local.runner import SERVICES
 
@@ -49,3 +51,37 @@ def test_gateway_gets_its_token_secret_everywhere() -> None:
     assert "PROVIDER_GATEWAY_TOKEN_SECRET" in compose_services()["provider-gateway"]["environment"]
     container = k8s_deployments()["provider-gateway"]["spec"]["template"]["spec"]["containers"][0]
     assert "PROVIDER_GATEWAY_TOKEN_SECRET" in {item["name"] for item in container["env"]}
+
+
+def _required_variables(spec: Any) -> set[str]:
+    """The environment variables a service cannot start without (its settings without default)."""
+    settings = importlib.import_module(f"{spec.module}.settings")
+    model = next(
+        value
+        for name, value in vars(settings).items()
+        if name.endswith("Settings")
+        and isinstance(value, type)
+        and issubclass(value, BaseSettings)
+        and value.__module__ == settings.__name__
+    )
+    names = set()
+    for field_name, field in model.model_fields.items():
+        if field.is_required():
+            alias = field.validation_alias
+            choices = getattr(alias, "choices", None)
+            names.add(str(choices[0]) if choices else f"{spec.env_prefix}{field_name.upper()}")
+    return names
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_every_setting_a_service_needs_is_given_everywhere(spec: Any) -> None:
+    compose_env = set(compose_services()[spec.name]["environment"])
+    container = k8s_deployments()[spec.name]["spec"]["template"]["spec"]["containers"][0]
+    k8s_env = {item["name"] for item in container["env"]}
+    required = _required_variables(spec)
+    assert required, "every service needs at least its database"
+    assert required <= compose_env and required <= k8s_env
+    if spec.name in ("employment", "social"):
+        # Caseworkers' tokens: one way to trust them must be configured.
+        for env in (compose_env, k8s_env):
+            assert ("SAMSPIL_AUTH_JWKS_URL" in env) != ("SAMSPIL_AUTH_SECRET" in env)

@@ -8,7 +8,7 @@ from samspil.runtime.auth import TokenVerifier, install_auth
 from samspil.runtime.http import create_app
 from samspil.runtime.service import ServiceRuntime
 from schemas.topics import SOCIAL_EVENTS
-from social.entrypoints import consumers, http
+from social.entrypoints import citizens_http, consumers, http, scheduler
 from social.settings import SocialSettings
 
 SERVICE_NAME = "social"
@@ -23,8 +23,10 @@ def build_app(settings: SocialSettings) -> FastAPI:
         subscription=consumers.subscription(settings),
         publishes=[SOCIAL_EVENTS],
         description=DESCRIPTION,
+        workers={"protocol-deadlines": scheduler.worker(settings)},
     )
     app = create_app(runtime, title="Samspil social service", description=DESCRIPTION)
     install_auth(app, TokenVerifier.from_settings(settings))
+    app.include_router(citizens_http.router)
     app.include_router(http.router)
     return app

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from samspil.runtime.auth import StaffAuthSettings
@@ -16,4 +16,29 @@ class SocialSettings(RuntimeSettings, StaffAuthSettings):
     task_working_days: int = 5
     objection_working_days: int = Field(
         default=5, ge=1, le=30, description="Working days the social team has to object to a decision."
+    )
+    ruling_working_days: int = Field(
+        default=10,
+        ge=1,
+        le=60,
+        description="Working days the joint specialist unit has to rule on a dispute.",
+    )
+    deadline_scan_seconds: float = Field(
+        default=60.0, gt=0, description="How often objection and ruling deadlines are checked."
+    )
+    social_plan_share_statute: str | None = Field(
+        default=None,
+        max_length=180,
+        description="A recorded statutory basis on which the social plan summary goes to the jobcenter "
+        "without consent; unset, only a consent allows it.",
+    )
+    citizen_ref_key: str = Field(
+        min_length=32,
+        validation_alias=AliasChoices("SAMSPIL_CITIZEN_REF_KEY"),
+        description="Key of the citizen reference (HMAC of the CPR number); the same as the jobcenter's.",
+    )
+    citizen_ref_key_id: str = Field(
+        default="k1",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,15}$",
+        validation_alias=AliasChoices("SAMSPIL_CITIZEN_REF_KEY_ID"),
     )

@@ -13,6 +13,9 @@ class TaskKind(StrEnum):
     DECIDE_PLAN_CHANGE = "decide-plan-change"
     DECIDE_HANDOVER = "decide-handover"
     RESOLVE_PLAN_CONFLICT = "resolve-plan-conflict"
+    FOLLOW_DISPUTE = "follow-dispute"
+    APPLY_RULING = "apply-ruling"
+    DISPUTE_OVERDUE = "dispute-overdue"
 
 
 class TaskStatus(StrEnum):

@@ -328,11 +328,31 @@ class SocialPlanSummaryOut(BaseModel):
     received_at: datetime
 
 
+class DecisionOut(BaseModel):
+    """A decision on a provider's request, with where the protocol stands: provisional while the
+    social team may object, disputed, or final (unopposed, or as the specialist unit ruled)."""
+
+    decision_id: uuid.UUID
+    submission_id: uuid.UUID
+    decision: str
+    reason: str
+    resulting_plan_version: int | None
+    status: str
+    social_position: str | None
+    rule_by: date | None
+    ruling_outcome: str | None
+    ruling: str | None
+    final_via: str | None
+    final_outcome: str | None
+    decided_at: datetime
+
+
 class JobPlanView(BaseModel):
     """The job plan, shown beside the social plan summary so it is made with regard to it."""
 
     job_plan: JobPlanOut | None
     social_plan_summary: SocialPlanSummaryOut | None
+    plan_change_decisions: list[DecisionOut]
 
 
 def _plan_out(row: Any) -> JobPlanOut:
@@ -352,7 +372,13 @@ async def get_job_plan(citizen_ref: CitizenRefPath, request: Request, caller: Ca
         raise NotFound("No such citizen is enrolled", field="citizen_ref")
     plan = await cases.plan_version(pool, citizen_ref)
     summary = await cases.social_summary(pool, citizen_ref)
+    decisions = await pool.fetch(
+        f"SELECT {', '.join(DecisionOut.model_fields)} FROM plan_change_decision WHERE citizen_ref = $1"
+        " ORDER BY decided_at",
+        citizen_ref,
+    )
     return JobPlanView(
+        plan_change_decisions=[DecisionOut(**dict(row)) for row in decisions],
         job_plan=_plan_out(plan) if plan else None,
         social_plan_summary=(
             SocialPlanSummaryOut(

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from employment.domain.actor import Actor
-from employment.service_layer import course, handlers, handover, plans, tasks
+from employment.service_layer import course, handlers, handover, plans, protocol, tasks
 from employment.service_layer.messages import danish_today
 from employment.settings import EmploymentSettings
 from samspil.runtime.consumer import EventHandler
@@ -30,6 +30,7 @@ from schemas.commands import (
     WithdrawReferral,
 )
 from schemas.contact_course import SocialFollowUpRecorded
+from schemas.disputes import DisputeOverdue, DisputeRaised, DisputeRuled, PlanChangeDecisionFinal
 from schemas.envelope import Envelope
 from schemas.lead_department import HandoverRequested, LeadDepartmentTakenOver
 from schemas.plans import SocialPlanRevised, SocialPlanSummaryWithdrawn
@@ -156,5 +157,9 @@ def subscription(settings: EmploymentSettings) -> Subscription:
             LeadDepartmentTakenOver: taken_over,
             SocialFollowUpRecorded: social_follow_up,
             HandoverRequested: handover_requested,
+            DisputeRaised: protocol.dispute_raised,
+            DisputeRuled: protocol.dispute_ruled,
+            DisputeOverdue: protocol.dispute_overdue,
+            PlanChangeDecisionFinal: protocol.decision_final,
         },
     )

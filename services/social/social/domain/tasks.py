@@ -49,3 +49,41 @@ def objection_task(received_on: date, working_days: int, decision: str) -> NewTa
         "social action plan speaks against it",
         working_days_after(received_on, working_days),
     )
+
+
+def dispute_task(raised_on: date, working_days: int) -> NewTask:
+    """The joint specialist unit must rule on the teams' disagreement by the deadline."""
+    return NewTask(
+        "rule-dispute",
+        "The teams disagree on a plan change: the joint specialist unit rules",
+        working_days_after(raised_on, working_days),
+    )
+
+
+def overdue_dispute_task(today: date) -> NewTask:
+    return NewTask("dispute-overdue", "The specialist unit's ruling is overdue", today)
+
+
+def apply_ruling_task(ruled_on: date, working_days: int) -> NewTask:
+    return NewTask(
+        "apply-ruling",
+        "The specialist unit ruled: bring the social action plan in line with the ruling",
+        working_days_after(ruled_on, working_days),
+    )
+
+
+def handover_answer_task(received_on: date, accepted: bool) -> NewTask:
+    verb = "accepted" if accepted else "rejected"
+    return NewTask(
+        f"handover-{verb}",
+        f"The jobcenter {verb} the handover",
+        received_on,
+    )
+
+
+def plan_conflict_task(received_on: date, working_days: int) -> NewTask:
+    return NewTask(
+        "resolve-plan-conflict",
+        "The job plan and the social action plan pull against each other",
+        working_days_after(received_on, working_days),
+    )

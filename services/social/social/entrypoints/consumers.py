@@ -1,33 +1,116 @@
-"""What the social service consumes from the bus."""
+"""What the social service consumes from the bus. Commands from the department's case system call
+the same handlers as the HTTP API."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from samspil.runtime.consumer import EventHandler
 from samspil.runtime.db import Connection
 from samspil.runtime.service import Subscription
+from schemas.base import EventData
+from schemas.commands import (
+    AddSocialCaseNote,
+    AssessReadiness,
+    ObjectToDecision,
+    RecordConsent,
+    RecordSocialFollowUp,
+    RequestHandover,
+    ReviseSocialPlan,
+    RuleDispute,
+    TakeOverLead,
+    WithdrawConsent,
+)
 from schemas.decisions import PlanChangeDecided
+from schemas.disputes import PlanConflictDetected
 from schemas.envelope import Envelope
+from schemas.lead_department import HandoverAccepted, HandoverRejected
+from schemas.plans import JobPlanRevised
 from schemas.provider_reports import PlanChangeRequested, ReadinessReportSubmitted
+from schemas.referrals import OfferStarted
 from schemas.topics import EMPLOYMENT_EVENTS, PROVIDER_REPORTS, SOCIAL_COMMANDS
-from social.service_layer import handlers
+from social.service_layer import case, handlers, protocol
+from social.service_layer.messages import Actor, danish_today
 from social.settings import SocialSettings
+
+CommandHandler = Callable[[Connection, str, Any, Actor, Envelope], Awaitable[object]]
+
+
+def _command(handle: CommandHandler) -> EventHandler:
+    async def on_command(conn: Connection, envelope: Envelope, command: Any) -> None:
+        await handle(conn, envelope.subject, command, Actor.case_system(envelope.source), envelope)
+
+    return on_command
 
 
 def subscription(settings: SocialSettings) -> Subscription:
+    statute = settings.social_plan_share_statute
+
     async def on_report(conn: Connection, envelope: Envelope, data: Any) -> None:
         await handlers.receive_report(conn, envelope, data, settings.task_working_days)
 
     async def on_decision(conn: Connection, envelope: Envelope, data: Any) -> None:
-        await handlers.informed_of_decision(conn, envelope, data, settings.objection_working_days)
+        await protocol.informed_of_decision(conn, envelope, data, settings.objection_working_days)
 
+    async def on_conflict(conn: Connection, envelope: Envelope, data: Any) -> None:
+        await case.plan_conflict_detected(conn, envelope, data, settings.task_working_days)
+
+    async def revise(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await case.revise_social_plan(conn, ref, cmd, actor, danish_today(), statute, env)
+
+    async def consent(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await case.record_consent(conn, ref, cmd, actor, danish_today(), statute, env)
+
+    async def withdraw(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await case.withdraw_consent(conn, ref, cmd, actor, danish_today(), statute, env)
+
+    async def take_over(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await case.take_over_lead(conn, ref, cmd, actor, env)
+
+    async def follow_up(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await case.record_follow_up(conn, ref, cmd, actor, danish_today(), env)
+
+    async def handover(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await case.request_handover(conn, ref, cmd, actor, env)
+
+    async def objection(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await protocol.object_to_decision(
+            conn, ref, cmd, actor, danish_today(), settings.ruling_working_days, env
+        )
+
+    async def ruling(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await protocol.rule_dispute(conn, cmd, actor, danish_today(), settings.task_working_days, ref, env)
+
+    async def readiness(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await case.assess_readiness(conn, ref, cmd, actor)
+
+    async def note(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await case.add_case_note(conn, ref, cmd, actor)
+
+    commands: dict[type[EventData], CommandHandler] = {
+        ReviseSocialPlan: revise,
+        RecordConsent: consent,
+        WithdrawConsent: withdraw,
+        TakeOverLead: take_over,
+        RecordSocialFollowUp: follow_up,
+        RequestHandover: handover,
+        ObjectToDecision: objection,
+        RuleDispute: ruling,
+        AssessReadiness: readiness,
+        AddSocialCaseNote: note,
+    }
     return Subscription(
-        # Commands from the department's case system are kept (dead-lettered as unsupported, to be
-        # replayed) until their handlers exist.
         topics=[PROVIDER_REPORTS, SOCIAL_COMMANDS, EMPLOYMENT_EVENTS],
         handlers={
             ReadinessReportSubmitted: on_report,
             PlanChangeRequested: on_report,
             PlanChangeDecided: on_decision,
+            PlanConflictDetected: on_conflict,
+            OfferStarted: case.offer_started,
+            JobPlanRevised: case.job_plan_revised,
+            HandoverAccepted: case.handover_answered,
+            HandoverRejected: case.handover_answered,
+            **{command: _command(handle) for command, handle in commands.items()},
         },
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
@@ -34,11 +34,14 @@ async def list_tasks(
     request: Request,
     caller: SocialStaff,
     citizen_ref: Annotated[str | None, Query(pattern=CITIZEN_REF_PATTERN)] = None,
+    task_status: Annotated[Literal["open", "closed"] | None, Query(alias="status")] = None,
 ) -> list[TaskOut]:
     """The social caseworkers' tasks, soonest due first."""
     rows = await request.app.state.runtime.pool.fetch(
         "SELECT task_id, citizen_ref, kind, title, status, due_on, details, created_at FROM caseworker_task"
-        " WHERE $1::text IS NULL OR citizen_ref = $1 ORDER BY due_on, created_at LIMIT 500",
+        " WHERE ($1::text IS NULL OR citizen_ref = $1) AND ($2::text IS NULL OR status = $2)"
+        " ORDER BY due_on, created_at LIMIT 500",
         citizen_ref,
+        task_status,
     )
     return [TaskOut(**{**dict(row), "details": json.loads(row["details"])}) for row in rows]

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
 from schemas.common import Department
-from schemas.decisions import PlanChangeDecided, ReportOutcome, ReportReceived
+from schemas.decisions import ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
 from schemas.provider_reports import PlanChangeRequested, ProviderReport, ReadinessReportSubmitted, TargetPlan
 from schemas.topics import SOCIAL_EVENTS
-from social.domain.tasks import NewTask, objection_task, readiness_task, social_plan_change_task
+from social.domain.tasks import NewTask, readiness_task, social_plan_change_task
 
 SOURCE = "/samspil/social"
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
@@ -77,38 +77,4 @@ async def receive_report(
         ),
         received,
         topic=SOCIAL_EVENTS.name,
-    )
-
-
-async def informed_of_decision(
-    conn: Connection, envelope: Envelope, decided: PlanChangeDecided, working_days: int
-) -> None:
-    """The employment team decided on a provider's request to change the job plan: the social
-    team is informed and involved, with a task to object by the deadline if it disagrees."""
-    if decided.deciding_team.department is not Department.EMPLOYMENT:
-        return
-    received_on = envelope.time.astimezone(DANISH_TIME).date()
-    task = objection_task(received_on, working_days, decided.decision.value)
-    details = {
-        "decision_id": str(decided.decision_id),
-        "submission_id": str(decided.submission_id) if decided.submission_id else None,
-        "referral_id": str(decided.referral_id) if decided.referral_id else None,
-        "provider_id": decided.provider_id,
-        "decision": decided.decision.value,
-        "reason": decided.reason,
-        "deciding_team": decided.deciding_team.team,
-        "resulting_plan_version": decided.resulting_plan_version,
-        "object_by": task.due_on.isoformat(),
-        "legal_basis": envelope.legalbasis,
-    }
-    await conn.execute(
-        "INSERT INTO caseworker_task (task_id, citizen_ref, kind, title, due_on, source_event_id, details)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (source_event_id) DO NOTHING",
-        uuid.uuid4(),
-        envelope.subject,
-        task.kind,
-        task.title,
-        task.due_on,
-        envelope.id,
-        json.dumps(details),
     )

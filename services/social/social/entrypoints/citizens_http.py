@@ -1,0 +1,326 @@
+"""The social caseworkers' and the joint specialist unit's API. Each command route takes the same
+model as the command topic and calls the same handler."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from pydantic import BaseModel, ValidationError
+
+from samspil.runtime.auth import Caller, Role, caller_with
+from samspil.runtime.db import Connection
+from samspil.runtime.errors import NotFound
+from samspil.runtime.http import problem_from_validation, problem_responses
+from samspil.runtime.pseudonym import Cpr, citizen_ref_for
+from schemas.commands import (
+    AddSocialCaseNote,
+    AssessReadiness,
+    ObjectToDecision,
+    RecordConsent,
+    RecordSocialFollowUp,
+    RequestHandover,
+    ReviseSocialPlan,
+    RuleDispute,
+    TakeOverLead,
+    WithdrawConsent,
+)
+from schemas.common import LongText, Strict
+from schemas.disputes import RulingOutcome
+from schemas.envelope import CITIZEN_REF_PATTERN
+from social.adapters import repository
+from social.service_layer import case, protocol
+from social.service_layer.messages import Actor, danish_today
+from social.settings import SocialSettings
+
+Caseworker = Annotated[Caller, Depends(caller_with(Role.SOCIAL_CASEWORKER))]
+SpecialistUnit = Annotated[Caller, Depends(caller_with(Role.SPECIALIST_UNIT))]
+Reader = Annotated[Caller, Depends(caller_with(Role.SOCIAL_CASEWORKER, Role.SPECIALIST_UNIT))]
+CitizenRefPath = Annotated[str, Path(pattern=CITIZEN_REF_PATTERN)]
+
+router = APIRouter(prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422))
+
+
+def actor_of(caller: Caller) -> Actor:
+    return Actor(name=caller.name or caller.subject, team=caller.team)
+
+
+def settings_of(request: Request) -> SocialSettings:
+    settings: SocialSettings = request.app.state.runtime.settings
+    return settings
+
+
+@asynccontextmanager
+async def unit_of_work(request: Request) -> AsyncIterator[Connection]:
+    async with request.app.state.runtime.pool.acquire() as conn, conn.transaction():
+        yield conn
+
+
+async def _known(request: Request, citizen_ref: str) -> None:
+    if not await repository.citizen_exists(request.app.state.runtime.pool, citizen_ref):
+        raise NotFound("No such citizen is enrolled", field="citizen_ref")
+
+
+class EnrolmentIn(Strict):
+    cpr: Cpr
+
+
+class Enrolled(BaseModel):
+    citizen_ref: str
+    created: bool
+
+
+@router.post(
+    "/citizens",
+    response_model=Enrolled,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": Enrolled, "description": "Already enrolled: the same reference"}},
+)
+async def enrol_citizen(
+    body: EnrolmentIn, request: Request, response: Response, caller: Caseworker
+) -> Enrolled:
+    """The citizen's pseudonymous reference: the same the jobcenter arrives at for the CPR number."""
+    settings = settings_of(request)
+    citizen_ref = citizen_ref_for(body.cpr, settings.citizen_ref_key, settings.citizen_ref_key_id)
+    async with unit_of_work(request) as conn:
+        created = await case.enrol_citizen(conn, citizen_ref, body.cpr, actor_of(caller))
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return Enrolled(citizen_ref=citizen_ref, created=created)
+
+
+@router.get("/citizens/{citizen_ref}")
+async def get_citizen(citizen_ref: CitizenRefPath, request: Request, caller: Reader) -> dict[str, Any]:
+    """The social case at a glance: lead department, the social plan beside the job plan summary,
+    the offers the citizen started, handovers, decisions under review, disputes, consents and shares."""
+    await _known(request, citizen_ref)
+    pool = request.app.state.runtime.pool
+
+    async def one(sql: str) -> dict[str, Any] | None:
+        found = await repository.rows(pool, sql, citizen_ref)
+        return found[0] if found else None
+
+    return {
+        "citizen_ref": citizen_ref,
+        "lead": await one("SELECT lead, since, reason FROM contact_lead WHERE citizen_ref = $1"),
+        "social_plan": await one(
+            "SELECT version, goal, measures, weekly_capacity_hours, revised_by, revised_at"
+            " FROM social_plan_version"
+            " WHERE citizen_ref = $1 ORDER BY version DESC LIMIT 1"
+        ),
+        "job_plan_summary": await one(
+            "SELECT plan_version, goal, activities, legal_basis, received_at FROM job_plan_summary"
+            " WHERE citizen_ref = $1"
+        ),
+        "offers_started": await repository.rows(
+            pool,
+            "SELECT referral_id, provider_id, offer_kind, offer_title, hours_per_week, started_on,"
+            " expected_end_on FROM offer_started WHERE citizen_ref = $1 ORDER BY started_on",
+            citizen_ref,
+        ),
+        "follow_ups": await repository.rows(
+            pool,
+            "SELECT kind, held_on, note, recorded_by FROM social_follow_up WHERE citizen_ref = $1"
+            " ORDER BY held_on DESC",
+            citizen_ref,
+        ),
+        "handovers": await repository.rows(
+            pool,
+            "SELECT handover_id, justification, proposed_from, status, answer FROM handover"
+            " WHERE citizen_ref = $1 ORDER BY requested_at",
+            citizen_ref,
+        ),
+        "decisions": await repository.rows(
+            pool,
+            "SELECT decision_id, deciding_department, deciding_team, submission_id, target_plan, decision,"
+            " reason, resulting_plan_version, object_by, status, final_outcome, final_summary"
+            " FROM decision_review WHERE citizen_ref = $1 ORDER BY received_at",
+            citizen_ref,
+        ),
+        "disputes": await repository.rows(
+            pool,
+            "SELECT dispute_id, decision_id, raised_by, employment_position, social_position, rule_by,"
+            " status, outcome, ruling, ruled_by FROM dispute WHERE citizen_ref = $1 ORDER BY raised_at",
+            citizen_ref,
+        ),
+        "readiness_assessments": await repository.rows(
+            pool,
+            "SELECT ready, assessment, assessed_by, assessed_at FROM readiness_assessment"
+            " WHERE citizen_ref = $1 ORDER BY id",
+            citizen_ref,
+        ),
+        "consents": await repository.rows(
+            pool,
+            "SELECT consent_id, information, to_department, to_provider_id, purpose, given_on, expires_on,"
+            " withdrawn_on FROM consent WHERE citizen_ref = $1 ORDER BY given_on",
+            citizen_ref,
+        ),
+        "shares": await repository.rows(
+            pool,
+            "SELECT information, recipient, basis, shared_by, event_id, shared_at FROM share_log"
+            " WHERE citizen_ref = $1 ORDER BY id",
+            citizen_ref,
+        ),
+    }
+
+
+class PlanRevised(BaseModel):
+    plan_version: int
+    shared_with_employment: bool
+
+
+@router.post("/citizens/{citizen_ref}/social-plan", response_model=PlanRevised, status_code=201)
+async def revise_social_plan(
+    citizen_ref: CitizenRefPath, body: ReviseSocialPlan, request: Request, caller: Caseworker
+) -> PlanRevised:
+    """A new version of the social action plan; 409 when ``expected_version`` is stale. Its summary
+    reaches the jobcenter only on a consent or a recorded statutory basis."""
+    statute = settings_of(request).social_plan_share_statute
+    async with unit_of_work(request) as conn:
+        version, shared = await case.revise_social_plan(
+            conn, citizen_ref, body, actor_of(caller), danish_today(), statute
+        )
+    return PlanRevised(plan_version=version, shared_with_employment=shared)
+
+
+class ConsentOut(BaseModel):
+    consent_id: uuid.UUID
+
+
+@router.post("/citizens/{citizen_ref}/consents", response_model=ConsentOut, status_code=201)
+async def record_consent(
+    citizen_ref: CitizenRefPath, body: RecordConsent, request: Request, caller: Caseworker
+) -> ConsentOut:
+    statute = settings_of(request).social_plan_share_statute
+    async with unit_of_work(request) as conn:
+        consent_id = await case.record_consent(
+            conn, citizen_ref, body, actor_of(caller), danish_today(), statute
+        )
+    return ConsentOut(consent_id=consent_id)
+
+
+@router.post("/citizens/{citizen_ref}/consents/{consent_id}/withdraw", status_code=204)
+async def withdraw_consent(
+    citizen_ref: CitizenRefPath, consent_id: uuid.UUID, request: Request, caller: Caseworker
+) -> None:
+    """The citizen withdraws a consent: shares based on it stop, and copies are removed."""
+    statute = settings_of(request).social_plan_share_statute
+    command = WithdrawConsent(consent_id=consent_id)
+    async with unit_of_work(request) as conn:
+        await case.withdraw_consent(conn, citizen_ref, command, actor_of(caller), danish_today(), statute)
+
+
+@router.post("/citizens/{citizen_ref}/lead", status_code=204)
+async def take_over_lead(
+    citizen_ref: CitizenRefPath, body: TakeOverLead, request: Request, caller: Caseworker
+) -> None:
+    """The social department takes over the contact course (lead department)."""
+    async with unit_of_work(request) as conn:
+        await case.take_over_lead(conn, citizen_ref, body, actor_of(caller))
+
+
+@router.post("/citizens/{citizen_ref}/follow-ups", status_code=204)
+async def record_follow_up(
+    citizen_ref: CitizenRefPath, body: RecordSocialFollowUp, request: Request, caller: Caseworker
+) -> None:
+    """A follow-up the social department held; it counts while the social department leads."""
+    async with unit_of_work(request) as conn:
+        await case.record_follow_up(conn, citizen_ref, body, actor_of(caller), danish_today())
+
+
+class HandoverOut(BaseModel):
+    handover_id: uuid.UUID
+
+
+@router.post("/citizens/{citizen_ref}/handovers", response_model=HandoverOut, status_code=201)
+async def request_handover(
+    citizen_ref: CitizenRefPath, body: RequestHandover, request: Request, caller: Caseworker
+) -> HandoverOut:
+    """The citizen is ready: ask the jobcenter to take over toward an employment offer."""
+    async with unit_of_work(request) as conn:
+        handover_id = await case.request_handover(conn, citizen_ref, body, actor_of(caller))
+    return HandoverOut(handover_id=handover_id)
+
+
+class DisputeOut(BaseModel):
+    dispute_id: uuid.UUID
+
+
+@router.post("/citizens/{citizen_ref}/objections", response_model=DisputeOut, status_code=201)
+async def object_to_decision(
+    citizen_ref: CitizenRefPath, body: ObjectToDecision, request: Request, caller: Caseworker
+) -> DisputeOut:
+    """Object to the jobcenter's plan-change decision before the deadline: the specialist unit rules."""
+    days = settings_of(request).ruling_working_days
+    async with unit_of_work(request) as conn:
+        dispute_id = await protocol.object_to_decision(
+            conn, citizen_ref, body, actor_of(caller), danish_today(), days
+        )
+    return DisputeOut(dispute_id=dispute_id)
+
+
+@router.get("/disputes")
+async def list_disputes(
+    request: Request, caller: Reader, open_only: Annotated[bool, Query(alias="open")] = True
+) -> list[dict[str, Any]]:
+    """Disputes for the joint specialist unit, the soonest deadline first."""
+    return await repository.rows(
+        request.app.state.runtime.pool,
+        "SELECT dispute_id, decision_id, citizen_ref, raised_by, employment_position, social_position,"
+        " rule_by, status, outcome, ruling, (status = 'open' AND rule_by < $2) AS overdue FROM dispute"
+        " WHERE NOT $1 OR status = 'open' ORDER BY rule_by LIMIT 500",
+        open_only,
+        danish_today(),
+    )
+
+
+class RulingIn(Strict):
+    outcome: RulingOutcome
+    ruling: LongText
+
+
+@router.post("/disputes/{dispute_id}/ruling", status_code=204)
+async def rule_dispute(
+    dispute_id: uuid.UUID, body: RulingIn, request: Request, caller: SpecialistUnit
+) -> None:
+    """The joint specialist unit's ruling: final, applied on both sides, seen by the provider."""
+    try:
+        command = RuleDispute(dispute_id=dispute_id, outcome=body.outcome, ruling=body.ruling)
+    except ValidationError as invalid:
+        raise problem_from_validation(invalid, "body") from None
+    days = settings_of(request).task_working_days
+    async with unit_of_work(request) as conn:
+        await protocol.rule_dispute(conn, command, actor_of(caller), danish_today(), days)
+
+
+@router.post("/citizens/{citizen_ref}/readiness-assessments", status_code=204)
+async def assess_readiness(
+    citizen_ref: CitizenRefPath, body: AssessReadiness, request: Request, caller: Caseworker
+) -> None:
+    """The social department's own assessment of the citizen's readiness."""
+    async with unit_of_work(request) as conn:
+        await case.assess_readiness(conn, citizen_ref, body, actor_of(caller))
+
+
+@router.post("/citizens/{citizen_ref}/notes", status_code=204)
+async def add_case_note(
+    citizen_ref: CitizenRefPath, body: AddSocialCaseNote, request: Request, caller: Caseworker
+) -> None:
+    """Add a note to the social case; notes are never changed or removed."""
+    async with unit_of_work(request) as conn:
+        await case.add_case_note(conn, citizen_ref, body, actor_of(caller))
+
+
+@router.get("/citizens/{citizen_ref}/notes")
+async def list_case_notes(
+    citizen_ref: CitizenRefPath, request: Request, caller: Reader
+) -> list[dict[str, Any]]:
+    await _known(request, citizen_ref)
+    return await repository.rows(
+        request.app.state.runtime.pool,
+        "SELECT id, author, text, written_at FROM case_note WHERE citizen_ref = $1 ORDER BY id",
+        citizen_ref,
+    )

@@ -1,0 +1,30 @@
+"""The protocol's clock: objection and ruling deadlines, checked by every replica."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import asyncpg
+import structlog
+
+from social.service_layer.messages import danish_today
+from social.service_layer.protocol import settle_deadlines
+from social.settings import SocialSettings
+
+log = structlog.get_logger("social.scheduler")
+
+
+def worker(settings: SocialSettings) -> Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]:
+    async def run(pool: asyncpg.Pool) -> None:
+        while True:
+            try:
+                await settle_deadlines(pool, danish_today())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("deadline scan failed")
+            await asyncio.sleep(settings.deadline_scan_seconds)
+
+    return run

@@ -1,0 +1,119 @@
+"""The social department's side of the plan-change protocol on the real PostgreSQL, with the clock
+moved forward: an unopposed decision becomes final once its objection window has passed, an
+objection after the deadline is refused, and an unruled dispute is flagged once."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from samspil.runtime.db import create_pool, migrate
+from samspil.runtime.errors import Conflict
+from schemas.commands import ObjectToDecision
+from schemas.common import CaseworkerTeam, Department
+from schemas.decisions import PlanChangeDecided, PlanChangeDecision
+from schemas.disputes import DisputeOverdue, PlanChangeDecisionFinal
+from schemas.envelope import Envelope
+from schemas.provider_reports import TargetPlan
+from social.adapters import repository
+from social.service_layer import protocol
+from social.service_layer.messages import Actor
+from tests.infra import Infra
+from tests.support import citizen_ref
+
+RECEIVED = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday
+SOCIAL_TEAM = Actor(name="Sam Testesen", team="Socialcenter Vest, team 2")
+
+
+@pytest.fixture
+async def social_db(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(infra.create_database("social"))
+    await migrate(pool, "samspil.runtime.migrations", "social.migrations")
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def informed(pool: asyncpg.Pool, subject: str) -> uuid.UUID:
+    decided = PlanChangeDecided(
+        decision_id=uuid.uuid4(),
+        submission_id=uuid.uuid4(),
+        referral_id=uuid.uuid4(),
+        provider_id="aktivcenter-nord",
+        target_plan=TargetPlan.JOB_PLAN,
+        decision=PlanChangeDecision.APPROVED,
+        reason="15 timer understøtter målet.",
+        deciding_team=CaseworkerTeam(department=Department.EMPLOYMENT, team="Jobcenter Nord, team 3"),
+        resulting_plan_version=2,
+    )
+    envelope = Envelope(
+        source="/samspil/employment",
+        type=decided.event_type,
+        subject=subject,
+        dataschema=decided.dataschema,
+        correlationid=uuid.uuid4(),
+        time=RECEIVED,
+        legalbasis="statute: test",
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.insert_citizen(conn, subject, f"010180{uuid.uuid4().int % 10000:04d}", "test")
+        await protocol.informed_of_decision(conn, envelope, decided, objection_days=5)
+    return decided.decision_id
+
+
+async def outbox(pool: asyncpg.Pool, event_type: str) -> list[dict[str, Any]]:
+    rows = await pool.fetch("SELECT payload FROM outbox WHERE event_type = $1 ORDER BY seq", event_type)
+    return [json.loads(row["payload"]) for row in rows]
+
+
+async def test_an_unopposed_decision_becomes_final_once_the_window_has_passed(
+    social_db: asyncpg.Pool,
+) -> None:
+    decision_id = await informed(social_db, citizen_ref())
+    object_by = date(2027, 3, 8)  # five working days after Monday 1 March
+    assert await protocol.settle_deadlines(social_db, object_by) == 0  # the last day is still open
+    assert await protocol.settle_deadlines(social_db, object_by + timedelta(days=1)) == 1
+    assert await protocol.settle_deadlines(social_db, object_by + timedelta(days=2)) == 0
+    [final] = await outbox(social_db, PlanChangeDecisionFinal.event_type)
+    assert final["decision_id"] == str(decision_id)
+    assert (final["via"], final["outcome"]) == ("unopposed", "approved")
+    status = await social_db.fetchval(
+        "SELECT status FROM decision_review WHERE decision_id = $1", decision_id
+    )
+    assert status == "final"
+
+
+async def test_an_objection_after_the_deadline_is_refused(social_db: asyncpg.Pool) -> None:
+    subject = citizen_ref()
+    decision_id = await informed(social_db, subject)
+    late = ObjectToDecision(decision_id=decision_id, position="For sent.", team="Socialcenter Vest, team 2")
+    async with social_db.acquire() as conn, conn.transaction():
+        with pytest.raises(Conflict, match="deadline"):
+            await protocol.object_to_decision(conn, subject, late, SOCIAL_TEAM, date(2027, 3, 9), 10)
+
+
+async def test_an_unruled_dispute_is_flagged_once_to_both_teams(social_db: asyncpg.Pool) -> None:
+    subject = citizen_ref()
+    decision_id = await informed(social_db, subject)
+    objection = ObjectToDecision(decision_id=decision_id, position="Risiko for tilbagefald.", team="Team 2")
+    async with social_db.acquire() as conn, conn.transaction():
+        await protocol.object_to_decision(conn, subject, objection, SOCIAL_TEAM, date(2027, 3, 2), 10)
+    rule_by = date(2027, 3, 16)  # ten working days after Tuesday 2 March
+    assert await protocol.settle_deadlines(social_db, rule_by) == 0
+    assert await protocol.settle_deadlines(social_db, rule_by + timedelta(days=1)) == 1
+    assert await protocol.settle_deadlines(social_db, rule_by + timedelta(days=5)) == 0
+    [overdue] = await outbox(social_db, DisputeOverdue.event_type)
+    assert overdue["rule_by"] == rule_by.isoformat()
+    kinds = [
+        row["kind"] for row in await social_db.fetch("SELECT kind FROM caseworker_task ORDER BY created_at")
+    ]
+    assert kinds == ["consider-employment-decision", "rule-dispute", "dispute-overdue"]
+    # Objected decisions never become final by the deadline: only a ruling settles them.
+    assert await outbox(social_db, PlanChangeDecisionFinal.event_type) == []
