@@ -297,12 +297,10 @@ def asyncapi_documents() -> dict[str, Schema]:
     from social.settings import SocialSettings
 
     placeholder = "postgresql://docs@localhost/docs"
-    secrets: dict[str, Any] = {"SAMSPIL_AUTH_SECRET": "x" * 32}
+    secrets: dict[str, Any] = {"SAMSPIL_AUTH_SECRET": "x" * 32, "SAMSPIL_CITIZEN_REF_KEY": "x" * 32}
     apps = {
         "provider-gateway": gateway_app(GatewaySettings(database_url=placeholder, token_secret="x" * 32)),
-        "employment": employment_app(
-            EmploymentSettings(database_url=placeholder, **{**secrets, "SAMSPIL_CITIZEN_REF_KEY": "x" * 32})
-        ),
+        "employment": employment_app(EmploymentSettings(database_url=placeholder, **secrets)),
         "social": social_app(SocialSettings(database_url=placeholder, **secrets)),
     }
     return {f"{name}.json": app.state.runtime.asyncapi() for name, app in apps.items()}
