@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 import asyncpg
 
@@ -115,6 +117,26 @@ async def insert_submission(
         provider_id,
         referral_id,
         kind,
+    )
+
+
+async def submission_for_update(conn: Connection, submission_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT provider_id, referral_id, status, acknowledgements FROM submission"
+        " WHERE submission_id = $1 FOR UPDATE",
+        submission_id,
+    )
+
+
+async def add_acknowledgement(
+    conn: Connection, submission_id: uuid.UUID, acknowledgement: dict[str, Any], status: str
+) -> None:
+    await conn.execute(
+        "UPDATE submission SET acknowledgements = acknowledgements || $2::jsonb, status = $3,"
+        " updated_at = now() WHERE submission_id = $1",
+        submission_id,
+        json.dumps([acknowledgement]),
+        status,
     )
 
 

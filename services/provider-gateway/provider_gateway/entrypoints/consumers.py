@@ -1,10 +1,12 @@
-"""What the gateway consumes: the employment service's referral events."""
+"""What the gateway consumes: referrals from the jobcenter, and what the departments did with
+the providers' submissions."""
 
 from __future__ import annotations
 
 from provider_gateway.service_layer import handlers
 from samspil.runtime.service import Subscription
 from schemas.decisions import AbsenceAssessed, PlanChangeDecided, ReportReceived
+from schemas.disputes import PlanChangeDecisionFinal
 from schemas.referrals import ReferralCancelled, ReferralRequested
 from schemas.topics import EMPLOYMENT_EVENTS, SOCIAL_EVENTS
 
@@ -18,5 +20,6 @@ def subscription() -> Subscription:
             ReportReceived: handlers.record_acknowledgement,
             PlanChangeDecided: handlers.record_decision,
             AbsenceAssessed: handlers.record_decision,
+            PlanChangeDecisionFinal: handlers.record_final_outcome,
         },
     )

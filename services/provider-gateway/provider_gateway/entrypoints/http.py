@@ -23,11 +23,13 @@ from provider_gateway.domain.credentials import (
     verify_secret,
 )
 from provider_gateway.domain.lifecycle import ACTIONS, IllegalTransition
+from provider_gateway.domain.submissions import SubmissionStatus
 from provider_gateway.entrypoints.guards import idempotent
 from provider_gateway.service_layer import handlers
 from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_from_validation
 from schemas.common import ShortText, Strict
+from schemas.disputes import FinalVia
 from schemas.provider_reports import (
     AbsenceNotice,
     AbsenceNoticeSubmitted,
@@ -412,24 +414,58 @@ for _path, (_model, _kind) in REPORTS.items():
 
 
 class Acknowledgement(BaseModel):
-    """What one department did: recorded it, created a task, or decided (with its reason)."""
+    """What one department did: recorded it, created a task, decided (with its reason), or made
+    the decision final (with what now holds). A plan-change decision is provisional until a
+    final acknowledgement follows: the other department's team may object, and then the joint
+    specialist unit rules."""
 
     department: str
-    outcome: str = Field(description="recorded, task-created or decided.")
+    outcome: str = Field(
+        description="recorded, task-created, decided, or final: the outcome of the decision is "
+        "settled, unopposed or by ruling.",
+        examples=["final"],
+    )
+    final: bool = Field(
+        default=False,
+        description="Whether this is settled. False for a plan-change decision (outcome "
+        "decided): the other department's team may still object. True for an absence notice's "
+        "assessment, which no one objects to, and for every final acknowledgement.",
+    )
     task_due_on: date | None = None
-    decision: str | None = None
-    reason: str | None = None
+    decision: str | None = Field(
+        default=None,
+        description="With decided: approved or rejected (acceptable or not-acceptable for an "
+        "absence notice). With final: what holds: approved or rejected as decided, or the "
+        "specialist unit's ruling: employment-position, social-position or compromise.",
+        examples=["compromise"],
+    )
+    reason: str | None = Field(
+        default=None,
+        description="With decided: why. Withheld (null) for a social-plan decision.",
+    )
+    via: FinalVia | None = Field(
+        default=None,
+        description="With final: unopposed (no objection within the deadline) or ruling (the "
+        "joint specialist unit ruled on an objection).",
+    )
+    summary: str | None = Field(
+        default=None,
+        description="With final: what now holds, the decision's reason or the ruling. Withheld "
+        "(null) for a social-plan request.",
+        examples=["12 timer om ugen til behandlingen er afsluttet, derefter 15."],
+    )
 
 
 class SubmissionOut(BaseModel):
     """Where a submission stands: received by the gateway, delivered to a department (recorded),
-    or acted on (a task created, later a decision)."""
+    acted on (a task created, or a decision the other department's team may still object to), or
+    final (the decision on it is settled). The status only moves forward."""
 
     submission_id: uuid.UUID
     referral_id: uuid.UUID
     kind: str
-    status: str
-    acknowledgements: list[Acknowledgement]
+    status: SubmissionStatus
+    acknowledgements: list[Acknowledgement] = Field(description="Oldest first.")
     received_at: datetime
     updated_at: datetime
 
@@ -447,7 +483,8 @@ async def get_submission(submission_id: uuid.UUID, request: Request, provider: P
 class FeedItem(BaseModel):
     seq: int
     kind: str = Field(
-        description="referral-requested, referral-cancelled, submission-acknowledged or submission-decided."
+        description="referral-requested, referral-cancelled, submission-acknowledged, "
+        "submission-decided or submission-final; data is then the acknowledgement."
     )
     referral_id: uuid.UUID | None
     submission_id: uuid.UUID | None

@@ -6,11 +6,15 @@ import json
 import uuid
 from typing import Any
 
+import structlog
+
 from provider_gateway.adapters import repository
 from provider_gateway.domain.lifecycle import check_transition
+from provider_gateway.domain.submissions import SubmissionStatus
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
 from schemas.decisions import AbsenceAssessed, PlanChangeDecided, ReportOutcome, ReportReceived
+from schemas.disputes import PlanChangeDecisionFinal
 from schemas.envelope import Envelope
 from schemas.provider_reports import ProviderReport, TargetPlan
 from schemas.referrals import (
@@ -23,6 +27,8 @@ from schemas.referrals import (
 from schemas.topics import PROVIDER_REPORTS
 
 SOURCE = "/samspil/provider-gateway"
+
+log = structlog.get_logger("provider_gateway.handlers")
 
 
 class ReferralNotFound(Exception):
@@ -121,11 +127,14 @@ async def record_acknowledgement(conn: Connection, envelope: Envelope, received:
     """A department tells what it did with a submission: the provider sees it on the submission."""
     await _tell_provider(
         conn,
-        received.provider_id,
-        received.referral_id,
         received.submission_id,
+        received.provider_id,
         received.model_dump(mode="json", include={"department", "outcome", "task_due_on"}),
-        acted_on=received.outcome is ReportOutcome.TASK_CREATED,
+        reached=(
+            SubmissionStatus.ACTED_ON
+            if received.outcome is ReportOutcome.TASK_CREATED
+            else SubmissionStatus.DELIVERED
+        ),
         kind="submission-acknowledged",
     )
 
@@ -135,7 +144,11 @@ async def record_decision(
 ) -> None:
     """A department decided on what the provider sent: the provider sees the decision and its
     reason on the submission and in its feed. A decision on nothing the provider sent (made
-    on the department's own initiative) is not the provider's to see."""
+    on the department's own initiative) is not the provider's to see.
+
+    A plan-change decision is provisional: the other department's team may still object, and
+    the provider is told so (``final`` false) until the decision becomes final. An absence
+    assessment is final as made: no objection applies to it."""
     if decided.submission_id is None or decided.provider_id is None:
         return
     entry: dict[str, Any]
@@ -143,6 +156,7 @@ async def record_decision(
         entry = {
             "department": decided.deciding_team.department.value,
             "outcome": "decided",
+            "final": False,
             "decision": decided.decision.value,
             # A social-plan decision's reasoning is social-plan detail: the provider learns the
             # decision, not why.
@@ -152,45 +166,90 @@ async def record_decision(
         entry = {
             "department": "employment",
             "outcome": "decided",
+            "final": True,
             "decision": "acceptable" if decided.acceptable else "not-acceptable",
             "reason": decided.note,
         }
     await _tell_provider(
         conn,
-        decided.provider_id,
-        decided.referral_id,
         decided.submission_id,
+        decided.provider_id,
         entry,
-        acted_on=True,
+        reached=SubmissionStatus.FINAL if entry["final"] else SubmissionStatus.ACTED_ON,
         kind="submission-decided",
+    )
+
+
+async def record_final_outcome(conn: Connection, envelope: Envelope, final: PlanChangeDecisionFinal) -> None:
+    """A plan-change decision became final, unopposed or as the joint specialist unit ruled: the
+    provider who asked sees what now holds on the submission and in its feed. A submission has
+    one final outcome; should another arrive for it, the first stands."""
+    if final.submission_id is None:
+        log.info(
+            "final outcome of a decision no provider asked for, not shown", decision_id=str(final.decision_id)
+        )
+        return
+    entry = {
+        "department": final.target_plan.department.value,
+        "outcome": "final",
+        "final": True,
+        "via": final.via.value,
+        "decision": final.outcome.value,
+        # As with the decision's reason: what holds in a social plan is social-plan detail.
+        "summary": final.summary if final.target_plan is TargetPlan.JOB_PLAN else None,
+    }
+    await _tell_provider(
+        conn,
+        final.submission_id,
+        final.provider_id,
+        entry,
+        reached=SubmissionStatus.FINAL,
+        kind="submission-final",
+        same_as={"outcome": "final"},
     )
 
 
 async def _tell_provider(
     conn: Connection,
-    provider_id: str,
-    referral_id: uuid.UUID | None,
     submission_id: uuid.UUID,
+    provider_id: str | None,
     entry: dict[str, Any],
     *,
-    acted_on: bool,
+    reached: SubmissionStatus,
     kind: str,
+    same_as: dict[str, Any] | None = None,
 ) -> None:
-    """Add what a department did to the provider's submission, and to its feed, once."""
-    status = await conn.execute(
-        "UPDATE submission SET acknowledgements = acknowledgements || $2::jsonb,"
-        " status = CASE WHEN $4 OR status = 'acted-on' THEN 'acted-on' ELSE 'delivered' END,"
-        " updated_at = now()"
-        " WHERE submission_id = $1 AND provider_id = $3 AND NOT acknowledgements @> $2::jsonb",
-        submission_id,
-        json.dumps([entry]),
-        provider_id,
-        acted_on,
-    )
-    if status.endswith(" 1"):
-        await _to_feed(
-            conn, provider_id, kind, referral_id=referral_id, submission_id=submission_id, data=entry
+    """Add what a department did to the provider's submission, and to its feed, once: not again
+    if an acknowledgement matching ``same_as`` (by default the entry itself) is already there,
+    as when a department publishes the same fact anew."""
+    submission = await repository.submission_for_update(conn, submission_id)
+    if submission is None or (provider_id is not None and submission["provider_id"] != provider_id):
+        log.warning(
+            "acknowledgement for a submission not ours, ignored", submission_id=str(submission_id), kind=kind
         )
+        return
+    identity = (same_as or entry).items()
+    recorded = [a for a in json.loads(submission["acknowledgements"]) if identity <= a.items()]
+    if recorded:
+        if any(entry.items() <= acknowledgement.items() for acknowledgement in recorded):
+            log.info("acknowledgement already on the submission", submission_id=str(submission_id), kind=kind)
+        else:
+            log.warning(
+                "a different acknowledgement of this kind is already on the submission; the first stands",
+                submission_id=str(submission_id),
+                kind=kind,
+            )
+        return
+    status = SubmissionStatus(submission["status"]).advanced_to(reached)
+    await repository.add_acknowledgement(conn, submission_id, entry, status)
+    await _to_feed(
+        conn,
+        submission["provider_id"],
+        kind,
+        referral_id=submission["referral_id"],
+        submission_id=submission_id,
+        data=entry,
+    )
 
 
 async def _to_feed(
