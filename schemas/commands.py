@@ -566,3 +566,26 @@ class AddSocialCaseNote(CommandData):
     )
 
     text: LongText
+
+
+class ObjectToSocialPlanDecision(CommandData):
+    """The jobcenter's team objects, within the deadline, to the social team's decision on a
+    change to the social action plan; the joint specialist unit then rules."""
+
+    event_type = "dk.samspil.employment.command.object-to-decision.v1"
+    topic = EMPLOYMENT_COMMANDS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "decision_id": "4d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a",
+                    "position": "Bostøtte i arbejdstiden gør praktikken umulig.",
+                    "team": _TEAM,
+                }
+            ]
+        }
+    )
+
+    decision_id: uuid.UUID
+    position: LongText = Field(description="Why the team disagrees: its position for the specialist unit.")
+    team: ShortText

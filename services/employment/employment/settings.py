@@ -16,6 +16,15 @@ class EmploymentSettings(RuntimeSettings, StaffAuthSettings):
     http_port: int = 8081
     absence_task_working_days: int = Field(default=2, ge=1, le=30)
     handover_task_working_days: int = Field(default=5, ge=1, le=30)
+    objection_working_days: int = Field(
+        default=5, ge=1, le=30, description="Working days the team has to object to a social-plan decision."
+    )
+    ruling_working_days: int = Field(
+        default=10,
+        ge=1,
+        le=60,
+        description="Working days the joint specialist unit has to rule on a dispute.",
+    )
     follow_up_reminder_days: int = Field(
         default=14, ge=0, le=90, description="Days before a follow-up falls due that the reminder comes."
     )

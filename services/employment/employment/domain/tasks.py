@@ -16,6 +16,7 @@ class TaskKind(StrEnum):
     FOLLOW_DISPUTE = "follow-dispute"
     APPLY_RULING = "apply-ruling"
     DISPUTE_OVERDUE = "dispute-overdue"
+    CONSIDER_SOCIAL_DECISION = "consider-social-decision"
 
 
 class TaskStatus(StrEnum):

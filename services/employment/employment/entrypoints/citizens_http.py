@@ -18,7 +18,7 @@ from employment.adapters import cases, repository
 from employment.domain.actor import Actor
 from employment.domain.citizens import ProfileTag, TargetGroup
 from employment.domain.contact_course import Course, add_months
-from employment.service_layer import course, handover, plans, tasks
+from employment.service_layer import course, handover, plans, protocol, tasks
 from employment.service_layer.messages import danish_today
 from employment.settings import EmploymentSettings
 from samspil.runtime.auth import Caller, Role, caller_with
@@ -31,6 +31,7 @@ from schemas.commands import (
     AddCaseNote,
     AssessAbsence,
     DecidePlanChange,
+    ObjectToSocialPlanDecision,
     PostponeFollowUp,
     RecordFollowUp,
     RejectHandover,
@@ -470,6 +471,42 @@ async def reject_handover(
     command = command_from(RejectHandover, handover_id=handover_id, **body.model_dump())
     async with unit_of_work(request) as conn:
         await handover.reject_handover(conn, citizen_ref, command, actor_of(caller))
+
+
+class DisputeOut(BaseModel):
+    dispute_id: uuid.UUID
+
+
+@router.post("/citizens/{citizen_ref}/objections", response_model=DisputeOut, status_code=201)
+async def object_to_social_decision(
+    citizen_ref: CitizenRefPath, body: ObjectToSocialPlanDecision, request: Request, caller: Caseworker
+) -> DisputeOut:
+    """Object to the social team's decision on the social action plan, before the deadline: the
+    joint specialist unit then rules."""
+    days = settings_of(request).ruling_working_days
+    async with unit_of_work(request) as conn:
+        await plans.require_citizen(conn, citizen_ref)
+        dispute_id = await protocol.object_to_social_decision(
+            conn, citizen_ref, body, actor_of(caller), danish_today(), days
+        )
+    return DisputeOut(dispute_id=dispute_id)
+
+
+@router.get("/citizens/{citizen_ref}/social-decisions")
+async def social_decisions(
+    citizen_ref: CitizenRefPath, request: Request, caller: Caseworker
+) -> list[dict[str, Any]]:
+    """The social team's decisions on the social action plan, and where each stands."""
+    pool = request.app.state.runtime.pool
+    if await cases.citizen(pool, citizen_ref) is None:
+        raise NotFound("No such citizen is enrolled", field="citizen_ref")
+    rows = await pool.fetch(
+        "SELECT decision_id, deciding_team, submission_id, decision, reason, resulting_plan_version,"
+        " legal_basis, object_by, status, dispute_id, ruling_outcome, ruling, final_via, final_outcome"
+        " FROM social_decision_review WHERE citizen_ref = $1 ORDER BY received_at",
+        citizen_ref,
+    )
+    return [dict(row) for row in rows]
 
 
 # -- case notes -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from schemas.commands import (
     AssignTask,
     CloseTask,
     DecidePlanChange,
+    ObjectToSocialPlanDecision,
     PostponeFollowUp,
     RecordFollowUp,
     ReferCitizen,
@@ -30,6 +31,7 @@ from schemas.commands import (
     WithdrawReferral,
 )
 from schemas.contact_course import SocialFollowUpRecorded
+from schemas.decisions import PlanChangeDecided
 from schemas.disputes import DisputeOverdue, DisputeRaised, DisputeRuled, PlanChangeDecisionFinal
 from schemas.envelope import Envelope
 from schemas.lead_department import HandoverRequested, LeadDepartmentTakenOver
@@ -131,6 +133,14 @@ def subscription(settings: EmploymentSettings) -> Subscription:
     async def handover_requested(conn: Connection, envelope: Envelope, data: Any) -> None:
         await handover.handover_requested(conn, envelope, data, settings.handover_task_working_days)
 
+    async def object_to_decision(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await protocol.object_to_social_decision(
+            conn, ref, cmd, actor, danish_today(), settings.ruling_working_days, env
+        )
+
+    async def social_decision(conn: Connection, envelope: Envelope, data: Any) -> None:
+        await protocol.informed_of_social_decision(conn, envelope, data, settings.objection_working_days)
+
     commands: dict[type[EventData], CommandHandler] = {
         RecordFollowUp: record_follow_up,
         PostponeFollowUp: postpone,
@@ -145,6 +155,7 @@ def subscription(settings: EmploymentSettings) -> Subscription:
         WithdrawReferral: withdraw,
         AcceptHandover: accept_handover,
         RejectHandover: reject_handover,
+        ObjectToSocialPlanDecision: object_to_decision,
     }
     return Subscription(
         topics=[PROVIDER_REPORTS, EMPLOYMENT_COMMANDS, SOCIAL_EVENTS],
@@ -158,6 +169,7 @@ def subscription(settings: EmploymentSettings) -> Subscription:
             SocialFollowUpRecorded: social_follow_up,
             HandoverRequested: handover_requested,
             DisputeRaised: protocol.dispute_raised,
+            PlanChangeDecided: social_decision,
             DisputeRuled: protocol.dispute_ruled,
             DisputeOverdue: protocol.dispute_overdue,
             PlanChangeDecisionFinal: protocol.decision_final,

@@ -1,4 +1,5 @@
-"""The contact-course scheduler: every replica runs it; each alarm is still announced once."""
+"""The jobcenter's clock: contact-course reminders and overdue follow-ups, and the objection windows it
+holds. Every replica runs it; each alarm is still announced once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import structlog
 
 from employment.service_layer.course import announce_due_follow_ups
 from employment.service_layer.messages import danish_today
+from employment.service_layer.protocol import settle_objection_windows
 from employment.settings import EmploymentSettings
 
 log = structlog.get_logger("employment.scheduler")
@@ -21,9 +23,13 @@ def worker(settings: EmploymentSettings) -> Callable[[asyncpg.Pool], Coroutine[A
         rules = settings.course_rules()
         while True:
             try:
-                announced = await announce_due_follow_ups(pool, danish_today(), rules)
+                today = danish_today()
+                announced = await announce_due_follow_ups(pool, today, rules)
                 if announced:
                     log.info("follow-up alarms announced", count=announced)
+                settled = await settle_objection_windows(pool, today)
+                if settled:
+                    log.info("social-plan decisions final without objection", count=settled)
             except asyncio.CancelledError:
                 raise
             except Exception:

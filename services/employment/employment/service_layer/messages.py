@@ -10,6 +10,7 @@ from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
 from schemas.base import EventData
 from schemas.envelope import Envelope
+from schemas.topics import EMPLOYMENT_EVENTS
 
 SOURCE = "/samspil/employment"
 # Due dates are Danish dates, whatever the server's clock zone.
@@ -41,5 +42,6 @@ async def emit(
     cause: Envelope | None = None,
     legal_basis: str | None = None,
 ) -> None:
-    """Put the event in the outbox, in the caller's transaction."""
-    await add_event(conn, envelope_for(data, subject, cause, legal_basis), data)
+    """Put the event in the outbox for the jobcenter's topic, in the caller's transaction (an
+    event both departments may publish, such as a dispute, names the other's topic by default)."""
+    await add_event(conn, envelope_for(data, subject, cause, legal_basis), data, topic=EMPLOYMENT_EVENTS.name)

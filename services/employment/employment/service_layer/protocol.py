@@ -4,22 +4,33 @@ social department's events and are kept with the decision, so both sides see the
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from typing import Any
 
+import asyncpg
 import structlog
 
 from employment.adapters import repository
+from employment.domain.actor import Actor
 from employment.domain.tasks import NewTask, TaskKind, add_working_days
-from employment.service_layer.messages import DANISH_TIME
+from employment.service_layer.messages import DANISH_TIME, emit
 from samspil.runtime.db import Connection
+from samspil.runtime.errors import Conflict, NotFound
+from schemas.commands import ObjectToSocialPlanDecision
+from schemas.common import CaseworkerTeam, Department
+from schemas.decisions import PlanChangeDecided
 from schemas.disputes import (
     DisputeOverdue,
     DisputeRaised,
     DisputeRuled,
+    FinalOutcome,
+    FinalVia,
     PlanChangeDecisionFinal,
     RulingOutcome,
 )
 from schemas.envelope import Envelope
+from schemas.provider_reports import TargetPlan
 
 log = structlog.get_logger("employment.protocol")
 
@@ -74,7 +85,13 @@ async def dispute_ruled(conn: Connection, envelope: Envelope, ruled: DisputeRule
         ruled.outcome.value,
         ruled.ruling,
     )
-    if decision_id is None:
+    await conn.execute(
+        "UPDATE social_decision_review SET ruling_outcome = $2, ruling = $3 WHERE dispute_id = $1",
+        ruled.dispute_id,
+        ruled.outcome.value,
+        ruled.ruling,
+    )
+    if decision_id is None and not await _our_objection(conn, ruled.dispute_id):
         log.warning("ruling on no dispute of ours", dispute_id=str(ruled.dispute_id))
         return
     await conn.execute(
@@ -99,7 +116,20 @@ async def dispute_ruled(conn: Connection, envelope: Envelope, ruled: DisputeRule
         await _task(conn, envelope, task, details)
 
 
+async def _our_objection(conn: Connection, dispute_id: uuid.UUID) -> bool:
+    return bool(
+        await conn.fetchval("SELECT true FROM social_decision_review WHERE dispute_id = $1", dispute_id)
+    )
+
+
 async def decision_final(conn: Connection, envelope: Envelope, final: PlanChangeDecisionFinal) -> None:
+    await conn.execute(
+        "UPDATE social_decision_review SET status = 'final', final_via = $2, final_outcome = $3"
+        " WHERE decision_id = $1",
+        final.decision_id,
+        final.via.value,
+        final.outcome.value,
+    )
     await conn.execute(
         "UPDATE plan_change_decision SET status = 'final', final_via = $2, final_outcome = $3,"
         " final_summary = $4 WHERE decision_id = $1",
@@ -119,3 +149,136 @@ async def dispute_overdue(conn: Connection, envelope: Envelope, overdue: Dispute
     )
     details = {"dispute_id": str(overdue.dispute_id), "rule_by": overdue.rule_by.isoformat()}
     await _task(conn, envelope, task, details)
+
+
+# -- the social team's decisions: the jobcenter holds their objection window -----------------
+
+
+async def informed_of_social_decision(
+    conn: Connection, envelope: Envelope, decided: PlanChangeDecided, objection_days: int
+) -> None:
+    """The social team decided a change to the social action plan: the jobcenter's team is
+    informed and involved, and may object by the deadline. The reasons are kept only when the
+    event names a basis for sharing them."""
+    if decided.deciding_team.department is not Department.SOCIAL:
+        return
+    received_on = envelope.time.astimezone(DANISH_TIME).date()
+    object_by = add_working_days(received_on, objection_days)
+    inserted = await conn.fetchval(
+        "INSERT INTO social_decision_review (decision_id, citizen_ref, deciding_team, submission_id,"
+        " decision, reason, resulting_plan_version, legal_basis, object_by, source_event_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING true",
+        decided.decision_id,
+        envelope.subject,
+        decided.deciding_team.team,
+        decided.submission_id,
+        decided.decision.value,
+        decided.reason if envelope.legalbasis else None,
+        decided.resulting_plan_version,
+        envelope.legalbasis,
+        object_by,
+        envelope.id,
+    )
+    if not inserted:
+        return
+    task = NewTask(
+        kind=TaskKind.CONSIDER_SOCIAL_DECISION,
+        title=f"The social team {decided.decision.value} a change to the social action plan: "
+        "object by the due date if the job plan speaks against it",
+        due_on=object_by,
+    )
+    details = {
+        "decision_id": str(decided.decision_id),
+        "decision": decided.decision.value,
+        "reason": decided.reason if envelope.legalbasis else None,
+        "deciding_team": decided.deciding_team.team,
+        "object_by": object_by.isoformat(),
+    }
+    await _task(conn, envelope, task, details)
+
+
+async def object_to_social_decision(
+    conn: Connection,
+    citizen_ref: str,
+    command: ObjectToSocialPlanDecision,
+    actor: Actor,
+    today: date,
+    ruling_days: int,
+    cause: Envelope | None = None,
+) -> uuid.UUID:
+    """The jobcenter's team objects: the joint specialist unit rules by the deadline."""
+    review = await conn.fetchrow(
+        "SELECT * FROM social_decision_review WHERE decision_id = $1 AND citizen_ref = $2 FOR UPDATE",
+        command.decision_id,
+        citizen_ref,
+    )
+    if review is None:
+        raise NotFound("No such decision of the social team for the citizen", field="decision_id")
+    if review["status"] != "open":
+        raise Conflict(
+            f"The decision is {review['status']}", field="decision_id", current_status=review["status"]
+        )
+    if today > review["object_by"]:
+        raise Conflict(
+            f"The deadline for objections was {review['object_by'].isoformat()}", field="decision_id"
+        )
+    dispute_id = uuid.uuid4()
+    rule_by = add_working_days(today, ruling_days)
+    await conn.execute(
+        "UPDATE social_decision_review SET status = 'objected', dispute_id = $2 WHERE decision_id = $1",
+        command.decision_id,
+        dispute_id,
+    )
+    await conn.execute(
+        "UPDATE caseworker_task SET status = 'closed', closed_at = clock_timestamp(), closed_by = $2,"
+        " close_note = 'objected' WHERE kind = $3 AND status = 'open' AND details->>'decision_id' = $1",
+        str(command.decision_id),
+        actor.name,
+        TaskKind.CONSIDER_SOCIAL_DECISION.value,
+    )
+    raised = DisputeRaised(
+        dispute_id=dispute_id,
+        decision_id=command.decision_id,
+        raised_by=CaseworkerTeam(department=Department.EMPLOYMENT, team=command.team),
+        employment_position=command.position,
+        social_position=review["reason"] or "The social team's decision (its reasons were not shared).",
+        rule_by=rule_by,
+    )
+    await emit(conn, raised, citizen_ref, cause, legal_basis=review["legal_basis"])
+    return dispute_id
+
+
+async def settle_objection_windows(pool: asyncpg.Pool, today: date, batch: int = 200) -> int:
+    """Social decisions the jobcenter did not object to by the deadline become final; rows are
+    claimed with SKIP LOCKED so replicas can run this side by side."""
+    async with pool.acquire() as conn, conn.transaction():
+        reviews = await conn.fetch(
+            "SELECT * FROM social_decision_review WHERE status = 'open' AND object_by < $1"
+            " ORDER BY object_by LIMIT $2 FOR UPDATE SKIP LOCKED",
+            today,
+            batch,
+        )
+        for review in reviews:
+            await conn.execute(
+                "UPDATE social_decision_review SET status = 'final', final_via = 'unopposed',"
+                " final_outcome = $2 WHERE decision_id = $1",
+                review["decision_id"],
+                review["decision"],
+            )
+            await conn.execute(
+                "UPDATE caseworker_task SET status = 'closed', closed_at = clock_timestamp(),"
+                " closed_by = 'deadline'"
+                " WHERE kind = $2 AND status = 'open' AND details->>'decision_id' = $1",
+                str(review["decision_id"]),
+                TaskKind.CONSIDER_SOCIAL_DECISION.value,
+            )
+            final = PlanChangeDecisionFinal(
+                decision_id=review["decision_id"],
+                submission_id=review["submission_id"],
+                target_plan=TargetPlan.SOCIAL_PLAN,
+                via=FinalVia.UNOPPOSED,
+                outcome=FinalOutcome(review["decision"]),
+                summary="No objection from the jobcenter's team within the deadline.",
+            )
+            await emit(conn, final, review["citizen_ref"])
+    return len(reviews)

@@ -19,6 +19,7 @@ from samspil.runtime.pseudonym import Cpr, citizen_ref_for
 from schemas.commands import (
     AddSocialCaseNote,
     AssessReadiness,
+    DecideSocialPlanChange,
     ObjectToDecision,
     RecordConsent,
     RecordSocialFollowUp,
@@ -260,6 +261,25 @@ async def object_to_decision(
             conn, citizen_ref, body, actor_of(caller), danish_today(), days
         )
     return DisputeOut(dispute_id=dispute_id)
+
+
+class DecisionMade(BaseModel):
+    decision_id: uuid.UUID
+
+
+@router.post("/citizens/{citizen_ref}/plan-change-decisions", response_model=DecisionMade, status_code=201)
+async def decide_plan_change(
+    citizen_ref: CitizenRefPath, body: DecideSocialPlanChange, request: Request, caller: Caseworker
+) -> DecisionMade:
+    """Decide a provider's request to change the social action plan; the jobcenter may object."""
+    settings = settings_of(request)
+    today = danish_today()
+    async with unit_of_work(request) as conn:
+        basis = await case.share_basis(conn, citizen_ref, today, settings.social_plan_share_statute)
+        decision_id = await protocol.decide_social_plan_change(
+            conn, citizen_ref, body, actor_of(caller), today, settings.objection_working_days, basis
+        )
+    return DecisionMade(decision_id=decision_id)
 
 
 @router.get("/disputes")

@@ -13,6 +13,7 @@ from schemas.base import EventData
 from schemas.commands import (
     AddSocialCaseNote,
     AssessReadiness,
+    DecideSocialPlanChange,
     ObjectToDecision,
     RecordConsent,
     RecordSocialFollowUp,
@@ -23,7 +24,7 @@ from schemas.commands import (
     WithdrawConsent,
 )
 from schemas.decisions import PlanChangeDecided
-from schemas.disputes import PlanConflictDetected
+from schemas.disputes import DisputeRaised, PlanChangeDecisionFinal, PlanConflictDetected
 from schemas.envelope import Envelope
 from schemas.lead_department import HandoverAccepted, HandoverRejected
 from schemas.plans import JobPlanRevised
@@ -88,6 +89,13 @@ def subscription(settings: SocialSettings) -> Subscription:
     async def note(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
         await case.add_case_note(conn, ref, cmd, actor)
 
+    async def decide(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        today = danish_today()
+        basis = await case.share_basis(conn, ref, today, statute)
+        await protocol.decide_social_plan_change(
+            conn, ref, cmd, actor, today, settings.objection_working_days, basis, env
+        )
+
     commands: dict[type[EventData], CommandHandler] = {
         ReviseSocialPlan: revise,
         RecordConsent: consent,
@@ -99,6 +107,7 @@ def subscription(settings: SocialSettings) -> Subscription:
         RuleDispute: ruling,
         AssessReadiness: readiness,
         AddSocialCaseNote: note,
+        DecideSocialPlanChange: decide,
     }
     return Subscription(
         topics=[PROVIDER_REPORTS, SOCIAL_COMMANDS, EMPLOYMENT_EVENTS],
@@ -111,6 +120,8 @@ def subscription(settings: SocialSettings) -> Subscription:
             JobPlanRevised: case.job_plan_revised,
             HandoverAccepted: case.handover_answered,
             HandoverRejected: case.handover_answered,
+            DisputeRaised: protocol.jobcenter_objected,
+            PlanChangeDecisionFinal: protocol.jobcenter_let_stand,
             **{command: _command(handle) for command, handle in commands.items()},
         },
     )

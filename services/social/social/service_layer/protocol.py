@@ -10,6 +10,7 @@ waits and resumes, and both sides end in the same state.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date
 
@@ -17,10 +18,10 @@ import asyncpg
 import structlog
 
 from samspil.runtime.db import Connection
-from samspil.runtime.errors import Conflict, NotFound
-from schemas.commands import ObjectToDecision, RuleDispute
+from samspil.runtime.errors import Conflict, Invalid, NotFound
+from schemas.commands import DecideSocialPlanChange, ObjectToDecision, RuleDispute
 from schemas.common import CaseworkerTeam, Department
-from schemas.decisions import PlanChangeDecided
+from schemas.decisions import PlanChangeDecided, PlanChangeDecision
 from schemas.disputes import (
     DisputeOverdue,
     DisputeRaised,
@@ -33,7 +34,13 @@ from schemas.disputes import (
 from schemas.envelope import Envelope
 from schemas.provider_reports import TargetPlan
 from social.adapters import repository
-from social.domain.tasks import apply_ruling_task, dispute_task, objection_task, overdue_dispute_task
+from social.domain.tasks import (
+    apply_ruling_task,
+    dispute_task,
+    objection_task,
+    overdue_dispute_task,
+    working_days_after,
+)
 from social.service_layer.case import require_citizen
 from social.service_layer.messages import DANISH_TIME, Actor, emit
 
@@ -182,7 +189,7 @@ async def rule_dispute(
     await repository.close_tasks(
         conn, subject, "dispute-overdue", "dispute_id", str(command.dispute_id), actor.name
     )
-    if command.outcome is not RulingOutcome.EMPLOYMENT_POSITION:
+    if command.outcome is not RulingOutcome.SOCIAL_POSITION:  # the social plan must follow the ruling
         details = {
             "dispute_id": str(command.dispute_id),
             "outcome": command.outcome.value,
@@ -237,7 +244,7 @@ async def settle_deadlines(pool: asyncpg.Pool, today: date, batch: int = 200) ->
     async with pool.acquire() as conn, conn.transaction():
         reviews = await conn.fetch(
             "SELECT * FROM decision_review WHERE status = 'open' AND object_by < $1"
-            " ORDER BY object_by LIMIT $2 FOR UPDATE SKIP LOCKED",
+            " AND deciding_department = 'employment' ORDER BY object_by LIMIT $2 FOR UPDATE SKIP LOCKED",
             today,
             batch,
         )
@@ -273,3 +280,130 @@ async def settle_deadlines(pool: asyncpg.Pool, today: date, batch: int = 200) ->
     if settled:
         log.info("protocol deadlines settled", count=settled)
     return settled
+
+
+# -- the social team's own decisions: the jobcenter holds their objection window --------------
+
+
+async def decide_social_plan_change(
+    conn: Connection,
+    citizen_ref: str,
+    command: DecideSocialPlanChange,
+    actor: Actor,
+    today: date,
+    objection_days: int,
+    share_basis: str | None,
+    cause: Envelope | None = None,
+) -> uuid.UUID:
+    """Decide a provider's request to change the social action plan. The provider sees the
+    decision (not its social reasons); the jobcenter's team is informed and may object."""
+    await require_citizen(conn, citizen_ref)
+    request = await conn.fetchrow(
+        "SELECT submission_id, referral_id, provider_id FROM provider_report"
+        " WHERE submission_id = $1 AND citizen_ref = $2 AND kind = 'plan-change-request'",
+        command.submission_id,
+        citizen_ref,
+    )
+    if request is None:
+        raise NotFound(
+            "No request to change the social plan with this id for the citizen", field="submission_id"
+        )
+    earlier = await conn.fetchval(
+        "SELECT decision FROM decision_review WHERE submission_id = $1 AND deciding_department = 'social'",
+        command.submission_id,
+    )
+    if earlier is not None:
+        raise Conflict(f"The request was already {earlier}", field="submission_id")
+    version = command.resulting_plan_version if command.decision is PlanChangeDecision.APPROVED else None
+    if version is not None and await repository.plan_version(conn, citizen_ref, version) is None:
+        raise Invalid(
+            f"The social plan has no version {version}; revise it first", field="resulting_plan_version"
+        )
+    decision_id = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO decision_review (decision_id, citizen_ref, deciding_department, deciding_team,"
+        " submission_id, referral_id, provider_id, target_plan, decision, reason, resulting_plan_version,"
+        " object_by)"
+        " VALUES ($1, $2, 'social', $3, $4, $5, $6, 'social-plan', $7, $8, $9, $10)",
+        decision_id,
+        citizen_ref,
+        command.team,
+        command.submission_id,
+        request["referral_id"],
+        request["provider_id"],
+        command.decision.value,
+        command.reason,
+        version,
+        working_days_after(today, objection_days),
+    )
+    await conn.execute(
+        "UPDATE caseworker_task SET status = 'closed', closed_at = now(), closed_by = $2"
+        " WHERE submission_id = $1 AND status = 'open'",
+        command.submission_id,
+        actor.name,
+    )
+    decided = PlanChangeDecided(
+        decision_id=decision_id,
+        submission_id=command.submission_id,
+        referral_id=request["referral_id"],
+        provider_id=request["provider_id"],
+        target_plan=TargetPlan.SOCIAL_PLAN,
+        decision=command.decision,
+        reason=command.reason,
+        deciding_team=CaseworkerTeam(department=Department.SOCIAL, team=command.team),
+        resulting_plan_version=version,
+    )
+    await emit(conn, decided, citizen_ref, cause, legal_basis=share_basis)
+    return decision_id
+
+
+async def jobcenter_objected(conn: Connection, envelope: Envelope, raised: DisputeRaised) -> None:
+    """The jobcenter's team objected to one of the social team's decisions: a dispute for the
+    specialist unit, with the deadline the jobcenter set from the rules both share."""
+    if raised.raised_by.department is not Department.EMPLOYMENT:
+        return
+    review = await conn.fetchrow(
+        "SELECT * FROM decision_review WHERE decision_id = $1 AND deciding_department = 'social' FOR UPDATE",
+        raised.decision_id,
+    )
+    if review is None or review["status"] != "open":
+        log.warning("objection to no open decision of ours", decision_id=str(raised.decision_id))
+        return
+    await conn.execute(
+        "UPDATE decision_review SET status = 'objected' WHERE decision_id = $1", raised.decision_id
+    )
+    await conn.execute(
+        "INSERT INTO dispute (dispute_id, decision_id, citizen_ref, raised_by, employment_position,"
+        " social_position, rule_by) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        raised.dispute_id,
+        raised.decision_id,
+        envelope.subject,
+        raised.raised_by.team,
+        raised.employment_position,
+        raised.social_position,
+        raised.rule_by,
+    )
+    details = {
+        "dispute_id": str(raised.dispute_id),
+        "decision_id": str(raised.decision_id),
+        "rule_by": raised.rule_by,
+    }
+    task = dispute_task(envelope.time.astimezone(DANISH_TIME).date(), 0)
+    await repository.insert_task(
+        conn,
+        envelope.subject,
+        dataclasses.replace(task, due_on=raised.rule_by),
+        details,
+        source_event_id=envelope.id,
+    )
+
+
+async def jobcenter_let_stand(conn: Connection, envelope: Envelope, final: PlanChangeDecisionFinal) -> None:
+    """The jobcenter did not object to the social team's decision in time: it is final."""
+    await conn.execute(
+        "UPDATE decision_review SET status = 'final', final_outcome = $2, final_summary = $3"
+        " WHERE decision_id = $1 AND deciding_department = 'social' AND status = 'open'",
+        final.decision_id,
+        f"{final.via.value}:{final.outcome.value}",
+        final.summary,
+    )

@@ -1,0 +1,77 @@
+"""The jobcenter's objection window on the social team's decisions, on the real PostgreSQL with
+the clock moved forward: unopposed decisions become final once, and only after the deadline."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from employment.service_layer import protocol
+from samspil.runtime.db import create_pool, migrate
+from schemas.common import CaseworkerTeam, Department
+from schemas.decisions import PlanChangeDecided, PlanChangeDecision
+from schemas.disputes import PlanChangeDecisionFinal
+from schemas.envelope import Envelope
+from schemas.provider_reports import TargetPlan
+from schemas.topics import EMPLOYMENT_EVENTS
+from tests.infra import Infra
+from tests.support import citizen_ref
+
+
+@pytest.fixture
+async def employment_db(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(infra.create_database("employment"))
+    await migrate(pool, "samspil.runtime.migrations", "employment.migrations")
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def test_an_unopposed_social_plan_decision_becomes_final_after_the_deadline(
+    employment_db: asyncpg.Pool,
+) -> None:
+    decided = PlanChangeDecided(
+        decision_id=uuid.uuid4(),
+        submission_id=uuid.uuid4(),
+        target_plan=TargetPlan.SOCIAL_PLAN,
+        decision=PlanChangeDecision.REJECTED,
+        reason="Afventer behandling.",
+        deciding_team=CaseworkerTeam(department=Department.SOCIAL, team="Socialcenter Vest, team 2"),
+    )
+    envelope = Envelope(
+        source="/samspil/social",
+        type=decided.event_type,
+        subject=citizen_ref(),
+        dataschema=decided.dataschema,
+        correlationid=uuid.uuid4(),
+        time=datetime(2027, 3, 1, 9, 0, tzinfo=UTC),  # a Monday
+    )
+    async with employment_db.acquire() as conn, conn.transaction():
+        await protocol.informed_of_social_decision(conn, envelope, decided, objection_days=5)
+        await protocol.informed_of_social_decision(conn, envelope, decided, objection_days=5)  # redelivered
+    object_by = date(2027, 3, 8)
+    assert await protocol.settle_objection_windows(employment_db, object_by) == 0
+    assert await protocol.settle_objection_windows(employment_db, object_by + timedelta(days=1)) == 1
+    assert await protocol.settle_objection_windows(employment_db, object_by + timedelta(days=9)) == 0
+
+    rows = await employment_db.fetch(
+        "SELECT topic, payload FROM outbox WHERE event_type = $1", PlanChangeDecisionFinal.event_type
+    )
+    assert [row["topic"] for row in rows] == [EMPLOYMENT_EVENTS.name]
+    final = json.loads(rows[0]["payload"])
+    assert (final["decision_id"], final["via"], final["outcome"]) == (
+        str(decided.decision_id),
+        "unopposed",
+        "rejected",
+    )
+    # No legal basis came with the decision, so its social reasons were not kept.
+    reason = await employment_db.fetchval("SELECT reason FROM social_decision_review")
+    assert reason is None
+    tasks = await employment_db.fetch("SELECT kind, status FROM caseworker_task")
+    assert [(task["kind"], task["status"]) for task in tasks] == [("consider-social-decision", "closed")]
