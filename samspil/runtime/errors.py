@@ -28,6 +28,13 @@ class NotFound(Rejected):
     code = "not-found"
 
 
+class Forbidden(Rejected):
+    """The sender may not ask for this (e.g. a ruling that only the specialist unit makes)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class Conflict(Rejected):
     """The request contradicts the current state: a stale version, an illegal transition."""
 

@@ -13,13 +13,17 @@ from typing import Any
 import httpx
 import pytest
 
+from samspil.runtime.codec import encode
+from schemas.commands import RuleDispute
+from schemas.disputes import RulingOutcome
+from schemas.envelope import Envelope
 from schemas.plans import SocialPlanRevised
-from schemas.topics import SOCIAL_EVENTS
+from schemas.topics import SOCIAL_COMMANDS, SOCIAL_EVENTS, dead_letter_topic
 from tests.e2e.conftest import EMPLOYMENT_TEAM, SOCIAL_TEAM, RunningStack
 from tests.e2e.test_employment_case import events_of
 from tests.e2e.test_first_flow import provider_client, refer, visible_to_provider
 from tests.infra import Infra
-from tests.support import wait_for
+from tests.support import produce, read_topic, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -467,3 +471,34 @@ async def test_the_jobcenter_objects_to_a_social_plan_decision_and_the_unit_rule
 
         seen_by_provider = await wait_for(final_for_provider)
         assert seen_by_provider["decision"] == "social-position" and seen_by_provider["summary"] is None
+
+
+async def test_a_ruling_sent_on_the_command_topic_is_refused(
+    running_stack: RunningStack, infra: Infra
+) -> None:
+    """Only the joint specialist unit rules, through its role on the API; the social department's
+    case system cannot make a binding ruling over the bus."""
+    subject = await running_stack.enrol_in_both()
+    ruling = RuleDispute(
+        dispute_id=uuid.uuid4(), outcome=RulingOutcome.COMPROMISE, ruling="Forsøg via bussen."
+    )
+    envelope = Envelope(
+        source="/kommune/social/sagssystem",
+        type=ruling.event_type,
+        subject=subject,
+        dataschema=ruling.dataschema,
+        correlationid=uuid.uuid4(),
+    )
+    await produce(infra.bootstrap_servers, encode(envelope, ruling, SOCIAL_COMMANDS.name))
+
+    async def dead_lettered() -> dict[str, bytes] | None:
+        for _, _, headers in await read_topic(
+            infra.bootstrap_servers, dead_letter_topic("social").name, settle=1.0
+        ):
+            named = dict(headers)
+            if named.get("ce_id") == str(envelope.id).encode():
+                return named
+        return None
+
+    named = await wait_for(dead_lettered)
+    assert named["dlq_reason"] == b"rejected" and b"forbidden" in named["dlq_error"]

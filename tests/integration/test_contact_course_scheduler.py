@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -15,9 +16,10 @@ import pytest
 
 from employment.adapters import cases
 from employment.domain.contact_course import Course
-from employment.service_layer.course import CourseRules, announce_due_follow_ups
+from employment.service_layer.course import CourseRules, announce_due_follow_ups, provider_meeting
 from samspil.runtime.db import create_pool, migrate
 from schemas.contact_course import FollowUpDueSoon, FollowUpOverdue
+from schemas.envelope import Envelope
 from tests.infra import Infra
 from tests.support import citizen_ref
 
@@ -125,3 +127,28 @@ async def test_case_notes_cannot_be_changed_or_removed(employment_db: asyncpg.Po
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await conn.execute("DELETE FROM case_note")
         assert [row["text"] for row in await cases.notes(conn, ref)] == ["Første note."]
+
+
+async def test_a_provider_meeting_dated_in_the_future_does_not_silence_the_chasing(
+    employment_db: asyncpg.Pool,
+) -> None:
+    ref = citizen_ref()
+    async with employment_db.acquire() as conn:
+        await cases.insert_citizen(
+            conn, ref, "0101801235", "kontanthjaelp", [], TODAY - timedelta(days=120), "test"
+        )
+        course = Course(started_on=TODAY - timedelta(days=120))
+        await cases.save_course(conn, ref, course, course.next_alarm_on(RULES.reminder_days))
+        envelope = Envelope(
+            source="/samspil/provider-gateway",
+            type="dk.samspil.provider.meeting.reported.v1",
+            subject=ref,
+            dataschema="x",
+            correlationid=uuid.uuid4(),
+            time=datetime.combine(TODAY, time(10), tzinfo=UTC),
+        )
+        async with conn.transaction():
+            await provider_meeting(conn, envelope, TODAY + timedelta(days=365), "aktivcenter-nord", RULES)
+        after = await cases.course(conn, ref)
+    assert after == course  # not counted: the follow-up is still overdue
+    assert await announce_due_follow_ups(employment_db, TODAY, RULES) == 1

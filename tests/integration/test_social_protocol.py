@@ -14,15 +14,16 @@ import asyncpg
 import pytest
 
 from samspil.runtime.db import create_pool, migrate
-from samspil.runtime.errors import Conflict
+from samspil.runtime.errors import Conflict, NotFound
 from schemas.commands import ObjectToDecision
 from schemas.common import CaseworkerTeam, Department
 from schemas.decisions import PlanChangeDecided, PlanChangeDecision
 from schemas.disputes import DisputeOverdue, PlanChangeDecisionFinal
 from schemas.envelope import Envelope
+from schemas.plans import SocialPlanSummaryWithdrawn
 from schemas.provider_reports import TargetPlan
 from social.adapters import repository
-from social.service_layer import protocol
+from social.service_layer import case, protocol
 from social.service_layer.messages import Actor
 from tests.infra import Infra
 from tests.support import citizen_ref
@@ -117,3 +118,39 @@ async def test_an_unruled_dispute_is_flagged_once_to_both_teams(social_db: async
     assert kinds == ["consider-employment-decision", "rule-dispute", "dispute-overdue"]
     # Objected decisions never become final by the deadline: only a ruling settles them.
     assert await outbox(social_db, PlanChangeDecisionFinal.event_type) == []
+
+
+async def test_the_social_team_cannot_object_to_its_own_decision(social_db: asyncpg.Pool) -> None:
+    subject = citizen_ref()
+    decision_id = await informed(social_db, subject)
+    await social_db.execute(
+        "UPDATE decision_review SET deciding_department = 'social' WHERE decision_id = $1", decision_id
+    )
+    own = ObjectToDecision(decision_id=decision_id, position="Vores egen afgørelse.", team="Team 2")
+    async with social_db.acquire() as conn, conn.transaction():
+        with pytest.raises(NotFound):
+            await protocol.object_to_decision(conn, subject, own, SOCIAL_TEAM, date(2027, 3, 2), 10)
+
+
+async def test_an_expired_consent_withdraws_the_summary_once(social_db: asyncpg.Pool) -> None:
+    subject = citizen_ref()
+    await informed(social_db, subject)  # enrols the citizen
+    consent_id = uuid.uuid4()
+    await social_db.execute(
+        "INSERT INTO consent (consent_id, citizen_ref, information, to_department, purpose, given_on,"
+        " expires_on, recorded_by)"
+        " VALUES ($1, $2, 'social-plan-summary', 'employment', 'Koordinering', $3, $4, 'test')",
+        consent_id,
+        subject,
+        date(2026, 3, 1),
+        date(2027, 3, 1),
+    )
+    assert await case.expire_consents(social_db, date(2027, 2, 28), None) == 0
+    assert await case.expire_consents(social_db, date(2027, 3, 1), None) == 1
+    assert await case.expire_consents(social_db, date(2027, 3, 2), None) == 0
+    [withdrawn] = await outbox(social_db, SocialPlanSummaryWithdrawn.event_type)
+    assert withdrawn == {"withdrawn_on": "2027-03-01"}
+    shares = await social_db.fetch("SELECT information, basis FROM share_log WHERE citizen_ref = $1", subject)
+    assert [(row["information"], row["basis"]) for row in shares] == [
+        ("social-plan-summary-withdrawal", f"consent-expired:{consent_id}")
+    ]

@@ -12,6 +12,7 @@ import asyncpg
 
 from employment.domain.contact_course import Course, Lead
 from samspil.runtime.db import Connection
+from samspil.runtime.errors import Conflict
 
 Reader: TypeAlias = "Connection | asyncpg.Pool"
 
@@ -26,6 +27,13 @@ async def insert_citizen(
     enrolled_by: str,
 ) -> bool:
     """Enrol a citizen; False when already enrolled (same CPR number, same reference)."""
+    known_as = await conn.fetchval("SELECT citizen_ref FROM citizen WHERE cpr = $1 FOR UPDATE", cpr)
+    if known_as is not None and known_as != citizen_ref:
+        raise Conflict(
+            "The citizen is enrolled under a reference made with another key",
+            field="cpr",
+            citizen_ref=known_as,
+        )
     inserted = await conn.fetchval(
         "INSERT INTO citizen (citizen_ref, cpr, target_group, profile_tags, enrolled_on, enrolled_by)"
         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (citizen_ref) DO NOTHING RETURNING true",

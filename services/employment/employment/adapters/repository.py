@@ -21,12 +21,13 @@ _TASK_COLUMNS = (
 )
 
 
-async def insert_referral(conn: Connection, citizen_ref: str, referral: ReferralRequested) -> None:
+async def insert_referral(conn: Connection, citizen_ref: str, referral: ReferralRequested) -> bool:
+    """Store the referral; False when one with its id exists."""
     offer = referral.offer
-    await conn.execute(
+    inserted = await conn.fetchval(
         "INSERT INTO referral (referral_id, citizen_ref, provider_id, offer_kind, offer_title,"
         " hours_per_week, starts_on, expected_end_on, citizen_display_name)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (referral_id) DO NOTHING RETURNING true",
         referral.referral_id,
         citizen_ref,
         referral.provider_id,
@@ -37,6 +38,7 @@ async def insert_referral(conn: Connection, citizen_ref: str, referral: Referral
         offer.expected_end_on,
         referral.citizen_display_name,
     )
+    return bool(inserted)
 
 
 async def referral(

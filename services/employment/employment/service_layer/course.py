@@ -14,7 +14,7 @@ from employment.adapters import cases
 from employment.domain.actor import Actor
 from employment.domain.citizens import ProfileTag, TargetGroup
 from employment.domain.contact_course import AlarmKind, Course, CourseRuleBroken, Lead
-from employment.service_layer.messages import emit
+from employment.service_layer.messages import DANISH_TIME, emit
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import Invalid, NotFound
 from schemas.commands import PostponeFollowUp, RecordFollowUp, SetFollowUpCadence
@@ -65,7 +65,8 @@ async def enrol_citizen(
 
 
 async def _course_of(conn: Connection, citizen_ref: str) -> Course:
-    if await cases.citizen(conn, citizen_ref) is None:
+    # The citizen's row first, then the course: every handler locks in this order.
+    if await cases.citizen(conn, citizen_ref, lock=True) is None:
         raise NotFound("No such citizen is enrolled", field="citizen_ref")
     course = await cases.course(conn, citizen_ref, lock=True)
     assert course is not None, "every enrolled citizen has a contact course"
@@ -160,6 +161,7 @@ async def set_cadence(
 async def course_for_social_event(conn: Connection, citizen_ref: str, on: date) -> Course:
     """The course as the social department's events find it: the social department may lead
     before the jobcenter has enrolled the citizen, so the course may begin here."""
+    await cases.citizen(conn, citizen_ref, lock=True)  # lock order: citizen, then course
     return await cases.course(conn, citizen_ref, lock=True) or Course(started_on=on)
 
 
@@ -181,7 +183,11 @@ async def social_follow_up(
 ) -> None:
     """A follow-up held by the social department counts while it leads the course."""
     course = await course_for_social_event(conn, envelope.subject, event.held_on)
-    updated = course.record_follow_up(event.held_on, Lead.SOCIAL, max(event.held_on, envelope.time.date()))
+    try:
+        updated = course.record_follow_up(event.held_on, Lead.SOCIAL, _danish_date(envelope))
+    except CourseRuleBroken as broken:
+        log.warning("social follow-up not counted", field=broken.field, reason=broken.message)
+        return
     if updated is course:
         log.info("social follow-up does not count: the social department is not the lead")
         return
@@ -202,11 +208,18 @@ async def provider_meeting(
     conn: Connection, envelope: Envelope, held_on: date, provider_id: str, rules: CourseRules
 ) -> None:
     """A provider's report of a meeting counts as the follow-up under the trial."""
+    if await cases.citizen(conn, envelope.subject, lock=True) is None:
+        return
     course = await cases.course(conn, envelope.subject, lock=True)
     if course is None:
         return
-    today = max(held_on, envelope.time.date())
-    updated = course.record_follow_up(held_on, Lead.EMPLOYMENT, today)
+    try:
+        # A meeting dated after the report arrived, or long before the course, is kept in the
+        # case history but does not count: it must not silence the chasing.
+        updated = course.record_follow_up(held_on, Lead.EMPLOYMENT, _danish_date(envelope))
+    except CourseRuleBroken as broken:
+        log.warning("provider meeting not counted", field=broken.field, reason=broken.message)
+        return
     await cases.insert_follow_up(
         conn,
         envelope.subject,
@@ -218,6 +231,10 @@ async def provider_meeting(
         source_event_id=envelope.id,
     )
     await cases.save_course(conn, envelope.subject, updated, updated.next_alarm_on(rules.reminder_days))
+
+
+def _danish_date(envelope: Envelope) -> date:
+    return envelope.time.astimezone(DANISH_TIME).date()
 
 
 async def announce_due_follow_ups(

@@ -52,9 +52,8 @@ async def refer_citizen(
 ) -> None:
     """Refer a citizen to an offer at a provider; the provider sees it through the gateway."""
     await require_citizen(conn, citizen_ref)
-    if await repository.referral(conn, referral.referral_id) is not None:
+    if not await repository.insert_referral(conn, citizen_ref, referral):
         raise Conflict("A referral with this id exists", field="referral_id")
-    await repository.insert_referral(conn, citizen_ref, referral)
     await repository.set_referral_status(
         conn,
         referral.referral_id,

@@ -101,7 +101,8 @@ async def dispute_ruled(conn: Connection, envelope: Envelope, ruled: DisputeRule
         str(ruled.dispute_id),
         ruled.ruling,
     )
-    if ruled.outcome is not RulingOutcome.EMPLOYMENT_POSITION:
+    if decision_id is not None and ruled.outcome is not RulingOutcome.EMPLOYMENT_POSITION:
+        # A ruling on the jobcenter's own decision about the job plan: the plan must follow it.
         received_on = envelope.time.astimezone(DANISH_TIME).date()
         task = NewTask(
             kind=TaskKind.APPLY_RULING,

@@ -220,7 +220,14 @@ async def take_over_lead(
 ) -> None:
     """The social department takes over the contact course (lead department)."""
     async with unit_of_work(request) as conn:
-        await case.take_over_lead(conn, citizen_ref, body, actor_of(caller))
+        await case.take_over_lead(
+            conn,
+            citizen_ref,
+            body,
+            actor_of(caller),
+            danish_today(),
+            settings_of(request).social_plan_share_statute,
+        )
 
 
 @router.post("/citizens/{citizen_ref}/follow-ups", status_code=204)
@@ -242,7 +249,14 @@ async def request_handover(
 ) -> HandoverOut:
     """The citizen is ready: ask the jobcenter to take over toward an employment offer."""
     async with unit_of_work(request) as conn:
-        handover_id = await case.request_handover(conn, citizen_ref, body, actor_of(caller))
+        handover_id = await case.request_handover(
+            conn,
+            citizen_ref,
+            body,
+            actor_of(caller),
+            danish_today(),
+            settings_of(request).social_plan_share_statute,
+        )
     return HandoverOut(handover_id=handover_id)
 
 
@@ -258,7 +272,13 @@ async def object_to_decision(
     days = settings_of(request).ruling_working_days
     async with unit_of_work(request) as conn:
         dispute_id = await protocol.object_to_decision(
-            conn, citizen_ref, body, actor_of(caller), danish_today(), days
+            conn,
+            citizen_ref,
+            body,
+            actor_of(caller),
+            danish_today(),
+            days,
+            settings_of(request).social_plan_share_statute,
         )
     return DisputeOut(dispute_id=dispute_id)
 

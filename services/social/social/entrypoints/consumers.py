@@ -8,6 +8,7 @@ from typing import Any
 
 from samspil.runtime.consumer import EventHandler
 from samspil.runtime.db import Connection
+from samspil.runtime.errors import Forbidden
 from samspil.runtime.service import Subscription
 from schemas.base import EventData
 from schemas.commands import (
@@ -67,21 +68,23 @@ def subscription(settings: SocialSettings) -> Subscription:
         await case.withdraw_consent(conn, ref, cmd, actor, danish_today(), statute, env)
 
     async def take_over(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
-        await case.take_over_lead(conn, ref, cmd, actor, env)
+        await case.take_over_lead(conn, ref, cmd, actor, danish_today(), statute, env)
 
     async def follow_up(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
         await case.record_follow_up(conn, ref, cmd, actor, danish_today(), env)
 
     async def handover(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
-        await case.request_handover(conn, ref, cmd, actor, env)
+        await case.request_handover(conn, ref, cmd, actor, danish_today(), statute, env)
 
     async def objection(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
         await protocol.object_to_decision(
-            conn, ref, cmd, actor, danish_today(), settings.ruling_working_days, env
+            conn, ref, cmd, actor, danish_today(), settings.ruling_working_days, statute, env
         )
 
     async def ruling(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
-        await protocol.rule_dispute(conn, cmd, actor, danish_today(), settings.task_working_days, ref, env)
+        # The command topic is the social department's case system; a binding ruling is the joint
+        # specialist unit's, made through its role on the API.
+        raise Forbidden("Rulings are made by the joint specialist unit through the API", field="dispute_id")
 
     async def readiness(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
         await case.assess_readiness(conn, ref, cmd, actor)

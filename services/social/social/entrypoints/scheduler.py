@@ -1,4 +1,5 @@
-"""The protocol's clock: objection and ruling deadlines, checked by every replica."""
+"""The social department's clock: objection and ruling deadlines and consents that run out,
+checked by every replica."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from social.service_layer.case import expire_consents
 from social.service_layer.messages import danish_today
 from social.service_layer.protocol import settle_deadlines
 from social.settings import SocialSettings
@@ -20,7 +22,9 @@ def worker(settings: SocialSettings) -> Callable[[asyncpg.Pool], Coroutine[Any, 
     async def run(pool: asyncpg.Pool) -> None:
         while True:
             try:
-                await settle_deadlines(pool, danish_today())
+                today = danish_today()
+                await settle_deadlines(pool, today)
+                await expire_consents(pool, today, settings.social_plan_share_statute)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import date
 
+import asyncpg
 import structlog
 
 from samspil.runtime.db import Connection
@@ -63,6 +64,27 @@ async def share_basis(conn: Connection, citizen_ref: str, today: date, statute: 
     if consent is not None:
         return f"consent:{consent}"
     return f"statute:{statute}" if statute else None
+
+
+NOT_SHARED = (
+    "The social team's reasons stay in the social case: no consent or statutory basis covers sharing them."
+)
+
+
+async def shared_text(
+    conn: Connection, citizen_ref: str, text: str, today: date, statute: str | None
+) -> tuple[str, str | None]:
+    """A free text about the citizen's social situation may cross to the jobcenter only on the
+    same basis as the social plan summary; otherwise a neutral text goes instead."""
+    basis = await share_basis(conn, citizen_ref, today, statute)
+    return (text, basis) if basis else (NOT_SHARED, None)
+
+
+async def log_shared(
+    conn: Connection, citizen_ref: str, what: str, basis: str | None, actor: Actor, envelope: Envelope
+) -> None:
+    if basis is not None:
+        await repository.log_share(conn, citizen_ref, what, "employment", basis, actor.name, envelope.id)
 
 
 async def _share_plan(
@@ -212,6 +234,41 @@ async def withdraw_consent(
         )
 
 
+async def expire_consents(pool: asyncpg.Pool, today: date, statute: str | None, batch: int = 200) -> int:
+    """A consent that has run out ends the shares based on it, like a withdrawal: when nothing
+    else allows the plan summary, the jobcenter is told to remove its copy. Once per consent."""
+    async with pool.acquire() as conn, conn.transaction():
+        expired = await conn.fetch(
+            "SELECT consent_id, citizen_ref, information, to_department FROM consent"
+            " WHERE withdrawn_on IS NULL AND NOT expiry_handled AND expires_on <= $1"
+            " ORDER BY expires_on LIMIT $2 FOR UPDATE SKIP LOCKED",
+            today,
+            batch,
+        )
+        for consent in expired:
+            await conn.execute(
+                "UPDATE consent SET expiry_handled = true WHERE consent_id = $1", consent["consent_id"]
+            )
+            summary_consent = (
+                consent["information"] == SharedInformation.SOCIAL_PLAN_SUMMARY.value
+                and consent["to_department"] == Department.EMPLOYMENT.value
+            )
+            if summary_consent and await share_basis(conn, consent["citizen_ref"], today, statute) is None:
+                basis = f"consent-expired:{consent['consent_id']}"
+                withdrawn = SocialPlanSummaryWithdrawn(withdrawn_on=today)
+                envelope = await emit(conn, withdrawn, consent["citizen_ref"], legal_basis=basis)
+                await repository.log_share(
+                    conn,
+                    consent["citizen_ref"],
+                    "social-plan-summary-withdrawal",
+                    "employment",
+                    basis,
+                    "consent expiry",
+                    envelope.id,
+                )
+    return len(expired)
+
+
 # -- lead department and handover ----------------------------------------------------------------
 
 
@@ -223,7 +280,13 @@ async def _lead(conn: Connection, citizen_ref: str) -> str:
 
 
 async def take_over_lead(
-    conn: Connection, citizen_ref: str, command: TakeOverLead, actor: Actor, cause: Envelope | None = None
+    conn: Connection,
+    citizen_ref: str,
+    command: TakeOverLead,
+    actor: Actor,
+    today: date,
+    statute: str | None,
+    cause: Envelope | None = None,
 ) -> None:
     """The social department takes over the contact course; the jobcenter stops chasing."""
     await require_citizen(conn, citizen_ref)
@@ -235,13 +298,15 @@ async def take_over_lead(
         command.from_date,
         command.reason,
     )
+    reason, basis = await shared_text(conn, citizen_ref, command.reason, today, statute)
     taken = LeadDepartmentTakenOver(
         lead_department=Department.SOCIAL,
         from_date=command.from_date,
-        reason=command.reason,
+        reason=reason,
         team=CaseworkerTeam(department=Department.SOCIAL, team=command.team),
     )
-    await emit(conn, taken, citizen_ref, cause)
+    envelope = await emit(conn, taken, citizen_ref, cause, legal_basis=basis)
+    await log_shared(conn, citizen_ref, "lead-department-reason", basis, actor, envelope)
 
 
 async def record_follow_up(
@@ -276,6 +341,8 @@ async def request_handover(
     citizen_ref: str,
     command: RequestHandover,
     actor: Actor,
+    today: date,
+    statute: str | None,
     cause: Envelope | None = None,
 ) -> uuid.UUID:
     """The citizen is judged ready: ask the jobcenter to take over toward an employment offer."""
@@ -298,13 +365,15 @@ async def request_handover(
         command.proposed_from,
         team,
     )
+    justification, basis = await shared_text(conn, citizen_ref, command.justification, today, statute)
     requested = HandoverRequested(
         handover_id=handover_id,
-        justification=command.justification,
+        justification=justification,
         proposed_from=command.proposed_from,
         team=CaseworkerTeam(department=Department.SOCIAL, team=team),
     )
-    await emit(conn, requested, citizen_ref, cause)
+    envelope = await emit(conn, requested, citizen_ref, cause, legal_basis=basis)
+    await log_shared(conn, citizen_ref, "handover-justification", basis, actor, envelope)
     return handover_id
 
 
@@ -331,7 +400,11 @@ async def handover_answered(
             answer.from_date,
         )
     received_on = envelope.time.astimezone(DANISH_TIME).date()
-    details = {"handover_id": str(answer.handover_id), "team": answer.team.team}
+    details = {
+        "handover_id": str(answer.handover_id),
+        "team": answer.team.team,
+        "reason": answer.reason if isinstance(answer, HandoverRejected) else None,
+    }
     await repository.insert_task(
         conn,
         envelope.subject,

@@ -41,7 +41,7 @@ from social.domain.tasks import (
     overdue_dispute_task,
     working_days_after,
 )
-from social.service_layer.case import require_citizen
+from social.service_layer.case import NOT_SHARED, log_shared, require_citizen, shared_text
 from social.service_layer.messages import DANISH_TIME, Actor, emit
 
 log = structlog.get_logger("social.protocol")
@@ -107,11 +107,15 @@ async def object_to_decision(
     actor: Actor,
     today: date,
     ruling_days: int,
+    statute: str | None = None,
     cause: Envelope | None = None,
 ) -> uuid.UUID:
     """The social team objects: a dispute for the specialist unit, to rule by the deadline."""
     await require_citizen(conn, citizen_ref)
     review = await _review(conn, command.decision_id, citizen_ref)
+    if review["deciding_department"] != Department.EMPLOYMENT.value:
+        # The jobcenter holds the window on the social team's own decisions.
+        raise NotFound("No decision of the jobcenter with this id for the citizen", field="decision_id")
     if review["status"] != "open":
         raise Conflict(
             f"The decision is {review['status']}", field="decision_id", current_status=review["status"]
@@ -143,15 +147,17 @@ async def object_to_decision(
     )
     details = {"dispute_id": str(dispute_id), "decision_id": str(command.decision_id), "rule_by": task.due_on}
     await repository.insert_task(conn, citizen_ref, task, details)
+    position, basis = await shared_text(conn, citizen_ref, command.position, today, statute)
     raised = DisputeRaised(
         dispute_id=dispute_id,
         decision_id=command.decision_id,
         raised_by=CaseworkerTeam(department=Department.SOCIAL, team=command.team),
         employment_position=review["reason"],
-        social_position=command.position,
+        social_position=position,
         rule_by=task.due_on,
     )
-    await emit(conn, raised, citizen_ref, cause)
+    envelope = await emit(conn, raised, citizen_ref, cause, legal_basis=basis)
+    await log_shared(conn, citizen_ref, "dispute-position", basis, actor, envelope)
     return dispute_id
 
 
@@ -349,11 +355,12 @@ async def decide_social_plan_change(
         provider_id=request["provider_id"],
         target_plan=TargetPlan.SOCIAL_PLAN,
         decision=command.decision,
-        reason=command.reason,
+        reason=command.reason if share_basis else NOT_SHARED,
         deciding_team=CaseworkerTeam(department=Department.SOCIAL, team=command.team),
         resulting_plan_version=version,
     )
-    await emit(conn, decided, citizen_ref, cause, legal_basis=share_basis)
+    envelope = await emit(conn, decided, citizen_ref, cause, legal_basis=share_basis)
+    await log_shared(conn, citizen_ref, "plan-change-decision-reason", share_basis, actor, envelope)
     return decision_id
 
 
