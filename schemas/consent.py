@@ -6,11 +6,13 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from schemas.base import EventData
-from schemas.common import Department, ProviderId, ShortText
+from schemas.common import Department, PlanVersion, ProviderId, ShortText, Strict
+from schemas.plans import MeasureCategory
 from schemas.topics import SOCIAL_EVENTS
 
 
@@ -85,3 +87,76 @@ class ConsentWithdrawn(EventData):
 
     consent_id: uuid.UUID
     withdrawn_on: date
+
+
+class SharedMeasure(Strict):
+    """A social measure as a provider may see it: what kind, when, and whether activation should
+    wait while it runs. Never the provider of the measure, hours or notes."""
+
+    category: MeasureCategory
+    starts_on: date
+    ends_on: date | None = None
+    compatible_with_activation: bool = True
+
+
+class MeasuresSharedWithProvider(EventData):
+    """On the citizen's specific consent, the provider of their offer may see the social measures
+    (e.g. so the offer is planned around treatment). Replaces what the provider saw before."""
+
+    event_type = "dk.samspil.social.measures.shared-with-provider.v1"
+    topic = SOCIAL_EVENTS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "consent_id": "2b3c4d5e-6f70-4812-9a3b-4c5d6e7f8091",
+                    "provider_id": "aktivcenter-nord",
+                    "plan_version": 2,
+                    "measures": [
+                        {
+                            "category": "mental-health-treatment",
+                            "starts_on": "2026-11-01",
+                            "ends_on": "2027-01-31",
+                            "compatible_with_activation": False,
+                        }
+                    ],
+                    "shared_until": "2027-11-20",
+                }
+            ]
+        }
+    )
+
+    consent_id: uuid.UUID
+    provider_id: ProviderId
+    plan_version: PlanVersion
+    measures: Annotated[list[SharedMeasure], Field(max_length=50)]
+    shared_until: date = Field(description="When the consent runs out.")
+
+
+class ShareEndReason(StrEnum):
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+
+class ProviderShareEnded(EventData):
+    """The consent behind a share with a provider ended: the provider's view shrinks at once."""
+
+    event_type = "dk.samspil.social.provider-share.ended.v1"
+    topic = SOCIAL_EVENTS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "consent_id": "2b3c4d5e-6f70-4812-9a3b-4c5d6e7f8091",
+                    "provider_id": "aktivcenter-nord",
+                    "ended_on": "2027-01-10",
+                    "reason": "withdrawn",
+                }
+            ]
+        }
+    )
+
+    consent_id: uuid.UUID
+    provider_id: ProviderId
+    ended_on: date
+    reason: ShareEndReason
