@@ -15,12 +15,13 @@ import pytest
 
 from samspil.runtime.db import create_pool, migrate
 from samspil.runtime.errors import Conflict, NotFound
-from schemas.commands import ObjectToDecision
+from schemas.commands import ObjectToDecision, RecordConsent, ReviseSocialPlan, WithdrawConsent
 from schemas.common import CaseworkerTeam, Department
+from schemas.consent import MeasuresSharedWithProvider, ProviderShareEnded, SharedInformation
 from schemas.decisions import PlanChangeDecided, PlanChangeDecision
 from schemas.disputes import DisputeOverdue, PlanChangeDecisionFinal
 from schemas.envelope import Envelope
-from schemas.plans import SocialPlanSummaryWithdrawn
+from schemas.plans import MeasureCategory, SocialMeasure, SocialPlanRevised, SocialPlanSummaryWithdrawn
 from schemas.provider_reports import TargetPlan
 from social.adapters import repository
 from social.service_layer import case, protocol
@@ -153,4 +154,60 @@ async def test_an_expired_consent_withdraws_the_summary_once(social_db: asyncpg.
     shares = await social_db.fetch("SELECT information, basis FROM share_log WHERE citizen_ref = $1", subject)
     assert [(row["information"], row["basis"]) for row in shares] == [
         ("social-plan-summary-withdrawal", f"consent-expired:{consent_id}")
+    ]
+
+
+async def test_a_consent_to_a_provider_shares_the_measures_and_its_withdrawal_ends_the_share(
+    social_db: asyncpg.Pool,
+) -> None:
+    subject = citizen_ref()
+    await informed(social_db, subject)  # enrols the citizen
+    today = date(2027, 3, 1)
+    plan = ReviseSocialPlan(
+        expected_version=0,
+        goal="Regelmæssig behandling.",
+        measures=[
+            SocialMeasure(
+                category=MeasureCategory.MENTAL_HEALTH_TREATMENT,
+                starts_on=date(2027, 2, 1),
+                ends_on=date(2027, 5, 31),
+                hours_per_week=2,
+                provider_id="behandling-syd",
+                compatible_with_activation=False,
+            )
+        ],
+    )
+    consent = RecordConsent(
+        information=SharedInformation.SOCIAL_PLAN_SUMMARY,
+        to_provider_id="aktivcenter-nord",
+        purpose="At forløbet planlægges uden om behandlingen.",
+        expires_on=date(2028, 3, 1),
+    )
+    async with social_db.acquire() as conn, conn.transaction():
+        await case.revise_social_plan(conn, subject, plan, SOCIAL_TEAM, today, None)
+        consent_id = await case.record_consent(conn, subject, consent, SOCIAL_TEAM, today, None)
+        await case.withdraw_consent(
+            conn, subject, WithdrawConsent(consent_id=consent_id), SOCIAL_TEAM, today, None
+        )
+    [shared] = await outbox(social_db, MeasuresSharedWithProvider.event_type)
+    assert shared["provider_id"] == "aktivcenter-nord" and shared["consent_id"] == str(consent_id)
+    # The provider learns what kind of measure and when, not who runs it or for how many hours.
+    assert shared["measures"] == [
+        {
+            "category": "mental-health-treatment",
+            "starts_on": "2027-02-01",
+            "ends_on": "2027-05-31",
+            "compatible_with_activation": False,
+        }
+    ]
+    [ended] = await outbox(social_db, ProviderShareEnded.event_type)
+    assert (ended["consent_id"], ended["reason"]) == (str(consent_id), "withdrawn")
+    # Nothing went to the jobcenter: this consent names a provider, not the department.
+    assert await outbox(social_db, SocialPlanRevised.event_type) == []
+    log = await social_db.fetch(
+        "SELECT information, recipient FROM share_log WHERE citizen_ref = $1 ORDER BY id", subject
+    )
+    assert [(row["information"], row["recipient"]) for row in log] == [
+        ("social-measures", "provider:aktivcenter-nord"),
+        ("social-measures-ended", "provider:aktivcenter-nord"),
     ]

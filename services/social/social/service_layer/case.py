@@ -23,7 +23,15 @@ from schemas.commands import (
     WithdrawConsent,
 )
 from schemas.common import CaseworkerTeam, Department
-from schemas.consent import ConsentRecorded, ConsentWithdrawn, SharedInformation
+from schemas.consent import (
+    ConsentRecorded,
+    ConsentWithdrawn,
+    MeasuresSharedWithProvider,
+    ProviderShareEnded,
+    SharedInformation,
+    SharedMeasure,
+    ShareEndReason,
+)
 from schemas.contact_course import SocialFollowUpRecorded
 from schemas.disputes import PlanConflictDetected
 from schemas.envelope import Envelope
@@ -114,6 +122,72 @@ async def _share_plan(
     return True
 
 
+async def _share_with_providers(
+    conn: Connection,
+    citizen_ref: str,
+    actor: Actor,
+    today: date,
+    cause: Envelope | None,
+    consent_id: uuid.UUID | None = None,
+) -> None:
+    """Each provider the citizen consented to show the social measures to sees the current ones."""
+    plan = await repository.plan_version(conn, citizen_ref)
+    if plan is None:
+        return
+    consents = await conn.fetch(
+        "SELECT consent_id, to_provider_id, expires_on FROM consent"
+        " WHERE citizen_ref = $1 AND information = $2 AND to_provider_id IS NOT NULL"
+        " AND withdrawn_on IS NULL AND given_on <= $3 AND expires_on > $3"
+        " AND ($4::uuid IS NULL OR consent_id = $4)",
+        citizen_ref,
+        SharedInformation.SOCIAL_PLAN_SUMMARY.value,
+        today,
+        consent_id,
+    )
+    measures = [SocialMeasure.model_validate(item) for item in json.loads(plan["measures"])]
+    for consent in consents:
+        shared = MeasuresSharedWithProvider(
+            consent_id=consent["consent_id"],
+            provider_id=consent["to_provider_id"],
+            plan_version=plan["version"],
+            measures=[
+                SharedMeasure(
+                    category=measure.category,
+                    starts_on=measure.starts_on,
+                    ends_on=measure.ends_on,
+                    compatible_with_activation=measure.compatible_with_activation,
+                )
+                for measure in measures
+            ],
+            shared_until=consent["expires_on"],
+        )
+        basis = f"consent:{consent['consent_id']}"
+        envelope = await emit(conn, shared, citizen_ref, cause, legal_basis=basis)
+        recipient = f"provider:{consent['to_provider_id']}"
+        await repository.log_share(
+            conn, citizen_ref, "social-measures", recipient, basis, actor.name, envelope.id
+        )
+
+
+async def _end_provider_share(
+    conn: Connection,
+    citizen_ref: str,
+    consent: asyncpg.Record,
+    reason: ShareEndReason,
+    actor: str,
+    today: date,
+) -> None:
+    ended = ProviderShareEnded(
+        consent_id=consent["consent_id"], provider_id=consent["to_provider_id"], ended_on=today, reason=reason
+    )
+    basis = f"consent-{reason.value}:{consent['consent_id']}"
+    envelope = await emit(conn, ended, citizen_ref, legal_basis=basis)
+    recipient = f"provider:{consent['to_provider_id']}"
+    await repository.log_share(
+        conn, citizen_ref, "social-measures-ended", recipient, basis, actor, envelope.id
+    )
+
+
 async def revise_social_plan(
     conn: Connection,
     citizen_ref: str,
@@ -140,6 +214,7 @@ async def revise_social_plan(
     shared = await _share_plan(conn, citizen_ref, actor, today, statute, cause)
     if not shared:
         log.info("social plan summary not shared: no consent or statutory basis")
+    await _share_with_providers(conn, citizen_ref, actor, today, cause)
     return current + 1, shared
 
 
@@ -185,6 +260,8 @@ async def record_consent(
         and command.to_department is Department.EMPLOYMENT
     ):
         await _share_plan(conn, citizen_ref, actor, today, statute, cause)
+    if command.information is SharedInformation.SOCIAL_PLAN_SUMMARY and command.to_provider_id:
+        await _share_with_providers(conn, citizen_ref, actor, today, cause, consent_id)
     return consent_id
 
 
@@ -201,7 +278,7 @@ async def withdraw_consent(
     jobcenter is told to remove its copy and no further summaries go."""
     await require_citizen(conn, citizen_ref)
     row = await conn.fetchrow(
-        "SELECT information, to_department, withdrawn_on FROM consent"
+        "SELECT consent_id, information, to_department, to_provider_id, withdrawn_on FROM consent"
         " WHERE consent_id = $1 AND citizen_ref = $2",
         command.consent_id,
         citizen_ref,
@@ -214,6 +291,11 @@ async def withdraw_consent(
         "UPDATE consent SET withdrawn_on = $2 WHERE consent_id = $1", command.consent_id, today
     )
     await emit(conn, ConsentWithdrawn(consent_id=command.consent_id, withdrawn_on=today), citizen_ref, cause)
+    if (
+        row["to_provider_id"] is not None
+        and row["information"] == SharedInformation.SOCIAL_PLAN_SUMMARY.value
+    ):
+        await _end_provider_share(conn, citizen_ref, row, ShareEndReason.WITHDRAWN, actor.name, today)
     summary_consent = (
         row["information"] == SharedInformation.SOCIAL_PLAN_SUMMARY.value
         and row["to_department"] == Department.EMPLOYMENT.value
@@ -239,7 +321,7 @@ async def expire_consents(pool: asyncpg.Pool, today: date, statute: str | None, 
     else allows the plan summary, the jobcenter is told to remove its copy. Once per consent."""
     async with pool.acquire() as conn, conn.transaction():
         expired = await conn.fetch(
-            "SELECT consent_id, citizen_ref, information, to_department FROM consent"
+            "SELECT consent_id, citizen_ref, information, to_department, to_provider_id FROM consent"
             " WHERE withdrawn_on IS NULL AND NOT expiry_handled AND expires_on <= $1"
             " ORDER BY expires_on LIMIT $2 FOR UPDATE SKIP LOCKED",
             today,
@@ -249,6 +331,10 @@ async def expire_consents(pool: asyncpg.Pool, today: date, statute: str | None, 
             await conn.execute(
                 "UPDATE consent SET expiry_handled = true WHERE consent_id = $1", consent["consent_id"]
             )
+            if consent["to_provider_id"] is not None:
+                await _end_provider_share(
+                    conn, consent["citizen_ref"], consent, ShareEndReason.EXPIRED, "consent expiry", today
+                )
             summary_consent = (
                 consent["information"] == SharedInformation.SOCIAL_PLAN_SUMMARY.value
                 and consent["to_department"] == Department.EMPLOYMENT.value
