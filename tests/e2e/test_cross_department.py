@@ -502,3 +502,42 @@ async def test_a_ruling_sent_on_the_command_topic_is_refused(
 
     named = await wait_for(dead_lettered)
     assert named["dlq_reason"] == b"rejected" and b"forbidden" in named["dlq_error"]
+
+
+async def test_the_social_caseworker_sees_the_offer_started_and_records_readiness(
+    running_stack: RunningStack,
+) -> None:
+    subject = await running_stack.enrol_in_both()
+    provider = f"start-{uuid.uuid4().hex[:6]}"
+    referral_id = await refer(running_stack, provider, subject)
+    async with provider_client(running_stack, provider) as gateway:
+        await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        assert (await gateway.post(f"/v1/referrals/{referral_id}/accept", json={})).status_code == 200
+        started = await gateway.post(
+            f"/v1/referrals/{referral_id}/start", json={"occurred_on": TODAY.isoformat()}
+        )
+        assert started.status_code == 200, started.text
+        readiness = await gateway.post(
+            f"/v1/referrals/{referral_id}/readiness-reports",
+            json={"ready_for": "company-internship", "justification": "Stabilt fremmøde i tre måneder."},
+        )
+        assert readiness.status_code == 202, readiness.text
+
+    case = await wait_for(
+        until(lambda: social_case(running_stack, subject), lambda c: bool(c["offers_started"]))
+    )
+    [offer] = case["offers_started"]
+    assert (offer["referral_id"], offer["provider_id"], offer["started_on"]) == (
+        referral_id,
+        provider,
+        TODAY.isoformat(),
+    )
+    assert await wait_for(lambda: tasks(running_stack, "social", subject, "ready-for-further-offers"))
+    async with running_stack.social() as social:
+        assessed = await social.post(
+            f"/v1/citizens/{subject}/readiness-assessments",
+            json={"ready": True, "assessment": "Klar til praktik med mentorstøtte."},
+        )
+        assert assessed.status_code == 204, assessed.text
+    [assessment] = (await social_case(running_stack, subject))["readiness_assessments"]
+    assert assessment["ready"] is True and assessment["assessed_by"] == "Kim Testesen"
