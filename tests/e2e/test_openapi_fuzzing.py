@@ -1,4 +1,4 @@
-"""Schemathesis against the provider gateway's and the employment service's OpenAPI documents:
+"""Schemathesis against the OpenAPI documents of the provider gateway and the departments' services:
 generated requests, valid and invalid, never get a server error, and every response matches
 what the document says."""
 
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import RunningStack
+from samspil.runtime.auth import Role
+from tests.e2e.conftest import SOCIAL_TEAM, RunningStack
 from tests.e2e.test_first_flow import provider_client, refer, visible_to_provider
 from tests.support import wait_for
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.e2e
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
 
 
-@pytest.mark.parametrize("service", ["provider-gateway", "employment"])
+@pytest.mark.parametrize("service", ["provider-gateway", "employment", "social"])
 async def test_no_server_error_and_every_response_as_documented(
     running_stack: RunningStack, service: str
 ) -> None:
@@ -31,8 +32,10 @@ async def test_no_server_error_and_every_response_as_documented(
         async with provider_client(running_stack, provider) as gateway:
             await wait_for(lambda: visible_to_provider(gateway, referral_id))
             token = gateway.headers["authorization"]
-    else:
+    elif service == "employment":
         token = f"Bearer {running_stack.caseworker_token()}"
+    else:
+        token = f"Bearer {running_stack.caseworker_token(Role.SOCIAL_CASEWORKER, SOCIAL_TEAM)}"
     schemathesis = Path(sys.executable).with_name("schemathesis")
     result = await asyncio.to_thread(
         subprocess.run,
