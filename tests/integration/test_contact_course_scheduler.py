@@ -15,10 +15,16 @@ import asyncpg
 import pytest
 
 from employment.adapters import cases
-from employment.domain.contact_course import Course
-from employment.service_layer.course import CourseRules, announce_due_follow_ups, provider_meeting
+from employment.domain.contact_course import Course, Lead
+from employment.service_layer.course import (
+    CourseRules,
+    announce_due_follow_ups,
+    provider_meeting,
+    social_follow_up,
+)
 from samspil.runtime.db import create_pool, migrate
-from schemas.contact_course import FollowUpDueSoon, FollowUpOverdue
+from schemas.common import Department
+from schemas.contact_course import FollowUpDueSoon, FollowUpKind, FollowUpOverdue, SocialFollowUpRecorded
 from schemas.envelope import Envelope
 from tests.infra import Infra
 from tests.support import citizen_ref
@@ -152,3 +158,39 @@ async def test_a_provider_meeting_dated_in_the_future_does_not_silence_the_chasi
         after = await cases.course(conn, ref)
     assert after == course  # not counted: the follow-up is still overdue
     assert await announce_due_follow_ups(employment_db, TODAY, RULES) == 1
+
+
+async def test_a_social_follow_up_held_before_the_handover_counts_when_it_arrives_after(
+    employment_db: asyncpg.Pool,
+) -> None:
+    ref = citizen_ref()
+    today = date.today()  # the handler dates the event by its arrival
+    handed_over_on = today - timedelta(days=2)
+    course = Course(started_on=today - timedelta(days=200), lead=Lead.EMPLOYMENT)
+    async with employment_db.acquire() as conn:
+        await cases.save_course(conn, ref, course, course.next_alarm_on(RULES.reminder_days))
+        await conn.execute(
+            "UPDATE contact_course SET lead_since = $2 WHERE citizen_ref = $1", ref, handed_over_on
+        )
+
+        def held(on: date) -> tuple[Envelope, SocialFollowUpRecorded]:
+            event = SocialFollowUpRecorded(
+                kind=FollowUpKind.CASEWORKER_MEETING, department=Department.SOCIAL, held_on=on
+            )
+            envelope = Envelope(
+                source="/samspil/social",
+                type=event.event_type,
+                subject=ref,
+                dataschema=event.dataschema,
+                correlationid=uuid.uuid4(),
+            )
+            return envelope, event
+
+        async with conn.transaction():
+            await social_follow_up(conn, *held(handed_over_on - timedelta(days=1)), RULES)
+        counted = await cases.course(conn, ref)
+        async with conn.transaction():
+            await social_follow_up(conn, *held(today), RULES)  # held after the jobcenter took over
+        after = await cases.course(conn, ref)
+    assert counted is not None and counted.last_follow_up_on == handed_over_on - timedelta(days=1)
+    assert after == counted

@@ -181,15 +181,21 @@ async def lead_taken_over(
 async def social_follow_up(
     conn: Connection, envelope: Envelope, event: SocialFollowUpRecorded, rules: CourseRules
 ) -> None:
-    """A follow-up held by the social department counts while it leads the course."""
+    """A follow-up held by the social department counts if it led the course on the day it was
+    held: also when the jobcenter has taken the lead back since (the social department may record
+    it before it learns of the handover)."""
     course = await course_for_social_event(conn, envelope.subject, event.held_on)
+    lead_since = await conn.fetchval(
+        "SELECT lead_since FROM contact_course WHERE citizen_ref = $1", envelope.subject
+    )
+    led_then = course.lead is Lead.SOCIAL or (lead_since is not None and event.held_on < lead_since)
+    if not led_then:
+        log.info("social follow-up does not count: the social department did not lead then")
+        return
     try:
-        updated = course.record_follow_up(event.held_on, Lead.SOCIAL, _danish_date(envelope))
+        updated = course.record_follow_up(event.held_on, course.lead, _danish_date(envelope))
     except CourseRuleBroken as broken:
         log.warning("social follow-up not counted", field=broken.field, reason=broken.message)
-        return
-    if updated is course:
-        log.info("social follow-up does not count: the social department is not the lead")
         return
     await cases.insert_follow_up(
         conn,

@@ -105,6 +105,9 @@ async def accept_handover(
     course = await course_for_social_event(conn, citizen_ref, command.from_date)
     updated = course.switch_lead(Lead.EMPLOYMENT)
     await cases.save_course(conn, citizen_ref, updated, updated.next_alarm_on(rules.reminder_days))
+    await conn.execute(
+        "UPDATE contact_course SET lead_since = $2 WHERE citizen_ref = $1", citizen_ref, command.from_date
+    )
     accepted = HandoverAccepted(
         handover_id=command.handover_id,
         from_date=command.from_date,

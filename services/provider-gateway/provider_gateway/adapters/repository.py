@@ -157,3 +157,70 @@ async def submission_for_provider(
         submission_id,
         provider_id,
     )
+
+
+async def share_for_update(conn: Connection, consent_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT citizen_ref, provider_id, plan_version, ended_on FROM provider_share"
+        " WHERE consent_id = $1 FOR UPDATE",
+        consent_id,
+    )
+
+
+async def store_share(
+    conn: Connection,
+    consent_id: uuid.UUID,
+    citizen_ref: str,
+    provider_id: str,
+    plan_version: int,
+    measures: list[dict[str, Any]],
+    shared_until: date,
+) -> None:
+    await conn.execute(
+        "INSERT INTO provider_share (consent_id, citizen_ref, provider_id, plan_version, measures,"
+        " shared_until) VALUES ($1, $2, $3, $4, $5::jsonb, $6)"
+        " ON CONFLICT (consent_id) DO UPDATE SET plan_version = EXCLUDED.plan_version,"
+        " measures = EXCLUDED.measures, shared_until = EXCLUDED.shared_until, updated_at = now()"
+        # Never over an ended consent, even should an end slip in after the caller looked.
+        "",
+        consent_id,
+        citizen_ref,
+        provider_id,
+        plan_version,
+        json.dumps(measures),
+        shared_until,
+    )
+
+
+async def end_share(
+    conn: Connection, consent_id: uuid.UUID, citizen_ref: str, provider_id: str, ended_on: date, reason: str
+) -> bool:
+    """Empty the share and mark its consent ended; a consent not seen before is recorded as ended
+    at once. False if it had ended already (the first end stands)."""
+    ended: bool | None = await conn.fetchval(
+        "INSERT INTO provider_share (consent_id, citizen_ref, provider_id, ended_on, end_reason)"
+        " VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (consent_id) DO UPDATE SET measures = '[]', ended_on = EXCLUDED.ended_on,"
+        " end_reason = EXCLUDED.end_reason, updated_at = now() WHERE provider_share.ended_on IS NULL"
+        " RETURNING true",
+        consent_id,
+        citizen_ref,
+        provider_id,
+        ended_on,
+        reason,
+    )
+    return bool(ended)
+
+
+async def measures_shared_with(
+    conn: Connection | asyncpg.Pool, citizen_ref: str, provider_id: str, today: date
+) -> list[list[dict[str, Any]]]:
+    """The measures of each share in force for this citizen and this provider only."""
+    rows = await conn.fetch(
+        "SELECT measures FROM provider_share WHERE citizen_ref = $1 AND provider_id = $2"
+        " AND ended_on IS NULL AND shared_until >= $3 ORDER BY consent_id",
+        citizen_ref,
+        provider_id,
+        today,
+    )
+    return [json.loads(row["measures"]) for row in rows]

@@ -1,10 +1,11 @@
-"""What the gateway consumes: referrals from the jobcenter, and what the departments did with
-the providers' submissions."""
+"""What the gateway consumes: referrals from the jobcenter, what the departments did with the
+providers' submissions, and the social measures a citizen consented to share with a provider."""
 
 from __future__ import annotations
 
 from provider_gateway.service_layer import handlers
 from samspil.runtime.service import Subscription
+from schemas.consent import MeasuresSharedWithProvider, ProviderShareEnded
 from schemas.decisions import AbsenceAssessed, PlanChangeDecided, ReportReceived
 from schemas.disputes import PlanChangeDecisionFinal
 from schemas.referrals import ReferralCancelled, ReferralRequested
@@ -21,5 +22,7 @@ def subscription() -> Subscription:
             PlanChangeDecided: handlers.record_decision,
             AbsenceAssessed: handlers.record_decision,
             PlanChangeDecisionFinal: handlers.record_final_outcome,
+            MeasuresSharedWithProvider: handlers.record_measures_shared,
+            ProviderShareEnded: handlers.record_share_ended,
         },
     )

@@ -9,6 +9,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -23,6 +24,7 @@ from provider_gateway.domain.credentials import (
     verify_secret,
 )
 from provider_gateway.domain.lifecycle import ACTIONS, IllegalTransition
+from provider_gateway.domain.shares import measures_in_view
 from provider_gateway.domain.submissions import SubmissionStatus
 from provider_gateway.entrypoints.guards import idempotent
 from provider_gateway.service_layer import handlers
@@ -30,6 +32,7 @@ from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_from_validation
 from schemas.common import ShortText, Strict
 from schemas.disputes import FinalVia
+from schemas.plans import MeasureCategory
 from schemas.provider_reports import (
     AbsenceNotice,
     AbsenceNoticeSubmitted,
@@ -47,6 +50,7 @@ _PRINTABLE = r"^[\x21-\x7e]+$"
 _DUMMY_HASH = hash_secret("no client has this secret")
 _HASHING = asyncio.Semaphore(2)
 _bearer = HTTPBearer(auto_error=False)
+DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 
 
 class TokenOut(BaseModel):
@@ -75,8 +79,36 @@ class StatusChange(BaseModel):
     reason: str | None
 
 
+class SharedSocialMeasure(BaseModel):
+    """A social measure of the citizen's, as the social department shares it with the provider of
+    their offer on the citizen's consent: what kind and when, so the offer can be planned around
+    it. Never who provides it, its hours or any notes."""
+
+    category: MeasureCategory
+    starts_on: date
+    ends_on: date | None = Field(description="Open-ended when null.")
+    compatible_with_activation: bool = Field(
+        description="False when activation should wait while the measure runs."
+    )
+
+
 class ReferralDetail(ReferralOut):
     status_history: list[StatusChange]
+    shared_social_measures: list[SharedSocialMeasure] = Field(
+        description="Social measures the citizen consented to share with you, earliest first; "
+        "empty when no consent is in force. Gone at once when the citizen withdraws the consent "
+        "or it expires.",
+        examples=[
+            [
+                {
+                    "category": "mental-health-treatment",
+                    "starts_on": "2026-11-01",
+                    "ends_on": "2027-01-31",
+                    "compatible_with_activation": False,
+                }
+            ]
+        ],
+    )
 
 
 class ReferralPage(BaseModel):
@@ -261,14 +293,21 @@ def _read_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 @router.get("/v1/referrals/{referral_id}", response_model=ReferralDetail, tags=["referrals"])
 async def get_referral(referral_id: uuid.UUID, request: Request, provider: Provider) -> ReferralDetail:
-    """A referral with its status history and the minimal citizen details the provider needs."""
+    """A referral with its status history, the minimal citizen details the provider needs, and
+    the social measures the citizen consented to share with the provider."""
     pool = request.app.state.runtime.pool
     row = await repository.referral_for_provider(pool, referral_id, provider.provider_id)
     if row is None:
         raise _no_such_referral()
     request.state.citizen_ref = row["citizen_ref"]
     history = [StatusChange(**dict(change)) for change in await repository.status_history(pool, referral_id)]
-    return ReferralDetail(**_referral_out(row).model_dump(), status_history=history)
+    today = datetime.now(UTC).astimezone(DANISH_TIME).date()
+    shares = await repository.measures_shared_with(pool, row["citizen_ref"], provider.provider_id, today)
+    return ReferralDetail(
+        **_referral_out(row).model_dump(),
+        status_history=history,
+        shared_social_measures=[SharedSocialMeasure(**measure) for measure in measures_in_view(shares)],
+    )
 
 
 def _step_endpoint(action: str, step: type[ReferralTransition]) -> Any:

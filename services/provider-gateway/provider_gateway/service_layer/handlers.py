@@ -10,9 +10,11 @@ import structlog
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.lifecycle import check_transition
+from provider_gateway.domain.shares import ShareVerdict, StoredShare, judge_share
 from provider_gateway.domain.submissions import SubmissionStatus
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
+from schemas.consent import MeasuresSharedWithProvider, ProviderShareEnded
 from schemas.decisions import AbsenceAssessed, PlanChangeDecided, ReportOutcome, ReportReceived
 from schemas.disputes import PlanChangeDecisionFinal
 from schemas.envelope import Envelope
@@ -207,6 +209,55 @@ async def record_final_outcome(conn: Connection, envelope: Envelope, final: Plan
         kind="submission-final",
         same_as={"outcome": "final"},
     )
+
+
+async def record_measures_shared(
+    conn: Connection, envelope: Envelope, shared: MeasuresSharedWithProvider
+) -> None:
+    """The citizen consented to let the provider see their social measures: keep them for the
+    provider's view of its referrals, in place of what the same consent shared before. Kept only
+    when the event names that consent as its basis; never once the consent has ended."""
+    if envelope.legalbasis != f"consent:{shared.consent_id}":
+        log.warning(
+            "social measures for a provider without their consent as basis, not kept",
+            consent_id=str(shared.consent_id),
+        )
+        return
+    row = await repository.share_for_update(conn, shared.consent_id)
+    stored = (
+        None
+        if row is None
+        else StoredShare(
+            row["citizen_ref"], row["provider_id"], row["plan_version"], row["ended_on"] is not None
+        )
+    )
+    verdict = judge_share(stored, envelope.subject, shared.provider_id, shared.plan_version)
+    if verdict is not ShareVerdict.STORE:
+        log.warning(
+            "social measures for a provider not kept",
+            consent_id=str(shared.consent_id),
+            verdict=verdict.value,
+            plan_version=shared.plan_version,
+        )
+        return
+    await repository.store_share(
+        conn,
+        shared.consent_id,
+        envelope.subject,
+        shared.provider_id,
+        shared.plan_version,
+        [measure.model_dump(mode="json") for measure in shared.measures],
+        shared.shared_until,
+    )
+
+
+async def record_share_ended(conn: Connection, envelope: Envelope, ended: ProviderShareEnded) -> None:
+    """The consent was withdrawn or expired: the provider no longer sees the measures, and the
+    gateway's copy of them goes. Ending is always safe, so no basis is asked for."""
+    if not await repository.end_share(
+        conn, ended.consent_id, envelope.subject, ended.provider_id, ended.ended_on, ended.reason.value
+    ):
+        log.info("share with a provider had ended already", consent_id=str(ended.consent_id))
 
 
 async def _tell_provider(
