@@ -538,7 +538,11 @@ class RuleDispute(CommandData):
 
     dispute_id: uuid.UUID
     outcome: RulingOutcome
-    ruling: LongText
+    ruling: LongText = Field(description="The ruling, for both teams.")
+    summary_for_provider: ShortText | None = Field(
+        default=None,
+        description="What the provider who asked may read; without it the provider learns only the outcome.",
+    )
 
 
 class AssessReadiness(CommandData):

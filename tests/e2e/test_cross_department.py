@@ -28,6 +28,7 @@ from tests.support import produce, read_topic, wait_for
 pytestmark = pytest.mark.e2e
 
 TODAY = date.today()
+FOR_PROVIDER = "Timetallet øges gradvist til 15 om ugen."
 
 
 async def get_json(client: httpx.AsyncClient, path: str, **params: Any) -> Any:
@@ -229,6 +230,7 @@ async def object_and_rule(stack: RunningStack, subject: str, decision_id: str) -
             json={
                 "outcome": "compromise",
                 "ruling": "12 timer om ugen til behandlingen slutter, derefter 15.",
+                "summary_for_provider": FOR_PROVIDER,
             },
         )
         assert ruled.status_code == 204, ruled.text
@@ -285,7 +287,10 @@ async def test_a_disputed_plan_change_is_ruled_and_both_plans_and_the_provider_s
             return next((a for a in submission["acknowledgements"] if a["outcome"] == "final"), None)
 
         seen = await wait_for(final_for_provider)
-        assert ruling in str(seen) and dispute_id not in str(seen)
+        # The provider reads what the unit wrote for it, not the ruling's reasons (treatment).
+        assert (
+            seen["summary"] == FOR_PROVIDER and "behandling" not in str(seen) and dispute_id not in str(seen)
+        )
 
 
 async def test_withdrawn_consent_removes_the_jobcenters_summary_and_no_more_summaries_flow(

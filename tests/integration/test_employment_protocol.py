@@ -7,16 +7,18 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
 
-from employment.service_layer import protocol
+from employment.service_layer import plans, protocol
 from samspil.runtime.db import create_pool, migrate
 from schemas.common import CaseworkerTeam, Department
 from schemas.decisions import PlanChangeDecided, PlanChangeDecision
 from schemas.disputes import PlanChangeDecisionFinal
 from schemas.envelope import Envelope
+from schemas.plans import SocialPlanSummaryWithdrawn
 from schemas.provider_reports import TargetPlan
 from schemas.topics import EMPLOYMENT_EVENTS
 from tests.infra import Infra
@@ -75,3 +77,36 @@ async def test_an_unopposed_social_plan_decision_becomes_final_after_the_deadlin
     assert reason is None
     tasks = await employment_db.fetch("SELECT kind, status FROM caseworker_task")
     assert [(task["kind"], task["status"]) for task in tasks] == [("consider-social-decision", "closed")]
+
+
+async def test_a_withdrawn_consent_removes_the_social_reasons_it_carried(employment_db: asyncpg.Pool) -> None:
+    consent = uuid.uuid4()
+    subject = citizen_ref()
+    decided = PlanChangeDecided(
+        decision_id=uuid.uuid4(),
+        target_plan=TargetPlan.SOCIAL_PLAN,
+        decision=PlanChangeDecision.APPROVED,
+        reason="Bostøtte om eftermiddagen af hensyn til behandlingen.",
+        deciding_team=CaseworkerTeam(department=Department.SOCIAL, team="Socialcenter Vest, team 2"),
+        resulting_plan_version=2,
+    )
+
+    def envelope(data: Any, basis: str) -> Envelope:
+        return Envelope(
+            source="/samspil/social",
+            type=data.event_type,
+            subject=subject,
+            dataschema=data.dataschema,
+            correlationid=uuid.uuid4(),
+            legalbasis=basis,
+        )
+
+    withdrawn = SocialPlanSummaryWithdrawn(withdrawn_on=date.today())
+    async with employment_db.acquire() as conn, conn.transaction():
+        await protocol.informed_of_social_decision(conn, envelope(decided, f"consent:{consent}"), decided, 5)
+        kept = await conn.fetchval("SELECT reason FROM social_decision_review")
+        await plans.social_summary_withdrawn(
+            conn, envelope(withdrawn, f"consent-withdrawn:{consent}"), withdrawn
+        )
+        removed = await conn.fetchval("SELECT reason FROM social_decision_review")
+    assert kept == decided.reason and removed is None

@@ -159,8 +159,16 @@ async def social_plan_revised(conn: Connection, envelope: Envelope, event: Socia
 async def social_summary_withdrawn(
     conn: Connection, envelope: Envelope, event: SocialPlanSummaryWithdrawn
 ) -> None:
-    """The basis for the share ended: the jobcenter's copy goes."""
+    """The basis for the share ended: the jobcenter's copy goes, and so do the social team's
+    reasons it received on the same consent."""
     await cases.remove_social_summary(conn, envelope.subject)
+    basis = (envelope.legalbasis or "").removeprefix("consent-withdrawn:").removeprefix("consent-expired:")
+    if basis != (envelope.legalbasis or ""):
+        await conn.execute(
+            "UPDATE social_decision_review SET reason = NULL WHERE citizen_ref = $1 AND legal_basis = $2",
+            envelope.subject,
+            f"consent:{basis}",
+        )
     log.info("social plan summary removed", withdrawn_on=event.withdrawn_on.isoformat())
 
 

@@ -182,7 +182,7 @@ async def store_share(
         " ON CONFLICT (consent_id) DO UPDATE SET plan_version = EXCLUDED.plan_version,"
         " measures = EXCLUDED.measures, shared_until = EXCLUDED.shared_until, updated_at = now()"
         # Never over an ended consent, even should an end slip in after the caller looked.
-        "",
+        " WHERE provider_share.ended_on IS NULL",
         consent_id,
         citizen_ref,
         provider_id,

@@ -37,10 +37,10 @@ def judge_share(
     if stored is None:
         return ShareVerdict.STORE
     if stored.ended:
-        return ShareVerdict.STORE
+        return ShareVerdict.CONSENT_ENDED
     if (stored.citizen_ref, stored.provider_id) != (citizen_ref, provider_id):
         return ShareVerdict.OTHER_PARTIES
-    if False:
+    if stored.plan_version is not None and plan_version < stored.plan_version:
         return ShareVerdict.STALE
     return ShareVerdict.STORE
 

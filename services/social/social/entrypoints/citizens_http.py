@@ -29,7 +29,7 @@ from schemas.commands import (
     TakeOverLead,
     WithdrawConsent,
 )
-from schemas.common import LongText, Strict
+from schemas.common import LongText, ShortText, Strict
 from schemas.disputes import RulingOutcome
 from schemas.envelope import CITIZEN_REF_PATTERN
 from social.adapters import repository
@@ -320,6 +320,7 @@ async def list_disputes(
 class RulingIn(Strict):
     outcome: RulingOutcome
     ruling: LongText
+    summary_for_provider: ShortText | None = None
 
 
 @router.post("/disputes/{dispute_id}/ruling", status_code=204)
@@ -328,7 +329,7 @@ async def rule_dispute(
 ) -> None:
     """The joint specialist unit's ruling: final, applied on both sides, seen by the provider."""
     try:
-        command = RuleDispute(dispute_id=dispute_id, outcome=body.outcome, ruling=body.ruling)
+        command = RuleDispute(dispute_id=dispute_id, **body.model_dump())
     except ValidationError as invalid:
         raise problem_from_validation(invalid, "body") from None
     days = settings_of(request).task_working_days

@@ -47,6 +47,14 @@ from social.service_layer.messages import DANISH_TIME, Actor, emit
 log = structlog.get_logger("social.protocol")
 
 OBJECTION_TASK = "consider-employment-decision"
+# What the provider who asked reads of a ruling when the unit wrote nothing for it.
+RULED_FOR_PROVIDER = {
+    RulingOutcome.EMPLOYMENT_POSITION: "The joint specialist unit upheld the jobcenter's position.",
+    RulingOutcome.SOCIAL_POSITION: "The joint specialist unit upheld the social department's position.",
+    RulingOutcome.COMPROMISE: (
+        "The joint specialist unit ruled a compromise; the department that decided will tell you more."
+    ),
+}
 
 
 async def informed_of_decision(
@@ -204,9 +212,10 @@ async def rule_dispute(
         await repository.insert_task(conn, subject, apply_ruling_task(today, apply_days), details)
     ruled = DisputeRuled(dispute_id=command.dispute_id, outcome=command.outcome, ruling=command.ruling)
     await emit(conn, ruled, subject, cause)
-    await _emit_final(
-        conn, review, FinalVia.RULING, FinalOutcome(command.outcome.value), command.ruling, cause
-    )
+    # The ruling's reasons may touch the citizen's health: the provider reads only what the unit
+    # wrote for it, or else the outcome.
+    for_provider = command.summary_for_provider or RULED_FOR_PROVIDER[command.outcome]
+    await _emit_final(conn, review, FinalVia.RULING, FinalOutcome(command.outcome.value), for_provider, cause)
 
 
 async def _finalise(
