@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -221,9 +222,12 @@ async def test_a_share_past_its_date_without_its_consent_as_basis_or_for_another
     expired, marker = uuid.uuid4(), uuid.uuid4()
     async with provider_client(running_stack, provider) as gateway:
         await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        # A consent runs out on its expiry date, as the social department counts it.
+        danish_today = datetime.now(ZoneInfo("Europe/Copenhagen")).date()
         await produce(
             infra.bootstrap_servers,
-            shared(subject, expired, provider, [TREATMENT], shared_until=date.today() - timedelta(days=2)),
+            shared(subject, expired, provider, [TREATMENT], shared_until=danish_today - timedelta(days=2)),
+            shared(subject, uuid.uuid4(), provider, [TREATMENT], shared_until=danish_today),
             shared(subject, uuid.uuid4(), provider, [HOUSING], legalbasis="statute:serviceloven-141"),
             shared(subject, uuid.uuid4(), "en-anden-leverandoer", [HOUSING]),
             shared(subject, marker, provider, [MENTOR]),

@@ -215,10 +215,12 @@ async def end_share(
 async def measures_shared_with(
     conn: Connection | asyncpg.Pool, citizen_ref: str, provider_id: str, today: date
 ) -> list[list[dict[str, Any]]]:
-    """The measures of each share in force for this citizen and this provider only."""
+    """The measures of each share in force for this citizen and this provider only. A consent
+    runs out on its expiry date, as the social department counts it, so a share is not shown on
+    its ``shared_until`` day even before the end of it arrives."""
     rows = await conn.fetch(
         "SELECT measures FROM provider_share WHERE citizen_ref = $1 AND provider_id = $2"
-        " AND ended_on IS NULL AND shared_until >= $3 ORDER BY consent_id",
+        " AND ended_on IS NULL AND shared_until > $3 ORDER BY consent_id",
         citizen_ref,
         provider_id,
         today,
