@@ -101,6 +101,13 @@ class ReviseJobPlan(CommandData):
     activities: Annotated[list[JobPlanActivity], Field(max_length=50)] = Field(default_factory=list)
 
 
+def approval_names_version(version: int | None, info: ValidationInfo) -> int | None:
+    """An approval names the plan version that carries the change."""
+    if info.data.get("decision") is PlanChangeDecision.APPROVED and version is None:
+        raise ValueError("is required when the decision is 'approved'")
+    return version
+
+
 class DecidePlanChange(CommandData):
     """Decide a plan-change request: approve with the new plan version, or reject with a reason."""
 
@@ -128,9 +135,7 @@ class DecidePlanChange(CommandData):
     @field_validator("resulting_plan_version")
     @classmethod
     def _version_with_approval(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if info.data.get("decision") is PlanChangeDecision.APPROVED and value is None:
-            raise ValueError("is required when the decision is 'approved'")
-        return value
+        return approval_names_version(value, info)
 
 
 class AssessAbsence(CommandData):
@@ -491,9 +496,7 @@ class DecideSocialPlanChange(CommandData):
     @field_validator("resulting_plan_version")
     @classmethod
     def _version_with_approval(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if info.data.get("decision") is PlanChangeDecision.APPROVED and value is None:
-            raise ValueError("is required when the decision is 'approved'")
-        return value
+        return approval_names_version(value, info)
 
 
 class ObjectToDecision(CommandData):

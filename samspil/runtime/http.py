@@ -195,6 +195,14 @@ def _unexpected(_: Request, error: Exception) -> JSONResponse:
     return problem_response(500, "internal-error", "Something went wrong on our side")
 
 
+@asynccontextmanager
+async def unit_of_work(request: Request) -> AsyncIterator[Any]:
+    """One database transaction for one request: the change and the events it causes in the
+    outbox, or nothing."""
+    async with request.app.state.runtime.pool.acquire() as conn, conn.transaction():
+        yield conn
+
+
 def create_app(runtime: ServiceRuntime, *, title: str, description: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from samspil.runtime.db import Connection
+from samspil.runtime.db import Connection, create_pool, migrate
 from samspil.runtime.kafka import ensure_topics
 from samspil.runtime.service import ServiceRuntime, Subscription
 from samspil.runtime.settings import RuntimeSettings
@@ -70,3 +70,33 @@ def consumer_runtime(infra: Infra) -> RuntimeFactory:
             yield runtime
 
     return start
+
+
+@pytest.fixture
+def employment_url(infra: Infra) -> str:
+    """A new database with nothing in it, named like the employment service's."""
+    return infra.create_database("employment")
+
+
+@pytest.fixture
+async def employment_db(employment_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """The employment service's database, migrated as the service does at start-up."""
+    async with _migrated(employment_url, "employment.migrations") as pool:
+        yield pool
+
+
+@pytest.fixture
+async def social_db(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
+    """The social service's database, migrated as the service does at start-up."""
+    async with _migrated(infra.create_database("social"), "social.migrations") as pool:
+        yield pool
+
+
+@contextlib.asynccontextmanager
+async def _migrated(url: str, package: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(url)
+    await migrate(pool, "samspil.runtime.migrations", package)
+    try:
+        yield pool
+    finally:
+        await pool.close()

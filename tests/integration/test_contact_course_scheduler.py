@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -22,30 +21,14 @@ from employment.service_layer.course import (
     provider_meeting,
     social_follow_up,
 )
-from samspil.runtime.db import create_pool, migrate
+from samspil.runtime.db import create_pool
 from schemas.common import Department
 from schemas.contact_course import FollowUpDueSoon, FollowUpKind, FollowUpOverdue, SocialFollowUpRecorded
 from schemas.envelope import Envelope
-from tests.infra import Infra
 from tests.support import citizen_ref
 
 TODAY = date(2027, 6, 15)
 RULES = CourseRules(reminder_days=14)
-
-
-@pytest.fixture
-def employment_url(infra: Infra) -> str:
-    return infra.create_database("employment")
-
-
-@pytest.fixture
-async def employment_db(employment_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(employment_url)
-    await migrate(pool, "samspil.runtime.migrations", "employment.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def add_course(pool: asyncpg.Pool, started_on: date) -> str:

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 
 from employment.service_layer import plans, protocol
-from samspil.runtime.db import create_pool, migrate
 from schemas.common import CaseworkerTeam, Department
 from schemas.decisions import PlanChangeDecided, PlanChangeDecision
 from schemas.disputes import PlanChangeDecisionFinal
@@ -21,18 +18,7 @@ from schemas.envelope import Envelope
 from schemas.plans import SocialPlanSummaryWithdrawn
 from schemas.provider_reports import TargetPlan
 from schemas.topics import EMPLOYMENT_EVENTS
-from tests.infra import Infra
 from tests.support import citizen_ref
-
-
-@pytest.fixture
-async def employment_db(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(infra.create_database("employment"))
-    await migrate(pool, "samspil.runtime.migrations", "employment.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def test_an_unopposed_social_plan_decision_becomes_final_after_the_deadline(

@@ -5,44 +5,26 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 
 from employment.adapters import cases
 from employment.domain.actor import Actor
 from employment.domain.tasks import TaskKind
 from employment.service_layer import plans
 from employment.service_layer.messages import danish_today
-from samspil.runtime.db import Connection, create_pool, migrate
+from samspil.runtime.db import Connection
 from schemas.commands import ReviseJobPlan
 from schemas.disputes import PlanConflictDetected
 from schemas.envelope import Envelope
 from schemas.plans import ActivityCategory, JobPlanActivity, MeasureCategory, SocialMeasure, SocialPlanRevised
-from tests.infra import Infra
 from tests.support import citizen_ref
 
 SOCIAL_BASIS = "consent: 7c1e0a52-samtykke-handleplan"
 JOB_PLAN_BASIS = "statute: frikommuneforsøg, koordineret indsats for fælles borgere"
 CASEWORKER = Actor(name="Test Sagsbehandler", team="Jobcenter Nord, team 3")
-
-
-@pytest.fixture
-def employment_url(infra: Infra) -> str:
-    return infra.create_database("employment")
-
-
-@pytest.fixture
-async def employment_db(employment_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(employment_url)
-    await migrate(pool, "samspil.runtime.migrations", "employment.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def enrolled_citizen(pool: asyncpg.Pool) -> str:

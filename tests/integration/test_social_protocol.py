@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 
-from samspil.runtime.db import create_pool, migrate
 from samspil.runtime.errors import Conflict, NotFound
 from schemas.commands import ObjectToDecision, RecordConsent, ReviseSocialPlan, WithdrawConsent
 from schemas.common import CaseworkerTeam, Department
@@ -26,21 +24,10 @@ from schemas.provider_reports import TargetPlan
 from social.adapters import repository
 from social.service_layer import case, protocol
 from social.service_layer.messages import Actor
-from tests.infra import Infra
 from tests.support import citizen_ref
 
 RECEIVED = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday
 SOCIAL_TEAM = Actor(name="Sam Testesen", team="Socialcenter Vest, team 2")
-
-
-@pytest.fixture
-async def social_db(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(infra.create_database("social"))
-    await migrate(pool, "samspil.runtime.migrations", "social.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def informed(pool: asyncpg.Pool, subject: str) -> uuid.UUID:

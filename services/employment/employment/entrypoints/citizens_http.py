@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
@@ -22,9 +20,8 @@ from employment.service_layer import course, handover, plans, protocol, tasks
 from employment.service_layer.messages import danish_today
 from employment.settings import EmploymentSettings
 from samspil.runtime.auth import Caller, Role, caller_with
-from samspil.runtime.db import Connection
 from samspil.runtime.errors import NotFound
-from samspil.runtime.http import problem_from_validation, problem_responses
+from samspil.runtime.http import problem_from_validation, problem_responses, unit_of_work
 from samspil.runtime.pseudonym import Cpr, citizen_ref_for
 from schemas.commands import (
     AcceptHandover,
@@ -59,13 +56,6 @@ def command_from(model: type[C], **values: Any) -> C:
 
 def actor_of(caller: Caller) -> Actor:
     return Actor(name=caller.name or caller.subject, team=caller.team)
-
-
-@asynccontextmanager
-async def unit_of_work(request: Request) -> AsyncIterator[Connection]:
-    """One transaction: the change, and the events it causes in the outbox, or nothing."""
-    async with request.app.state.runtime.pool.acquire() as conn, conn.transaction():
-        yield conn
 
 
 def settings_of(request: Request) -> EmploymentSettings:

@@ -17,11 +17,10 @@ from employment.entrypoints.citizens_http import (
     CitizenRefPath,
     actor_of,
     command_from,
-    unit_of_work,
 )
 from employment.service_layer import handlers, tasks
 from employment.service_layer.messages import danish_today
-from samspil.runtime.http import Problem, problem_responses
+from samspil.runtime.http import Problem, problem_responses, unit_of_work
 from schemas.commands import AssignTask, CloseTask, ReferCitizen
 from schemas.common import ContactPerson, LongText, Name, ProviderId, ShortText, Strict
 from schemas.envelope import CITIZEN_REF_PATTERN, CitizenRef

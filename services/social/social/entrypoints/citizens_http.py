@@ -4,17 +4,14 @@ model as the command topic and calls the same handler."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, ValidationError
 
 from samspil.runtime.auth import Caller, Role, caller_with
-from samspil.runtime.db import Connection
 from samspil.runtime.errors import NotFound
-from samspil.runtime.http import problem_from_validation, problem_responses
+from samspil.runtime.http import problem_from_validation, problem_responses, unit_of_work
 from samspil.runtime.pseudonym import Cpr, citizen_ref_for
 from schemas.commands import (
     AddSocialCaseNote,
@@ -52,12 +49,6 @@ def actor_of(caller: Caller) -> Actor:
 def settings_of(request: Request) -> SocialSettings:
     settings: SocialSettings = request.app.state.runtime.settings
     return settings
-
-
-@asynccontextmanager
-async def unit_of_work(request: Request) -> AsyncIterator[Connection]:
-    async with request.app.state.runtime.pool.acquire() as conn, conn.transaction():
-        yield conn
 
 
 async def _known(request: Request, citizen_ref: str) -> None:
