@@ -546,3 +546,67 @@ async def test_the_social_caseworker_sees_the_offer_started_and_records_readines
         assert assessed.status_code == 204, assessed.text
     [assessment] = (await social_case(running_stack, subject))["readiness_assessments"]
     assert assessment["ready"] is True and assessment["assessed_by"] == "Kim Testesen"
+
+
+async def test_a_consent_to_the_provider_shows_the_measures_and_its_withdrawal_hides_them(
+    running_stack: RunningStack,
+) -> None:
+    subject = await running_stack.enrol_in_both()
+    provider = f"samtykke-{uuid.uuid4().hex[:6]}"
+    referral_id = await refer(running_stack, provider, subject)
+    plan = {
+        "expected_version": 0,
+        "goal": "Regelmæssig behandling.",
+        "measures": [
+            {
+                "category": "mental-health-treatment",
+                "starts_on": "2026-11-01",
+                "ends_on": "2027-01-31",
+                "hours_per_week": 2,
+                "provider_id": "behandling-syd",
+                "compatible_with_activation": False,
+            }
+        ],
+    }
+    async with running_stack.social() as social:
+        assert (await social.post(f"/v1/citizens/{subject}/social-plan", json=plan)).status_code == 201
+        consent = await social.post(
+            f"/v1/citizens/{subject}/consents",
+            json={
+                "information": "social-plan-summary",
+                "to_provider_id": provider,
+                "purpose": "At forløbet planlægges uden om behandlingen.",
+                "expires_on": (TODAY + timedelta(days=180)).isoformat(),
+            },
+        )
+        assert consent.status_code == 201, consent.text
+    async with provider_client(running_stack, provider) as gateway:
+
+        async def shared() -> list[dict[str, Any]]:
+            referral = await get_json(gateway, f"/v1/referrals/{referral_id}")
+            measures: list[dict[str, Any]] = referral["shared_social_measures"]
+            return measures
+
+        [measure] = await wait_for(shared)
+        # The kind of measure and when: not who runs it, nor its hours.
+        assert measure == {
+            "category": "mental-health-treatment",
+            "starts_on": "2026-11-01",
+            "ends_on": "2027-01-31",
+            "compatible_with_activation": False,
+        }
+        async with running_stack.social() as social:
+            withdrawn = await social.post(
+                f"/v1/citizens/{subject}/consents/{consent.json()['consent_id']}/withdraw"
+            )
+            assert withdrawn.status_code == 204, withdrawn.text
+
+        async def hidden() -> bool:
+            return await shared() == []
+
+        assert await wait_for(hidden)
+    shares = (await social_case(running_stack, subject))["shares"]
+    assert [(s["information"], s["recipient"]) for s in shares] == [
+        ("social-measures", f"provider:{provider}"),
+        ("social-measures-ended", f"provider:{provider}"),
+    ]
