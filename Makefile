@@ -30,7 +30,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)  ## only the tests that need no broker or database
 	$(BIN)/python -m pytest -m "not e2e" tests/unit
 
-bench: $(STAMP)  ## measure raw broker and database rates and the first flow; prints the figures
+bench: $(STAMP)  ## measure raw broker and database rates, the first flow and the employment consumer draining a backlog; prints the figures
 	$(BIN)/python -m benchmarks
 
 stop: $(STAMP)  ## stop a running `make up` (e.g. one whose terminal was closed)

@@ -610,3 +610,35 @@ async def test_a_consent_to_the_provider_shows_the_measures_and_its_withdrawal_h
         ("social-measures", f"provider:{provider}"),
         ("social-measures-ended", f"provider:{provider}"),
     ]
+
+
+async def test_a_rejected_handover_leaves_the_social_department_leading_on_both_sides(
+    running_stack: RunningStack,
+) -> None:
+    subject = await running_stack.enrol_in_both()
+    async with running_stack.social() as social:
+        await social.post(
+            f"/v1/citizens/{subject}/lead",
+            json={"from_date": TODAY.isoformat(), "reason": "Én indgang.", "team": SOCIAL_TEAM},
+        )
+        handover = await social.post(
+            f"/v1/citizens/{subject}/handovers",
+            json={"justification": "Klar til praktik.", "proposed_from": TODAY.isoformat()},
+        )
+        handover_id = handover.json()["handover_id"]
+        await social.post(f"/v1/citizens/{subject}/notes", json={"text": "Handover sendt til jobcentret."})
+    await wait_for(lambda: tasks(running_stack, "employment", subject, "decide-handover"))
+    async with running_stack.employment() as employment:
+        rejected = await employment.post(
+            f"/v1/citizens/{subject}/handovers/{handover_id}/reject",
+            json={"reason": "Afventer lægelig vurdering af skånehensyn.", "team": EMPLOYMENT_TEAM},
+        )
+        assert rejected.status_code == 204, rejected.text
+    [answer] = await wait_for(lambda: tasks(running_stack, "social", subject, "handover-rejected"))
+    assert answer["details"]["reason"] == "Afventer lægelig vurdering af skånehensyn."
+    case = await social_case(running_stack, subject)
+    assert case["lead"]["lead"] == "social" and [h["status"] for h in case["handovers"]] == ["rejected"]
+    assert (await employment_course(running_stack, subject))["lead_department"] == "social"
+    async with running_stack.social() as social:
+        notes = await get_json(social, f"/v1/citizens/{subject}/notes")
+    assert [(n["author"], n["text"]) for n in notes] == [("Kim Testesen", "Handover sendt til jobcentret.")]

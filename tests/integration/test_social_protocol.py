@@ -13,7 +13,13 @@ import asyncpg
 import pytest
 
 from samspil.runtime.errors import Conflict, NotFound
-from schemas.commands import ObjectToDecision, RecordConsent, ReviseSocialPlan, WithdrawConsent
+from schemas.commands import (
+    AddSocialCaseNote,
+    ObjectToDecision,
+    RecordConsent,
+    ReviseSocialPlan,
+    WithdrawConsent,
+)
 from schemas.common import CaseworkerTeam, Department
 from schemas.consent import MeasuresSharedWithProvider, ProviderShareEnded, SharedInformation
 from schemas.decisions import PlanChangeDecided, PlanChangeDecision
@@ -198,3 +204,15 @@ async def test_a_consent_to_a_provider_shares_the_measures_and_its_withdrawal_en
         ("social-measures", "provider:aktivcenter-nord"),
         ("social-measures-ended", "provider:aktivcenter-nord"),
     ]
+
+
+async def test_social_case_notes_cannot_be_changed_or_removed(social_db: asyncpg.Pool) -> None:
+    subject = citizen_ref()
+    await informed(social_db, subject)  # enrols the citizen
+    async with social_db.acquire() as conn:
+        await case.add_case_note(conn, subject, AddSocialCaseNote(text="Hjemmebesøg."), SOCIAL_TEAM)
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute("UPDATE case_note SET text = 'ændret'")
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute("DELETE FROM case_note")
+        assert await conn.fetchval("SELECT text FROM case_note") == "Hjemmebesøg."
