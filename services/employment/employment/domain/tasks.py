@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
+
+from samspil.runtime.calendar import add_working_days
 
 
 class TaskKind(StrEnum):
@@ -29,20 +31,6 @@ class NewTask:
     kind: TaskKind
     title: str
     due_on: date
-
-
-def add_working_days(start: date, days: int) -> date:
-    """The date ``days`` working days (Monday to Friday) after ``start``.
-
-    Public holidays are not yet taken into account; a task falls due no later than it should.
-    """
-    current = start
-    remaining = days
-    while remaining > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            remaining -= 1
-    return current
 
 
 def recontact_task_for_absence(received_on: date, working_days: int) -> NewTask:

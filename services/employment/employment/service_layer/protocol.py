@@ -13,8 +13,9 @@ import structlog
 
 from employment.adapters import repository
 from employment.domain.actor import Actor
-from employment.domain.tasks import NewTask, TaskKind, add_working_days
+from employment.domain.tasks import NewTask, TaskKind
 from employment.service_layer.messages import DANISH_TIME, emit
+from samspil.runtime.calendar import add_working_days
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import Conflict, NotFound
 from schemas.commands import ObjectToSocialPlanDecision

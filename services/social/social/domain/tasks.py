@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+
+from samspil.runtime.calendar import add_working_days
 
 
 @dataclass(frozen=True)
@@ -13,21 +15,12 @@ class NewTask:
     due_on: date
 
 
-def working_days_after(start: date, days: int) -> date:
-    """Monday to Friday; public holidays are not yet counted out."""
-    current, remaining = start, days
-    while remaining > 0:
-        current += timedelta(days=1)
-        remaining -= current.weekday() < 5
-    return current
-
-
 def readiness_task(received_on: date, working_days: int) -> NewTask:
     """A provider judges the citizen ready for more: social support should come at the right time."""
     return NewTask(
         "ready-for-further-offers",
         "The provider reports the citizen ready for further offers",
-        working_days_after(received_on, working_days),
+        add_working_days(received_on, working_days),
     )
 
 
@@ -36,7 +29,7 @@ def social_plan_change_task(received_on: date, working_days: int) -> NewTask:
     return NewTask(
         "decide-social-plan-change",
         "Decide the provider's request to change the social action plan",
-        working_days_after(received_on, working_days),
+        add_working_days(received_on, working_days),
     )
 
 
@@ -47,7 +40,7 @@ def objection_task(received_on: date, working_days: int, decision: str) -> NewTa
         "consider-employment-decision",
         f"The employment team {decision} a change to the job plan: object by the due date if the "
         "social action plan speaks against it",
-        working_days_after(received_on, working_days),
+        add_working_days(received_on, working_days),
     )
 
 
@@ -56,7 +49,7 @@ def dispute_task(raised_on: date, working_days: int) -> NewTask:
     return NewTask(
         "rule-dispute",
         "The teams disagree on a plan change: the joint specialist unit rules",
-        working_days_after(raised_on, working_days),
+        add_working_days(raised_on, working_days),
     )
 
 
@@ -68,7 +61,7 @@ def apply_ruling_task(ruled_on: date, working_days: int) -> NewTask:
     return NewTask(
         "apply-ruling",
         "The specialist unit ruled: bring the social action plan in line with the ruling",
-        working_days_after(ruled_on, working_days),
+        add_working_days(ruled_on, working_days),
     )
 
 
@@ -85,5 +78,5 @@ def plan_conflict_task(received_on: date, working_days: int) -> NewTask:
     return NewTask(
         "resolve-plan-conflict",
         "The job plan and the social action plan pull against each other",
-        working_days_after(received_on, working_days),
+        add_working_days(received_on, working_days),
     )

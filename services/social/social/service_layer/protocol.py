@@ -17,6 +17,7 @@ from datetime import date
 import asyncpg
 import structlog
 
+from samspil.runtime.calendar import add_working_days
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import Conflict, Invalid, NotFound
 from schemas.commands import DecideSocialPlanChange, ObjectToDecision, RuleDispute
@@ -39,7 +40,6 @@ from social.domain.tasks import (
     dispute_task,
     objection_task,
     overdue_dispute_task,
-    working_days_after,
 )
 from social.service_layer.case import NOT_SHARED, log_shared, require_citizen, shared_text
 from social.service_layer.messages import DANISH_TIME, Actor, emit
@@ -349,7 +349,7 @@ async def decide_social_plan_change(
         command.decision.value,
         command.reason,
         version,
-        working_days_after(today, objection_days),
+        add_working_days(today, objection_days),
     )
     await conn.execute(
         "UPDATE caseworker_task SET status = 'closed', closed_at = now(), closed_by = $2"
