@@ -58,6 +58,11 @@ class PlanChangeDecided(EventData):
     resulting_plan_version: PlanVersion | None = Field(
         default=None, validate_default=True, description="Required with an approval."
     )
+    objection_deadline: date | None = Field(
+        default=None,
+        description="The last day the other department's team may object, set by the deciding "
+        "department, so both sides show and keep the same deadline.",
+    )
 
     @field_validator("deciding_team")
     @classmethod

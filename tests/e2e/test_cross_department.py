@@ -271,6 +271,10 @@ async def test_a_disputed_plan_change_is_ruled_and_both_plans_and_the_provider_s
             until(lambda: social_case(running_stack, subject), lambda c: bool(c["decisions"]))
         )
         assert case["decisions"][0]["status"] == "open" and case["decisions"][0]["decision_id"] == decision_id
+        # Both sides keep the deadline the jobcenter announced with its decision.
+        [provisional] = (await job_plan_view(running_stack, subject))["plan_change_decisions"]
+        assert provisional["status"] == "provisional"
+        assert provisional["object_by"] == case["decisions"][0]["object_by"] is not None
         dispute_id = await object_and_rule(running_stack, subject, decision_id)
 
         employment_side, social_side = await both_sides_final(running_stack, subject, decision_id)

@@ -36,7 +36,7 @@ RECEIVED = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday
 SOCIAL_TEAM = Actor(name="Sam Testesen", team="Socialcenter Vest, team 2")
 
 
-async def informed(pool: asyncpg.Pool, subject: str) -> uuid.UUID:
+async def informed(pool: asyncpg.Pool, subject: str, deadline: date | None = None) -> uuid.UUID:
     decided = PlanChangeDecided(
         decision_id=uuid.uuid4(),
         submission_id=uuid.uuid4(),
@@ -47,6 +47,7 @@ async def informed(pool: asyncpg.Pool, subject: str) -> uuid.UUID:
         reason="15 timer understøtter målet.",
         deciding_team=CaseworkerTeam(department=Department.EMPLOYMENT, team="Jobcenter Nord, team 3"),
         resulting_plan_version=2,
+        objection_deadline=deadline,
     )
     envelope = Envelope(
         source="/samspil/employment",
@@ -216,3 +217,13 @@ async def test_social_case_notes_cannot_be_changed_or_removed(social_db: asyncpg
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await conn.execute("DELETE FROM case_note")
         assert await conn.fetchval("SELECT text FROM case_note") == "Hjemmebesøg."
+
+
+async def test_the_deadline_the_jobcenter_announced_is_the_one_kept(social_db: asyncpg.Pool) -> None:
+    decision_id = await informed(social_db, citizen_ref(), deadline=date(2027, 3, 10))
+    object_by = await social_db.fetchval(
+        "SELECT object_by FROM decision_review WHERE decision_id = $1", decision_id
+    )
+    assert object_by == date(2027, 3, 10)
+    assert await protocol.settle_deadlines(social_db, date(2027, 3, 10)) == 0
+    assert await protocol.settle_deadlines(social_db, date(2027, 3, 11)) == 1

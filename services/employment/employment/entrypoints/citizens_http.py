@@ -329,6 +329,7 @@ class DecisionOut(BaseModel):
     reason: str
     resulting_plan_version: int | None
     status: str
+    object_by: date | None
     social_position: str | None
     rule_by: date | None
     ruling_outcome: str | None
@@ -418,8 +419,15 @@ async def decide_plan_change(
     """Decide a provider's request to change the job plan; the provider and the social team
     learn the decision."""
     async with unit_of_work(request) as conn:
+        settings = settings_of(request)
         decision_id = await plans.decide_plan_change(
-            conn, citizen_ref, body, actor_of(caller), settings_of(request).job_plan_share_basis
+            conn,
+            citizen_ref,
+            body,
+            actor_of(caller),
+            settings.job_plan_share_basis,
+            danish_today(),
+            settings.objection_working_days,
         )
     return DecisionMade(decision_id=decision_id)
 

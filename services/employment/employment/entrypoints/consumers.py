@@ -95,7 +95,9 @@ def subscription(settings: EmploymentSettings) -> Subscription:
         await plans.revise_job_plan(conn, ref, cmd, actor, basis, env)
 
     async def decide(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
-        await plans.decide_plan_change(conn, ref, cmd, actor, basis, env)
+        await plans.decide_plan_change(
+            conn, ref, cmd, actor, basis, danish_today(), settings.objection_working_days, env
+        )
 
     async def assess(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
         await tasks.assess_absence(conn, ref, cmd, actor, env)

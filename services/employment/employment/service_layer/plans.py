@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import date
 
 import structlog
 
@@ -13,6 +14,7 @@ from employment.domain.actor import Actor
 from employment.domain.plan_conflicts import Plans, find_conflicts
 from employment.domain.tasks import plan_conflict_task
 from employment.service_layer.messages import danish_today, emit
+from samspil.runtime.calendar import add_working_days
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import Conflict, Invalid, NotFound
 from schemas.commands import DecidePlanChange, ReviseJobPlan
@@ -71,6 +73,8 @@ async def decide_plan_change(
     command: DecidePlanChange,
     actor: Actor,
     share_basis: str,
+    today: date,
+    objection_days: int,
     cause: Envelope | None = None,
 ) -> uuid.UUID:
     """Decide a provider's request to change the job plan. The provider sees the decision
@@ -104,9 +108,10 @@ async def decide_plan_change(
     else:
         version = None
     decision_id = uuid.uuid4()
+    objection_deadline = add_working_days(today, objection_days)
     await conn.execute(
         "INSERT INTO plan_change_decision (decision_id, submission_id, citizen_ref, decision, reason, team,"
-        " resulting_plan_version, decided_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        " resulting_plan_version, decided_by, object_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         decision_id,
         command.submission_id,
         citizen_ref,
@@ -115,6 +120,7 @@ async def decide_plan_change(
         command.team,
         version,
         actor.name,
+        objection_deadline,
     )
     await repository.close_task_for_source(
         conn,
@@ -132,6 +138,7 @@ async def decide_plan_change(
         reason=command.reason,
         deciding_team=CaseworkerTeam(department=Department.EMPLOYMENT, team=command.team),
         resulting_plan_version=version,
+        objection_deadline=objection_deadline,
     )
     await emit(conn, decided, citizen_ref, cause, legal_basis=share_basis)
     return decision_id

@@ -165,7 +165,8 @@ async def informed_of_social_decision(
     if decided.deciding_team.department is not Department.SOCIAL:
         return
     received_on = envelope.time.astimezone(DANISH_TIME).date()
-    object_by = add_working_days(received_on, objection_days)
+    # The deadline the social department announced holds, so both sides show the same one.
+    object_by = decided.objection_deadline or add_working_days(received_on, objection_days)
     inserted = await conn.fetchval(
         "INSERT INTO social_decision_review (decision_id, citizen_ref, deciding_team, submission_id,"
         " decision, reason, resulting_plan_version, legal_basis, object_by, source_event_id)"

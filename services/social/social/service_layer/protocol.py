@@ -66,6 +66,8 @@ async def informed_of_decision(
         return
     received_on = envelope.time.astimezone(DANISH_TIME).date()
     task = objection_task(received_on, objection_days, decided.decision.value)
+    if decided.objection_deadline is not None:  # the deadline the jobcenter announced holds
+        task = dataclasses.replace(task, due_on=decided.objection_deadline)
     inserted = await conn.fetchval(
         "INSERT INTO decision_review (decision_id, citizen_ref, deciding_department, deciding_team,"
         " submission_id, referral_id, provider_id, target_plan, decision, reason, resulting_plan_version,"
@@ -335,6 +337,7 @@ async def decide_social_plan_change(
             f"The social plan has no version {version}; revise it first", field="resulting_plan_version"
         )
     decision_id = uuid.uuid4()
+    objection_deadline = add_working_days(today, objection_days)
     await conn.execute(
         "INSERT INTO decision_review (decision_id, citizen_ref, deciding_department, deciding_team,"
         " submission_id, referral_id, provider_id, target_plan, decision, reason, resulting_plan_version,"
@@ -349,7 +352,7 @@ async def decide_social_plan_change(
         command.decision.value,
         command.reason,
         version,
-        add_working_days(today, objection_days),
+        objection_deadline,
     )
     await conn.execute(
         "UPDATE caseworker_task SET status = 'closed', closed_at = now(), closed_by = $2"
@@ -367,6 +370,7 @@ async def decide_social_plan_change(
         reason=command.reason if share_basis else NOT_SHARED,
         deciding_team=CaseworkerTeam(department=Department.SOCIAL, team=command.team),
         resulting_plan_version=version,
+        objection_deadline=objection_deadline,
     )
     envelope = await emit(conn, decided, citizen_ref, cause, legal_basis=share_basis)
     await log_shared(conn, citizen_ref, "plan-change-decision-reason", share_basis, actor, envelope)
