@@ -30,6 +30,7 @@ from schemas.common import LongText, ShortText, Strict
 from schemas.disputes import RulingOutcome
 from schemas.envelope import CITIZEN_REF_PATTERN
 from social.adapters import repository
+from social.entrypoints import views
 from social.service_layer import case, protocol
 from social.service_layer.messages import Actor, danish_today
 from social.settings import SocialSettings
@@ -84,7 +85,7 @@ async def enrol_citizen(
     return Enrolled(citizen_ref=citizen_ref, created=created)
 
 
-@router.get("/citizens/{citizen_ref}")
+@router.get("/citizens/{citizen_ref}", response_model=views.SocialCaseOut)
 async def get_citizen(citizen_ref: CitizenRefPath, request: Request, caller: Reader) -> dict[str, Any]:
     """The social case at a glance: lead department, the social plan beside the job plan summary,
     the offers the citizen started, handovers, decisions under review, disputes, consents and shares."""
@@ -293,7 +294,7 @@ async def decide_plan_change(
     return DecisionMade(decision_id=decision_id)
 
 
-@router.get("/disputes")
+@router.get("/disputes", response_model=list[views.DisputeListed])
 async def list_disputes(
     request: Request, caller: Reader, open_only: Annotated[bool, Query(alias="open")] = True
 ) -> list[dict[str, Any]]:
@@ -346,7 +347,7 @@ async def add_case_note(
         await case.add_case_note(conn, citizen_ref, body, actor_of(caller))
 
 
-@router.get("/citizens/{citizen_ref}/notes")
+@router.get("/citizens/{citizen_ref}/notes", response_model=list[views.NoteOut])
 async def list_case_notes(
     citizen_ref: CitizenRefPath, request: Request, caller: Reader
 ) -> list[dict[str, Any]]:
