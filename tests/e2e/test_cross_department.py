@@ -100,7 +100,7 @@ async def test_social_takes_the_lead_its_follow_ups_count_and_the_jobcenter_acce
         taken = await social.post(
             f"/v1/citizens/{subject}/lead",
             json={
-                "from_date": TODAY.isoformat(),
+                "from_date": (TODAY - timedelta(days=7)).isoformat(),
                 "reason": "Massive sociale problemer.",
                 "team": SOCIAL_TEAM,
             },

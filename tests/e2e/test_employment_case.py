@@ -405,7 +405,10 @@ async def test_the_social_departments_lead_and_plan_summary_reach_the_jobcenter(
         infra.bootstrap_servers,
         social_event(
             LeadDepartmentTakenOver(
-                lead_department=Department.SOCIAL, from_date=date.today(), reason="Én indgang.", team=team
+                lead_department=Department.SOCIAL,
+                from_date=date.today() - timedelta(days=7),
+                reason="Én indgang.",
+                team=team,
             )
         ),
         social_event(

@@ -95,4 +95,6 @@ async def test_a_withdrawn_consent_removes_the_social_reasons_it_carried(employm
             conn, envelope(withdrawn, f"consent-withdrawn:{consent}"), withdrawn
         )
         removed = await conn.fetchval("SELECT reason FROM social_decision_review")
+        task_details = await conn.fetchval("SELECT details FROM caseworker_task")
     assert kept == decided.reason and removed is None
+    assert "reason" not in json.loads(task_details) and decided.reason not in task_details

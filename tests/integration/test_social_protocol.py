@@ -12,16 +12,19 @@ from typing import Any
 import asyncpg
 import pytest
 
-from samspil.runtime.errors import Conflict, NotFound
+from samspil.runtime.errors import Conflict, Invalid, NotFound
 from schemas.commands import (
     AddSocialCaseNote,
     ObjectToDecision,
     RecordConsent,
+    RecordSocialFollowUp,
     ReviseSocialPlan,
+    TakeOverLead,
     WithdrawConsent,
 )
 from schemas.common import CaseworkerTeam, Department
 from schemas.consent import MeasuresSharedWithProvider, ProviderShareEnded, SharedInformation
+from schemas.contact_course import FollowUpKind
 from schemas.decisions import PlanChangeDecided, PlanChangeDecision
 from schemas.disputes import DisputeOverdue, PlanChangeDecisionFinal
 from schemas.envelope import Envelope
@@ -227,3 +230,25 @@ async def test_the_deadline_the_jobcenter_announced_is_the_one_kept(social_db: a
     assert object_by == date(2027, 3, 10)
     assert await protocol.settle_deadlines(social_db, date(2027, 3, 10)) == 0
     assert await protocol.settle_deadlines(social_db, date(2027, 3, 11)) == 1
+
+
+async def test_a_decision_arriving_late_still_gets_the_full_objection_window(social_db: asyncpg.Pool) -> None:
+    # The jobcenter announced Friday 5 March, but the decision reached the social department only
+    # on Monday 1 March (it waited on the way): a full window from arrival runs to Monday 8 March.
+    decision_id = await informed(social_db, citizen_ref(), deadline=date(2027, 3, 5))
+    object_by = await social_db.fetchval(
+        "SELECT object_by FROM decision_review WHERE decision_id = $1", decision_id
+    )
+    assert object_by == date(2027, 3, 8)
+
+
+async def test_a_social_follow_up_before_the_takeover_is_refused(social_db: asyncpg.Pool) -> None:
+    subject = citizen_ref()
+    await informed(social_db, subject)  # enrols the citizen
+    async with social_db.acquire() as conn, conn.transaction():
+        taken = TakeOverLead(from_date=date(2027, 3, 1), reason="Én indgang.", team="Team 2")
+        await case.take_over_lead(conn, subject, taken, SOCIAL_TEAM, date(2027, 3, 1), None)
+        early = RecordSocialFollowUp(kind=FollowUpKind.PHONE, held_on=date(2027, 2, 20))
+        with pytest.raises(Invalid) as refused:
+            await case.record_follow_up(conn, subject, early, SOCIAL_TEAM, date(2027, 3, 2))
+    assert refused.value.field == "held_on"

@@ -36,7 +36,7 @@ async def insert_citizen(
         )
     inserted = await conn.fetchval(
         "INSERT INTO citizen (citizen_ref, cpr, target_group, profile_tags, enrolled_on, enrolled_by)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (citizen_ref) DO NOTHING RETURNING true",
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true",
         citizen_ref,
         cpr,
         target_group,
@@ -44,6 +44,12 @@ async def insert_citizen(
         enrolled_on,
         enrolled_by,
     )
+    if (
+        not inserted
+        and await conn.fetchval("SELECT citizen_ref FROM citizen WHERE cpr = $1", cpr) != citizen_ref
+    ):
+        # Another request enrolled the same CPR number under another key at the same moment.
+        raise Conflict("The citizen is enrolled under a reference made with another key", field="cpr")
     return bool(inserted)
 
 
@@ -270,6 +276,29 @@ async def store_social_summary(
 
 async def remove_social_summary(conn: Connection, citizen_ref: str) -> None:
     await conn.execute("DELETE FROM social_plan_summary WHERE citizen_ref = $1", citizen_ref)
+
+
+# Tasks that quote the social department's words, and the keys they quote them under.
+_SOCIAL_TEXT_TASKS = ("consider-social-decision", "follow-dispute", "decide-handover")
+_SOCIAL_TEXT_KEYS = ["reason", "social_position", "justification"]
+WITHDRAWN_TEXT = "(removed: the basis for sharing it ended)"
+
+
+async def forget_social_texts(conn: Connection, citizen_ref: str) -> None:
+    await conn.execute("UPDATE social_decision_review SET reason = NULL WHERE citizen_ref = $1", citizen_ref)
+    await conn.execute(
+        "UPDATE plan_change_decision SET social_position = NULL WHERE citizen_ref = $1", citizen_ref
+    )
+    await conn.execute(
+        "UPDATE handover SET justification = $2 WHERE citizen_ref = $1", citizen_ref, WITHDRAWN_TEXT
+    )
+    await conn.execute(
+        "UPDATE caseworker_task SET details = details - $3::text[]"
+        " WHERE citizen_ref = $1 AND kind = ANY($2::text[])",
+        citizen_ref,
+        list(_SOCIAL_TEXT_TASKS),
+        _SOCIAL_TEXT_KEYS,
+    )
 
 
 async def social_summary(conn: Reader, citizen_ref: str) -> asyncpg.Record | None:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from employment.domain.actor import Actor
 from employment.service_layer import course, handlers, handover, plans, protocol, tasks
-from employment.service_layer.messages import danish_today
+from employment.service_layer.messages import DANISH_TIME, danish_today
 from employment.settings import EmploymentSettings
 from samspil.runtime.consumer import EventHandler
 from samspil.runtime.db import Connection
@@ -136,8 +136,10 @@ def subscription(settings: EmploymentSettings) -> Subscription:
         await handover.handover_requested(conn, envelope, data, settings.handover_task_working_days)
 
     async def object_to_decision(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        # On time is judged by when the team sent it, not when this service got to it.
+        sent_on = env.time.astimezone(DANISH_TIME).date()
         await protocol.object_to_social_decision(
-            conn, ref, cmd, actor, danish_today(), settings.ruling_working_days, env
+            conn, ref, cmd, actor, sent_on, settings.ruling_working_days, env
         )
 
     async def social_decision(conn: Connection, envelope: Envelope, data: Any) -> None:

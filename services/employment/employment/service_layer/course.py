@@ -188,7 +188,10 @@ async def social_follow_up(
     lead_since = await conn.fetchval(
         "SELECT lead_since FROM contact_course WHERE citizen_ref = $1", envelope.subject
     )
-    led_then = course.lead is Lead.SOCIAL or (lead_since is not None and event.held_on < lead_since)
+    if course.lead is Lead.SOCIAL:  # since it took the lead
+        led_then = lead_since is None or event.held_on >= lead_since
+    else:  # before the jobcenter took it back
+        led_then = lead_since is not None and event.held_on < lead_since
     if not led_then:
         log.info("social follow-up does not count: the social department did not lead then")
         return

@@ -166,17 +166,12 @@ async def social_plan_revised(conn: Connection, envelope: Envelope, event: Socia
 async def social_summary_withdrawn(
     conn: Connection, envelope: Envelope, event: SocialPlanSummaryWithdrawn
 ) -> None:
-    """The basis for the share ended: the jobcenter's copy goes, and so do the social team's
-    reasons it received on the same consent."""
+    """No basis is left for sharing the social plan with the jobcenter: its copy goes, and so does
+    every social free text it received on such a basis (decision reasons, objections, handover
+    justifications), in the tables and in the tasks that quote them."""
     await cases.remove_social_summary(conn, envelope.subject)
-    basis = (envelope.legalbasis or "").removeprefix("consent-withdrawn:").removeprefix("consent-expired:")
-    if basis != (envelope.legalbasis or ""):
-        await conn.execute(
-            "UPDATE social_decision_review SET reason = NULL WHERE citizen_ref = $1 AND legal_basis = $2",
-            envelope.subject,
-            f"consent:{basis}",
-        )
-    log.info("social plan summary removed", withdrawn_on=event.withdrawn_on.isoformat())
+    await cases.forget_social_texts(conn, envelope.subject)
+    log.info("social plan summary and social texts removed", withdrawn_on=event.withdrawn_on.isoformat())
 
 
 async def check_plan_conflicts(conn: Connection, citizen_ref: str, cause: Envelope | None = None) -> int:

@@ -165,8 +165,10 @@ async def informed_of_social_decision(
     if decided.deciding_team.department is not Department.SOCIAL:
         return
     received_on = envelope.time.astimezone(DANISH_TIME).date()
-    # The deadline the social department announced holds, so both sides show the same one.
-    object_by = decided.objection_deadline or add_working_days(received_on, objection_days)
+    # The deadline the social department announced holds, so both sides show the same one, unless
+    # the decision arrived too late for a full window: then the window counts from arrival.
+    full_window = add_working_days(received_on, objection_days)
+    object_by = max(decided.objection_deadline or full_window, full_window)
     inserted = await conn.fetchval(
         "INSERT INTO social_decision_review (decision_id, citizen_ref, deciding_team, submission_id,"
         " decision, reason, resulting_plan_version, legal_basis, object_by, source_event_id)"

@@ -33,7 +33,7 @@ from schemas.provider_reports import PlanChangeRequested, ReadinessReportSubmitt
 from schemas.referrals import OfferStarted
 from schemas.topics import EMPLOYMENT_EVENTS, PROVIDER_REPORTS, SOCIAL_COMMANDS
 from social.service_layer import case, handlers, protocol
-from social.service_layer.messages import Actor, danish_today
+from social.service_layer.messages import DANISH_TIME, Actor, danish_today
 from social.settings import SocialSettings
 
 CommandHandler = Callable[[Connection, str, Any, Actor, Envelope], Awaitable[object]]
@@ -77,8 +77,10 @@ def subscription(settings: SocialSettings) -> Subscription:
         await case.request_handover(conn, ref, cmd, actor, danish_today(), statute, env)
 
     async def objection(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        # On time is judged by when the team sent it, not when this service got to it.
+        sent_on = env.time.astimezone(DANISH_TIME).date()
         await protocol.object_to_decision(
-            conn, ref, cmd, actor, danish_today(), settings.ruling_working_days, statute, env
+            conn, ref, cmd, actor, sent_on, settings.ruling_working_days, statute, env
         )
 
     async def ruling(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:

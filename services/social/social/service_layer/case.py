@@ -319,15 +319,28 @@ async def withdraw_consent(
 async def expire_consents(pool: asyncpg.Pool, today: date, statute: str | None, batch: int = 200) -> int:
     """A consent that has run out ends the shares based on it, like a withdrawal: when nothing
     else allows the plan summary, the jobcenter is told to remove its copy. Once per consent."""
-    async with pool.acquire() as conn, conn.transaction():
-        expired = await conn.fetch(
-            "SELECT consent_id, citizen_ref, information, to_department, to_provider_id FROM consent"
-            " WHERE withdrawn_on IS NULL AND NOT expiry_handled AND expires_on <= $1"
-            " ORDER BY expires_on LIMIT $2 FOR UPDATE SKIP LOCKED",
-            today,
-            batch,
-        )
-        for consent in expired:
+    candidates = await pool.fetch(
+        "SELECT consent_id, citizen_ref FROM consent WHERE withdrawn_on IS NULL AND NOT expiry_handled"
+        " AND expires_on <= $1 ORDER BY expires_on LIMIT $2",
+        today,
+        batch,
+    )
+    handled = 0
+    for candidate in candidates:
+        async with pool.acquire() as conn, conn.transaction():
+            # The citizen first, as every handler of the case does; then the consent, re-read.
+            await conn.execute(
+                "SELECT 1 FROM citizen WHERE citizen_ref = $1 FOR UPDATE", candidate["citizen_ref"]
+            )
+            consent = await conn.fetchrow(
+                "SELECT consent_id, citizen_ref, information, to_department, to_provider_id FROM consent"
+                " WHERE consent_id = $1 AND withdrawn_on IS NULL AND NOT expiry_handled"
+                " FOR UPDATE SKIP LOCKED",
+                candidate["consent_id"],
+            )
+            if consent is None:
+                continue
+            handled += 1
             await conn.execute(
                 "UPDATE consent SET expiry_handled = true WHERE consent_id = $1", consent["consent_id"]
             )
@@ -352,7 +365,7 @@ async def expire_consents(pool: asyncpg.Pool, today: date, statute: str | None, 
                     "consent expiry",
                     envelope.id,
                 )
-    return len(expired)
+    return handled
 
 
 # -- lead department and handover ----------------------------------------------------------------
@@ -409,6 +422,11 @@ async def record_follow_up(
         raise Conflict("Only while the social department leads the contact course", field="citizen_ref")
     if command.held_on > today:
         raise Invalid("a follow-up cannot be recorded before it is held", field="held_on")
+    since: date = await conn.fetchval("SELECT since FROM contact_lead WHERE citizen_ref = $1", citizen_ref)
+    if command.held_on < since:
+        raise Invalid(
+            f"is before the social department took the lead on {since.isoformat()}", field="held_on"
+        )
     await conn.execute(
         "INSERT INTO social_follow_up (citizen_ref, kind, held_on, note, recorded_by)"
         " VALUES ($1, $2, $3, $4, $5)",

@@ -66,7 +66,10 @@ async def informed_of_decision(
         return
     received_on = envelope.time.astimezone(DANISH_TIME).date()
     task = objection_task(received_on, objection_days, decided.decision.value)
-    if decided.objection_deadline is not None:  # the deadline the jobcenter announced holds
+    if decided.objection_deadline is not None and decided.objection_deadline > task.due_on:
+        # The deadline the jobcenter announced holds, unless the decision reached this side so
+        # late that the team would get less than its full window: then the window counts from
+        # arrival (the jobcenter's view shows its own date; the outcome is the same on both).
         task = dataclasses.replace(task, due_on=decided.objection_deadline)
     inserted = await conn.fetchval(
         "INSERT INTO decision_review (decision_id, citizen_ref, deciding_department, deciding_team,"
