@@ -177,6 +177,8 @@ class ServiceRuntime:
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self.settings.kafka_session_timeout_ms // 3),
             decoder=raw_body,
             parser=keep_raw_headers,
             title=f"{names}:consume:{self.name}",

@@ -37,6 +37,13 @@ class RuntimeSettings(BaseSettings):
         "data arrives; the embedded Tansu broker waits out the full time, so the local runner "
         "lowers it to keep latency down.",
     )
+    kafka_session_timeout_ms: int = Field(
+        default=10000,
+        ge=1000,
+        validation_alias=AliasChoices("KAFKA_SESSION_TIMEOUT_MS"),
+        description="How long the broker waits for a silent consumer before giving its partitions "
+        "to another; a restarted service waits out its predecessor's session.",
+    )
     kafka_replication_factor: int = Field(
         default=1, validation_alias=AliasChoices("KAFKA_REPLICATION_FACTOR")
     )
