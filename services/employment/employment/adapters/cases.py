@@ -79,7 +79,7 @@ async def cpr_of(conn: Reader, citizen_ref: str) -> str | None:
 
 _COURSE_COLUMNS = (
     "started_on, cadence_months, last_follow_up_on, postponed_until, postponed_on, lead_department,"
-    " reminded_for, overdue_announced_for"
+    " reminded_for, overdue_announced_for, lead_since"
 )
 
 
@@ -93,6 +93,7 @@ def _course(row: asyncpg.Record) -> Course:
         lead=Lead(row["lead_department"]),
         reminded_for=row["reminded_for"],
         overdue_announced_for=row["overdue_announced_for"],
+        lead_since=row["lead_since"],
     )
 
 
@@ -115,11 +116,11 @@ async def save_course(
     await conn.execute(
         "INSERT INTO contact_course (citizen_ref, started_on, cadence_months, last_follow_up_on,"
         " postponed_until, postponed_on, lead_department, reminded_for, overdue_announced_for,"
-        " next_alarm_on, cadence_note) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
+        " next_alarm_on, cadence_note, lead_since) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"
         " ON CONFLICT (citizen_ref) DO UPDATE SET cadence_months = $3, last_follow_up_on = $4,"
         " postponed_until = $5, postponed_on = $6, lead_department = $7, reminded_for = $8,"
         " overdue_announced_for = $9, next_alarm_on = $10,"
-        " cadence_note = coalesce($11, contact_course.cadence_note)",
+        " cadence_note = coalesce($11, contact_course.cadence_note), lead_since = $12",
         citizen_ref,
         course.started_on,
         course.cadence_months,
@@ -131,6 +132,7 @@ async def save_course(
         course.overdue_announced_for,
         next_alarm_on,
         cadence_note,
+        course.lead_since,
     )
 
 

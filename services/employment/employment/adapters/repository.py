@@ -12,6 +12,7 @@ import asyncpg
 
 from employment.domain.tasks import NewTask
 from samspil.runtime.db import Connection
+from schemas.envelope import Envelope
 from schemas.provider_reports import ProviderReport
 from schemas.referrals import ReferralRequested
 
@@ -154,6 +155,37 @@ async def close_task_for_source(
         note,
     )
     return task_id
+
+
+async def close_tasks_about(
+    conn: Connection, kind: str, key: str, value: str, *, closed_by: str, note: str
+) -> None:
+    """Close the open tasks of a kind whose details name the given decision or dispute."""
+    await conn.execute(
+        "UPDATE caseworker_task SET status = 'closed', closed_at = clock_timestamp(), closed_by = $4,"
+        " close_note = $5 WHERE kind = $1 AND status = 'open' AND details->>$2 = $3",
+        kind,
+        key,
+        value,
+        closed_by,
+        note,
+    )
+
+
+async def insert_task_for_event(
+    conn: Connection, task: NewTask, envelope: Envelope, details: dict[str, Any]
+) -> uuid.UUID | None:
+    """A task made from another department's event, at most one per event."""
+    return await insert_task_once(
+        conn,
+        task,
+        citizen_ref=envelope.subject,
+        referral_id=None,
+        provider_id=None,
+        source_event_id=envelope.id,
+        source_time=envelope.time,
+        details=details,
+    )
 
 
 async def task_for_source(conn: Connection, source_event_id: uuid.UUID) -> asyncpg.Record | None:

@@ -55,6 +55,7 @@ class Course:
     lead: Lead = Lead.EMPLOYMENT
     reminded_for: date | None = None
     overdue_announced_for: date | None = None
+    lead_since: date | None = None
 
     @property
     def due_on(self) -> date:
@@ -101,8 +102,15 @@ class Course:
             raise CourseRuleBroken("months", "must be between 1 and 12")
         return dataclasses.replace(self, cadence_months=months)
 
-    def switch_lead(self, lead: Lead) -> Course:
-        return dataclasses.replace(self, lead=lead)
+    def switch_lead(self, lead: Lead, since: date | None = None) -> Course:
+        return dataclasses.replace(self, lead=lead, lead_since=since or self.lead_since)
+
+    def social_led_on(self, day: date) -> bool:
+        """Whether the social department led the course on ``day``: since its takeover while it
+        leads, or before the jobcenter took the lead back (a handover only ends a social lead)."""
+        if self.lead is Lead.SOCIAL:
+            return self.lead_since is None or day >= self.lead_since
+        return self.lead_since is not None and day < self.lead_since
 
     def next_alarm_on(self, reminder_days: int) -> date | None:
         """The first day the scheduler has anything to announce for this course, or None. Kept

@@ -227,9 +227,11 @@ class CourseOut(BaseModel):
 
 
 async def _course_out(conn: Any, citizen_ref: str, state: Course | None = None) -> CourseOut:
-    state = state or await cases.course(conn, citizen_ref)
-    if state is None or await cases.citizen(conn, citizen_ref) is None:
-        raise NotFound("No such citizen is enrolled", field="citizen_ref")
+    if state is None:  # a read; after a command the handler has already found the citizen
+        if await cases.citizen(conn, citizen_ref) is None:
+            raise NotFound("No such citizen is enrolled", field="citizen_ref")
+        state = await cases.course(conn, citizen_ref)
+        assert state is not None, "every enrolled citizen has a contact course"
     return CourseOut(
         started_on=state.started_on,
         cadence_months=state.cadence_months,

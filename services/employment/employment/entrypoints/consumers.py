@@ -4,7 +4,7 @@ Commands from the department's case system call the same handlers as the HTTP AP
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from employment.domain.actor import Actor
 from employment.service_layer import course, handlers, handover, plans, protocol, tasks
@@ -61,7 +61,6 @@ PROVIDER_STEPS = (
     ReferralCancelled,
 )
 
-C = TypeVar("C", bound=EventData)
 CommandHandler = Callable[[Connection, str, Any, Actor, Envelope], Awaitable[object]]
 
 

@@ -170,11 +170,8 @@ async def lead_taken_over(
 ) -> None:
     """The social department took over the contact course: the jobcenter stops chasing."""
     course = await course_for_social_event(conn, envelope.subject, event.from_date)
-    updated = course.switch_lead(Lead(event.lead_department.value))
+    updated = course.switch_lead(Lead(event.lead_department.value), event.from_date)
     await cases.save_course(conn, envelope.subject, updated, updated.next_alarm_on(rules.reminder_days))
-    await conn.execute(
-        "UPDATE contact_course SET lead_since = $2 WHERE citizen_ref = $1", envelope.subject, event.from_date
-    )
     log.info("lead department changed", lead=updated.lead.value)
 
 
@@ -185,14 +182,7 @@ async def social_follow_up(
     held: also when the jobcenter has taken the lead back since (the social department may record
     it before it learns of the handover)."""
     course = await course_for_social_event(conn, envelope.subject, event.held_on)
-    lead_since = await conn.fetchval(
-        "SELECT lead_since FROM contact_course WHERE citizen_ref = $1", envelope.subject
-    )
-    if course.lead is Lead.SOCIAL:  # since it took the lead
-        led_then = lead_since is None or event.held_on >= lead_since
-    else:  # before the jobcenter took it back
-        led_then = lead_since is not None and event.held_on < lead_since
-    if not led_then:
+    if not course.social_led_on(event.held_on):
         log.info("social follow-up does not count: the social department did not lead then")
         return
     try:

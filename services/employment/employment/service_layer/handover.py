@@ -36,15 +36,11 @@ async def handover_requested(
     if not inserted:
         return
     task = handover_decision_task(envelope.time.astimezone(DANISH_TIME).date(), working_days)
-    await repository.insert_task_once(
+    await repository.insert_task_for_event(
         conn,
         task,
-        citizen_ref=envelope.subject,
-        referral_id=None,
-        provider_id=None,
-        source_event_id=envelope.id,
-        source_time=envelope.time,
-        details={
+        envelope,
+        {
             "handover_id": str(request.handover_id),
             "justification": request.justification,
             "proposed_from": request.proposed_from.isoformat(),
@@ -103,11 +99,8 @@ async def accept_handover(
             raise Invalid("No such referral for the citizen", field="referral_id")
     await _answer(conn, row, "accepted", f"accepted from {command.from_date.isoformat()}", actor)
     course = await course_for_social_event(conn, citizen_ref, command.from_date)
-    updated = course.switch_lead(Lead.EMPLOYMENT)
+    updated = course.switch_lead(Lead.EMPLOYMENT, command.from_date)
     await cases.save_course(conn, citizen_ref, updated, updated.next_alarm_on(rules.reminder_days))
-    await conn.execute(
-        "UPDATE contact_course SET lead_since = $2 WHERE citizen_ref = $1", citizen_ref, command.from_date
-    )
     accepted = HandoverAccepted(
         handover_id=command.handover_id,
         from_date=command.from_date,

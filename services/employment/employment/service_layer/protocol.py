@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
 
 import asyncpg
 import structlog
@@ -36,19 +35,6 @@ from schemas.provider_reports import TargetPlan
 log = structlog.get_logger("employment.protocol")
 
 
-async def _task(conn: Connection, envelope: Envelope, task: NewTask, details: dict[str, Any]) -> None:
-    await repository.insert_task_once(
-        conn,
-        task,
-        citizen_ref=envelope.subject,
-        referral_id=None,
-        provider_id=None,
-        source_event_id=envelope.id,
-        source_time=envelope.time,
-        details=details,
-    )
-
-
 async def dispute_raised(conn: Connection, envelope: Envelope, raised: DisputeRaised) -> None:
     """The social team objected to one of the jobcenter's decisions: the specialist unit rules."""
     decision_id = await conn.fetchval(
@@ -73,7 +59,7 @@ async def dispute_raised(conn: Connection, envelope: Envelope, raised: DisputeRa
         "social_position": raised.social_position,
         "rule_by": raised.rule_by.isoformat(),
     }
-    await _task(conn, envelope, task, details)
+    await repository.insert_task_for_event(conn, task, envelope, details)
 
 
 async def dispute_ruled(conn: Connection, envelope: Envelope, ruled: DisputeRuled) -> None:
@@ -95,12 +81,13 @@ async def dispute_ruled(conn: Connection, envelope: Envelope, ruled: DisputeRule
     if decision_id is None and not await _our_objection(conn, ruled.dispute_id):
         log.warning("ruling on no dispute of ours", dispute_id=str(ruled.dispute_id))
         return
-    await conn.execute(
-        "UPDATE caseworker_task SET status = 'closed', closed_at = clock_timestamp(),"
-        " closed_by = 'specialist unit', close_note = $2"
-        " WHERE kind = 'follow-dispute' AND status = 'open' AND details->>'dispute_id' = $1",
+    await repository.close_tasks_about(
+        conn,
+        TaskKind.FOLLOW_DISPUTE,
+        "dispute_id",
         str(ruled.dispute_id),
-        ruled.ruling,
+        closed_by="specialist unit",
+        note=ruled.ruling,
     )
     if decision_id is not None and ruled.outcome is not RulingOutcome.EMPLOYMENT_POSITION:
         # A ruling on the jobcenter's own decision about the job plan: the plan must follow it.
@@ -115,7 +102,7 @@ async def dispute_ruled(conn: Connection, envelope: Envelope, ruled: DisputeRule
             "outcome": ruled.outcome.value,
             "ruling": ruled.ruling,
         }
-        await _task(conn, envelope, task, details)
+        await repository.insert_task_for_event(conn, task, envelope, details)
 
 
 async def _our_objection(conn: Connection, dispute_id: uuid.UUID) -> bool:
@@ -150,7 +137,7 @@ async def dispute_overdue(conn: Connection, envelope: Envelope, overdue: Dispute
         due_on=envelope.time.astimezone(DANISH_TIME).date(),
     )
     details = {"dispute_id": str(overdue.dispute_id), "rule_by": overdue.rule_by.isoformat()}
-    await _task(conn, envelope, task, details)
+    await repository.insert_task_for_event(conn, task, envelope, details)
 
 
 # -- the social team's decisions: the jobcenter holds their objection window -----------------
@@ -199,7 +186,7 @@ async def informed_of_social_decision(
         "deciding_team": decided.deciding_team.team,
         "object_by": object_by.isoformat(),
     }
-    await _task(conn, envelope, task, details)
+    await repository.insert_task_for_event(conn, task, envelope, details)
 
 
 async def object_to_social_decision(
@@ -234,12 +221,13 @@ async def object_to_social_decision(
         command.decision_id,
         dispute_id,
     )
-    await conn.execute(
-        "UPDATE caseworker_task SET status = 'closed', closed_at = clock_timestamp(), closed_by = $2,"
-        " close_note = 'objected' WHERE kind = $3 AND status = 'open' AND details->>'decision_id' = $1",
+    await repository.close_tasks_about(
+        conn,
+        TaskKind.CONSIDER_SOCIAL_DECISION,
+        "decision_id",
         str(command.decision_id),
-        actor.name,
-        TaskKind.CONSIDER_SOCIAL_DECISION.value,
+        closed_by=actor.name,
+        note="objected",
     )
     raised = DisputeRaised(
         dispute_id=dispute_id,
@@ -270,12 +258,13 @@ async def settle_objection_windows(pool: asyncpg.Pool, today: date, batch: int =
                 review["decision_id"],
                 review["decision"],
             )
-            await conn.execute(
-                "UPDATE caseworker_task SET status = 'closed', closed_at = clock_timestamp(),"
-                " closed_by = 'deadline'"
-                " WHERE kind = $2 AND status = 'open' AND details->>'decision_id' = $1",
+            await repository.close_tasks_about(
+                conn,
+                TaskKind.CONSIDER_SOCIAL_DECISION,
+                "decision_id",
                 str(review["decision_id"]),
-                TaskKind.CONSIDER_SOCIAL_DECISION.value,
+                closed_by="deadline",
+                note="no objection by the deadline",
             )
             final = PlanChangeDecisionFinal(
                 decision_id=review["decision_id"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -167,7 +167,3 @@ async def rows(conn: Reader, sql: str, *args: Any) -> list[dict[str, Any]]:
 
 
 _JSON_COLUMNS = {"measures", "activities", "details"}
-
-
-def plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date | datetime) else value
