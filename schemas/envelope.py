@@ -14,44 +14,17 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from schemas.cpr import cpr_spans, mask_cpr_numbers, no_cpr
+
+__all__ = ["cpr_spans", "mask_cpr_numbers", "no_cpr"]
+_cpr_spans = cpr_spans
+
 SPEC_VERSION = "1.0"
 
 # A citizen reference is a keyed pseudonym of the CPR number (HMAC-SHA256, hex), prefixed with
 # the identifier of the key that made it so keys can be rotated: "k1:3f5a...". It never contains
 # the CPR number itself.
 CITIZEN_REF_PATTERN = r"^[a-z0-9][a-z0-9-]{0,15}:[0-9a-f]{64}$"
-
-# A CPR number: ten digits, DDMMYYSSSS, as people write it: with or without separators (hyphen,
-# any Unicode dash, slash, dot, any kind of space) between the day, month, year and sequence.
-_SEPARATOR = r"[\s./\-\u2010-\u2015\u2212\u00a0\u202f]?"
-CPR_LIKE = re.compile(rf"(?<!\d)\d{{2}}{_SEPARATOR}\d{{2}}{_SEPARATOR}\d{{2}}{_SEPARATOR}\d{{4}}(?!\d)")
-# Identifiers whose digits may happen to run ten long; they are not CPR numbers.
-_IDENTIFIERS = re.compile(
-    r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9a-f]{64}"
-)
-
-
-def _cpr_spans(value: str) -> list[tuple[int, int]]:
-    exempt = [match.span() for match in _IDENTIFIERS.finditer(value)]
-    return [
-        match.span()
-        for match in CPR_LIKE.finditer(value)
-        if _starts_with_a_date(match.group())
-        and not any(start <= match.start() and match.end() <= end for start, end in exempt)
-    ]
-
-
-def _starts_with_a_date(text: str) -> bool:
-    digits = "".join(ch for ch in text if ch.isdigit())
-    return 1 <= int(digits[0:2]) <= 31 and 1 <= int(digits[2:4]) <= 12
-
-
-def mask_cpr_numbers(value: str, mask: str = "[cpr-masked]") -> str:
-    """The text with every CPR number replaced by ``mask``."""
-    for start, end in reversed(_cpr_spans(value)):
-        value = value[:start] + mask + value[end:]
-    return value
-
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -60,13 +33,6 @@ def plain_text(value: str) -> str:
     """Refuse control characters other than tab and line breaks (NUL cannot even be stored)."""
     if _CONTROL.search(value):
         raise ValueError("must not contain control characters")
-    return value
-
-
-def no_cpr(value: str) -> str:
-    """Refuse a text that holds a CPR number: none may travel on the bus."""
-    if _cpr_spans(value):
-        raise ValueError("must not contain a CPR number")
     return value
 
 
@@ -94,19 +60,23 @@ class Envelope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Unique event id; dedup key.")
-    source: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")] = Field(
+    source: Annotated[
+        str, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"), AfterValidator(no_cpr)
+    ] = Field(
         description="URI reference of the emitting service, e.g. /samspil/provider-gateway.",
     )
-    type: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9.\-]+$")] = Field(
+    type: Annotated[
+        str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9.\-]+$"), AfterValidator(no_cpr)
+    ] = Field(
         description="Event type, reverse-DNS style and versioned, e.g. "
         "dk.samspil.provider.absence-notice.submitted.v1.",
     )
     subject: CitizenRef
     time: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
-    dataschema: Annotated[str, Field(min_length=1, max_length=300)] = Field(
+    dataschema: Annotated[str, Field(min_length=1, max_length=300), AfterValidator(no_cpr)] = Field(
         description="Versioned schema URI of the data, e.g. urn:samspil:schema:absence-notice:v1.",
     )
-    datacontenttype: str = "application/json"
+    datacontenttype: Annotated[str, Field(max_length=100), AfterValidator(no_cpr)] = "application/json"
     correlationid: uuid.UUID = Field(
         description="Shared by every event that follows from the same original request.",
     )

@@ -343,6 +343,13 @@ class EmbeddedPostgres:
             "fsync": "on",
             "shared_buffers": "128MB",
             "max_connections": 200,
+            # The server log must never hold a CPR number: an error's DETAIL line quotes the
+            # failing row ("Failing row contains ...", "Key (cpr)=(...)"), the statement and
+            # its parameters may hold values. Log the error message alone.
+            "log_error_verbosity": "terse",
+            "log_min_error_statement": "panic",
+            "log_parameter_max_length": 0,
+            "log_parameter_max_length_on_error": 0,
         }
         self._write_server_file(
             SETTINGS_FILE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -203,7 +203,18 @@ async def unit_of_work(request: Request) -> AsyncIterator[Any]:
         yield conn
 
 
-def create_app(runtime: ServiceRuntime, *, title: str, description: str) -> FastAPI:
+def create_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    cpr_allowed: Mapping[tuple[str, str], frozenset[str]] | None = None,
+) -> FastAPI:
+    """The service's FastAPI app. ``cpr_allowed`` names the only body fields, by (method, path),
+    where a CPR number may be sent (a department's enrolment); every other field, path, query
+    parameter and stored header that holds one is refused with 422 before any route runs."""
+    from samspil.runtime.cpr_guard import CprGuard  # it answers with this module's problems
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with runtime.running():
@@ -240,6 +251,7 @@ def create_app(runtime: ServiceRuntime, *, title: str, description: str) -> Fast
         return HTMLResponse(get_asyncapi_html(runtime.asyncapi_specification()))
 
     counts: Counts = Counter()
+    app.add_middleware(CprGuard, allowed=cpr_allowed)
     app.add_middleware(RequestCounter, counts=counts)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics.", response_class=PlainTextResponse)

@@ -9,38 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
-from datetime import date
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-_CPR_FORMAT = re.compile(r"^(\d{2})(\d{2})(\d{2})-?(\d{4})$")
-
-
-def _century(year_2: int, seventh_digit: int) -> int:
-    """The century of the birth year, from the 7th digit (CPR-kontoret's table)."""
-    if seventh_digit <= 3:
-        return 1900
-    if seventh_digit in (4, 9):
-        return 2000 if year_2 <= 36 else 1900
-    return 2000 if year_2 <= 57 else 1800
+from schemas.cpr import birth_date, read_cpr
 
 
 def normalise_cpr(value: str) -> str:
-    """``DDMMYY-SSSS`` or ten digits, with a real birth date, as ten digits.
+    """A CPR number as ten ASCII digits, however it was typed (``DDMMYY-SSSS``, ten digits,
+    spaces or another dash around the dash, any script's digits), with a real birth date: the
+    same person always gets the same reference.
 
     Numbers without a valid modulus-11 check digit have been issued since 2007, so no check
     digit test is made."""
-    match = _CPR_FORMAT.match(value.strip())
-    if match is None:
+    digits = read_cpr(value)
+    if digits is None:
         raise ValueError("must be a CPR number: ten digits, DDMMYY-SSSS")
-    day, month, year_2, serial = match.groups()
-    try:
-        date(_century(int(year_2), int(serial[0])) + int(year_2), int(month), int(day))
-    except ValueError:
-        raise ValueError("must start with a real birth date (DDMMYY)") from None
-    return f"{day}{month}{year_2}{serial}"
+    if birth_date(digits) is None:
+        raise ValueError("must start with a real birth date (DDMMYY)")
+    return digits
 
 
 Cpr = Annotated[

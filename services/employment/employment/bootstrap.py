@@ -26,7 +26,13 @@ def build_app(settings: EmploymentSettings) -> FastAPI:
         description=DESCRIPTION,
         workers={"contact-course-scheduler": scheduler.worker(settings)},
     )
-    app = create_app(runtime, title="Samspil employment service", description=DESCRIPTION)
+    app = create_app(
+        runtime,
+        title="Samspil employment service",
+        description=DESCRIPTION,
+        # Enrolment is the one place a CPR number may be sent.
+        cpr_allowed={("POST", "/v1/citizens"): frozenset({"body.cpr"})},
+    )
     install_auth(app, TokenVerifier.from_settings(settings))
     app.state.cpr_log = structlog.get_logger("employment.cpr-disclosure")
     app.include_router(citizens_http.router)

@@ -25,7 +25,13 @@ def build_app(settings: SocialSettings) -> FastAPI:
         description=DESCRIPTION,
         workers={"protocol-deadlines": scheduler.worker(settings)},
     )
-    app = create_app(runtime, title="Samspil social service", description=DESCRIPTION)
+    app = create_app(
+        runtime,
+        title="Samspil social service",
+        description=DESCRIPTION,
+        # Enrolment is the one place a CPR number may be sent.
+        cpr_allowed={("POST", "/v1/citizens"): frozenset({"body.cpr"})},
+    )
     install_auth(app, TokenVerifier.from_settings(settings))
     app.include_router(citizens_http.router)
     app.include_router(http.router)

@@ -1,0 +1,133 @@
+"""No CPR number past the door of an HTTP API (ASGI middleware, on every service).
+
+Before any route runs, the request's path, its query parameters, the headers a service stores or
+forwards (``Idempotency-Key`` and the like) and every string (and key) of a JSON or form body are
+read by the one CPR detector (`schemas.cpr`). A request that holds a CPR number anywhere answers
+422 naming the field, without echoing it, and reaches no handler, database or log. The one
+exception is a field that is meant to carry the number, such as ``cpr`` when a department enrols
+a citizen: routes name those fields in ``allowed``.
+
+The models check their free-text fields too; this guard is what makes "every field" true for
+fields a model types loosely, for path parameters and for headers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from samspil.runtime.http import problem_response
+from schemas.cpr import contains_cpr, cpr_fields_in_json
+
+# Headers whose values are stored, forwarded or logged by a service. Credentials (Authorization,
+# Cookie) are not read: they are never stored, and a random token is no text a person wrote.
+CHECKED_HEADERS = ("idempotency-key", "x-correlation-id", "x-request-id", "if-match", "if-none-match")
+_MESSAGE = "must not contain a CPR number"
+# The most a department's API reads of a body (the gateway refuses more than 64 KiB before this).
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class CprGuard:
+    """ASGI middleware: 422 for a request with a CPR number anywhere it is not asked for."""
+
+    def __init__(self, app: Any, allowed: Mapping[tuple[str, str], frozenset[str]] | None = None) -> None:
+        self.app = app
+        self.allowed = dict(allowed or {})
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        fields = self._fields_outside_body(scope)
+        method = scope["method"]
+        if method not in ("POST", "PUT", "PATCH"):
+            if fields:
+                await _refuse(fields, scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client went away: nothing to answer
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > MAX_BODY_BYTES:
+                response = problem_response(
+                    413, "body-too-large", f"The body may be at most {MAX_BODY_BYTES} bytes"
+                )
+                await response(scope, receive, send)
+                return
+        allowed = self.allowed.get((method, scope["path"].rstrip("/")), frozenset())
+        fields += _fields_in_body(scope, body, allowed)
+        if fields:
+            await _refuse(fields, scope, receive, send)
+            return
+
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            message: dict[str, Any] = await receive()
+            return message
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    def _fields_outside_body(scope: Any) -> list[str]:
+        fields = []
+        if contains_cpr(scope["path"]):
+            fields.append("path")
+        query = scope.get("query_string", b"").decode("latin-1")
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if contains_cpr(name) or contains_cpr(value):
+                fields.append(f"query.{name}" if not contains_cpr(name) else "query")
+        for raw_name, raw_value in scope["headers"]:
+            name = raw_name.decode("latin-1").lower()
+            if name in CHECKED_HEADERS and contains_cpr(raw_value.decode("utf-8", "replace")):
+                fields.append(f"header.{name}")
+        return fields
+
+
+def _fields_in_body(scope: Any, body: bytes, allowed: frozenset[str]) -> list[str]:
+    if not body:
+        return []
+    content_type = ""
+    for raw_name, raw_value in scope["headers"]:
+        if raw_name.lower() == b"content-type":
+            content_type = raw_value.decode("latin-1").split(";")[0].strip().lower()
+    text = body.decode("utf-8", "replace")
+    if content_type == "application/x-www-form-urlencoded":
+        pairs = parse_qsl(text, keep_blank_values=True)
+        # A client secret is random, not text a person wrote; it is never stored in clear.
+        return sorted(
+            {
+                f"body.{name}"
+                for name, value in pairs
+                if name != "client_secret" and (contains_cpr(name) or contains_cpr(value))
+            }
+        )
+    try:
+        document = json.loads(text)
+    except ValueError:
+        # Not JSON (the route will refuse it): still refuse a CPR number anywhere in it.
+        return ["body"] if contains_cpr(text) else []
+    return cpr_fields_in_json(document, "body", allowed)
+
+
+async def _refuse(fields: list[str], scope: Any, receive: Any, send: Any) -> None:
+    errors = [{"field": field, "message": _MESSAGE, "code": "cpr-number"} for field in fields]
+    response = problem_response(
+        422,
+        "validation-failed",
+        "The request is not valid",
+        detail="; ".join(f"{field}: {_MESSAGE}" for field in fields),
+        errors=errors,
+    )
+    await response(scope, receive, send)

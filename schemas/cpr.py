@@ -1,0 +1,156 @@
+"""The one CPR-number detector, used at every boundary (HTTP bodies, paths and headers, bus
+commands and their attributes, dead letters, log lines).
+
+A CPR number is ten digits, ``DDMMYY-SSSS``, whose first six are a real birth date. People write
+it in many ways, so the text is first read as a person would read it: each character is
+Unicode-normalised (NFKC), every Unicode decimal digit counts as its ASCII digit (full-width
+U+FF13, Arabic-Indic U+0663, Devanagari U+0969...), every kind of space is a space and every kind of
+dash is a dash. Between the day, month, year and sequence groups any short run (at most
+``MAX_GAP`` characters) of spaces, dashes, dots and slashes may stand. The date is checked with
+the century the 7th digit gives (CPR-kontoret's table), so ``31-02-99-4005`` is no CPR number.
+
+What the detector leaves alone: UUIDs and 64-digit hex strings (event ids and citizen references
+may hold ten digits in a row), and any run of digits longer than ten.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+# The most separator characters between two groups: "010203 - 1234" has three.
+MAX_GAP = 3
+_GAP = rf"[ \-./]{{0,{MAX_GAP}}}"
+_CPR = re.compile(rf"(?<![0-9])([0-9]{{2}}){_GAP}([0-9]{{2}}){_GAP}([0-9]{{2}}){_GAP}([0-9]{{4}})(?![0-9])")
+_IDENTIFIERS = re.compile(
+    r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9a-fA-F]{64}"
+)
+_ASCII_SPACES = str.maketrans({"\t": " ", "\n": " ", "\r": " ", "\x0b": " ", "\x0c": " "})
+
+
+def century(year_2: int, seventh_digit: int) -> int:
+    """The century of the birth year, from the 7th digit (CPR-kontoret's table)."""
+    if seventh_digit <= 3:
+        return 1900
+    if seventh_digit in (4, 9):
+        return 2000 if year_2 <= 36 else 1900
+    return 2000 if year_2 <= 57 else 1800
+
+
+def birth_date(digits: str) -> date | None:
+    """The birth date of ten ASCII digits read as a CPR number, or None if it is no real date."""
+    try:
+        year_2 = int(digits[4:6])
+        return date(century(year_2, int(digits[6])) + year_2, int(digits[2:4]), int(digits[0:2]))
+    except ValueError:
+        return None
+
+
+def _read_char(char: str) -> str:
+    """One character as a person reads it: NFKC, then digits, spaces and dashes made plain."""
+    text = unicodedata.normalize("NFKC", char) if not char.isascii() else char
+    out = []
+    for c in text:
+        if c.isascii():
+            out.append(" " if c.isspace() else c)
+        elif (digit := unicodedata.decimal(c, None)) is not None:
+            out.append(str(digit))
+        elif c.isspace() or unicodedata.category(c) == "Zs":
+            out.append(" ")
+        elif unicodedata.category(c) == "Pd" or c in "\u2212\u2043\ufe63\uff0d":
+            out.append("-")
+        elif c in "\u2044\u2215\uff0f":  # fraction and division slashes
+            out.append("/")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def read_as_plain(value: str) -> tuple[str, list[int]]:
+    """The text as a person reads it (see the module docstring), and for each of its characters
+    the index of the original character it came from."""
+    if value.isascii():
+        return value.translate(_ASCII_SPACES), list(range(len(value)))
+    plain: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(value):
+        read = _read_char(char)
+        plain.append(read)
+        origin.extend([index] * len(read))
+    return "".join(plain), origin
+
+
+def _may_hold_one(value: str) -> bool:
+    # Cheap rejection: fewer than ten digit-like characters cannot make a CPR number.
+    return sum(1 for c in value if c.isdigit() or c.isnumeric()) >= 10
+
+
+def cpr_spans(value: str) -> list[tuple[int, int]]:
+    """Where CPR numbers stand in ``value``: (start, end) indices of the original text."""
+    if not _may_hold_one(value):
+        return []
+    plain, origin = read_as_plain(value)
+    exempt = [match.span() for match in _IDENTIFIERS.finditer(plain)]
+    spans = []
+    for match in _CPR.finditer(plain):
+        if any(start <= match.start() and match.end() <= end for start, end in exempt):
+            continue
+        if birth_date("".join(match.groups())) is None:
+            continue
+        spans.append((origin[match.start()], origin[match.end() - 1] + 1))
+    return spans
+
+
+def contains_cpr(value: str) -> bool:
+    return bool(cpr_spans(value))
+
+
+def mask_cpr_numbers(value: str, mask: str = "[cpr-masked]") -> str:
+    """The text with every CPR number replaced by ``mask``."""
+    for start, end in reversed(cpr_spans(value)):
+        value = value[:start] + mask + value[end:]
+    return value
+
+
+def no_cpr(value: str) -> str:
+    """Refuse a text that holds a CPR number: none may travel on the bus or be stored."""
+    if cpr_spans(value):
+        raise ValueError("must not contain a CPR number")
+    return value
+
+
+def ascii_digits(value: str) -> str:
+    """``value`` NFKC-normalised with every Unicode decimal digit written as its ASCII digit,
+    every dash as '-' and every space as ' ' (for reading a CPR number someone typed)."""
+    return read_as_plain(value)[0]
+
+
+def read_cpr(value: str) -> str | None:
+    """Ten ASCII digits if the whole of ``value`` is one CPR number as the detector reads it
+    (any digit script, separators as above), else None. The birth date is not checked here."""
+    match = _CPR.fullmatch(read_as_plain(value)[0].strip())
+    return "".join(match.groups()) if match else None
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every string in a decoded JSON document (keys too), with the path that leads to it."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield f"{path}.{key}", str(key)
+            yield from _strings(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}.{index}")
+
+
+def cpr_fields_in_json(document: Any, prefix: str, allowed: frozenset[str] = frozenset()) -> list[str]:
+    """The paths (``prefix.field.0.name``) of the strings in a decoded JSON document that hold a
+    CPR number, ``allowed`` paths excepted."""
+    return sorted(
+        {path for path, text in _strings(document, prefix) if path not in allowed and contains_cpr(text)}
+    )
