@@ -33,6 +33,8 @@ class Infra:
     bootstrap_servers: str
     admin_dsn: str
     broker: EmbeddedBroker | None = None
+    # The PostgreSQL server's log, where the tests can read it (the embedded server's).
+    postgres_log: Path | None = None
 
     @property
     def client_env(self) -> dict[str, str]:
@@ -94,7 +96,13 @@ def provide_infra(state_dir: Path) -> Iterator[Infra]:
     try:
         embedded_pg.start()
         try:
-            yield Infra("embedded", broker.bootstrap_servers, embedded_pg.admin_dsn, broker=broker)
+            yield Infra(
+                "embedded",
+                broker.bootstrap_servers,
+                embedded_pg.admin_dsn,
+                broker=broker,
+                postgres_log=embedded_pg.log_file,
+            )
         finally:
             embedded_pg.stop()
     finally:
