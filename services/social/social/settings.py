@@ -3,7 +3,7 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
-from samspil.runtime.auth import StaffAuthSettings
+from samspil.runtime.auth import SOCIAL_AUDIENCE, StaffAuthSettings
 from samspil.runtime.settings import RuntimeSettings
 
 
@@ -12,6 +12,12 @@ class SocialSettings(RuntimeSettings, StaffAuthSettings):
 
     model_config = SettingsConfigDict(env_prefix="SOCIAL_", extra="ignore", frozen=True)
 
+    auth_audience: str = Field(
+        default=SOCIAL_AUDIENCE,
+        min_length=1,
+        description="The `aud` a caseworker's token must carry to be accepted here "
+        "(SOCIAL_AUTH_AUDIENCE); the other department's tokens are refused.",
+    )
     http_port: int = 8082
     task_working_days: int = 5
     objection_working_days: int = Field(
