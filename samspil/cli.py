@@ -56,6 +56,8 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  Provider gateway API docs  {stack.url('provider-gateway')}/docs")
         for spec in SERVICES:
             print(f"  {spec.name + ' health':<26} {stack.url(spec.name)}/readyz")
+        for spec in SERVICES:
+            print(f"  {spec.name + ' metrics':<26} {stack.metrics_url(spec.name)}")
         print(f"  Kafka bootstrap servers    {stack.bootstrap_servers}")
         print(f"  Logs                       {stack.logs}/")
         print("\nPress Ctrl-C to stop.", flush=True)

@@ -20,6 +20,7 @@ class EmploymentSettings(RuntimeSettings, StaffAuthSettings):
         "(EMPLOYMENT_AUTH_AUDIENCE); the other department's tokens are refused.",
     )
     http_port: int = 8081
+    metrics_port: int = Field(default=9081, ge=1, le=65535)
     absence_task_working_days: int = Field(default=2, ge=1, le=30)
     handover_task_working_days: int = Field(default=5, ge=1, le=30)
     objection_working_days: int = Field(

@@ -19,6 +19,7 @@ class SocialSettings(RuntimeSettings, StaffAuthSettings):
         "(SOCIAL_AUTH_AUDIENCE); the other department's tokens are refused.",
     )
     http_port: int = 8082
+    metrics_port: int = Field(default=9082, ge=1, le=65535)
     task_working_days: int = 5
     objection_working_days: int = Field(
         default=5, ge=1, le=30, description="Working days the social team has to object to a decision."
