@@ -116,6 +116,17 @@ class StaffAuthSettings(BaseSettings):
         ge=60,
         le=86400,
     )
+    # Read only to refuse it: one audience shared by both departments is what this replaced.
+    shared_audience: str | None = _auth_field("AUDIENCE", None, "No longer read.", exclude=True)
+
+    @model_validator(mode="after")
+    def _no_shared_audience(self) -> Self:
+        if self.shared_audience is not None:
+            raise ValueError(
+                "SAMSPIL_AUTH_AUDIENCE is no longer read: each department has its own audience, "
+                "set EMPLOYMENT_AUTH_AUDIENCE and SOCIAL_AUTH_AUDIENCE instead"
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_way_to_trust_tokens(self) -> Self:

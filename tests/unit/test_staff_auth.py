@@ -55,6 +55,7 @@ def no_auth_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "NAME_CLAIM",
         "LEEWAY_SECONDS",
         "MAX_LIFETIME_SECONDS",
+        "AUDIENCE",
     ):
         monkeypatch.delenv(f"SAMSPIL_AUTH_{name}", raising=False)
     for prefix in ("EMPLOYMENT_", "SOCIAL_", ""):
@@ -256,6 +257,12 @@ def test_each_department_reads_its_audience_from_its_own_variable(monkeypatch: p
     monkeypatch.setenv("SOCIAL_AUTH_AUDIENCE", "api://socialcenter")
     employment, social = department_settings(monkeypatch)
     assert (employment.auth_audience, social.auth_audience) == ("api://jobcenter", "api://socialcenter")
+
+
+def test_the_former_shared_audience_variable_is_refused_not_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMSPIL_AUTH_AUDIENCE", "samspil-internal")
+    with pytest.raises(ValidationError, match="EMPLOYMENT_AUTH_AUDIENCE and SOCIAL_AUTH_AUDIENCE"):
+        department_settings(monkeypatch)
 
 
 # --- the municipality's OpenID Connect provider ---------------------------------------------------
