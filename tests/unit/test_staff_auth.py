@@ -9,7 +9,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Annotated, Any
@@ -147,7 +147,7 @@ async def test_roles_may_be_one_space_separated_string(monkeypatch: pytest.Monke
         (lambda: jwt.encode(claims(iat=None), SECRET, algorithm="HS256"), "no iat claim"),
         (lambda: jwt.encode(claims(nbf=int(time.time()) + 600), SECRET, algorithm="HS256"), "not valid yet"),
         (lambda: jwt.encode(claims(iat=int(time.time()) + 120), SECRET, algorithm="HS256"), "not valid yet"),
-        (lambda: jwt.encode(claims(exp=int(time.time()) + 3601), SECRET, algorithm="HS256"), "lifetime"),
+        (lambda: jwt.encode(claims(exp=int(time.time()) + 3700), SECRET, algorithm="HS256"), "lifetime"),
         (lambda: local_token(subject="c", roles=[], ttl_seconds=7200), "lifetime"),
         (lambda: "not-a-token", "malformed"),
     ],
@@ -347,21 +347,23 @@ async def test_provider_keys_are_fetched_once_not_per_request(
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"iat": None}, "no iat claim"),
-        ({"iat": int(time.time()) + 3600, "exp": int(time.time()) + 3900}, "not valid yet"),
-        ({"exp": int(time.time()) + 3700}, "lifetime"),
-        ({"aud": SOCIAL_AUDIENCE}, "another audience"),
+        (lambda now: {"iat": None}, "no iat claim"),
+        (lambda now: {"iat": now + 3600, "exp": now + 3900}, "not valid yet"),
+        (lambda now: {"exp": now + 3700}, "lifetime"),
+        (lambda now: {"aud": SOCIAL_AUDIENCE}, "another audience"),
     ],
     ids=["missing-iat", "issued-in-the-future", "lives-too-long", "for-the-other-department"],
 )
 async def test_provider_token_without_a_bounded_life_or_for_another_department_is_refused(
     monkeypatch: pytest.MonkeyPatch,
     identity_provider: IdentityProvider,
-    changes: dict[str, Any],
+    changes: Callable[[int], dict[str, Any]],
     reason: str,
 ) -> None:
+    # Times from when the test runs, not from when pytest collected it.
+    token = identity_provider.token(**changes(int(time.time())))
     with pytest.raises(InvalidToken, match=reason):
-        await oidc_verifier(monkeypatch, identity_provider).verify(identity_provider.token(**changes))
+        await oidc_verifier(monkeypatch, identity_provider).verify(token)
 
 
 async def test_hs256_token_signed_with_the_public_key_is_refused(
