@@ -30,7 +30,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from samspil.local.broker import CLIENT_ENV, EmbeddedBroker
 from samspil.local.postgres import EmbeddedPostgres
 from samspil.local.runner import SERVICES, LocalStack, free_port
-from samspil.runtime.auth import Role, issue_local_token
+from samspil.runtime.auth import EMPLOYMENT_AUDIENCE, Role, issue_local_token
 from samspil.runtime.codec import Record, encode
 from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted, AbsenceReason, ContactAttempt, ContactChannel
@@ -100,6 +100,7 @@ async def first_flow(
         roles=[Role.EMPLOYMENT_CASEWORKER],
         team="Benchmark team",
         name="Benchmark caseworker",
+        audience=EMPLOYMENT_AUDIENCE,
     )
     async with httpx.AsyncClient(
         base_url=stack.url("employment"), headers={"authorization": f"Bearer {caseworker}"}, timeout=30

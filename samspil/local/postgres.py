@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 import asyncpg
 
+from samspil.local.files import open_private_log
 from samspil.runtime.db import Connection
 
 __all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "pg_bin_dir"]
@@ -414,10 +415,9 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(f"{failure}; log {self.log_file}:\n{self._log_tail()}")
 
     def _open_log(self) -> BinaryIO:
-        """Append, and create private: a failed CREATE ROLE is logged with its password."""
+        """Append, and keep private: a failed CREATE ROLE is logged with its password."""
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        return os.fdopen(fd, "ab")
+        return open_private_log(self.log_file)
 
     def _log_tail(self, lines: int = 30) -> str:
         try:

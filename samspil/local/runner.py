@@ -4,6 +4,11 @@ three services as separate processes, as in production.
 Any part given from outside is used instead of the embedded one: ``KAFKA_BOOTSTRAP_SERVERS``
 for the broker, ``<SERVICE>_DATABASE_URL`` for each service's database.
 
+Each service process gets only its own settings (its prefix), the shared ones, and the shared
+secrets it needs: the gateway never holds the staff token secret (it could mint caseworker
+tokens) or the citizen-reference key, the departments never hold the gateway's token secret or
+another service's database URL. Logs are written to a folder only the owner can read.
+
 Stop order matters because the embedded broker keeps topics in memory: first the gateway (the
 entry point for new work), then the department services, then the broker, then PostgreSQL.
 Each service publishes what its outbox still holds before it exits; whatever the broker had
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from samspil.local.broker import CLIENT_ENV, EmbeddedBroker
+from samspil.local.files import open_private_log, private_directory
 from samspil.local.postgres import EmbeddedPostgres
 from samspil.local.processes import stop_process
 
@@ -46,6 +52,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
 )
 DEFAULT_BROKER_PORT = 19092
 DEFAULT_POSTGRES_PORT = 15432
+_DEPARTMENTS = frozenset({"employment", "social"})
+# Unprefixed secrets, by the services that may hold them; every other unprefixed variable is
+# shared configuration, and a service's own secrets carry its prefix.
+SHARED_SECRETS: dict[str, frozenset[str]] = {
+    "SAMSPIL_AUTH_SECRET": _DEPARTMENTS,  # signs caseworker tokens
+    "SAMSPIL_CITIZEN_REF_KEY": _DEPARTMENTS,  # turns a CPR number into the citizen reference
+}
 
 
 def free_port() -> int:
@@ -62,6 +75,7 @@ class LocalStack:
     broker_port: int = DEFAULT_BROKER_PORT
     postgres_port: int = DEFAULT_POSTGRES_PORT
     service_ports: dict[str, int] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
     broker: EmbeddedBroker | None = field(init=False, default=None)
     postgres: EmbeddedPostgres | None = field(init=False, default=None)
     processes: dict[str, subprocess.Popen[bytes]] = field(init=False, default_factory=dict)
@@ -91,9 +105,21 @@ class LocalStack:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.port(service)}"
 
+    def metrics_port(self, service: str) -> int:
+        """The service's internal metrics port: <SERVICE>_METRICS_PORT, else a free one, kept
+        for the life of the stack so a restarted service keeps it."""
+        spec = next(s for s in SERVICES if s.name == service)
+        if service not in self.metrics_ports:
+            given = self.env.get(f"{spec.env_prefix}METRICS_PORT")
+            self.metrics_ports[service] = int(given) if given else free_port()
+        return self.metrics_ports[service]
+
+    def metrics_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_port(service)}/metrics"
+
     def start_infrastructure(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.logs.mkdir(exist_ok=True)
+        private_directory(self.logs)
         env: dict[str, str] = {}
         external_broker = self.env.get("KAFKA_BOOTSTRAP_SERVERS")
         if external_broker:
@@ -120,23 +146,29 @@ class LocalStack:
         self._base_env = env
 
     def service_env(self, spec: ServiceSpec) -> dict[str, str]:
-        env = {**self.env, **self._base_env}
+        other_prefixes = tuple(other.env_prefix for other in SERVICES if other != spec)
+        env = {
+            name: value
+            for name, value in {**self.env, **self._base_env}.items()
+            if not name.startswith(other_prefixes) and spec.name in SHARED_SECRETS.get(name, {spec.name})
+        }
         env[f"{spec.env_prefix}DATABASE_URL"] = self.database_urls[spec.name]
         env[f"{spec.env_prefix}HTTP_PORT"] = str(self.port(spec.name))
+        env[f"{spec.env_prefix}METRICS_PORT"] = str(self.metrics_port(spec.name))
         env.setdefault("SAMSPIL_LOG_FORMAT", "json")
         if spec.name == "provider-gateway":
             env.setdefault("PROVIDER_GATEWAY_TOKEN_SECRET", self._persistent_secret("gateway-token-secret"))
         # Both departments must turn a CPR number into the same citizen reference.
         if spec.name in ("employment", "social"):
             env.setdefault("SAMSPIL_CITIZEN_REF_KEY", self._persistent_secret("citizen-ref-key"))
-        if not env.get("SAMSPIL_AUTH_JWKS_URL"):
+        if spec.name in _DEPARTMENTS and not env.get("SAMSPIL_AUTH_JWKS_URL"):
             # The built-in issuer: `samspil token` signs caseworker tokens with the same secret.
             env.setdefault("SAMSPIL_AUTH_SECRET", self.staff_token_secret())
         return env
 
     def start_service(self, name: str) -> None:
         spec = next(s for s in SERVICES if s.name == name)
-        with (self.logs / f"{name}.log").open("ab") as log:
+        with open_private_log(self.logs / f"{name}.log") as log:
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", spec.module],
                 env=self.service_env(spec),

@@ -8,7 +8,12 @@ Two ways to trust a token, chosen by configuration alone:
   tokens checked against the provider's published keys. HS* is then refused outright, so a
   token "signed" with the public key as an HMAC secret is never accepted.
 
-A token is never logged, echoed or put in an error message.
+Each department is its own audience (``samspil-employment``, ``samspil-social`` by default), so a
+token meant for one is refused by the other. A token must say when it was issued (``iat``) and may
+live at most ``SAMSPIL_AUTH_MAX_LIFETIME_SECONDS``.
+
+A token is never logged, echoed or put in an error message. A refused caller is told what to do;
+the precise reason goes to the log.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ LOCAL_ALGORITHM = "HS256"
 # entry: a key set that offers one is never used to check a token.
 _ALGORITHMS_BY_KEY_TYPE = {"RSA": ("RS256", "PS256"), "EC": ("ES256",)}
 OIDC_ALGORITHMS = ("RS256", "ES256", "PS256")
-_REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 _REALM = 'Bearer realm="samspil"'
 _MIN_SECRET_LENGTH = 32
 
@@ -45,6 +50,20 @@ class Role(StrEnum):
     EMPLOYMENT_CASEWORKER = "employment-caseworker"
     SOCIAL_CASEWORKER = "social-caseworker"
     SPECIALIST_UNIT = "specialist-unit"
+
+
+# Each department's own token audience (its default; a service's <PREFIX>AUTH_AUDIENCE changes it).
+EMPLOYMENT_AUDIENCE = "samspil-employment"
+SOCIAL_AUDIENCE = "samspil-social"
+DEPARTMENT_AUDIENCES = {"employment": EMPLOYMENT_AUDIENCE, "social": SOCIAL_AUDIENCE}
+# Which department's API each role calls: the joint specialist unit rules in the social service.
+DEPARTMENT_OF_ROLE = {
+    Role.EMPLOYMENT_CASEWORKER: "employment",
+    Role.SOCIAL_CASEWORKER: "social",
+    Role.SPECIALIST_UNIT: "social",
+}
+DEFAULT_MAX_LIFETIME_SECONDS = 3600
+_REFUSED = "The token was not accepted: get a new token from your identity provider."
 
 
 def _auth_field(name: str, default: Any, description: str, **constraints: Any) -> Any:
@@ -59,13 +78,16 @@ def _auth_field(name: str, default: Any, description: str, **constraints: Any) -
 
 class StaffAuthSettings(BaseSettings):
     """How to check staff tokens. Mix into a service's settings next to ``RuntimeSettings``;
-    set exactly one of ``SAMSPIL_AUTH_SECRET`` and ``SAMSPIL_AUTH_JWKS_URL``."""
+    set exactly one of ``SAMSPIL_AUTH_SECRET`` and ``SAMSPIL_AUTH_JWKS_URL``. The audience is the
+    service's own (``<PREFIX>AUTH_AUDIENCE``): each department gives it a default."""
 
     # A refused configuration must not print the secret it was given.
     model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     auth_issuer: str = _auth_field("ISSUER", "samspil-local", "The token's required `iss`.")
-    auth_audience: str = _auth_field("AUDIENCE", "samspil-internal", "The token's required `aud`.")
+    auth_audience: str = Field(
+        min_length=1, description="The token's required `aud`: this service's own audience."
+    )
     auth_secret: str | None = _auth_field(
         "SECRET",
         None,
@@ -84,8 +106,27 @@ class StaffAuthSettings(BaseSettings):
     auth_team_claim: str = _auth_field("TEAM_CLAIM", "team", "Claim holding the caller's team.")
     auth_name_claim: str = _auth_field("NAME_CLAIM", "name", "Claim holding the caller's display name.")
     auth_leeway_seconds: int = _auth_field(
-        "LEEWAY_SECONDS", 30, "Clock skew tolerated on exp and nbf.", ge=0, le=300
+        "LEEWAY_SECONDS", 30, "Clock skew tolerated on exp, nbf and iat.", ge=0, le=300
     )
+    auth_max_lifetime_seconds: int = _auth_field(
+        "MAX_LIFETIME_SECONDS",
+        DEFAULT_MAX_LIFETIME_SECONDS,
+        "The longest a token may live (exp - iat); a longer-lived token is refused. Raise it if the "
+        "identity provider issues longer tokens (Microsoft Entra ID: 60-90 minutes by default).",
+        ge=60,
+        le=86400,
+    )
+    # Read only to refuse it: one audience shared by both departments is what this replaced.
+    shared_audience: str | None = _auth_field("AUDIENCE", None, "No longer read.", exclude=True)
+
+    @model_validator(mode="after")
+    def _no_shared_audience(self) -> Self:
+        if self.shared_audience is not None:
+            raise ValueError(
+                "SAMSPIL_AUTH_AUDIENCE is no longer read: each department has its own audience, "
+                "set EMPLOYMENT_AUTH_AUDIENCE and SOCIAL_AUTH_AUDIENCE instead"
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_way_to_trust_tokens(self) -> Self:
@@ -123,8 +164,8 @@ class SigningKeysUnavailable(Exception):
 
 
 class TokenVerifier:
-    """Checks a bearer token's signature, expiry, issuer, audience and not-before, and reads the
-    caller from it."""
+    """Checks a bearer token's signature, expiry, issuer, audience, not-before, issue time and
+    lifetime, and reads the caller from it."""
 
     def __init__(
         self,
@@ -137,6 +178,7 @@ class TokenVerifier:
         team_claim: str = "team",
         name_claim: str = "name",
         leeway_seconds: int = 30,
+        max_lifetime_seconds: int = DEFAULT_MAX_LIFETIME_SECONDS,
     ):
         if (secret is None) == (jwks is None):
             raise ValueError("a verifier needs exactly one of a secret and a JWKS client")
@@ -149,6 +191,7 @@ class TokenVerifier:
         self._team_claim = team_claim
         self._name_claim = name_claim
         self._leeway = leeway_seconds
+        self._max_lifetime = max_lifetime_seconds
 
     @classmethod
     def from_settings(cls, settings: StaffAuthSettings) -> TokenVerifier:
@@ -166,6 +209,7 @@ class TokenVerifier:
             team_claim=settings.auth_team_claim,
             name_claim=settings.auth_name_claim,
             leeway_seconds=settings.auth_leeway_seconds,
+            max_lifetime_seconds=settings.auth_max_lifetime_seconds,
         )
 
     async def verify(self, token: str) -> Caller:
@@ -192,6 +236,9 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as error:
             raise InvalidToken(_reason(error)) from None
+        # PyJWT has checked that exp and iat are whole numbers and iat is not in the future.
+        if int(claims["exp"]) - int(claims["iat"]) > self._max_lifetime:
+            raise InvalidToken("the token lives longer than the maximum lifetime")
         return self._caller(claims)
 
     async def _published_key(self, token: str) -> tuple[Any, Sequence[str]]:
@@ -224,7 +271,9 @@ def _reason(error: jwt.PyJWTError) -> str:
     if isinstance(error, jwt.ExpiredSignatureError):
         return "the token has expired"
     if isinstance(error, jwt.ImmatureSignatureError):
-        return "the token is not valid yet"
+        return "the token is not valid yet (nbf or iat in the future)"
+    if isinstance(error, jwt.InvalidIssuedAtError):
+        return "the token's iat claim is not a number"
     if isinstance(error, jwt.InvalidIssuerError):
         return "the token is from another issuer"
     if isinstance(error, jwt.InvalidAudienceError):
@@ -273,11 +322,12 @@ def issue_local_token(
     roles: Sequence[str],
     team: str | None = None,
     name: str | None = None,
+    audience: str,
     issuer: str = "samspil-local",
-    audience: str = "samspil-internal",
     ttl_seconds: int = 3600,
 ) -> str:
-    """A token from the built-in issuer, for local runs and tests."""
+    """A token from the built-in issuer, for local runs and tests: for one department's
+    `audience` (`EMPLOYMENT_AUDIENCE`, `SOCIAL_AUDIENCE`, or what its service is configured with)."""
     if len(secret) < _MIN_SECRET_LENGTH:
         raise ValueError(f"the secret must be at least {_MIN_SECRET_LENGTH} characters")
     if not subject:
@@ -332,8 +382,9 @@ def caller_with(*roles: Role) -> Callable[..., Awaitable[Caller]]:
         try:
             caller = await verifier.verify(credentials.credentials)
         except InvalidToken as refused:
+            # The caller learns what to do; the precise reason is for the operator only.
             log.info("staff token refused", reason=refused.reason, path=request.url.path)
-            raise unauthorized(refused.reason, f'{_REALM}, error="invalid_token"') from None
+            raise unauthorized(_REFUSED, f'{_REALM}, error="invalid_token"') from None
         except SigningKeysUnavailable as unavailable:
             log.warning("identity provider keys unavailable", error=str(unavailable))
             raise Problem(
@@ -345,7 +396,7 @@ def caller_with(*roles: Role) -> Callable[..., Awaitable[Caller]]:
             ) from None
         if roles and not caller.has_any(*roles):
             log.info("staff caller lacks role", subject=caller.subject, needed=needed, path=request.url.path)
-            raise Problem(403, "forbidden", "Forbidden", detail=f"this needs one of the roles: {needed}")
+            raise Problem(403, "forbidden", "Forbidden", detail=f"This needs one of the roles: {needed}.")
         request.state.caller = caller
         return caller
 
@@ -357,5 +408,6 @@ def _token_problem(request: Request) -> Problem:
     # read (e.g. "Bearer" with nothing after it) is a malformed token.
     scheme = request.headers.get("Authorization", "").strip().partition(" ")[0]
     if scheme.lower() == "bearer":
-        return unauthorized("the token is malformed", f'{_REALM}, error="invalid_token"')
-    return unauthorized("send a bearer token in the Authorization header", _REALM)
+        log.info("staff token refused", reason="the token is malformed", path=request.url.path)
+        return unauthorized(_REFUSED, f'{_REALM}, error="invalid_token"')
+    return unauthorized("Send a token from your identity provider as Authorization: Bearer.", _REALM)

@@ -1,12 +1,18 @@
 """The HTTP side every service shares: lifespan wiring, health endpoints and RFC 9457
-problem+json errors that name each failing field and never echo the input back."""
+problem+json errors that name each failing field and never echo the input back.
+
+Metrics are not on the API's listener (a provider could read them there): `serve` runs them on a
+second, internal listener in the same process (``<PREFIX>METRICS_HOST``/``<PREFIX>METRICS_PORT``).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import asyncpg
@@ -16,10 +22,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from faststream.specification import get_asyncapi_html
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import Response
+from starlette.routing import Route
 
 from samspil.runtime.errors import Rejected
-from samspil.runtime.metrics import Counts, RequestCounter, render
+from samspil.runtime.metrics import CONTENT_TYPE, Counts, RequestCounter, render
 from samspil.runtime.service import ServiceRuntime
 
 log = structlog.get_logger("samspil.http")
@@ -253,10 +263,7 @@ def create_app(
     counts: Counts = Counter()
     app.add_middleware(CprGuard, allowed=cpr_allowed)
     app.add_middleware(RequestCounter, counts=counts)
-
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics.", response_class=PlainTextResponse)
-    async def metrics() -> PlainTextResponse:
-        return await render(runtime.name, runtime, counts)
+    app.state.metrics_app = metrics_app(runtime, counts)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers.")
     async def healthz() -> dict[str, str]:
@@ -276,8 +283,54 @@ def create_app(
     return app
 
 
-def serve(app: FastAPI, host: str, port: int) -> None:
-    """Run the app until SIGINT/SIGTERM; uvicorn then runs the lifespan's orderly stop."""
+def metrics_app(runtime: ServiceRuntime, counts: Counts) -> Starlette:
+    """The internal listener's app: ``GET /metrics`` in the Prometheus text format, nothing else."""
+
+    async def metrics(_: StarletteRequest) -> Response:
+        try:
+            return await render(runtime.name, runtime, counts)
+        except Exception as error:  # not started yet, stopping, or the database is away
+            log.warning("metrics unavailable", error=type(error).__name__)
+            return PlainTextResponse("# metrics unavailable\n", status_code=503, media_type=CONTENT_TYPE)
+
+    return Starlette(routes=[Route("/metrics", metrics, methods=["GET"])])
+
+
+def serve(app: FastAPI, host: str, port: int, *, metrics_host: str, metrics_port: int) -> None:
+    """Run the API until SIGINT/SIGTERM (uvicorn then runs the lifespan's orderly stop), with the
+    app's metrics on their own listener beside it, stopped after the API."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    class Beside(uvicorn.Server):
+        # The API's server owns SIGINT/SIGTERM; this one is stopped when the API has stopped.
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    api = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    )
+    metrics_config = uvicorn.Config(
+        app.state.metrics_app,
+        host=metrics_host,
+        port=metrics_port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
+    metrics = Beside(metrics_config)
+    # Bound before the API starts, so a taken metrics port stops the process at once.
+    metrics_socket = metrics_config.bind_socket()
+
+    async def both() -> None:
+        metrics_task = asyncio.create_task(metrics.serve(sockets=[metrics_socket]))
+        try:
+            await api.serve()
+        finally:
+            metrics.should_exit = True
+            await metrics_task
+
+    with asyncio.Runner(loop_factory=api.config.get_loop_factory()) as runner:
+        runner.run(both())
+    if not api.started:
+        sys.exit(3)  # as uvicorn.run does: the app could not start (e.g. its database is away)

@@ -15,6 +15,13 @@ class RuntimeSettings(BaseSettings):
     database_url: str = Field(description="PostgreSQL URL of this service's own database.")
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Interface of the internal metrics listener (GET /metrics); never the public one.",
+    )
+    metrics_port: int = Field(
+        default=9080, ge=1, le=65535, description="Port of the internal metrics listener."
+    )
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:19092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")

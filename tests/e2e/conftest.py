@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from samspil.local.runner import SERVICES, LocalStack, free_port
-from samspil.runtime.auth import Role, issue_local_token
+from samspil.runtime.auth import DEPARTMENT_AUDIENCES, DEPARTMENT_OF_ROLE, Role, issue_local_token
 from tests.infra import Infra
 from tests.support import random_cpr
 
@@ -40,13 +40,20 @@ class RunningStack:
         )
         return result.stdout
 
-    def caseworker_token(self, role: Role = Role.EMPLOYMENT_CASEWORKER, team: str = EMPLOYMENT_TEAM) -> str:
+    def caseworker_token(
+        self,
+        role: Role = Role.EMPLOYMENT_CASEWORKER,
+        team: str = EMPLOYMENT_TEAM,
+        department: str | None = None,
+    ) -> str:
+        """A token for `department`'s API (by default the one the role calls)."""
         return issue_local_token(
             self.env["SAMSPIL_AUTH_SECRET"],
             subject=f"{role.value}-1",
             roles=[role],
             team=team,
             name="Kim Testesen",
+            audience=DEPARTMENT_AUDIENCES[department or DEPARTMENT_OF_ROLE[role]],
         )
 
     def employment(self, role: Role = Role.EMPLOYMENT_CASEWORKER) -> httpx.AsyncClient:
@@ -59,7 +66,7 @@ class RunningStack:
     def staff_client(self, service: str, role: Role, team: str = EMPLOYMENT_TEAM) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             base_url=self.url(service),
-            headers={"authorization": f"Bearer {self.caseworker_token(role, team)}"},
+            headers={"authorization": f"Bearer {self.caseworker_token(role, team, service)}"},
             timeout=30,
         )
 

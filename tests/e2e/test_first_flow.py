@@ -254,11 +254,18 @@ async def test_each_service_serves_its_asyncapi_document(running_stack: RunningS
         assert page.status_code == 200 and "asyncapi" in page.text.lower()
 
 
-async def test_each_service_reports_prometheus_metrics(running_stack: RunningStack) -> None:
+async def test_each_service_reports_prometheus_metrics_on_its_internal_port_only(
+    running_stack: RunningStack,
+) -> None:
     for service in ("provider-gateway", "employment", "social"):
         async with httpx.AsyncClient(base_url=running_stack.url(service)) as client:
             await client.get("/healthz")
-            text = (await client.get("/metrics")).text
+            assert (await client.get("/metrics")).status_code == 404
+        async with httpx.AsyncClient() as internal:
+            metrics = await internal.get(running_stack.stack.metrics_url(service))
+        assert metrics.status_code == 200
+        assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+        text = metrics.text
         assert (
             f'samspil_http_requests_total{{service="{service}",method="GET",route="/healthz",status="200"}}'
             in text

@@ -53,10 +53,9 @@ def test_gateway_gets_its_token_secret_everywhere() -> None:
     assert "PROVIDER_GATEWAY_TOKEN_SECRET" in {item["name"] for item in container["env"]}
 
 
-def _required_variables(spec: Any) -> set[str]:
-    """The environment variables a service cannot start without (its settings without default)."""
+def _settings_class(spec: Any) -> type[BaseSettings]:
     settings = importlib.import_module(f"{spec.module}.settings")
-    model = next(
+    return next(
         value
         for name, value in vars(settings).items()
         if name.endswith("Settings")
@@ -64,6 +63,11 @@ def _required_variables(spec: Any) -> set[str]:
         and issubclass(value, BaseSettings)
         and value.__module__ == settings.__name__
     )
+
+
+def _required_variables(spec: Any) -> set[str]:
+    """The environment variables a service cannot start without (its settings without default)."""
+    model = _settings_class(spec)
     names = set()
     for field_name, field in model.model_fields.items():
         if field.is_required():
@@ -85,3 +89,47 @@ def test_every_setting_a_service_needs_is_given_everywhere(spec: Any) -> None:
         # Caseworkers' tokens: one way to trust them must be configured.
         for env in (compose_env, k8s_env):
             assert ("SAMSPIL_AUTH_JWKS_URL" in env) != ("SAMSPIL_AUTH_SECRET" in env)
+
+
+def _settings_default(spec: Any, field_name: str) -> Any:
+    return _settings_class(spec).model_fields[field_name].default
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_kubernetes_serves_metrics_on_their_own_port_which_the_service_does_not_expose(spec: Any) -> None:
+    documents = list(yaml.safe_load_all((DEPLOY / "k8s/samspil.yaml").read_text()))
+    deployment = k8s_deployments()[spec.name]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    metrics_port = _settings_default(spec, "metrics_port")
+    assert ports["metrics"] == int(env[f"{spec.env_prefix}METRICS_PORT"]) == metrics_port
+    assert ports["metrics"] != ports["http"] == _settings_default(spec, "http_port")
+    # Inside the pod: the port is kept internal by the Service and the NetworkPolicy below.
+    assert env[f"{spec.env_prefix}METRICS_HOST"] == "0.0.0.0"  # noqa: S104
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(metrics_port)
+    service = next(
+        d for d in documents if d and d["kind"] == "Service" and d["metadata"]["name"] == spec.name
+    )
+    assert [port["targetPort"] for port in service["spec"]["ports"]] == ["http"]
+
+
+def test_kubernetes_lets_only_the_monitoring_namespace_reach_the_metrics_ports() -> None:
+    documents = yaml.safe_load_all((DEPLOY / "k8s/samspil.yaml").read_text())
+    policy = next(d for d in documents if d and d["kind"] == "NetworkPolicy")
+    rules = {
+        tuple(port["port"] for port in rule["ports"]): rule.get("from") for rule in policy["spec"]["ingress"]
+    }
+    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    assert rules == {("http",): None, ("metrics",): [monitoring]}
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_compose_publishes_metrics_on_the_hosts_loopback_only(spec: Any) -> None:
+    metrics_port = _settings_default(spec, "metrics_port")
+    published = compose_services()[spec.name]["ports"]
+    metrics = [port for port in published if port.endswith(f":{metrics_port}")]
+    assert metrics == [f"127.0.0.1:{metrics_port}:{metrics_port}"]
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert f"{spec.env_prefix}METRICS_HOST=0.0.0.0" in dockerfile

@@ -9,7 +9,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Annotated, Any
@@ -23,7 +23,10 @@ from fastapi import Depends, FastAPI
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
+from employment.settings import EmploymentSettings
 from samspil.runtime.auth import (
+    EMPLOYMENT_AUDIENCE,
+    SOCIAL_AUDIENCE,
     Caller,
     InvalidToken,
     Role,
@@ -33,28 +36,51 @@ from samspil.runtime.auth import (
     install_auth,
     issue_local_token,
 )
+from social.settings import SocialSettings
 
 SECRET = "a-local-secret-long-enough-for-hs256!"
+WHAT_TO_DO = "The token was not accepted: get a new token from your identity provider."
 KID = "municipality-key-1"
 ISSUER = "https://login.municipality.example/realms/staff"
 
 
 @pytest.fixture(autouse=True)
 def no_auth_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SECRET", "JWKS_URL", "ISSUER", "AUDIENCE", "ROLES_CLAIM", "TEAM_CLAIM", "NAME_CLAIM"):
+    for name in (
+        "SECRET",
+        "JWKS_URL",
+        "ISSUER",
+        "ROLES_CLAIM",
+        "TEAM_CLAIM",
+        "NAME_CLAIM",
+        "LEEWAY_SECONDS",
+        "MAX_LIFETIME_SECONDS",
+        "AUDIENCE",
+    ):
         monkeypatch.delenv(f"SAMSPIL_AUTH_{name}", raising=False)
+    for prefix in ("EMPLOYMENT_", "SOCIAL_", ""):
+        monkeypatch.delenv(f"{prefix}AUTH_AUDIENCE", raising=False)
+
+
+def auth_settings() -> StaffAuthSettings:
+    return StaffAuthSettings(auth_audience=EMPLOYMENT_AUDIENCE)
 
 
 def local_verifier(monkeypatch: pytest.MonkeyPatch) -> TokenVerifier:
     monkeypatch.setenv("SAMSPIL_AUTH_SECRET", SECRET)
-    return TokenVerifier.from_settings(StaffAuthSettings())
+    return TokenVerifier.from_settings(auth_settings())
+
+
+def local_token(**options: Any) -> str:
+    """A built-in issuer's token for the employment service."""
+    return issue_local_token(SECRET, audience=EMPLOYMENT_AUDIENCE, **options)
 
 
 def claims(**changes: Any) -> dict[str, Any]:
     now = int(time.time())
     base: dict[str, Any] = {
         "iss": "samspil-local",
-        "aud": "samspil-internal",
+        "aud": EMPLOYMENT_AUDIENCE,
         "sub": "caseworker-7",
         "iat": now,
         "exp": now + 600,
@@ -81,8 +107,7 @@ def forged(header: dict[str, Any], payload: dict[str, Any], hmac_key: bytes | No
 
 
 async def test_built_in_token_is_accepted_with_roles_team_and_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    token = issue_local_token(
-        SECRET,
+    token = local_token(
         subject="caseworker-7",
         roles=[Role.EMPLOYMENT_CASEWORKER, Role.SPECIALIST_UNIT],
         team="jobcenter-nord",
@@ -109,7 +134,7 @@ async def test_roles_may_be_one_space_separated_string(monkeypatch: pytest.Monke
 @pytest.mark.parametrize(
     ("token", "reason"),
     [
-        (lambda: issue_local_token(SECRET, subject="c", roles=[], ttl_seconds=-120), "expired"),
+        (lambda: local_token(subject="c", roles=[], ttl_seconds=-120), "expired"),
         (lambda: jwt.encode(claims(iss="someone-else"), SECRET, algorithm="HS256"), "another issuer"),
         (lambda: jwt.encode(claims(aud="another-system"), SECRET, algorithm="HS256"), "another audience"),
         (
@@ -119,7 +144,11 @@ async def test_roles_may_be_one_space_separated_string(monkeypatch: pytest.Monke
         (lambda: forged({"alg": "none", "typ": "JWT"}, claims(), None), "algorithm"),
         (lambda: jwt.encode(claims(exp=None), SECRET, algorithm="HS256"), "no exp claim"),
         (lambda: jwt.encode(claims(sub=None), SECRET, algorithm="HS256"), "no sub claim"),
+        (lambda: jwt.encode(claims(iat=None), SECRET, algorithm="HS256"), "no iat claim"),
         (lambda: jwt.encode(claims(nbf=int(time.time()) + 600), SECRET, algorithm="HS256"), "not valid yet"),
+        (lambda: jwt.encode(claims(iat=int(time.time()) + 120), SECRET, algorithm="HS256"), "not valid yet"),
+        (lambda: jwt.encode(claims(exp=int(time.time()) + 3700), SECRET, algorithm="HS256"), "lifetime"),
+        (lambda: local_token(subject="c", roles=[], ttl_seconds=7200), "lifetime"),
         (lambda: "not-a-token", "malformed"),
     ],
     ids=[
@@ -130,7 +159,11 @@ async def test_roles_may_be_one_space_separated_string(monkeypatch: pytest.Monke
         "alg-none",
         "missing-exp",
         "missing-sub",
+        "missing-iat",
         "not-yet-valid",
+        "issued-in-the-future",
+        "lives-too-long",
+        "built-in-issuer-token-lives-too-long",
         "garbage",
     ],
 )
@@ -140,6 +173,22 @@ async def test_untrustworthy_token_is_refused(
     with pytest.raises(InvalidToken) as refused:
         await local_verifier(monkeypatch).verify(token())
     assert reason in refused.value.reason
+
+
+async def test_token_issued_within_the_leeway_ahead_of_our_clock_is_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = jwt.encode(claims(iat=int(time.time()) + 10), SECRET, algorithm="HS256")
+    assert (await local_verifier(monkeypatch).verify(token)).subject == "caseworker-7"
+
+
+async def test_maximum_lifetime_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    two_hours = local_token(subject="c", roles=[], ttl_seconds=7200)
+    monkeypatch.setenv("SAMSPIL_AUTH_MAX_LIFETIME_SECONDS", "7200")
+    assert (await local_verifier(monkeypatch).verify(two_hours)).subject == "c"
+    monkeypatch.setenv("SAMSPIL_AUTH_MAX_LIFETIME_SECONDS", "7199")
+    with pytest.raises(InvalidToken, match="lifetime"):
+        await local_verifier(monkeypatch).verify(two_hours)
 
 
 async def test_refusal_reason_never_holds_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,19 +205,19 @@ def test_settings_refuse_both_a_secret_and_a_jwks_url(monkeypatch: pytest.Monkey
     monkeypatch.setenv("SAMSPIL_AUTH_SECRET", SECRET)
     monkeypatch.setenv("SAMSPIL_AUTH_JWKS_URL", "https://login.municipality.example/jwks")
     with pytest.raises(ValidationError, match="exactly one of SAMSPIL_AUTH_SECRET") as refused:
-        StaffAuthSettings()
+        auth_settings()
     assert SECRET not in str(refused.value)
 
 
 def test_settings_refuse_neither_a_secret_nor_a_jwks_url() -> None:
     with pytest.raises(ValidationError, match="exactly one of SAMSPIL_AUTH_SECRET"):
-        StaffAuthSettings()
+        auth_settings()
 
 
 def test_settings_refuse_a_short_secret_without_printing_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAMSPIL_AUTH_SECRET", "too-short-secret")
     with pytest.raises(ValidationError) as refused:
-        StaffAuthSettings()
+        auth_settings()
     assert "too-short-secret" not in str(refused.value)
 
 
@@ -176,10 +225,44 @@ def test_settings_are_read_from_unprefixed_variables(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SAMSPIL_AUTH_JWKS_URL", "https://login.municipality.example/jwks")
     monkeypatch.setenv("SAMSPIL_AUTH_ISSUER", ISSUER)
     monkeypatch.setenv("SAMSPIL_AUTH_ROLES_CLAIM", "realm_access.roles")
-    settings = StaffAuthSettings()
+    settings = auth_settings()
     assert settings.auth_jwks_url == "https://login.municipality.example/jwks"
     assert (settings.auth_issuer, settings.auth_roles_claim) == (ISSUER, "realm_access.roles")
     assert settings.auth_secret is None
+
+
+def department_settings(monkeypatch: pytest.MonkeyPatch) -> tuple[EmploymentSettings, SocialSettings]:
+    monkeypatch.setenv("SAMSPIL_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("SAMSPIL_CITIZEN_REF_KEY", "a-citizen-reference-key-long-enough!")
+    monkeypatch.setenv("EMPLOYMENT_DATABASE_URL", "postgresql://employment@localhost/employment")
+    monkeypatch.setenv("SOCIAL_DATABASE_URL", "postgresql://social@localhost/social")
+    return EmploymentSettings(), SocialSettings()
+
+
+async def test_each_department_accepts_only_tokens_for_its_own_audience(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    employment, social = (TokenVerifier.from_settings(s) for s in department_settings(monkeypatch))
+    for_employment = issue_local_token(SECRET, subject="c", roles=[], audience=EMPLOYMENT_AUDIENCE)
+    for_social = issue_local_token(SECRET, subject="c", roles=[], audience=SOCIAL_AUDIENCE)
+    assert (await employment.verify(for_employment)).subject == "c"
+    assert (await social.verify(for_social)).subject == "c"
+    for verifier, token in ((social, for_employment), (employment, for_social)):
+        with pytest.raises(InvalidToken, match="another audience"):
+            await verifier.verify(token)
+
+
+def test_each_department_reads_its_audience_from_its_own_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMPLOYMENT_AUTH_AUDIENCE", "api://jobcenter")
+    monkeypatch.setenv("SOCIAL_AUTH_AUDIENCE", "api://socialcenter")
+    employment, social = department_settings(monkeypatch)
+    assert (employment.auth_audience, social.auth_audience) == ("api://jobcenter", "api://socialcenter")
+
+
+def test_the_former_shared_audience_variable_is_refused_not_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMSPIL_AUTH_AUDIENCE", "samspil-internal")
+    with pytest.raises(ValidationError, match="EMPLOYMENT_AUTH_AUDIENCE and SOCIAL_AUTH_AUDIENCE"):
+        department_settings(monkeypatch)
 
 
 # --- the municipality's OpenID Connect provider ---------------------------------------------------
@@ -236,7 +319,7 @@ def identity_provider() -> Iterator[IdentityProvider]:
 def oidc_verifier(monkeypatch: pytest.MonkeyPatch, provider: IdentityProvider) -> TokenVerifier:
     monkeypatch.setenv("SAMSPIL_AUTH_JWKS_URL", provider.jwks_url)
     monkeypatch.setenv("SAMSPIL_AUTH_ISSUER", ISSUER)
-    return TokenVerifier.from_settings(StaffAuthSettings())
+    return TokenVerifier.from_settings(auth_settings())
 
 
 async def test_provider_token_signed_with_a_published_key_is_accepted(
@@ -261,6 +344,28 @@ async def test_provider_keys_are_fetched_once_not_per_request(
     assert len(identity_provider.fetches) - before == 1
 
 
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        (lambda now: {"iat": None}, "no iat claim"),
+        (lambda now: {"iat": now + 3600, "exp": now + 3900}, "not valid yet"),
+        (lambda now: {"exp": now + 3700}, "lifetime"),
+        (lambda now: {"aud": SOCIAL_AUDIENCE}, "another audience"),
+    ],
+    ids=["missing-iat", "issued-in-the-future", "lives-too-long", "for-the-other-department"],
+)
+async def test_provider_token_without_a_bounded_life_or_for_another_department_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+    identity_provider: IdentityProvider,
+    changes: Callable[[int], dict[str, Any]],
+    reason: str,
+) -> None:
+    # Times from when the test runs, not from when pytest collected it.
+    token = identity_provider.token(**changes(int(time.time())))
+    with pytest.raises(InvalidToken, match=reason):
+        await oidc_verifier(monkeypatch, identity_provider).verify(token)
+
+
 async def test_hs256_token_signed_with_the_public_key_is_refused(
     monkeypatch: pytest.MonkeyPatch, identity_provider: IdentityProvider
 ) -> None:
@@ -275,7 +380,7 @@ async def test_hs256_token_signed_with_the_public_key_is_refused(
 async def test_built_in_token_is_refused_when_the_provider_is_configured(
     monkeypatch: pytest.MonkeyPatch, identity_provider: IdentityProvider
 ) -> None:
-    token = issue_local_token(SECRET, subject="caseworker-7", roles=["employment-caseworker"], issuer=ISSUER)
+    token = local_token(subject="caseworker-7", roles=["employment-caseworker"], issuer=ISSUER)
     with pytest.raises(InvalidToken, match="algorithm"):
         await oidc_verifier(monkeypatch, identity_provider).verify(token)
 
@@ -344,31 +449,62 @@ async def test_request_with_a_bad_token_gets_401_invalid_token_and_the_token_is_
         assert token not in response.text and token not in json.dumps(logs, default=str)
 
 
-async def test_expired_token_gets_401(monkeypatch: pytest.MonkeyPatch) -> None:
-    token = issue_local_token(SECRET, subject="c", roles=["employment-caseworker"], ttl_seconds=-120)
+async def test_expired_token_gets_401_saying_what_to_do_and_the_cause_goes_to_the_log(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = local_token(subject="c", roles=["employment-caseworker"], ttl_seconds=-120)
+    with capture_logs() as logs:
+        response = await post_case_note(
+            tiny_app(local_verifier(monkeypatch)), {"Authorization": f"Bearer {token}"}
+        )
+    assert response.status_code == 401
+    assert response.json()["detail"] == WHAT_TO_DO
+    assert "expired" not in response.text
+    assert [entry["reason"] for entry in logs if entry["event"] == "staff token refused"] == [
+        "the token has expired"
+    ]
+    assert token not in json.dumps(logs, default=str)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        lambda: jwt.encode(claims(aud=SOCIAL_AUDIENCE), SECRET, algorithm="HS256"),
+        lambda: jwt.encode(claims(exp=int(time.time()) + 86400), SECRET, algorithm="HS256"),
+        lambda: "not-a-token",
+    ],
+    ids=["another-audience", "too-long-lived", "garbage"],
+)
+async def test_every_refused_token_gets_the_same_401_body(
+    monkeypatch: pytest.MonkeyPatch, token: Any
+) -> None:
     response = await post_case_note(
-        tiny_app(local_verifier(monkeypatch)), {"Authorization": f"Bearer {token}"}
+        tiny_app(local_verifier(monkeypatch)), {"Authorization": f"Bearer {token()}"}
     )
     assert response.status_code == 401
-    assert response.json()["detail"] == "the token has expired"
+    assert response.json() == {
+        "type": "https://samspil.dk/problems/unauthorized",
+        "title": "Authentication required",
+        "status": 401,
+        "detail": WHAT_TO_DO,
+    }
 
 
-async def test_caller_without_any_listed_role_gets_403(monkeypatch: pytest.MonkeyPatch) -> None:
-    token = issue_local_token(
-        SECRET, subject="caseworker-9", roles=[Role.SOCIAL_CASEWORKER], team="social-vest"
-    )
+async def test_caller_without_any_listed_role_gets_403_naming_the_roles_needed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = local_token(subject="caseworker-9", roles=[Role.SOCIAL_CASEWORKER], team="social-vest")
     response = await post_case_note(
         tiny_app(local_verifier(monkeypatch)), {"Authorization": f"Bearer {token}"}
     )
     assert response.status_code == 403
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json()["type"] == "https://samspil.dk/problems/forbidden"
+    assert response.json()["detail"] == "This needs one of the roles: employment-caseworker, specialist-unit."
 
 
 async def test_caller_with_a_listed_role_is_let_through(monkeypatch: pytest.MonkeyPatch) -> None:
-    token = issue_local_token(
-        SECRET, subject="caseworker-7", roles=[Role.EMPLOYMENT_CASEWORKER], team="jobcenter-nord"
-    )
+    token = local_token(subject="caseworker-7", roles=[Role.EMPLOYMENT_CASEWORKER], team="jobcenter-nord")
     response = await post_case_note(
         tiny_app(local_verifier(monkeypatch)), {"Authorization": f"Bearer {token}"}
     )

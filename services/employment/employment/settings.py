@@ -4,7 +4,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from employment.service_layer.course import CourseRules
-from samspil.runtime.auth import StaffAuthSettings
+from samspil.runtime.auth import EMPLOYMENT_AUDIENCE, StaffAuthSettings
 from samspil.runtime.settings import RuntimeSettings
 
 
@@ -13,7 +13,14 @@ class EmploymentSettings(RuntimeSettings, StaffAuthSettings):
 
     model_config = SettingsConfigDict(env_prefix="EMPLOYMENT_", extra="ignore", frozen=True)
 
+    auth_audience: str = Field(
+        default=EMPLOYMENT_AUDIENCE,
+        min_length=1,
+        description="The `aud` a caseworker's token must carry to be accepted here "
+        "(EMPLOYMENT_AUTH_AUDIENCE); the other department's tokens are refused.",
+    )
     http_port: int = 8081
+    metrics_port: int = Field(default=9081, ge=1, le=65535)
     absence_task_working_days: int = Field(default=2, ge=1, le=30)
     handover_task_working_days: int = Field(default=5, ge=1, le=30)
     objection_working_days: int = Field(

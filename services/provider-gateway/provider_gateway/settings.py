@@ -12,6 +12,7 @@ class GatewaySettings(RuntimeSettings):
     model_config = SettingsConfigDict(env_prefix="PROVIDER_GATEWAY_", extra="ignore", frozen=True)
 
     http_port: int = 8080
+    metrics_port: int = Field(default=9080, ge=1, le=65535)
     token_secret: str = Field(min_length=32, description="Signs bearer tokens; keep it secret.")
     token_ttl_seconds: int = Field(default=900, le=900, description="At most 15 minutes.")
     rate_limit_per_second: float = Field(default=20.0, gt=0, description="Per provider, per gateway process.")

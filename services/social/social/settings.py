@@ -3,7 +3,7 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
-from samspil.runtime.auth import StaffAuthSettings
+from samspil.runtime.auth import SOCIAL_AUDIENCE, StaffAuthSettings
 from samspil.runtime.settings import RuntimeSettings
 
 
@@ -12,7 +12,14 @@ class SocialSettings(RuntimeSettings, StaffAuthSettings):
 
     model_config = SettingsConfigDict(env_prefix="SOCIAL_", extra="ignore", frozen=True)
 
+    auth_audience: str = Field(
+        default=SOCIAL_AUDIENCE,
+        min_length=1,
+        description="The `aud` a caseworker's token must carry to be accepted here "
+        "(SOCIAL_AUTH_AUDIENCE); the other department's tokens are refused.",
+    )
     http_port: int = 8082
+    metrics_port: int = Field(default=9082, ge=1, le=65535)
     task_working_days: int = 5
     objection_working_days: int = Field(
         default=5, ge=1, le=30, description="Working days the social team has to object to a decision."
