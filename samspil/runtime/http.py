@@ -268,4 +268,8 @@ def serve(app: FastAPI, host: str, port: int) -> None:
     """Run the app until SIGINT/SIGTERM; uvicorn then runs the lifespan's orderly stop."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any local peer as the
+    # client's address. A service that needs the address behind a proxy decides whom to trust.
+    uvicorn.run(
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="on", proxy_headers=False
+    )
