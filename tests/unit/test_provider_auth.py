@@ -58,6 +58,7 @@ def test_client_credentials_are_read_from_the_form() -> None:
         (b"grant_type=client_credentials&grant_type=client_credentials", None, "invalid_request"),
         (b"client_id=a&client_id=b&client_secret=s", None, "invalid_request"),
         (b"grant_type=client_credentials&client_id=%ff", None, "invalid_request"),
+        (b"grant_type=client_credentials&client_id=a%00b&client_secret=x", None, "invalid_request"),
         (b"grant_type=client_credentials", "Basic !!!", "invalid_client"),
         (
             b"grant_type=client_credentials",

@@ -33,6 +33,7 @@ router = APIRouter()
 REALM = "samspil-provider-gateway"
 GRANT_TYPE = "client_credentials"
 _CREDENTIAL = re.compile(r"[\x21-\x7e]{1,200}")
+_VSCHARS = re.compile(r"[\x20-\x7e]*")  # the characters RFC 6749 allows in client_id and secret
 _DUMMY_HASH = hash_secret("no client has this secret")
 _HASHING = asyncio.Semaphore(2)
 _PARAMETERS = ("grant_type", "client_id", "client_secret", "scope")
@@ -119,6 +120,8 @@ def read_token_request(body: bytes, authorization: str | None) -> TokenRequest:
     fields = _form(body)
     basic = _basic(authorization)
     body_id, body_secret = fields.get("client_id"), fields.get("client_secret")
+    if not all(_VSCHARS.fullmatch(value) for value in (body_id or "", body_secret or "")):
+        raise _invalid_request("client_id and client_secret are printable ASCII (RFC 6749 appendix A).")
     if basic is None:
         if body_secret is not None and body_id is None:
             raise _invalid_request("client_secret is sent without client_id.")
