@@ -156,12 +156,13 @@ def _provider(args: argparse.Namespace) -> int:
             if new_secret is None:
                 print("No active client with that id.", file=sys.stderr)
                 return 1
-            print(f"client_secret: {new_secret}\n(The secret is shown only now.)")
+            print(f"client_secret: {new_secret}")
+            print("(The secret is shown only now. Tokens issued before no longer work.)")
             return 0
         if not await admin.disable_client(conn, args.name):
             print("No active client with that id.", file=sys.stderr)
             return 1
-        print("Disabled.")
+        print("Disabled. Its tokens no longer work.")
         return 0
 
     return _with_db(args.state_dir, "provider-gateway", work)

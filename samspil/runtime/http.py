@@ -307,8 +307,18 @@ def serve(app: FastAPI, host: str, port: int, *, metrics_host: str, metrics_port
         def capture_signals(self) -> Iterator[None]:
             yield
 
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any local peer as the
+    # client's address. A service that needs the address behind a proxy decides whom to trust.
     api = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            proxy_headers=False,
+        )
     )
     metrics_config = uvicorn.Config(
         app.state.metrics_app,
@@ -317,6 +327,7 @@ def serve(app: FastAPI, host: str, port: int, *, metrics_host: str, metrics_port
         log_config=None,
         access_log=False,
         lifespan="off",
+        proxy_headers=False,
     )
     metrics = Beside(metrics_config)
     # Bound before the API starts, so a taken metrics port stops the process at once.

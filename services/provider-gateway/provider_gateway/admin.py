@@ -1,6 +1,8 @@
 """Operator actions on provider credentials, used by ``samspil provider add|rotate|disable``.
 
-A secret is returned once, to be handed to the provider; only its hash is stored.
+A secret is returned once, to be handed to the provider; only its hash is stored. Rotating the
+secret or disabling the client also revokes every token issued to it so far: each moves the
+client's token generation on, and the gateway refuses a token of an older generation.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ async def add_provider(conn: Connection, provider_id: str) -> tuple[str, str]:
 async def rotate_secret(conn: Connection, client_id: str) -> str | None:
     secret = new_client_secret()
     status = await conn.execute(
-        "UPDATE provider_client SET secret_hash = $2 WHERE client_id = $1 AND disabled_at IS NULL",
+        "UPDATE provider_client SET secret_hash = $2, token_generation = token_generation + 1"
+        " WHERE client_id = $1 AND disabled_at IS NULL",
         client_id,
         hash_secret(secret),
     )
@@ -35,7 +38,8 @@ async def rotate_secret(conn: Connection, client_id: str) -> str | None:
 
 async def disable_client(conn: Connection, client_id: str) -> bool:
     status = await conn.execute(
-        "UPDATE provider_client SET disabled_at = now() WHERE client_id = $1 AND disabled_at IS NULL",
+        "UPDATE provider_client SET disabled_at = now(), token_generation = token_generation + 1"
+        " WHERE client_id = $1 AND disabled_at IS NULL",
         client_id,
     )
     return status.endswith(" 1")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from provider_gateway.entrypoints import consumers, http
-from provider_gateway.entrypoints.guards import AuditTrail, BodyRules, RateLimiter
+from provider_gateway.entrypoints import consumers, http, tokens
+from provider_gateway.entrypoints.auth import TokenIdentity
+from provider_gateway.entrypoints.guards import AuditTrail, BodyRules
+from provider_gateway.entrypoints.limits import RateLimiter
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.http import create_app, problem_responses
 from samspil.runtime.service import ServiceRuntime
@@ -29,11 +31,20 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     )
     app = create_app(runtime, title="Samspil provider gateway", description=DESCRIPTION)
     app.state.settings = settings
-    app.state.rate_limiter = RateLimiter(rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
+    app.state.rate_limiter = RateLimiter(
+        rate=settings.rate_limit_per_second,
+        burst=settings.rate_limit_burst,
+        max_buckets=settings.rate_limit_max_buckets,
+    )
     app.state.anonymous_limiter = RateLimiter(
-        rate=settings.anonymous_rate_per_second, burst=settings.anonymous_burst
+        rate=settings.anonymous_rate_per_second,
+        burst=settings.anonymous_burst,
+        max_buckets=settings.rate_limit_max_buckets,
     )
     app.add_middleware(BodyRules)
+    app.add_middleware(TokenIdentity)  # names the caller before BodyRules may refuse
     app.add_middleware(AuditTrail)  # added last, so it wraps the others and sees their refusals
-    app.include_router(http.router, responses=problem_responses(400, 401, 404, 409, 413, 415, 422, 429))
+    responses = problem_responses(400, 401, 404, 409, 413, 415, 422, 429)
+    app.include_router(tokens.router, responses=responses)
+    app.include_router(http.router, responses=responses)
     return app

@@ -141,8 +141,10 @@ async def add_acknowledgement(
 
 
 async def active_client(conn: asyncpg.Pool, client_id: str) -> asyncpg.Record | None:
+    """The client unless it is disabled, with its secret's hash and its token generation (a
+    token of an older generation is revoked)."""
     return await conn.fetchrow(
-        "SELECT client_id, provider_id, secret_hash FROM provider_client"
+        "SELECT client_id, provider_id, secret_hash, token_generation FROM provider_client"
         " WHERE client_id = $1 AND disabled_at IS NULL",
         client_id,
     )

@@ -1,12 +1,11 @@
-"""Request rules of the provider API: Idempotency-Key, rate limit, body size and type, audit."""
+"""Request rules of the provider API: Idempotency-Key, body size and type, audit. Rate limits are in
+`limits`."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -87,25 +86,6 @@ async def idempotent(
                 json.dumps(content),
             )
     return JSONResponse(content, status_code=status_code)
-
-
-@dataclass
-class RateLimiter:
-    """A token bucket per provider, per process: ``rate`` requests a second, bursts to ``burst``."""
-
-    rate: float
-    burst: float
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    def check(self, provider_id: str) -> None:
-        now = time.monotonic()
-        tokens, last = self._buckets.get(provider_id, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens < 1:
-            retry_after = max(1, round((1 - tokens) / self.rate + 0.5))
-            self._buckets[provider_id] = (tokens, now)
-            raise Problem(429, "rate-limited", "Too many requests", headers={"Retry-After": str(retry_after)})
-        self._buckets[provider_id] = (tokens - 1, now)
 
 
 class BodyRules:

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import time
 import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, ValidationError, create_model
 
 from provider_gateway.adapters import repository
-from provider_gateway.domain.credentials import (
-    TokenClaims,
-    hash_secret,
-    issue_token,
-    read_token,
-    verify_secret,
-)
+from provider_gateway.domain.credentials import TokenClaims
 from provider_gateway.domain.lifecycle import ACTIONS, IllegalTransition
 from provider_gateway.domain.shares import measures_in_view
 from provider_gateway.domain.submissions import SubmissionStatus
+from provider_gateway.entrypoints.auth import Provider
 from provider_gateway.entrypoints.guards import idempotent
 from provider_gateway.service_layer import handlers
 from samspil.runtime.db import Connection
@@ -46,17 +38,7 @@ from schemas.provider_reports import (
 from schemas.referrals import ReferralCompleted, ReferralStatus, ReferralTransition
 
 router = APIRouter()
-_PRINTABLE = r"^[\x21-\x7e]+$"
-_DUMMY_HASH = hash_secret("no client has this secret")
-_HASHING = asyncio.Semaphore(2)
-_bearer = HTTPBearer(auto_error=False)
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
-
-
-class TokenOut(BaseModel):
-    access_token: str
-    token_type: str = "Bearer"  # noqa: S105 - the OAuth2 token type, not a secret
-    expires_in: int
 
 
 class ReferralOut(BaseModel):
@@ -148,39 +130,6 @@ class SubmissionAccepted(BaseModel):
     status: str = "received"
 
 
-def _unauthorized(detail: str) -> Problem:
-    return Problem(
-        401, "unauthorized", "Authentication required", detail=detail, headers={"WWW-Authenticate": "Bearer"}
-    )
-
-
-def _limit_anonymous(request: Request, bucket: str) -> None:
-    """Callers not (yet) known by a valid token are limited by address, so nobody can flood the
-    audit trail or the password hashing without credentials."""
-    host = request.client.host if request.client else "unknown"
-    request.app.state.anonymous_limiter.check(f"{bucket}:{host}")
-
-
-async def current_provider(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> TokenClaims:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        _limit_anonymous(request, "no-token")
-        raise _unauthorized("send a bearer token from POST /oauth/token")
-    claims = read_token(credentials.credentials, request.app.state.settings.token_secret)
-    if claims is None:
-        _limit_anonymous(request, "bad-token")
-        raise _unauthorized("the token is invalid or has expired")
-    request.state.client_id, request.state.provider_id = claims.client_id, claims.provider_id
-    # A disabled client loses access at once, not when its last token expires.
-    client = await repository.active_client(request.app.state.runtime.pool, claims.client_id)
-    if client is None or client["provider_id"] != claims.provider_id:
-        raise _unauthorized("the client is disabled")
-    request.app.state.rate_limiter.check(claims.provider_id)
-    return claims
-
-
-Provider = Annotated[TokenClaims, Depends(current_provider)]
 IdempotencyKey = Annotated[
     str,
     Header(
@@ -191,36 +140,6 @@ IdempotencyKey = Annotated[
         description="Unique per request you mean to make once; repeat it to retry safely.",
     ),
 ]
-
-
-@router.post("/oauth/token", response_model=TokenOut, tags=["auth"])
-async def token(
-    request: Request,
-    response: Response,
-    grant_type: Annotated[str, Form()],
-    client_id: Annotated[str, Form(max_length=200, pattern=_PRINTABLE)],
-    client_secret: Annotated[str, Form(max_length=200, pattern=_PRINTABLE)],
-) -> TokenOut:
-    """OAuth2 client-credentials grant: trade a provider's client id and secret for a bearer
-    token that lives at most 15 minutes."""
-    request.state.client_id = client_id  # as claimed, for the audit trail
-    _limit_anonymous(request, "token")
-    if grant_type != "client_credentials":
-        raise Problem(400, "unsupported-grant-type", "Only client_credentials is supported")
-    client = await repository.active_client(request.app.state.runtime.pool, client_id)
-    # scrypt is slow on purpose: run it off the event loop, and for unknown clients too, so
-    # the response time does not tell which client ids exist.
-    stored = client["secret_hash"] if client is not None else _DUMMY_HASH
-    async with _HASHING:  # a bounded number of slow hashes at a time
-        valid = await asyncio.to_thread(verify_secret, client_secret, stored)
-    if client is None or not valid:
-        raise _unauthorized("unknown client or wrong secret")
-    ttl = request.app.state.settings.token_ttl_seconds
-    claims = TokenClaims(client["client_id"], client["provider_id"], int(time.time()) + ttl)
-    # RFC 6749 5.1: a token response must not be cached.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return TokenOut(access_token=issue_token(claims, request.app.state.settings.token_secret), expires_in=ttl)
 
 
 def _referral_out(row: Any) -> ReferralOut:

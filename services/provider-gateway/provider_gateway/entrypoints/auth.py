@@ -1,0 +1,133 @@
+"""Who is calling the provider API, in an order that keeps the database out of reach of floods:
+
+1. the bearer token's signature and claims, checked without the database;
+2. the rate limit: per provider for a token that verifies (also one revoked since: that is only
+   known in step 3), per address for a missing or invalid token;
+3. the database: the client is still active and the token of its current generation (neither
+   the secret rotated nor the client disabled since it was issued).
+
+A refused caller is told what to do (get a new token); the log says why, never with the token.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.openapi.models import OAuthFlowClientCredentials
+from fastapi.openapi.models import OAuthFlows as OAuthFlowsModel
+from fastapi.security import OAuth2
+
+from provider_gateway.adapters import repository
+from provider_gateway.domain.credentials import InvalidToken, TokenClaims, read_token
+from provider_gateway.entrypoints.limits import client_address
+from provider_gateway.settings import GatewaySettings
+from samspil.runtime.http import Problem, unauthorized
+
+log = structlog.get_logger("provider_gateway.auth")
+
+TOKEN_URL = "/oauth/token"  # noqa: S105 - a path, not a secret
+WHAT_TO_DO = (
+    f"Get a new token from POST {TOKEN_URL} (OAuth2 client credentials) and send it as "
+    "'Authorization: Bearer <token>'."
+)
+
+oauth2 = OAuth2(
+    flows=OAuthFlowsModel(clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes={})),
+    scheme_name="oauth2",
+    description="OAuth2 client credentials: trade your client id and secret at the token URL "
+    "(HTTP Basic or form fields) for a bearer token that lives at most 15 minutes.",
+    auto_error=False,
+)
+
+
+class NoToken(Exception):
+    """No bearer token was sent."""
+
+
+def bearer_claims(authorization: str | None, settings: GatewaySettings) -> TokenClaims:
+    """The verified claims of the bearer token in an Authorization header, without the
+    database: whether the client may still use it is not known yet. Raises `NoToken` or
+    `InvalidToken`."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NoToken
+    return read_token(
+        token.strip(), settings.token_secret, issuer=settings.token_issuer, audience=settings.token_audience
+    )
+
+
+def limit_anonymous(request: Request, bucket: str) -> None:
+    """Callers not (yet) known by a valid token are limited by address, so nobody can flood the
+    audit trail or the password hashing without credentials."""
+    address = client_address(request.scope, request.app.state.settings.trusted_proxies)
+    request.app.state.anonymous_limiter.check(f"{bucket}:{address}")
+
+
+def _refused(challenge: str = 'Bearer error="invalid_token"') -> Problem:
+    return unauthorized(WHAT_TO_DO, challenge)
+
+
+async def current_provider(
+    request: Request, authorization: Annotated[str | None, Depends(oauth2)]
+) -> TokenClaims:
+    try:
+        claims = bearer_claims(authorization, request.app.state.settings)
+    except NoToken:
+        limit_anonymous(request, "no-token")
+        raise _refused("Bearer") from None  # RFC 6750 3.1: no error code when none was sent
+    except InvalidToken as invalid:
+        limit_anonymous(request, "bad-token")
+        log.info("bearer token refused", reason=invalid.reason)
+        raise _refused() from None
+    request.state.client_id, request.state.provider_id = claims.client_id, claims.provider_id
+    request.app.state.rate_limiter.check(claims.provider_id)
+    client = await repository.active_client(request.app.state.runtime.pool, claims.client_id)
+    reason = (
+        "client disabled or unknown"
+        if client is None
+        else "client belongs to another provider"
+        if client["provider_id"] != claims.provider_id
+        else "token revoked: secret rotated since it was issued"
+        if client["token_generation"] != claims.generation
+        else None
+    )
+    if reason is not None:
+        log.info(
+            "bearer token refused",
+            reason=reason,
+            client_id=claims.client_id,
+            provider_id=claims.provider_id,
+            token_id=claims.token_id,
+        )
+        raise _refused()
+    return claims
+
+
+Provider = Annotated[TokenClaims, Depends(current_provider)]
+
+
+class TokenIdentity:
+    """Names the caller in the request state (``client_id``, ``provider_id``) as soon as its
+    bearer token verifies, before any other rule may refuse the request, so the audit trail
+    knows who sent a body too large or of the wrong type, or too many requests. The
+    database check comes later, in `current_provider` (ASGI)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            authorization = next(
+                (value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"),
+                None,
+            )
+            try:
+                claims = bearer_claims(authorization, scope["app"].state.settings)
+            except (NoToken, InvalidToken):
+                pass
+            else:
+                state = scope.setdefault("state", {})
+                state["client_id"], state["provider_id"] = claims.client_id, claims.provider_id
+        await self.app(scope, receive, send)

@@ -1,0 +1,109 @@
+"""Rate limits of the provider API, and whom to count a request against.
+
+A token bucket per key (a provider, or a caller's address), in memory, per process. The number
+of buckets is capped, so callers inventing addresses cannot grow it without bound: when the cap
+is reached, the buckets that have refilled to full go first (forgetting them changes nothing: a
+new bucket starts full), then the ones idle longest.
+
+The address is the connecting peer's, unless that peer is a trusted reverse proxy: then it is
+the right-most X-Forwarded-For entry that is not itself a trusted proxy, the last address a
+trusted hop saw. Entries further left are whatever the caller chose to send.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from samspil.runtime.http import Problem
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass
+class RateLimiter:
+    """``rate`` requests a second per key, in bursts of up to ``burst``, for at most
+    ``max_buckets`` keys at a time."""
+
+    rate: float
+    burst: float
+    max_buckets: int = 10_000
+    clock: Callable[[], float] = time.monotonic
+    # key -> (tokens left, when last counted); least recently counted first.
+    _buckets: OrderedDict[str, tuple[float, float]] = field(default_factory=OrderedDict)
+
+    def check(self, key: str) -> None:
+        """Count one request against ``key``; 429 with Retry-After when its bucket is empty."""
+        now = self.clock()
+        if key in self._buckets:
+            tokens, last = self._buckets.pop(key)
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+        else:
+            self._make_room(now)
+            tokens = self.burst
+        if tokens < 1:
+            self._buckets[key] = (tokens, now)
+            retry_after = max(1, math.ceil((1 - tokens) / self.rate))
+            raise Problem(429, "rate-limited", "Too many requests", headers={"Retry-After": str(retry_after)})
+        self._buckets[key] = (tokens - 1, now)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _make_room(self, now: float) -> None:
+        if len(self._buckets) < self.max_buckets:
+            return
+        # Full buckets first: forgetting them changes no answer.
+        for key in [key for key, (tokens, last) in self._buckets.items() if self._full(tokens, last, now)]:
+            del self._buckets[key]
+        # Then the longest idle, down to nine tenths of the cap, so the sweep above runs once
+        # per max_buckets/10 new keys at most, not on every request.
+        keep = max(0, min(len(self._buckets), self.max_buckets - 1, self.max_buckets * 9 // 10))
+        while len(self._buckets) > keep:
+            self._buckets.popitem(last=False)
+
+    def _full(self, tokens: float, last: float, now: float) -> bool:
+        return tokens + (now - last) * self.rate >= self.burst
+
+
+def _ip(text: str) -> IPAddress | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # [v6]:port
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # v4:port
+        text = text.split(":")[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _trusted(address: IPAddress | None, proxies: Sequence[IPNetwork]) -> bool:
+    return address is not None and any(address in network for network in proxies)
+
+
+def client_address(scope: Any, trusted_proxies: Sequence[IPNetwork]) -> str:
+    """The address to count a request against (see the module docstring)."""
+    peer = scope["client"][0] if scope.get("client") else "unknown"
+    if not trusted_proxies or not _trusted(_ip(peer), trusted_proxies):
+        return str(peer)
+    forwarded = [
+        entry.strip()
+        for name, value in scope["headers"]
+        if name == b"x-forwarded-for"
+        for entry in value.decode("latin-1").split(",")
+        if entry.strip()
+    ]
+    for entry in reversed(forwarded):
+        address = _ip(entry)
+        if not _trusted(address, trusted_proxies):
+            # The hop a trusted proxy saw. Not an address at all if that proxy wrote nonsense:
+            # then count against the text, still one bucket per distinct value it wrote.
+            return str(address) if address is not None else entry[:64]
+    return forwarded[0][:64] if forwarded else str(peer)

@@ -1,0 +1,126 @@
+"""The provider API's rate limiter stays within its memory bound, and counts a request against
+the address it really came from."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from typing import Any
+
+import pytest
+
+from provider_gateway.entrypoints.limits import RateLimiter, client_address
+from provider_gateway.settings import GatewaySettings
+from samspil.runtime.http import Problem
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limiter(rate: float = 1.0, burst: int = 3, max_buckets: int = 100) -> tuple[RateLimiter, Clock]:
+    clock = Clock()
+    return RateLimiter(rate=rate, burst=burst, max_buckets=max_buckets, clock=clock), clock
+
+
+def test_a_key_gets_its_burst_then_429_with_retry_after_then_refills() -> None:
+    limits, clock = limiter(rate=0.5, burst=3)
+    for _ in range(3):
+        limits.check("p1")
+    with pytest.raises(Problem) as refused:
+        limits.check("p1")
+    assert refused.value.status == 429 and refused.value.headers == {"Retry-After": "2"}
+    limits.check("p2")  # another key has its own bucket
+    clock.now += 2
+    limits.check("p1")
+    with pytest.raises(Problem):
+        limits.check("p1")
+
+
+def test_random_addresses_never_grow_the_limiter_past_its_cap() -> None:
+    limits, clock = limiter(max_buckets=1000)
+    rng = random.Random(10)
+    for _ in range(50_000):
+        limits.check(f"no-token:{ipaddress.IPv4Address(rng.getrandbits(32))}")
+        clock.now += 0.0001
+        assert len(limits) <= 1000
+
+
+def test_full_buckets_are_forgotten_before_any_partly_used_one() -> None:
+    limits, clock = limiter(rate=1.0, burst=3, max_buckets=4)
+    for _ in range(3):
+        limits.check("busy")  # empty; idle longest of all from here on
+    limits.check("idle")  # 2 left: full again a second later
+    clock.now += 1.5  # busy has 1.5 now, idle is full
+    for key in ("x", "y"):
+        for _ in range(3):
+            limits.check(key)
+    limits.check("newcomer")  # at the cap: the full bucket goes, though busy was idle longer
+    assert len(limits) == 4
+    limits.check("busy")  # 1.5 -> 0.5: remembered, not a fresh bucket of 3
+    with pytest.raises(Problem):
+        limits.check("busy")
+
+
+def test_when_none_is_full_the_longest_idle_goes_first() -> None:
+    limits, clock = limiter(rate=0.001, burst=2, max_buckets=10)
+    for index in range(10):
+        limits.check(f"k{index}")
+        limits.check(f"k{index}")  # empty now
+        clock.now += 1
+    limits.check("newcomer")  # at the cap, none full: k0, idle longest, is forgotten
+    for index in range(1, 10):
+        with pytest.raises(Problem):
+            limits.check(f"k{index}")  # still remembered, still empty
+    limits.check("k0")  # a fresh bucket
+
+
+def scope(peer: str, *forwarded: str) -> dict[str, Any]:
+    return {
+        "client": (peer, 50000),
+        "headers": [(b"x-forwarded-for", value.encode()) for value in forwarded],
+    }
+
+
+PROXIES = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8::1/128")]
+
+
+@pytest.mark.parametrize(
+    ("request_scope", "proxies", "address"),
+    [
+        # No trusted proxies: the peer, whatever it claims.
+        (scope("203.0.113.9", "198.51.100.1"), [], "203.0.113.9"),
+        # An untrusted peer's X-Forwarded-For is ignored.
+        (scope("203.0.113.9", "198.51.100.1"), PROXIES, "203.0.113.9"),
+        # A trusted proxy: the right-most entry that is not a trusted proxy.
+        (scope("10.0.0.2", "1.1.1.1, 198.51.100.1"), PROXIES, "198.51.100.1"),
+        (scope("10.0.0.2", "1.1.1.1, 198.51.100.1, 10.0.0.3"), PROXIES, "198.51.100.1"),
+        (scope("10.0.0.2", "1.1.1.1", "198.51.100.1, 10.0.0.3"), PROXIES, "198.51.100.1"),
+        (scope("2001:db8::1", "[2001:db8::7]:443"), PROXIES, "2001:db8::7"),
+        (scope("10.0.0.2", "198.51.100.1:8443"), PROXIES, "198.51.100.1"),
+        # A trusted proxy sending no header: the proxy itself.
+        (scope("10.0.0.2"), PROXIES, "10.0.0.2"),
+        # Every hop trusted: the furthest one.
+        (scope("10.0.0.2", "10.0.0.5, 10.0.0.4"), PROXIES, "10.0.0.5"),
+    ],
+)
+def test_the_client_address_is_the_peer_unless_a_trusted_proxy_forwarded_it(
+    request_scope: dict[str, Any], proxies: list[Any], address: str
+) -> None:
+    assert client_address(request_scope, proxies) == address
+
+
+def test_trusted_proxies_are_read_as_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROVIDER_GATEWAY_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,2001:db8::/32")
+    settings = GatewaySettings(database_url="postgresql://x/y", token_secret="s" * 32)
+    assert [str(network) for network in settings.trusted_proxies] == [
+        "10.0.0.0/8",
+        "192.0.2.7/32",
+        "2001:db8::/32",
+    ]
+    monkeypatch.delenv("PROVIDER_GATEWAY_TRUSTED_PROXIES")
+    assert GatewaySettings(database_url="postgresql://x/y", token_secret="s" * 32).trusted_proxies == []
