@@ -91,6 +91,7 @@ class ServiceRuntime:
                 handlers=self.subscription.handlers,
                 known_types=EVENT_TYPES,
                 upcasts=UPCASTS,
+                dead_letter_key=s.dead_letter_key,
                 max_attempts=s.consumer_max_attempts,
                 backoff_base=s.consumer_backoff_seconds,
             )

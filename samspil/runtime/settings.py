@@ -58,6 +58,12 @@ class RuntimeSettings(BaseSettings):
     )
     log_level: str = Field(default="info", validation_alias=AliasChoices("SAMSPIL_LOG_LEVEL"))
 
+    dead_letter_key: str = Field(
+        min_length=32,
+        description="Secret key of the keyed hash (HMAC-SHA256) that stands in for any text holding "
+        "a CPR number in a dead letter; each service its own, kept secret.",
+    )
+
     consumer_max_attempts: int = 5
     consumer_backoff_seconds: float = 0.5
     outbox_batch_size: int = 500
