@@ -63,3 +63,26 @@ def test_a_service_that_reads_a_command_topic_keeps_its_dead_letters_as_briefly_
 def test_a_topic_outside_the_catalogue_is_given_the_longest_retention() -> None:
     assert retention_ms(EMPLOYMENT_COMMANDS.name) == 7 * DAY_MS
     assert retention_ms("samspil.unknown.v1") == max(topic.retention_ms for topic in CATALOGUE)
+
+
+@pytest.mark.parametrize("service", [spec.name for spec in SERVICES])
+def test_every_service_runs_the_retention_purge(service: str) -> None:
+    app = build_app(service)
+    assert "retention" in app.state.runtime.workers
+
+
+def build_app(service: str) -> Any:
+    if service == "employment":
+        from employment.bootstrap import build_app as employment
+        from employment.settings import EmploymentSettings
+
+        return employment(EmploymentSettings(**PLACEHOLDERS))
+    if service == "social":
+        from social.bootstrap import build_app as social
+        from social.settings import SocialSettings
+
+        return social(SocialSettings(**PLACEHOLDERS))
+    from provider_gateway.bootstrap import build_app as gateway
+    from provider_gateway.settings import GatewaySettings
+
+    return gateway(GatewaySettings(**PLACEHOLDERS))

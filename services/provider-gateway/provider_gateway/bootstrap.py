@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from provider_gateway.entrypoints import consumers, http
+from provider_gateway.entrypoints import consumers, http, scheduler
 from provider_gateway.entrypoints.guards import AuditTrail, BodyRules, RateLimiter
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.http import create_app, problem_responses
@@ -26,6 +26,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         subscription=consumers.subscription(),
         publishes=[PROVIDER_REPORTS],
         description=DESCRIPTION,
+        workers={"retention": scheduler.retention_worker(settings)},
     )
     app = create_app(runtime, title="Samspil provider gateway", description=DESCRIPTION)
     app.state.settings = settings

@@ -20,3 +20,9 @@ class GatewaySettings(RuntimeSettings):
         default=5.0, gt=0, description="Per address, for token requests and requests without a valid token."
     )
     anonymous_burst: int = Field(default=30, ge=1)
+    idempotency_key_retention_hours: float = Field(
+        default=7 * 24,
+        ge=24,
+        description="How long an Idempotency-Key and its first response are kept (at least 24 "
+        "hours: a provider may retry a request for that long and must get the same answer).",
+    )
