@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -13,15 +14,19 @@ from typing import Any
 
 import asyncpg
 import pytest
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from pydantic import ValidationError
 
 from provider_gateway.adapters.retention import purge_idempotency_keys
 from provider_gateway.entrypoints import scheduler
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.db import create_pool, migrate
+from samspil.runtime.kafka import ensure_topics
 from samspil.runtime.metrics import render
 from samspil.runtime.retention import Purged, RetentionPolicy, purge_messaging_tables
-from schemas.topics import EMPLOYMENT_COMMANDS, EMPLOYMENT_EVENTS
+from schemas.topics import DAY_MS, EMPLOYMENT_COMMANDS, EMPLOYMENT_EVENTS, dead_letter_topic
 from tests.infra import Infra
 from tests.integration.conftest import RuntimeFactory
 from tests.support import wait_for
@@ -254,3 +259,31 @@ async def test_the_gateways_scheduler_purges_old_idempotency_keys_and_messaging_
 
 async def _gone(pool: asyncpg.Pool) -> bool:
     return await count(pool, "idempotency_key", "key = 'old'") == 0 and await count(pool, "inbox") == 0
+
+
+async def test_a_topic_created_with_a_longer_retention_is_brought_in_line_with_the_catalogue(
+    infra: Infra,
+) -> None:
+    old = dead_letter_topic(f"test-{uuid.uuid4().hex[:8]}")
+    await ensure_topics(infra.bootstrap_servers, [dataclasses.replace(old, retention_ms=90 * DAY_MS)])
+    with structlog.testing.capture_logs() as logs:
+        assert await ensure_topics(infra.bootstrap_servers, [old]) == []
+    retention = await topic_retention_ms(infra, old.name)
+    if retention == str(old.retention_ms):
+        assert any(entry["event"] == "topic retention set from the catalogue" for entry in logs)
+    else:
+        # The embedded broker (Tansu) cannot alter a topic's configs: the operator is told.
+        assert infra.broker is not None
+        warning = next(entry for entry in logs if entry.get("topic") == old.name)
+        assert warning["log_level"] == "warning" and warning["retention_ms"] == str(old.retention_ms)
+
+
+async def topic_retention_ms(infra: Infra, name: str) -> str | None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.bootstrap_servers)
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+        [(_, _, _, _, entries)] = response.resources
+        return next((entry[1] for entry in entries if entry[0] == "retention.ms"), None)
+    finally:
+        await admin.close()
