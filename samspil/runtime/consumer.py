@@ -173,18 +173,22 @@ class ReliableConsumer:
         self, handler: EventHandler, envelope: Envelope, data: EventData, topic: str
     ) -> Outcome:
         async with self.pool.acquire() as conn, conn.transaction():
-            # A duplicate refreshes last_seen_at: the broker that delivered it again may keep it
-            # for another full retention, and the row must outlive it (see retention.py).
             claimed = await conn.fetchval(
                 "INSERT INTO inbox (consumer, event_id, event_type, topic) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT (consumer, event_id) DO UPDATE SET last_seen_at = now()"
-                " RETURNING xmax = 0",
+                " ON CONFLICT DO NOTHING RETURNING true",
                 self.name,
                 envelope.id,
                 envelope.type,
                 topic,
             )
             if not claimed:
+                # The broker that delivered it again may keep it for another full retention, and
+                # the row must outlive it (see retention.py).
+                await conn.execute(
+                    "UPDATE inbox SET last_seen_at = now() WHERE consumer = $1 AND event_id = $2",
+                    self.name,
+                    envelope.id,
+                )
                 log.info("duplicate event ignored")
                 return Outcome.DUPLICATE
             await handler(conn, envelope, data)

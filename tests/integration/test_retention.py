@@ -26,10 +26,10 @@ from samspil.runtime.db import create_pool, migrate
 from samspil.runtime.kafka import ensure_topics
 from samspil.runtime.metrics import render
 from samspil.runtime.retention import Purged, RetentionPolicy, purge_messaging_tables
-from schemas.topics import DAY_MS, EMPLOYMENT_COMMANDS, EMPLOYMENT_EVENTS, dead_letter_topic
+from schemas.topics import DAY_MS, EMPLOYMENT_COMMANDS, EMPLOYMENT_EVENTS, PROVIDER_REPORTS, dead_letter_topic
 from tests.infra import Infra
 from tests.integration.conftest import RuntimeFactory
-from tests.support import wait_for
+from tests.support import encoded_notice, produce, wait_for
 
 DAY = timedelta(days=1)
 POLICY = RetentionPolicy(inbox_margin=7 * DAY, replayed_dead_letters=7 * DAY, batch_size=1000)
@@ -287,3 +287,26 @@ async def topic_retention_ms(infra: Infra, name: str) -> str | None:
         return next((entry[1] for entry in entries if entry[0] == "retention.ms"), None)
     finally:
         await admin.close()
+
+
+async def test_an_event_delivered_again_keeps_its_inbox_row_for_another_full_retention(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    envelope, record = encoded_notice()
+    async with consumer_runtime() as runtime:
+        await produce(infra.bootstrap_servers, record)
+        await wait_for(lambda: count(runtime.pool, "effect", f"event_id = '{envelope.id}'"))
+        # Seen long ago: past its topic's retention and the margin, so it would be purged...
+        await runtime.pool.execute("UPDATE inbox SET last_seen_at = now() - interval '40 days'")
+        # ...but the broker delivers it again (and a marker behind it on the same key).
+        marker, marker_record = encoded_notice(subject=envelope.subject)
+        await produce(infra.bootstrap_servers, record, marker_record)
+        await wait_for(lambda: count(runtime.pool, "effect", f"event_id = '{marker.id}'"))
+        purged = await purge_messaging_tables(runtime.pool, POLICY)
+        row = await runtime.pool.fetchrow(
+            "SELECT topic, last_seen_at > now() - interval '1 hour' AS recent FROM inbox WHERE event_id = $1",
+            envelope.id,
+        )
+        assert await count(runtime.pool, "effect", f"event_id = '{envelope.id}'") == 1
+    assert purged["inbox"].rows == 0
+    assert row is not None and row["recent"] and row["topic"] == PROVIDER_REPORTS.name
