@@ -6,8 +6,8 @@ is a no-op. A handler that fails is retried with backoff; after ``max_attempts``
 for a record that cannot be parsed, has an unknown type or fails validation) the record goes to
 the dead-letter table and, through the outbox, to the service's dead-letter topic with its
 original bytes and headers, except that any text holding a CPR number is redacted first (the
-same redacted bytes in both places). Only then is the offset committed. Database outages are not the
-message's fault: they are retried without counting against it.
+same redacted bytes in both places; see redaction.py). Only then is the offset committed.
+Database outages are not the message's fault: they are retried without counting against it.
 """
 
 from __future__ import annotations
