@@ -99,7 +99,12 @@ class OutboxRelay:
                         self.is_leader = False
                         if not leader_conn.is_closed():
                             await leader_conn.execute("SELECT pg_advisory_unlock($1)", _LEADER_LOCK)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except (
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+            ) as error:
                 log.warning("outbox relay lost the database, retrying", error=str(error))
                 await self._sleep(self._poll_interval)
 
