@@ -169,7 +169,7 @@ def _provider(args: argparse.Namespace) -> int:
 
 
 def _dlq(args: argparse.Namespace) -> int:
-    from samspil.runtime.deadletters import list_dead_letters, replay_dead_letters
+    from samspil.runtime.deadletters import count_redacted, list_dead_letters, replay_dead_letters
 
     async def work(conn: Connection) -> int:
         if args.action == "list":
@@ -181,6 +181,12 @@ def _dlq(args: argparse.Namespace) -> int:
             print("Name dead-letter ids to replay, or --all.", file=sys.stderr)
             return 1
         print(f"Replayed {await replay_dead_letters(conn, ids)} dead letter(s).")
+        redacted = await count_redacted(conn, ids)
+        if redacted:
+            print(
+                f"{redacted} dead letter(s) held a CPR number and were redacted: they cannot be "
+                "replayed; the sender must send them again without it."
+            )
         return 0
 
     return _with_db(args.state_dir, args.service, work)

@@ -297,9 +297,15 @@ def asyncapi_documents() -> dict[str, Schema]:
     from social.settings import SocialSettings
 
     placeholder = "postgresql://docs@localhost/docs"
-    secrets: dict[str, Any] = {"SAMSPIL_AUTH_SECRET": "x" * 32, "SAMSPIL_CITIZEN_REF_KEY": "x" * 32}
+    secrets: dict[str, Any] = {
+        "SAMSPIL_AUTH_SECRET": "x" * 32,
+        "SAMSPIL_CITIZEN_REF_KEY": "x" * 32,
+        "dead_letter_key": "x" * 32,
+    }
     apps = {
-        "provider-gateway": gateway_app(GatewaySettings(database_url=placeholder, token_secret="x" * 32)),
+        "provider-gateway": gateway_app(
+            GatewaySettings(database_url=placeholder, token_secret="x" * 32, dead_letter_key="x" * 32)
+        ),
         "employment": employment_app(EmploymentSettings(database_url=placeholder, **secrets)),
         "social": social_app(SocialSettings(database_url=placeholder, **secrets)),
     }

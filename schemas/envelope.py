@@ -17,7 +17,6 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from schemas.cpr import cpr_spans, mask_cpr_numbers, no_cpr
 
 __all__ = ["cpr_spans", "mask_cpr_numbers", "no_cpr"]
-_cpr_spans = cpr_spans
 
 SPEC_VERSION = "1.0"
 

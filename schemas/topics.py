@@ -82,13 +82,30 @@ SOCIAL_COMMANDS = Topic(
 )
 
 
+# The topics services take records from; a dead letter comes from one of them.
+SOURCE_TOPICS: tuple[Topic, ...] = (
+    PROVIDER_REPORTS,
+    EMPLOYMENT_EVENTS,
+    SOCIAL_EVENTS,
+    EMPLOYMENT_COMMANDS,
+    SOCIAL_COMMANDS,
+)
+
+
+def consumed_by(service: str) -> tuple[Topic, ...]:
+    return tuple(topic for topic in SOURCE_TOPICS if service in topic.consumers)
+
+
 def dead_letter_topic(service: str) -> Topic:
-    """Each consuming service has its own dead-letter topic, read by operators and replay."""
+    """Each consuming service has its own dead-letter topic, read by operators and replay. It
+    keeps records no longer than the shortest-lived topic the service reads (for a service the
+    catalogue does not know, the shortest of all): a dead letter must not outlive its source."""
+    sources = consumed_by(service) or SOURCE_TOPICS
     return Topic(
         name=f"samspil.{service}.dead-letter.v1",
         key="original key",
         partitions=1,
-        retention_ms=90 * DAY_MS,
+        retention_ms=min(topic.retention_ms for topic in sources),
         producer=service,
         consumers=("operators",),
         classification=DataClassification.SENSITIVE,
@@ -106,3 +123,12 @@ CATALOGUE: tuple[Topic, ...] = (
     SOCIAL_COMMANDS,
     *(dead_letter_topic(service) for service in SERVICES),
 )
+
+
+def retention_ms(topic_name: str) -> int:
+    """How long the broker keeps records of the named topic; for a topic not in the catalogue,
+    the longest any catalogued topic keeps them."""
+    for topic in CATALOGUE:
+        if topic.name == topic_name:
+            return topic.retention_ms
+    return max(topic.retention_ms for topic in CATALOGUE)

@@ -156,6 +156,10 @@ class LocalStack:
         env[f"{spec.env_prefix}HTTP_PORT"] = str(self.port(spec.name))
         env[f"{spec.env_prefix}METRICS_PORT"] = str(self.metrics_port(spec.name))
         env.setdefault("SAMSPIL_LOG_FORMAT", "json")
+        # Each service hashes the texts it redacts from dead letters under its own key.
+        env.setdefault(
+            f"{spec.env_prefix}DEAD_LETTER_KEY", self._persistent_secret(f"{spec.name}-dead-letter-key")
+        )
         if spec.name == "provider-gateway":
             env.setdefault("PROVIDER_GATEWAY_TOKEN_SECRET", self._persistent_secret("gateway-token-secret"))
         # Both departments must turn a CPR number into the same citizen reference.

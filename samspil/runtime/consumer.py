@@ -5,8 +5,9 @@ in one transaction together with the inbox row ``(consumer, event id)``, so a re
 is a no-op. A handler that fails is retried with backoff; after ``max_attempts`` (or at once
 for a record that cannot be parsed, has an unknown type or fails validation) the record goes to
 the dead-letter table and, through the outbox, to the service's dead-letter topic with its
-original bytes and headers. Only then is the offset committed. Database outages are not the
-message's fault: they are retried without counting against it.
+original bytes and headers, except that any text holding a CPR number is redacted first (the
+same redacted bytes in both places; see redaction.py). Only then is the offset committed.
+Database outages are not the message's fault: they are retried without counting against it.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from samspil.runtime.codec import EnvelopeError, Headers, Record, decode_data, d
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import Rejected
 from samspil.runtime.outbox import add_record
+from samspil.runtime.redaction import REDACTED_HEADER, Redactor, redact_text
 from schemas.base import CommandData, EventData
-from schemas.envelope import Envelope
+from schemas.envelope import Envelope, cpr_spans
 from schemas.topics import dead_letter_topic
 
 log = structlog.get_logger("samspil.consumer")
@@ -82,6 +84,7 @@ class ReliableConsumer:
     pool: asyncpg.Pool
     handlers: Mapping[type[EventData], EventHandler]
     known_types: Mapping[str, type[EventData]]
+    dead_letter_key: str
     upcasts: Mapping[type[EventData], tuple[type[EventData], Callable[[Any], EventData]]] = field(
         default_factory=dict
     )
@@ -98,6 +101,7 @@ class ReliableConsumer:
             if new in self.handlers and old not in self.handlers:
                 self._by_type[old.event_type] = (old, self.handlers[new], upcast)
         self._dead_letter_topic = dead_letter_topic(self.name).name
+        self._redactor = Redactor(self.dead_letter_key)
 
     async def process(self, record: ConsumedRecord) -> Outcome:
         headers: Headers = list(record.headers or ())
@@ -144,7 +148,7 @@ class ReliableConsumer:
         transient_failures = 0
         while True:
             try:
-                return await self._handle_once(handler, envelope, data)
+                return await self._handle_once(handler, envelope, data, record.topic)
             except Rejected as rejection:
                 # The command contradicts the state (stale version, unknown citizen): retrying
                 # cannot help; its sender reads the reason on the dead-letter topic.
@@ -165,16 +169,26 @@ class ReliableConsumer:
                 log.warning("handler failed, will retry", attempts=attempts, error=repr(error))
                 await asyncio.sleep(self._backoff(attempts))
 
-    async def _handle_once(self, handler: EventHandler, envelope: Envelope, data: EventData) -> Outcome:
+    async def _handle_once(
+        self, handler: EventHandler, envelope: Envelope, data: EventData, topic: str
+    ) -> Outcome:
         async with self.pool.acquire() as conn, conn.transaction():
             claimed = await conn.fetchval(
-                "INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)"
+                "INSERT INTO inbox (consumer, event_id, event_type, topic) VALUES ($1, $2, $3, $4)"
                 " ON CONFLICT DO NOTHING RETURNING true",
                 self.name,
                 envelope.id,
                 envelope.type,
+                topic,
             )
             if not claimed:
+                # The broker that delivered it again may keep it for another full retention, and
+                # the row must outlive it (see retention.py).
+                await conn.execute(
+                    "UPDATE inbox SET last_seen_at = now() WHERE consumer = $1 AND event_id = $2",
+                    self.name,
+                    envelope.id,
+                )
                 log.info("duplicate event ignored")
                 return Outcome.DUPLICATE
             await handler(conn, envelope, data)
@@ -189,8 +203,16 @@ class ReliableConsumer:
         error: str,
         attempts: int,
     ) -> Outcome:
-        original: Headers = [(name, value or b"") for name, value in record.headers or ()]
-        error = safe_text(error)[:2000]
+        received: Headers = [(name, value or b"") for name, value in record.headers or ()]
+        # Whatever the reason, nothing kept here may hold a CPR number: not the value, the key,
+        # a header (ce_* attributes included) nor the error, which may quote the input.
+        redacted = self._redactor.redact(record.key, record.value or b"", received)
+        original = redacted.headers
+        paths = [safe_text(path) for path in redacted.paths]
+        error = redact_text(safe_text(error))[:1500]
+        if paths:
+            shown = ", ".join(paths[:20]) + (f" and {len(paths) - 20} more" if len(paths) > 20 else "")
+            error = f"{error} (CPR number redacted from {shown})"
         extra: Headers = [
             ("dlq_reason", reason.value.encode()),
             ("dlq_error", error.encode()),
@@ -199,15 +221,18 @@ class ReliableConsumer:
             ("dlq_original_topic", record.topic.encode()),
             ("dlq_original_partition", str(record.partition).encode()),
             ("dlq_original_offset", str(record.offset).encode()),
+            (REDACTED_HEADER, ",".join(paths).encode()),
         ]
         dead = Record(
             topic=self._dead_letter_topic,
-            key=record.key,
-            value=record.value or b"",
+            key=redacted.key,
+            value=redacted.value,
             headers=original + extra,
         )
         event_id = str(envelope.id) if envelope else None
         event_type = envelope.type if envelope else None
+        if event_type is not None and cpr_spans(event_type):
+            event_type = self._redactor.marker("header.ce_type", event_type.encode())
         failures = 0
         while True:
             try:
@@ -215,20 +240,22 @@ class ReliableConsumer:
                     await conn.execute(
                         "INSERT INTO dead_letter (consumer, topic, kafka_partition, kafka_offset,"
                         " record_key, header_names, header_values, payload, event_id, event_type,"
-                        " reason, error, attempts) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+                        " reason, error, attempts, redacted)"
+                        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
                         self.name,
                         record.topic,
                         record.partition,
                         record.offset,
-                        record.key,
+                        redacted.key,
                         [safe_text(name) for name, _ in original],
                         [value for _, value in original],
-                        record.value or b"",
+                        redacted.value,
                         event_id,
                         event_type,
                         reason.value,
                         error,
                         attempts,
+                        paths,
                     )
                     await add_record(conn, dead, event_id, "dead-letter")
                 break
@@ -240,6 +267,7 @@ class ReliableConsumer:
             "message dead-lettered",
             reason=reason.value,
             error=error[:300],
+            redacted=paths,
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,

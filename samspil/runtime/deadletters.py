@@ -4,6 +4,9 @@ A replay puts the original record (same key, value and headers, so the same even
 its original topic through the outbox. The consumer's inbox has no row for it, since it was
 never processed, so it is handled as if new; a replay of something already processed stays a
 no-op.
+
+A dead letter whose text was redacted (it held a CPR number) is not the original record any
+more, so it is never replayed: its sender must send it again without the number.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from samspil.runtime.outbox import add_record
 async def list_dead_letters(conn: Connection, *, include_replayed: bool = False) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, consumer, topic, kafka_partition, kafka_offset, event_id, event_type, reason,"
-        " error, attempts, created_at, replayed_at FROM dead_letter"
+        " error, attempts, redacted, created_at, replayed_at FROM dead_letter"
         " WHERE $1 OR replayed_at IS NULL ORDER BY id",
         include_replayed,
     )
@@ -28,11 +31,12 @@ async def list_dead_letters(conn: Connection, *, include_replayed: bool = False)
 
 async def replay_dead_letters(conn: Connection, ids: Sequence[int] | None = None) -> int:
     """Replay the given dead letters (all not yet replayed when ``ids`` is None), in one
-    transaction. Returns how many were put back."""
+    transaction, except redacted ones. Returns how many were put back."""
     async with conn.transaction():
         rows = await conn.fetch(
             "SELECT id, topic, record_key, header_names, header_values, payload, event_id, event_type"
-            " FROM dead_letter WHERE replayed_at IS NULL AND ($1::bigint[] IS NULL OR id = ANY($1))"
+            " FROM dead_letter WHERE replayed_at IS NULL AND cardinality(redacted) = 0"
+            " AND ($1::bigint[] IS NULL OR id = ANY($1))"
             " ORDER BY id FOR UPDATE",
             list(ids) if ids is not None else None,
         )
@@ -49,3 +53,14 @@ async def replay_dead_letters(conn: Connection, ids: Sequence[int] | None = None
             [row["id"] for row in rows],
         )
     return len(rows)
+
+
+async def count_redacted(conn: Connection, ids: Sequence[int] | None = None) -> int:
+    """How many of the given dead letters (all when ``ids`` is None) were redacted and so
+    cannot be replayed."""
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM dead_letter WHERE replayed_at IS NULL AND cardinality(redacted) > 0"
+        " AND ($1::bigint[] IS NULL OR id = ANY($1))",
+        list(ids) if ids is not None else None,
+    )
+    return count

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 import structlog
 from aiokafka import AIOKafkaProducer, errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from samspil.runtime.codec import Record
 from schemas.topics import Topic
@@ -15,6 +16,7 @@ from schemas.topics import Topic
 log = structlog.get_logger("samspil.kafka")
 
 _TOPIC_EXISTS = 36
+_DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itself
 
 
 class KafkaSender:
@@ -81,12 +83,14 @@ def _failed(error: BaseException) -> asyncio.Future[None]:
 async def ensure_topics(
     bootstrap_servers: str, topics: Iterable[Topic], *, replication_factor: int = 1
 ) -> list[str]:
-    """Create the catalogue's topics that do not exist yet. Returns the names created."""
+    """Create the catalogue's topics that do not exist yet, and give those that do the
+    catalogue's retention. Returns the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         wanted = list(topics)
         existing = set(await admin.list_topics())
+        await _align_retention(admin, [topic for topic in wanted if topic.name in existing])
         missing = [topic for topic in wanted if topic.name not in existing]
         if not missing:
             return []
@@ -112,3 +116,48 @@ async def ensure_topics(
         return created
     finally:
         await admin.close()
+
+
+async def _align_retention(admin: AIOKafkaAdminClient, topics: Sequence[Topic]) -> None:
+    """A topic keeps the retention it was created with; when the catalogue has since changed it
+    (a dead-letter topic must not outlive its sources), set it again. A broker that cannot alter
+    configs gets a warning naming what to set by hand."""
+    if not topics:
+        return
+    wanted = {topic.name: str(topic.retention_ms) for topic in topics}
+    try:
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in wanted]
+        )
+    except Exception as error:
+        log.warning("topic configs unreadable, retention not checked", error=repr(error))
+        return
+    changes = []
+    for response in responses:
+        for error_code, _, _, name, entries in response.resources:
+            if error_code or name not in wanted:
+                continue
+            current = {entry[0]: entry[1] for entry in entries}
+            if current.get("retention.ms") == wanted[name]:
+                continue
+            # AlterConfigs replaces the topic's own settings: keep the others it has.
+            own = {entry[0]: entry[1] for entry in entries if entry[3] == _DYNAMIC_TOPIC_CONFIG}
+            changes.append(
+                ConfigResource(ConfigResourceType.TOPIC, name, configs={**own, "retention.ms": wanted[name]})
+            )
+    if not changes:
+        return
+    try:
+        for response in await admin.alter_configs(changes):
+            for error_code, message, _, name in response.resources:
+                if error_code:
+                    raise RuntimeError(f"{name}: {message} (code {error_code})")
+        log.info("topic retention set from the catalogue", topics=[change.name for change in changes])
+    except Exception as error:
+        for change in changes:
+            log.warning(
+                "topic retention differs from the catalogue and could not be changed; set it by hand",
+                topic=change.name,
+                retention_ms=wanted[change.name],
+                error=repr(error),
+            )

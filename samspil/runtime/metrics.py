@@ -1,5 +1,6 @@
-"""Prometheus text metrics for a service: HTTP requests by route and status, and the state of
-its reliable messaging (outbox backlog, parked records, dead letters, relay leadership)."""
+"""Prometheus text metrics for a service: HTTP requests by route and status, the state of its
+reliable messaging (outbox backlog, parked records, dead letters, relay leadership) and the size
+of the tables that grow with traffic (so bounded retention can be seen to hold)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from typing import Any
 from fastapi.responses import PlainTextResponse
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# Operational tables whose size is reported, where the service's database has them; any table
+# whose name starts with "audit" is reported too.
+SIZED_TABLES = ("inbox", "outbox", "dead_letter", "idempotency_key", "audit_log", "share_log")
 
 
 Counts = Counter[tuple[str, str, int]]
@@ -81,4 +86,37 @@ async def render(service: str, runtime: Any, counts: Counts) -> PlainTextRespons
             f"# TYPE {name} gauge",
             f'{name}{{service="{service}"}} {value}',
         ]
+    lines += await _table_sizes(service, runtime)
     return PlainTextResponse("\n".join(lines) + "\n", media_type=CONTENT_TYPE)
+
+
+async def _table_sizes(service: str, runtime: Any) -> list[str]:
+    # Estimates from the statistics PostgreSQL keeps anyway: a count(*) on every scrape would
+    # read whole tables.
+    rows = await runtime.pool.fetch(
+        "SELECT c.relname AS name, coalesce(s.n_live_tup, greatest(c.reltuples, 0))::bigint AS rows,"
+        " pg_total_relation_size(c.oid) AS bytes"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
+        " WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema()"
+        " AND (c.relname = ANY($1::text[]) OR c.relname LIKE 'audit%')"
+        " ORDER BY c.relname",
+        list(SIZED_TABLES),
+    )
+    lines = [
+        "# HELP samspil_table_rows_estimate Rows in an operational table (PostgreSQL's estimate).",
+        "# TYPE samspil_table_rows_estimate gauge",
+    ]
+    lines += [
+        f'samspil_table_rows_estimate{{service="{service}",table="{_escape(row["name"])}"}} {row["rows"]}'
+        for row in rows
+    ]
+    lines += [
+        "# HELP samspil_table_bytes Disk used by an operational table, its indexes and TOAST data.",
+        "# TYPE samspil_table_bytes gauge",
+    ]
+    lines += [
+        f'samspil_table_bytes{{service="{service}",table="{_escape(row["name"])}"}} {row["bytes"]}'
+        for row in rows
+    ]
+    return lines

@@ -4,7 +4,8 @@ A handler calls :func:`add_event` on the connection of its own transaction, so t
 stored if and only if the state change is. The relay publishes stored rows in order, with the
 citizen reference as the Kafka key, retries with backoff until the broker takes them, and marks
 them published. A relay that dies between publishing and marking publishes again on restart;
-consumers deduplicate by event id, so the effect happens once.
+consumers deduplicate by event id, so the effect happens once. Published rows are kept for their
+topic's retention and then purged by the service's scheduler (retention.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Protocol
 
 import asyncpg
@@ -75,14 +75,12 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         broker_epoch: str | None = None,
-        retention: timedelta = timedelta(days=7),
     ) -> None:
         self._pool = pool
         self._sender = sender
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._broker_epoch = broker_epoch
-        self._retention = retention
         self._wakeup = asyncio.Event()
         self._stopping = False
         self.is_leader = False
@@ -101,7 +99,12 @@ class OutboxRelay:
                         self.is_leader = False
                         if not leader_conn.is_closed():
                             await leader_conn.execute("SELECT pg_advisory_unlock($1)", _LEADER_LOCK)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except (
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+            ) as error:
                 log.warning("outbox relay lost the database, retrying", error=str(error))
                 await self._sleep(self._poll_interval)
 
@@ -111,8 +114,6 @@ class OutboxRelay:
         await leader_conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
         log.info("outbox relay leads")
         failures = 0
-        cleaned_at = 0.0
-        loop = asyncio.get_running_loop()
         try:
             while not self._stopping:
                 self._wakeup.clear()
@@ -124,9 +125,6 @@ class OutboxRelay:
                     await self._sleep(_backoff(failures))
                     continue
                 failures = 0
-                if loop.time() - cleaned_at > 600:
-                    await self._delete_old_rows()
-                    cleaned_at = loop.time()
                 if published < self._batch_size:
                     await self._sleep(self._poll_interval)
             # Still holding the lead: publish what the service wrote while it was stopping.
@@ -230,12 +228,6 @@ class OutboxRelay:
                 "INSERT INTO relay_state (name, value) VALUES ('broker_epoch', $1)"
                 " ON CONFLICT (name) DO UPDATE SET value = $1, updated_at = now()",
                 self._broker_epoch,
-            )
-
-    async def _delete_old_rows(self) -> None:
-        async with self._pool.acquire() as conn:
-            await conn.execute(
-                "DELETE FROM outbox WHERE published_at < now() - $1::interval", self._retention
             )
 
     def _on_notify(self, *_: object) -> None:

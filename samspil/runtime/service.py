@@ -91,6 +91,7 @@ class ServiceRuntime:
                 handlers=self.subscription.handlers,
                 known_types=EVENT_TYPES,
                 upcasts=UPCASTS,
+                dead_letter_key=s.dead_letter_key,
                 max_attempts=s.consumer_max_attempts,
                 backoff_base=s.consumer_backoff_seconds,
             )
@@ -146,9 +147,10 @@ class ServiceRuntime:
             broker.publisher(
                 dead_letters.name,
                 title=f"{dead_letters.name}:publish",
-                description=f"{dead_letters.description} The original bytes and headers, plus "
-                "dlq_reason, dlq_error, dlq_attempts, dlq_consumer and the original topic, "
-                "partition and offset as headers.",
+                description=f"{dead_letters.description} The original bytes and headers, except "
+                "that any text holding a CPR number is replaced by a marker with its field path and "
+                "a keyed hash; plus dlq_reason, dlq_error, dlq_attempts, dlq_consumer, dlq_redacted "
+                "(the redacted field paths) and the original topic, partition and offset as headers.",
                 schema=bytes,
             )
         return broker

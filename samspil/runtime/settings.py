@@ -65,7 +65,34 @@ class RuntimeSettings(BaseSettings):
     )
     log_level: str = Field(default="info", validation_alias=AliasChoices("SAMSPIL_LOG_LEVEL"))
 
+    dead_letter_key: str = Field(
+        min_length=32,
+        description="Secret key of the keyed hash (HMAC-SHA256) that stands in for any text holding "
+        "a CPR number in a dead letter; each service its own, kept secret.",
+    )
+
     consumer_max_attempts: int = 5
     consumer_backoff_seconds: float = 0.5
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 1.0
+
+    retention_scan_seconds: float = Field(
+        default=600.0, gt=0, description="How often the scheduler purges rows past their retention."
+    )
+    retention_batch_size: int = Field(
+        default=1000, ge=1, le=100_000, description="Rows deleted per statement when purging."
+    )
+    inbox_retention_margin_hours: float = Field(
+        default=7 * 24,
+        ge=24,
+        description="How long an inbox row outlives its topic's retention (counted from when the "
+        "event was last seen): the broker may hold a record that long past retention (a log "
+        "segment is deleted only whole, and Kafka rolls one after at most segment.ms, 7 days by "
+        "default). Never less than a day.",
+    )
+    replayed_dead_letter_retention_days: float = Field(
+        default=7,
+        ge=1,
+        description="How long a replayed dead letter is kept; any dead letter goes once its source "
+        "topic's retention has passed.",
+    )

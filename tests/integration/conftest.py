@@ -2,16 +2,18 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import asyncpg
 import pytest
 
+from samspil.runtime.consumer import EventHandler
 from samspil.runtime.db import Connection, create_pool, migrate
 from samspil.runtime.kafka import ensure_topics
 from samspil.runtime.service import ServiceRuntime, Subscription
 from samspil.runtime.settings import RuntimeSettings
+from schemas.base import EventData
 from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted
 from schemas.topics import PROVIDER_REPORTS, Topic, dead_letter_topic
@@ -34,10 +36,13 @@ def runtime_settings(infra: Infra, database_url: str, **overrides: Any) -> Runti
         kafka_create_topics=False,
         consumer_backoff_seconds=0.05,
         outbox_poll_seconds=0.2,
+        dead_letter_key=DEAD_LETTER_KEY,
         **overrides,
     )
     return RuntimeSettings(**values)
 
+
+DEAD_LETTER_KEY = "test-dead-letter-key-" + "k" * 32
 
 RuntimeFactory = Callable[..., contextlib.AbstractAsyncContextManager[ServiceRuntime]]
 
@@ -52,6 +57,7 @@ def consumer_runtime(infra: Infra) -> RuntimeFactory:
         handler: Any = record_effect,
         database_url: str | None = None,
         topics: tuple[Topic, ...] = (PROVIDER_REPORTS,),
+        handlers: Mapping[type[EventData], EventHandler] | None = None,
         **overrides: Any,
     ) -> AsyncIterator[ServiceRuntime]:
         name = f"test-{uuid.uuid4().hex[:8]}"
@@ -64,7 +70,9 @@ def consumer_runtime(infra: Infra) -> RuntimeFactory:
             name=name,
             settings=runtime_settings(infra, url, **overrides),
             migration_packages=[],
-            subscription=Subscription(topics=list(topics), handlers={AbsenceNoticeSubmitted: handler}),
+            subscription=Subscription(
+                topics=list(topics), handlers=handlers or {AbsenceNoticeSubmitted: handler}
+            ),
         )
         async with runtime.running():
             yield runtime

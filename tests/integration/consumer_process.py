@@ -30,7 +30,9 @@ async def main(name: str, mode: str, marker: Path) -> None:
 
     runtime = ServiceRuntime(
         name=name,
-        settings=RuntimeSettings(database_url=os.environ["DATABASE_URL"], kafka_create_topics=False),
+        settings=RuntimeSettings(
+            database_url=os.environ["DATABASE_URL"], kafka_create_topics=False, dead_letter_key="k" * 32
+        ),
         migration_packages=[],
         subscription=Subscription(topics=[PROVIDER_REPORTS], handlers={AbsenceNoticeSubmitted: handler}),
     )

@@ -24,7 +24,10 @@ def build_app(settings: EmploymentSettings) -> FastAPI:
         subscription=consumers.subscription(settings),
         publishes=[EMPLOYMENT_EVENTS],
         description=DESCRIPTION,
-        workers={"contact-course-scheduler": scheduler.worker(settings)},
+        workers={
+            "contact-course-scheduler": scheduler.worker(settings),
+            "retention": scheduler.retention_worker(settings),
+        },
     )
     app = create_app(
         runtime,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from provider_gateway.entrypoints import consumers, http, tokens
+from provider_gateway.entrypoints import consumers, http, scheduler, tokens
 from provider_gateway.entrypoints.auth import TokenIdentity
 from provider_gateway.entrypoints.guards import AuditTrail, BodyRules
 from provider_gateway.entrypoints.limits import RateLimiter
@@ -28,6 +28,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         subscription=consumers.subscription(),
         publishes=[PROVIDER_REPORTS],
         description=DESCRIPTION,
+        workers={"retention": scheduler.retention_worker(settings)},
     )
     app = create_app(runtime, title="Samspil provider gateway", description=DESCRIPTION)
     app.state.settings = settings

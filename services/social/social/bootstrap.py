@@ -23,7 +23,10 @@ def build_app(settings: SocialSettings) -> FastAPI:
         subscription=consumers.subscription(settings),
         publishes=[SOCIAL_EVENTS],
         description=DESCRIPTION,
-        workers={"protocol-deadlines": scheduler.worker(settings)},
+        workers={
+            "protocol-deadlines": scheduler.worker(settings),
+            "retention": scheduler.retention_worker(settings),
+        },
     )
     app = create_app(
         runtime,

@@ -1,5 +1,6 @@
 """The jobcenter's clock: contact-course reminders and overdue follow-ups, and the objection windows it
-holds. Every replica runs it; each alarm is still announced once."""
+holds. Every replica runs it; each alarm is still announced once. Its retention worker purges the
+messaging tables past their retention."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from employment.service_layer.course import announce_due_follow_ups
 from employment.service_layer.messages import danish_today
 from employment.service_layer.protocol import settle_objection_windows
 from employment.settings import EmploymentSettings
+from samspil.runtime import retention
 
 log = structlog.get_logger("employment.scheduler")
 
@@ -38,3 +40,8 @@ def worker(settings: EmploymentSettings) -> Callable[[asyncpg.Pool], Coroutine[A
             await asyncio.sleep(settings.contact_course_scan_seconds)
 
     return run
+
+
+def retention_worker(settings: EmploymentSettings) -> Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]:
+    """Purges inbox, outbox and dead-letter rows past their retention, in batches."""
+    return retention.worker(settings)

@@ -1,5 +1,6 @@
 """The social department's clock: objection and ruling deadlines and consents that run out,
-checked by every replica."""
+checked by every replica; and its retention worker, which purges the messaging tables past their
+retention."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from samspil.runtime import retention
 from social.service_layer.case import expire_consents
 from social.service_layer.messages import danish_today
 from social.service_layer.protocol import settle_deadlines
@@ -32,3 +34,8 @@ def worker(settings: SocialSettings) -> Callable[[asyncpg.Pool], Coroutine[Any, 
             await asyncio.sleep(settings.deadline_scan_seconds)
 
     return run
+
+
+def retention_worker(settings: SocialSettings) -> Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]:
+    """Purges inbox, outbox and dead-letter rows past their retention, in batches."""
+    return retention.worker(settings)

@@ -1,0 +1,23 @@
+"""The gateway's clock: it only purges what is kept for a bounded time (idempotency keys and the
+messaging tables), checked by every replica."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from provider_gateway.adapters.retention import purge_idempotency_keys
+from provider_gateway.settings import GatewaySettings
+from samspil.runtime import retention
+
+
+def retention_worker(settings: GatewaySettings) -> Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]:
+    keep = timedelta(hours=settings.idempotency_key_retention_hours)
+
+    async def idempotency_keys(pool: asyncpg.Pool) -> dict[str, retention.Purged]:
+        return {"idempotency_key": await purge_idempotency_keys(pool, keep, settings.retention_batch_size)}
+
+    return retention.worker(settings, idempotency_keys)
