@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -229,7 +230,9 @@ class ReliableConsumer:
             value=redacted.value,
             headers=original + extra,
         )
-        event_id = str(envelope.id) if envelope else None
+        # A record refused for its envelope still keeps its ce_id when that is an event id, so
+        # an operator can find it by the id its sender knows.
+        event_id = str(envelope.id) if envelope else _event_id_header(record.headers)
         event_type = envelope.type if envelope else None
         if event_type is not None and cpr_spans(event_type):
             event_type = self._redactor.marker("header.ce_type", event_type.encode())
@@ -276,6 +279,16 @@ class ReliableConsumer:
 
     def _backoff(self, attempt: int) -> float:
         return float(min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2))
+
+
+def _event_id_header(headers: Any) -> str | None:
+    for name, value in headers or ():
+        if name == "ce_id":
+            try:
+                return str(uuid.UUID((value or b"").decode("ascii")))
+            except (UnicodeDecodeError, ValueError):
+                return None
+    return None
 
 
 async def commit_offset(consumer: Any, record: ConsumedRecord) -> None:

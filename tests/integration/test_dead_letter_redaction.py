@@ -122,7 +122,7 @@ async def test_a_command_whose_note_holds_a_cpr_number_is_dead_lettered_without_
 async def test_a_cpr_number_in_ce_source_or_the_key_is_redacted_whatever_the_reason(
     infra: Infra, consumer_runtime: RuntimeFactory
 ) -> None:
-    # No handler for the command here: it is kept as "unsupported", before any validation.
+    # An envelope whose ce_source holds a CPR number is refused before its data is read.
     envelope, record = follow_up_command("Kort status.", source="/kommune/sag/010203-1234")
     record = replace(record, key=b"0102031234")
     async with consumer_runtime(topics=(PROVIDER_REPORTS, EMPLOYMENT_COMMANDS)) as runtime:
@@ -130,7 +130,7 @@ async def test_a_cpr_number_in_ce_source_or_the_key_is_redacted_whatever_the_rea
         row, outbox, on_topic = await dead_letter_everywhere(infra, runtime, envelope)
 
     assert_no_cpr_number(kept_bytes(row, outbox, on_topic), "1234", "010203")
-    assert row["reason"] == "unsupported-command"
+    assert row["reason"] == "invalid-envelope" and "ce_source" in row["error"]
     assert row["redacted"] == ["key", "header.ce_source"]
     assert "key, header.ce_source" in row["error"]
     # The untouched parts are kept as they came: the value, the event id, the other attributes.
