@@ -136,9 +136,12 @@ def read_cpr(value: str) -> str | None:
 
 
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Every string in a decoded JSON document (keys too), with the path that leads to it."""
+    """Every string in a decoded JSON document (keys, and numbers written out, too), with the
+    path that leads to it."""
     if isinstance(value, str):
         yield path, value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield path, str(value)
     elif isinstance(value, dict):
         for key, item in value.items():
             yield f"{path}.{key}", str(key)

@@ -129,6 +129,7 @@ def test_a_cpr_number_in_a_json_document_is_named_by_its_path() -> None:
     document = {"note": "ok", "items": [{"text": "borger 010203 - 1234"}], "010203\u20131234": 1}
     assert cpr_fields_in_json(document, "body") == ["body.010203\u20131234", "body.items.0.text"]
     assert cpr_fields_in_json({"cpr": "0102031234"}, "body", frozenset({"body.cpr"})) == []
+    assert cpr_fields_in_json({"hours": 1102031234, "n": [1.5, 2]}, "body") == ["body.hours"]
 
 
 def test_the_log_processor_masks_spaced_and_full_width_spellings() -> None:
