@@ -5,9 +5,11 @@ A CPR number is ten digits, ``DDMMYY-SSSS``, whose first six are a real birth da
 it in many ways, so the text is first read as a person would read it: each character is
 Unicode-normalised (NFKC), every Unicode decimal digit counts as its ASCII digit (full-width
 U+FF13, Arabic-Indic U+0663, Devanagari U+0969...), every kind of space is a space and every kind of
-dash is a dash. Between the day, month, year and sequence groups any short run (at most
-``MAX_GAP`` characters) of spaces, dashes, dots and slashes may stand. The date is checked with
-the century the 7th digit gives (CPR-kontoret's table), so ``31-02-99-4005`` is no CPR number.
+dash is a dash; zero-width and format characters and combining marks are dropped. Between the
+day, month, year and sequence groups a run of spaces (line breaks too) with at most two dashes,
+dots, slashes, underscores, colons or commas may stand, and the sequence may be written as two
+pairs. The date is checked with the century the 7th digit gives (CPR-kontoret's table), so
+``31-02-99-4005`` is no CPR number.
 
 What the detector leaves alone: UUIDs and 64-digit hex strings (event ids and citizen references
 may hold ten digits in a row), and any run of digits longer than ten.
@@ -21,10 +23,15 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-# The most separator characters between two groups: "010203 - 1234" has three.
-MAX_GAP = 3
-_GAP = rf"[ \-./]{{0,{MAX_GAP}}}"
-_CPR = re.compile(rf"(?<![0-9])([0-9]{{2}}){_GAP}([0-9]{{2}}){_GAP}([0-9]{{2}}){_GAP}([0-9]{{4}})(?![0-9])")
+# Between two groups: a run of spaces (line breaks and indentation too), at most one or two
+# separator characters, and spaces again: "010203 - 1234", "010203 -\n    1234", "01.02.03".
+# Written so that each text has one way to match (no ambiguity for the regex engine to explore).
+MAX_SPACES = 8
+_SEPARATORS = r"\-./_:,"
+_GAP = rf"(?: {{0,{MAX_SPACES}}}(?:[{_SEPARATORS}]{{1,2}} {{0,{MAX_SPACES}}})?)"
+# The sequence number may be written as two pairs: "01 02 03 12 34".
+_PAIR = "([0-9]{2})"
+_CPR = re.compile(rf"(?<![0-9]){_PAIR}{_GAP}{_PAIR}{_GAP}{_PAIR}{_GAP}{_PAIR}[ \-.]?{_PAIR}(?![0-9])")
 _IDENTIFIERS = re.compile(
     r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9a-fA-F]{64}"
 )
@@ -54,14 +61,19 @@ def _read_char(char: str) -> str:
     text = unicodedata.normalize("NFKC", char) if not char.isascii() else char
     out = []
     for c in text:
+        category = unicodedata.category(c)
+        if category in ("Cf", "Mn", "Me"):
+            continue  # zero-width spaces and joiners, soft hyphens, combining marks: unseen
         if c.isascii():
             out.append(" " if c.isspace() else c)
         elif (digit := unicodedata.decimal(c, None)) is not None:
             out.append(str(digit))
-        elif c.isspace() or unicodedata.category(c) == "Zs":
+        elif c.isspace() or category == "Zs":
             out.append(" ")
-        elif unicodedata.category(c) == "Pd" or c in "\u2212\u2043\ufe63\uff0d":
+        elif category == "Pd" or c in "\u2212\u2043\ufe63\uff0d":
             out.append("-")
+        elif c in "\u00b7\u2022\u2027\u2219\u22c5":  # middle dots and bullets
+            out.append(".")
         elif c in "\u2044\u2215\uff0f":  # fraction and division slashes
             out.append("/")
         else:
@@ -93,11 +105,10 @@ def cpr_spans(value: str) -> list[tuple[int, int]]:
     if not _may_hold_one(value):
         return []
     plain, origin = read_as_plain(value)
-    exempt = [match.span() for match in _IDENTIFIERS.finditer(plain)]
+    # Identifiers are blanked out (same length, so indices hold): linear in the text's length.
+    plain = _IDENTIFIERS.sub(lambda match: "x" * len(match.group()), plain)
     spans = []
     for match in _CPR.finditer(plain):
-        if any(start <= match.start() and match.end() <= end for start, end in exempt):
-            continue
         if birth_date("".join(match.groups())) is None:
             continue
         spans.append((origin[match.start()], origin[match.end() - 1] + 1))
@@ -135,20 +146,22 @@ def read_cpr(value: str) -> str | None:
     return "".join(match.groups()) if match else None
 
 
-def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+def _strings(document: Any, prefix: str) -> Iterator[tuple[str, str]]:
     """Every string in a decoded JSON document (keys, and numbers written out, too), with the
-    path that leads to it."""
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        yield path, str(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield f"{path}.{key}", str(key)
-            yield from _strings(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, f"{path}.{index}")
+    path that leads to it. Iterative, so no nesting depth can exhaust the stack."""
+    pending: list[tuple[str, Any]] = [(prefix, document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            yield path, value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            yield path, str(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                yield f"{path}.{key}", str(key)
+                pending.append((f"{path}.{key}", item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}.{index}", item) for index, item in enumerate(value))
 
 
 def cpr_fields_in_json(document: Any, prefix: str, allowed: frozenset[str] = frozenset()) -> list[str]:
@@ -157,3 +170,12 @@ def cpr_fields_in_json(document: Any, prefix: str, allowed: frozenset[str] = fro
     return sorted(
         {path for path, text in _strings(document, prefix) if path not in allowed and contains_cpr(text)}
     )
+
+
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def unescaped(text: str) -> str:
+    """JSON's \\uXXXX escapes written out, so a document too broken to parse cannot hide a
+    number's digits in them."""
+    return _ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)

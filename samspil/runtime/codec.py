@@ -77,6 +77,8 @@ def decode_data(model: type[EventData], value: bytes) -> EventData:
     string of the data is refused whatever the model's field types, so none is ever handled."""
     try:
         document = json.loads(value)
+    except RecursionError:
+        raise ValueError("data: nested too deeply") from None
     except ValueError:
         document = None
     if fields := cpr_fields_in_json(document, "data"):

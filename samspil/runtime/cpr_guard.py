@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from samspil.runtime.http import problem_response
-from schemas.cpr import contains_cpr, cpr_fields_in_json
+from schemas.cpr import contains_cpr, cpr_fields_in_json, unescaped
 
 # Headers whose values are stored, forwarded or logged by a service. Credentials (Authorization,
 # Cookie) are not read: they are never stored, and a random token is no text a person wrote.
@@ -62,7 +62,11 @@ class CprGuard:
                 await response(scope, receive, send)
                 return
         allowed = self.allowed.get((method, scope["path"].rstrip("/")), frozenset())
-        fields += _fields_in_body(scope, body, allowed)
+        try:
+            fields += _fields_in_body(scope, body, allowed)
+        except TooDeep:
+            await _refuse_with(["body"], "is nested too deeply", "too-deep", scope, receive, send)
+            return
         if fields:
             await _refuse(fields, scope, receive, send)
             return
@@ -114,20 +118,34 @@ def _fields_in_body(scope: Any, body: bytes, allowed: frozenset[str]) -> list[st
             }
         )
     try:
-        document = json.loads(text)
+        # From the bytes, as the route will read them: UTF-16 and UTF-32 are detected too.
+        document = json.loads(body)
+    except RecursionError:
+        raise TooDeep from None
     except ValueError:
         # Not JSON (the route will refuse it): still refuse a CPR number anywhere in it.
-        return ["body"] if contains_cpr(text) else []
+        as_text = body.decode(json.detect_encoding(body), "replace")
+        return ["body"] if contains_cpr(as_text) or contains_cpr(unescaped(as_text)) else []
     return cpr_fields_in_json(document, "body", allowed)
 
 
+class TooDeep(Exception):
+    """A JSON body nested deeper than the parser goes."""
+
+
 async def _refuse(fields: list[str], scope: Any, receive: Any, send: Any) -> None:
-    errors = [{"field": field, "message": _MESSAGE, "code": "cpr-number"} for field in fields]
+    await _refuse_with(fields, _MESSAGE, "cpr-number", scope, receive, send)
+
+
+async def _refuse_with(
+    fields: list[str], message: str, code: str, scope: Any, receive: Any, send: Any
+) -> None:
+    errors = [{"field": field, "message": message, "code": code} for field in fields]
     response = problem_response(
         422,
         "validation-failed",
         "The request is not valid",
-        detail="; ".join(f"{field}: {_MESSAGE}" for field in fields),
+        detail="; ".join(f"{field}: {message}" for field in fields),
         errors=errors,
     )
     await response(scope, receive, send)

@@ -21,16 +21,22 @@ _configured = False
 def _mask(value: Any) -> Any:
     if isinstance(value, str):
         return mask_cpr_numbers(value)
+    if isinstance(value, bytes):
+        return mask_cpr_numbers(value.decode("utf-8", "replace"))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        written = str(value)
+        return value if mask_cpr_numbers(written) == written else "[cpr-masked]"
     if isinstance(value, dict):
-        return {key: _mask(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
+        return {_mask(key) if isinstance(key, str) else key: _mask(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
         return [_mask(item) for item in value]
     return value
 
 
 def mask_cpr(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for key, value in event_dict.items():
-        event_dict[key] = _mask(value)
+    masked = _mask(dict(event_dict))
+    event_dict.clear()
+    event_dict.update(masked)
     return event_dict
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from samspil.runtime.codec import Headers
+from schemas.cpr import unescaped
 from schemas.envelope import cpr_spans, mask_cpr_numbers
 
 REDACTED_HEADER = "dlq_redacted"
@@ -120,6 +121,12 @@ class Redactor:
 
     def _redact_text(self, value: bytes, paths: list[str]) -> bytes:
         text = value.decode("utf-8", "surrogateescape")
+        # Read as another encoding or with its escapes written out, a broken document may show a
+        # number the plain text hides: then nothing of it is kept (fail closed).
+        other_views = [unescaped(text), value.decode(json.detect_encoding(value), "replace")]
+        if any(cpr_spans(view) for view in other_views) and not cpr_spans(text):
+            paths.append("value")
+            return self.marker("value", value).encode()
         spans = cpr_spans(text)
         if not spans:
             return value

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from samspil.runtime.logging import mask_cpr
 from samspil.runtime.pseudonym import citizen_ref_for, normalise_cpr
-from schemas.cpr import MAX_GAP, birth_date, contains_cpr, cpr_fields_in_json, mask_cpr_numbers
+from schemas.cpr import birth_date, contains_cpr, cpr_fields_in_json, mask_cpr_numbers
 
 # Every script whose ten decimal digits Unicode lists, found by name: ASCII, full-width,
 # Arabic-Indic, extended Arabic-Indic, Devanagari, Bengali, Thai, mathematical bold...
@@ -24,11 +24,28 @@ _ZEROS = sorted(
     }
 )
 DIGIT_SCRIPTS = [[chr(ord(zero) + n) for n in range(10)] for zero in _ZEROS]
-SEPARATORS = [
-    " ", "\u00a0", "\u202f", "\u2009", "\u3000", "\t",  # spaces
-    "-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212", "\ufe63", "\uff0d",  # dashes
-    ".", "/", "\uff0e", "\uff0f",  # dots and slashes, also full-width
-]  # fmt: skip
+SPACES = [" ", "\u00a0", "\u202f", "\u2009", "\u3000", "\t", "\n", "\r\n"]
+MARKS = [
+    "-",
+    "\u2010",
+    "\u2011",
+    "\u2012",
+    "\u2013",
+    "\u2014",
+    "\u2212",
+    "\ufe63",
+    "\uff0d",  # dashes
+    ".",
+    "/",
+    "\uff0e",
+    "\uff0f",
+    "_",
+    ":",
+    ",",
+    "\u00b7",  # dots, slashes and the like
+]
+# Characters nobody sees: zero-width space and joiner, byte-order mark, word joiner, soft hyphen.
+UNSEEN = ["\u200b", "\u200d", "\ufeff", "\u2060", "\u00ad"]
 
 
 @st.composite
@@ -57,12 +74,21 @@ def spellings(draw: st.DrawFn, digits: str) -> str:
     script = draw(st.sampled_from(DIGIT_SCRIPTS))
     mixed = draw(st.booleans())
 
+    def unseen() -> str:
+        return draw(st.sampled_from(["", "", "", "", "", *UNSEEN, "\u0301"]))
+
     def write(group: str) -> str:
         return "".join(
-            (draw(st.sampled_from(DIGIT_SCRIPTS)) if mixed else script)[int(digit)] for digit in group
+            (draw(st.sampled_from(DIGIT_SCRIPTS)) if mixed else script)[int(digit)] + unseen()
+            for digit in group
         )
 
-    gaps = ["".join(draw(st.lists(st.sampled_from(SEPARATORS), max_size=MAX_GAP))) for _ in range(3)]
+    def gap() -> str:
+        spaces = st.lists(st.sampled_from(SPACES), max_size=3).map("".join)
+        marks = draw(st.lists(st.sampled_from(MARKS), max_size=2))
+        return draw(spaces) + "".join(marks) + (draw(spaces) if marks else "")
+
+    gaps = [gap() + unseen() for _ in range(3)]
     return (
         write(groups[0])
         + gaps[0]
@@ -113,6 +139,11 @@ def test_enrolment_reads_any_spelling_as_the_same_person(data: st.DataObject) ->
         "311299 \u2013 4005",
         "31.12.99-4005",
         "3112994005",
+        "311299\u200b4005",  # a zero-width space
+        "311299\u00ad4005",  # a soft hyphen, as word processors paste it
+        "31 12 99 40 05",
+        "311299 -\r\n    4005",
+        "311299_4005",
     ],
 )
 def test_the_issue_examples_are_one_person(written: str) -> None:
@@ -135,6 +166,8 @@ def test_a_cpr_number_in_a_json_document_is_named_by_its_path() -> None:
 def test_the_log_processor_masks_spaced_and_full_width_spellings() -> None:
     line = mask_cpr(None, "info", {"event": "borger 010203 - 1234", "n": ["０１０２０３１２３４"]})  # noqa: RUF001
     assert line == {"event": "borger [cpr-masked]", "n": ["[cpr-masked]"]}
+    other = mask_cpr(None, "info", {"count": 1102031234, "ok": 3, "by": {"010203-1234": b"0102031234"}})
+    assert other == {"count": "[cpr-masked]", "ok": 3, "by": {"[cpr-masked]": "[cpr-masked]"}}
 
 
 # -- false positives ------------------------------------------------------------------------------
