@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
@@ -192,6 +193,53 @@ def _outbox(args: argparse.Namespace) -> int:
     return _with_db(args.state_dir, args.service, work)
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from samspil.runtime import audit
+
+    service_url = database_url(args.state_dir, args.service)
+    if args.action == "protect":
+        admin_url = args.admin_url or os.environ.get("SAMSPIL_ADMIN_DATABASE_URL")
+        if not admin_url:
+            print("Give --admin-url (or SAMSPIL_ADMIN_DATABASE_URL): a superuser's URL.", file=sys.stderr)
+            return 1
+        service = urlsplit(service_url)
+        role, database = unquote(service.username or ""), unquote(service.path.lstrip("/"))
+
+        async def protect() -> int:
+            conn = await asyncpg.connect(admin_url, database=database)
+            try:
+                owner = await audit.protect(conn, role)
+                left = await audit.unprotected_objects(conn, role)
+            finally:
+                await conn.close()
+            if left:
+                print(f"Still changeable by {role}: {', '.join(left)}", file=sys.stderr)
+                return 1
+            print(f"The audit tables of {args.service} belong to {owner}; {role} may only insert and read.")
+            return 0
+
+        return asyncio.run(protect())
+
+    async def verify(conn: Connection) -> int:
+        failed = False
+        for report in await audit.verify_chains(conn):
+            if report.broken is None:
+                print(f"{report.table}: {report.rows} row(s), chain intact")
+            else:
+                print(str(report.broken), file=sys.stderr)
+                failed = True
+        unprotected = await audit.unprotected_objects(conn)
+        if unprotected:
+            print(
+                f"Warning: unprotected: the service's role can still change {', '.join(unprotected)};"
+                " run 'samspil audit protect'.",
+                file=sys.stderr,
+            )
+        return 1 if failed else 0
+
+    return _with_db(args.state_dir, args.service, verify)
+
+
 def _token(args: argparse.Namespace) -> int:
     if os.environ.get("SAMSPIL_AUTH_JWKS_URL"):
         print(
@@ -283,6 +331,22 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--name", help="the caller's display name")
     token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime (default 3600)")
     token.set_defaults(run=_token)
+
+    audit = commands.add_parser(
+        "audit",
+        help="check the audit tables' hash chains, or hand the tables to their own owner role",
+        description="verify: recompute the hash chain of every table in the service's audit schema"
+        " and name the first broken link (exit code 1). protect: as a superuser, give the audit"
+        " schema to a NOLOGIN role <service role>_audit; the service's role may then only insert"
+        " and read. Run protect after the service's first start and after an upgrade that adds"
+        " audit tables.",
+    )
+    audit.add_argument("action", choices=["verify", "protect"])
+    audit.add_argument("service", choices=[spec.name for spec in SERVICES])
+    audit.add_argument(
+        "--admin-url", help="protect: a superuser's database URL (else SAMSPIL_ADMIN_DATABASE_URL)"
+    )
+    audit.set_defaults(run=_audit)
 
     outbox = commands.add_parser("outbox", help="list outbox records the broker can never take")
     outbox.add_argument("action", choices=["parked"])

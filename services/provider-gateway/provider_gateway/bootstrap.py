@@ -35,5 +35,5 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     )
     app.add_middleware(BodyRules)
     app.add_middleware(AuditTrail)  # added last, so it wraps the others and sees their refusals
-    app.include_router(http.router, responses=problem_responses(400, 401, 404, 409, 413, 415, 422, 429))
+    app.include_router(http.router, responses=problem_responses(400, 401, 404, 409, 413, 415, 422, 429, 503))
     return app

@@ -1,0 +1,158 @@
+"""The hash chain of the audit tables on the real PostgreSQL: rows chain in order also when
+written concurrently and in another time zone, `verify_chains` names the first row edited or
+missing, rows that existed before the chain are linked by the migration, and the specialist
+unit's ruling and the text meant for the provider are logged as shared."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date
+
+import asyncpg
+
+from samspil.runtime.audit import verify_chains
+from schemas.commands import ObjectToDecision, RuleDispute
+from schemas.disputes import RulingOutcome
+from social.adapters import repository
+from social.service_layer import protocol
+from social.service_layer.messages import Actor
+from tests.integration.test_social_protocol import SOCIAL_TEAM, informed
+from tests.support import citizen_ref
+
+SPECIALIST = Actor(name="Specialenhedens formand", team="Fælles specialenhed")
+
+
+async def share(pool: asyncpg.Pool, subject: str, information: str = "social-plan-summary") -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.log_share(
+            conn, subject, information, "employment", "test basis", "Sam", uuid.uuid4()
+        )
+
+
+async def broken_link(pool: asyncpg.Pool) -> str | None:
+    async with pool.acquire() as conn:
+        [report] = [r for r in await verify_chains(conn) if r.table == "audit.share_log"]
+    return None if report.broken is None else str(report.broken)
+
+
+async def test_concurrent_shares_form_one_unbroken_chain(social_db: asyncpg.Pool) -> None:
+    subject = citizen_ref()
+    await asyncio.gather(*(share(social_db, subject) for _ in range(25)))
+    seqs = [row["chain_seq"] for row in await social_db.fetch("SELECT chain_seq FROM audit.share_log")]
+    assert sorted(seqs) == list(range(1, 26))
+    assert await broken_link(social_db) is None
+
+
+async def test_a_row_written_in_another_time_zone_still_verifies(social_db: asyncpg.Pool) -> None:
+    async with social_db.acquire() as conn:
+        await conn.execute("SET TIME ZONE 'America/Godthab'")
+        await repository.log_share(
+            conn, citizen_ref(), "readiness", "employment", "basis", "Sam", uuid.uuid4()
+        )
+        await conn.execute("RESET TIME ZONE")
+    await share(social_db, citizen_ref())
+    assert await broken_link(social_db) is None
+
+
+async def test_verify_names_the_row_edited_by_hand_and_the_row_deleted(social_db: asyncpg.Pool) -> None:
+    subject = citizen_ref()
+    for _ in range(5):
+        await share(social_db, subject)
+    third = await social_db.fetchrow("SELECT * FROM audit.share_log WHERE chain_seq = 3")
+    assert third is not None
+    # As someone who may switch the append-only trigger off would (the database owner here).
+    async with social_db.acquire() as conn, conn.transaction():
+        await conn.execute("ALTER TABLE audit.share_log DISABLE TRIGGER share_log_append_only")
+        await conn.execute("UPDATE audit.share_log SET recipient = 'nobody' WHERE chain_seq = 3")
+        await conn.execute("ALTER TABLE audit.share_log ENABLE TRIGGER share_log_append_only")
+    edited = await broken_link(social_db)
+    assert edited is not None and f"seq 3 (row id {third['id']})" in edited and "edited" in edited
+
+    async with social_db.acquire() as conn, conn.transaction():
+        await conn.execute("ALTER TABLE audit.share_log DISABLE TRIGGER share_log_append_only")
+        await conn.execute(
+            "UPDATE audit.share_log SET recipient = $1 WHERE chain_seq = 3", third["recipient"]
+        )
+        await conn.execute("ALTER TABLE audit.share_log ENABLE TRIGGER share_log_append_only")
+    assert await broken_link(social_db) is None  # the original content links again
+
+    fourth_id = await social_db.fetchval("SELECT id FROM audit.share_log WHERE chain_seq = 4")
+    async with social_db.acquire() as conn, conn.transaction():
+        await conn.execute("ALTER TABLE audit.share_log DISABLE TRIGGER share_log_append_only")
+        await conn.execute("DELETE FROM audit.share_log WHERE chain_seq = 3")
+        await conn.execute("ALTER TABLE audit.share_log ENABLE TRIGGER share_log_append_only")
+    deleted = await broken_link(social_db)
+    assert deleted is not None and f"seq 4 (row id {fourth_id})" in deleted and "3..3 are missing" in deleted
+
+
+async def test_the_share_log_refuses_changes_even_from_its_owner(social_db: asyncpg.Pool) -> None:
+    await share(social_db, citizen_ref())
+    for statement in (
+        "UPDATE audit.share_log SET recipient = 'nobody'",
+        "DELETE FROM audit.share_log",
+        "TRUNCATE audit.share_log",
+    ):
+        try:
+            await social_db.execute(statement)
+        except asyncpg.RaiseError as error:
+            assert "append-only" in str(error)
+        else:
+            raise AssertionError(f"{statement} was allowed")
+
+
+async def test_rows_from_before_the_chain_are_linked_by_the_migration(social_db: asyncpg.Pool) -> None:
+    async with social_db.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "CREATE TABLE audit.earlier (id bigserial PRIMARY KEY, what text NOT NULL,"
+            " at timestamptz NOT NULL DEFAULT now(), chain_seq bigint, chain_hash text)"
+        )
+        await conn.execute("INSERT INTO audit.earlier (what) SELECT 'row ' || n FROM generate_series(1, 4) n")
+        await conn.execute("SELECT audit.chain_existing_rows('audit.earlier')")
+    async with social_db.acquire() as conn:
+        [report] = [r for r in await verify_chains(conn) if r.table == "audit.earlier"]
+    assert (report.rows, report.broken) == (4, None)
+
+
+async def test_the_ruling_is_logged_as_shared_with_both_teams_and_the_text_with_the_provider(
+    social_db: asyncpg.Pool,
+) -> None:
+    subject = citizen_ref()
+    decision_id = await informed(social_db, subject)
+    objection = ObjectToDecision(decision_id=decision_id, position="Risiko for tilbagefald.", team="Team 2")
+    async with social_db.acquire() as conn, conn.transaction():
+        dispute_id = await protocol.object_to_decision(
+            conn, subject, objection, SOCIAL_TEAM, date(2027, 3, 2), 10
+        )
+    ruling = RuleDispute(
+        dispute_id=dispute_id,
+        outcome=RulingOutcome.COMPROMISE,
+        ruling="12 timer om ugen til behandlingen er afsluttet, derefter 15.",
+        summary_for_provider="12 timer om ugen, derefter 15.",
+    )
+    async with social_db.acquire() as conn, conn.transaction():
+        await protocol.rule_dispute(conn, ruling, SPECIALIST, date(2027, 3, 5), 5)
+    shares = await social_db.fetch(
+        "SELECT information, recipient, shared_by FROM audit.share_log WHERE citizen_ref = $1"
+        " AND information <> 'dispute-position' ORDER BY chain_seq",
+        subject,
+    )
+    assert [(row["information"], row["recipient"]) for row in shares] == [
+        ("dispute-ruling", "employment"),
+        ("dispute-ruling", "social"),
+        ("decision-outcome-summary", "provider:aktivcenter-nord"),
+    ]
+    assert {row["shared_by"] for row in shares} == {SPECIALIST.name}
+    assert await broken_link(social_db) is None
+
+
+async def test_an_unopposed_outcome_is_logged_as_shared_with_the_provider(social_db: asyncpg.Pool) -> None:
+    subject = citizen_ref()
+    await informed(social_db, subject)
+    assert await protocol.settle_deadlines(social_db, date(2027, 3, 9)) == 1
+    shares = await social_db.fetch(
+        "SELECT information, recipient FROM audit.share_log WHERE citizen_ref = $1", subject
+    )
+    assert [tuple(row.values()) for row in shares] == [
+        ("decision-outcome-summary", "provider:aktivcenter-nord")
+    ]
