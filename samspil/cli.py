@@ -20,7 +20,7 @@ import asyncpg
 
 from samspil.local.runner import SERVICES, LocalStack
 from samspil.runtime.auth import Role, issue_local_token
-from samspil.runtime.db import Connection
+from samspil.runtime.db import Connection, migration_names
 
 DEFAULT_STATE_DIR = Path(os.environ.get("SAMSPIL_STATE_DIR", ".samspil"))
 
@@ -205,9 +205,26 @@ def _audit(args: argparse.Namespace) -> int:
         service = urlsplit(service_url)
         role, database = unquote(service.username or ""), unquote(service.path.lstrip("/"))
 
+        spec = next(s for s in SERVICES if s.name == args.service)
+        expected = migration_names("samspil.runtime.migrations", f"{spec.module}.migrations")
+
         async def protect() -> int:
             conn = await asyncpg.connect(admin_url, database=database)
             try:
+                # Protected tables can no longer be changed by the service's own migrations.
+                applied = (
+                    await conn.fetch("SELECT name FROM schema_migration")
+                    if await conn.fetchval("SELECT to_regclass('schema_migration') IS NOT NULL")
+                    else []
+                )
+                pending = [name for name in expected if name not in {row["name"] for row in applied}]
+                if pending:
+                    print(
+                        f"{args.service} has not applied {len(pending)} migration(s) yet ({pending[0]} ...);"
+                        " start it and run this again.",
+                        file=sys.stderr,
+                    )
+                    return 2
                 owner = await audit.protect(conn, role)
                 left = await audit.unprotected_objects(conn, role)
             finally:

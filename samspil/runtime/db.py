@@ -30,6 +30,11 @@ def _sql_files(package: str) -> list[Traversable]:
     )
 
 
+def migration_names(*packages: str) -> list[str]:
+    """The names ``migrate`` records for the packages' files, in the order it applies them."""
+    return [f"{package}/{file.name}" for package in packages for file in _sql_files(package)]
+
+
 async def migrate(pool: asyncpg.Pool, *packages: str) -> list[str]:
     """Apply each package's ``*.sql`` files in name order, once, under an advisory lock so two
     replicas starting together do not race. Returns the names applied now."""

@@ -8,15 +8,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import date
+from urllib.parse import urlsplit
 
 import asyncpg
+import pytest
 
-from samspil.runtime.audit import verify_chains
+from samspil import cli
+from samspil.runtime.audit import protect, protection_status, verify_chains
+from samspil.runtime.db import create_pool, migrate
 from schemas.commands import ObjectToDecision, RuleDispute
 from schemas.disputes import RulingOutcome
 from social.adapters import repository
 from social.service_layer import protocol
 from social.service_layer.messages import Actor
+from tests.infra import Infra
 from tests.integration.test_social_protocol import SOCIAL_TEAM, informed
 from tests.support import citizen_ref
 
@@ -156,3 +161,38 @@ async def test_an_unopposed_outcome_is_logged_as_shared_with_the_provider(social
     assert [tuple(row.values()) for row in shares] == [
         ("decision-outcome-summary", "provider:aktivcenter-nord")
     ]
+
+
+async def test_after_protection_the_service_role_may_only_insert_and_read(infra: Infra) -> None:
+    url = infra.create_service_database("gw")
+    role = urlsplit(url).username or ""
+    pool = await create_pool(url)
+    try:
+        await migrate(pool, "samspil.runtime.migrations", "provider_gateway.migrations")
+        async with pool.acquire() as conn:
+            assert (await protection_status(conn)).startswith("unprotected")
+        admin = await asyncpg.connect(infra.admin_dsn, database=urlsplit(url).path.lstrip("/"))
+        try:
+            assert await protect(admin, role) == f"{role}_audit"
+            assert await protect(admin, role) == f"{role}_audit"  # again: nothing changes
+        finally:
+            await admin.close()
+        async with pool.acquire() as conn:
+            assert await protection_status(conn) == "ok"
+            await conn.execute(
+                "INSERT INTO audit.audit_log (method, path, status, outcome)"
+                " VALUES ('GET', '/v1/x', 200, 'ok')"
+            )
+            assert await conn.fetchval("SELECT chain_seq FROM audit.audit_log") == 1
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("DROP TABLE audit.audit_log")
+    finally:
+        await pool.close()
+
+
+def test_protect_refuses_a_database_whose_service_has_not_finished_migrating(
+    infra: Infra, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SOCIAL_DATABASE_URL", infra.create_service_database("social"))
+    assert cli.main(["audit", "protect", "social", "--admin-url", infra.admin_dsn]) == 2
+    assert "has not applied" in capsys.readouterr().err
