@@ -20,7 +20,7 @@ import asyncpg
 
 from samspil.local.runner import SERVICES, LocalStack
 from samspil.runtime.auth import Role, issue_local_token
-from samspil.runtime.db import Connection, migration_names
+from samspil.runtime.db import Connection, pending_migrations
 
 DEFAULT_STATE_DIR = Path(os.environ.get("SAMSPIL_STATE_DIR", ".samspil"))
 
@@ -194,48 +194,11 @@ def _outbox(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
+    return _audit_protect(args) if args.action == "protect" else _audit_verify(args)
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
     from samspil.runtime import audit
-
-    service_url = database_url(args.state_dir, args.service)
-    if args.action == "protect":
-        admin_url = args.admin_url or os.environ.get("SAMSPIL_ADMIN_DATABASE_URL")
-        if not admin_url:
-            print("Give --admin-url (or SAMSPIL_ADMIN_DATABASE_URL): a superuser's URL.", file=sys.stderr)
-            return 1
-        service = urlsplit(service_url)
-        role, database = unquote(service.username or ""), unquote(service.path.lstrip("/"))
-
-        spec = next(s for s in SERVICES if s.name == args.service)
-        expected = migration_names("samspil.runtime.migrations", f"{spec.module}.migrations")
-
-        async def protect() -> int:
-            conn = await asyncpg.connect(admin_url, database=database)
-            try:
-                # Protected tables can no longer be changed by the service's own migrations.
-                applied = (
-                    await conn.fetch("SELECT name FROM schema_migration")
-                    if await conn.fetchval("SELECT to_regclass('schema_migration') IS NOT NULL")
-                    else []
-                )
-                pending = [name for name in expected if name not in {row["name"] for row in applied}]
-                if pending:
-                    print(
-                        f"{args.service} has not applied {len(pending)} migration(s) yet ({pending[0]} ...);"
-                        " start it and run this again.",
-                        file=sys.stderr,
-                    )
-                    return 2
-                owner = await audit.protect(conn, role)
-                left = await audit.unprotected_objects(conn, role)
-            finally:
-                await conn.close()
-            if left:
-                print(f"Still changeable by {role}: {', '.join(left)}", file=sys.stderr)
-                return 1
-            print(f"The audit tables of {args.service} belong to {owner}; {role} may only insert and read.")
-            return 0
-
-        return asyncio.run(protect())
 
     async def verify(conn: Connection) -> int:
         failed = False
@@ -255,6 +218,44 @@ def _audit(args: argparse.Namespace) -> int:
         return 1 if failed else 0
 
     return _with_db(args.state_dir, args.service, verify)
+
+
+def _audit_protect(args: argparse.Namespace) -> int:
+    from samspil.runtime import audit
+
+    admin_url = args.admin_url or os.environ.get("SAMSPIL_ADMIN_DATABASE_URL")
+    if not admin_url:
+        print("Give --admin-url (or SAMSPIL_ADMIN_DATABASE_URL): a superuser's URL.", file=sys.stderr)
+        return 1
+    service = urlsplit(database_url(args.state_dir, args.service))
+    role, database = unquote(service.username or ""), unquote(service.path.lstrip("/"))
+    spec = next(s for s in SERVICES if s.name == args.service)
+
+    async def protect() -> int:
+        conn = await asyncpg.connect(admin_url, database=database)
+        try:
+            # Once protected, the tables can no longer be changed by the service's own migrations.
+            pending = await pending_migrations(
+                conn, "samspil.runtime.migrations", f"{spec.module}.migrations"
+            )
+            if pending:
+                print(
+                    f"{args.service} has not applied {len(pending)} migration(s) yet ({pending[0]} ...);"
+                    " start it and run this again.",
+                    file=sys.stderr,
+                )
+                return 2
+            owner = await audit.protect(conn, role)
+            left = await audit.unprotected_objects(conn, role)
+        finally:
+            await conn.close()
+        if left:
+            print(f"Still changeable by {role}: {', '.join(left)}", file=sys.stderr)
+            return 1
+        print(f"The audit tables of {args.service} belong to {owner}; {role} may only insert and read.")
+        return 0
+
+    return asyncio.run(protect())
 
 
 def _token(args: argparse.Namespace) -> int:
