@@ -204,7 +204,10 @@ def _audit_verify(args: argparse.Namespace) -> int:
         failed = False
         for report in await audit.verify_chains(conn):
             if report.broken is None:
-                print(f"{report.table}: {report.rows} row(s), chain intact")
+                print(
+                    f"{report.table}: {report.rows} row(s), chain intact;"
+                    f" head seq {report.head_seq} hash {report.head_hash}"
+                )
             else:
                 print(str(report.broken), file=sys.stderr)
                 failed = True

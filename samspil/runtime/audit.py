@@ -41,6 +41,10 @@ class ChainReport:
     table: str
     rows: int
     broken: BrokenLink | None
+    # The last link: removing rows from the end leaves a shorter chain that still holds, so an
+    # operator keeps this elsewhere and compares it with a later run.
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
 
 
 async def audit_tables(conn: Connection) -> list[str]:
@@ -175,7 +179,7 @@ async def _verify_table(conn: Connection, table: str) -> ChainReport:
             problem = "the row's hash does not match its content and the previous row (edited)"
             return ChainReport(name, rows, BrokenLink(name, seq, row["row_id"], problem))
         previous, expected_seq = row["chain_hash"], seq + 1
-    return ChainReport(name, rows, None)
+    return ChainReport(name, rows, None, expected_seq - 1, previous)
 
 
 async def _is_chained(conn: Connection, table: str) -> bool:
