@@ -209,3 +209,14 @@ async def test_audit_verify_passes_on_a_clean_chain_and_names_the_row_edited_or_
     assert deleted.returncode == 1
     assert f"seq {middle['chain_seq'] + 1} " in deleted.stderr and "missing" in deleted.stderr
     assert audit_verify(running_stack, "provider-gateway").returncode == 0
+
+
+@pytest.mark.parametrize("service", [spec.name for spec in SERVICES])
+def test_audit_verify_passes_for_every_service_and_reports_it_protected(
+    running_stack: RunningStack, service: str
+) -> None:
+    result = audit_verify(running_stack, service)
+    assert result.returncode == 0, result.stderr
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == list(AUDIT_TABLES[service])
+    assert all("chain intact" in line for line in result.stdout.splitlines())
+    assert "unprotected" not in result.stderr
