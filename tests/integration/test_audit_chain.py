@@ -1,13 +1,15 @@
 """The hash chain of the audit tables on the real PostgreSQL: rows chain in order also when
 written concurrently and in another time zone, `verify_chains` names the first row edited or
 missing, rows that existed before the chain are linked by the migration, and the specialist
-unit's ruling and the text meant for the provider are logged as shared."""
+unit's ruling and the text meant for the provider are logged as shared; after `protect` the
+service's role may only insert and read."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from datetime import date
+from importlib import resources
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -15,7 +17,7 @@ import pytest
 
 from samspil import cli
 from samspil.runtime.audit import protect, protection_status, verify_chains
-from samspil.runtime.db import create_pool, migrate
+from samspil.runtime.db import create_pool, migrate, pending_migrations
 from schemas.commands import ObjectToDecision, RuleDispute
 from schemas.disputes import RulingOutcome
 from social.adapters import repository
@@ -199,3 +201,45 @@ def test_protect_refuses_a_database_whose_service_has_not_finished_migrating(
     monkeypatch.setenv("SOCIAL_DATABASE_URL", infra.create_service_database("social"))
     assert cli.main(["audit", "protect", "social", "--admin-url", infra.admin_dsn]) == 2
     assert "has not applied" in capsys.readouterr().err
+
+
+async def test_upgrading_chains_the_audit_rows_written_before(infra: Infra) -> None:
+    pool = await create_pool(infra.create_database("gw"))
+    try:
+        # The gateway as it was before the chain: every migration but the audit-chain ones.
+        earlier = [
+            name
+            for name in await pool_pending(pool, "samspil.runtime.migrations", "provider_gateway.migrations")
+            if not name.endswith("_audit_chain.sql")
+        ]
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "CREATE TABLE schema_migration"
+                " (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            for name in earlier:
+                package, file = name.split("/")
+                await conn.execute((resources.files(package) / file).read_text(encoding="utf-8"))
+                await conn.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
+            await conn.execute(
+                "INSERT INTO audit_log (client_id, method, path, status, outcome)"
+                " SELECT 'client-' || n, 'GET', '/v1/referrals', 200, 'ok' FROM generate_series(1, 3) n"
+            )
+        assert await migrate(pool, "samspil.runtime.migrations", "provider_gateway.migrations") == [
+            "samspil.runtime.migrations/003_audit_chain.sql",
+            "provider_gateway.migrations/007_audit_chain.sql",
+        ]
+        await pool.execute(
+            "INSERT INTO audit.audit_log (method, path, status, outcome)"
+            " VALUES ('GET', '/v1/feed', 200, 'ok')"
+        )
+        async with pool.acquire() as conn:
+            [report] = await verify_chains(conn)
+        assert (report.table, report.rows, report.broken) == ("audit.audit_log", 4, None)
+    finally:
+        await pool.close()
+
+
+async def pool_pending(pool: asyncpg.Pool, *packages: str) -> list[str]:
+    async with pool.acquire() as conn:
+        return await pending_migrations(conn, *packages)
