@@ -359,8 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="verify: recompute the hash chain of every table in the service's audit schema"
         " and name the first broken link (exit code 1). protect: as a superuser, give the audit"
         " schema to a NOLOGIN role <service role>_audit; the service's role may then only insert"
-        " and read. Run protect after the service's first start and after an upgrade that adds"
-        " audit tables.",
+        " and read. Run protect once the service has started (and migrated); it is idempotent.",
     )
     audit.add_argument("action", choices=["verify", "protect"])
     audit.add_argument("service", choices=[spec.name for spec in SERVICES])

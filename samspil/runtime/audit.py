@@ -10,8 +10,8 @@ The service creates these tables as its own role when it migrates. ``protect`` i
 step that makes them tamper-proof for that role: schema, tables, sequences and functions go to a
 NOLOGIN owner role ``<service role>_audit``, and the service role keeps only USAGE on the schema
 and INSERT and SELECT on the tables. It has to be run by a role that may change owners (a
-superuser), after the service's first start, and again after a release whose migrations add an
-audit table.
+superuser) once the service has migrated. Afterwards the service's own migrations can no longer
+change schema ``audit``: a later migration that does must be applied by its owner or a superuser.
 """
 
 from __future__ import annotations
