@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
@@ -25,7 +26,7 @@ from samspil.runtime.auth import (
     Role,
     issue_local_token,
 )
-from samspil.runtime.db import Connection
+from samspil.runtime.db import Connection, pending_migrations
 
 DEFAULT_STATE_DIR = Path(os.environ.get("SAMSPIL_STATE_DIR", ".samspil"))
 
@@ -207,6 +208,74 @@ def _outbox(args: argparse.Namespace) -> int:
     return _with_db(args.state_dir, args.service, work)
 
 
+def _audit(args: argparse.Namespace) -> int:
+    return _audit_protect(args) if args.action == "protect" else _audit_verify(args)
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from samspil.runtime import audit
+
+    async def verify(conn: Connection) -> int:
+        failed = False
+        for report in await audit.verify_chains(conn):
+            if report.broken is None:
+                print(
+                    f"{report.table}: {report.rows} row(s), chain intact;"
+                    f" head seq {report.head_seq} hash {report.head_hash}"
+                )
+            else:
+                print(str(report.broken), file=sys.stderr)
+                failed = True
+        unprotected = await audit.unprotected_objects(conn)
+        if unprotected:
+            print(
+                f"Warning: unprotected: the service's role can still change {', '.join(unprotected)};"
+                " run 'samspil audit protect'.",
+                file=sys.stderr,
+            )
+        return 1 if failed else 0
+
+    return _with_db(args.state_dir, args.service, verify)
+
+
+def _audit_protect(args: argparse.Namespace) -> int:
+    from samspil.runtime import audit
+
+    admin_url = args.admin_url or os.environ.get("SAMSPIL_ADMIN_DATABASE_URL")
+    if not admin_url:
+        print("Give --admin-url (or SAMSPIL_ADMIN_DATABASE_URL): a superuser's URL.", file=sys.stderr)
+        return 1
+    service = urlsplit(database_url(args.state_dir, args.service))
+    role, database = unquote(service.username or ""), unquote(service.path.lstrip("/"))
+    spec = next(s for s in SERVICES if s.name == args.service)
+
+    async def protect() -> int:
+        conn = await asyncpg.connect(admin_url, database=database)
+        try:
+            # Once protected, the tables can no longer be changed by the service's own migrations.
+            pending = await pending_migrations(
+                conn, "samspil.runtime.migrations", f"{spec.module}.migrations"
+            )
+            if pending:
+                print(
+                    f"{args.service} has not applied {len(pending)} migration(s) yet ({pending[0]} ...);"
+                    " start it and run this again.",
+                    file=sys.stderr,
+                )
+                return 2
+            owner = await audit.protect(conn, role)
+            left = await audit.unprotected_objects(conn, role)
+        finally:
+            await conn.close()
+        if left:
+            print(f"Still changeable by {role}: {', '.join(left)}", file=sys.stderr)
+            return 1
+        print(f"The audit tables of {args.service} belong to {owner}; {role} may only insert and read.")
+        return 0
+
+    return asyncio.run(protect())
+
+
 def _token(args: argparse.Namespace) -> int:
     if os.environ.get("SAMSPIL_AUTH_JWKS_URL"):
         print(
@@ -324,6 +393,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="lifetime, at most SAMSPIL_AUTH_MAX_LIFETIME_SECONDS (default 3600)",
     )
     token.set_defaults(run=_token)
+
+    audit = commands.add_parser(
+        "audit",
+        help="check the audit tables' hash chains, or hand the tables to their own owner role",
+        description="verify: recompute the hash chain of every table in the service's audit schema"
+        " and name the first broken link (exit code 1). protect: as a superuser, give the audit"
+        " schema to a NOLOGIN role <service role>_audit; the service's role may then only insert"
+        " and read. Run protect once the service has started (and migrated); it is idempotent.",
+    )
+    audit.add_argument("action", choices=["verify", "protect"])
+    audit.add_argument("service", choices=[spec.name for spec in SERVICES])
+    audit.add_argument(
+        "--admin-url", help="protect: a superuser's database URL (else SAMSPIL_ADMIN_DATABASE_URL)"
+    )
+    audit.set_defaults(run=_audit)
 
     outbox = commands.add_parser("outbox", help="list outbox records the broker can never take")
     outbox.add_argument("action", choices=["parked"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ class Infra:
     bootstrap_servers: str
     admin_dsn: str
     broker: EmbeddedBroker | None = None
+    postgres: EmbeddedPostgres | None = None
     # The PostgreSQL server's log, where the tests can read it (the embedded server's).
     postgres_log: Path | None = None
 
@@ -55,6 +57,28 @@ class Infra:
         _run(create())
         parts = urlsplit(self.admin_dsn)
         return urlunsplit(parts._replace(path=f"/{name}"))
+
+    def create_service_database(self, prefix: str) -> str:
+        """A new, empty database owned by a new login role that is no superuser, as a service
+        gets in production; returns the URL that logs in as that role."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        if self.postgres is not None:
+            return self.postgres.ensure_service_database(name)
+        password = secrets.token_urlsafe(24)
+
+        async def create() -> None:
+            conn = await asyncpg.connect(self.admin_dsn)
+            try:
+                await conn.execute(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'")
+                await conn.execute(f'CREATE DATABASE "{name}" OWNER "{name}"')
+                await conn.execute(f'REVOKE CONNECT, TEMPORARY ON DATABASE "{name}" FROM PUBLIC')
+            finally:
+                await conn.close()
+
+        _run(create())
+        parts = urlsplit(self.admin_dsn)
+        netloc = f"{name}:{password}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc, path=f"/{name}"))
 
 
 def _run(coro: object) -> None:
@@ -101,6 +125,7 @@ def provide_infra(state_dir: Path) -> Iterator[Infra]:
                 broker.bootstrap_servers,
                 embedded_pg.admin_dsn,
                 broker=broker,
+                postgres=embedded_pg,
                 postgres_log=embedded_pg.log_file,
             )
         finally:

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# One role and one database per service; no role may connect to another's database.
+# One role and one database per service; no role may connect to another's database. The audit
+# tables get their own owner role later, once the services have migrated (the audit-protect
+# service in compose.yaml runs `samspil audit protect`).
 set -euo pipefail
 create() {
   local name=$1 password=$2

@@ -31,6 +31,7 @@ from urllib.parse import quote
 import asyncpg
 
 from samspil.local.files import open_private_log
+from samspil.runtime.audit import protect
 from samspil.runtime.db import Connection
 
 __all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "pg_bin_dir"]
@@ -174,6 +175,21 @@ class EmbeddedPostgres:
         self._write_hba()
         _run_in_fresh_loop(self._reload_config())
         return f"postgresql://{name}:{passwords[name]}@{self._url_host()}:{self.port}/{name}"
+
+    def protect_audit_tables(self, name: str) -> str:
+        """Hand service ``name``'s audit schema to its own owner role (see samspil.runtime.audit);
+        call it once the service has migrated. Returns the owner role's name."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise EmbeddedPostgresError("the server is not started")
+
+        async def run() -> str:
+            conn = await asyncpg.connect(self.admin_dsn, database=name)
+            try:
+                return await protect(conn, name)
+            finally:
+                await conn.close()
+
+        return _run_in_fresh_loop(run())
 
     async def _provision(self, name: str, password: str) -> None:
         conn = await asyncpg.connect(self.admin_dsn)

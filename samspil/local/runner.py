@@ -186,6 +186,20 @@ class LocalStack:
         for spec in SERVICES:
             self.start_service(spec.name)
         self.wait_ready(timeout, cancelled)
+        self.protect_audit_tables()
+
+    def protect_audit_tables(self) -> None:
+        """Once each service has migrated, its audit tables go to their own owner role, so the
+        service's role may only insert and read them. Only for the embedded PostgreSQL: for a
+        database given from outside, its administrator runs `samspil audit protect`."""
+        if self.postgres is None:
+            return
+        for spec in SERVICES:
+            if spec.name not in self.env_given_databases():
+                self.postgres.protect_audit_tables(spec.database)
+
+    def env_given_databases(self) -> set[str]:
+        return {spec.name for spec in SERVICES if self.env.get(f"{spec.env_prefix}DATABASE_URL")}
 
     def wait_ready(self, timeout: float = 60.0, cancelled: Callable[[], bool] = lambda: False) -> None:
         pending = {spec.name for spec in SERVICES}

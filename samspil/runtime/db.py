@@ -30,6 +30,15 @@ def _sql_files(package: str) -> list[Traversable]:
     )
 
 
+async def pending_migrations(conn: Connection, *packages: str) -> list[str]:
+    """The names of the packages' migration files ``migrate`` has not applied yet, in order."""
+    applied: set[str] = set()
+    if await conn.fetchval("SELECT to_regclass('schema_migration') IS NOT NULL"):
+        applied = {row["name"] for row in await conn.fetch("SELECT name FROM schema_migration")}
+    names = [f"{package}/{file.name}" for package in packages for file in _sql_files(package)]
+    return [name for name in names if name not in applied]
+
+
 async def migrate(pool: asyncpg.Pool, *packages: str) -> list[str]:
     """Apply each package's ``*.sql`` files in name order, once, under an advisory lock so two
     replicas starting together do not race. Returns the names applied now."""

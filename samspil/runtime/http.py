@@ -270,15 +270,20 @@ def create_app(
         return {"status": "ok"}
 
     @app.get(
-        "/readyz", tags=["operations"], summary="Readiness: database and broker answer.", responses={503: {}}
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: database and broker answer; notices name e.g. unprotected audit tables.",
+        responses={503: {}},
     )
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
         ready = all(value == "ok" for value in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not-ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, Any] = {"status": "ready" if ready else "not-ready", "checks": checks}
+        # Reported, not failed: e.g. audit tables the service's own role still owns.
+        notices = await runtime.notices()
+        if notices:
+            body["notices"] = notices
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     return app
 

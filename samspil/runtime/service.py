@@ -18,6 +18,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
+from samspil.runtime.audit import protection_status
 from samspil.runtime.consumer import EventHandler, ReliableConsumer, commit_offset, tolerant_headers
 from samspil.runtime.db import create_pool, migrate
 from samspil.runtime.kafka import KafkaSender, ensure_topics
@@ -253,6 +254,15 @@ class ServiceRuntime:
             )
             checks["consumer"] = "ok" if consuming else "failing: not consuming"
         return checks
+
+    async def notices(self) -> dict[str, str]:
+        """What an operator should fix that does not stop the service from working."""
+        try:
+            async with asyncio.timeout(2.0), self.pool.acquire() as conn:
+                audit = await protection_status(conn)
+        except Exception as error:
+            audit = f"unknown: {type(error).__name__}"
+        return {} if audit == "ok" else {"audit-tables": audit}
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[ServiceRuntime]:

@@ -25,6 +25,7 @@ SOCIAL_TEAM = "Socialcenter Vest, team 2"
 class RunningStack:
     stack: LocalStack
     env: dict[str, str]
+    admin_dsn: str = ""
 
     def url(self, service: str) -> str:
         return self.stack.url(service)
@@ -114,13 +115,17 @@ def running_stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "SAMSPIL_LOG_LEVEL": "info",
     }
     for spec in SERVICES:
-        env[f"{spec.env_prefix}DATABASE_URL"] = infra.create_database(spec.database)
+        # Each service as its own role, no superuser, as in production.
+        env[f"{spec.env_prefix}DATABASE_URL"] = infra.create_service_database(spec.database)
     state_dir: Path = tmp_path_factory.mktemp("stack")
     stack = LocalStack(
         state_dir=state_dir, env=env, service_ports={spec.name: free_port() for spec in SERVICES}
     )
     try:
         stack.start(timeout=90)
-        yield RunningStack(stack, env)
+        running = RunningStack(stack, env, admin_dsn=infra.admin_dsn)
+        for spec in SERVICES:  # as whoever provisions the databases does once the services migrated
+            running.samspil("audit", "protect", spec.name, "--admin-url", infra.admin_dsn)
+        yield running
     finally:
         stack.stop()

@@ -189,13 +189,15 @@ async def test_provider_b_can_do_nothing_with_provider_as_referral_and_every_att
     conn = await gateway_db(running_stack)
     try:
         denied = await conn.fetch(
-            "SELECT method, path, outcome, status FROM audit_log WHERE provider_id = $1 AND status = 404",
+            "SELECT method, path, outcome, status FROM audit.audit_log"
+            " WHERE provider_id = $1 AND status = 404",
             intruder,
         )
         assert {(row["method"], row["path"]) for row in denied} == {(m, p) for m, p, _ in attempts}
         assert {row["outcome"] for row in denied} == {"denied"}
-        with pytest.raises(asyncpg.RaiseError, match="append-only"):
-            await conn.execute("DELETE FROM audit_log WHERE provider_id = $1", intruder)
+        # The gateway's role may only insert and read its audit trail (see test_audit_trail.py).
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("DELETE FROM audit.audit_log WHERE provider_id = $1", intruder)
     finally:
         await conn.close()
 
@@ -210,7 +212,9 @@ async def test_failed_authentication_is_audited(running_stack: RunningStack) -> 
         assert response.status_code == 401
     conn = await gateway_db(running_stack)
     try:
-        row = await conn.fetchrow("SELECT outcome, status FROM audit_log WHERE client_id = $1", client_id)
+        row = await conn.fetchrow(
+            "SELECT outcome, status FROM audit.audit_log WHERE client_id = $1", client_id
+        )
         assert row is not None and row["status"] == 401 and row["outcome"] == "denied"
     finally:
         await conn.close()
@@ -288,7 +292,7 @@ async def test_a_cpr_number_a_caller_types_does_not_reach_the_audit_trail(
     try:
         paths = [
             row["path"]
-            for row in await conn.fetch("SELECT path FROM audit_log WHERE provider_id = $1", provider)
+            for row in await conn.fetch("SELECT path FROM audit.audit_log WHERE provider_id = $1", provider)
         ]
     finally:
         await conn.close()

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from samspil.local.runner import SERVICES, LocalStack, free_port
+from samspil.runtime.audit import protection_status
 from samspil.runtime.outbox import add_event
 from tests.support import absence_notice, wait_for
 
@@ -83,6 +84,8 @@ async def test_restarting_the_local_stack_loses_no_event(server_dir: Path) -> No
 
             await wait_for(tasks, timeout=60)
             assert await tasks() == 1
+            # The runner handed the audit tables to their own owner, and does so again at each start.
+            assert await protection_status(employment) == "ok"
         finally:
             await employment.close()
     finally:

@@ -10,12 +10,16 @@ from typing import Any
 
 import asyncpg
 
+from employment.adapters import cases
+from employment.domain.actor import Actor
 from employment.service_layer import plans, protocol
+from samspil.runtime.audit import verify_chains
+from schemas.commands import ReviseJobPlan
 from schemas.common import CaseworkerTeam, Department
 from schemas.decisions import PlanChangeDecided, PlanChangeDecision
 from schemas.disputes import PlanChangeDecisionFinal
 from schemas.envelope import Envelope
-from schemas.plans import SocialPlanSummaryWithdrawn
+from schemas.plans import JobPlanRevised, SocialPlanSummaryWithdrawn
 from schemas.provider_reports import TargetPlan
 from schemas.topics import EMPLOYMENT_EVENTS
 from tests.support import citizen_ref
@@ -98,3 +102,38 @@ async def test_a_withdrawn_consent_removes_the_social_reasons_it_carried(employm
         task_details = await conn.fetchval("SELECT details FROM caseworker_task")
     assert kept == decided.reason and removed is None
     assert "reason" not in json.loads(task_details) and decided.reason not in task_details
+
+
+async def test_a_job_plan_summary_sent_to_the_social_department_is_logged_as_shared(
+    employment_db: asyncpg.Pool,
+) -> None:
+    subject = citizen_ref()
+    revision = ReviseJobPlan(expected_version=0, goal="Job i lager og logistik.", activities=[])
+    async with employment_db.acquire() as conn, conn.transaction():
+        await cases.insert_citizen(
+            conn,
+            subject,
+            f"010180{uuid.uuid4().int % 10000:04d}",
+            "kontanthjaelp",
+            [],
+            date(2027, 3, 1),
+            "test",
+        )
+        await plans.revise_job_plan(conn, subject, revision, Actor(name="Kim Testesen"), "statute: test")
+    [shared] = await employment_db.fetch(
+        "SELECT information, recipient, basis, shared_by, event_id FROM audit.share_log"
+        " WHERE citizen_ref = $1",
+        subject,
+    )
+    event_id = await employment_db.fetchval(
+        "SELECT event_id FROM outbox WHERE event_type = $1", JobPlanRevised.event_type
+    )
+    assert dict(shared) == {
+        "information": "job-plan-summary",
+        "recipient": "social",
+        "basis": "statute: test",
+        "shared_by": "Kim Testesen",
+        "event_id": uuid.UUID(str(event_id)),
+    }
+    async with employment_db.acquire() as conn:
+        assert [report.broken for report in await verify_chains(conn)] == [None]

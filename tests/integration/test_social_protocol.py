@@ -148,7 +148,9 @@ async def test_an_expired_consent_withdraws_the_summary_once(social_db: asyncpg.
     assert await case.expire_consents(social_db, date(2027, 3, 2), None) == 0
     [withdrawn] = await outbox(social_db, SocialPlanSummaryWithdrawn.event_type)
     assert withdrawn == {"withdrawn_on": "2027-03-01"}
-    shares = await social_db.fetch("SELECT information, basis FROM share_log WHERE citizen_ref = $1", subject)
+    shares = await social_db.fetch(
+        "SELECT information, basis FROM audit.share_log WHERE citizen_ref = $1", subject
+    )
     assert [(row["information"], row["basis"]) for row in shares] == [
         ("social-plan-summary-withdrawal", f"consent-expired:{consent_id}")
     ]
@@ -202,7 +204,7 @@ async def test_a_consent_to_a_provider_shares_the_measures_and_its_withdrawal_en
     # Nothing went to the jobcenter: this consent names a provider, not the department.
     assert await outbox(social_db, SocialPlanRevised.event_type) == []
     log = await social_db.fetch(
-        "SELECT information, recipient FROM share_log WHERE citizen_ref = $1 ORDER BY id", subject
+        "SELECT information, recipient FROM audit.share_log WHERE citizen_ref = $1 ORDER BY id", subject
     )
     assert [(row["information"], row["recipient"]) for row in log] == [
         ("social-measures", "provider:aktivcenter-nord"),

@@ -45,7 +45,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     app.add_middleware(BodyRules)
     app.add_middleware(TokenIdentity)  # names the caller before BodyRules may refuse
     app.add_middleware(AuditTrail)  # added last, so it wraps the others and sees their refusals
-    responses = problem_responses(400, 401, 404, 409, 413, 415, 422, 429)
+    responses = problem_responses(400, 401, 404, 409, 413, 415, 422, 429, 503)
     app.include_router(tokens.router, responses=responses)
     app.include_router(http.router, responses=responses)
     return app

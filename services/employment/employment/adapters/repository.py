@@ -253,3 +253,24 @@ async def get_task(
 
 def is_overdue(row: asyncpg.Record, today: date) -> bool:
     return bool(row["status"] == "open" and row["due_on"] < today)
+
+
+async def log_share(
+    conn: Connection,
+    citizen_ref: str,
+    information: str,
+    recipient: str,
+    basis: str,
+    shared_by: str,
+    event_id: uuid.UUID,
+) -> None:
+    await conn.execute(
+        "INSERT INTO audit.share_log (citizen_ref, information, recipient, basis, shared_by, event_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        citizen_ref,
+        information,
+        recipient,
+        basis,
+        shared_by,
+        event_id,
+    )

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from employment.adapters import repository
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
 from schemas.base import EventData
@@ -41,7 +42,33 @@ async def emit(
     subject: str,
     cause: Envelope | None = None,
     legal_basis: str | None = None,
-) -> None:
+) -> Envelope:
     """Put the event in the outbox for the jobcenter's topic, in the caller's transaction (an
     event both departments may publish, such as a dispute, names the other's topic by default)."""
-    await add_event(conn, envelope_for(data, subject, cause, legal_basis), data, topic=EMPLOYMENT_EVENTS.name)
+    envelope = envelope_for(data, subject, cause, legal_basis)
+    await add_event(conn, envelope, data, topic=EMPLOYMENT_EVENTS.name)
+    return envelope
+
+
+# The basis on which a provider reads what the jobcenter writes for it: the referral itself.
+PROVIDER_SHARE_BASIS = "the citizen's referral to the provider"
+# The basis on which the parties to a dispute, and the specialist unit, read each other's positions.
+DISPUTE_PROTOCOL_BASIS = "the joint dispute protocol of the two departments"
+# Who shares what a scheduled check finds, with no caseworker behind it.
+SHARED_BY_SYSTEM = "jobcenter (automatic)"
+
+
+async def log_share(
+    conn: Connection,
+    envelope: Envelope,
+    information: str,
+    recipient: str,
+    basis: str,
+    shared_by: str,
+) -> None:
+    """Who shared what with whom, in the caller's transaction: the text crosses only with its row."""
+    await repository.log_share(conn, envelope.subject, information, recipient, basis, shared_by, envelope.id)
+
+
+def provider_recipient(provider_id: str) -> str:
+    return f"provider:{provider_id}"

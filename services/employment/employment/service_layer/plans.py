@@ -13,12 +13,20 @@ from employment.adapters import cases, repository
 from employment.domain.actor import Actor
 from employment.domain.plan_conflicts import Plans, find_conflicts
 from employment.domain.tasks import plan_conflict_task
-from employment.service_layer.messages import danish_today, emit
+from employment.service_layer.messages import (
+    PROVIDER_SHARE_BASIS,
+    SHARED_BY_SYSTEM,
+    danish_today,
+    emit,
+    log_share,
+    provider_recipient,
+)
 from samspil.runtime.calendar import add_working_days
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import Conflict, Invalid, NotFound
 from schemas.commands import DecidePlanChange, ReviseJobPlan
 from schemas.common import CaseworkerTeam, Department
+from schemas.consent import SharedInformation
 from schemas.decisions import PlanChangeDecided, PlanChangeDecision
 from schemas.disputes import PlanConflictDetected
 from schemas.envelope import Envelope
@@ -30,6 +38,8 @@ from schemas.plans import (
     SocialPlanSummaryWithdrawn,
 )
 from schemas.provider_reports import TargetPlan
+
+DECISION_REASON = "plan-change-decision-reason"
 
 log = structlog.get_logger("employment.plans")
 
@@ -62,7 +72,9 @@ async def revise_job_plan(
     activities = [activity.model_dump(mode="json") for activity in command.activities]
     await cases.insert_plan_version(conn, citizen_ref, version, command.goal, activities, actor.name)
     revised = JobPlanRevised(plan_version=version, goal=command.goal, activities=command.activities)
-    await emit(conn, revised, citizen_ref, cause, legal_basis=share_basis)
+    envelope = await emit(conn, revised, citizen_ref, cause, legal_basis=share_basis)
+    summary = SharedInformation.JOB_PLAN_SUMMARY.value
+    await log_share(conn, envelope, summary, "social", share_basis, actor.name)
     await check_plan_conflicts(conn, citizen_ref, cause)
     return version
 
@@ -140,7 +152,11 @@ async def decide_plan_change(
         resulting_plan_version=version,
         objection_deadline=objection_deadline,
     )
-    await emit(conn, decided, citizen_ref, cause, legal_basis=share_basis)
+    envelope = await emit(conn, decided, citizen_ref, cause, legal_basis=share_basis)
+    # The reason goes to the social department and to the provider who asked.
+    await log_share(conn, envelope, DECISION_REASON, "social", share_basis, actor.name)
+    recipient = provider_recipient(request["provider_id"])
+    await log_share(conn, envelope, DECISION_REASON, recipient, PROVIDER_SHARE_BASIS, actor.name)
     return decision_id
 
 
@@ -232,6 +248,7 @@ async def check_plan_conflicts(conn: Connection, citizen_ref: str, cause: Envelo
             job_plan_version=plan["version"],
             social_plan_version=summary["plan_version"],
         )
-        await emit(conn, detected, citizen_ref, cause, legal_basis=summary["legal_basis"])
+        envelope = await emit(conn, detected, citizen_ref, cause, legal_basis=summary["legal_basis"])
+        await log_share(conn, envelope, "plan-conflict", "social", summary["legal_basis"], SHARED_BY_SYSTEM)
         log.info("plan conflict detected", rule=conflict.rule.value, conflict_id=str(row["conflict_id"]))
     return new

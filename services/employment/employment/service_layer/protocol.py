@@ -13,7 +13,7 @@ import structlog
 from employment.adapters import repository
 from employment.domain.actor import Actor
 from employment.domain.tasks import NewTask, TaskKind
-from employment.service_layer.messages import DANISH_TIME, emit
+from employment.service_layer.messages import DANISH_TIME, DISPUTE_PROTOCOL_BASIS, emit, log_share
 from samspil.runtime.calendar import add_working_days
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import Conflict, NotFound
@@ -237,7 +237,10 @@ async def object_to_social_decision(
         social_position=review["reason"] or "The social team's decision (its reasons were not shared).",
         rule_by=rule_by,
     )
-    await emit(conn, raised, citizen_ref, cause, legal_basis=review["legal_basis"])
+    envelope = await emit(conn, raised, citizen_ref, cause, legal_basis=review["legal_basis"])
+    # The position goes to the social team and the joint specialist unit.
+    basis = review["legal_basis"] or DISPUTE_PROTOCOL_BASIS
+    await log_share(conn, envelope, "dispute-position", "social", basis, actor.name)
     return dispute_id
 
 

@@ -9,7 +9,7 @@ import asyncpg
 from employment.adapters import cases, repository
 from employment.domain.actor import Actor
 from employment.domain.tasks import TaskKind, TaskStatus
-from employment.service_layer.messages import emit
+from employment.service_layer.messages import PROVIDER_SHARE_BASIS, emit, log_share, provider_recipient
 from employment.service_layer.plans import require_citizen
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import Conflict, Invalid, NotFound
@@ -87,7 +87,10 @@ async def assess_absence(
         action_taken=command.action_taken,
         note=command.note_to_provider,
     )
-    await emit(conn, assessed, citizen_ref, cause)
+    envelope = await emit(conn, assessed, citizen_ref, cause)
+    if command.note_to_provider:
+        recipient = provider_recipient(notice["provider_id"])
+        await log_share(conn, envelope, "absence-note", recipient, PROVIDER_SHARE_BASIS, actor.name)
 
 
 async def add_case_note(

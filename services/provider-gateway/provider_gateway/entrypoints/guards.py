@@ -15,7 +15,6 @@ from pydantic import BaseModel
 
 from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_response
-from samspil.runtime.metrics import ResponseStatus
 from schemas.envelope import mask_cpr_numbers
 
 log = structlog.get_logger("provider_gateway.guards")
@@ -47,44 +46,58 @@ async def idempotent(
     request_hash = hashlib.sha256(
         f"{request.method} {request.url.path}\n".encode() + await request.body()
     ).hexdigest()
-    async with request.app.state.runtime.pool.acquire() as conn, conn.transaction():
-        if key is not None:
-            fresh = await conn.fetchval(
-                "INSERT INTO idempotency_key (provider_id, key, request_hash) VALUES ($1, $2, $3)"
-                " ON CONFLICT DO NOTHING RETURNING true",
-                provider_id,
-                key,
-                request_hash,
+    async with request.app.state.runtime.pool.acquire() as conn:
+        async with conn.transaction():
+            response = await _first_or_repeat(conn, provider_id, key, request_hash, work)
+            # The audit row commits with the work, or neither does.
+            await _record_in(conn, request.scope, response.status_code)
+        _mark_recorded(request.scope)
+    return response
+
+
+async def _first_or_repeat(
+    conn: Connection,
+    provider_id: str,
+    key: str,
+    request_hash: str,
+    work: Callable[[Connection], Awaitable[tuple[int, BaseModel]]],
+) -> Response:
+    fresh = await conn.fetchval(
+        "INSERT INTO idempotency_key (provider_id, key, request_hash) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING RETURNING true",
+        provider_id,
+        key,
+        request_hash,
+    )
+    if not fresh:
+        first = await conn.fetchrow(
+            "SELECT request_hash, status_code, response FROM idempotency_key"
+            " WHERE provider_id = $1 AND key = $2",
+            provider_id,
+            key,
+        )
+        assert first is not None  # the INSERT above found it
+        if first["request_hash"] != request_hash:
+            raise Problem(
+                422,
+                "idempotency-key-reused",
+                "This Idempotency-Key was used for another request; use a new key for a new request",
             )
-            if not fresh:
-                first = await conn.fetchrow(
-                    "SELECT request_hash, status_code, response FROM idempotency_key"
-                    " WHERE provider_id = $1 AND key = $2",
-                    provider_id,
-                    key,
-                )
-                if first["request_hash"] != request_hash:
-                    raise Problem(
-                        422,
-                        "idempotency-key-reused",
-                        "This Idempotency-Key was used for another request; use a new key for a new request",
-                    )
-                return JSONResponse(
-                    json.loads(first["response"]),
-                    status_code=first["status_code"],
-                    headers={"Idempotent-Replayed": "true"},
-                )
-        status_code, body = await work(conn)
-        content = body.model_dump(mode="json")
-        if key is not None:
-            await conn.execute(
-                "UPDATE idempotency_key SET status_code = $3, response = $4::jsonb"
-                " WHERE provider_id = $1 AND key = $2",
-                provider_id,
-                key,
-                status_code,
-                json.dumps(content),
-            )
+        return JSONResponse(
+            json.loads(first["response"]),
+            status_code=first["status_code"],
+            headers={"Idempotent-Replayed": "true"},
+        )
+    status_code, body = await work(conn)
+    content = body.model_dump(mode="json")
+    await conn.execute(
+        "UPDATE idempotency_key SET status_code = $3, response = $4::jsonb"
+        " WHERE provider_id = $1 AND key = $2",
+        provider_id,
+        key,
+        status_code,
+        json.dumps(content),
+    )
     return JSONResponse(content, status_code=status_code)
 
 
@@ -150,8 +163,17 @@ async def _answer(scope: Any, receive: Any, send: Any, response: Response) -> No
     await response(scope, receive, send)
 
 
+AUDIT_UNAVAILABLE = "audit-unavailable"
+
+
 class AuditTrail:
-    """Every request to the provider API leaves an audit row, also when it is refused (ASGI)."""
+    """Every request to the provider API leaves exactly one audit row, also when it is refused,
+    and no answer leaves before its row is committed (ASGI).
+
+    A request that changes something runs in ``idempotent()``, which writes the row in the
+    transaction of the work. For any other answer (a read, a refusal, an error) the row is written
+    here when the app starts its response, before the status line goes out; if it cannot be
+    written the caller gets 503 instead, and the original answer is dropped."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -160,29 +182,94 @@ class AuditTrail:
         if scope["type"] != "http" or not scope["path"].startswith(("/v1/", "/oauth/")):
             await self.app(scope, receive, send)
             return
-        response = ResponseStatus(send)
+        gate = _AuditGate(scope, send)
         try:
-            await self.app(scope, receive, response.send)
-        finally:
-            await self._write(scope, response.status)
-
-    @staticmethod
-    async def _write(scope: Any, status: int) -> None:
-        state = scope.get("state", {})
-        outcome = "ok" if status < 400 else "denied" if status in (401, 403, 404) else "refused"
-        try:
-            await scope["app"].state.runtime.pool.execute(
-                "INSERT INTO audit_log"
-                " (client_id, provider_id, method, path, citizen_ref, status, outcome)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                # What a caller typed (a client id, a path) is masked: it may hold a CPR number.
-                _masked(state.get("client_id")),
-                state.get("provider_id"),
-                scope["method"],
-                mask_cpr_numbers(scope["path"]),
-                state.get("citizen_ref"),
-                status,
-                outcome,
-            )
+            await self.app(scope, receive, gate.send)
         except Exception:
-            log.exception("audit row could not be written")
+            # The server's error handler would answer 500 past this gate: answer it here, after
+            # its row, and let the error go on to be logged.
+            if not gate.started:
+                await _answer(scope, receive, gate.send, _internal_error())
+            raise
+
+
+class _AuditGate:
+    def __init__(self, scope: Any, send: Any) -> None:
+        self.scope = scope
+        self._send = send
+        self.started = False
+        self._replaced = False
+
+    async def send(self, message: Any) -> None:
+        if message["type"] != "http.response.start":
+            if not self._replaced:
+                await self._send(message)
+            return
+        self.started = True
+        if not self.scope.get("state", {}).get(_RECORDED):
+            try:
+                await _record_alone(self.scope, message["status"])
+            except Exception as error:
+                # Only the error's type: a database error may quote the values it refused.
+                log.error("audit row could not be written; answering 503", error=type(error).__name__)
+                self._replaced = True
+                await _answer(self.scope, _no_body, self._send, _audit_unavailable())
+                return
+        await self._send(message)
+
+
+_RECORDED = "audit_recorded"
+_AUDIT_INSERT = (
+    "INSERT INTO audit.audit_log (client_id, provider_id, method, path, citizen_ref, status, outcome)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+)
+
+
+def _audit_values(scope: Any, status: int) -> tuple[Any, ...]:
+    state = scope.get("state", {})
+    outcome = "ok" if status < 400 else "denied" if status in (401, 403, 404) else "refused"
+    return (
+        # What a caller typed (a client id, a path) is masked: it may hold a CPR number.
+        _masked(state.get("client_id")),
+        state.get("provider_id"),
+        scope["method"],
+        mask_cpr_numbers(scope["path"]),
+        state.get("citizen_ref"),
+        status,
+        outcome,
+    )
+
+
+async def _record_in(conn: Connection, scope: Any, status: int) -> None:
+    try:
+        await conn.execute(_AUDIT_INSERT, *_audit_values(scope, status))
+    except Exception as error:
+        log.error("audit row could not be written; the work is rolled back", error=type(error).__name__)
+        raise _audit_problem() from None
+
+
+async def _record_alone(scope: Any, status: int) -> None:
+    await scope["app"].state.runtime.pool.execute(_AUDIT_INSERT, *_audit_values(scope, status))
+
+
+def _mark_recorded(scope: Any) -> None:
+    scope.setdefault("state", {})[_RECORDED] = True
+
+
+_AUDIT_TITLE = "The request could not be recorded in the audit trail, so nothing was done; try again later"
+
+
+def _audit_problem() -> Problem:
+    return Problem(503, AUDIT_UNAVAILABLE, _AUDIT_TITLE, headers={"Retry-After": "5"})
+
+
+def _audit_unavailable() -> Response:
+    return problem_response(503, AUDIT_UNAVAILABLE, _AUDIT_TITLE, headers={"Retry-After": "5"})
+
+
+def _internal_error() -> Response:
+    return problem_response(500, "internal-error", "Something went wrong on our side")
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.disconnect"}

@@ -143,7 +143,7 @@ async def log_share(
     event_id: uuid.UUID,
 ) -> None:
     await conn.execute(
-        "INSERT INTO share_log (citizen_ref, information, recipient, basis, shared_by, event_id)"
+        "INSERT INTO audit.share_log (citizen_ref, information, recipient, basis, shared_by, event_id)"
         " VALUES ($1, $2, $3, $4, $5, $6)",
         citizen_ref,
         information,

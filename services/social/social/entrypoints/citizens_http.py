@@ -153,7 +153,7 @@ async def get_citizen(citizen_ref: CitizenRefPath, request: Request, caller: Rea
         ),
         "shares": await repository.rows(
             pool,
-            "SELECT information, recipient, basis, shared_by, event_id, shared_at FROM share_log"
+            "SELECT information, recipient, basis, shared_by, event_id, shared_at FROM audit.share_log"
             " WHERE citizen_ref = $1 ORDER BY id",
             citizen_ref,
         ),

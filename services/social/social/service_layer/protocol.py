@@ -47,6 +47,12 @@ from social.service_layer.messages import DANISH_TIME, Actor, emit
 log = structlog.get_logger("social.protocol")
 
 OBJECTION_TASK = "consider-employment-decision"
+# The basis on which both teams read the specialist unit's ruling on their dispute.
+DISPUTE_PROTOCOL_BASIS = "the joint dispute protocol of the two departments"
+# The basis on which a provider reads the outcome of the change it asked for: its referral.
+PROVIDER_SHARE_BASIS = "the citizen's referral to the provider"
+# Who shares an outcome that became final because nobody objected by the deadline.
+SHARED_BY_DEADLINE = "social (deadline passed)"
 # What the provider who asked reads of a ruling when the unit wrote nothing for it.
 RULED_FOR_PROVIDER = {
     RulingOutcome.EMPLOYMENT_POSITION: "The joint specialist unit upheld the jobcenter's position.",
@@ -216,11 +222,17 @@ async def rule_dispute(
         }
         await repository.insert_task(conn, subject, apply_ruling_task(today, apply_days), details)
     ruled = DisputeRuled(dispute_id=command.dispute_id, outcome=command.outcome, ruling=command.ruling)
-    await emit(conn, ruled, subject, cause)
+    envelope = await emit(conn, ruled, subject, cause)
+    # The unit's ruling text goes to both teams: the jobcenter's on the bus, the social team's here.
+    for team in ("employment", "social"):
+        await repository.log_share(
+            conn, subject, "dispute-ruling", team, DISPUTE_PROTOCOL_BASIS, actor.name, envelope.id
+        )
     # The ruling's reasons may touch the citizen's health: the provider reads only what the unit
     # wrote for it, or else the outcome.
     for_provider = command.summary_for_provider or RULED_FOR_PROVIDER[command.outcome]
-    await _emit_final(conn, review, FinalVia.RULING, FinalOutcome(command.outcome.value), for_provider, cause)
+    outcome = FinalOutcome(command.outcome.value)
+    await _emit_final(conn, review, FinalVia.RULING, outcome, for_provider, actor.name, cause)
 
 
 async def _finalise(
@@ -241,8 +253,10 @@ async def _emit_final(
     via: FinalVia,
     outcome: FinalOutcome,
     summary: str,
+    shared_by: str,
     cause: Envelope | None = None,
 ) -> None:
+    """The final outcome, with the text meant for the provider who asked (logged as shared)."""
     final = PlanChangeDecisionFinal(
         decision_id=review["decision_id"],
         submission_id=review["submission_id"],
@@ -253,7 +267,17 @@ async def _emit_final(
         outcome=outcome,
         summary=summary,
     )
-    await emit(conn, final, review["citizen_ref"], cause)
+    envelope = await emit(conn, final, review["citizen_ref"], cause)
+    if review["provider_id"] is not None:
+        await repository.log_share(
+            conn,
+            review["citizen_ref"],
+            "decision-outcome-summary",
+            f"provider:{review['provider_id']}",
+            PROVIDER_SHARE_BASIS,
+            shared_by,
+            envelope.id,
+        )
 
 
 async def settle_deadlines(pool: asyncpg.Pool, today: date, batch: int = 200) -> int:
@@ -279,7 +303,7 @@ async def settle_deadlines(pool: asyncpg.Pool, today: date, batch: int = 200) ->
                 str(review["decision_id"]),
                 "deadline",
             )
-            await _emit_final(conn, review, FinalVia.UNOPPOSED, outcome, review["reason"])
+            await _emit_final(conn, review, FinalVia.UNOPPOSED, outcome, review["reason"], SHARED_BY_DEADLINE)
             settled += 1
         disputes = await conn.fetch(
             "SELECT dispute_id, citizen_ref, rule_by FROM dispute"

@@ -1,0 +1,198 @@
+"""The audit tables of a service database: who owns them, and whether their hash chains hold.
+
+Every table in schema ``audit`` is append-only and hash-chained (runtime migration
+003_audit_chain.sql): each row carries ``chain_seq`` (1, 2, 3, ...) and ``chain_hash`` =
+sha256(previous row's hash, or 64 zeros for the first, || the row's canonical text), where the
+canonical text is the row as jsonb without ``chain_hash``, timestamps in UTC. ``verify_chains``
+recomputes every link here, in Python, so it trusts no function in the database it checks.
+
+The service creates these tables as its own role when it migrates. ``protect`` is the privileged
+step that makes them tamper-proof for that role: schema, tables, sequences and functions go to a
+NOLOGIN owner role ``<service role>_audit``, and the service role keeps only USAGE on the schema
+and INSERT and SELECT on the tables. It has to be run by a role that may change owners (a
+superuser) once the service has migrated. Afterwards the service's own migrations can no longer
+change schema ``audit``: a later migration that does must be applied by its owner or a superuser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from samspil.runtime.db import Connection
+
+AUDIT_SCHEMA = "audit"
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    table: str
+    chain_seq: int
+    row_id: object
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.table}: chain broken at seq {self.chain_seq} (row id {self.row_id}): {self.problem}"
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    table: str
+    rows: int
+    broken: BrokenLink | None
+    # The last link: removing rows from the end leaves a shorter chain that still holds, so an
+    # operator keeps this elsewhere and compares it with a later run.
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
+
+
+async def audit_tables(conn: Connection) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname",
+        AUDIT_SCHEMA,
+    )
+    return [row["relname"] for row in rows]
+
+
+async def unprotected_objects(conn: Connection, role: str | None = None) -> list[str]:
+    """What in schema ``audit`` the role (by default the connected one) still owns or could
+    change: the schema, tables, sequences, functions, or a privilege beyond INSERT and SELECT.
+    Empty when the audit trail is protected from that role."""
+    role = role or await conn.fetchval("SELECT current_user")
+    found: list[str] = []
+    schema_owner = await conn.fetchval(
+        "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = $1", AUDIT_SCHEMA
+    )
+    if schema_owner is None:
+        return [f"schema {AUDIT_SCHEMA} (missing)"]
+    if schema_owner == role or await conn.fetchval(
+        "SELECT has_schema_privilege($1, $2, 'CREATE')", role, AUDIT_SCHEMA
+    ):
+        found.append(f"schema {AUDIT_SCHEMA}")
+    rows = await conn.fetch(
+        "SELECT c.relname, pg_get_userbyid(c.relowner) AS owner,"
+        " c.relkind IN ('r', 'p') AND (has_table_privilege($1, c.oid, 'UPDATE')"
+        "  OR has_table_privilege($1, c.oid, 'DELETE') OR has_table_privilege($1, c.oid, 'TRUNCATE')"
+        "  OR has_table_privilege($1, c.oid, 'TRIGGER')) AS may_change"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $2 AND c.relkind IN ('r', 'p', 'S') ORDER BY c.relname",
+        role,
+        AUDIT_SCHEMA,
+    )
+    found += [f"{AUDIT_SCHEMA}.{row['relname']}" for row in rows if row["owner"] == role or row["may_change"]]
+    functions = await conn.fetch(
+        "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname = $1 AND pg_get_userbyid(p.proowner) = $2 ORDER BY p.proname",
+        AUDIT_SCHEMA,
+        role,
+    )
+    found += [f"function {AUDIT_SCHEMA}.{row['proname']}" for row in functions]
+    return found
+
+
+async def protection_status(conn: Connection) -> str:
+    """For /readyz: "ok", or what the service's role could still edit or drop."""
+    found = await unprotected_objects(conn)
+    if not found:
+        return "ok"
+    return (
+        f"unprotected: the service's own role can change {', '.join(found[:3])}"
+        f"{' and more' if len(found) > 3 else ''}; run 'samspil audit protect'"
+    )
+
+
+async def protect(conn: Connection, service_role: str) -> str:
+    """Hand schema ``audit`` and everything in it to ``<service_role>_audit`` (created NOLOGIN if
+    missing) and leave the service role only USAGE, INSERT and SELECT (and USAGE on sequences).
+    Idempotent. Returns the owner role's name."""
+    owner = f"{service_role}_audit"
+    async with conn.transaction():
+        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", owner):
+            await _execute(conn, "CREATE ROLE %I NOLOGIN", owner)
+        await _execute(conn, "ALTER SCHEMA %I OWNER TO %I", AUDIT_SCHEMA, owner)
+        for table in await audit_tables(conn):
+            # Sequences owned by a table's columns change owner with it.
+            await _execute(conn, "ALTER TABLE %I.%I OWNER TO %I", AUDIT_SCHEMA, table, owner)
+        for signature in await conn.fetch(
+            "SELECT p.oid::regprocedure::text AS name FROM pg_proc p"
+            " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1",
+            AUDIT_SCHEMA,
+        ):
+            await _execute(conn, f"ALTER FUNCTION {signature['name']} OWNER TO %I", owner)
+        for statement in (
+            "REVOKE ALL ON SCHEMA %I FROM PUBLIC, %I",
+            "GRANT USAGE ON SCHEMA %I TO %I",
+            "REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM PUBLIC, %I",
+            "GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA %I TO %I",
+            "REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM PUBLIC, %I",
+            "GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO %I",
+        ):
+            await _execute(conn, statement, AUDIT_SCHEMA, service_role)
+    return owner
+
+
+async def verify_chains(conn: Connection) -> list[ChainReport]:
+    """Check every chained table in schema ``audit``; each report names its first broken link."""
+    reports = []
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        # The canonical text of a row holds its timestamps as the trigger wrote them: in UTC.
+        await conn.execute("SET LOCAL TIME ZONE 'UTC'")
+        for table in await audit_tables(conn):
+            if not await _is_chained(conn, table):
+                continue
+            reports.append(await _verify_table(conn, table))
+    return reports
+
+
+async def _verify_table(conn: Connection, table: str) -> ChainReport:
+    name = f"{AUDIT_SCHEMA}.{table}"
+    has_id = await conn.fetchval(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2"
+        " AND column_name = 'id'",
+        AUDIT_SCHEMA,
+        table,
+    )
+    id_column = "t.id" if has_id else "NULL"
+    query = await conn.fetchval(
+        "SELECT format('SELECT %s AS row_id, t.chain_seq, t.chain_hash,"
+        " (to_jsonb(t) - ''chain_hash'')::text AS canonical FROM %I.%I t ORDER BY t.chain_seq',"
+        " $1::text, $2::text, $3::text)",
+        id_column,
+        AUDIT_SCHEMA,
+        table,
+    )
+    previous, expected_seq, rows = GENESIS_HASH, 1, 0
+    async for row in conn.cursor(query):
+        rows += 1
+        seq = row["chain_seq"]
+        if seq != expected_seq:
+            problem = (
+                f"rows with seq {expected_seq}..{seq - 1} are missing (deleted)"
+                if seq > expected_seq
+                else f"seq {seq} appears twice or out of order"
+            )
+            return ChainReport(name, rows, BrokenLink(name, seq, row["row_id"], problem))
+        recomputed = hashlib.sha256((previous + row["canonical"]).encode()).hexdigest()
+        if recomputed != row["chain_hash"]:
+            problem = "the row's hash does not match its content and the previous row (edited)"
+            return ChainReport(name, rows, BrokenLink(name, seq, row["row_id"], problem))
+        previous, expected_seq = row["chain_hash"], seq + 1
+    return ChainReport(name, rows, None, expected_seq - 1, previous)
+
+
+async def _is_chained(conn: Connection, table: str) -> bool:
+    columns = await conn.fetchval(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2"
+        " AND column_name IN ('chain_seq', 'chain_hash')",
+        AUDIT_SCHEMA,
+        table,
+    )
+    return bool(columns == 2)
+
+
+async def _execute(conn: Connection, template: str, *args: str) -> None:
+    """Run a utility statement built by the server's format(), as these take no parameters."""
+    statement = await conn.fetchval("SELECT format($1::text, VARIADIC $2::text[])", template, list(args))
+    await conn.execute(statement)
