@@ -33,6 +33,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from samspil.runtime.http import Problem, problem_handler, unauthorized
+from schemas.cpr import contains_cpr
 
 log = structlog.get_logger("samspil.auth")
 
@@ -259,12 +260,18 @@ class TokenVerifier:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             raise InvalidToken("the token has no subject")
-        return Caller(
+        caller = Caller(
             subject=subject,
             roles=_roles(_claim(claims, self._roles_claim)),
             team=_text(_claim(claims, self._team_claim), "team"),
             name=_text(_claim(claims, self._name_claim), "name"),
         )
+        # Subject, team and name are stored as who did what: none may carry a CPR number, however
+        # the identity provider's attributes are mapped.
+        for what, value in (("subject", caller.subject), ("team", caller.team), ("name", caller.name)):
+            if value is not None and contains_cpr(value):
+                raise InvalidToken(f"the token's {what} claim holds a CPR number")
+        return caller
 
 
 def _reason(error: jwt.PyJWTError) -> str:

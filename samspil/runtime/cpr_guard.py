@@ -1,8 +1,9 @@
 """No CPR number past the door of an HTTP API (ASGI middleware, on every service).
 
-Before any route runs, the request's path, its query parameters, the headers a service stores or
-forwards (``Idempotency-Key`` and the like) and every string (and key) of a JSON or form body are
-read by the one CPR detector (`schemas.cpr`). A request that holds a CPR number anywhere answers
+Before any route runs, the request's path, its query parameters and every string, number and
+member name of a JSON or form body are read by the one CPR detector (`schemas.cpr`). No request
+header is stored or forwarded as sent (the gateway keeps only a keyed hash of an
+``Idempotency-Key``), so headers are not read. A request that holds a CPR number anywhere answers
 422 naming the field, without echoing it, and reaches no handler, database or log. The one
 exception is a field that is meant to carry the number, such as ``cpr`` when a department enrols
 a citizen: routes name those fields in ``allowed``.
@@ -21,9 +22,6 @@ from urllib.parse import parse_qsl
 from samspil.runtime.http import problem_response
 from schemas.cpr import contains_cpr, cpr_fields_in_json, unescaped
 
-# Headers whose values are stored, forwarded or logged by a service. Credentials (Authorization,
-# Cookie) are not read: they are never stored, and a random token is no text a person wrote.
-CHECKED_HEADERS = ("idempotency-key", "x-correlation-id", "x-request-id", "if-match", "if-none-match")
 _MESSAGE = "must not contain a CPR number"
 # The most a department's API reads of a body (the gateway refuses more than 64 KiB before this).
 MAX_BODY_BYTES = 1024 * 1024
@@ -92,10 +90,6 @@ class CprGuard:
         for name, value in parse_qsl(query, keep_blank_values=True):
             if contains_cpr(name) or contains_cpr(value):
                 fields.append(f"query.{name}" if not contains_cpr(name) else "query")
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.decode("latin-1").lower()
-            if name in CHECKED_HEADERS and contains_cpr(raw_value.decode("utf-8", "replace")):
-                fields.append(f"header.{name}")
         return fields
 
 

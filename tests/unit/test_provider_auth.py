@@ -25,7 +25,9 @@ from provider_gateway.entrypoints.tokens import TokenRefused, TokenRequest, read
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.http import Problem
 
-SETTINGS = GatewaySettings(database_url="postgresql://unused/unused", token_secret="t" * 48)
+SETTINGS = GatewaySettings(
+    database_url="postgresql://unused/unused", token_secret="t" * 48, dead_letter_key="d" * 32
+)
 
 
 def basic(client_id: str, secret: str) -> str:
@@ -98,7 +100,10 @@ def test_bearer_claims_read_a_verified_token_without_the_database() -> None:
     with pytest.raises(InvalidToken):
         bearer_claims("Bearer not-a-token", SETTINGS)
     other = GatewaySettings(
-        database_url="postgresql://u/u", token_secret="t" * 48, token_audience="other-api"
+        database_url="postgresql://u/u",
+        token_secret="t" * 48,
+        dead_letter_key="d" * 32,
+        token_audience="other-api",
     )
     with pytest.raises(InvalidToken, match="audience"):
         bearer_claims(f"Bearer {token(valid_claims())}", other)

@@ -124,6 +124,17 @@ async def test_built_in_token_is_accepted_with_roles_team_and_name(monkeypatch: 
     assert not caller.has_any(Role.SOCIAL_CASEWORKER)
 
 
+@pytest.mark.parametrize(
+    "changes", [{"sub": "0102031234"}, {"name": "Kim 010203 - 1234"}, {"team": "team \uff10102031234"}]
+)
+async def test_a_token_whose_identity_claims_hold_a_cpr_number_is_refused(
+    monkeypatch: pytest.MonkeyPatch, changes: dict[str, Any]
+) -> None:
+    token = jwt.encode(claims(**changes), SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken, match="CPR number"):
+        await local_verifier(monkeypatch).verify(token)
+
+
 async def test_roles_may_be_one_space_separated_string(monkeypatch: pytest.MonkeyPatch) -> None:
     token = jwt.encode(claims(roles="social-caseworker specialist-unit"), SECRET, algorithm="HS256")
     caller = await local_verifier(monkeypatch).verify(token)
@@ -236,6 +247,8 @@ def department_settings(monkeypatch: pytest.MonkeyPatch) -> tuple[EmploymentSett
     monkeypatch.setenv("SAMSPIL_CITIZEN_REF_KEY", "a-citizen-reference-key-long-enough!")
     monkeypatch.setenv("EMPLOYMENT_DATABASE_URL", "postgresql://employment@localhost/employment")
     monkeypatch.setenv("SOCIAL_DATABASE_URL", "postgresql://social@localhost/social")
+    monkeypatch.setenv("EMPLOYMENT_DEAD_LETTER_KEY", "an-employment-dead-letter-key-long-enough")
+    monkeypatch.setenv("SOCIAL_DEAD_LETTER_KEY", "a-social-dead-letter-key-long-enough!!!!")
     return EmploymentSettings(), SocialSettings()
 
 

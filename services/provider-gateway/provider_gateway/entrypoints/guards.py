@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -46,9 +47,17 @@ async def idempotent(
     request_hash = hashlib.sha256(
         f"{request.method} {request.url.path}\n".encode() + await request.body()
     ).hexdigest()
+    # The key is the caller's free text: only a keyed hash of it is kept, so whatever it holds
+    # (a CPR number typed by mistake, a name) is never stored, and no key is refused for it.
+    kept_key = (
+        "h1:"
+        + hmac.new(
+            request.app.state.settings.dead_letter_key.encode(), key.encode(), hashlib.sha256
+        ).hexdigest()
+    )
     async with request.app.state.runtime.pool.acquire() as conn:
         async with conn.transaction():
-            response = await _first_or_repeat(conn, provider_id, key, request_hash, work)
+            response = await _first_or_repeat(conn, provider_id, kept_key, request_hash, work)
             # The audit row commits with the work, or neither does.
             await _record_in(conn, request.scope, response.status_code)
         _mark_recorded(request.scope)

@@ -2,8 +2,10 @@
 
 A token bucket per key (a provider, or a caller's address), in memory, per process. The number
 of buckets is capped, so callers inventing addresses cannot grow it without bound: when the cap
-is reached, the buckets that have refilled to full go first (forgetting them changes nothing: a
-new bucket starts full), then the ones idle longest.
+is reached, the buckets that have refilled to full are forgotten (that changes no answer: a new
+bucket starts full); a bucket still being refilled is never forgotten, so nobody can reset their
+own by inventing addresses. While the limiter is full of such buckets, new keys share one
+overflow bucket. An IPv6 caller is counted by its /64, the block one subscriber is given.
 
 The address is the connecting peer's, unless that peer is a trusted reverse proxy: then it is
 the right-most X-Forwarded-For entry that is not itself a trusted proxy, the last address a
@@ -22,6 +24,8 @@ from typing import Any
 
 from samspil.runtime.http import Problem
 
+# The bucket new keys share while the limiter is full of buckets that are still refilling.
+OVERFLOW = "(overflow)"
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -37,15 +41,19 @@ class RateLimiter:
     clock: Callable[[], float] = time.monotonic
     # key -> (tokens left, when last counted); least recently counted first.
     _buckets: OrderedDict[str, tuple[float, float]] = field(default_factory=OrderedDict)
+    _next_sweep: float = float("-inf")
 
     def check(self, key: str) -> None:
         """Count one request against ``key``; 429 with Retry-After when its bucket is empty."""
         now = self.clock()
+        if key not in self._buckets:
+            self._make_room(now)
+            if len(self._buckets) >= self.max_buckets:
+                key = OVERFLOW
         if key in self._buckets:
             tokens, last = self._buckets.pop(key)
             tokens = min(self.burst, tokens + (now - last) * self.rate)
         else:
-            self._make_room(now)
             tokens = self.burst
         if tokens < 1:
             self._buckets[key] = (tokens, now)
@@ -57,16 +65,15 @@ class RateLimiter:
         return len(self._buckets)
 
     def _make_room(self, now: float) -> None:
-        if len(self._buckets) < self.max_buckets:
+        if len(self._buckets) < self.max_buckets or now < self._next_sweep:
             return
-        # Full buckets first: forgetting them changes no answer.
-        for key in [key for key, (tokens, last) in self._buckets.items() if self._full(tokens, last, now)]:
+        # Only full buckets: forgetting them changes no answer. A sweep finds them all at once;
+        # when it finds none, the next waits until any bucket could have refilled.
+        full = [key for key, (tokens, last) in self._buckets.items() if self._full(tokens, last, now)]
+        for key in full:
             del self._buckets[key]
-        # Then the longest idle, down to nine tenths of the cap, so the sweep above runs once
-        # per max_buckets/10 new keys at most, not on every request.
-        keep = max(0, min(len(self._buckets), self.max_buckets - 1, self.max_buckets * 9 // 10))
-        while len(self._buckets) > keep:
-            self._buckets.popitem(last=False)
+        if not full:
+            self._next_sweep = now + self.burst / self.rate / 10
 
     def _full(self, tokens: float, last: float, now: float) -> bool:
         return tokens + (now - last) * self.rate >= self.burst
@@ -88,11 +95,21 @@ def _trusted(address: IPAddress | None, proxies: Sequence[IPNetwork]) -> bool:
     return address is not None and any(address in network for network in proxies)
 
 
+def _counted(address: IPAddress | None, written: str) -> str:
+    """What a caller is counted as: an IPv4 address, an IPv6 /64 (an IPv4-mapped IPv6 address
+    as its IPv4 address), or, for a value that is no address, the text itself."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return str(address) if address is not None else written[:64]
+
+
 def client_address(scope: Any, trusted_proxies: Sequence[IPNetwork]) -> str:
     """The address to count a request against (see the module docstring)."""
     peer = scope["client"][0] if scope.get("client") else "unknown"
     if not trusted_proxies or not _trusted(_ip(peer), trusted_proxies):
-        return str(peer)
+        return _counted(_ip(peer), str(peer))
     forwarded = [
         entry.strip()
         for name, value in scope["headers"]
@@ -105,5 +122,5 @@ def client_address(scope: Any, trusted_proxies: Sequence[IPNetwork]) -> str:
         if not _trusted(address, trusted_proxies):
             # The hop a trusted proxy saw. Not an address at all if that proxy wrote nonsense:
             # then count against the text, still one bucket per distinct value it wrote.
-            return str(address) if address is not None else entry[:64]
-    return forwarded[0][:64] if forwarded else str(peer)
+            return _counted(address, entry)
+    return _counted(_ip(forwarded[0]), forwarded[0]) if forwarded else _counted(_ip(peer), peer)
