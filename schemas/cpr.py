@@ -7,7 +7,8 @@ Unicode-normalised (NFKC), every Unicode decimal digit counts as its ASCII digit
 U+FF13, Arabic-Indic U+0663, Devanagari U+0969...), every kind of space is a space and every kind of
 dash is a dash; zero-width and format characters and combining marks are dropped. Between the
 day, month, year and sequence groups a run of spaces (line breaks too) with at most two dashes,
-dots, slashes, underscores, colons or commas may stand, and the sequence may be written as two
+dots, slashes, underscores or commas may stand (not colons:
+``15:18:03.527815`` is a time), and the sequence may be written as two
 pairs. The date is checked with the century the 7th digit gives (CPR-kontoret's table), so
 ``31-02-99-4005`` is no CPR number.
 
@@ -27,11 +28,16 @@ from typing import Any
 # separator characters, and spaces again: "010203 - 1234", "010203 -\n    1234", "01.02.03".
 # Written so that each text has one way to match (no ambiguity for the regex engine to explore).
 MAX_SPACES = 8
-_SEPARATORS = r"\-./_:,"
+_SEPARATORS = r"\-./_,"
 _GAP = rf"(?: {{0,{MAX_SPACES}}}(?:[{_SEPARATORS}]{{1,2}} {{0,{MAX_SPACES}}})?)"
 # The sequence number may be written as two pairs: "01 02 03 12 34".
 _PAIR = "([0-9]{2})"
-_CPR = re.compile(rf"(?<![0-9]){_PAIR}{_GAP}{_PAIR}{_GAP}{_PAIR}{_GAP}{_PAIR}[ \-.]?{_PAIR}(?![0-9])")
+# The sequence as four digits, or as two pairs after a visible gap ("01 02 03 12 34"; never
+# "01-01-2000 00:00", a date and a time); and never a number followed by ":" and a digit (a time).
+_MARKS_THEN_SPACES = rf"[{_SEPARATORS}]{{1,2}} {{0,{MAX_SPACES}}}"
+_VISIBLE_GAP = rf"(?: {{1,{MAX_SPACES}}}(?:{_MARKS_THEN_SPACES})?|{_MARKS_THEN_SPACES})"
+_SEQUENCE = rf"(?:{_GAP}{_PAIR}{_PAIR}|{_VISIBLE_GAP}{_PAIR}[ \-.]{_PAIR})"
+_CPR = re.compile(rf"(?<![0-9]){_PAIR}{_GAP}{_PAIR}{_GAP}{_PAIR}{_SEQUENCE}(?![0-9]|:[0-9])")
 _IDENTIFIERS = re.compile(
     r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9a-fA-F]{64}"
 )
@@ -109,10 +115,14 @@ def cpr_spans(value: str) -> list[tuple[int, int]]:
     plain = _IDENTIFIERS.sub(lambda match: "x" * len(match.group()), plain)
     spans = []
     for match in _CPR.finditer(plain):
-        if birth_date("".join(match.groups())) is None:
+        if birth_date(_digits(match)) is None:
             continue
         spans.append((origin[match.start()], origin[match.end() - 1] + 1))
     return spans
+
+
+def _digits(match: re.Match[str]) -> str:
+    return "".join(group for group in match.groups() if group)
 
 
 def contains_cpr(value: str) -> bool:
@@ -143,7 +153,7 @@ def read_cpr(value: str) -> str | None:
     """Ten ASCII digits if the whole of ``value`` is one CPR number as the detector reads it
     (any digit script, separators as above), else None. The birth date is not checked here."""
     match = _CPR.fullmatch(read_as_plain(value)[0].strip())
-    return "".join(match.groups()) if match else None
+    return _digits(match) if match else None
 
 
 def _strings(document: Any, prefix: str) -> Iterator[tuple[str, str]]:

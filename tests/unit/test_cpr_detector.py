@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -40,7 +40,6 @@ MARKS = [
     "\uff0e",
     "\uff0f",
     "_",
-    ":",
     ",",
     "\u00b7",  # dots, slashes and the like
 ]
@@ -204,6 +203,20 @@ def test_numbers_in_real_prose_are_not_taken_for_cpr_numbers() -> None:
     # none is flagged (the README states this figure).
     assert len(texts) == 18_000
     assert flagged == []
+
+
+@settings(max_examples=2000)
+@given(moment=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)))
+def test_timestamps_as_services_write_them_are_never_taken_for_cpr_numbers(moment: datetime) -> None:
+    for text in (
+        moment.isoformat(),
+        moment.replace(tzinfo=UTC).isoformat(),
+        moment.isoformat() + "Z",
+        f"{moment:%d-%m-%Y %H:%M:%S.%f}",
+        f"{moment:%d.%m.%Y kl. %H.%M}",
+        str(int(moment.replace(tzinfo=UTC).timestamp() * 1000)),
+    ):
+        assert not contains_cpr(text), text
 
 
 def test_ten_digit_runs_are_flagged_only_when_they_start_with_a_real_date() -> None:
