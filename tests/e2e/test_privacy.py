@@ -246,6 +246,30 @@ async def test_no_cpr_number_in_any_spelling_gets_past_any_door(
 
     await wait_for(both_dead_lettered)
 
+    # The database refusing a row quotes it to the client, never to the server log: a row
+    # that breaks the citizen table's CHECK and one that breaks its UNIQUE key.
+    conn = await asyncpg.connect(running_stack.env["EMPLOYMENT_DATABASE_URL"])
+    try:
+        refused_row = new_cpr()
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(
+                "INSERT INTO citizen (citizen_ref, cpr, target_group, enrolled_on, enrolled_by)"
+                " VALUES ($1, $2, 'kontanthjaelp', current_date, 'test')",
+                f"bad-{refused_row}",
+                f"{refused_row}x",
+            )
+        enrolled = await conn.fetchval(
+            "SELECT cpr FROM citizen WHERE citizen_ref = $1", first.json()["citizen_ref"]
+        )
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute(
+                "INSERT INTO citizen (citizen_ref, cpr, target_group, enrolled_on, enrolled_by)"
+                " VALUES ('another', $1, 'kontanthjaelp', current_date, 'test')",
+                enrolled,
+            )
+    finally:
+        await conn.close()
+
     # The sweep: nothing anywhere holds any of the numbers used, but the citizen table.
     found: list[str] = []
     for topic, text in await everything_on_the_bus(infra.bootstrap_servers):
@@ -266,7 +290,7 @@ async def test_no_cpr_number_in_any_spelling_gets_past_any_door(
         found += [f"log {log.name}" for digits in used if holds(text, digits)]
     found += [f"answer {answer[:120]}" for answer in answers for digits in used if holds(answer, digits)]
     assert found == [], "\n".join(found)
-    assert len(used) == 13
+    assert len(used) == 14
 
 
 async def test_hostile_spellings_never_answer_500(running_stack: RunningStack) -> None:
