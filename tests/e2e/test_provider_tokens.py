@@ -266,8 +266,7 @@ async def test_a_request_refused_before_authentication_is_audited_naming_the_cli
 
         async def audited() -> Any:
             return await conn.fetchrow(
-                "SELECT client_id, provider_id, method FROM audit.audit_log"
-                " WHERE path = $1 AND status = 415",
+                "SELECT client_id, provider_id, method FROM audit.audit_log WHERE path = $1 AND status = 415",
                 path,
             )
 
