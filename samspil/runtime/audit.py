@@ -17,6 +17,7 @@ change schema ``audit``: a later migration that does must be applied by its owne
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 
 from samspil.runtime.db import Connection
@@ -45,6 +46,30 @@ class ChainReport:
     # operator keeps this elsewhere and compares it with a later run.
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
+
+
+async def log_share(
+    conn: Connection,
+    citizen_ref: str,
+    information: str,
+    recipient: str,
+    basis: str,
+    shared_by: str,
+    event_id: uuid.UUID,
+) -> None:
+    """Log one share of information across a boundary ("who shared what with whom, on which
+    basis, in which event") in the department's chained ``audit.share_log``, in the caller's
+    transaction, so the share and its log row commit together."""
+    await conn.execute(
+        "INSERT INTO audit.share_log (citizen_ref, information, recipient, basis, shared_by, event_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        citizen_ref,
+        information,
+        recipient,
+        basis,
+        shared_by,
+        event_id,
+    )
 
 
 async def audit_tables(conn: Connection) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from employment.domain.tasks import NewTask
+from samspil.runtime import audit
 from samspil.runtime.db import Connection
 from schemas.envelope import Envelope
 from schemas.provider_reports import ProviderReport
@@ -255,22 +256,5 @@ def is_overdue(row: asyncpg.Record, today: date) -> bool:
     return bool(row["status"] == "open" and row["due_on"] < today)
 
 
-async def log_share(
-    conn: Connection,
-    citizen_ref: str,
-    information: str,
-    recipient: str,
-    basis: str,
-    shared_by: str,
-    event_id: uuid.UUID,
-) -> None:
-    await conn.execute(
-        "INSERT INTO audit.share_log (citizen_ref, information, recipient, basis, shared_by, event_id)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        citizen_ref,
-        information,
-        recipient,
-        basis,
-        shared_by,
-        event_id,
-    )
+# Shares are logged by the runtime's audit module, in the chained audit.share_log.
+log_share = audit.log_share

@@ -10,6 +10,7 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
+from samspil.runtime import audit
 from samspil.runtime.db import Connection
 from social.domain.tasks import NewTask
 
@@ -133,25 +134,8 @@ async def active_consent(
     return consent_id
 
 
-async def log_share(
-    conn: Connection,
-    citizen_ref: str,
-    information: str,
-    recipient: str,
-    basis: str,
-    by: str,
-    event_id: uuid.UUID,
-) -> None:
-    await conn.execute(
-        "INSERT INTO audit.share_log (citizen_ref, information, recipient, basis, shared_by, event_id)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        citizen_ref,
-        information,
-        recipient,
-        basis,
-        by,
-        event_id,
-    )
+# Shares are logged by the runtime's audit module, in the chained audit.share_log.
+log_share = audit.log_share
 
 
 async def rows(conn: Reader, sql: str, *args: Any) -> list[dict[str, Any]]:
