@@ -31,6 +31,7 @@ from starlette.routing import Route
 from samspil.runtime.errors import Rejected
 from samspil.runtime.metrics import CONTENT_TYPE, Counts, RequestCounter, render
 from samspil.runtime.service import ServiceRuntime
+from samspil.runtime.settings import RuntimeSettings
 
 log = structlog.get_logger("samspil.http")
 
@@ -301,10 +302,14 @@ def metrics_app(runtime: ServiceRuntime, counts: Counts) -> Starlette:
     return Starlette(routes=[Route("/metrics", metrics, methods=["GET"])])
 
 
-def serve(app: FastAPI, host: str, port: int, *, metrics_host: str, metrics_port: int) -> None:
-    """Run the API until SIGINT/SIGTERM (uvicorn then runs the lifespan's orderly stop), with the
-    app's metrics on their own listener beside it, stopped after the API."""
+def serve(app: FastAPI, settings: RuntimeSettings) -> None:
+    """Run the API on the settings' HTTP host and port until SIGINT/SIGTERM (uvicorn then runs the
+    lifespan's orderly stop), with the app's metrics on their own listener beside it (the
+    settings' metrics host and port), stopped after the API."""
     import uvicorn
+
+    host, port = settings.http_host, settings.http_port
+    metrics_host, metrics_port = settings.metrics_host, settings.metrics_port
 
     class Beside(uvicorn.Server):
         # The API's server owns SIGINT/SIGTERM; this one is stopped when the API has stopped.

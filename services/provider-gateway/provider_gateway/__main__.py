@@ -9,13 +9,7 @@ from samspil.runtime.logging import configure_logging
 def main() -> None:
     settings = GatewaySettings()
     configure_logging(SERVICE_NAME, settings.log_format, settings.log_level)
-    serve(
-        build_app(settings),
-        settings.http_host,
-        settings.http_port,
-        metrics_host=settings.metrics_host,
-        metrics_port=settings.metrics_port,
-    )
+    serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":
