@@ -357,6 +357,9 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             # One provider sends the whole load: lift its rate limit, or the limit is measured.
             "PROVIDER_GATEWAY_RATE_LIMIT_PER_SECOND": "1000000",
             "PROVIDER_GATEWAY_RATE_LIMIT_BURST": "1000000",
+            # Every benchmark client calls from 127.0.0.1: lift the per-address flood ceiling.
+            "PROVIDER_GATEWAY_ADDRESS_RATE_PER_SECOND": "1000000",
+            "PROVIDER_GATEWAY_ADDRESS_BURST": "1000000",
             "PROVIDER_GATEWAY_TOKEN_SECRET": secrets.token_urlsafe(48),
             # The built-in staff token issuer (the employment API wants a caseworker's token).
             "SAMSPIL_AUTH_SECRET": secrets.token_urlsafe(48),

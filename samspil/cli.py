@@ -250,19 +250,25 @@ def _audit_protect(args: argparse.Namespace) -> int:
     spec = next(s for s in SERVICES if s.name == args.service)
 
     async def protect() -> int:
-        conn = await asyncpg.connect(admin_url, database=database)
+        # What the service has migrated is read as the service's own role: a superuser must not
+        # read tables (or views, or functions behind them) that role made.
+        as_service = await asyncpg.connect(database_url(args.state_dir, args.service))
         try:
             # Once protected, the tables can no longer be changed by the service's own migrations.
             pending = await pending_migrations(
-                conn, "samspil.runtime.migrations", f"{spec.module}.migrations"
+                as_service, "samspil.runtime.migrations", f"{spec.module}.migrations"
             )
-            if pending:
-                print(
-                    f"{args.service} has not applied {len(pending)} migration(s) yet ({pending[0]} ...);"
-                    " start it and run this again.",
-                    file=sys.stderr,
-                )
-                return 2
+        finally:
+            await as_service.close()
+        if pending:
+            print(
+                f"{args.service} has not applied {len(pending)} migration(s) yet ({pending[0]} ...);"
+                " start it and run this again.",
+                file=sys.stderr,
+            )
+            return 2
+        conn = await audit.admin_connect(admin_url, database)
+        try:
             owner = await audit.protect(conn, role)
             left = await audit.unprotected_objects(conn, role)
         finally:

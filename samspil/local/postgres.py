@@ -31,7 +31,7 @@ from urllib.parse import quote
 import asyncpg
 
 from samspil.local.files import open_private_log
-from samspil.runtime.audit import protect
+from samspil.runtime.audit import admin_connect, protect
 from samspil.runtime.db import Connection
 
 __all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "pg_bin_dir"]
@@ -183,7 +183,7 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError("the server is not started")
 
         async def run() -> str:
-            conn = await asyncpg.connect(self.admin_dsn, database=name)
+            conn = await admin_connect(self.admin_dsn, name)
             try:
                 return await protect(conn, name)
             finally:
@@ -199,7 +199,6 @@ class EmbeddedPostgres:
             await _execute(conn, "ALTER ROLE %I WITH LOGIN PASSWORD %L", name, password)
             if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
                 await _execute(conn, "CREATE DATABASE %I OWNER %I", name, name)
-            await _execute(conn, "ALTER DATABASE %I OWNER TO %I", name, name)
             await _execute(conn, "REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC", name)
         finally:
             await conn.close()

@@ -20,6 +20,8 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
+import asyncpg
+
 from samspil.runtime.db import Connection
 
 AUDIT_SCHEMA = "audit"
@@ -87,6 +89,12 @@ async def unprotected_objects(conn: Connection, role: str | None = None) -> list
     Empty when the audit trail is protected from that role."""
     role = role or await conn.fetchval("SELECT current_user")
     found: list[str] = []
+    if await conn.fetchval(
+        "SELECT pg_catalog.pg_get_userbyid(datdba) = $1 FROM pg_catalog.pg_database"
+        " WHERE datname = pg_catalog.current_database()",
+        role,
+    ):
+        found.append("the database (its owner can drop it)")
     schema_owner = await conn.fetchval(
         "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = $1", AUDIT_SCHEMA
     )
@@ -128,14 +136,39 @@ async def protection_status(conn: Connection) -> str:
     )
 
 
+# A superuser's session in a service's database must not resolve a name through anything the
+# service's role made: the role may have set the database's search_path and put functions,
+# operators or views in schema public. Pinned at connection start (which overrides any
+# ALTER DATABASE/ROLE ... SET) and again before each privileged step.
+PINNED_SETTINGS = {"search_path": "pg_catalog, pg_temp"}
+
+
+async def admin_connect(url: str, database: str) -> Connection:
+    """A privileged connection to a service's database, safe from objects its role created."""
+    conn: Connection = await asyncpg.connect(url, database=database, server_settings=PINNED_SETTINGS)
+    return conn
+
+
 async def protect(conn: Connection, service_role: str) -> str:
-    """Hand schema ``audit`` and everything in it to ``<service_role>_audit`` (created NOLOGIN if
-    missing) and leave the service role only USAGE, INSERT and SELECT (and USAGE on sequences).
-    Idempotent. Returns the owner role's name."""
+    """Hand schema ``audit`` and everything in it, and the database itself, to
+    ``<service_role>_audit`` (created NOLOGIN if missing), and leave the service role only
+    USAGE, INSERT and SELECT in ``audit`` (and USAGE on its sequences), CONNECT and TEMPORARY on
+    the database and its own schema ``public``: it can no longer drop or alter the database,
+    set its parameters, or drop, edit or re-chain an audit row. Idempotent. Returns the owner
+    role's name. ``conn`` must be a superuser's, from `admin_connect`."""
     owner = f"{service_role}_audit"
+    database = await conn.fetchval("SELECT pg_catalog.current_database()")
     async with conn.transaction():
-        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", owner):
+        await conn.execute("SET LOCAL search_path = pg_catalog, pg_temp")
+        if not await conn.fetchval("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", owner):
             await _execute(conn, "CREATE ROLE %I NOLOGIN", owner)
+        if await conn.fetchval("SELECT pg_catalog.pg_has_role($1, $2, 'MEMBER')", service_role, owner):
+            await _execute(conn, "REVOKE %I FROM %I", owner, service_role)
+        # The database's owner may drop it or set its search_path for every session in it.
+        await _execute(conn, "ALTER DATABASE %I OWNER TO %I", database, owner)
+        await _execute(conn, "ALTER DATABASE %I RESET ALL", database)
+        await _execute(conn, "GRANT CONNECT, TEMPORARY ON DATABASE %I TO %I", database, service_role)
+        await _execute(conn, "GRANT USAGE, CREATE ON SCHEMA public TO %I", service_role)
         await _execute(conn, "ALTER SCHEMA %I OWNER TO %I", AUDIT_SCHEMA, owner)
         for table in await audit_tables(conn):
             # Sequences owned by a table's columns change owner with it.
@@ -163,7 +196,9 @@ async def verify_chains(conn: Connection) -> list[ChainReport]:
     reports = []
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         # The canonical text of a row holds its timestamps as the trigger wrote them: in UTC.
+        # Names resolve in the catalogue only: no to_jsonb of the role's own making.
         await conn.execute("SET LOCAL TIME ZONE 'UTC'")
+        await conn.execute("SET LOCAL search_path = pg_catalog, pg_temp")
         for table in await audit_tables(conn):
             if not await _is_chained(conn, table):
                 continue
@@ -219,5 +254,7 @@ async def _is_chained(conn: Connection, table: str) -> bool:
 
 async def _execute(conn: Connection, template: str, *args: str) -> None:
     """Run a utility statement built by the server's format(), as these take no parameters."""
-    statement = await conn.fetchval("SELECT format($1::text, VARIADIC $2::text[])", template, list(args))
+    statement = await conn.fetchval(
+        "SELECT pg_catalog.format($1::text, VARIADIC $2::text[])", template, list(args)
+    )
     await conn.execute(statement)

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from samspil import cli
-from samspil.runtime.audit import protect, protection_status, verify_chains
+from samspil.runtime.audit import admin_connect, protect, protection_status, verify_chains
 from samspil.runtime.db import create_pool, migrate, pending_migrations
 from schemas.commands import ObjectToDecision, RuleDispute
 from schemas.disputes import RulingOutcome
@@ -176,7 +176,7 @@ async def test_after_protection_the_service_role_may_only_insert_and_read(infra:
         await migrate(pool, "samspil.runtime.migrations", "provider_gateway.migrations")
         async with pool.acquire() as conn:
             assert (await protection_status(conn)).startswith("unprotected")
-        admin = await asyncpg.connect(infra.admin_dsn, database=urlsplit(url).path.lstrip("/"))
+        admin = await admin_connect(infra.admin_dsn, urlsplit(url).path.lstrip("/"))
         try:
             assert await protect(admin, role) == f"{role}_audit"
             assert await protect(admin, role) == f"{role}_audit"  # again: nothing changes
@@ -191,6 +191,51 @@ async def test_after_protection_the_service_role_may_only_insert_and_read(infra:
             assert await conn.fetchval("SELECT chain_seq FROM audit.audit_log") == 1
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await conn.execute("DROP TABLE audit.audit_log")
+    finally:
+        await pool.close()
+
+
+async def test_a_service_role_cannot_make_protect_run_its_code_or_keep_its_database(infra: Infra) -> None:
+    """The service's role prepares a trap before protect: its database's search_path puts schema
+    public first, where it shadows format() with a function that would make it a superuser when
+    a superuser calls it. Protect runs on a pinned search_path and resolves nothing there; after
+    it, the role no longer owns the database, so it can neither drop it nor set its parameters."""
+    url = infra.create_service_database("gw")
+    role = urlsplit(url).username or ""
+    database = urlsplit(url).path.lstrip("/")
+    pool = await create_pool(url)
+    try:
+        await migrate(pool, "samspil.runtime.migrations", "provider_gateway.migrations")
+        async with pool.acquire() as conn:
+            await conn.execute(
+                f"""
+                CREATE FUNCTION public.format(text, VARIADIC text[]) RETURNS text
+                LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+                        EXECUTE 'ALTER ROLE "{role}" SUPERUSER';
+                    END IF;
+                    RETURN pg_catalog.format($1, VARIADIC $2);
+                END $$;
+                ALTER DATABASE "{database}" SET search_path = public, pg_catalog;
+                """
+            )
+        admin = await admin_connect(infra.admin_dsn, database)
+        try:
+            await protect(admin, role)
+            assert not await admin.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = $1", role)
+            owner = await admin.fetchval(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", database
+            )
+            assert owner == f"{role}_audit"
+        finally:
+            await admin.close()
+        async with pool.acquire() as conn:
+            assert await protection_status(conn) == "ok"
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(f'ALTER DATABASE "{database}" SET search_path = public')
+            # The service still migrates and works in its own schema.
+            await conn.execute("CREATE TABLE public.after_protection (id int)")
     finally:
         await pool.close()
 

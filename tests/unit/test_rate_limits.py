@@ -142,3 +142,30 @@ def test_trusted_proxies_are_read_as_a_comma_separated_list(monkeypatch: pytest.
         database_url="postgresql://x/y", token_secret="s" * 32, dead_letter_key="d" * 32
     )
     assert settings.trusted_proxies == []
+
+
+def test_a_flood_from_one_address_is_refused_before_the_audit_trail_sees_it() -> None:
+    from types import SimpleNamespace
+
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from provider_gateway.entrypoints.limits import AddressLimit
+
+    reached: list[str] = []
+
+    async def anything(request: Any) -> PlainTextResponse:
+        reached.append(request.url.path)  # what the audit trail and the routes would see
+        return PlainTextResponse("not here", status_code=404)
+
+    app = Starlette(routes=[Route("/{path:path}", anything, methods=["GET", "POST"])])
+    app.state.settings = SimpleNamespace(trusted_proxies=[])
+    app.state.address_limiter = RateLimiter(rate=0.001, burst=50)
+    app.add_middleware(AddressLimit)
+    client = TestClient(app)
+    statuses = [client.get("/v1/nothing-here").status_code for _ in range(300)]
+    assert statuses.count(404) == 50 and statuses.count(429) == 250
+    assert len(reached) == 50
+    assert client.get("/readyz").status_code == 404  # outside the provider API: not limited

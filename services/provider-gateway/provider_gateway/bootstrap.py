@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from provider_gateway.entrypoints import consumers, http, scheduler, tokens
 from provider_gateway.entrypoints.auth import TokenIdentity
 from provider_gateway.entrypoints.guards import AuditTrail, BodyRules
-from provider_gateway.entrypoints.limits import RateLimiter
+from provider_gateway.entrypoints.limits import AddressLimit, RateLimiter
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.http import create_app, problem_responses
 from samspil.runtime.service import ServiceRuntime
@@ -44,7 +44,13 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     )
     app.add_middleware(BodyRules)
     app.add_middleware(TokenIdentity)  # names the caller before BodyRules may refuse
-    app.add_middleware(AuditTrail)  # added last, so it wraps the others and sees their refusals
+    app.state.address_limiter = RateLimiter(
+        rate=settings.address_rate_per_second,
+        burst=settings.address_burst,
+        max_buckets=settings.rate_limit_max_buckets,
+    )
+    app.add_middleware(AuditTrail)  # wraps the others and sees their refusals
+    app.add_middleware(AddressLimit)  # added last: a flood is refused before it costs anything
     responses = problem_responses(400, 401, 404, 409, 413, 415, 422, 429, 503)
     app.include_router(tokens.router, responses=responses)
     app.include_router(http.router, responses=responses)

@@ -30,6 +30,13 @@ class GatewaySettings(RuntimeSettings):
         default=5.0, gt=0, description="Per address, for token requests and requests without a valid token."
     )
     anonymous_burst: int = Field(default=30, ge=1)
+    address_rate_per_second: float = Field(
+        default=100.0,
+        gt=0,
+        description="Per address, for every request, before the audit trail: a ceiling against "
+        "floods, above every provider's own limit (providers behind one address share it).",
+    )
+    address_burst: int = Field(default=200, ge=1)
     rate_limit_max_buckets: int = Field(
         default=10_000,
         ge=1,

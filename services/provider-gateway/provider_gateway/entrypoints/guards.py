@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from samspil.runtime.codec import safe_text
 from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_response
 from schemas.envelope import mask_cpr_numbers
@@ -234,15 +236,25 @@ _AUDIT_INSERT = (
 )
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_PATH = 2000
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
+
+
 def _audit_values(scope: Any, status: int) -> tuple[Any, ...]:
     state = scope.get("state", {})
     outcome = "ok" if status < 400 else "denied" if status in (401, 403, 404) else "refused"
     return (
-        # What a caller typed (a client id, a path) is masked: it may hold a CPR number.
+        # What a caller typed (a client id, a path, even a method) is masked: it may hold a CPR
+        # number, and control characters (a NUL cannot even be stored) are written as escapes.
         _masked(state.get("client_id")),
         state.get("provider_id"),
-        scope["method"],
-        mask_cpr_numbers(scope["path"]),
+        scope["method"] if scope["method"] in _METHODS else "OTHER",
+        mask_cpr_numbers(safe_text(_CONTROL.sub(_escaped, scope["path"]))[:_MAX_PATH]),
         state.get("citizen_ref"),
         status,
         outcome,

@@ -22,7 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from samspil.runtime.http import Problem
+import structlog
+
+from samspil.runtime.http import Problem, problem_response
+
+log = structlog.get_logger("provider_gateway.limits")
 
 # The bucket new keys share while the limiter is full of buckets that are still refilling.
 OVERFLOW = "(overflow)"
@@ -124,3 +128,41 @@ def client_address(scope: Any, trusted_proxies: Sequence[IPNetwork]) -> str:
             # then count against the text, still one bucket per distinct value it wrote.
             return _counted(address, entry)
     return _counted(_ip(forwarded[0]), forwarded[0]) if forwarded else _counted(_ip(peer), peer)
+
+
+class AddressLimit:
+    """A ceiling per caller's address on every request to the provider API (ASGI), answered
+    before the audit trail and anything else: whatever a caller sends (no token, a revoked one,
+    paths that do not exist, bodies refused for their size or type), it costs at most this many
+    audit rows and database round trips a second. Providers' own limits are lower; this one
+    only stops floods. A refusal here is logged once a minute per address, not audited."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._last_logged: OrderedDict[str, float] = OrderedDict()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(("/v1/", "/oauth/")):
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        address = client_address(scope, state.settings.trusted_proxies)
+        try:
+            state.address_limiter.check(address)
+        except Problem as refused:
+            self._log_now_and_then(address)
+            await problem_response(refused.status, refused.kind, refused.title, headers=refused.headers)(
+                scope, receive, send
+            )
+            return
+        await self.app(scope, receive, send)
+
+    def _log_now_and_then(self, address: str) -> None:
+        now = time.monotonic()
+        if now - self._last_logged.get(address, -math.inf) < 60:
+            return
+        self._last_logged[address] = now
+        self._last_logged.move_to_end(address)
+        while len(self._last_logged) > 1000:
+            self._last_logged.popitem(last=False)
+        log.warning("address over its flood limit; further refusals this minute not logged", address=address)
