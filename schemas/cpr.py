@@ -157,15 +157,15 @@ def read_cpr(value: str) -> str | None:
 
 
 def _strings(document: Any, prefix: str) -> Iterator[tuple[str, str]]:
-    """Every string in a decoded JSON document (keys, and numbers written out, too), with the
-    path that leads to it. Iterative, so no nesting depth can exhaust the stack."""
+    """Every string in a decoded JSON document (member names too), with the path that leads to
+    it. Iterative, so no nesting depth can exhaust the stack. Numbers are not read: a number
+    field is typed and bounded by its model, and a version or a count may well run ten digits
+    long and start like a date."""
     pending: list[tuple[str, Any]] = [(prefix, document)]
     while pending:
         path, value = pending.pop()
         if isinstance(value, str):
             yield path, value
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            yield path, str(value)
         elif isinstance(value, dict):
             for key, item in value.items():
                 yield f"{path}.{key}", str(key)

@@ -1,9 +1,10 @@
 """No CPR number past the door of an HTTP API (ASGI middleware, on every service).
 
-Before any route runs, the request's path, its query parameters and every string, number and
+Before any route runs, the request's path, its query parameters and every string and
 member name of a JSON or form body are read by the one CPR detector (`schemas.cpr`). No request
 header is stored or forwarded as sent (the gateway keeps only a keyed hash of an
-``Idempotency-Key``), so headers are not read. A request that holds a CPR number anywhere answers
+``Idempotency-Key``), so headers are not read; numbers are typed and bounded by the models.
+A request that holds a CPR number anywhere answers
 422 naming the field, without echoing it, and reaches no handler, database or log. The one
 exception is a field that is meant to carry the number, such as ``cpr`` when a department enrols
 a citizen: routes name those fields in ``allowed``.
