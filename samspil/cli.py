@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from samspil.local.runner import SERVICES, LocalStack
+from samspil.local.supervisor import Supervisor
 from samspil.runtime.auth import (
     DEFAULT_MAX_LIFETIME_SECONDS,
     DEPARTMENT_AUDIENCES,
@@ -62,11 +63,9 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  Kafka bootstrap servers    {stack.bootstrap_servers}")
         print(f"  Logs                       {stack.logs}/")
         print("\nPress Ctrl-C to stop.", flush=True)
+        supervisor = Supervisor(stack, report=_print_timed)
         while not stopping:
-            dead = stack.dead_services()
-            if dead:
-                print(f"\n{', '.join(dead)} stopped unexpectedly; see {stack.logs}/. Stopping.", flush=True)
-                return 1
+            supervisor.supervise_once()
             time.sleep(0.5)
         return 0
     except RuntimeError as error:
@@ -77,6 +76,10 @@ def _up(args: argparse.Namespace) -> int:
         stack.stop()
         pid_file.unlink(missing_ok=True)
         print("Stopped.", flush=True)
+
+
+def _print_timed(line: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
 
 
 def _running_pid(pid_file: Path) -> int | None:

@@ -230,9 +230,9 @@ class LocalStack:
         process.wait()
 
     def stop(self) -> None:
-        self.stop_service("provider-gateway")
-        for name in list(self.processes):
-            self.stop_service(name)
+        # In the documented order, whatever order restarts left the processes in.
+        for spec in SERVICES:
+            self.stop_service(spec.name)
         if self.broker is not None:
             self.broker.stop()
         if self.postgres is not None:
@@ -240,6 +240,19 @@ class LocalStack:
 
     def dead_services(self) -> list[str]:
         return [name for name, process in self.processes.items() if process.poll() is not None]
+
+    # What the supervisor (samspil.local.supervisor) watches and restarts.
+    def service_names(self) -> list[str]:
+        return [spec.name for spec in SERVICES if spec.name in self.processes]
+
+    def exit_code(self, name: str) -> int | None:
+        """The exit code of a service that died; None while it runs, or once it was stopped on
+        purpose (stop_service, kill_service), which is not for the supervisor to undo."""
+        process = self.processes.get(name)
+        return None if process is None else process.poll()
+
+    def is_ready(self, name: str) -> bool:
+        return _is_ready(self.url(name) + "/readyz")
 
     def staff_token_secret(self) -> str:
         """The secret of the built-in staff token issuer, kept in the state folder across runs."""

@@ -1,17 +1,20 @@
 """Restarting the local all-in-one stack loses nothing, although the embedded broker forgets
 every topic: an event published but not yet consumed when the stack stopped is delivered after
-the restart, once."""
+the restart, once. A service that dies under a running stack is started again."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import time
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from samspil.local.runner import SERVICES, LocalStack, free_port
+from samspil.local.supervisor import RestartPolicy, Supervisor
 from samspil.runtime.audit import protection_status
 from samspil.runtime.outbox import add_event
 from tests.support import absence_notice, wait_for
@@ -90,3 +93,37 @@ async def test_restarting_the_local_stack_loses_no_event(server_dir: Path) -> No
             await employment.close()
     finally:
         restarted.stop()
+
+
+def test_a_killed_service_is_restarted_and_ready_again_while_the_stack_runs(server_dir: Path) -> None:
+    stack = fresh_stack(server_dir)
+    stack.start(timeout=90)
+    reported: list[str] = []
+    supervisor = Supervisor(stack, report=reported.append, policy=RestartPolicy(first_delay=0.2))
+    try:
+        crashed = stack.processes["employment"]
+        os.kill(crashed.pid, signal.SIGKILL)
+        crashed.wait()
+        deadline = time.monotonic() + 90
+        while not any("employment is ready again" in line for line in reported):
+            assert time.monotonic() < deadline, reported
+            supervisor.supervise_once()
+            time.sleep(0.2)
+        restarted = stack.processes["employment"]
+        assert restarted.pid != crashed.pid and restarted.poll() is None
+        assert stack.is_ready("employment")
+        assert reported == [
+            f"employment exited with code {-signal.SIGKILL}; restarting in 0.2 s",
+            "employment restarted (restart 1)",
+            "employment is ready again (restart 1)",
+        ]
+        # The other services ran on untouched.
+        assert supervisor.restarts("provider-gateway") == supervisor.restarts("social") == 0
+    finally:
+        service_processes = list(stack.processes.values())
+        stack.stop()
+    # Ctrl-C's stop leaves nothing behind, the restarted process included.
+    assert len(service_processes) == 3
+    assert all(process.poll() is not None for process in service_processes)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", stack.broker_port)) != 0
