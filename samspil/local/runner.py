@@ -181,11 +181,16 @@ class LocalStack:
                 start_new_session=True,
             )
 
-    def start(self, timeout: float = 60.0, cancelled: Callable[[], bool] = lambda: False) -> None:
+    def start(
+        self,
+        timeout: float = 60.0,
+        cancelled: Callable[[], bool] = lambda: False,
+        on_ready: Callable[[str], None] = lambda name: None,
+    ) -> None:
         self.start_infrastructure()
         for spec in SERVICES:
             self.start_service(spec.name)
-        self.wait_ready(timeout, cancelled)
+        self.wait_ready(timeout, cancelled, on_ready)
         self.protect_audit_tables()
 
     def protect_audit_tables(self) -> None:
@@ -201,7 +206,14 @@ class LocalStack:
     def env_given_databases(self) -> set[str]:
         return {spec.name for spec in SERVICES if self.env.get(f"{spec.env_prefix}DATABASE_URL")}
 
-    def wait_ready(self, timeout: float = 60.0, cancelled: Callable[[], bool] = lambda: False) -> None:
+    def wait_ready(
+        self,
+        timeout: float = 60.0,
+        cancelled: Callable[[], bool] = lambda: False,
+        on_ready: Callable[[str], None] = lambda name: None,
+    ) -> None:
+        """Wait until every service answers its readiness check, calling ``on_ready`` with
+        each one's name as it does."""
         pending = {spec.name for spec in SERVICES}
         deadline = time.monotonic() + timeout
         while pending:
@@ -213,8 +225,9 @@ class LocalStack:
                     raise RuntimeError(
                         f"{name} exited with code {process.returncode}; see {self.logs / name}.log"
                     )
-                if _is_ready(self.url(name) + "/readyz"):
+                if self.is_ready(name):
                     pending.discard(name)
+                    on_ready(name)
             if pending and time.monotonic() > deadline:
                 raise RuntimeError(f"not ready within {timeout:.0f} s: {', '.join(sorted(pending))}")
             if pending:

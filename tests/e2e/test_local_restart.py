@@ -97,7 +97,9 @@ async def test_restarting_the_local_stack_loses_no_event(server_dir: Path) -> No
 
 def test_a_killed_service_is_restarted_and_ready_again_while_the_stack_runs(server_dir: Path) -> None:
     stack = fresh_stack(server_dir)
-    stack.start(timeout=90)
+    became_ready: list[str] = []
+    stack.start(timeout=90, on_ready=became_ready.append)
+    assert sorted(became_ready) == sorted(spec.name for spec in SERVICES)
     reported: list[str] = []
     supervisor = Supervisor(stack, report=reported.append, policy=RestartPolicy(first_delay=0.2))
     try:
