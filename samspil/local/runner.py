@@ -52,6 +52,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
 )
 DEFAULT_BROKER_PORT = 19092
 DEFAULT_POSTGRES_PORT = 15432
+DEFAULT_STOP_TIMEOUT = 10.0  # the services' own default (RuntimeSettings.stop_timeout_seconds)
+STOP_GRACE_SECONDS = 5.0
 _DEPARTMENTS = frozenset({"employment", "social"})
 # Unprefixed secrets, by the services that may hold them; every other unprefixed variable is
 # shared configuration, and a service's own secrets carry its prefix.
@@ -233,8 +235,16 @@ class LocalStack:
             if pending:
                 time.sleep(0.2)
 
-    def stop_service(self, name: str, timeout: float = 30.0) -> None:
-        stop_process(self.processes.pop(name, None), timeout)
+    def stop_timeout(self, name: str) -> float:
+        """How long to wait for a service's orderly stop before killing it: its own bound
+        (<SERVICE>_STOP_TIMEOUT_SECONDS, default 10 s, which it keeps even with the broker
+        gone) and a few seconds to exit."""
+        spec = next(s for s in SERVICES if s.name == name)
+        own = float(self.env.get(f"{spec.env_prefix}STOP_TIMEOUT_SECONDS", DEFAULT_STOP_TIMEOUT))
+        return own + STOP_GRACE_SECONDS
+
+    def stop_service(self, name: str, timeout: float | None = None) -> None:
+        stop_process(self.processes.pop(name, None), self.stop_timeout(name) if timeout is None else timeout)
 
     def kill_service(self, name: str) -> None:
         """Kill a service at once, as a crash would (tests use it)."""

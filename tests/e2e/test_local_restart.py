@@ -129,3 +129,52 @@ def test_a_killed_service_is_restarted_and_ready_again_while_the_stack_runs(serv
     assert all(process.poll() is not None for process in service_processes)
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", stack.broker_port)) != 0
+
+
+async def test_stopping_with_the_broker_gone_ends_within_the_stop_timeout_and_keeps_the_outbox(
+    server_dir: Path,
+) -> None:
+    stack = fresh_stack(server_dir)
+    stack.env = {**stack.env, "PROVIDER_GATEWAY_STOP_TIMEOUT_SECONDS": "2"}
+    stack.start(timeout=90)
+    service_processes = dict(stack.processes)
+    gateway_url = stack.database_urls["provider-gateway"]
+    try:
+        assert stack.broker is not None
+        stack.broker.stop()
+        # Written once the broker is gone: the gateway's relay is busy failing to send it.
+        envelope, notice = absence_notice()
+        gateway = await asyncpg.connect(gateway_url)
+        try:
+            async with gateway.transaction():
+                await add_event(gateway, envelope, notice)
+
+            async def attempted() -> bool:
+                return bool(
+                    await gateway.fetchval(
+                        "SELECT attempts > 0 FROM outbox WHERE event_id = $1", str(envelope.id)
+                    )
+                )
+
+            await wait_for(attempted, timeout=60)
+            started = time.monotonic()
+            for spec in SERVICES:
+                stack.stop_service(spec.name, timeout=120)
+            took = time.monotonic() - started
+            # What the broker never took is still pending, for the next start to publish.
+            assert await gateway.fetchval(
+                "SELECT published_at IS NULL FROM outbox WHERE event_id = $1", str(envelope.id)
+            )
+        finally:
+            await gateway.close()
+    finally:
+        stack.stop()
+    # Each service stopped by itself on SIGTERM (uvicorn ends by re-raising it), none was killed,
+    # and the gateway gave up waiting for the broker at its own stop timeout.
+    assert {name: process.returncode for name, process in service_processes.items()} == {
+        spec.name: -signal.SIGTERM for spec in SERVICES
+    }
+    gateway_log = (stack.logs / "provider-gateway.log").read_text()
+    assert "stop timeout reached" in gateway_log
+    # Measured, not timed to the second: without the bound the gateway alone waits about 30 s.
+    assert took < 20, took
