@@ -398,6 +398,8 @@ _UP_ENVIRONMENT = (
     "  SAMSPIL_POSTGRES_PORT     the embedded PostgreSQL's port (default 15432)\n"
     "  <SERVICE>_HTTP_PORT       the service's port (defaults 8080, 8081, 8082)\n"
     "  <SERVICE>_METRICS_PORT    the service's metrics port (default: a free one)\n"
+    "  <SERVICE>_STOP_TIMEOUT_SECONDS  the service's longest orderly stop (default 10);\n"
+    "                            the runner kills it 5 s after that\n"
     "  SAMSPIL_AUTH_SECRET       the built-in staff token issuer's secret (default: kept\n"
     "                            in the state folder); unused with SAMSPIL_AUTH_JWKS_URL\n"
     f"Every other variable is passed on to the services, a prefixed one ({_SERVICE_PREFIXES})\n"

@@ -56,7 +56,16 @@ def test_every_command_and_argument_has_help() -> None:
 @pytest.mark.parametrize(
     ("command", "variables"),
     [
-        ("up", ["KAFKA_BOOTSTRAP_SERVERS", "<SERVICE>_DATABASE_URL", "SAMSPIL_BROKER_PORT", "_HTTP_PORT"]),
+        (
+            "up",
+            [
+                "KAFKA_BOOTSTRAP_SERVERS",
+                "<SERVICE>_DATABASE_URL",
+                "SAMSPIL_BROKER_PORT",
+                "_HTTP_PORT",
+                "_STOP_TIMEOUT_SECONDS",
+            ],
+        ),
         ("dlq", ["<SERVICE>_DATABASE_URL", "SAMSPIL_POSTGRES_PORT", "SAMSPIL_STATE_DIR"]),
         ("outbox", ["<SERVICE>_DATABASE_URL", "SAMSPIL_POSTGRES_PORT"]),
         ("audit", ["<SERVICE>_DATABASE_URL", "SAMSPIL_ADMIN_DATABASE_URL"]),
