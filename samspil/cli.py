@@ -11,7 +11,8 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -19,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from samspil.local.runner import SERVICES, LocalStack
+from samspil.local.supervisor import Supervisor
 from samspil.runtime.auth import (
     DEFAULT_MAX_LIFETIME_SECONDS,
     DEPARTMENT_AUDIENCES,
@@ -28,7 +30,9 @@ from samspil.runtime.auth import (
 )
 from samspil.runtime.db import Connection, pending_migrations
 
-DEFAULT_STATE_DIR = Path(os.environ.get("SAMSPIL_STATE_DIR", ".samspil"))
+
+class CommandError(Exception):
+    """What the command line says in one line on stderr (exit code 1) instead of a traceback."""
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -52,7 +56,13 @@ def _up(args: argparse.Namespace) -> int:
     pid_file.write_text(str(os.getpid()))
     try:
         print("Starting Samspil: broker, databases and services ...", flush=True)
-        stack.start(timeout=60, cancelled=lambda: stopping)
+        stack.start(
+            timeout=60,
+            cancelled=lambda: stopping,
+            on_ready=lambda name: print(
+                f"  {name} is ready ({time.monotonic() - started:.1f} s)", flush=True
+            ),
+        )
         print(f"\nSamspil is ready after {time.monotonic() - started:.1f} s.\n")
         print(f"  Provider gateway API docs  {stack.url('provider-gateway')}/docs")
         for spec in SERVICES:
@@ -62,11 +72,9 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  Kafka bootstrap servers    {stack.bootstrap_servers}")
         print(f"  Logs                       {stack.logs}/")
         print("\nPress Ctrl-C to stop.", flush=True)
+        supervisor = Supervisor(stack, report=_print_timed)
         while not stopping:
-            dead = stack.dead_services()
-            if dead:
-                print(f"\n{', '.join(dead)} stopped unexpectedly; see {stack.logs}/. Stopping.", flush=True)
-                return 1
+            supervisor.supervise_once()
             time.sleep(0.5)
         return 0
     except RuntimeError as error:
@@ -77,6 +85,10 @@ def _up(args: argparse.Namespace) -> int:
         stack.stop()
         pid_file.unlink(missing_ok=True)
         print("Stopped.", flush=True)
+
+
+def _print_timed(line: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
 
 
 def _running_pid(pid_file: Path) -> int | None:
@@ -128,14 +140,39 @@ def database_url(state_dir: Path, service: str) -> str:
     given = os.environ.get(f"{spec.env_prefix}DATABASE_URL")
     if given:
         return given
-    passwords = json.loads((state_dir / "pg-passwords.json").read_text())
+    try:
+        passwords = json.loads((state_dir / "pg-passwords.json").read_text())
+        password = passwords[spec.database]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CommandError(
+            f"no local state for {service} in {state_dir} and {spec.env_prefix}DATABASE_URL is not set:"
+            " run 'samspil up' first (with the same --state-dir), or set the database URL"
+        ) from None
     port = int(os.environ.get("SAMSPIL_POSTGRES_PORT", "15432"))
-    return f"postgresql://{spec.database}:{passwords[spec.database]}@127.0.0.1:{port}/{spec.database}"
+    return f"postgresql://{spec.database}:{password}@127.0.0.1:{port}/{spec.database}"
+
+
+@contextmanager
+def _connection_failure_said(url: str, what: str) -> Iterator[None]:
+    """A failed connection as one line that names the host, never the URL (it holds a password)."""
+    try:
+        yield
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        parts = urlsplit(url)
+        where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise CommandError(f"cannot connect to the {what} database at {where}: {reason}") from None
+
+
+async def _connect(url: str, service: str) -> Connection:
+    with _connection_failure_said(url, service):
+        conn: Connection = await asyncpg.connect(url)
+    return conn
 
 
 def _with_db(state_dir: Path, service: str, work: Callable[[Connection], Awaitable[int]]) -> int:
     async def run() -> int:
-        conn = await asyncpg.connect(database_url(state_dir, service))
+        conn = await _connect(database_url(state_dir, service), service)
         try:
             return await work(conn)
         finally:
@@ -252,7 +289,7 @@ def _audit_protect(args: argparse.Namespace) -> int:
     async def protect() -> int:
         # What the service has migrated is read as the service's own role: a superuser must not
         # read tables (or views, or functions behind them) that role made.
-        as_service = await asyncpg.connect(database_url(args.state_dir, args.service))
+        as_service = await _connect(database_url(args.state_dir, args.service), args.service)
         try:
             # Once protected, the tables can no longer be changed by the service's own migrations.
             pending = await pending_migrations(
@@ -267,7 +304,8 @@ def _audit_protect(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        conn = await audit.admin_connect(admin_url, database)
+        with _connection_failure_said(admin_url, f"{args.service} (as the administrator)"):
+            conn = await audit.admin_connect(admin_url, database)
         try:
             owner = await audit.protect(conn, role)
             left = await audit.unprotected_objects(conn, role)
@@ -345,41 +383,125 @@ def _contracts(args: argparse.Namespace) -> int:
     return 1 if report else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="samspil", description=__doc__)
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="local state folder")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="run broker, databases and all services locally").set_defaults(run=_up)
-    commands.add_parser("stop", help="stop a running 'samspil up'").set_defaults(run=_stop)
-    commands.add_parser("reset", help="wipe the local state folder").set_defaults(run=_reset)
+_SERVICE_PREFIXES = ", ".join(spec.env_prefix for spec in SERVICES)
+_DATABASE_ENVIRONMENT = (
+    "environment:\n"
+    f"  <SERVICE>_DATABASE_URL  the service's database (prefixes: {_SERVICE_PREFIXES});\n"
+    "                          else the local stack's, from the state folder\n"
+    "  SAMSPIL_POSTGRES_PORT   the local stack's PostgreSQL port (default 15432)"
+)
+_UP_ENVIRONMENT = (
+    "environment:\n"
+    "  KAFKA_BOOTSTRAP_SERVERS   use this broker instead of the embedded one\n"
+    "  <SERVICE>_DATABASE_URL    use this database instead of the embedded PostgreSQL\n"
+    "  SAMSPIL_BROKER_PORT       the embedded broker's port (default 19092)\n"
+    "  SAMSPIL_POSTGRES_PORT     the embedded PostgreSQL's port (default 15432)\n"
+    "  <SERVICE>_HTTP_PORT       the service's port (defaults 8080, 8081, 8082)\n"
+    "  <SERVICE>_METRICS_PORT    the service's metrics port (default: a free one)\n"
+    "  <SERVICE>_STOP_TIMEOUT_SECONDS  the service's longest orderly stop (default 10);\n"
+    "                            the runner kills it 5 s after that\n"
+    "  SAMSPIL_AUTH_SECRET       the built-in staff token issuer's secret (default: kept\n"
+    "                            in the state folder); unused with SAMSPIL_AUTH_JWKS_URL\n"
+    f"Every other variable is passed on to the services, a prefixed one ({_SERVICE_PREFIXES})\n"
+    "only to its own service."
+)
+_ISSUER_ENVIRONMENT = (
+    "environment:\n"
+    "  SAMSPIL_AUTH_SECRET                the signing secret (default: the state folder's)\n"
+    "  SAMSPIL_AUTH_JWKS_URL              if set, refuse: tokens come from that provider\n"
+    "  SAMSPIL_AUTH_ISSUER                the token's issuer (default samspil-local)\n"
+    "  SAMSPIL_AUTH_MAX_LIFETIME_SECONDS  the longest --ttl (default 3600)\n"
+    "  EMPLOYMENT_AUTH_AUDIENCE, SOCIAL_AUTH_AUDIENCE  the departments' audiences"
+)
 
-    provider = commands.add_parser("provider", help="manage provider credentials")
-    provider.add_argument("action", choices=["add", "rotate", "disable"])
+
+def build_parser() -> argparse.ArgumentParser:
+    default_state_dir = Path(os.environ.get("SAMSPIL_STATE_DIR", ".samspil"))
+    state_dir_help = (
+        f"local state folder (default: SAMSPIL_STATE_DIR, else .samspil; now {default_state_dir})"
+    )
+    parser = argparse.ArgumentParser(
+        prog="samspil",
+        description=__doc__,
+        epilog="Each command's --help names the environment variables it reads.",
+    )
+    parser.add_argument("--state-dir", type=Path, default=default_state_dir, help=state_dir_help)
+    # --state-dir also after the command; SUPPRESS keeps the one given before it otherwise.
+    state_dir = argparse.ArgumentParser(add_help=False)
+    state_dir.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS, help=state_dir_help)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, environment: str = "", **options: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=summary,
+            description=options.pop("description", summary),
+            epilog=environment or None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            parents=[state_dir],
+            **options,
+        )
+
+    def service_argument(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "service", choices=[spec.name for spec in SERVICES], help="the service whose database to use"
+        )
+
+    command(
+        "up",
+        "run broker, databases and all services locally",
+        _UP_ENVIRONMENT,
+        description="Run the embedded broker and PostgreSQL and the three services, each as its own"
+        " process; restart a service that dies (after 1 s, doubling to 30 s while it keeps dying);"
+        " stop everything in order on Ctrl-C.",
+    ).set_defaults(run=_up)
+    command("stop", "stop a running 'samspil up'").set_defaults(run=_stop)
+    command("reset", "wipe the local state folder").set_defaults(run=_reset)
+
+    provider = command(
+        "provider",
+        "manage provider credentials",
+        _DATABASE_ENVIRONMENT.replace("<SERVICE>_DATABASE_URL", "PROVIDER_GATEWAY_DATABASE_URL"),
+    )
+    provider.add_argument(
+        "action",
+        choices=["add", "rotate", "disable"],
+        help="add a provider and print its credentials; rotate a client's secret; disable a client",
+    )
     provider.add_argument("name", help="provider id for add; client id for rotate and disable")
     provider.set_defaults(run=_provider)
 
-    dlq = commands.add_parser("dlq", help="list or replay dead letters")
-    dlq.add_argument("action", choices=["list", "replay"])
-    dlq.add_argument("service", choices=[spec.name for spec in SERVICES])
-    dlq.add_argument("ids", nargs="*", type=int)
+    dlq = command("dlq", "list or replay dead letters", _DATABASE_ENVIRONMENT)
+    dlq.add_argument(
+        "action", choices=["list", "replay"], help="list dead letters as JSON lines, or replay some"
+    )
+    service_argument(dlq)
+    dlq.add_argument("ids", nargs="*", type=int, help="replay: the dead-letter ids to replay")
     dlq.add_argument("--all", action="store_true", help="list: include replayed; replay: every one")
     dlq.set_defaults(run=_dlq)
 
-    contracts = commands.add_parser(
-        "contracts", help="generate JSON Schemas and AsyncAPI, or check compatibility"
+    contracts = command("contracts", "generate JSON Schemas and AsyncAPI, or check compatibility")
+    contracts.add_argument(
+        "action",
+        choices=["generate", "check"],
+        help="generate: write the schemas and AsyncAPI documents; check: compare with released ones",
     )
-    contracts.add_argument("action", choices=["generate", "check"])
     contracts.set_defaults(run=_contracts)
 
-    token = commands.add_parser(
+    token = command(
         "token",
-        help="print a caseworker bearer token for the local stack",
+        "print a caseworker bearer token for the local stack",
+        _ISSUER_ENVIRONMENT,
         description="Print a bearer token from the built-in issuer, signed with the local stack's "
         "secret, for one department (each accepts only its own). Use it as: curl -H "
         '"Authorization: Bearer $(samspil token --role employment-caseworker --team jobcenter-nord)" ...',
     )
     token.add_argument(
-        "--role", action="append", required=True, choices=[role.value for role in Role], help="repeatable"
+        "--role",
+        action="append",
+        required=True,
+        choices=[role.value for role in Role],
+        help="the caller's role; repeatable",
     )
     token.add_argument("--team", help="the caller's team, e.g. jobcenter-nord")
     token.add_argument("--subject", default="local-caseworker", help="the caller's id (the token's sub)")
@@ -400,31 +522,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.set_defaults(run=_token)
 
-    audit = commands.add_parser(
+    audit = command(
         "audit",
-        help="check the audit tables' hash chains, or hand the tables to their own owner role",
+        "check the audit tables' hash chains, or hand the tables to their own owner role",
+        _DATABASE_ENVIRONMENT
+        + "\n  SAMSPIL_ADMIN_DATABASE_URL  protect: a superuser's database URL (else --admin-url)",
         description="verify: recompute the hash chain of every table in the service's audit schema"
         " and name the first broken link (exit code 1). protect: as a superuser, give the audit"
         " schema to a NOLOGIN role <service role>_audit; the service's role may then only insert"
         " and read. Run protect once the service has started (and migrated); it is idempotent.",
     )
-    audit.add_argument("action", choices=["verify", "protect"])
-    audit.add_argument("service", choices=[spec.name for spec in SERVICES])
+    audit.add_argument("action", choices=["verify", "protect"], help="see above")
+    service_argument(audit)
     audit.add_argument(
         "--admin-url", help="protect: a superuser's database URL (else SAMSPIL_ADMIN_DATABASE_URL)"
     )
     audit.set_defaults(run=_audit)
 
-    outbox = commands.add_parser("outbox", help="list outbox records the broker can never take")
-    outbox.add_argument("action", choices=["parked"])
-    outbox.add_argument("service", choices=[spec.name for spec in SERVICES])
+    outbox = command("outbox", "list outbox records the broker can never take", _DATABASE_ENVIRONMENT)
+    outbox.add_argument("action", choices=["parked"], help="parked: the records set aside as unpublishable")
+    service_argument(outbox)
     outbox.set_defaults(run=_outbox)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except CommandError as error:
+        print(f"samspil {args.command}: {error}", file=sys.stderr)
+        return 1
     return result
 
 

@@ -52,6 +52,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
 )
 DEFAULT_BROKER_PORT = 19092
 DEFAULT_POSTGRES_PORT = 15432
+DEFAULT_STOP_TIMEOUT = 10.0  # the services' own default (RuntimeSettings.stop_timeout_seconds)
+STOP_GRACE_SECONDS = 5.0
 _DEPARTMENTS = frozenset({"employment", "social"})
 # Unprefixed secrets, by the services that may hold them; every other unprefixed variable is
 # shared configuration, and a service's own secrets carry its prefix.
@@ -181,11 +183,16 @@ class LocalStack:
                 start_new_session=True,
             )
 
-    def start(self, timeout: float = 60.0, cancelled: Callable[[], bool] = lambda: False) -> None:
+    def start(
+        self,
+        timeout: float = 60.0,
+        cancelled: Callable[[], bool] = lambda: False,
+        on_ready: Callable[[str], None] = lambda name: None,
+    ) -> None:
         self.start_infrastructure()
         for spec in SERVICES:
             self.start_service(spec.name)
-        self.wait_ready(timeout, cancelled)
+        self.wait_ready(timeout, cancelled, on_ready)
         self.protect_audit_tables()
 
     def protect_audit_tables(self) -> None:
@@ -201,7 +208,14 @@ class LocalStack:
     def env_given_databases(self) -> set[str]:
         return {spec.name for spec in SERVICES if self.env.get(f"{spec.env_prefix}DATABASE_URL")}
 
-    def wait_ready(self, timeout: float = 60.0, cancelled: Callable[[], bool] = lambda: False) -> None:
+    def wait_ready(
+        self,
+        timeout: float = 60.0,
+        cancelled: Callable[[], bool] = lambda: False,
+        on_ready: Callable[[str], None] = lambda name: None,
+    ) -> None:
+        """Wait until every service answers its readiness check, calling ``on_ready`` with
+        each one's name as it does."""
         pending = {spec.name for spec in SERVICES}
         deadline = time.monotonic() + timeout
         while pending:
@@ -213,15 +227,24 @@ class LocalStack:
                     raise RuntimeError(
                         f"{name} exited with code {process.returncode}; see {self.logs / name}.log"
                     )
-                if _is_ready(self.url(name) + "/readyz"):
+                if self.is_ready(name):
                     pending.discard(name)
+                    on_ready(name)
             if pending and time.monotonic() > deadline:
                 raise RuntimeError(f"not ready within {timeout:.0f} s: {', '.join(sorted(pending))}")
             if pending:
                 time.sleep(0.2)
 
-    def stop_service(self, name: str, timeout: float = 30.0) -> None:
-        stop_process(self.processes.pop(name, None), timeout)
+    def stop_timeout(self, name: str) -> float:
+        """How long to wait for a service's orderly stop before killing it: its own bound
+        (<SERVICE>_STOP_TIMEOUT_SECONDS, default 10 s, which it keeps even with the broker
+        gone) and a few seconds to exit."""
+        spec = next(s for s in SERVICES if s.name == name)
+        own = float(self.env.get(f"{spec.env_prefix}STOP_TIMEOUT_SECONDS", DEFAULT_STOP_TIMEOUT))
+        return own + STOP_GRACE_SECONDS
+
+    def stop_service(self, name: str, timeout: float | None = None) -> None:
+        stop_process(self.processes.pop(name, None), self.stop_timeout(name) if timeout is None else timeout)
 
     def kill_service(self, name: str) -> None:
         """Kill a service at once, as a crash would (tests use it)."""
@@ -230,9 +253,9 @@ class LocalStack:
         process.wait()
 
     def stop(self) -> None:
-        self.stop_service("provider-gateway")
-        for name in list(self.processes):
-            self.stop_service(name)
+        # In the documented order, whatever order restarts left the processes in.
+        for spec in SERVICES:
+            self.stop_service(spec.name)
         if self.broker is not None:
             self.broker.stop()
         if self.postgres is not None:
@@ -240,6 +263,19 @@ class LocalStack:
 
     def dead_services(self) -> list[str]:
         return [name for name, process in self.processes.items() if process.poll() is not None]
+
+    # What the supervisor (samspil.local.supervisor) watches and restarts.
+    def service_names(self) -> list[str]:
+        return [spec.name for spec in SERVICES if spec.name in self.processes]
+
+    def exit_code(self, name: str) -> int | None:
+        """The exit code of a service that died; None while it runs, or once it was stopped on
+        purpose (stop_service, kill_service), which is not for the supervisor to undo."""
+        process = self.processes.get(name)
+        return None if process is None else process.poll()
+
+    def is_ready(self, name: str) -> bool:
+        return _is_ready(self.url(name) + "/readyz")
 
     def staff_token_secret(self) -> str:
         """The secret of the built-in staff token issuer, kept in the state folder across runs."""

@@ -212,9 +212,24 @@ class ServiceRuntime:
         return subscriber
 
     async def stop(self) -> None:
-        """Stop taking new messages, let the relay publish what is pending, then close."""
+        """Stop taking new messages, let the relay publish what is pending, then close, all
+        within the settings' stop timeout: with the broker gone a send waits for it until the
+        producer's request timeout, again and again. Whatever is cut short is safe: a record
+        being handled was not committed and comes again, an outbox row not published stays
+        pending and is published after the next start (consumers deduplicate)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.stop_timeout_seconds
+
+        async def within(step: str, work: Coroutine[Any, Any, Any] | asyncio.Task[Any]) -> None:
+            try:
+                await asyncio.wait_for(work, timeout=max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                log.warning("stop timeout reached, not waiting any longer", step=step)
+            except Exception as error:
+                log.warning("stop step failed", step=step, error=type(error).__name__)
+
         if self._broker is not None:
-            await self._broker.stop()
+            await within("consumer", self._broker.stop())
         for task in self._worker_tasks.values():
             task.cancel()
         for task in self._worker_tasks.values():
@@ -223,10 +238,12 @@ class ServiceRuntime:
         if self._relay_task is not None:
             self.relay.stop()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
-        with contextlib.suppress(Exception):
-            await self._sender.stop()
-        await self.pool.close()
+                await within("outbox relay", self._relay_task)
+        await within("producer", self._sender.stop())
+        try:
+            await asyncio.wait_for(self.pool.close(), timeout=max(1.0, deadline - loop.time()))
+        except TimeoutError:
+            self.pool.terminate()
         log.info("service stopped")
 
     async def readiness(self) -> dict[str, str]:

@@ -75,6 +75,12 @@ class RuntimeSettings(BaseSettings):
     consumer_backoff_seconds: float = 0.5
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 1.0
+    stop_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="The longest an orderly stop takes, the broker reachable or not: what the "
+        "outbox has not published by then stays in it and is published after the next start.",
+    )
 
     retention_scan_seconds: float = Field(
         default=600.0, gt=0, description="How often the scheduler purges rows past their retention."

@@ -1,17 +1,20 @@
 """Restarting the local all-in-one stack loses nothing, although the embedded broker forgets
 every topic: an event published but not yet consumed when the stack stopped is delivered after
-the restart, once."""
+the restart, once. A service that dies under a running stack is started again."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import time
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from samspil.local.runner import SERVICES, LocalStack, free_port
+from samspil.local.supervisor import RestartPolicy, Supervisor
 from samspil.runtime.audit import protection_status
 from samspil.runtime.outbox import add_event
 from tests.support import absence_notice, wait_for
@@ -90,3 +93,88 @@ async def test_restarting_the_local_stack_loses_no_event(server_dir: Path) -> No
             await employment.close()
     finally:
         restarted.stop()
+
+
+def test_a_killed_service_is_restarted_and_ready_again_while_the_stack_runs(server_dir: Path) -> None:
+    stack = fresh_stack(server_dir)
+    became_ready: list[str] = []
+    stack.start(timeout=90, on_ready=became_ready.append)
+    assert sorted(became_ready) == sorted(spec.name for spec in SERVICES)
+    reported: list[str] = []
+    supervisor = Supervisor(stack, report=reported.append, policy=RestartPolicy(first_delay=0.2))
+    try:
+        crashed = stack.processes["employment"]
+        os.kill(crashed.pid, signal.SIGKILL)
+        crashed.wait()
+        deadline = time.monotonic() + 90
+        while not any("employment is ready again" in line for line in reported):
+            assert time.monotonic() < deadline, reported
+            supervisor.supervise_once()
+            time.sleep(0.2)
+        restarted = stack.processes["employment"]
+        assert restarted.pid != crashed.pid and restarted.poll() is None
+        assert stack.is_ready("employment")
+        assert reported == [
+            f"employment exited with code {-signal.SIGKILL}; restarting in 0.2 s",
+            "employment restarted (restart 1)",
+            "employment is ready again (restart 1)",
+        ]
+        # The other services ran on untouched.
+        assert supervisor.restarts("provider-gateway") == supervisor.restarts("social") == 0
+    finally:
+        service_processes = list(stack.processes.values())
+        stack.stop()
+    # Ctrl-C's stop leaves nothing behind, the restarted process included.
+    assert len(service_processes) == 3
+    assert all(process.poll() is not None for process in service_processes)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", stack.broker_port)) != 0
+
+
+async def test_stopping_with_the_broker_gone_ends_within_the_stop_timeout_and_keeps_the_outbox(
+    server_dir: Path,
+) -> None:
+    stack = fresh_stack(server_dir)
+    stack.env = {**stack.env, "PROVIDER_GATEWAY_STOP_TIMEOUT_SECONDS": "2"}
+    stack.start(timeout=90)
+    service_processes = dict(stack.processes)
+    gateway_url = stack.database_urls["provider-gateway"]
+    try:
+        assert stack.broker is not None
+        stack.broker.stop()
+        # Written once the broker is gone: the gateway's relay is busy failing to send it.
+        envelope, notice = absence_notice()
+        gateway = await asyncpg.connect(gateway_url)
+        try:
+            async with gateway.transaction():
+                await add_event(gateway, envelope, notice)
+
+            async def attempted() -> bool:
+                return bool(
+                    await gateway.fetchval(
+                        "SELECT attempts > 0 FROM outbox WHERE event_id = $1", str(envelope.id)
+                    )
+                )
+
+            await wait_for(attempted, timeout=60)
+            started = time.monotonic()
+            for spec in SERVICES:
+                stack.stop_service(spec.name, timeout=120)
+            took = time.monotonic() - started
+            # What the broker never took is still pending, for the next start to publish.
+            assert await gateway.fetchval(
+                "SELECT published_at IS NULL FROM outbox WHERE event_id = $1", str(envelope.id)
+            )
+        finally:
+            await gateway.close()
+    finally:
+        stack.stop()
+    # Each service stopped by itself on SIGTERM (uvicorn ends by re-raising it), none was killed,
+    # and the gateway gave up waiting for the broker at its own stop timeout.
+    assert {name: process.returncode for name, process in service_processes.items()} == {
+        spec.name: -signal.SIGTERM for spec in SERVICES
+    }
+    gateway_log = (stack.logs / "provider-gateway.log").read_text()
+    assert "stop timeout reached" in gateway_log
+    # Measured, not timed to the second: without the bound the gateway alone waits about 30 s.
+    assert took < 20, took
