@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from samspil.runtime.codec import encode
 from samspil.runtime.db import create_pool, migrate
 from samspil.runtime.metrics import ServiceMetrics, render
@@ -14,6 +16,7 @@ from schemas.provider_reports import AbsenceNoticeSubmitted
 from tests.infra import Infra
 from tests.integration.conftest import RuntimeFactory
 from tests.support import absence_notice, encoded_notice, produce, samples, value, wait_for
+from tests.unit.test_observability import metric_names_used
 
 NOTICE = AbsenceNoticeSubmitted.event_type
 
@@ -85,3 +88,15 @@ async def test_outbox_backlog_and_the_age_of_its_oldest_row_come_from_the_databa
         assert 20 * 60 <= oldest < 60 * 60
     finally:
         await pool.close()
+
+
+async def test_the_alert_rules_and_dashboard_read_only_metrics_a_service_serves(infra: Infra) -> None:
+    pool = await create_pool(infra.create_database())
+    try:
+        await migrate(pool, "samspil.runtime.migrations")
+        text = bytes((await render(ServiceMetrics("names"), SimpleNamespace(pool=pool, relay=None))).body)
+    finally:
+        await pool.close()
+    served = {family.name for family in text_string_to_metric_families(text.decode())}
+    assert "samspil_database_up" in served
+    assert metric_names_used() <= served, metric_names_used() - served
