@@ -1,8 +1,8 @@
 """Prometheus metrics for a service, on prometheus-client: HTTP requests and their latency by
-route template, consumption (handler duration and event age by type, dead letters by reason),
-scheduler runs, and the state of its reliable messaging read from its database (outbox backlog and
-the age of its oldest row, parked records, dead letters, relay leadership) with the size of the
-tables that grow with traffic (so bounded retention can be seen to hold).
+route template, consumption (handler duration and event age by type, dead letters by reason, lag
+per partition), scheduler runs, and the state of its reliable messaging read from its database
+(outbox backlog and the age of its oldest row, parked records, dead letters, relay leadership)
+with the size of the tables that grow with traffic (so bounded retention can be seen to hold).
 
 Each service has its own registry (tests build several in one process). The database-backed
 gauges are read on each scrape under a short timeout; when the database does not answer the page
@@ -224,6 +224,7 @@ async def render(metrics: ServiceMetrics, runtime: Any) -> Response:
     relay = getattr(runtime, "relay", None)
     metrics.relay_leader.labels(metrics.service).set(int(bool(relay is not None and relay.is_leader)))
     families = await database_families(metrics.service, runtime)
+    families.append(await consumer_lag_family(metrics.service, runtime))
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(_Families(families))
     body = generate_latest(metrics.registry) + generate_latest(scrape)
@@ -245,6 +246,22 @@ async def database_families(service: str, runtime: Any) -> list[Metric]:
         return [up]
     up.add_metric([service], 1)
     return [up, *families]
+
+
+async def consumer_lag_family(service: str, runtime: Any) -> Metric:
+    lag = GaugeMetricFamily(
+        "samspil_consumer_lag",
+        "Records behind the newest on each partition this process consumes (from its last fetch).",
+        labels=["service", "topic", "partition"],
+    )
+    read = getattr(runtime, "consumer_lag", None)
+    if read is not None:
+        try:
+            for (topic, partition), behind in sorted((await read()).items()):
+                lag.add_metric([service, topic, str(partition)], behind)
+        except Exception as error:  # stopping or rebalancing: leave it out this time
+            log.warning("metrics: consumer lag unavailable", error=type(error).__name__)
+    return lag
 
 
 def _gauge(name: str, help_text: str, service: str, value: float) -> GaugeMetricFamily:

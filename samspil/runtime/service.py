@@ -262,6 +262,25 @@ class ServiceRuntime:
             checks["consumer"] = "ok" if consuming else "failing: not consuming"
         return checks
 
+    async def consumer_lag(self) -> dict[tuple[str, int], int]:
+        """Records not yet handled, per partition this process is assigned: the partition's end
+        offset minus the group's committed offset (offsets are committed only after a record's
+        effect). Asks the broker (one offsets request, one committed-offset request per partition):
+        the consumer's own view stops moving while a handler is stuck."""
+        lag: dict[tuple[str, int], int] = {}
+        for subscriber in self._subscribers:
+            consumer = subscriber.consumer
+            if consumer is None:
+                continue
+            partitions = sorted(consumer.assignment())
+            async with asyncio.timeout(2.0):
+                ends = await consumer.end_offsets(partitions)
+                committed = await asyncio.gather(*(consumer.committed(tp) for tp in partitions))
+                for tp, offset in zip(partitions, committed, strict=True):
+                    handled = offset if offset is not None else await consumer.position(tp)
+                    lag[(tp.topic, tp.partition)] = max(0, ends[tp] - handled)
+        return lag
+
     async def notices(self) -> dict[str, str]:
         """What an operator should fix that does not stop the service from working."""
         try:

@@ -3,18 +3,22 @@ prometheus-client's own parser, against the real broker and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from samspil.runtime.codec import encode
-from samspil.runtime.db import create_pool, migrate
+from samspil.runtime.db import Connection, create_pool, migrate
 from samspil.runtime.metrics import ServiceMetrics, render
 from samspil.runtime.outbox import add_event
+from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted
+from schemas.topics import PROVIDER_REPORTS
 from tests.infra import Infra
-from tests.integration.conftest import RuntimeFactory
+from tests.integration.conftest import RuntimeFactory, record_effect
 from tests.support import absence_notice, encoded_notice, produce, samples, value, wait_for
 from tests.unit.test_observability import metric_names_used
 
@@ -100,3 +104,46 @@ async def test_the_alert_rules_and_dashboard_read_only_metrics_a_service_serves(
     served = {family.name for family in text_string_to_metric_families(text.decode())}
     assert "samspil_database_up" in served
     assert metric_names_used() <= served, metric_names_used() - served
+
+
+async def test_consumer_lag_shows_the_records_waiting_behind_a_slow_handler(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    first, first_record = encoded_notice()
+    behind = [encoded_notice(subject=first.subject) for _ in range(4)]  # same key: same partition
+    handling, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_on_the_first(conn: Connection, envelope: Envelope, data: Any) -> None:
+        if envelope.id == first.id:
+            handling.set()
+            await release.wait()
+        await record_effect(conn, envelope, data)
+
+    async with consumer_runtime(handler=slow_on_the_first) as runtime:
+        placed = await produce(infra.bootstrap_servers, first_record, *(record for _, record in behind))
+        partition = str(placed[0][0])
+
+        async def lag() -> float | None:
+            found = (await page(runtime.metrics, runtime)).get("samspil_consumer_lag", [])
+            on_ours = [
+                v
+                for labels, v in found
+                if labels["topic"] == PROVIDER_REPORTS.name and labels["partition"] == partition
+            ]
+            return on_ours[0] if on_ours else None
+
+        await asyncio.wait_for(handling.wait(), 30)
+        # The first is being handled; the four behind it on its partition wait.
+        await wait_for(lambda: _equals(lag, 4))
+        release.set()
+        await wait_for(lambda: effects(runtime, behind[-1][0].id))
+        await wait_for(lambda: _equals(lag, 0))  # fails the test if it never drains
+
+
+async def _equals(read: Any, expected: float) -> bool:
+    return bool(await read() == expected)
+
+
+async def effects(runtime: Any, event_id: Any) -> int:
+    count: int = await runtime.pool.fetchval("SELECT count(*) FROM effect WHERE event_id = $1", event_id)
+    return count
