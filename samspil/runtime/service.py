@@ -276,8 +276,10 @@ class ServiceRuntime:
             async with asyncio.timeout(2.0):
                 ends = await consumer.end_offsets(partitions)
                 committed = await asyncio.gather(*(consumer.committed(tp) for tp in partitions))
+                # No commit yet: the group reads from the earliest record it can.
+                starts = await consumer.beginning_offsets(partitions) if None in committed else {}
                 for tp, offset in zip(partitions, committed, strict=True):
-                    handled = offset if offset is not None else await consumer.position(tp)
+                    handled = offset if offset is not None else starts[tp]
                     lag[(tp.topic, tp.partition)] = max(0, ends[tp] - handled)
         return lag
 
