@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from samspil.runtime.codec import Record, encode
 from schemas.envelope import Envelope
@@ -105,3 +106,18 @@ async def wait_for(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout} s (last result: {result!r})")
         await asyncio.sleep(interval)
+
+
+def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Every sample on the page by its name (``_total``, ``_count``, ... included)."""
+    found: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return found
+
+
+def value(page: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> float:
+    matching = [v for found, v in page.get(name, []) if labels.items() <= found.items()]
+    assert len(matching) == 1, f"{name}{labels}: {matching}"
+    return matching[0]

@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -28,6 +30,7 @@ from aiokafka import TopicPartition
 from samspil.runtime.codec import EnvelopeError, Headers, Record, decode_data, decode_envelope, safe_text
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import Rejected
+from samspil.runtime.metrics import ServiceMetrics
 from samspil.runtime.outbox import add_record
 from samspil.runtime.redaction import REDACTED_HEADER, Redactor, redact_text
 from schemas.base import CommandData, EventData
@@ -92,6 +95,7 @@ class ReliableConsumer:
     max_attempts: int = 5
     backoff_base: float = 0.5
     backoff_max: float = 30.0
+    metrics: ServiceMetrics | None = None
 
     def __post_init__(self) -> None:
         # An older version is handled by the current version's handler, after upcasting.
@@ -116,9 +120,19 @@ class ReliableConsumer:
             event_type=envelope.type,
             correlation_id=str(envelope.correlationid),
         )
+        # A type nobody declared is one label, so a sender cannot grow the label set.
+        event_type = envelope.type if envelope.type in self.known_types else "unknown"
+        started = time.perf_counter()
+        if self.metrics is not None:
+            self.metrics.observe_event_age(event_type, (datetime.now(UTC) - envelope.time).total_seconds())
+        outcome = "failed"
         try:
-            return await self._process_event(record, envelope, value)
+            result = await self._process_event(record, envelope, value)
+            outcome = result.value
+            return result
         finally:
+            if self.metrics is not None:
+                self.metrics.observe_handling(event_type, outcome, time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
 
     async def _process_event(self, record: ConsumedRecord, envelope: Envelope, value: bytes) -> Outcome:
@@ -266,6 +280,8 @@ class ReliableConsumer:
                 failures += 1
                 log.warning("database unavailable for dead letter, will retry", error=repr(db_error))
                 await asyncio.sleep(self._backoff(failures))
+        if self.metrics is not None:
+            self.metrics.count_dead_letter(reason.value)
         log.warning(
             "message dead-lettered",
             reason=reason.value,

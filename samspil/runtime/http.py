@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -19,7 +18,7 @@ import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.specification import get_asyncapi_html
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
@@ -29,7 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from samspil.runtime.errors import Rejected
-from samspil.runtime.metrics import CONTENT_TYPE, Counts, RequestCounter, render
+from samspil.runtime.metrics import RequestCounter, render
 from samspil.runtime.service import ServiceRuntime
 from samspil.runtime.settings import RuntimeSettings
 
@@ -261,10 +260,9 @@ def create_app(
     async def asyncapi_page() -> HTMLResponse:
         return HTMLResponse(get_asyncapi_html(runtime.asyncapi_specification()))
 
-    counts: Counts = Counter()
     app.add_middleware(CprGuard, allowed=cpr_allowed)
-    app.add_middleware(RequestCounter, counts=counts)
-    app.state.metrics_app = metrics_app(runtime, counts)
+    app.add_middleware(RequestCounter, metrics=runtime.metrics)
+    app.state.metrics_app = metrics_app(runtime)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers.")
     async def healthz() -> dict[str, str]:
@@ -289,15 +287,12 @@ def create_app(
     return app
 
 
-def metrics_app(runtime: ServiceRuntime, counts: Counts) -> Starlette:
-    """The internal listener's app: ``GET /metrics`` in the Prometheus text format, nothing else."""
+def metrics_app(runtime: ServiceRuntime) -> Starlette:
+    """The internal listener's app: ``GET /metrics`` in the Prometheus text format, nothing else.
+    It answers while the database is away (``samspil_database_up 0``)."""
 
     async def metrics(_: StarletteRequest) -> Response:
-        try:
-            return await render(runtime.name, runtime, counts)
-        except Exception as error:  # not started yet, stopping, or the database is away
-            log.warning("metrics unavailable", error=type(error).__name__)
-            return PlainTextResponse("# metrics unavailable\n", status_code=503, media_type=CONTENT_TYPE)
+        return await render(runtime.metrics, runtime)
 
     return Starlette(routes=[Route("/metrics", metrics, methods=["GET"])])
 

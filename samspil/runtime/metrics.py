@@ -1,22 +1,174 @@
-"""Prometheus text metrics for a service: HTTP requests by route and status, the state of its
-reliable messaging (outbox backlog, parked records, dead letters, relay leadership) and the size
-of the tables that grow with traffic (so bounded retention can be seen to hold)."""
+"""Prometheus metrics for a service, on prometheus-client: HTTP requests and their latency by
+route template, consumption (handler duration and event age by type, dead letters by reason, lag
+per partition), scheduler runs, and the state of its reliable messaging read from its database
+(outbox backlog and the age of its oldest row, parked records, dead letters, relay leadership)
+with the size of the tables that grow with traffic (so bounded retention can be seen to hold).
+
+Each service has its own registry (tests build several in one process). The database-backed
+gauges are read on each scrape under a short timeout; when the database does not answer the page
+still answers 200, with ``samspil_database_up 0`` and those gauges left out, so an alert sees a
+database problem rather than a scrape failure.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi.responses import PlainTextResponse
+import structlog
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.responses import Response
+
+log = structlog.get_logger("samspil.metrics")
+
+# A *_created series per counter and histogram doubles the page and no rule here reads them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# How long a scrape waits for the database before reporting it down.
+DATABASE_TIMEOUT_SECONDS = 2.0
 
 # Operational tables whose size is reported, where the service's database has them; any table
 # whose name starts with "audit" is reported too.
 SIZED_TABLES = ("inbox", "outbox", "dead_letter", "idempotency_key", "audit_log", "share_log")
 
+# Seconds; from a fast route's millisecond to a slow database's tens of seconds.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Event age: from a healthy pipeline's fraction of a second to a backlog of hours.
+AGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0)
 
-Counts = Counter[tuple[str, str, int]]
+
+@dataclass
+class ServiceMetrics:
+    """One service's process-side metrics, in a registry of its own."""
+
+    service: str
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.http_requests = Counter(
+            "samspil_http_requests",
+            "HTTP requests answered, by method, route and status.",
+            ["service", "method", "route", "status"],
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            "samspil_http_request_duration_seconds",
+            "Time to answer an HTTP request, by method, route template and status class.",
+            ["service", "method", "route", "status_class"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.handler_duration = Histogram(
+            "samspil_consumer_handling_duration_seconds",
+            "Time to handle one consumed record (retries included), by event type and outcome.",
+            ["service", "event_type", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.event_age = Histogram(
+            "samspil_consumer_event_age_seconds",
+            "Age of an event when its handling starts (now minus its ce_time), by event type.",
+            ["service", "event_type"],
+            buckets=AGE_BUCKETS,
+            registry=r,
+        )
+        self.dead_lettered = Counter(
+            "samspil_consumer_dead_lettered",
+            "Records this process sent to the dead letters, by reason.",
+            ["service", "reason"],
+            registry=r,
+        )
+        self.scheduler_runs = Counter(
+            "samspil_scheduler_runs",
+            "Rounds of a scheduled worker, by worker and result (ok or failed).",
+            ["service", "worker", "result"],
+            registry=r,
+        )
+        self.scheduler_duration = Histogram(
+            "samspil_scheduler_run_duration_seconds",
+            "Time one round of a scheduled worker took, by worker.",
+            ["service", "worker"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.relay_leader = Gauge(
+            "samspil_outbox_relay_leader",
+            "1 when this process's relay publishes.",
+            ["service"],
+            registry=r,
+        )
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.http_requests.labels(self.service, method, route, str(status)).inc()
+        self.http_latency.labels(self.service, method, route, f"{status // 100}xx").observe(seconds)
+
+    def observe_handling(self, event_type: str, outcome: str, seconds: float) -> None:
+        self.handler_duration.labels(self.service, event_type, outcome).observe(seconds)
+
+    def observe_event_age(self, event_type: str, seconds: float) -> None:
+        self.event_age.labels(self.service, event_type).observe(max(0.0, seconds))
+
+    def count_dead_letter(self, reason: str) -> None:
+        self.dead_lettered.labels(self.service, reason).inc()
+
+    @contextlib.contextmanager
+    def scheduler_run(self, worker: str) -> Iterator[None]:
+        started = time.perf_counter()
+        result = "failed"
+        try:
+            yield
+            result = "ok"
+        except asyncio.CancelledError:
+            result = "cancelled"  # the service is stopping: not a round, not counted
+            raise
+        finally:
+            if result != "cancelled":
+                self.scheduler_runs.labels(self.service, worker, result).inc()
+                self.scheduler_duration.labels(self.service, worker).observe(time.perf_counter() - started)
+
+
+# The service and worker a scheduled worker's task runs for; set by the runtime when it starts the
+# task (a task copies the context it was created in), so a worker's loop needs no extra parameter.
+_current_worker: ContextVar[tuple[ServiceMetrics, str] | None] = ContextVar("samspil_worker", default=None)
+
+
+@contextlib.contextmanager
+def worker_context(metrics: ServiceMetrics, worker: str) -> Iterator[None]:
+    """Tasks created inside count their scheduler runs as ``worker`` of ``metrics``' service."""
+    token = _current_worker.set((metrics, worker))
+    try:
+        yield
+    finally:
+        _current_worker.reset(token)
+
+
+@contextlib.contextmanager
+def scheduler_run() -> Iterator[None]:
+    """One round of the current scheduled worker, counted and timed (nothing outside a worker)."""
+    current = _current_worker.get()
+    if current is None:
+        yield
+        return
+    metrics, worker = current
+    with metrics.scheduler_run(worker):
+        yield
 
 
 class ResponseStatus:
@@ -33,90 +185,148 @@ class ResponseStatus:
 
 
 class RequestCounter:
-    """ASGI middleware counting answered requests by method, route template and status."""
+    """ASGI middleware counting and timing answered requests by method, route template and status."""
 
-    def __init__(self, app: Any, counts: Counts) -> None:
+    def __init__(self, app: Any, metrics: ServiceMetrics) -> None:
         self.app = app
-        self.counts = counts
+        self.metrics = metrics
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         response = ResponseStatus(send)
+        started = time.perf_counter()
         try:
             await self.app(scope, receive, response.send)
         finally:
             # The route's template, not the path, so ids do not explode the label set.
             path = getattr(scope.get("route"), "path", "unmatched")
-            self.counts[(scope["method"], path, response.status)] += 1
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            self.metrics.observe_request(method, path, response.status, time.perf_counter() - started)
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\\\", "\\\\\\\\").replace('"', '\\\\"')
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-async def render(service: str, runtime: Any, counts: Counts) -> PlainTextResponse:
-    lines = [
-        "# HELP samspil_http_requests_total HTTP requests answered, by method, route and status.",
-        "# TYPE samspil_http_requests_total counter",
-    ]
-    for (method, path, status), count in sorted(counts.items()):
-        lines.append(
-            f'samspil_http_requests_total{{service="{service}",method="{method}",route="{_escape(path)}",'
-            f'status="{status}"}} {count}'
+class _Families(Collector):
+    """Hands a registry families read once, for one scrape."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families
+
+
+async def render(metrics: ServiceMetrics, runtime: Any) -> Response:
+    """The whole page: the process's metrics, then the database's (or ``samspil_database_up 0``)."""
+    relay = getattr(runtime, "relay", None)
+    metrics.relay_leader.labels(metrics.service).set(int(bool(relay is not None and relay.is_leader)))
+    families = await database_families(metrics.service, runtime)
+    families.append(await consumer_lag_family(metrics.service, runtime))
+    scrape = CollectorRegistry(auto_describe=False)
+    scrape.register(_Families(families))
+    body = generate_latest(metrics.registry) + generate_latest(scrape)
+    return Response(body, media_type=CONTENT_TYPE)
+
+
+async def database_families(service: str, runtime: Any) -> list[Metric]:
+    up = GaugeMetricFamily(
+        "samspil_database_up",
+        "1 when the service's database answered this scrape; 0 and its gauges left out otherwise.",
+        labels=["service"],
+    )
+    try:
+        async with asyncio.timeout(DATABASE_TIMEOUT_SECONDS):
+            families = await _read_database(service, runtime.pool)
+    except Exception as error:  # not started yet, stopping, or the database is away or slow
+        log.warning("metrics: database unavailable", error=type(error).__name__)
+        up.add_metric([service], 0)
+        return [up]
+    up.add_metric([service], 1)
+    return [up, *families]
+
+
+async def consumer_lag_family(service: str, runtime: Any) -> Metric:
+    lag = GaugeMetricFamily(
+        "samspil_consumer_lag",
+        "Records behind the newest on each partition this process consumes (from its last fetch).",
+        labels=["service", "topic", "partition"],
+    )
+    read = getattr(runtime, "consumer_lag", None)
+    if read is not None:
+        try:
+            for (topic, partition), behind in sorted((await read()).items()):
+                lag.add_metric([service, topic, str(partition)], behind)
+        except Exception as error:  # stopping or rebalancing: leave it out this time
+            log.warning("metrics: consumer lag unavailable", error=type(error).__name__)
+    return lag
+
+
+def _gauge(name: str, help_text: str, service: str, value: float) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, help_text, labels=["service"])
+    family.add_metric([service], value)
+    return family
+
+
+async def _read_database(service: str, pool: Any) -> list[Metric]:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM outbox"
+            "   WHERE published_at IS NULL AND parked_at IS NULL) AS pending,"
+            " (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM outbox"
+            "   WHERE published_at IS NULL AND parked_at IS NULL) AS oldest,"
+            " (SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL) AS parked,"
+            " (SELECT count(*) FROM dead_letter WHERE replayed_at IS NULL) AS dead_letters"
         )
-    row = await runtime.pool.fetchrow(
-        "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL) AS pending,"
-        " (SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL) AS parked,"
-        " (SELECT count(*) FROM dead_letter WHERE replayed_at IS NULL) AS dead_letters"
+        reasons = await conn.fetch(
+            "SELECT reason, count(*) AS n FROM dead_letter WHERE replayed_at IS NULL GROUP BY reason"
+            " ORDER BY reason"
+        )
+        # Estimates from the statistics PostgreSQL keeps anyway: a count(*) on every scrape would
+        # read whole tables.
+        tables = await conn.fetch(
+            "SELECT c.relname AS name, coalesce(s.n_live_tup, greatest(c.reltuples, 0))::bigint AS rows,"
+            " pg_total_relation_size(c.oid) AS bytes"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
+            " WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema()"
+            " AND (c.relname = ANY($1::text[]) OR c.relname LIKE 'audit%')"
+            " ORDER BY c.relname",
+            list(SIZED_TABLES),
+        )
+    by_reason = GaugeMetricFamily(
+        "samspil_dead_letters_by_reason",
+        "Dead letters not yet replayed, by reason.",
+        labels=["service", "reason"],
     )
-    for name, help_text, value in (
-        ("samspil_outbox_pending", "Outbox records not yet published.", row["pending"]),
-        ("samspil_outbox_parked", "Outbox records the broker can never take.", row["parked"]),
-        ("samspil_dead_letters", "Dead letters not yet replayed.", row["dead_letters"]),
-        (
-            "samspil_outbox_relay_leader",
-            "1 when this process's relay publishes.",
-            int(runtime.relay.is_leader),
+    for item in reasons:
+        by_reason.add_metric([service, item["reason"]], item["n"])
+    rows = GaugeMetricFamily(
+        "samspil_table_rows_estimate",
+        "Rows in an operational table (PostgreSQL's estimate).",
+        labels=["service", "table"],
+    )
+    size = GaugeMetricFamily(
+        "samspil_table_bytes",
+        "Disk used by an operational table, its indexes and TOAST data.",
+        labels=["service", "table"],
+    )
+    for table in tables:
+        rows.add_metric([service, table["name"]], table["rows"])
+        size.add_metric([service, table["name"]], table["bytes"])
+    return [
+        _gauge("samspil_outbox_pending", "Outbox records not yet published.", service, row["pending"]),
+        _gauge(
+            "samspil_outbox_oldest_pending_age_seconds",
+            "Age of the oldest outbox record not yet published (0 when none is waiting).",
+            service,
+            float(row["oldest"]),
         ),
-    ):
-        lines += [
-            f"# HELP {name} {help_text}",
-            f"# TYPE {name} gauge",
-            f'{name}{{service="{service}"}} {value}',
-        ]
-    lines += await _table_sizes(service, runtime)
-    return PlainTextResponse("\n".join(lines) + "\n", media_type=CONTENT_TYPE)
-
-
-async def _table_sizes(service: str, runtime: Any) -> list[str]:
-    # Estimates from the statistics PostgreSQL keeps anyway: a count(*) on every scrape would
-    # read whole tables.
-    rows = await runtime.pool.fetch(
-        "SELECT c.relname AS name, coalesce(s.n_live_tup, greatest(c.reltuples, 0))::bigint AS rows,"
-        " pg_total_relation_size(c.oid) AS bytes"
-        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
-        " WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema()"
-        " AND (c.relname = ANY($1::text[]) OR c.relname LIKE 'audit%')"
-        " ORDER BY c.relname",
-        list(SIZED_TABLES),
-    )
-    lines = [
-        "# HELP samspil_table_rows_estimate Rows in an operational table (PostgreSQL's estimate).",
-        "# TYPE samspil_table_rows_estimate gauge",
+        _gauge("samspil_outbox_parked", "Outbox records the broker can never take.", service, row["parked"]),
+        _gauge("samspil_dead_letters", "Dead letters not yet replayed.", service, row["dead_letters"]),
+        by_reason,
+        rows,
+        size,
     ]
-    lines += [
-        f'samspil_table_rows_estimate{{service="{service}",table="{_escape(row["name"])}"}} {row["rows"]}'
-        for row in rows
-    ]
-    lines += [
-        "# HELP samspil_table_bytes Disk used by an operational table, its indexes and TOAST data.",
-        "# TYPE samspil_table_bytes gauge",
-    ]
-    lines += [
-        f'samspil_table_bytes{{service="{service}",table="{_escape(row["name"])}"}} {row["bytes"]}'
-        for row in rows
-    ]
-    return lines

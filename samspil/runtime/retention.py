@@ -27,6 +27,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from samspil.runtime.metrics import scheduler_run
 from samspil.runtime.settings import RuntimeSettings
 from schemas.topics import CATALOGUE
 
@@ -125,12 +126,13 @@ def worker(
     async def run(pool: asyncpg.Pool) -> None:
         while True:
             try:
-                purged = await purge_messaging_tables(pool, policy)
-                for purge in extra:
-                    purged.update(await purge(pool))
-                deleted = {table: result.rows for table, result in purged.items() if result.rows}
-                if deleted:
-                    log.info("retention: old rows purged", **deleted)
+                with scheduler_run():
+                    purged = await purge_messaging_tables(pool, policy)
+                    for purge in extra:
+                        purged.update(await purge(pool))
+                    deleted = {table: result.rows for table, result in purged.items() if result.rows}
+                    if deleted:
+                        log.info("retention: old rows purged", **deleted)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -22,6 +22,7 @@ from samspil.runtime.audit import protection_status
 from samspil.runtime.consumer import EventHandler, ReliableConsumer, commit_offset, tolerant_headers
 from samspil.runtime.db import create_pool, migrate
 from samspil.runtime.kafka import KafkaSender, ensure_topics
+from samspil.runtime.metrics import ServiceMetrics, worker_context
 from samspil.runtime.outbox import OutboxRelay
 from samspil.runtime.settings import RuntimeSettings
 from schemas.base import EventData
@@ -50,6 +51,7 @@ class ServiceRuntime:
     # Long-running jobs of the service itself (e.g. a scheduler), started with it and stopped
     # before the relay, so what they put in the outbox is still published.
     workers: Mapping[str, Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]] = field(default_factory=dict)
+    metrics: ServiceMetrics = field(init=False)
     pool: asyncpg.Pool = field(init=False)
     relay: OutboxRelay = field(init=False)
     consumer: ReliableConsumer | None = field(init=False, default=None)
@@ -58,6 +60,9 @@ class ServiceRuntime:
     _relay_task: asyncio.Task[None] | None = field(init=False, default=None)
     _subscribers: list[Any] = field(init=False, default_factory=list)
     _worker_tasks: dict[str, asyncio.Task[None]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.metrics = ServiceMetrics(self.name)
 
     @property
     def group_id(self) -> str:
@@ -84,7 +89,8 @@ class ServiceRuntime:
         )
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
         for name, worker in self.workers.items():
-            self._worker_tasks[name] = asyncio.create_task(worker(self.pool), name=f"{self.name}-{name}")
+            with worker_context(self.metrics, name):  # the task counts its rounds under this name
+                self._worker_tasks[name] = asyncio.create_task(worker(self.pool), name=f"{self.name}-{name}")
         if self.subscription is not None:
             self.consumer = ReliableConsumer(
                 name=self.name,
@@ -95,6 +101,7 @@ class ServiceRuntime:
                 dead_letter_key=s.dead_letter_key,
                 max_attempts=s.consumer_max_attempts,
                 backoff_base=s.consumer_backoff_seconds,
+                metrics=self.metrics,
             )
             await self.broker().start()
         log.info("service started")
@@ -271,6 +278,27 @@ class ServiceRuntime:
             )
             checks["consumer"] = "ok" if consuming else "failing: not consuming"
         return checks
+
+    async def consumer_lag(self) -> dict[tuple[str, int], int]:
+        """Records not yet handled, per partition this process is assigned: the partition's end
+        offset minus the group's committed offset (offsets are committed only after a record's
+        effect). Asks the broker (one offsets request, one committed-offset request per partition):
+        the consumer's own view stops moving while a handler is stuck."""
+        lag: dict[tuple[str, int], int] = {}
+        for subscriber in self._subscribers:
+            consumer = subscriber.consumer
+            if consumer is None:
+                continue
+            partitions = sorted(consumer.assignment())
+            async with asyncio.timeout(2.0):
+                ends = await consumer.end_offsets(partitions)
+                committed = await asyncio.gather(*(consumer.committed(tp) for tp in partitions))
+                # No commit yet: the group reads from the earliest record it can.
+                starts = await consumer.beginning_offsets(partitions) if None in committed else {}
+                for tp, offset in zip(partitions, committed, strict=True):
+                    handled = offset if offset is not None else starts[tp]
+                    lag[(tp.topic, tp.partition)] = max(0, ends[tp] - handled)
+        return lag
 
     async def notices(self) -> dict[str, str]:
         """What an operator should fix that does not stop the service from working."""

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import dataclasses
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -218,16 +217,17 @@ async def test_metrics_show_the_size_of_the_operational_tables(
     consumer_runtime: RuntimeFactory,
 ) -> None:
     async with consumer_runtime() as runtime:
-        response = await render("test", runtime, Counter())
+        response = await render(runtime.metrics, runtime)
     text = bytes(response.body).decode()
+    service = runtime.name
     for table in ("inbox", "outbox", "dead_letter"):
         rows = [
             line
             for line in text.splitlines()
-            if line.startswith(f'samspil_table_bytes{{service="test",table="{table}"}}')
+            if line.startswith(f'samspil_table_bytes{{service="{service}",table="{table}"}}')
         ]
-        assert len(rows) == 1 and int(rows[0].split()[-1]) > 0
-        assert f'samspil_table_rows_estimate{{service="test",table="{table}"}}' in text
+        assert len(rows) == 1 and float(rows[0].split()[-1]) > 0
+        assert f'samspil_table_rows_estimate{{service="{service}",table="{table}"}}' in text
     assert 'table="idempotency_key"' not in text  # only the tables this database has
 
 

@@ -16,6 +16,7 @@ from employment.service_layer.messages import danish_today
 from employment.service_layer.protocol import settle_objection_windows
 from employment.settings import EmploymentSettings
 from samspil.runtime import retention
+from samspil.runtime.metrics import scheduler_run
 
 log = structlog.get_logger("employment.scheduler")
 
@@ -25,13 +26,14 @@ def worker(settings: EmploymentSettings) -> Callable[[asyncpg.Pool], Coroutine[A
         rules = settings.course_rules()
         while True:
             try:
-                today = danish_today()
-                announced = await announce_due_follow_ups(pool, today, rules)
-                if announced:
-                    log.info("follow-up alarms announced", count=announced)
-                settled = await settle_objection_windows(pool, today)
-                if settled:
-                    log.info("social-plan decisions final without objection", count=settled)
+                with scheduler_run():
+                    today = danish_today()
+                    announced = await announce_due_follow_ups(pool, today, rules)
+                    if announced:
+                        log.info("follow-up alarms announced", count=announced)
+                    settled = await settle_objection_windows(pool, today)
+                    if settled:
+                        log.info("social-plan decisions final without objection", count=settled)
             except asyncio.CancelledError:
                 raise
             except Exception:

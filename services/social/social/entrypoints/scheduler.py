@@ -12,6 +12,7 @@ import asyncpg
 import structlog
 
 from samspil.runtime import retention
+from samspil.runtime.metrics import scheduler_run
 from social.service_layer.case import expire_consents
 from social.service_layer.messages import danish_today
 from social.service_layer.protocol import settle_deadlines
@@ -24,9 +25,10 @@ def worker(settings: SocialSettings) -> Callable[[asyncpg.Pool], Coroutine[Any, 
     async def run(pool: asyncpg.Pool) -> None:
         while True:
             try:
-                today = danish_today()
-                await settle_deadlines(pool, today)
-                await expire_consents(pool, today, settings.social_plan_share_statute)
+                with scheduler_run():
+                    today = danish_today()
+                    await settle_deadlines(pool, today)
+                    await expire_consents(pool, today, settings.social_plan_share_statute)
             except asyncio.CancelledError:
                 raise
             except Exception:

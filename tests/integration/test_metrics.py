@@ -1,0 +1,166 @@
+"""The metrics a running service reports about its consumption and its outbox, read back through
+prometheus-client's own parser, against the real broker and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from samspil.runtime.codec import encode
+from samspil.runtime.db import Connection, create_pool, migrate
+from samspil.runtime.metrics import ServiceMetrics, render
+from samspil.runtime.outbox import add_event
+from schemas.envelope import Envelope
+from schemas.provider_reports import AbsenceNoticeSubmitted
+from schemas.topics import PROVIDER_REPORTS
+from tests.infra import Infra
+from tests.integration.conftest import RuntimeFactory, record_effect
+from tests.support import absence_notice, encoded_notice, produce, samples, value, wait_for
+from tests.unit.test_observability import metric_names_used
+
+NOTICE = AbsenceNoticeSubmitted.event_type
+
+
+async def page(metrics: ServiceMetrics, runtime: object) -> dict[str, list[tuple[dict[str, str], float]]]:
+    return samples(bytes((await render(metrics, runtime)).body).decode())
+
+
+async def test_consumption_reports_handling_time_event_age_and_dead_letters_by_reason(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    envelope, notice = absence_notice()
+    sent_ten_minutes_ago = envelope.model_copy(update={"time": datetime.now(UTC) - timedelta(minutes=10)})
+    old = encode(sent_ten_minutes_ago, notice)
+    poison_envelope, poison = encoded_notice()
+    broken = type(poison)(
+        topic=poison.topic, key=poison.key, value=b'{"absent_from": "not a date"', headers=poison.headers
+    )
+
+    async with consumer_runtime() as runtime:
+        # A new group reads what earlier tests left on the topic: count only what follows.
+        await wait_for(lambda: caught_up(runtime))
+        before = await page(runtime.metrics, runtime)
+        await produce(infra.bootstrap_servers, old, broken)
+
+        async def both_handled() -> bool:
+            found = await runtime.pool.fetchval(
+                "SELECT (SELECT count(*) FROM effect WHERE event_id = $1)"
+                " + (SELECT count(*) FROM dead_letter WHERE event_id = $2)",
+                envelope.id,
+                str(poison_envelope.id),
+            )
+            return bool(found == 2)
+
+        await wait_for(both_handled)
+        metrics = await page(runtime.metrics, runtime)
+
+    service = runtime.name
+
+    def added(name: str, **labels: str) -> float:
+        earlier = value(before, name, **labels) if _has(before, name, **labels) else 0.0
+        return value(metrics, name, **labels) - earlier
+
+    assert value(metrics, "samspil_database_up", service=service) == 1
+    handled = "samspil_consumer_handling_duration_seconds_count"
+    assert added(handled, event_type=NOTICE, outcome="processed") == 1
+    assert added(handled, event_type=NOTICE, outcome="dead-lettered") == 1
+    age = "samspil_consumer_event_age_seconds_bucket"
+    # The old event is older than five minutes; the fresh one (the poison) is not.
+    assert added(age, event_type=NOTICE, le="300.0") == 1
+    assert added(age, event_type=NOTICE, le="900.0") == 2
+    assert added("samspil_consumer_dead_lettered_total", reason="invalid-data") == 1
+    assert added("samspil_dead_letters_by_reason", reason="invalid-data") == 1
+    assert added("samspil_dead_letters", service=service) == 1
+
+
+async def test_outbox_backlog_and_the_age_of_its_oldest_row_come_from_the_database(infra: Infra) -> None:
+    pool = await create_pool(infra.create_database())
+    try:
+        await migrate(pool, "samspil.runtime.migrations")
+        service = SimpleNamespace(pool=pool, relay=None)  # no relay: the rows stay unpublished
+        metrics = ServiceMetrics("outbox-test")
+        empty = await page(metrics, service)
+        assert value(empty, "samspil_outbox_pending", service="outbox-test") == 0
+        assert value(empty, "samspil_outbox_oldest_pending_age_seconds", service="outbox-test") == 0
+
+        async with pool.acquire() as conn, conn.transaction():
+            for _ in range(3):
+                await add_event(conn, *absence_notice())
+        await pool.execute(
+            "UPDATE outbox SET created_at = now() - interval '20 minutes'"
+            " WHERE seq = (SELECT min(seq) FROM outbox)"
+        )
+        waiting = await page(metrics, service)
+        assert value(waiting, "samspil_outbox_pending", service="outbox-test") == 3
+        oldest = value(waiting, "samspil_outbox_oldest_pending_age_seconds", service="outbox-test")
+        assert 20 * 60 <= oldest < 60 * 60
+    finally:
+        await pool.close()
+
+
+async def test_the_alert_rules_and_dashboard_read_only_metrics_a_service_serves(infra: Infra) -> None:
+    pool = await create_pool(infra.create_database())
+    try:
+        await migrate(pool, "samspil.runtime.migrations")
+        text = bytes((await render(ServiceMetrics("names"), SimpleNamespace(pool=pool, relay=None))).body)
+    finally:
+        await pool.close()
+    served = {family.name for family in text_string_to_metric_families(text.decode())}
+    assert "samspil_database_up" in served
+    assert metric_names_used() <= served, metric_names_used() - served
+
+
+async def test_consumer_lag_shows_the_records_waiting_behind_a_slow_handler(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    first, first_record = encoded_notice()
+    behind = [encoded_notice(subject=first.subject) for _ in range(4)]  # same key: same partition
+    handling, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_on_the_first(conn: Connection, envelope: Envelope, data: Any) -> None:
+        if envelope.id == first.id:
+            handling.set()
+            await release.wait()
+        await record_effect(conn, envelope, data)
+
+    async with consumer_runtime(handler=slow_on_the_first) as runtime:
+        placed = await produce(infra.bootstrap_servers, first_record, *(record for _, record in behind))
+        partition = str(placed[0][0])
+
+        async def lag() -> float | None:
+            found = (await page(runtime.metrics, runtime)).get("samspil_consumer_lag", [])
+            on_ours = [
+                v
+                for labels, v in found
+                if labels["topic"] == PROVIDER_REPORTS.name and labels["partition"] == partition
+            ]
+            return on_ours[0] if on_ours else None
+
+        await asyncio.wait_for(handling.wait(), 30)
+        # The first is being handled (not yet committed); the four behind it on its partition wait.
+        await wait_for(lambda: _equals(lag, 5))
+        release.set()
+        await wait_for(lambda: effects(runtime, behind[-1][0].id))
+        await wait_for(lambda: _equals(lag, 0))  # fails the test if it never drains
+
+
+def _has(found: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> bool:
+    return any(labels.items() <= sample.items() for sample, _ in found.get(name, []))
+
+
+async def caught_up(runtime: Any) -> bool:
+    lag = await runtime.consumer_lag()
+    return bool(lag) and not any(lag.values())
+
+
+async def _equals(read: Any, expected: float) -> bool:
+    return bool(await read() == expected)
+
+
+async def effects(runtime: Any, event_id: Any) -> int:
+    count: int = await runtime.pool.fetchval("SELECT count(*) FROM effect WHERE event_id = $1", event_id)
+    return count
