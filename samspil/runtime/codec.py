@@ -4,18 +4,21 @@ event data as the record value, the citizen reference as the key."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import ValidationError
 
 from schemas.base import EventData
-from schemas.cpr import cpr_fields_in_json
+from schemas.cpr import cpr_fields_in_json, cpr_spans, mask_cpr_numbers
 from schemas.envelope import SPEC_VERSION, Envelope
 
 Headers = list[tuple[str, bytes]]
 
 _CONTENT_TYPE = "content-type"
+_KNOWN_ATTRIBUTES = frozenset({"specversion", *Envelope.model_fields})
+# CloudEvents 1.0: an attribute name is lower-case ASCII letters and digits, at most 20 long.
+_EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -50,26 +53,68 @@ def encode(envelope: Envelope, data: EventData, topic: str | None = None) -> Rec
 
 
 def decode_envelope(headers: Headers) -> Envelope:
-    """Read the envelope from a record's headers; raise EnvelopeError naming what is wrong."""
-    attributes: dict[str, Any] = {}
+    """Read the envelope from a record's headers; raise EnvelopeError naming what is wrong.
+
+    Attributes the envelope does not know (CloudEvents extensions such as the distributed
+    tracing ``traceparent``) are accepted if their names are valid and their values hold no CPR
+    number; :func:`extension_attributes` reads them."""
+    attributes = _attributes(headers)
+    spec = attributes.pop("specversion", None)
+    if spec != SPEC_VERSION:
+        raise EnvelopeError(f"ce_specversion must be {SPEC_VERSION!r}, got {spec!r}")
+    extension_problems = _extension_problems(attributes)
+    known = {name: value for name, value in attributes.items() if name in _KNOWN_ATTRIBUTES}
+    # The model generates an id and time for new events; a received one must carry its own,
+    # or deduplication by event id would be defeated.
+    missing = [f"ce_{name}: Field required" for name in ("id", "time") if name not in known]
+    try:
+        envelope = Envelope.model_validate(known)
+    except ValidationError as error:
+        raise EnvelopeError(
+            "; ".join([*missing, describe_validation_error(error, prefix="ce_"), *extension_problems])
+        ) from error
+    if missing or extension_problems:
+        raise EnvelopeError("; ".join([*missing, *extension_problems]))
+    return envelope
+
+
+def extension_attributes(headers: Headers) -> dict[str, str]:
+    """The record's CloudEvents extension attributes the envelope does not model, by name without
+    the ``ce_`` prefix (e.g. ``traceparent``, ``tracestate``). Only names valid as extensions are
+    returned; a record that :func:`decode_envelope` accepted has no other."""
+    return {
+        name: value
+        for name, value in _attributes(headers).items()
+        if name not in _KNOWN_ATTRIBUTES and _EXTENSION_NAME.fullmatch(name)
+    }
+
+
+def _attributes(headers: Headers) -> dict[str, str]:
+    attributes: dict[str, str] = {}
     for name, raw in headers:
         if name.startswith("ce_"):
             attributes[name[3:]] = (raw or b"").decode("utf-8", errors="replace")
         elif name == _CONTENT_TYPE:
             attributes["datacontenttype"] = (raw or b"").decode("utf-8", errors="replace")
-    spec = attributes.pop("specversion", None)
-    if spec != SPEC_VERSION:
-        raise EnvelopeError(f"ce_specversion must be {SPEC_VERSION!r}, got {spec!r}")
-    # The model generates an id and time for new events; a received one must carry its own,
-    # or deduplication by event id would be defeated.
-    missing = [f"ce_{name}: Field required" for name in ("id", "time") if name not in attributes]
-    try:
-        envelope = Envelope.model_validate(attributes)
-    except ValidationError as error:
-        raise EnvelopeError("; ".join([*missing, describe_validation_error(error, prefix="ce_")])) from error
-    if missing:
-        raise EnvelopeError("; ".join(missing))
-    return envelope
+    return attributes
+
+
+def _extension_problems(attributes: dict[str, str]) -> list[str]:
+    """What is wrong with the unknown attributes, never echoing a CPR number or a value: a dead
+    letter and the logs keep this text."""
+    problems = []
+    for name, value in attributes.items():
+        if name in _KNOWN_ATTRIBUTES:
+            continue
+        shown = f"ce_{mask_cpr_numbers(name)}"
+        if not _EXTENSION_NAME.fullmatch(name):
+            shown = safe_text(shown[:40] + ("..." if len(shown) > 40 else ""))
+            problems.append(
+                f"{shown}: not a CloudEvents attribute name (lower-case a-z and 0-9, at most 20 long)"
+            )
+        elif cpr_spans(name) or cpr_spans(value):
+            problems.append(f"{shown}: must not contain a CPR number")
+    return problems
 
 
 def decode_data(model: type[EventData], value: bytes) -> EventData:

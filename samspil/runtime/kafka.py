@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer, errors
@@ -22,13 +23,21 @@ _DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic its
 class KafkaSender:
     """Sends raw records and reports, per record, whether the broker acknowledged it."""
 
-    def __init__(self, bootstrap_servers: str, *, enable_idempotence: bool) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        enable_idempotence: bool,
+        client_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``client_options``: the cluster's security, from ``kafka_client_options``."""
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
             acks="all",
             enable_idempotence=enable_idempotence,
             linger_ms=5,
             request_timeout_ms=15000,
+            **(client_options or {}),
         )
 
     async def start(self) -> None:
@@ -81,11 +90,16 @@ def _failed(error: BaseException) -> asyncio.Future[None]:
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: Iterable[Topic], *, replication_factor: int = 1
+    bootstrap_servers: str,
+    topics: Iterable[Topic],
+    *,
+    replication_factor: int = 1,
+    client_options: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Create the catalogue's topics that do not exist yet, and give those that do the
-    catalogue's retention. Returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    catalogue's retention. Returns the names created. ``client_options``: the cluster's
+    security, from ``kafka_client_options``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(client_options or {}))
     await admin.start()
     try:
         wanted = list(topics)

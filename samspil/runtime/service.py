@@ -22,6 +22,7 @@ from samspil.runtime.audit import protection_status
 from samspil.runtime.consumer import EventHandler, ReliableConsumer, commit_offset, tolerant_headers
 from samspil.runtime.db import create_pool, migrate
 from samspil.runtime.kafka import KafkaSender, ensure_topics
+from samspil.runtime.kafka_security import faststream_security, kafka_client_options
 from samspil.runtime.metrics import ServiceMetrics, worker_context
 from samspil.runtime.outbox import OutboxRelay
 from samspil.runtime.settings import RuntimeSettings
@@ -60,8 +61,12 @@ class ServiceRuntime:
     _relay_task: asyncio.Task[None] | None = field(init=False, default=None)
     _subscribers: list[Any] = field(init=False, default_factory=list)
     _worker_tasks: dict[str, asyncio.Task[None]] = field(init=False, default_factory=dict)
+    kafka_options: dict[str, Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # Built once, here (so TLS files that cannot be loaded stop the service before it
+        # starts), and given to every Kafka client alike: admin, outbox producer, broker.
+        self.kafka_options = kafka_client_options(self.settings)
         self.metrics = ServiceMetrics(self.name)
 
     @property
@@ -76,9 +81,12 @@ class ServiceRuntime:
             log.info("migrations applied", migrations=applied)
         if s.kafka_create_topics:
             await ensure_topics(
-                s.kafka_bootstrap_servers, CATALOGUE, replication_factor=s.kafka_replication_factor
+                s.kafka_bootstrap_servers,
+                CATALOGUE,
+                replication_factor=s.kafka_replication_factor,
+                client_options=self.kafka_options,
             )
-        self._sender = KafkaSender(s.kafka_bootstrap_servers, enable_idempotence=s.kafka_enable_idempotence)
+        self._sender = self.sender()
         await self._sender.start()
         self.relay = OutboxRelay(
             self.pool,
@@ -106,6 +114,15 @@ class ServiceRuntime:
             await self.broker().start()
         log.info("service started")
 
+    def sender(self) -> KafkaSender:
+        """A new outbox sender for the service's cluster (not started)."""
+        s = self.settings
+        return KafkaSender(
+            s.kafka_bootstrap_servers,
+            enable_idempotence=s.kafka_enable_idempotence,
+            client_options=self.kafka_options,
+        )
+
     def broker(self) -> KafkaBroker:
         """The service's FastStream broker: built once, connected only by :meth:`start`. One
         consumer reads every subscribed topic, so starting costs one group join (on Tansu each
@@ -132,6 +149,7 @@ class ServiceRuntime:
     def _build_broker(self, *, documentation: bool) -> KafkaBroker:
         broker = KafkaBroker(
             self.settings.kafka_bootstrap_servers,
+            security=faststream_security(self.kafka_options),
             allow_auto_create_topics=False,
             graceful_timeout=30.0,
             logger=logging.getLogger("faststream"),

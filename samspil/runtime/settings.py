@@ -3,14 +3,19 @@ address and a few runtime switches are read without prefix so one variable serve
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class RuntimeSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused setting's message never repeats its value (a password).
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     database_url: str = Field(description="PostgreSQL URL of this service's own database.")
     http_host: str = "127.0.0.1"
@@ -25,6 +30,43 @@ class RuntimeSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:19092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        default="PLAINTEXT",
+        validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL"),
+        description="How every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_SASL_MECHANISM"),
+        description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; required with a SASL protocol.",
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, min_length=1, validation_alias=AliasChoices("KAFKA_SASL_USERNAME")
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SASL_PASSWORD")
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_SSL_CA_FILE"),
+        description="PEM file of the CA that signed the brokers' certificates; the system's CAs "
+        "when unset. SSL and SASL_SSL only.",
+    )
+    kafka_ssl_cert_file: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_SSL_CERT_FILE"),
+        description="PEM client certificate for mutual TLS; needs KAFKA_SSL_KEY_FILE.",
+    )
+    kafka_ssl_key_file: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_SSL_KEY_FILE"),
+        description="PEM private key of the client certificate.",
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_SSL_KEY_PASSWORD"),
+        description="Password of an encrypted client key.",
     )
     kafka_enable_idempotence: bool = Field(
         default=True,
@@ -102,3 +144,48 @@ class RuntimeSettings(BaseSettings):
         description="How long a replayed dead letter is kept; any dead letter goes once its source "
         "topic's retention has passed.",
     )
+
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Self:
+        problems = _kafka_security_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _kafka_security_problems(settings: RuntimeSettings) -> list[str]:
+    """What is missing or contradictory in the Kafka security settings, naming the variables
+    (never a value: the variables hold secrets)."""
+    protocol = settings.kafka_security_protocol
+    sasl = protocol.startswith("SASL_")
+    tls = protocol in ("SSL", "SASL_SSL")
+    problems = []
+    sasl_values = {
+        "KAFKA_SASL_MECHANISM": settings.kafka_sasl_mechanism,
+        "KAFKA_SASL_USERNAME": settings.kafka_sasl_username,
+        "KAFKA_SASL_PASSWORD": settings.kafka_sasl_password,
+    }
+    for variable, value in sasl_values.items():
+        if sasl and value is None:
+            problems.append(f"{variable} is required when KAFKA_SECURITY_PROTOCOL is {protocol}")
+        elif not sasl and value is not None:
+            problems.append(f"{variable} is set but KAFKA_SECURITY_PROTOCOL is {protocol}, not SASL_*")
+    files = {
+        "KAFKA_SSL_CA_FILE": settings.kafka_ssl_ca_file,
+        "KAFKA_SSL_CERT_FILE": settings.kafka_ssl_cert_file,
+        "KAFKA_SSL_KEY_FILE": settings.kafka_ssl_key_file,
+    }
+    tls_values = {**files, "KAFKA_SSL_KEY_PASSWORD": settings.kafka_ssl_key_password}
+    for variable, tls_value in tls_values.items():
+        if not tls and tls_value is not None:
+            problems.append(
+                f"{variable} is set but KAFKA_SECURITY_PROTOCOL is {protocol}, not SSL or SASL_SSL"
+            )
+    for variable, path in files.items():
+        if tls and path is not None and not path.is_file():
+            problems.append(f"{variable}: no such file: {path}")
+    if tls and (settings.kafka_ssl_cert_file is None) != (settings.kafka_ssl_key_file is None):
+        problems.append("KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE must be set together (mutual TLS)")
+    if tls and settings.kafka_ssl_key_password is not None and settings.kafka_ssl_key_file is None:
+        problems.append("KAFKA_SSL_KEY_PASSWORD is set without KAFKA_SSL_KEY_FILE")
+    return problems

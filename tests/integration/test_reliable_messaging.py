@@ -198,3 +198,47 @@ async def test_a_record_with_a_nul_character_is_dead_lettered_and_the_consumer_g
         )
         assert row is not None and row["reason"] == "invalid-data"
         assert "\\x00" in row["error"] and "x-\\x00" in row["header_names"]
+
+
+async def test_a_record_carrying_trace_context_extensions_is_handled_not_dead_lettered(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    envelope, record = encoded_notice()
+    traced = type(record)(
+        record.topic,
+        record.key,
+        record.value,
+        [
+            *record.headers,
+            ("ce_traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            ("ce_tracestate", b"samspil=00f067aa0ba902b7"),
+        ],
+    )
+    async with consumer_runtime() as runtime:
+        await produce(infra.bootstrap_servers, traced)
+        await wait_for(lambda: effects(runtime, envelope.id))
+        assert await effects(runtime, envelope.id) == 1
+        assert await inbox_count(runtime, envelope.id) == 1
+        dead = await runtime.pool.fetchval(
+            "SELECT count(*) FROM dead_letter WHERE event_id = $1", str(envelope.id)
+        )
+        assert dead == 0
+
+
+async def test_an_unknown_attribute_holding_a_cpr_number_is_dead_lettered_without_it(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    envelope, record = encoded_notice()
+    leaking = type(record)(
+        record.topic, record.key, record.value, [*record.headers, ("ce_note", b"010190-1234")]
+    )
+    async with consumer_runtime() as runtime:
+        await produce(infra.bootstrap_servers, leaking)
+        row = await wait_for(
+            lambda: runtime.pool.fetchrow(
+                "SELECT * FROM dead_letter WHERE reason = 'invalid-envelope' AND error LIKE '%ce_note%'"
+            )
+        )
+        assert "must not contain a CPR number" in row["error"]
+        assert await effects(runtime, envelope.id) == 0
+        assert "010190-1234" not in repr(dict(row))
