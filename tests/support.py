@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import random
+import shutil
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -121,3 +124,14 @@ def value(page: dict[str, list[tuple[dict[str, str], float]]], name: str, **labe
     matching = [v for found, v in page.get(name, []) if labels.items() <= found.items()]
     assert len(matching) == 1, f"{name}{labels}: {matching}"
     return matching[0]
+
+
+def prometheus_tool(name: str) -> str:
+    """The path of a program from Debian's ``prometheus`` package (``prometheus``, ``promtool``):
+    missing is a failure under CI, which `make test` installs it for, and a skip elsewhere."""
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{name} is missing: `make test` installs it (apt-get install prometheus)")
+        pytest.skip(f"{name} is not installed (apt-get install prometheus; `make test` does it)")
+    return found

@@ -24,6 +24,10 @@ from samspil.runtime.http import problem_response
 from schemas.cpr import contains_cpr, cpr_fields_in_json, unescaped
 
 _MESSAGE = "must not contain a CPR number"
+# A department's enrolment: the one body field that exists to carry a CPR number.
+ENROLMENT_CPR_FIELD: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", "/v1/citizens"): frozenset({"body.cpr"})
+}
 # The most a department's API reads of a body (the gateway refuses more than 64 KiB before this).
 MAX_BODY_BYTES = 1024 * 1024
 

@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import structlog
@@ -303,37 +303,27 @@ def serve(app: FastAPI, settings: RuntimeSettings) -> None:
     settings' metrics host and port), stopped after the API."""
     import uvicorn
 
-    host, port = settings.http_host, settings.http_port
-    metrics_host, metrics_port = settings.metrics_host, settings.metrics_port
-
     class Beside(uvicorn.Server):
         # The API's server owns SIGINT/SIGTERM; this one is stopped when the API has stopped.
         @contextmanager
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any local peer as the
-    # client's address. A service that needs the address behind a proxy decides whom to trust.
-    api = uvicorn.Server(
-        uvicorn.Config(
-            app,
+    def config(asgi: Any, host: str, port: int, lifespan: Literal["on", "off"]) -> uvicorn.Config:
+        # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any local peer as
+        # the client's address. A service that needs it behind a proxy decides whom to trust.
+        return uvicorn.Config(
+            asgi,
             host=host,
             port=port,
             log_config=None,
             access_log=False,
-            lifespan="on",
+            lifespan=lifespan,
             proxy_headers=False,
         )
-    )
-    metrics_config = uvicorn.Config(
-        app.state.metrics_app,
-        host=metrics_host,
-        port=metrics_port,
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-        proxy_headers=False,
-    )
+
+    api = uvicorn.Server(config(app, settings.http_host, settings.http_port, "on"))
+    metrics_config = config(app.state.metrics_app, settings.metrics_host, settings.metrics_port, "off")
     metrics = Beside(metrics_config)
     # Bound before the API starts, so a taken metrics port stops the process at once.
     metrics_socket = metrics_config.bind_socket()

@@ -5,8 +5,6 @@ query for the outbox backlog of every service."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 
 from samspil.local.runner import free_port
 from tests.e2e.conftest import RunningStack
-from tests.support import wait_for
+from tests.support import prometheus_tool, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -27,12 +25,7 @@ RULES = Path(__file__).resolve().parents[2] / "deploy" / "observability" / "aler
 
 
 def prometheus_binary() -> str:
-    found = shutil.which("prometheus")
-    if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("prometheus is missing: `make test` installs it (apt-get install prometheus)")
-        pytest.skip("prometheus is not installed (apt-get install prometheus; `make test` does it)")
-    return found
+    return prometheus_tool("prometheus")
 
 
 @pytest.fixture

@@ -5,13 +5,11 @@ dashboard is a Grafana dashboard whose queries name only metrics the services se
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.support import prometheus_tool
 
 OBSERVABILITY = Path(__file__).resolve().parents[2] / "deploy" / "observability"
 RULES = OBSERVABILITY / "alerts.yml"
@@ -22,12 +20,7 @@ SUFFIXES = ("_bucket", "_count", "_sum", "_total")
 
 
 def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("promtool is missing: `make test` installs it (apt-get install prometheus)")
-        pytest.skip("promtool is not installed (apt-get install prometheus; `make test` does it)")
-    return found
+    return prometheus_tool("promtool")
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

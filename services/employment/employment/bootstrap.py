@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from employment.entrypoints import citizens_http, consumers, http, scheduler
 from employment.settings import EmploymentSettings
 from samspil.runtime.auth import TokenVerifier, install_auth
+from samspil.runtime.cpr_guard import ENROLMENT_CPR_FIELD
 from samspil.runtime.http import create_app
 from samspil.runtime.service import ServiceRuntime
 from schemas.topics import EMPLOYMENT_EVENTS
@@ -33,8 +34,7 @@ def build_app(settings: EmploymentSettings) -> FastAPI:
         runtime,
         title="Samspil employment service",
         description=DESCRIPTION,
-        # Enrolment is the one place a CPR number may be sent.
-        cpr_allowed={("POST", "/v1/citizens"): frozenset({"body.cpr"})},
+        cpr_allowed=ENROLMENT_CPR_FIELD,
     )
     install_auth(app, TokenVerifier.from_settings(settings))
     app.state.cpr_log = structlog.get_logger("employment.cpr-disclosure")

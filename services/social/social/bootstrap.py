@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from samspil.runtime.auth import TokenVerifier, install_auth
+from samspil.runtime.cpr_guard import ENROLMENT_CPR_FIELD
 from samspil.runtime.http import create_app
 from samspil.runtime.service import ServiceRuntime
 from schemas.topics import SOCIAL_EVENTS
@@ -32,8 +33,7 @@ def build_app(settings: SocialSettings) -> FastAPI:
         runtime,
         title="Samspil social service",
         description=DESCRIPTION,
-        # Enrolment is the one place a CPR number may be sent.
-        cpr_allowed={("POST", "/v1/citizens"): frozenset({"body.cpr"})},
+        cpr_allowed=ENROLMENT_CPR_FIELD,
     )
     install_auth(app, TokenVerifier.from_settings(settings))
     app.include_router(citizens_http.router)
