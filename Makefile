@@ -48,7 +48,7 @@ reset: $(STAMP)  ## wipe the local state folder (.samspil)
 lock: $(STAMP)  ## re-pin dependencies after changing pyproject.toml
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -q -o requirements.lock
-	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -q -o requirements-dev.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra embedded --generate-hashes --python-version 3.11 -q -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
+from samspil.local.embedded import missing_for, not_installed_message
 from samspil.local.runner import SERVICES, LocalStack
 from samspil.local.supervisor import Supervisor
 from samspil.runtime.auth import (
@@ -36,6 +37,9 @@ class CommandError(Exception):
 
 
 def _up(args: argparse.Namespace) -> int:
+    missing = missing_for(os.environ, [f"{spec.env_prefix}DATABASE_URL" for spec in SERVICES])
+    if missing:
+        raise CommandError(not_installed_message(missing))
     stack = LocalStack.from_env(args.state_dir)
     started = time.monotonic()
     stopping = False
