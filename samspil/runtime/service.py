@@ -23,7 +23,7 @@ from samspil.runtime.consumer import EventHandler, ReliableConsumer, commit_offs
 from samspil.runtime.db import create_pool, migrate
 from samspil.runtime.kafka import KafkaSender, ensure_topics
 from samspil.runtime.kafka_security import faststream_security, kafka_client_options
-from samspil.runtime.metrics import ServiceMetrics, worker_context
+from samspil.runtime.metrics import DatabaseGauge, ServiceMetrics, worker_context
 from samspil.runtime.outbox import OutboxRelay
 from samspil.runtime.settings import RuntimeSettings
 from schemas.base import EventData
@@ -52,6 +52,8 @@ class ServiceRuntime:
     # Long-running jobs of the service itself (e.g. a scheduler), started with it and stopped
     # before the relay, so what they put in the outbox is still published.
     workers: Mapping[str, Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]] = field(default_factory=dict)
+    # The service's own gauges read from its database on each scrape (e.g. overdue follow-ups).
+    database_gauges: Sequence[DatabaseGauge] = ()
     metrics: ServiceMetrics = field(init=False)
     pool: asyncpg.Pool = field(init=False)
     relay: OutboxRelay = field(init=False)
@@ -67,7 +69,7 @@ class ServiceRuntime:
         # Built once, here (so TLS files that cannot be loaded stop the service before it
         # starts), and given to every Kafka client alike: admin, outbox producer, broker.
         self.kafka_options = kafka_client_options(self.settings)
-        self.metrics = ServiceMetrics(self.name)
+        self.metrics = ServiceMetrics(self.name, database_gauges=self.database_gauges)
 
     @property
     def group_id(self) -> str:
@@ -176,6 +178,8 @@ class ServiceRuntime:
             graceful_timeout=30.0,
             logger=logging.getLogger("faststream"),
             apply_types=False,  # our own code validates, so bad records reach the dead letters
+            # FastStream's consumption metrics, in the service's registry (never in the document's).
+            middlewares=() if documentation else (self.metrics.faststream,),
         )
         for topic in self.publishes:
             # Declared for the documentation: the outbox relay does the publishing.
