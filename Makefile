@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up stop test lint typecheck unit bench reset lock clean promtool
+.PHONY: up stop test lint typecheck unit bench reset lock clean promtool deploy-files
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,10 @@ reset: $(STAMP)  ## wipe the local state folder (.samspil)
 lock: $(STAMP)  ## re-pin dependencies after changing pyproject.toml
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -q -o requirements.lock
-	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -q -o requirements-dev.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra embedded --generate-hashes --python-version 3.11 -q -o requirements-dev.lock
+
+deploy-files: $(STAMP)  ## regenerate deploy/k8s/topics.yaml (Strimzi KafkaTopics) from the topic catalogue
+	$(BIN)/samspil deploy topics -o deploy/k8s/topics.yaml
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
+from samspil.local.embedded import missing_for, not_installed_message
 from samspil.local.runner import SERVICES, LocalStack
 from samspil.local.supervisor import Supervisor
 from samspil.runtime.auth import (
@@ -36,6 +37,9 @@ class CommandError(Exception):
 
 
 def _up(args: argparse.Namespace) -> int:
+    missing = missing_for(os.environ, [f"{spec.env_prefix}DATABASE_URL" for spec in SERVICES])
+    if missing:
+        raise CommandError(not_installed_message(missing))
     stack = LocalStack.from_env(args.state_dir)
     started = time.monotonic()
     stopping = False
@@ -383,6 +387,18 @@ def _contracts(args: argparse.Namespace) -> int:
     return 1 if report else 0
 
 
+def _deploy(args: argparse.Namespace) -> int:
+    from samspil import deploy
+
+    text = deploy.render_topics(cluster=args.cluster, namespace=args.namespace, replicas=args.replicas)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text)
+        print(f"Wrote {args.output}.")
+    return 0
+
+
 _SERVICE_PREFIXES = ", ".join(spec.env_prefix for spec in SERVICES)
 _DATABASE_ENVIRONMENT = (
     "environment:\n"
@@ -538,6 +554,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--admin-url", help="protect: a superuser's database URL (else SAMSPIL_ADMIN_DATABASE_URL)"
     )
     audit.set_defaults(run=_audit)
+
+    deploy = command(
+        "deploy",
+        "generate deployment files from the code",
+        description="topics: the topic catalogue as Strimzi KafkaTopic resources (the services then"
+        " run with KAFKA_CREATE_TOPICS=false). deploy/k8s/topics.yaml is this command's output with"
+        " the defaults. Reads no environment variable.",
+    )
+    deploy.add_argument("what", choices=["topics"], help="topics: Strimzi KafkaTopic resources")
+    deploy.add_argument(
+        "--cluster", default="kafka", help="the Strimzi Kafka resource's name (default kafka)"
+    )
+    deploy.add_argument(
+        "--namespace",
+        default="kafka",
+        help="the namespace the Topic Operator watches, the Kafka resource's (default kafka)",
+    )
+    deploy.add_argument(
+        "--replicas",
+        type=int,
+        default=3,
+        help="replicas of each partition (default 3); min.insync.replicas is 2 (1 with one replica)",
+    )
+    deploy.add_argument("-o", "--output", type=Path, help="write to this file (default: standard output)")
+    deploy.set_defaults(run=_deploy)
 
     outbox = command("outbox", "list outbox records the broker can never take", _DATABASE_ENVIRONMENT)
     outbox.add_argument("action", choices=["parked"], help="parked: the records set aside as unpublishable")

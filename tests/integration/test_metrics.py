@@ -10,6 +10,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from employment.adapters import gauges
 from samspil.runtime.codec import encode
 from samspil.runtime.db import Connection, create_pool, migrate
 from samspil.runtime.metrics import ServiceMetrics, render
@@ -103,10 +104,12 @@ async def test_outbox_backlog_and_the_age_of_its_oldest_row_come_from_the_databa
 
 
 async def test_the_alert_rules_and_dashboard_read_only_metrics_a_service_serves(infra: Infra) -> None:
-    pool = await create_pool(infra.create_database())
+    # The employment service: the runtime's metrics and its own (overdue follow-ups and tasks).
+    pool = await create_pool(infra.create_database("employment"))
     try:
-        await migrate(pool, "samspil.runtime.migrations")
-        text = bytes((await render(ServiceMetrics("names"), SimpleNamespace(pool=pool, relay=None))).body)
+        await migrate(pool, "samspil.runtime.migrations", "employment.migrations")
+        metrics = ServiceMetrics("names", database_gauges=gauges.GAUGES)
+        text = bytes((await render(metrics, SimpleNamespace(pool=pool, relay=None))).body)
     finally:
         await pool.close()
     served = {family.name for family in text_string_to_metric_families(text.decode())}
@@ -164,3 +167,29 @@ async def _equals(read: Any, expected: float) -> bool:
 async def effects(runtime: Any, event_id: Any) -> int:
     count: int = await runtime.pool.fetchval("SELECT count(*) FROM effect WHERE event_id = $1", event_id)
     return count
+
+
+async def test_faststreams_own_metrics_count_a_consumed_record_per_topic(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    envelope, record = encoded_notice()
+    received = "samspil_faststream_received_messages_total"
+    processed = "samspil_faststream_received_processed_messages_total"
+
+    def count(found: dict[str, list[tuple[dict[str, str], float]]], name: str, service: str) -> float:
+        return sum(
+            v
+            for labels, v in found.get(name, [])
+            if labels["service"] == service and labels["handler"] == PROVIDER_REPORTS.name
+        )
+
+    async with consumer_runtime() as runtime:
+        await wait_for(lambda: caught_up(runtime))  # what earlier tests left is counted before
+        before = await page(runtime.metrics, runtime)
+        await produce(infra.bootstrap_servers, record)
+        await wait_for(lambda: effects(runtime, envelope.id))
+        after = await page(runtime.metrics, runtime)
+    assert count(after, received, runtime.name) - count(before, received, runtime.name) == 1
+    assert count(after, processed, runtime.name) - count(before, processed, runtime.name) == 1
+    statuses = {labels["status"] for labels, _ in after[processed] if labels["service"] == runtime.name}
+    assert statuses == {"acked"}

@@ -4,26 +4,29 @@ cannot drift from the code unnoticed."""
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
+import re
+import shutil
+import subprocess
+import tomllib
 from typing import Any
 
 import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from samspil import deploy
 from samspil.local.runner import SERVICES
-
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-
-
-def compose_services() -> dict[str, Any]:
-    services: dict[str, Any] = yaml.safe_load((DEPLOY / "compose/compose.yaml").read_text())["services"]
-    return services
-
-
-def k8s_deployments() -> dict[str, Any]:
-    documents = yaml.safe_load_all((DEPLOY / "k8s/samspil.yaml").read_text())
-    return {doc["metadata"]["name"]: doc for doc in documents if doc and doc["kind"] == "Deployment"}
+from schemas.topics import CATALOGUE
+from tests.deploy_files import (
+    DEPLOY,
+    ROOT,
+    compose,
+    compose_services,
+    k8s_deployments,
+    k8s_of_kind,
+    kustomize,
+    load_all,
+)
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
@@ -97,7 +100,7 @@ def _settings_default(spec: Any, field_name: str) -> Any:
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
 def test_kubernetes_serves_metrics_on_their_own_port_which_the_service_does_not_expose(spec: Any) -> None:
-    documents = list(yaml.safe_load_all((DEPLOY / "k8s/samspil.yaml").read_text()))
+    documents = kustomize()
     deployment = k8s_deployments()[spec.name]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     env = {item["name"]: item.get("value") for item in container["env"]}
@@ -109,20 +112,8 @@ def test_kubernetes_serves_metrics_on_their_own_port_which_the_service_does_not_
     assert env[f"{spec.env_prefix}METRICS_HOST"] == "0.0.0.0"  # noqa: S104
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/port"] == str(metrics_port)
-    service = next(
-        d for d in documents if d and d["kind"] == "Service" and d["metadata"]["name"] == spec.name
-    )
+    service = next(d for d in documents if d["kind"] == "Service" and d["metadata"]["name"] == spec.name)
     assert [port["targetPort"] for port in service["spec"]["ports"]] == ["http"]
-
-
-def test_kubernetes_lets_only_the_monitoring_namespace_reach_the_metrics_ports() -> None:
-    documents = yaml.safe_load_all((DEPLOY / "k8s/samspil.yaml").read_text())
-    policy = next(d for d in documents if d and d["kind"] == "NetworkPolicy")
-    rules = {
-        tuple(port["port"] for port in rule["ports"]): rule.get("from") for rule in policy["spec"]["ingress"]
-    }
-    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
-    assert rules == {("http",): None, ("metrics",): [monitoring]}
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
@@ -133,3 +124,186 @@ def test_compose_publishes_metrics_on_the_hosts_loopback_only(spec: Any) -> None
     assert metrics == [f"127.0.0.1:{metrics_port}:{metrics_port}"]
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert f"{spec.env_prefix}METRICS_HOST=0.0.0.0" in dockerfile
+
+
+# -- Compose: data that survives, health that is checked, variables that are declared ------------
+
+
+def test_compose_keeps_kafkas_log_in_its_volume() -> None:
+    kafka = compose_services()["kafka"]
+    log_dir = kafka["environment"]["KAFKA_LOG_DIRS"]
+    mounts = dict(volume.split(":")[:2] for volume in kafka["volumes"])
+    assert mounts == {"kafka-data": log_dir}
+    assert "kafka-data" in compose()["volumes"]
+    # The formatted log directory belongs to one cluster id: it must not change between starts.
+    assert kafka["environment"]["CLUSTER_ID"]
+
+
+@pytest.mark.parametrize("name", ["kafka", "postgres", *(spec.name for spec in SERVICES)])
+def test_compose_checks_the_health_of_every_long_running_service(name: str) -> None:
+    service = compose_services()[name]
+    assert service["healthcheck"]["test"]
+    assert service.get("restart") != "on-failure", "one-off jobs have no health to check"
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_compose_takes_a_service_as_healthy_when_its_readiness_endpoint_says_so(spec: Any) -> None:
+    check = " ".join(compose_services()[spec.name]["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{_settings_default(spec, 'http_port')}/readyz" in check
+
+
+def test_compose_runs_audit_protect_once_every_service_is_healthy() -> None:
+    job = compose_services()["audit-protect"]
+    assert {spec.name for spec in SERVICES} <= set(job["depends_on"])
+    assert all(job["depends_on"][spec.name] == {"condition": "service_healthy"} for spec in SERVICES)
+
+
+def test_compose_lists_at_its_top_every_variable_it_reads() -> None:
+    text = (DEPLOY / "compose/compose.yaml").read_text()
+    uses = re.findall(r"(?<!\$)\$\{(\w+)(:[?-])?", text)
+    required = {name for name, how in uses if how == ":?"}
+    optional = {name for name, how in uses if how == ":-"}
+    bare = {name for name, how in uses if not how}
+    assert not bare, f"give these :? (required) or :- (a default): {bare}"
+    document = compose()
+    assert set(document["x-required-variables"]) == required
+    assert set(document["x-optional-variables"]) == optional
+    for name, default in document["x-optional-variables"].items():
+        assert f"${{{name}:-{default}}}" in text
+    header = text.split("\nx-required-variables:")[0]
+    assert all(name in header for name in required | optional), "the comment block names them all"
+
+
+# -- Kubernetes ------------------------------------------------------------------------------------
+
+
+def test_the_checked_in_kafka_topics_are_the_generators_output() -> None:
+    assert (DEPLOY / "k8s/topics.yaml").read_text() == deploy.render_topics(), (
+        "deploy/k8s/topics.yaml is stale: run make deploy-files"
+    )
+
+
+def test_kubernetes_has_a_kafka_topic_per_catalogue_topic_for_the_cluster_the_services_use() -> None:
+    topics = k8s_of_kind("KafkaTopic")
+    assert set(topics) == {topic.name for topic in CATALOGUE}
+    config = k8s_of_kind("ConfigMap")["samspil-config"]["data"]
+    for topic in CATALOGUE:
+        resource = topics[topic.name]
+        assert resource["spec"]["partitions"] == topic.partitions
+        assert resource["spec"]["config"]["retention.ms"] == topic.retention_ms
+        assert resource["spec"]["replicas"] == int(config["KAFKA_REPLICATION_FACTOR"])
+        cluster = resource["metadata"]["labels"]["strimzi.io/cluster"]
+        namespace = resource["metadata"]["namespace"]
+        # Strimzi names the bootstrap Service <cluster>-kafka-bootstrap.
+        assert config["KAFKA_BOOTSTRAP_SERVERS"].startswith(f"{cluster}-kafka-bootstrap.{namespace}.svc:")
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_kubernetes_services_leave_topics_to_strimzi(spec: Any) -> None:
+    container = k8s_deployments()[spec.name]["spec"]["template"]["spec"]["containers"][0]
+    assert {"configMapRef": {"name": "samspil-config"}} in container["envFrom"]
+    assert k8s_of_kind("ConfigMap")["samspil-config"]["data"]["KAFKA_CREATE_TOPICS"] == "false"
+    assert "KAFKA_CREATE_TOPICS" not in {item["name"] for item in container["env"]}
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_kubernetes_keeps_one_pod_of_each_service_through_a_voluntary_disruption(spec: Any) -> None:
+    deployment = k8s_deployments()[spec.name]
+    budgets = [
+        budget
+        for budget in k8s_of_kind("PodDisruptionBudget").values()
+        if budget["spec"]["selector"] == deployment["spec"]["selector"]
+    ]
+    assert len(budgets) == 1
+    assert 1 <= budgets[0]["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+
+
+def test_every_image_is_pinned_to_the_projects_version() -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    documents = [*kustomize(), *load_all(DEPLOY / "k8s/audit-protect-job.yaml")]
+    images = [
+        container["image"]
+        for document in documents
+        if document["kind"] in ("Deployment", "Job")
+        for container in document["spec"]["template"]["spec"]["containers"]
+    ]
+    compose_images = [service["image"] for service in compose_services().values() if "build" in service]
+    assert len(images) == 4 and len(compose_images) == 4
+    assert set(images) | set(compose_images) == {f"samspil:{version}"}
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_kubernetes_gives_a_pod_time_for_its_orderly_stop(spec: Any) -> None:
+    pod = k8s_deployments()[spec.name]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    stop_timeout = float(env[f"{spec.env_prefix}STOP_TIMEOUT_SECONDS"])
+    assert stop_timeout == _settings_default(spec, "stop_timeout_seconds")
+    pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[0] == "sleep"
+    # The grace period runs from the preStop hook: it must cover that, the stop, and a margin.
+    assert pod["terminationGracePeriodSeconds"] >= int(pre_stop[1]) + stop_timeout + 5
+    assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def _policies() -> list[dict[str, Any]]:
+    return list(k8s_of_kind("NetworkPolicy").values())
+
+
+def _pods_labels() -> dict[str, dict[str, str]]:
+    return {name: d["spec"]["template"]["metadata"]["labels"] for name, d in k8s_deployments().items()}
+
+
+def _selects(policy: dict[str, Any], labels: dict[str, str]) -> bool:
+    selector = policy["spec"]["podSelector"]
+    matches = all(labels.get(key) == value for key, value in selector.get("matchLabels", {}).items())
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In"
+        matches = matches and labels.get(expression["key"]) in expression["values"]
+    return matches
+
+
+def _allowed(service: str) -> set[tuple[str, str]]:
+    """(port name, who) pairs a service's pods take ingress from, by the namespace's policies."""
+    allowed = set()
+    for policy in _policies():
+        if not _selects(policy, _pods_labels()[service]):
+            continue
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        for rule in policy["spec"].get("ingress", []):
+            sources = rule.get("from")
+            who = "anywhere" if sources is None else yaml.safe_dump(sources, sort_keys=True).strip()
+            for port in rule["ports"]:
+                allowed.add((port["port"], who))
+    return allowed
+
+
+def test_kubernetes_denies_ingress_unless_a_policy_allows_it() -> None:
+    deny = [p for p in _policies() if p["spec"]["podSelector"] == {} and "ingress" not in p["spec"]]
+    assert len(deny) == 1 and deny[0]["spec"]["policyTypes"] == ["Ingress"]
+
+
+def test_kubernetes_lets_only_the_gateway_take_traffic_from_anywhere() -> None:
+    monitoring = yaml.safe_dump(
+        [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        sort_keys=True,
+    ).strip()
+    clients = yaml.safe_dump(
+        [{"namespaceSelector": {"matchLabels": {"samspil-department-clients": "true"}}}], sort_keys=True
+    ).strip()
+    assert _allowed("provider-gateway") == {("http", "anywhere"), ("metrics", monitoring)}
+    for department in ("employment", "social"):
+        assert _allowed(department) == {("http", clients), ("metrics", monitoring)}
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with its kustomize) is not installed")
+def test_the_tests_render_the_manifests_as_kustomize_does() -> None:
+    rendered = subprocess.run(
+        ["kubectl", "kustomize", str(DEPLOY / "k8s")], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+
+    def key(document: dict[str, Any]) -> tuple[str, str, str]:
+        return (document["kind"], document["metadata"].get("namespace", ""), document["metadata"]["name"])
+
+    theirs = [document for document in yaml.safe_load_all(rendered) if document]
+    assert sorted(kustomize(), key=key) == sorted(theirs, key=key)

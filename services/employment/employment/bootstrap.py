@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 from fastapi import FastAPI
 
+from employment.adapters import gauges
 from employment.entrypoints import citizens_http, consumers, http, scheduler
 from employment.settings import EmploymentSettings
 from samspil.runtime.auth import TokenVerifier, install_auth
@@ -29,6 +30,7 @@ def build_app(settings: EmploymentSettings) -> FastAPI:
             "contact-course-scheduler": scheduler.worker(settings),
             "retention": scheduler.retention_worker(settings),
         },
+        database_gauges=gauges.GAUGES,
     )
     app = create_app(
         runtime,

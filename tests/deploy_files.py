@@ -1,0 +1,48 @@
+"""The deployment files as the tests read them: the compose file, and the Kubernetes manifests
+rendered as ``kubectl apply -k deploy/k8s`` would (the kustomization's resources in order)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+K8S = DEPLOY / "k8s"
+# What this renderer does; a kustomization that asks for more (patches, generators, images)
+# fails the tests until the renderer learns it, rather than being rendered wrong.
+KUSTOMIZATION_KEYS = {"apiVersion", "kind", "resources"}
+
+
+def compose() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((DEPLOY / "compose/compose.yaml").read_text())
+    return document
+
+
+def compose_services() -> dict[str, Any]:
+    services: dict[str, Any] = compose()["services"]
+    return services
+
+
+def load_all(path: Path) -> list[dict[str, Any]]:
+    return [document for document in yaml.safe_load_all(path.read_text()) if document]
+
+
+def kustomize() -> list[dict[str, Any]]:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    unknown = set(kustomization) - KUSTOMIZATION_KEYS
+    assert not unknown, f"kustomization uses {unknown}: teach tests/deploy_files.py to render it"
+    documents = []
+    for resource in kustomization["resources"]:
+        documents += load_all(K8S / resource)
+    return documents
+
+
+def k8s_of_kind(kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in kustomize() if doc["kind"] == kind}
+
+
+def k8s_deployments() -> dict[str, dict[str, Any]]:
+    return k8s_of_kind("Deployment")
