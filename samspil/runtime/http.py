@@ -31,6 +31,7 @@ from samspil.runtime.errors import Rejected
 from samspil.runtime.metrics import RequestCounter, render
 from samspil.runtime.service import ServiceRuntime
 from samspil.runtime.settings import RuntimeSettings
+from samspil.runtime.tracing import instrument_app
 
 log = structlog.get_logger("samspil.http")
 
@@ -284,6 +285,8 @@ def create_app(
             body["notices"] = notices
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    # Outermost, so a refused request has its span too (the exporter masks any CPR number in it).
+    instrument_app(app)
     return app
 
 
