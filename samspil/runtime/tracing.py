@@ -15,7 +15,8 @@ process span continues from them (see outbox.py and consumer.py). Without a trac
 context still passes through unchanged.
 
 No CPR number leaves in a span: the exporter masks every CPR number in span names, attributes,
-events and status texts (an HTTP span of a request the CPR guard refused records its path); a
+events and status texts (an HTTP span of a request the CPR guard refused records its path) and
+exports URLs without their query strings; a
 carried context that holds one (a ``tracestate`` someone wrote) is ignored; and the ids this
 process generates never read as one (random hex does, about one ``traceparent`` in 500, and
 the envelope refuses a CPR number in any attribute).
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import unquote_plus
@@ -66,6 +68,7 @@ UNTRACED_PATHS = "/healthz$,/readyz$"
 MASK = "[cpr-masked]"
 
 _provider: TracerProvider | None = None
+_exporter: SpanExporter | None = None
 
 
 def tracer() -> trace.Tracer:
@@ -119,7 +122,7 @@ def build_tracer_provider(
 def configure_tracing(service_name: str, environ: Mapping[str, str] | None = None) -> TracerProvider | None:
     """Set up tracing for this process (once, before the app is built); None when nothing is to
     be exported, and then nothing is recorded either."""
-    global _provider
+    global _provider, _exporter
     exporter = span_exporter(environ)
     if exporter is None:
         return None
@@ -127,6 +130,7 @@ def configure_tracing(service_name: str, environ: Mapping[str, str] | None = Non
         return _provider
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
+    _exporter = exporter
     _provider = build_tracer_provider(service_name, exporter, environ)
     trace.set_tracer_provider(_provider)
     propagate.set_global_textmap(CprSafeTraceContext())
@@ -139,15 +143,34 @@ def tracing_configured() -> bool:
     return _provider is not None
 
 
-def shutdown_tracing() -> None:
-    """Export what is still buffered (at the end of the process)."""
-    if _provider is not None:
-        _provider.shutdown()
+def shutdown_tracing(timeout: float = 2.0) -> None:
+    """Export what is still buffered, waiting at most ``timeout`` seconds: with the collector
+    away the exporter would retry for its whole export timeout (10 s by default) after the
+    service's own bounded stop. What is not exported by then is dropped."""
+    global _provider, _exporter
+    if _provider is None:
+        return
+    # The flush exports in the calling thread and retries until the export timeout, so it runs
+    # beside; shutting the exporter down ends a retry still waiting for the collector.
+    flush = threading.Thread(target=_provider.force_flush, name="otel-flush", daemon=True)
+    flush.start()
+    flush.join(timeout)
+    if _exporter is not None:
+        _exporter.shutdown()
+    flush.join(1.0)
+    _provider.shutdown()
+    _provider = _exporter = None
 
 
-def instrument_app(app: Any) -> None:
+def instrument_app(app: Any, *, continue_callers_trace: bool = True) -> None:
     """The FastAPI instrumentation on a service's API, when tracing is set up: one server span
-    per request, named by its route, probes left out."""
+    per request, named by its route, probes left out. Outermost, so a request a middleware
+    refuses (the CPR guard's 422 among them) has its span too.
+
+    ``continue_callers_trace=False`` (the public gateway) starts every request's trace anew: a
+    caller's ``traceparent`` and ``tracestate`` are outside parties' text, which would otherwise
+    be stored with the outbox rows and sent on to the departments, and a caller could ask for
+    every span to be recorded."""
     if _provider is None:
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -158,6 +181,28 @@ def instrument_app(app: Any) -> None:
         excluded_urls=UNTRACED_PATHS,
         exclude_spans=["receive", "send"],
     )
+    if not continue_callers_trace:
+        instrumented = app.build_middleware_stack
+
+        def build_middleware_stack() -> Any:
+            return _WithoutTraceContext(instrumented())
+
+        app.build_middleware_stack = build_middleware_stack
+
+
+class _WithoutTraceContext:
+    """ASGI: the request without ``traceparent`` and ``tracestate`` headers."""
+
+    _dropped = frozenset({TRACEPARENT.encode(), TRACESTATE.encode()})
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = [(name, value) for name, value in scope["headers"] if name.lower() not in self._dropped]
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
 
 
 # --- the context on Kafka records -------------------------------------------------------------
@@ -328,23 +373,32 @@ class _OrphanQueriesDropped(Sampler):
 
 class CprMaskingExporter(SpanExporter):
     """Masks every CPR number in what it exports: span names, attribute values (URL-encoded ones
-    decoded first), events, links and status texts; a trace state holding one is dropped."""
+    decoded first), events, links and status texts; a trace state holding one is dropped. URLs
+    are exported without their query strings."""
 
     def __init__(self, exporter: SpanExporter) -> None:
         self._exporter = exporter
+        self._shut_down = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return self._exporter.export([masked_span(span) for span in spans])
 
     def shutdown(self) -> None:
-        self._exporter.shutdown()
+        if not self._shut_down:
+            self._shut_down = True
+            self._exporter.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._exporter.force_flush(timeout_millis)
 
 
+# Recorded without their query strings: a query may name a citizen (by pseudonym) or hold text.
+_URL_ATTRIBUTES = frozenset({"http.url", "http.target", "url.full"})
+
+
 def masked_span(span: ReadableSpan) -> ReadableSpan:
-    """The span with every CPR number masked; the span itself when it holds none."""
+    """The span with every CPR number masked and no URL's query string; the span itself when it
+    holds neither."""
     changed = False
 
     def text(value: str) -> str:
@@ -373,6 +427,15 @@ def masked_span(span: ReadableSpan) -> ReadableSpan:
 
     name = text(span.name)
     attributes = attrs(span.attributes)
+    if attributes is not None:
+        for key in _URL_ATTRIBUTES.intersection(attributes):
+            value = attributes[key]
+            if isinstance(value, str) and "?" in value:
+                changed = True
+                attributes[key] = value.split("?", 1)[0]
+        if "url.query" in attributes:
+            changed = True
+            del attributes["url.query"]
     events = [
         Event(text(event.name), attrs(event.attributes), timestamp=event.timestamp) for event in span.events
     ]

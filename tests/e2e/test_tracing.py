@@ -15,11 +15,13 @@ from schemas.topics import PROVIDER_REPORTS
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_first_flow import provider_client, refer, visible_to_provider
 from tests.otlp import OtlpReceiver, ReceivedSpan
-from tests.support import encoded_notice, produce, random_cpr, wait_for
+from tests.support import citizen_ref, encoded_notice, produce, random_cpr, wait_for
 
 pytestmark = pytest.mark.e2e
 
 GATEWAY, EMPLOYMENT = "provider-gateway", "employment"
+CALLERS_TRACE_ID = "ab12cd34ef56ab78cd90ef12ab34cd58"
+CALLERS_TRACEPARENT = f"00-{CALLERS_TRACE_ID}-ab12cd34ef56ab7a-01"
 
 
 def one(spans: list[ReceivedSpan], what: str, matches: Callable[[ReceivedSpan], bool]) -> ReceivedSpan:
@@ -50,6 +52,8 @@ async def test_an_absence_notice_is_one_trace_from_the_gateway_request_to_the_jo
         response = await gateway.post(
             f"/v1/referrals/{referral_id}/absence-notices",
             json={"absent_from": "2026-11-16", "reason": "illness", "contact_attempts": []},
+            # A provider's own trace context is not continued: the gateway starts the trace.
+            headers={"traceparent": CALLERS_TRACEPARENT, "tracestate": "provider=x"},
         )
         assert response.status_code == 202, response.text
     path = f"/v1/referrals/{referral_id}/absence-notices"
@@ -66,7 +70,8 @@ async def test_an_absence_notice_is_one_trace_from_the_gateway_request_to_the_jo
 
     server = await wait_for(request_span)
     assert server.service == GATEWAY
-    assert server.parent_span_id == ""  # the provider's request starts the trace
+    assert server.parent_span_id == "" and server.trace_state == ""  # the gateway starts the trace
+    assert server.trace_id != CALLERS_TRACE_ID
     assert server.attributes["http.route"] == "/v1/referrals/{referral_id}/absence-notices"
 
     async def whole_trace() -> list[ReceivedSpan] | None:
@@ -180,10 +185,10 @@ async def test_a_request_refused_for_a_cpr_number_leaves_none_in_any_exported_sp
     provider = f"skole-{uuid.uuid4().hex[:6]}"
     async with provider_client(running_stack, provider) as gateway:
         refused = await gateway.get(
-            f"/v1/referrals/{cpr}", params={marker: cpr, "plain": cpr.replace("-", "")}
+            f"/v1/referrals/{cpr}/x{marker}", params={"q": cpr, "plain": cpr.replace("-", "")}
         )
     async with running_stack.employment() as employment:
-        refused_too = await employment.get(f"/v1/citizens/{cpr}/tasks", params={marker: cpr})
+        refused_too = await employment.get(f"/v1/citizens/{cpr}/x{marker}", params={"note": cpr})
     assert refused.status_code == refused_too.status_code == 422
 
     async def refused_spans() -> list[ReceivedSpan] | None:
@@ -206,3 +211,41 @@ async def test_a_request_refused_for_a_cpr_number_leaves_none_in_any_exported_sp
     ]
     assert leaking == []
     assert all(cpr not in text for span in otlp_receiver.all_spans() for text in span.texts())
+
+
+async def test_a_department_continues_its_callers_trace_context(
+    running_stack: RunningStack, otlp_receiver: OtlpReceiver
+) -> None:
+    trace_id = callers_trace_id()
+    subject = citizen_ref()
+    async with running_stack.employment() as employment:
+        response = await employment.get(
+            "/v1/tasks",
+            params={"citizen_ref": subject},
+            headers={"traceparent": f"00-{trace_id}-ab12cd34ef56ab7a-01", "tracestate": "casesystem=a1"},
+        )
+    assert response.status_code == 200, response.text
+
+    async def request_span() -> ReceivedSpan | None:
+        spans = otlp_receiver.trace(trace_id)
+        return next((span for span in spans if span.kind == "server"), None)
+
+    server = await wait_for(request_span)
+    assert (server.service, server.name) == (EMPLOYMENT, "GET /v1/tasks")
+    assert (server.parent_span_id, server.trace_state) == ("ab12cd34ef56ab7a", "casesystem=a1")
+    # The URL is exported without its query (the citizen's reference).
+    assert server.attributes["http.url"].endswith("/v1/tasks")
+    assert not any(subject.split(":")[1] in text for text in server.texts())
+
+    async def queries() -> list[ReceivedSpan]:
+        return [span for span in otlp_receiver.trace(trace_id) if statement(span)]
+
+    # Its database work belongs to that trace.
+    assert all(span.parent_span_id == server.span_id for span in await wait_for(queries))
+
+
+def callers_trace_id() -> str:
+    """A caller's fresh trace id that does not read as a CPR number (the guard would drop it)."""
+    while contains_cpr(trace_id := "ab" + uuid.uuid4().hex[2:]):
+        pass
+    return trace_id
