@@ -16,10 +16,13 @@ context still passes through unchanged.
 
 No CPR number leaves in a span: the exporter masks every CPR number in span names, attributes,
 events and status texts (an HTTP span of a request the CPR guard refused records its path) and
-exports URLs without their query strings; a
-carried context that holds one (a ``tracestate`` someone wrote) is ignored; and the ids this
-process generates never read as one (random hex does, about one ``traceparent`` in 500, and
-the envelope refuses a CPR number in any attribute).
+exports URLs without their query strings; a carried context that holds one (a ``tracestate``
+someone wrote) is ignored; and the ids this process generates never read as one (random hex
+does, about one ``traceparent`` in 500, and the envelope refuses a CPR number in any attribute).
+The public gateway does not continue a caller's context at all.
+
+A database query outside any traced work (the relay's polling, the schedulers' scans) starts
+no trace of its own; otherwise ``OTEL_TRACES_SAMPLER`` (parent-based) decides.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import unquote_plus
 
-from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import (
@@ -288,14 +290,6 @@ def with_trace_headers(
 ) -> list[tuple[str, bytes]]:
     """The headers with their trace headers replaced by those of ``context``'s span."""
     return [(name, value) for name, value in headers if name not in TRACE_HEADERS] + trace_headers(context)
-
-
-def attach(context: Context) -> object:
-    return otel_context.attach(context)
-
-
-def detach(token: object) -> None:
-    otel_context.detach(token)  # type: ignore[arg-type]
 
 
 # --- ids, sampling, export ----------------------------------------------------------------------
