@@ -8,6 +8,11 @@ the dead-letter table and, through the outbox, to the service's dead-letter topi
 original bytes and headers, except that any text holding a CPR number is redacted first (the
 same redacted bytes in both places; see redaction.py). Only then is the offset committed.
 Database outages are not the message's fault: they are retried without counting against it.
+
+Each record is handled in a span that continues the trace its ``ce_traceparent`` and
+``ce_tracestate`` headers carry (a missing, malformed or CPR-holding one starts a new trace; it
+never dead-letters the record by itself), so the handler's database work and the events it puts
+in the outbox belong to the sender's trace.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from typing import Any, Protocol
 import asyncpg
 import structlog
 from aiokafka import TopicPartition
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from samspil.runtime.codec import EnvelopeError, Headers, Record, decode_data, decode_envelope, safe_text
 from samspil.runtime.db import Connection
@@ -33,6 +40,7 @@ from samspil.runtime.errors import Rejected
 from samspil.runtime.metrics import ServiceMetrics
 from samspil.runtime.outbox import add_record
 from samspil.runtime.redaction import REDACTED_HEADER, Redactor, redact_text
+from samspil.runtime.tracing import context_from_headers, tracer
 from schemas.base import CommandData, EventData
 from schemas.envelope import Envelope, cpr_spans
 from schemas.topics import dead_letter_topic
@@ -110,6 +118,29 @@ class ReliableConsumer:
 
     async def process(self, record: ConsumedRecord) -> Outcome:
         headers: Headers = list(record.headers or ())
+        attributes: dict[str, Any] = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": record.topic,
+            "messaging.destination.partition.id": str(record.partition),
+            "messaging.kafka.offset": record.offset,
+            "messaging.consumer.group.name": f"samspil-{self.name}",
+        }
+        with tracer().start_as_current_span(
+            f"process {record.topic}",
+            context=context_from_headers(headers),
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+            record_exception=False,  # an error's text may quote the record
+            set_status_on_exception=False,
+        ) as span:
+            outcome = await self._process(record, headers)
+            span.set_attribute("samspil.outcome", outcome.value)
+            if outcome is Outcome.DEAD_LETTERED:
+                span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
+            return outcome
+
+    async def _process(self, record: ConsumedRecord, headers: Headers) -> Outcome:
         value = record.value or b""
         try:
             envelope = decode_envelope(headers)
@@ -122,6 +153,10 @@ class ReliableConsumer:
         )
         # A type nobody declared is one label, so a sender cannot grow the label set.
         event_type = envelope.type if envelope.type in self.known_types else "unknown"
+        span = trace.get_current_span()
+        span.set_attribute("messaging.message.id", str(envelope.id))
+        span.set_attribute("cloudevents.event_id", str(envelope.id))
+        span.set_attribute("cloudevents.event_type", event_type)
         started = time.perf_counter()
         if self.metrics is not None:
             self.metrics.observe_event_age(event_type, (datetime.now(UTC) - envelope.time).total_seconds())

@@ -31,6 +31,7 @@ from samspil.runtime.errors import Rejected
 from samspil.runtime.metrics import RequestCounter, render
 from samspil.runtime.service import ServiceRuntime
 from samspil.runtime.settings import RuntimeSettings
+from samspil.runtime.tracing import instrument_app, shutdown_tracing
 
 log = structlog.get_logger("samspil.http")
 
@@ -219,10 +220,13 @@ def create_app(
     title: str,
     description: str,
     cpr_allowed: Mapping[tuple[str, str], frozenset[str]] | None = None,
+    continue_callers_trace: bool = True,
 ) -> FastAPI:
     """The service's FastAPI app. ``cpr_allowed`` names the only body fields, by (method, path),
     where a CPR number may be sent (a department's enrolment); every other field, path, query
-    parameter and stored header that holds one is refused with 422 before any route runs."""
+    parameter and stored header that holds one is refused with 422 before any route runs.
+    ``continue_callers_trace``: whether a caller's W3C ``traceparent`` is continued (not on a
+    public API)."""
     from samspil.runtime.cpr_guard import CprGuard  # it answers with this module's problems
 
     @asynccontextmanager
@@ -284,6 +288,8 @@ def create_app(
             body["notices"] = notices
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    # Outermost, so a refused request has its span too (the exporter masks any CPR number in it).
+    instrument_app(app, continue_callers_trace=continue_callers_trace)
     return app
 
 
@@ -336,7 +342,10 @@ def serve(app: FastAPI, settings: RuntimeSettings) -> None:
             metrics.should_exit = True
             await metrics_task
 
-    with asyncio.Runner(loop_factory=api.config.get_loop_factory()) as runner:
-        runner.run(both())
+    try:
+        with asyncio.Runner(loop_factory=api.config.get_loop_factory()) as runner:
+            runner.run(both())
+    finally:
+        shutdown_tracing()  # the last spans, within a bound
     if not api.started:
         sys.exit(3)  # as uvicorn.run does: the app could not start (e.g. its database is away)

@@ -6,6 +6,11 @@ citizen reference as the Kafka key, retries with backoff until the broker takes 
 them published. A relay that dies between publishing and marking publishes again on restart;
 consumers deduplicate by event id, so the effect happens once. Published rows are kept for their
 topic's retention and then purged by the service's scheduler (retention.py).
+
+Each row keeps the W3C trace context current when it was written (the request's or the handled
+event's span). The relay publishes the row in a span that continues that context and writes the
+span's context into the record's ``ce_traceparent``/``ce_tracestate`` headers, so the consumer
+continues the same trace (tracing.py).
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
 
 from samspil.runtime.codec import Record, encode, safe_text
 from samspil.runtime.db import Connection
 from samspil.runtime.kafka import PERMANENT_ERRORS
+from samspil.runtime.tracing import context_from, current_trace_context, tracer, with_trace_headers
 from schemas.base import EventData
 from schemas.envelope import Envelope
 
@@ -45,10 +52,12 @@ async def add_event(conn: Connection, envelope: Envelope, data: EventData, topic
 
 
 async def add_record(conn: Connection, record: Record, event_id: str | None, event_type: str) -> None:
-    """Store a raw record (an event, a dead letter, a replay); a raw one may lack an event id."""
+    """Store a raw record (an event, a dead letter, a replay); a raw one may lack an event id.
+    The current trace context is stored with it, for the relay to continue."""
+    traceparent, tracestate = current_trace_context()
     await conn.execute(
         "INSERT INTO outbox (event_id, event_type, topic, record_key, header_names,"
-        " header_values, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        " header_values, payload, traceparent, tracestate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         event_id,
         event_type,
         record.topic,
@@ -58,6 +67,8 @@ async def add_record(conn: Connection, record: Record, event_id: str | None, eve
         [safe_text(name) for name, _ in record.headers],
         [value for _, value in record.headers],
         record.value,
+        traceparent,
+        tracestate,
     )
     # Delivered at commit only, so the relay wakes up when the row is visible.
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
@@ -140,22 +151,26 @@ class OutboxRelay:
                 return await self.publish_batch(pooled)
         rows = await conn.fetch(
             "SELECT seq, event_id, event_type, topic, record_key, header_names,"
-            " header_values, payload FROM outbox WHERE published_at IS NULL AND parked_at IS NULL"
-            " ORDER BY seq LIMIT $1",
+            " header_values, payload, traceparent, tracestate FROM outbox"
+            " WHERE published_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT $1",
             self._batch_size,
         )
         if not rows:
             return 0, 0
-        records = [
-            Record(
-                topic=row["topic"],
-                key=row["record_key"],
-                value=row["payload"],
-                headers=list(zip(row["header_names"], row["header_values"], strict=True)),
+        spans: list[Span | None] = []
+        records = []
+        for row in rows:
+            span, headers = _publish_span(row)
+            spans.append(span)
+            records.append(
+                Record(topic=row["topic"], key=row["record_key"], value=row["payload"], headers=headers)
             )
-            for row in rows
-        ]
-        results = await self._sender.send_all(records)
+        try:
+            results = await self._sender.send_all(records)
+        except BaseException as error:
+            _end_spans(spans, [error] * len(spans))
+            raise
+        _end_spans(spans, results)
         done = [row["seq"] for row, error in zip(rows, results, strict=True) if error is None]
         failed = [
             (row["seq"], repr(error)[:500])
@@ -238,6 +253,45 @@ class OutboxRelay:
             await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
         except TimeoutError:
             pass
+
+
+def _publish_span(row: Any) -> tuple[Span | None, list[tuple[str, bytes]]]:
+    """For a row written in a trace: the span that publishes it, continuing the stored context,
+    and the row's headers carrying that span's context. A row written outside any trace keeps
+    its headers as stored (a replayed dead letter, for one, carries its original trace on)."""
+    headers = list(zip(row["header_names"], row["header_values"], strict=True))
+    if not row["traceparent"]:
+        return None, headers
+    topic = row["topic"]
+    attributes: dict[str, Any] = {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "send",
+        "messaging.operation.name": "publish",
+        "messaging.destination.name": topic,
+        "samspil.outbox.seq": row["seq"],
+    }
+    if row["event_id"]:
+        attributes["messaging.message.id"] = str(row["event_id"])
+        attributes["cloudevents.event_id"] = str(row["event_id"])
+    if row["event_type"]:
+        attributes["cloudevents.event_type"] = row["event_type"]
+    span = tracer().start_span(
+        f"publish {topic}",
+        context=context_from(row["traceparent"], row["tracestate"]),
+        kind=SpanKind.PRODUCER,
+        attributes=attributes,
+    )
+    return span, with_trace_headers(headers, set_span_in_context(span))
+
+
+def _end_spans(spans: Sequence[Span | None], results: Sequence[BaseException | None]) -> None:
+    for span, error in zip(spans, results, strict=True):
+        if span is None:
+            continue
+        if error is not None:
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            span.set_attribute("error.type", type(error).__name__)
+        span.end()
 
 
 def _backoff(failures: int) -> float:

@@ -15,6 +15,7 @@ import pytest
 from samspil.local.runner import SERVICES, LocalStack, free_port
 from samspil.runtime.auth import DEPARTMENT_AUDIENCES, DEPARTMENT_OF_ROLE, Role, issue_local_token
 from tests.infra import Infra
+from tests.otlp import OtlpReceiver
 from tests.support import random_cpr
 
 EMPLOYMENT_TEAM = "Jobcenter Nord, team 3"
@@ -103,11 +104,26 @@ class RunningStack:
 
 
 @pytest.fixture(scope="session")
-def running_stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    """All three services as separate processes, on the test run's broker and databases."""
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """Where the stack's services export their spans (OTLP/HTTP), for the tests to read."""
+    receiver = OtlpReceiver().start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def running_stack(
+    infra: Infra, tmp_path_factory: pytest.TempPathFactory, otlp_receiver: OtlpReceiver
+) -> Iterator[RunningStack]:
+    """All three services as separate processes, on the test run's broker and databases,
+    exporting their spans to the test's OTLP receiver."""
     env = {
         **os.environ,
         **infra.client_env,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",  # milliseconds: spans reach the receiver soon
         "PROVIDER_GATEWAY_TOKEN_SECRET": secrets.token_urlsafe(48),
         "SAMSPIL_AUTH_SECRET": secrets.token_urlsafe(48),
         "SAMSPIL_CITIZEN_REF_KEY": secrets.token_urlsafe(48),

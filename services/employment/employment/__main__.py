@@ -4,11 +4,13 @@ from employment.bootstrap import SERVICE_NAME, build_app
 from employment.settings import EmploymentSettings
 from samspil.runtime.http import serve
 from samspil.runtime.logging import configure_logging
+from samspil.runtime.tracing import configure_tracing
 
 
 def main() -> None:
     settings = EmploymentSettings()
     configure_logging(SERVICE_NAME, settings.log_format, settings.log_level)
+    configure_tracing(SERVICE_NAME)
     serve(build_app(settings), settings)
 
 

@@ -4,11 +4,13 @@ from provider_gateway.bootstrap import SERVICE_NAME, build_app
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.http import serve
 from samspil.runtime.logging import configure_logging
+from samspil.runtime.tracing import configure_tracing
 
 
 def main() -> None:
     settings = GatewaySettings()
     configure_logging(SERVICE_NAME, settings.log_format, settings.log_level)
+    configure_tracing(SERVICE_NAME)
     serve(build_app(settings), settings)
 
 

@@ -30,7 +30,10 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         description=DESCRIPTION,
         workers={"retention": scheduler.retention_worker(settings)},
     )
-    app = create_app(runtime, title="Samspil provider gateway", description=DESCRIPTION)
+    # Providers are outside parties: their trace context is not continued.
+    app = create_app(
+        runtime, title="Samspil provider gateway", description=DESCRIPTION, continue_callers_trace=False
+    )
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(
         rate=settings.rate_limit_per_second,

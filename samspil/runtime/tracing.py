@@ -1,0 +1,461 @@
+"""Tracing: OpenTelemetry in every service, exported over OTLP/HTTP when an endpoint is set.
+
+:func:`configure_tracing` is called once per process, before the app is built. It sets up a
+tracer provider with ``service.name`` set to the service (``OTEL_SERVICE_NAME`` overrides it),
+the asyncpg instrumentation (statements only, never their parameters) and, in :func:`instrument_app`,
+the FastAPI instrumentation. Nothing is set up, recorded or exported unless
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, and nothing at
+all when ``OTEL_SDK_DISABLED=true`` or ``OTEL_TRACES_EXPORTER=none``. The exporter reads the
+other standard ``OTEL_EXPORTER_OTLP_*`` variables (headers, certificate, timeout, compression).
+
+Across Kafka the W3C trace context travels as the CloudEvents distributed-tracing extension,
+the ``ce_traceparent`` and ``ce_tracestate`` headers: the outbox stores the context current when
+its row is written, the relay's publish span continues it into the headers, and the consumer's
+process span continues from them (see outbox.py and consumer.py). Without a tracer provider the
+context still passes through unchanged.
+
+No CPR number leaves in a span: the exporter masks every CPR number in span names, attributes,
+events and status texts (an HTTP span of a request the CPR guard refused records its path) and
+exports URLs without their query strings; a carried context that holds one (a ``tracestate``
+someone wrote) is ignored; and the ids this process generates never read as one (random hex
+does, about one ``traceparent`` in 500, and the envelope refuses a CPR number in any attribute).
+The public gateway does not continue a caller's context at all.
+
+A database query outside any traced work (the relay's polling, the schedulers' scans) starts
+no trace of its own; otherwise ``OTEL_TRACES_SAMPLER`` (parent-based) decides.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from collections.abc import Mapping, MutableMapping, Sequence
+from typing import Any
+from urllib.parse import unquote_plus
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import (
+    CarrierT,
+    Getter,
+    Setter,
+    TextMapPropagator,
+    default_getter,
+    default_setter,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.sdk.trace.sampling import (
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import Link, SpanKind, Status, TraceState
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import Attributes
+
+from schemas.cpr import contains_cpr, mask_cpr_numbers
+
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
+# The CloudEvents Kafka binding's names for the distributed-tracing extension's attributes.
+TRACE_HEADERS = (f"ce_{TRACEPARENT}", f"ce_{TRACESTATE}")
+# HTTP paths never traced: probes, asked every few seconds.
+UNTRACED_PATHS = "/healthz$,/readyz$"
+MASK = "[cpr-masked]"
+
+_provider: TracerProvider | None = None
+_exporter: SpanExporter | None = None
+
+
+def tracer() -> trace.Tracer:
+    """The runtime's tracer (a no-op one while no provider is set up)."""
+    return trace.get_tracer("samspil.runtime")
+
+
+def export_configured(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether spans are to be exported: an OTLP endpoint is set, the SDK is not disabled and
+    the traces exporter is not ``none``."""
+    env = os.environ if environ is None else environ
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    if env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
+        return False
+    return bool(
+        env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+        or env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    )
+
+
+def span_exporter(environ: Mapping[str, str] | None = None) -> SpanExporter | None:
+    """The OTLP/HTTP exporter (wrapped so no CPR number leaves), or None when nothing is to be
+    exported."""
+    if not export_configured(environ):
+        return None
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return CprMaskingExporter(OTLPSpanExporter())
+
+
+def build_tracer_provider(
+    service_name: str, exporter: SpanExporter | None, environ: Mapping[str, str] | None = None
+) -> TracerProvider:
+    """A provider for one service: its name on every span, CPR-free ids, database queries
+    outside any traced work (the relay's polling, the schedulers' scans, probes) not recorded."""
+    env = os.environ if environ is None else environ
+    attributes: dict[str, str] = {"service.namespace": "samspil"}
+    if not env.get("OTEL_SERVICE_NAME"):
+        attributes["service.name"] = service_name
+    provider = TracerProvider(
+        resource=Resource.create(attributes),
+        sampler=_OrphanQueriesDropped(_sampler_from(env)),
+        id_generator=CprFreeIdGenerator(),
+    )
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def configure_tracing(service_name: str, environ: Mapping[str, str] | None = None) -> TracerProvider | None:
+    """Set up tracing for this process (once, before the app is built); None when nothing is to
+    be exported, and then nothing is recorded either."""
+    global _provider, _exporter
+    exporter = span_exporter(environ)
+    if exporter is None:
+        return None
+    if _provider is not None:
+        return _provider
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    _exporter = exporter
+    _provider = build_tracer_provider(service_name, exporter, environ)
+    trace.set_tracer_provider(_provider)
+    propagate.set_global_textmap(CprSafeTraceContext())
+    # Never the query parameters: they are what a CPR number would be passed as.
+    AsyncPGInstrumentor(capture_parameters=False).instrument(tracer_provider=_provider)  # type: ignore[no-untyped-call]
+    return _provider
+
+
+def tracing_configured() -> bool:
+    return _provider is not None
+
+
+def shutdown_tracing(timeout: float = 2.0) -> None:
+    """Export what is still buffered, waiting at most ``timeout`` seconds: with the collector
+    away the exporter would retry for its whole export timeout (10 s by default) after the
+    service's own bounded stop. What is not exported by then is dropped."""
+    global _provider, _exporter
+    if _provider is None:
+        return
+    # The flush exports in the calling thread and retries until the export timeout, so it runs
+    # beside; shutting the exporter down ends a retry still waiting for the collector.
+    flush = threading.Thread(target=_provider.force_flush, name="otel-flush", daemon=True)
+    flush.start()
+    flush.join(timeout)
+    if _exporter is not None:
+        _exporter.shutdown()
+    flush.join(1.0)
+    _provider.shutdown()
+    _provider = _exporter = None
+
+
+def instrument_app(app: Any, *, continue_callers_trace: bool = True) -> None:
+    """The FastAPI instrumentation on a service's API, when tracing is set up: one server span
+    per request, named by its route, probes left out. Outermost, so a request a middleware
+    refuses (the CPR guard's 422 among them) has its span too.
+
+    ``continue_callers_trace=False`` (the public gateway) starts every request's trace anew: a
+    caller's ``traceparent`` and ``tracestate`` are outside parties' text, which would otherwise
+    be stored with the outbox rows and sent on to the departments, and a caller could ask for
+    every span to be recorded."""
+    if _provider is None:
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=_provider,
+        excluded_urls=UNTRACED_PATHS,
+        exclude_spans=["receive", "send"],
+    )
+    if not continue_callers_trace:
+        instrumented = app.build_middleware_stack
+
+        def build_middleware_stack() -> Any:
+            return _WithoutTraceContext(instrumented())
+
+        app.build_middleware_stack = build_middleware_stack
+
+
+class _WithoutTraceContext:
+    """ASGI: the request without ``traceparent`` and ``tracestate`` headers."""
+
+    _dropped = frozenset({TRACEPARENT.encode(), TRACESTATE.encode()})
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = [(name, value) for name, value in scope["headers"] if name.lower() not in self._dropped]
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
+
+
+# --- the context on Kafka records -------------------------------------------------------------
+
+
+class CprSafeTraceContext(TextMapPropagator):
+    """W3C trace context, except that a carrier whose ``traceparent`` or ``tracestate`` holds a
+    CPR number is ignored as a whole (the trace starts anew), so none is continued, stored in the
+    outbox or sent on."""
+
+    def __init__(self) -> None:
+        self._w3c = TraceContextTextMapPropagator()
+
+    def extract(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        getter: Getter[CarrierT] = default_getter,
+    ) -> Context:
+        for name in (TRACEPARENT, TRACESTATE):
+            if any(contains_cpr(value) for value in getter.get(carrier, name) or ()):
+                return context if context is not None else Context()
+        return self._w3c.extract(carrier, context, getter)
+
+    def inject(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        setter: Setter[CarrierT] = default_setter,
+    ) -> None:
+        written: dict[str, str] = {}
+        self._w3c.inject(written, context)
+        if any(contains_cpr(value) for value in written.values()):
+            return
+        for name, value in written.items():
+            setter.set(carrier, name, value)
+
+    @property
+    def fields(self) -> set[str]:
+        return {TRACEPARENT, TRACESTATE}
+
+
+_PROPAGATOR = CprSafeTraceContext()
+
+
+def current_trace_context() -> tuple[str | None, str | None]:
+    """The current span's ``traceparent`` and ``tracestate`` (None where there is none), as the
+    outbox stores them."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier.get(TRACEPARENT), carrier.get(TRACESTATE) or None
+
+
+def context_from(traceparent: str | None, tracestate: str | None) -> Context:
+    """The context a stored or received ``traceparent``/``tracestate`` pair names; an empty one
+    (a new trace) when it is missing, malformed or holds a CPR number."""
+    carrier: dict[str, str] = {}
+    if traceparent:
+        carrier[TRACEPARENT] = traceparent
+        if tracestate:
+            carrier[TRACESTATE] = tracestate
+    return _PROPAGATOR.extract(carrier, Context())
+
+
+def context_from_headers(headers: Sequence[tuple[str, bytes | None]]) -> Context:
+    """The context a Kafka record's ``ce_traceparent`` and ``ce_tracestate`` headers carry."""
+    found: dict[str, str] = {}
+    for name, raw in headers:
+        if name in TRACE_HEADERS and name not in found:
+            found[name] = (raw or b"").decode("utf-8", "replace")
+    return context_from(found.get(TRACE_HEADERS[0]), found.get(TRACE_HEADERS[1]))
+
+
+def trace_headers(context: Context | None = None) -> list[tuple[str, bytes]]:
+    """``ce_traceparent`` (and ``ce_tracestate``) for the span current in ``context``."""
+    carrier: MutableMapping[str, str] = {}
+    _PROPAGATOR.inject(carrier, context)
+    return [(f"ce_{name}", carrier[name].encode()) for name in (TRACEPARENT, TRACESTATE) if carrier.get(name)]
+
+
+def with_trace_headers(
+    headers: Sequence[tuple[str, bytes]], context: Context | None = None
+) -> list[tuple[str, bytes]]:
+    """The headers with their trace headers replaced by those of ``context``'s span."""
+    return [(name, value) for name, value in headers if name not in TRACE_HEADERS] + trace_headers(context)
+
+
+# --- ids, sampling, export ----------------------------------------------------------------------
+
+
+class CprFreeIdGenerator(IdGenerator):
+    """Random ids whose hex never reads as a CPR number, alone or in a ``traceparent``: each id
+    begins and ends with a letter (so none joins a neighbour across a '-') and is drawn again
+    while the detector finds one in it."""
+
+    def generate_span_id(self) -> int:
+        return _cpr_free_id(64)
+
+    def generate_trace_id(self) -> int:
+        return _cpr_free_id(128)
+
+    def is_trace_id_random(self) -> bool:
+        return True
+
+
+def _cpr_free_id(bits: int) -> int:
+    width = bits // 4
+    while True:
+        value = random.getrandbits(bits)
+        # First and last hex digit a-f: 6 of the 16 values each.
+        first, last = 0xA + (value >> (bits - 4)) % 6, 0xA + (value & 0xF) % 6
+        value = (value & ~(0xF << (bits - 4)) & ~0xF) | (first << (bits - 4)) | last
+        if not contains_cpr(f"{value:0{width}x}"):
+            return value
+
+
+def _sampler_from(env: Mapping[str, str]) -> Sampler:
+    """``OTEL_TRACES_SAMPLER``'s parent-based samplers (the default is parentbased_always_on)."""
+    name = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    if name in ("parentbased_traceidratio", "traceidratio"):
+        try:
+            ratio = float(env.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
+        except ValueError:
+            ratio = 1.0
+        return ParentBased(TraceIdRatioBased(min(1.0, max(0.0, ratio))))
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
+
+    return ParentBased(ALWAYS_OFF if name in ("always_off", "parentbased_always_off") else ALWAYS_ON)
+
+
+class _OrphanQueriesDropped(Sampler):
+    """A database query outside any traced work starts no trace of its own."""
+
+    def __init__(self, delegate: Sampler) -> None:
+        self._delegate = delegate
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        parent = trace.get_current_span(parent_context).get_span_context()
+        is_query = kind == SpanKind.CLIENT and any(
+            name in (attributes or {}) for name in ("db.system", "db.system.name")
+        )
+        if is_query and not parent.is_valid:
+            return SamplingResult(Decision.DROP)
+        return self._delegate.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"OrphanQueriesDropped{{{self._delegate.get_description()}}}"
+
+
+class CprMaskingExporter(SpanExporter):
+    """Masks every CPR number in what it exports: span names, attribute values (URL-encoded ones
+    decoded first), events, links and status texts; a trace state holding one is dropped. URLs
+    are exported without their query strings."""
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self._exporter = exporter
+        self._shut_down = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self._exporter.export([masked_span(span) for span in spans])
+
+    def shutdown(self) -> None:
+        if not self._shut_down:
+            self._shut_down = True
+            self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
+
+
+# Recorded without their query strings: a query may name a citizen (by pseudonym) or hold text.
+_URL_ATTRIBUTES = frozenset({"http.url", "http.target", "url.full"})
+
+
+def masked_span(span: ReadableSpan) -> ReadableSpan:
+    """The span with every CPR number masked and no URL's query string; the span itself when it
+    holds neither."""
+    changed = False
+
+    def text(value: str) -> str:
+        nonlocal changed
+        if contains_cpr(value):
+            changed = True
+            return mask_cpr_numbers(value, MASK)
+        decoded = unquote_plus(value) if "%" in value or "+" in value else value
+        if decoded != value and contains_cpr(decoded):
+            changed = True
+            return mask_cpr_numbers(decoded, MASK)
+        return value
+
+    def attrs(attributes: Attributes) -> dict[str, Any] | None:
+        if attributes is None:
+            return None
+        result: dict[str, Any] = {}
+        for key, value in attributes.items():
+            if isinstance(value, str):
+                result[text(key)] = text(value)
+            elif isinstance(value, tuple | list):
+                result[text(key)] = tuple(text(item) if isinstance(item, str) else item for item in value)
+            else:
+                result[text(key)] = value
+        return result
+
+    name = text(span.name)
+    attributes = attrs(span.attributes)
+    if attributes is not None:
+        for key in _URL_ATTRIBUTES.intersection(attributes):
+            value = attributes[key]
+            if isinstance(value, str) and "?" in value:
+                changed = True
+                attributes[key] = value.split("?", 1)[0]
+        if "url.query" in attributes:
+            changed = True
+            del attributes["url.query"]
+    events = [
+        Event(text(event.name), attrs(event.attributes), timestamp=event.timestamp) for event in span.events
+    ]
+    links = [Link(link.context, attrs(link.attributes)) for link in span.links]
+    status = span.status
+    if status.description:
+        status = Status(status.status_code, text(status.description))
+    context = span.context
+    if context is not None and any(contains_cpr(f"{k}={v}") for k, v in context.trace_state.items()):
+        changed = True
+        context = trace.SpanContext(
+            context.trace_id, context.span_id, context.is_remote, context.trace_flags, TraceState()
+        )
+    if not changed:
+        return span
+    return ReadableSpan(
+        name=name,
+        context=context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes,
+        events=events,
+        links=links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )

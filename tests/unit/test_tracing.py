@@ -1,0 +1,179 @@
+"""Tracing's set-up and its privacy rules, without a collector: which exporter a process gets,
+ids that never read as a CPR number, carried contexts that hold one ignored, and the exporter
+masking any that a span recorded."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
+
+from samspil.runtime import tracing
+from samspil.runtime.codec import decode_envelope, encode, extension_attributes
+from samspil.runtime.tracing import (
+    CprFreeIdGenerator,
+    CprMaskingExporter,
+    build_tracer_provider,
+    configure_tracing,
+    context_from,
+    context_from_headers,
+    current_trace_context,
+    masked_span,
+    span_exporter,
+    trace_headers,
+    with_trace_headers,
+)
+from schemas.cpr import contains_cpr
+from tests.support import absence_notice, random_cpr
+
+TRACE_ID, SPAN_ID = 0xAB12CD34EF56AB78CD90EF12AB34CD56, 0xAB12CD34EF56AB78
+TRACEPARENT = f"00-{TRACE_ID:032x}-{SPAN_ID:016x}-01"
+
+
+def test_without_an_otlp_endpoint_no_exporter_is_configured_and_nothing_is_set_up() -> None:
+    assert span_exporter({}) is None
+    assert span_exporter({"OTEL_EXPORTER_OTLP_ENDPOINT": ""}) is None
+    assert configure_tracing("employment", {}) is None
+    assert not tracing.tracing_configured()
+    assert not isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"},
+        {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"},
+    ],
+)
+def test_an_otlp_endpoint_gives_the_otlp_http_exporter_behind_the_cpr_mask(variables: dict[str, str]) -> None:
+    exporter = span_exporter(variables)
+    assert isinstance(exporter, CprMaskingExporter)
+    assert isinstance(exporter._exporter, OTLPSpanExporter)
+
+
+@pytest.mark.parametrize(
+    "switch", [{"OTEL_SDK_DISABLED": "true"}, {"OTEL_SDK_DISABLED": "TRUE"}, {"OTEL_TRACES_EXPORTER": "none"}]
+)
+def test_a_disabled_sdk_or_no_traces_exporter_exports_nothing_even_with_an_endpoint(
+    switch: dict[str, str],
+) -> None:
+    assert span_exporter({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", **switch}) is None
+
+
+def test_each_service_names_itself_unless_otel_service_name_says_otherwise() -> None:
+    provider = build_tracer_provider("provider-gateway", None, {})
+    assert provider.resource.attributes["service.name"] == "provider-gateway"
+    assert provider.resource.attributes["service.namespace"] == "samspil"
+    assert isinstance(provider.id_generator, CprFreeIdGenerator)
+
+
+def traceparents(ids: RandomIdGenerator | CprFreeIdGenerator, count: int) -> list[str]:
+    return [f"00-{ids.generate_trace_id():032x}-{ids.generate_span_id():016x}-01" for _ in range(count)]
+
+
+def test_generated_ids_never_read_as_a_cpr_number_though_plain_random_ones_do() -> None:
+    random.seed(11)
+    plain = traceparents(RandomIdGenerator(), 20_000)
+    # About one in 500: the envelope would refuse those events (a CPR number in ce_traceparent).
+    assert sum(map(contains_cpr, plain)) > 5
+    ours = traceparents(CprFreeIdGenerator(), 20_000)
+    assert not [value for value in ours if contains_cpr(value)]
+    assert len(set(ours)) == len(ours)
+
+
+def test_a_carried_context_is_continued_and_a_malformed_one_or_one_holding_a_cpr_number_is_ignored() -> None:
+    continued = trace.get_current_span(context_from(TRACEPARENT, "samspil=a1")).get_span_context()
+    assert (continued.trace_id, continued.span_id, continued.is_remote) == (TRACE_ID, SPAN_ID, True)
+    assert continued.trace_state.get("samspil") == "a1"
+    for traceparent, tracestate in [
+        ("00-not-a-context-01", None),
+        ("", None),
+        (None, None),
+        (TRACEPARENT, f"vendor={random_cpr().replace('-', '')}"),
+        (f"00-{TRACE_ID:032x}-{random_cpr().replace('-', '')}abcdef-01", None),
+    ]:
+        context = context_from(traceparent, tracestate)
+        assert not trace.get_current_span(context).get_span_context().is_valid, (traceparent, tracestate)
+    headers = [("ce_traceparent", TRACEPARENT.encode()), ("ce_tracestate", b"samspil=a1")]
+    assert trace.get_current_span(context_from_headers(headers)).get_span_context().trace_id == TRACE_ID
+
+
+def test_the_current_context_becomes_the_records_ce_traceparent_which_the_envelope_accepts() -> None:
+    assert current_trace_context() == (None, None)
+    parent = SpanContext(TRACE_ID, SPAN_ID, True, TraceFlags(1), TraceState([("samspil", "a1")]))
+    with trace.use_span(NonRecordingSpan(parent)):
+        assert current_trace_context() == (TRACEPARENT, "samspil=a1")
+        envelope, notice = absence_notice()
+        record = encode(envelope, notice)
+        headers = with_trace_headers([*record.headers, ("ce_traceparent", b"00-old")])
+    assert [value for name, value in headers if name == "ce_traceparent"] == [TRACEPARENT.encode()]
+    assert decode_envelope(headers) == envelope
+    assert extension_attributes(headers) == {"traceparent": TRACEPARENT, "tracestate": "samspil=a1"}
+    assert trace_headers() == []  # outside any span: no trace headers
+
+
+def finished_span(**attributes: str) -> ReadableSpan:
+    exporter = InMemorySpanExporter()
+    provider = build_tracer_provider("provider-gateway", None, {})
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span(
+        f"GET /v1/referrals/{attributes.get('id', '')}", kind=SpanKind.SERVER, attributes=attributes
+    ) as span:
+        span.add_event("exception", {"exception.message": f"bad value {attributes.get('id', '')}"})
+        span.set_status(trace.Status(trace.StatusCode.ERROR, f"refused {attributes.get('id', '')}"))
+    (finished,) = exporter.get_finished_spans()
+    return finished
+
+
+def texts(span: ReadableSpan) -> list[str]:
+    values = [span.name, span.status.description or ""]
+    values += [str(value) for value in (span.attributes or {}).values()]
+    values += [str(value) for event in span.events for value in (event.attributes or {}).values()]
+    return values
+
+
+def test_the_exporter_masks_a_cpr_number_wherever_a_span_recorded_one_url_encoded_too() -> None:
+    cpr = random_cpr()
+    recorded = finished_span(
+        id=cpr,
+        **{
+            "http.target": f"/v1/referrals/{cpr}?q={cpr.replace('-', '%2D')}",
+            "http.url": f"http://x/?a={cpr}",
+        },
+    )
+    assert any(cpr in text for text in texts(recorded))
+    masked = masked_span(recorded)
+    assert not [text for text in texts(masked) if contains_cpr(text) or cpr in text]
+    assert masked.attributes is not None and masked.attributes["http.target"] == "/v1/referrals/[cpr-masked]"
+    assert masked.attributes["http.url"] == "http://x/"  # no query string is exported
+    assert (masked.context, masked.parent, masked.kind) == (recorded.context, recorded.parent, recorded.kind)
+
+    exported = InMemorySpanExporter()
+    assert CprMaskingExporter(exported).export([recorded]).name == "SUCCESS"
+    assert not [text for text in texts(exported.get_finished_spans()[0]) if contains_cpr(text)]
+
+
+def test_a_span_without_a_cpr_number_is_exported_as_it_is() -> None:
+    recorded = finished_span(id="3f2b9c1e-0000-4000-8000-000000000001")
+    assert masked_span(recorded) is recorded
+
+
+def test_database_queries_outside_any_traced_work_start_no_trace_but_inside_one_are_recorded() -> None:
+    provider = build_tracer_provider("employment", None, {})
+    tracer = provider.get_tracer("test")
+    query = {"db.system": "postgresql", "db.statement": "SELECT 1"}
+    with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes=query) as orphan:
+        assert not orphan.is_recording()
+    with tracer.start_as_current_span("process", kind=SpanKind.CONSUMER):
+        with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes=query) as child:
+            assert child.is_recording()
+    with tracer.start_as_current_span("POST /v1/things", kind=SpanKind.SERVER) as request:
+        assert request.is_recording()
