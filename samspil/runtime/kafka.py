@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import aiokafka.client
 import structlog
 from aiokafka import AIOKafkaProducer, errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -17,6 +18,23 @@ from samspil.runtime.codec import Record
 from schemas.topics import Topic
 
 log = structlog.get_logger("samspil.kafka")
+
+
+class _MetadataRequestWithoutTopicCreation(MetadataRequest):  # type: ignore[misc]
+    """aiokafka asks for a topic's metadata allowing the broker to create it, and a broker that
+    allows it (the embedded one always does) creates it with its own default partitions: after
+    a restart, the first client to ask for a catalogue topic made it with 4 partitions instead
+    of 6, and records the producer then sent to partitions 4 and 5 were acknowledged and lost.
+    Topics come from the catalogue (ensure_topics) or the operator, never from a question."""
+
+    def __init__(
+        self, topics: list[str] | None = None, allow_auto_topic_creation: bool | None = None
+    ) -> None:
+        super().__init__(topics, bool(allow_auto_topic_creation))
+
+
+# The clients (producer, consumers) look the name up in their module at each request.
+aiokafka.client.MetadataRequest = _MetadataRequestWithoutTopicCreation
 
 _TOPIC_EXISTS = 36
 _DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itself
