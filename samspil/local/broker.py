@@ -44,6 +44,9 @@ class EmbeddedBroker:
         return f"{self.host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> None:
+        """Start (or start again, on the same port: a crashed one's process is reaped first)."""
+        if self._process is not None and self._process.poll() is not None:
+            self._process = None
         url = f"tcp://{self.host}:{self.port}"
         if _accepts_connections(self.host, self.port):
             raise RuntimeError(
@@ -86,8 +89,15 @@ class EmbeddedBroker:
         stop_process(process, timeout)
 
     @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def exit_code(self) -> int | None:
+        """The exit code of a broker that died; None while it runs, or once stopped on purpose."""
+        return None if self._process is None else self._process.poll()
+
+    def is_ready(self) -> bool:
+        return self._process is not None and _accepts_connections(self.host, self.port)
 
     def kill(self) -> None:
         """Stop at once, as a crash would (tests use it)."""

@@ -61,6 +61,8 @@ DEFAULT_POSTGRES_PORT = 15432
 DEFAULT_STOP_TIMEOUT = 10.0  # the services' own default (RuntimeSettings.stop_timeout_seconds)
 STOP_GRACE_SECONDS = 5.0
 _DEPARTMENTS = frozenset({"employment", "social"})
+# The embedded broker's name for the supervisor.
+BROKER = "broker"
 # The services `--replicas` multiplies; the gateway stays one: it is the providers' one address.
 REPLICATED = _DEPARTMENTS
 # Unprefixed secrets, by the services that may hold them; every other unprefixed variable is
@@ -194,8 +196,7 @@ class LocalStack:
             env.setdefault("SAMSPIL_AUTH_SECRET", self.staff_token_secret())
         return env
 
-    def start_service(self, name: str) -> None:
-        """Start a service's process (or one instance's: ``employment-2``)."""
+    def _start_process(self, name: str) -> None:
         spec = spec_of(name)
         with open_private_log(self.logs / f"{name}.log") as log:
             self.processes[name] = subprocess.Popen(
@@ -214,7 +215,7 @@ class LocalStack:
     ) -> None:
         self.start_infrastructure()
         for name in self.all_instances():
-            self.start_service(name)
+            self._start_process(name)
         self.wait_ready(timeout, cancelled, on_ready)
         self.protect_audit_tables()
 
@@ -287,17 +288,32 @@ class LocalStack:
     def dead_services(self) -> list[str]:
         return [name for name, process in self.processes.items() if process.poll() is not None]
 
-    # What the supervisor (samspil.local.supervisor) watches and restarts.
+    # What the supervisor (samspil.local.supervisor) watches and restarts: the embedded broker
+    # (started again on its port, empty, with a new cluster id, which the services notice) and
+    # every service instance.
     def service_names(self) -> list[str]:
-        return [name for name in self.all_instances() if name in self.processes]
+        broker = [BROKER] if self.broker is not None else []
+        return broker + [name for name in self.all_instances() if name in self.processes]
 
     def exit_code(self, name: str) -> int | None:
         """The exit code of a service that died; None while it runs, or once it was stopped on
         purpose (stop_service, kill_service), which is not for the supervisor to undo."""
+        if name == BROKER:
+            return None if self.broker is None else self.broker.exit_code()
         process = self.processes.get(name)
         return None if process is None else process.poll()
 
+    def start_service(self, name: str) -> None:
+        """Start a service's process (or one instance's: ``employment-2``), or the broker again."""
+        if name == BROKER:
+            if self.broker is not None:
+                self.broker.start()
+            return
+        self._start_process(name)
+
     def is_ready(self, name: str) -> bool:
+        if name == BROKER:
+            return self.broker is not None and self.broker.is_ready()
         return _is_ready(self.url(name) + "/readyz")
 
     def staff_token_secret(self) -> str:

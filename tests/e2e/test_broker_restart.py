@@ -1,11 +1,12 @@
-"""The embedded broker restarting under running services: it comes back empty (memory only),
-with a new cluster id. The services notice while they run: they create the topics again, the
-outboxes publish their retained events again and the consumers read from the beginning, so an
-event the old broker held unread still has its effect, once, and nothing handled before is
-handled twice."""
+"""The embedded broker crashing under running services: the runner's supervisor starts it again
+on its port, and it comes back empty (memory only), with a new cluster id. The services notice
+while they run: they create the topics again, the outboxes publish their retained events again
+and the consumers read from the beginning, so an event the old broker held unread still has its
+effect, once, and nothing handled before is handled twice."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import uuid
@@ -14,6 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from samspil.local.supervisor import RestartPolicy, Supervisor
 from samspil.runtime.outbox import add_event
 from tests.e2e.test_local_restart import fresh_stack
 from tests.support import absence_notice, wait_for
@@ -67,6 +69,8 @@ async def test_a_broker_restarted_under_running_services_loses_nothing_it_held_u
     stack = fresh_stack(server_dir)
     stack.env = {**stack.env, "SAMSPIL_BROKER_CHECK_SECONDS": "1"}
     stack.start(timeout=90)
+    reported: list[str] = []
+    supervisor = Supervisor(stack, report=reported.append, policy=RestartPolicy(first_delay=0.2))
     try:
         assert stack.broker is not None
         gateway_url, employment_url = (
@@ -88,9 +92,16 @@ async def test_a_broker_restarted_under_running_services_loses_nothing_it_held_u
         try:
             unread = await send_notices(gateway_url, 5)
             await wait_for(lambda: published(gateway_url, unread), timeout=60)
-            old_cluster = stack.broker.cluster_id
-            stack.broker.stop()
-            stack.broker.start()
+            # The broker crashes; the runner's supervisor starts it again on its port, empty.
+            old_cluster, broker_pid = stack.broker.cluster_id, stack.broker.pid
+            assert broker_pid is not None
+            os.kill(broker_pid, signal.SIGKILL)
+
+            async def broker_back() -> bool:
+                await asyncio.to_thread(supervisor.supervise_once)
+                return "broker is ready again (restart 1)" in reported
+
+            await wait_for(broker_back, timeout=60)
             assert stack.broker.cluster_id != old_cluster
         finally:
             os.kill(employment.pid, signal.SIGCONT)
@@ -107,6 +118,12 @@ async def test_a_broker_restarted_under_running_services_loses_nothing_it_held_u
         # handled before were recognised by its inbox.
         assert await tasks_per_event(employment_url, everything) == dict.fromkeys(everything, 1)
         # The services noticed while they ran; none was restarted.
+        supervisor.supervise_once()
+        assert reported == [
+            f"broker exited with code {-signal.SIGKILL}; restarting in 0.2 s",
+            "broker restarted (restart 1)",
+            "broker is ready again (restart 1)",
+        ]
         assert stack.dead_services() == []
         assert employment.poll() is None
         gateway_log = (stack.logs / "provider-gateway.log").read_text()
