@@ -53,6 +53,7 @@ class _ServiceName:
 
 # Libraries that log each failed connection attempt, many times a second while the broker is away.
 RATE_LIMITED_LOGGERS = ("aiokafka", "faststream")
+_MAX_KINDS = 1000
 
 
 @dataclass
@@ -90,6 +91,8 @@ class RepeatLimiter(logging.Filter):
         if seen is not None and seen.held:
             # No "%" added: the record's own arguments are still formatted into its message.
             record.msg = f"{record.msg} [{seen.held} more like it in {round(now - seen.logged_at)} s]"
+        if len(self._seen) >= _MAX_KINDS:  # lines that carry their values in the text
+            self._seen = {k: v for k, v in self._seen.items() if now - v.logged_at < self.interval}
         self._seen[key] = _Seen(now)
         return True
 

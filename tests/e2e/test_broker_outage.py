@@ -20,6 +20,7 @@ import pytest
 
 from samspil.local.broker import CLIENT_ENV, EmbeddedBroker
 from samspil.local.runner import SERVICES, LocalStack, free_port
+from tests.e2e.test_local_restart import fresh_stack
 from tests.infra import Infra
 from tests.support import wait_for
 
@@ -141,3 +142,27 @@ async def test_a_service_started_without_a_broker_connects_when_the_broker_comes
     finally:
         stack.stop()
         broker.stop()
+
+
+async def test_services_whose_broker_goes_away_say_so_once_per_interval(server_dir: Path) -> None:
+    stack = fresh_stack(server_dir)
+    stack.env = {**stack.env, "SAMSPIL_BROKER_OUTAGE_LOG_SECONDS": str(OUTAGE_LOG_SECONDS)}
+    stack.start(timeout=90)
+    try:
+        assert stack.broker is not None
+        before = {spec.name: len(log_lines(stack, spec.name)) for spec in SERVICES}
+        stack.broker.stop()
+
+        async def three_outage_lines_each() -> bool:
+            return all(len(outage_lines(stack, spec.name)) >= 3 for spec in SERVICES)
+
+        await wait_for(three_outage_lines_each, timeout=60)
+        for spec in SERVICES:
+            assert stack.processes[spec.name].poll() is None
+            during = log_lines(stack, spec.name)[before[spec.name] :]
+            intervals = len(outage_lines(stack, spec.name))
+            # Each kind of complaint at most once per interval, a handful of kinds: not the
+            # Kafka libraries' lines many times a second.
+            assert len(during) <= 8 * (intervals + 1), [line["event"] for line in during]
+    finally:
+        stack.stop()
