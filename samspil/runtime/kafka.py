@@ -123,7 +123,7 @@ class BrokerOutage:
         if self.since is None:
             self.since, self.attempts, self._logged_at = now, 0, now - self.interval
         self.attempts += 1
-        # The type only: a message may quote an address with credentials in it.
+        # The type only where others may read it (readiness); the log says more.
         self.last_error = type(error).__name__
         if now - self._logged_at >= self.interval:
             self._logged_at = now
@@ -132,6 +132,7 @@ class BrokerOutage:
                 failed_attempts=self.attempts,
                 for_seconds=round(now - self.since),
                 error=self.last_error,
+                detail=" ".join(str(error).split())[:300],
             )
 
     def succeeded(self) -> None:

@@ -138,7 +138,7 @@ class ServiceRuntime:
                 backoff_base=s.consumer_backoff_seconds,
                 metrics=self.metrics,
             )
-            await self.broker().start()
+            await self._start_consumer()
         self._watch_task = asyncio.create_task(self._watch_broker(), name=f"{self.name}-broker-watch")
         log.info("broker connected", cluster_id=self._identity)
 
@@ -201,8 +201,24 @@ class ServiceRuntime:
         except Exception as error:
             log.warning("old consumer not stopped cleanly", error=type(error).__name__)
         self._rewind_pending = True
-        await self.broker().start()
+        await self._start_consumer()
         log.info("consumer started again, reading from the beginning")
+
+    async def _start_consumer(self) -> None:
+        """Start the FastStream broker (the consumer), trying again while the broker is away."""
+        delay = 0.25
+        while True:
+            try:
+                await self.broker().start()
+                return
+            except Exception as error:
+                self._outage.failed(error)
+                broker, self._broker, self._subscribers = self._broker, None, []
+                if broker is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(broker.stop(), timeout=self.settings.stop_timeout_seconds)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def sender(self) -> KafkaSender:
         """A new outbox sender for the service's cluster (not started)."""

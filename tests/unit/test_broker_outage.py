@@ -24,6 +24,7 @@ def test_an_outage_is_logged_once_per_interval_with_the_count_of_failed_attempts
         ("broker unreachable, still trying", 121),
         ("broker reachable again", 130),
     ]
-    # The error's type only: its text may name an address with credentials in it.
+    # The error's type (what readiness shows too), and its text for whoever reads the log.
     assert {line.get("error") for line in logs[:3]} == {"ConnectionRefusedError"}
+    assert {line.get("detail") for line in logs[:3]} == {"refused 127.0.0.1:19092"}
     assert not outage.ongoing
