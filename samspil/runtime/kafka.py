@@ -3,18 +3,38 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import aiokafka.client
 import structlog
 from aiokafka import AIOKafkaProducer, errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.protocol.metadata import MetadataRequest
 
 from samspil.runtime.codec import Record
 from schemas.topics import Topic
 
 log = structlog.get_logger("samspil.kafka")
+
+
+class _MetadataRequestWithoutTopicCreation(MetadataRequest):  # type: ignore[misc]
+    """aiokafka asks for a topic's metadata allowing the broker to create it, and a broker that
+    allows it (the embedded one always does) creates it with its own default partitions: after
+    a restart, the first client to ask for a catalogue topic made it with 4 partitions instead
+    of 6, and records the producer then sent to partitions 4 and 5 were acknowledged and lost.
+    Topics come from the catalogue (ensure_topics) or the operator, never from a question."""
+
+    def __init__(
+        self, topics: list[str] | None = None, allow_auto_topic_creation: bool | None = None
+    ) -> None:
+        super().__init__(topics, bool(allow_auto_topic_creation))
+
+
+# The clients (producer, consumers) look the name up in their module at each request.
+aiokafka.client.MetadataRequest = _MetadataRequestWithoutTopicCreation
 
 _TOPIC_EXISTS = 36
 _DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itself
@@ -75,6 +95,61 @@ class KafkaSender:
         cluster = await self._producer.client.fetch_all_metadata()
         present = cluster.topics(exclude_internal_topics=False)
         return sorted(name for name in set(names) if name not in present)
+
+    async def cluster_id(self) -> str | None:
+        """The cluster id the broker gives now (one metadata request for no topic); None from a
+        broker too old to say. Raises when the broker cannot be reached."""
+        client = self._producer.client
+        node = client.get_random_node()
+        if node is None:
+            raise errors.KafkaConnectionError("no broker known")
+        response = await client.send(node, MetadataRequest([]))
+        cluster: str | None = getattr(response, "cluster_id", None)
+        return cluster
+
+
+class BrokerOutage:
+    """Counts failed attempts to reach the broker and says so in one line per ``interval``
+    seconds (the first at once), and once more when it answers again."""
+
+    def __init__(self, interval: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self._clock = clock
+        self.since: float | None = None
+        self.attempts = 0
+        self.last_error = ""
+        self._logged_at = 0.0
+
+    @property
+    def ongoing(self) -> bool:
+        return self.since is not None
+
+    def failed(self, error: BaseException) -> None:
+        now = self._clock()
+        if self.since is None:
+            self.since, self.attempts, self._logged_at = now, 0, now - self.interval
+        self.attempts += 1
+        # The type only where others may read it (readiness); the log says more.
+        self.last_error = type(error).__name__
+        if now - self._logged_at >= self.interval:
+            self._logged_at = now
+            log.warning(
+                "broker unreachable, still trying",
+                failed_attempts=self.attempts,
+                for_seconds=round(now - self.since),
+                error=self.last_error,
+                detail=" ".join(str(error).split())[:300],
+            )
+
+    def succeeded(self) -> None:
+        if self.since is None:
+            return
+        log.info(
+            "broker reachable again",
+            failed_attempts=self.attempts,
+            after_seconds=round(self._clock() - self.since),
+        )
+        self.since, self.attempts, self.last_error = None, 0, ""
 
 
 class HeldBack(Exception):

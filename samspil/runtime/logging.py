@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -49,9 +51,58 @@ class _ServiceName:
         return event_dict
 
 
-def configure_logging(service: str, fmt: str = "auto", level: str = "info") -> None:
+# Libraries that log each failed connection attempt, many times a second while the broker is away.
+RATE_LIMITED_LOGGERS = ("aiokafka", "faststream")
+_MAX_KINDS = 1000
+
+
+@dataclass
+class _Seen:
+    logged_at: float
+    held: int = 0
+
+
+class RepeatLimiter(logging.Filter):
+    """Lets through the first record of each kind (logger and message template) from the noisy
+    libraries, then at most one per ``interval`` seconds, which says how many like it were held
+    back. A broker that is away for a minute then costs a few lines, not a thousand."""
+
+    def __init__(
+        self,
+        interval: float,
+        prefixes: tuple[str, ...] = RATE_LIMITED_LOGGERS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.interval = interval
+        self._prefixes = prefixes
+        self._clock = clock
+        self._seen: dict[tuple[str, str], _Seen] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not any(record.name == p or record.name.startswith(p + ".") for p in self._prefixes):
+            return True
+        key = (record.name, str(record.msg))
+        now = self._clock()
+        seen = self._seen.get(key)
+        if seen is not None and now - seen.logged_at < self.interval:
+            seen.held += 1
+            return False
+        if seen is not None and seen.held:
+            # No "%" added: the record's own arguments are still formatted into its message.
+            record.msg = f"{record.msg} [{seen.held} more like it in {round(now - seen.logged_at)} s]"
+        if len(self._seen) >= _MAX_KINDS:  # lines that carry their values in the text
+            self._seen = {k: v for k, v in self._seen.items() if now - v.logged_at < self.interval}
+        self._seen[key] = _Seen(now)
+        return True
+
+
+def configure_logging(
+    service: str, fmt: str = "auto", level: str = "info", repeat_interval: float = 30.0
+) -> None:
     """Configure structlog and route the standard library's loggers (uvicorn, aiokafka,
-    FastStream) through the same renderer."""
+    FastStream) through the same renderer; the Kafka libraries' repeated lines at most once per
+    ``repeat_interval`` seconds each."""
     global _configured
     if _configured:
         return
@@ -74,6 +125,7 @@ def configure_logging(service: str, fmt: str = "auto", level: str = "info") -> N
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RepeatLimiter(repeat_interval))
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -86,12 +86,17 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         broker_epoch: str | None = None,
+        broker_identity: Callable[[], Awaitable[str | None]] | None = None,
     ) -> None:
+        """``broker_identity``: asks the broker who it is (its cluster id), None when it cannot
+        be reached; asked before each batch, so nothing is published to a broker that replaced
+        the one the rows went to until the retained rows are pending again."""
         self._pool = pool
         self._sender = sender
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._broker_epoch = broker_epoch
+        self._broker_identity = broker_identity
         self._wakeup = asyncio.Event()
         self._stopping = False
         self.is_leader = False
@@ -122,12 +127,23 @@ class OutboxRelay:
     async def _lead(self, leader_conn: Connection) -> None:
         self.is_leader = True
         await self._check_broker_epoch()
+        known = await leader_conn.fetchval("SELECT value FROM relay_state WHERE name = 'broker_cluster_id'")
         await leader_conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
         log.info("outbox relay leads")
         failures = 0
         try:
             while not self._stopping:
                 self._wakeup.clear()
+                if self._broker_identity is not None:
+                    current = await self._broker_identity()
+                    if current is None:
+                        # Unreachable (the service logs that once per interval): try again soon,
+                        # but not on every notification.
+                        await asyncio.sleep(self._poll_interval)
+                        continue
+                    if current != known:
+                        await self._follow_broker(leader_conn, known, current)
+                        known = current
                 # On the lock's own connection: if that session is lost, the lock is gone, and
                 # so is this relay's right to publish; the batch fails instead of doubling up.
                 published, failed = await self.publish_batch(leader_conn)
@@ -243,6 +259,26 @@ class OutboxRelay:
                 "INSERT INTO relay_state (name, value) VALUES ('broker_epoch', $1)"
                 " ON CONFLICT (name) DO UPDATE SET value = $1, updated_at = now()",
                 self._broker_epoch,
+            )
+
+    async def _follow_broker(self, conn: Connection, known: str | None, current: str) -> None:
+        """The broker is not the one the published rows went to (its cluster id changed: the
+        embedded broker after a restart, or a cluster rebuilt empty): whatever it had not yet
+        delivered is gone with it, so every retained row is published again, in order, and the
+        consumers deduplicate."""
+        async with conn.transaction():
+            if known is not None:
+                status = await conn.execute(
+                    "UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL"
+                )
+                log.warning(
+                    "the broker was replaced, publishing retained events again",
+                    rows=int(status.split()[-1]),
+                )
+            await conn.execute(
+                "INSERT INTO relay_state (name, value) VALUES ('broker_cluster_id', $1)"
+                " ON CONFLICT (name) DO UPDATE SET value = $1, updated_at = now()",
+                current,
             )
 
     def _on_notify(self, *_: object) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Union
 
 import asyncpg
 import structlog
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
@@ -21,7 +21,7 @@ from faststream.specification import AsyncAPI
 from samspil.runtime.audit import protection_status
 from samspil.runtime.consumer import EventHandler, ReliableConsumer, commit_offset, tolerant_headers
 from samspil.runtime.db import create_pool, migrate
-from samspil.runtime.kafka import KafkaSender, ensure_topics
+from samspil.runtime.kafka import BrokerOutage, KafkaSender, ensure_topics
 from samspil.runtime.kafka_security import faststream_security, kafka_client_options
 from samspil.runtime.metrics import DatabaseGauge, ServiceMetrics, worker_context
 from samspil.runtime.outbox import OutboxRelay
@@ -58,9 +58,16 @@ class ServiceRuntime:
     pool: asyncpg.Pool = field(init=False)
     relay: OutboxRelay = field(init=False)
     consumer: ReliableConsumer | None = field(init=False, default=None)
-    _sender: KafkaSender = field(init=False)
+    _sender: KafkaSender | None = field(init=False, default=None)
     _broker: KafkaBroker | None = field(init=False, default=None)
     _relay_task: asyncio.Task[None] | None = field(init=False, default=None)
+    _connect_task: asyncio.Task[None] | None = field(init=False, default=None)
+    _watch_task: asyncio.Task[None] | None = field(init=False, default=None)
+    _outage: BrokerOutage = field(init=False)
+    _identity: str = field(init=False, default="")
+    _identity_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+    _rewind_pending: bool = field(init=False, default=False)
+    _rewind_task: asyncio.Task[None] | None = field(init=False, default=None)
     _subscribers: list[Any] = field(init=False, default_factory=list)
     _worker_tasks: dict[str, asyncio.Task[None]] = field(init=False, default_factory=dict)
     kafka_options: dict[str, Any] = field(init=False, repr=False)
@@ -76,33 +83,53 @@ class ServiceRuntime:
         return f"samspil-{self.name}"
 
     async def start(self) -> None:
+        """Open the database and migrate, start the service's own workers, and reach the broker
+        in the background: a service started while the broker is away serves its API (its
+        readiness says what it waits for), keeps trying, and stops at once when asked."""
         s = self.settings
         self.pool = await create_pool(s.database_url)
         applied = await migrate(self.pool, "samspil.runtime.migrations", *self.migration_packages)
         if applied:
             log.info("migrations applied", migrations=applied)
-        if s.kafka_create_topics:
-            await ensure_topics(
-                s.kafka_bootstrap_servers,
-                CATALOGUE,
-                replication_factor=s.kafka_replication_factor,
-                client_options=self.kafka_options,
-            )
-        self._sender = self.sender()
-        await self._sender.start()
+        self._outage = BrokerOutage(s.broker_outage_log_seconds)
+        for name, worker in self.workers.items():
+            with worker_context(self.metrics, name):  # the task counts its rounds under this name
+                self._worker_tasks[name] = asyncio.create_task(worker(self.pool), name=f"{self.name}-{name}")
+        self._connect_task = asyncio.create_task(self._connect(), name=f"{self.name}-connect")
+        log.info("service started")
+
+    async def _connect(self) -> None:
+        """Reach the broker (retrying for as long as it takes), then start the outbox relay,
+        the consumer and the broker watch."""
+        s = self.settings
+        delay = 0.25
+        while True:
+            sender = self.sender()
+            try:
+                if s.kafka_create_topics:
+                    await self._ensure_topics()
+                await sender.start()
+                self._identity = await sender.cluster_id() or ""
+                break
+            except Exception as error:
+                self._outage.failed(error)
+                with contextlib.suppress(Exception):
+                    await sender.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self._outage.succeeded()
+        self._sender = sender
         if not s.kafka_create_topics:
-            await self._warn_of_missing_topics()
+            await self._warn_of_missing_topics(sender)
         self.relay = OutboxRelay(
             self.pool,
             self._sender,
             batch_size=s.outbox_batch_size,
             poll_interval=s.outbox_poll_seconds,
             broker_epoch=s.broker_epoch,
+            broker_identity=self.broker_identity,
         )
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
-        for name, worker in self.workers.items():
-            with worker_context(self.metrics, name):  # the task counts its rounds under this name
-                self._worker_tasks[name] = asyncio.create_task(worker(self.pool), name=f"{self.name}-{name}")
         if self.subscription is not None:
             self.consumer = ReliableConsumer(
                 name=self.name,
@@ -115,8 +142,93 @@ class ServiceRuntime:
                 backoff_base=s.consumer_backoff_seconds,
                 metrics=self.metrics,
             )
-            await self.broker().start()
-        log.info("service started")
+            await self._start_consumer()
+        self._watch_task = asyncio.create_task(self._watch_broker(), name=f"{self.name}-broker-watch")
+        log.info("broker connected", cluster_id=self._identity)
+
+    async def connected(self) -> None:
+        """Wait until the broker has been reached and the relay and the consumer started
+        (:meth:`start` returns before that)."""
+        if self._connect_task is not None:
+            await asyncio.shield(self._connect_task)
+
+    async def _ensure_topics(self) -> None:
+        s = self.settings
+        await ensure_topics(
+            s.kafka_bootstrap_servers,
+            CATALOGUE,
+            replication_factor=s.kafka_replication_factor,
+            client_options=self.kafka_options,
+        )
+
+    async def _watch_broker(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.broker_check_seconds)
+            await self.broker_identity()
+
+    async def broker_identity(self) -> str | None:
+        """The broker's cluster id now ("" when it does not say), None when it cannot be reached.
+        A new one means a broker without what the old one held (the embedded broker keeps
+        memory only): the topics are created again and the consumers go back to the beginning
+        (their committed offsets are gone with the old broker; the inbox drops what they had
+        handled). The relay republishes on its own (see OutboxRelay)."""
+        if self._sender is None:
+            return None
+        async with self._identity_lock:
+            try:
+                async with asyncio.timeout(3.0):
+                    current = await self._sender.cluster_id() or ""
+            except Exception as error:
+                self._outage.failed(error)
+                return None
+            self._outage.succeeded()
+            if current == self._identity:
+                return current
+            log.warning("the broker was replaced (its cluster id changed)", cluster_id=current)
+            if self.settings.kafka_create_topics:
+                try:
+                    async with asyncio.timeout(10.0):
+                        await self._ensure_topics()
+                except Exception as error:
+                    log.warning("topics not created yet, will retry", error=type(error).__name__)
+                    return None
+            self._identity = current
+            if self._broker is not None and (self._rewind_task is None or self._rewind_task.done()):
+                # Beside, not under the lock: the relay need not wait for a group join.
+                self._rewind_task = asyncio.create_task(self._rewind_consumers(), name=f"{self.name}-rewind")
+            return current
+
+    async def _rewind_consumers(self) -> None:
+        """Start the consumer afresh, reading every partition it is given from the beginning.
+        A fresh one, because the old one's positions belong to the old broker (fetched from the
+        new one they would skip what it now holds below them) and so may anything it committed
+        there since; the inbox drops what was handled before."""
+        if self._broker is None:
+            return
+        old, self._broker, self._subscribers = self._broker, None, []
+        try:
+            await asyncio.wait_for(old.stop(), timeout=self.settings.stop_timeout_seconds)
+        except Exception as error:
+            log.warning("old consumer not stopped cleanly", error=type(error).__name__)
+        self._rewind_pending = True
+        await self._start_consumer()
+        log.info("consumer started again, reading from the beginning")
+
+    async def _start_consumer(self) -> None:
+        """Start the FastStream broker (the consumer), trying again while the broker is away."""
+        delay = 0.25
+        while True:
+            try:
+                await self.broker().start()
+                return
+            except Exception as error:
+                self._outage.failed(error)
+                broker, self._broker, self._subscribers = self._broker, None, []
+                if broker is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(broker.stop(), timeout=self.settings.stop_timeout_seconds)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def topics_used(self) -> list[str]:
         """The topics this service reads, publishes to and dead-letters to."""
@@ -126,10 +238,10 @@ class ServiceRuntime:
             used.append(dead_letter_topic(self.name).name)
         return sorted(set(used))
 
-    async def _warn_of_missing_topics(self) -> None:
+    async def _warn_of_missing_topics(self, sender: KafkaSender) -> None:
         try:
             async with asyncio.timeout(5.0):
-                missing = await self._sender.missing_topics(self.topics_used())
+                missing = await sender.missing_topics(self.topics_used())
         except Exception as error:  # the broker away: readiness says so
             log.warning("topics not checked", error=type(error).__name__)
             return
@@ -233,6 +345,7 @@ class ServiceRuntime:
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=max(1000, self.settings.kafka_session_timeout_ms // 3),
+            listener=_RewindOnAssignment(self),
             decoder=raw_body,
             parser=keep_raw_headers,
             title=f"{names}:consume:{self.name}",
@@ -279,6 +392,11 @@ class ServiceRuntime:
             except Exception as error:
                 log.warning("stop step failed", step=step, error=type(error).__name__)
 
+        for task in (self._connect_task, self._watch_task, self._rewind_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._broker is not None:
             await within("consumer", self._broker.stop())
         for task in self._worker_tasks.values():
@@ -290,7 +408,8 @@ class ServiceRuntime:
             self.relay.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await within("outbox relay", self._relay_task)
-        await within("producer", self._sender.stop())
+        if self._sender is not None:
+            await within("producer", self._sender.stop())
         try:
             await asyncio.wait_for(self.pool.close(), timeout=max(1.0, deadline - loop.time()))
         except TimeoutError:
@@ -305,16 +424,21 @@ class ServiceRuntime:
             checks["database"] = "ok"
         except Exception as error:
             checks["database"] = f"failing: {type(error).__name__}"
-        try:
-            async with asyncio.timeout(3.0):
-                reachable = await self._sender.is_reachable()
-            checks["broker"] = "ok" if reachable else "failing: no metadata"
-        except Exception as error:
-            checks["broker"] = f"failing: {type(error).__name__}"
+        if self._sender is None:
+            reason = self._outage.last_error if self._outage.ongoing else "connecting"
+            checks["broker"] = f"failing: {reason}"
+        else:
+            try:
+                async with asyncio.timeout(3.0):
+                    reachable = await self._sender.is_reachable()
+                checks["broker"] = "ok" if reachable else "failing: no metadata"
+            except Exception as error:
+                checks["broker"] = f"failing: {type(error).__name__}"
         if not self.settings.kafka_create_topics and checks["broker"] == "ok":
             checks["topics"] = await self._topics_check()
         relay_alive = self._relay_task is not None and not self._relay_task.done()
-        checks["outbox-relay"] = "ok" if relay_alive else "failing: stopped"
+        waiting = "waiting for the broker" if self._relay_task is None else "stopped"
+        checks["outbox-relay"] = "ok" if relay_alive else f"failing: {waiting}"
         for name, task in self._worker_tasks.items():
             checks[name] = "failing: stopped" if task.done() else "ok"
         if self._subscribers:
@@ -328,6 +452,8 @@ class ServiceRuntime:
     async def _topics_check(self) -> str:
         """With KAFKA_CREATE_TOPICS false someone else creates the topics (e.g. Strimzi from
         deploy/k8s/topics.yaml): name any that are missing."""
+        if self._sender is None:
+            return "failing: waiting for the broker"
         try:
             async with asyncio.timeout(3.0):
                 missing = await self._sender.missing_topics(self.topics_used())
@@ -374,6 +500,29 @@ class ServiceRuntime:
             yield self
         finally:
             await self.stop()
+
+
+class _RewindOnAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
+    """After the broker was replaced, the consumer's first partitions are read from the
+    beginning, whatever offsets the group has committed there (an offset out of range, below
+    what retention kept, starts at the earliest record)."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self._runtime = runtime
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        if not self._runtime._rewind_pending or not assigned:
+            return
+        self._runtime._rewind_pending = False
+        for subscriber in self._runtime._subscribers:
+            consumer = subscriber.consumer
+            if consumer is None:
+                continue
+            for tp in assigned & consumer.assignment():
+                consumer.seek(tp, 0)
 
 
 def _payload(topic: Topic) -> Any:

@@ -102,6 +102,23 @@ class RuntimeSettings(BaseSettings):
         description="Set by the local runner to a new value whenever it starts a fresh in-memory "
         "broker; the outbox then publishes its retained events again.",
     )
+    broker_check_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        validation_alias=AliasChoices("SAMSPIL_BROKER_CHECK_SECONDS"),
+        description="How often each service asks the broker for its cluster id: a new one (a broker "
+        "that lost its data, like the embedded one after a restart) makes the service create the "
+        "topics again, its consumers read from the beginning (they deduplicate) and its outbox publish "
+        "its retained events again. The outbox also asks before each batch it publishes.",
+    )
+    broker_outage_log_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices("SAMSPIL_BROKER_OUTAGE_LOG_SECONDS"),
+        description="While the broker cannot be reached, one line per this many seconds with the "
+        "count of failed attempts; the Kafka libraries' own repeated lines are held to one per "
+        "this many seconds each.",
+    )
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", validation_alias=AliasChoices("SAMSPIL_LOG_FORMAT")
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -64,13 +65,17 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def service_pid(runner: int, module: str) -> int:
+def service_pid(runner: int, module: str, http_port: int | None = None) -> int:
+    """The process that runs the module (on that HTTP port, when replicas share the module)."""
     for pid in descendants(runner):
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv[1:3] == [b"-m", module.encode()]:
+        if argv[1:3] != [b"-m", module.encode()]:
+            continue
+        if http_port is None or any(entry.endswith(f"_HTTP_PORT={http_port}".encode()) for entry in environ):
             return pid
     raise AssertionError(f"no process runs {module}")
 
@@ -84,6 +89,7 @@ def alive(pid: int) -> bool:
 
 
 def test_samspil_up_restarts_a_killed_service_and_stops_cleanly_on_ctrl_c(server_dir: Path) -> None:
+    """With --replicas 2: each department runs twice, and each instance is reported ready."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -97,7 +103,7 @@ def test_samspil_up_restarts_a_killed_service_and_stops_cleanly_on_ctrl_c(server
         **{f"{spec.env_prefix}HTTP_PORT": str(free_port()) for spec in SERVICES},
     }
     up = subprocess.Popen(
-        [sys.executable, "-m", "samspil.cli", "up", "--state-dir", str(server_dir)],
+        [sys.executable, "-m", "samspil.cli", "up", "--state-dir", str(server_dir), "--replicas", "2"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -108,14 +114,19 @@ def test_samspil_up_restarts_a_killed_service_and_stops_cleanly_on_ctrl_c(server
     try:
         terminal.wait_for("Press Ctrl-C to stop.")
         ready = [line.split()[0] for line in terminal.lines if " is ready (" in line]
-        assert sorted(ready) == sorted(spec.name for spec in SERVICES)
+        assert sorted(ready) == ["employment", "employment-2", "provider-gateway", "social", "social-2"]
+        assert any(line.startswith("  social-2 is ready (replica 2 of 2, ") for line in terminal.lines)
+        # The gateway runs alone: its line names no replica.
+        assert any(
+            re.fullmatch(r"  provider-gateway is ready \(\d+\.\d s\)\n", line) for line in terminal.lines
+        )
         started = descendants(up.pid)
-        crashed = service_pid(up.pid, "employment")
+        crashed = service_pid(up.pid, "employment", int(env["EMPLOYMENT_HTTP_PORT"]))
         os.kill(crashed, signal.SIGKILL)
         assert "restarting in 1 s" in terminal.wait_for("employment exited with code -9")
         terminal.wait_for("employment restarted (restart 1)")
         terminal.wait_for("employment is ready again (restart 1)")
-        restarted = service_pid(up.pid, "employment")
+        restarted = service_pid(up.pid, "employment", int(env["EMPLOYMENT_HTTP_PORT"]))
         assert restarted != crashed
         started |= descendants(up.pid)
     finally:
@@ -125,7 +136,7 @@ def test_samspil_up_restarts_a_killed_service_and_stops_cleanly_on_ctrl_c(server
     assert code == 0
     assert not any("Traceback" in line for line in terminal.lines), terminal.lines
     # Nothing is left: no process the runner started, no broker, no PostgreSQL.
-    assert len(started) >= 4
+    assert len(started) >= 6
     assert [pid for pid in started if alive(pid)] == []
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", broker_port)) != 0

@@ -130,3 +130,50 @@ async def test_a_record_the_broker_can_never_take_is_parked_and_the_citizens_lat
     finally:
         await sender.stop()
         await pool.close()
+
+
+async def test_a_relay_sends_nothing_while_the_broker_is_away_and_everything_again_to_a_new_broker(
+    infra: Infra,
+) -> None:
+    pool = await asyncpg.create_pool(infra.create_database())
+    await migrate(pool, "samspil.runtime.migrations")
+    sender = KafkaSender(infra.bootstrap_servers, enable_idempotence=infra.broker is None)
+    await sender.start()
+    identity: list[str | None] = ["cluster-a"]
+    asked = [0]
+
+    async def broker_identity() -> str | None:
+        asked[0] += 1
+        return identity[0]
+
+    relay = OutboxRelay(pool, sender, poll_interval=0.05, broker_identity=broker_identity)
+    task = asyncio.create_task(relay.run())
+    replicas = Replicas(pool, [relay], citizen_ref(), [])
+    try:
+        await replicas.write(3)
+        await wait_for(replicas.all_published)
+        # The broker does not answer: what is written waits, however often the relay asks.
+        identity[0] = None
+        await replicas.write(2)
+        seen = asked[0]
+
+        async def asked_five_more_times() -> bool:
+            return asked[0] >= seen + 5
+
+        await wait_for(asked_five_more_times)
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 2
+        # Another broker answers (the embedded one after a restart): it holds nothing, so every
+        # retained event goes again, before the new ones, in order.
+        identity[0] = "cluster-b"
+        await wait_for(replicas.all_published)
+        assert await pool.fetchval("SELECT value FROM relay_state WHERE name = 'broker_cluster_id'") == (
+            "cluster-b"
+        )
+    finally:
+        relay.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await sender.stop()
+        await pool.close()
+    first, second = replicas.event_ids[:3], replicas.event_ids[3:]
+    assert await published_for(infra, replicas.subject) == first + first + second

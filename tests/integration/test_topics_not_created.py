@@ -3,6 +3,7 @@ deploy/k8s/topics.yaml) a service creates none, and its readiness names the ones
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from samspil.runtime.kafka import ensure_topics
@@ -26,11 +27,13 @@ async def test_a_service_that_may_not_create_topics_is_not_ready_until_they_exis
     )
     assert runtime.topics_used() == sorted([PROVIDER_REPORTS.name, dead_letters.name])
     async with runtime.running():
+        await asyncio.wait_for(runtime.connected(), timeout=30)
         checks = await runtime.readiness()
         assert checks["broker"] == "ok"
         assert checks["topics"] == (
             f"failing: missing {dead_letters.name} (KAFKA_CREATE_TOPICS is false; create them)"
         )
+        assert runtime._sender is not None
         assert await runtime._sender.missing_topics([dead_letters.name]) == [dead_letters.name]
 
         await ensure_topics(infra.bootstrap_servers, [dead_letters])

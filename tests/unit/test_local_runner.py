@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from samspil.local.files import open_private_log, private_directory
-from samspil.local.runner import SERVICES, LocalStack
+from samspil.local.runner import SERVICES, LocalStack, spec_of
 
 GIVEN = {
     "PATH": "/usr/bin",
@@ -84,3 +84,22 @@ def test_private_log_is_owner_only_whether_new_or_already_world_readable(tmp_pat
     with open_private_log(tmp_path / "new.log") as log:
         log.write(b"x")
     assert stat.S_IMODE((tmp_path / "new.log").stat().st_mode) == 0o600
+
+
+def test_replicas_are_instances_of_the_departments_each_on_its_own_ports(tmp_path: Path) -> None:
+    stack = LocalStack(state_dir=tmp_path, env=GIVEN, replicas=2)
+    stack.database_urls = {spec.name: GIVEN[f"{spec.env_prefix}DATABASE_URL"] for spec in SERVICES}
+    assert stack.all_instances() == ["provider-gateway", "employment", "employment-2", "social", "social-2"]
+    assert (
+        spec_of("employment-2").name == "employment"
+        and spec_of("provider-gateway").name == "provider-gateway"
+    )
+    with pytest.raises(KeyError):
+        spec_of("employment-two")
+    first, second = (stack.service_env(spec_of(name), name) for name in ("employment", "employment-2"))
+    # Same service, same database, so one consumer group and one relay leader between them.
+    assert first["EMPLOYMENT_DATABASE_URL"] == second["EMPLOYMENT_DATABASE_URL"]
+    assert first["EMPLOYMENT_HTTP_PORT"] == "8081" and second["EMPLOYMENT_HTTP_PORT"] != "8081"
+    assert first["EMPLOYMENT_METRICS_PORT"] != second["EMPLOYMENT_METRICS_PORT"]
+    # Kept for the life of the stack, so a restarted replica comes back where it was.
+    assert stack.service_env(spec_of("employment-2"), "employment-2") == second

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from samspil.runtime.logging import mask_cpr
+from samspil.runtime.logging import RepeatLimiter, mask_cpr
 from schemas.envelope import no_cpr
 
 
@@ -46,3 +48,25 @@ def test_a_cpr_number_is_found_however_it_is_written(text: str) -> None:
 )
 def test_phone_numbers_dates_and_identifiers_are_not_cpr_numbers(text: str) -> None:
     assert no_cpr(text) == text
+
+
+def test_repeated_kafka_library_lines_pass_once_per_interval_saying_how_many_were_held() -> None:
+    now = [0.0]
+    limiter = RepeatLimiter(30.0, clock=lambda: now[0])
+
+    def record(name: str, msg: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, args, None)
+
+    template = "Unable connect to node with id %s: %s"
+    passed = []
+    for step in range(200):  # twenty a second for ten seconds
+        now[0] = step * 0.05
+        passed.append(limiter.filter(record("aiokafka", template, 1, "refused")))
+    assert passed.count(True) == 1
+    # Another kind of line, and any other library's, is not held back by the first.
+    assert limiter.filter(record("aiokafka.consumer.group_coordinator", "Heartbeat failed"))
+    assert all(limiter.filter(record("uvicorn.error", "same line")) for _ in range(3))
+    now[0] = 31.0
+    summary = record("aiokafka", template, 1, "refused")
+    assert limiter.filter(summary)
+    assert summary.getMessage() == "Unable connect to node with id 1: refused [199 more like it in 31 s]"

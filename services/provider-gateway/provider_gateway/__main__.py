@@ -9,7 +9,9 @@ from samspil.runtime.tracing import configure_tracing
 
 def main() -> None:
     settings = GatewaySettings()
-    configure_logging(SERVICE_NAME, settings.log_format, settings.log_level)
+    configure_logging(
+        SERVICE_NAME, settings.log_format, settings.log_level, settings.broker_outage_log_seconds
+    )
     configure_tracing(SERVICE_NAME)
     serve(build_app(settings), settings)
 

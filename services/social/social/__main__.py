@@ -9,7 +9,9 @@ from social.settings import SocialSettings
 
 def main() -> None:
     settings = SocialSettings()
-    configure_logging(SERVICE_NAME, settings.log_format, settings.log_level)
+    configure_logging(
+        SERVICE_NAME, settings.log_format, settings.log_level, settings.broker_outage_log_seconds
+    )
     configure_tracing(SERVICE_NAME)
     serve(build_app(settings), settings)
 
