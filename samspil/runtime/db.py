@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any, TypeAlias
@@ -20,6 +21,34 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
     pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
     assert pool is not None
     return pool
+
+
+def database_tls_problem(error: BaseException, variable: str) -> str | None:
+    """What went wrong with TLS to PostgreSQL, naming the variable that holds the URL (whose
+    ``sslmode``, ``sslrootcert``, ``sslcert`` and ``sslkey`` asyncpg reads), or None when
+    ``error`` is no TLS failure. Never quotes the URL: it holds a password."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        detail = error.verify_message or str(error.reason)
+        if error.verify_code == _HOSTNAME_MISMATCH:
+            return (
+                f"PostgreSQL TLS: certificate verify failed: {detail} (the server's certificate "
+                f"does not name the host in {variable})"
+            )
+        return f"PostgreSQL TLS: certificate verify failed: {detail} (check sslrootcert in {variable})"
+    if isinstance(error, ssl.SSLError):
+        reason = error.reason or type(error).__name__
+        return (
+            f"PostgreSQL TLS: the TLS handshake failed ({reason}; check sslmode, sslcert and sslkey "
+            f"in {variable})"
+        )
+    if isinstance(error, ConnectionError) and "rejected SSL upgrade" in str(error):
+        return f"PostgreSQL TLS: the server does not offer TLS, which sslmode in {variable} requires"
+    if isinstance(error, FileNotFoundError | IsADirectoryError | PermissionError) and error.filename:
+        return f"PostgreSQL TLS: cannot read {error.filename}, named in {variable} ({error.strerror})"
+    return None
+
+
+_HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
 
 
 def _sql_files(package: str) -> list[Traversable]:
