@@ -34,7 +34,10 @@ def database_tls_problem(error: BaseException, variable: str) -> str | None:
                 f"PostgreSQL TLS: certificate verify failed: {detail} (the server's certificate "
                 f"does not name the host in {variable})"
             )
-        return f"PostgreSQL TLS: certificate verify failed: {detail} (check sslrootcert in {variable})"
+        return (
+            f"PostgreSQL TLS: certificate verify failed: {detail} (check sslrootcert in {variable} "
+            "or PGSSLROOTCERT)"
+        )
     if isinstance(error, ssl.SSLError):
         reason = error.reason or type(error).__name__
         return (

@@ -219,7 +219,7 @@ def test_a_wrong_postgres_root_certificate_stops_the_service_and_the_cli_saying_
     wrong = urlunsplit(parts._replace(query=urlencode(query)))
     output = start_failure(secured.service_env("social", SOCIAL_DATABASE_URL=wrong))
     assert "PostgreSQL TLS: certificate verify failed" in output
-    assert "(check sslrootcert in SOCIAL_DATABASE_URL)" in output
+    assert "(check sslrootcert in SOCIAL_DATABASE_URL or PGSSLROOTCERT)" in output
     assert wrong not in output  # the URL holds the password
 
     cli = subprocess.run(
@@ -233,7 +233,32 @@ def test_a_wrong_postgres_root_certificate_stops_the_service_and_the_cli_saying_
     assert cli.returncode == 1
     [line] = cli.stderr.strip().splitlines()
     assert "PostgreSQL TLS: certificate verify failed" in line
-    assert "(check sslrootcert in SOCIAL_DATABASE_URL)" in line
+    assert "(check sslrootcert in SOCIAL_DATABASE_URL or PGSSLROOTCERT)" in line
+
+
+def test_postgres_tls_can_be_set_by_pgsslmode_and_pgsslrootcert_instead_of_the_url(
+    secured: SecuredStack,
+) -> None:
+    parts = urlsplit(secured.running.env["SOCIAL_DATABASE_URL"])
+    plain = urlunsplit(parts._replace(query=""))
+    env = {**secured.running.env, "SOCIAL_DATABASE_URL": plain, "PGSSLMODE": "verify-full"}
+
+    def audit_verify(root_certificate: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "samspil.cli", "audit", "verify", "social"],
+            env={**env, "PGSSLROOTCERT": str(root_certificate)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    trusted = audit_verify(secured.pki.ca)
+    assert trusted.returncode == 0, trusted.stderr
+    assert "chain intact" in trusted.stdout
+    refused = audit_verify(secured.pki.other_ca)
+    assert refused.returncode == 1
+    assert "PostgreSQL TLS: certificate verify failed" in refused.stderr
 
 
 async def test_readiness_fails_naming_the_client_certificate_when_the_broker_stops_trusting_it(
