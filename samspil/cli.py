@@ -161,7 +161,9 @@ def _connection_failure_said(url: str, what: str, variable: str = "the database 
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         parts = urlsplit(url)
         where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
-        reason = database_tls_problem(error, variable) or " ".join(str(error).split()) or type(error).__name__
+        reason = (
+            database_tls_problem(error, variable, url) or " ".join(str(error).split()) or type(error).__name__
+        )
         raise CommandError(f"cannot connect to the {what} database at {where}: {reason}") from None
 
 

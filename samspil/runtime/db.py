@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any, TypeAlias
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -23,7 +25,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
     return pool
 
 
-def database_tls_problem(error: BaseException, variable: str) -> str | None:
+def database_tls_problem(error: BaseException, variable: str, url: str | None = None) -> str | None:
     """What went wrong with TLS to PostgreSQL, naming the variable that holds the URL (whose
     ``sslmode``, ``sslrootcert``, ``sslcert`` and ``sslkey`` asyncpg reads), or None when
     ``error`` is no TLS failure. Never quotes the URL: it holds a password."""
@@ -46,12 +48,19 @@ def database_tls_problem(error: BaseException, variable: str) -> str | None:
         )
     if isinstance(error, ConnectionError) and "rejected SSL upgrade" in str(error):
         return f"PostgreSQL TLS: the server does not offer TLS, which sslmode in {variable} requires"
-    if isinstance(error, FileNotFoundError | IsADirectoryError | PermissionError) and error.filename:
-        return f"PostgreSQL TLS: cannot read {error.filename}, named in {variable} ({error.strerror})"
+    if isinstance(error, OSError) and url is not None:
+        # asyncpg's error names no file; say which of the URL's (or libpq's variables') it is.
+        named = parse_qs(urlsplit(url).query)
+        for parameter, fallback in _TLS_FILES.items():
+            path = (named.get(parameter) or [os.environ.get(fallback, "")])[0]
+            if path and not os.access(path, os.R_OK):
+                where = f"{parameter} in {variable}" if parameter in named else fallback
+                return f"PostgreSQL TLS: {where}: cannot read {path}"
     return None
 
 
 _HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
+_TLS_FILES = {"sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY"}
 
 
 def _sql_files(package: str) -> list[Traversable]:

@@ -94,7 +94,7 @@ class ServiceRuntime:
         try:
             self.pool = await create_pool(s.database_url)
         except Exception as error:
-            problem = database_tls_problem(error, self.database_variable)
+            problem = database_tls_problem(error, self.database_variable, s.database_url)
             if problem is None:
                 raise
             raise StartupProblem(problem) from None
