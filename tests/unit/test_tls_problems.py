@@ -24,7 +24,7 @@ def test_a_database_failure_that_is_no_tls_one_is_left_to_its_own_message() -> N
     assert database_tls_problem(ValueError("bad"), "X_DATABASE_URL") is None
 
 
-def test_a_server_without_tls_and_an_unreadable_root_certificate_name_the_variable() -> None:
+def test_a_server_without_tls_is_named_with_the_variable_that_asks_for_it() -> None:
     rejected = ConnectionError('PostgreSQL server at "127.0.0.1:5432" rejected SSL upgrade')
     assert database_tls_problem(rejected, "SOCIAL_DATABASE_URL") == (
         "PostgreSQL TLS: the server does not offer TLS, which sslmode in SOCIAL_DATABASE_URL requires"
