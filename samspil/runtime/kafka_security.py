@@ -143,15 +143,18 @@ async def kafka_tls_problem(
 async def _ask_api_versions(host: str, port: int, context: ssl.SSLContext) -> str | None:
     reader, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname=host)
     try:
-        writer.write(_API_VERSIONS)
-        await writer.drain()
         try:
+            writer.write(_API_VERSIONS)
+            await writer.drain()
             await reader.readexactly(8)  # the reply's size and our correlation id
-        except (asyncio.IncompleteReadError, ConnectionResetError):
+        except ssl.SSLError:
+            raise  # the broker's alert says why
+        except (asyncio.IncompleteReadError, OSError):
+            # With TLS 1.3 a refused client certificate often shows only as the connection
+            # closing after the handshake (the alert lost to the reset).
             return (
-                f"Kafka TLS: {host}:{port} closed the connection after the TLS handshake: the "
-                "broker may require a client certificate it trusts (KAFKA_SSL_CERT_FILE, "
-                "KAFKA_SSL_KEY_FILE)"
+                f"Kafka TLS: the broker at {host}:{port} closed the connection after the TLS "
+                f"handshake: {_CLIENT_CERTIFICATE_HINT}"
             )
         return None
     finally:
@@ -171,6 +174,9 @@ def _verify_problem(error: ssl.SSLCertVerificationError, address: str) -> str:
 
 
 _HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
+_CLIENT_CERTIFICATE_HINT = (
+    "a client certificate it trusts may be required (KAFKA_SSL_CERT_FILE, KAFKA_SSL_KEY_FILE)"
+)
 _CLIENT_CERTIFICATE_REFUSALS = (
     "CERTIFICATE_REQUIRED",
     "HANDSHAKE_FAILURE",
@@ -185,8 +191,8 @@ def _handshake_problem(error: ssl.SSLError, address: str) -> str:
     reason = str(getattr(error, "reason", None) or "")
     if any(refusal in reason for refusal in _CLIENT_CERTIFICATE_REFUSALS):
         return (
-            f"Kafka TLS: the broker at {address} refused the TLS handshake ({reason}): a client "
-            "certificate it trusts may be required (KAFKA_SSL_CERT_FILE, KAFKA_SSL_KEY_FILE)"
+            f"Kafka TLS: the broker at {address} refused the TLS handshake ({reason}): "
+            f"{_CLIENT_CERTIFICATE_HINT}"
         )
     if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"):
         return (
