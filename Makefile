@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up stop test lint typecheck unit bench reset lock clean promtool deploy-files
+.PHONY: up stop test lint typecheck unit bench reset lock clean promtool stunnel deploy-files
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml requirements-dev.lock
 up: $(STAMP)  ## run broker, databases and all three services on the embedded defaults
 	$(BIN)/samspil up
 
-test: lint typecheck promtool  ## every check and every test, against the real broker and PostgreSQL
+test: lint typecheck promtool stunnel  ## every check and every test, against the real broker and PostgreSQL
 	$(BIN)/python -m pytest
 
 # sudo only where we are not root already (CI runs as root, often without sudo).
@@ -24,6 +24,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 promtool:  ## install Prometheus (for promtool and the metrics tests) from Debian when missing
 	command -v promtool >/dev/null || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
+
+stunnel:  ## install stunnel (the TLS proxy in front of the test broker and PostgreSQL) from Debian when missing
+	command -v stunnel4 >/dev/null || command -v stunnel >/dev/null || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends stunnel4)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

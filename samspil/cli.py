@@ -29,7 +29,7 @@ from samspil.runtime.auth import (
     Role,
     issue_local_token,
 )
-from samspil.runtime.db import Connection, pending_migrations
+from samspil.runtime.db import Connection, database_tls_problem, pending_migrations
 
 # Each topic has 6 partitions: a seventh consumer in a group would be given none.
 MAX_REPLICAS = 6
@@ -177,19 +177,23 @@ def database_url(state_dir: Path, service: str) -> str:
 
 
 @contextmanager
-def _connection_failure_said(url: str, what: str) -> Iterator[None]:
-    """A failed connection as one line that names the host, never the URL (it holds a password)."""
+def _connection_failure_said(url: str, what: str, variable: str = "the database URL") -> Iterator[None]:
+    """A failed connection as one line that names the host, never the URL (it holds a password);
+    a TLS failure says which part of ``variable`` to check."""
     try:
         yield
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         parts = urlsplit(url)
         where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
-        reason = " ".join(str(error).split()) or type(error).__name__
+        reason = (
+            database_tls_problem(error, variable, url) or " ".join(str(error).split()) or type(error).__name__
+        )
         raise CommandError(f"cannot connect to the {what} database at {where}: {reason}") from None
 
 
 async def _connect(url: str, service: str) -> Connection:
-    with _connection_failure_said(url, service):
+    spec = next(s for s in SERVICES if s.name == service)
+    with _connection_failure_said(url, service, f"{spec.env_prefix}DATABASE_URL"):
         conn: Connection = await asyncpg.connect(url)
     return conn
 
@@ -328,7 +332,9 @@ def _audit_protect(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        with _connection_failure_said(admin_url, f"{args.service} (as the administrator)"):
+        with _connection_failure_said(
+            admin_url, f"{args.service} (as the administrator)", "--admin-url (SAMSPIL_ADMIN_DATABASE_URL)"
+        ):
             conn = await audit.admin_connect(admin_url, database)
         try:
             owner = await audit.protect(conn, role)

@@ -31,10 +31,15 @@ CLIENT_ENV = {
 
 
 class EmbeddedBroker:
-    def __init__(self, port: int, log_file: Path, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, port: int, log_file: Path, host: str = "127.0.0.1", advertised: str | None = None
+    ) -> None:
+        """``advertised``: the ``host:port`` clients are told to connect to, when they reach the
+        broker through something in front of it (the tests' TLS proxy); its own address else."""
         self.host = host
         self.port = port
         self.log_file = log_file
+        self.advertised = advertised
         self._process: subprocess.Popen[bytes] | None = None
         self.cluster_id = ""
 
@@ -47,6 +52,7 @@ class EmbeddedBroker:
         if self._process is not None and self._process.poll() is not None:
             self._process = None
         url = f"tcp://{self.host}:{self.port}"
+        advertised_url = f"tcp://{self.advertised}" if self.advertised else url
         if _accepts_connections(self.host, self.port):
             raise RuntimeError(
                 f"port {self.port} is already in use; is another broker or Samspil running? "
@@ -64,7 +70,7 @@ class EmbeddedBroker:
                     "--listener-url",
                     url,
                     "--advertised-listener-url",
-                    url,
+                    advertised_url,
                     "--storage-engine",
                     "memory://tansu/",
                     "--cluster-id",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import ssl
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any, TypeAlias
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -20,6 +23,44 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
     pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
     assert pool is not None
     return pool
+
+
+def database_tls_problem(error: BaseException, variable: str, url: str | None = None) -> str | None:
+    """What went wrong with TLS to PostgreSQL, naming the variable that holds the URL (whose
+    ``sslmode``, ``sslrootcert``, ``sslcert`` and ``sslkey`` asyncpg reads), or None when
+    ``error`` is no TLS failure. Never quotes the URL: it holds a password."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        detail = error.verify_message or str(error.reason)
+        if error.verify_code == _HOSTNAME_MISMATCH:
+            return (
+                f"PostgreSQL TLS: certificate verify failed: {detail} (the server's certificate "
+                f"does not name the host in {variable})"
+            )
+        return (
+            f"PostgreSQL TLS: certificate verify failed: {detail} (check sslrootcert in {variable} "
+            "or PGSSLROOTCERT)"
+        )
+    if isinstance(error, ssl.SSLError):
+        reason = error.reason or type(error).__name__
+        return (
+            f"PostgreSQL TLS: the TLS handshake failed ({reason}; check sslmode, sslcert and sslkey "
+            f"in {variable})"
+        )
+    if isinstance(error, ConnectionError) and "rejected SSL upgrade" in str(error):
+        return f"PostgreSQL TLS: the server does not offer TLS, which sslmode in {variable} requires"
+    if isinstance(error, OSError) and url is not None:
+        # asyncpg's error names no file; say which of the URL's (or libpq's variables') it is.
+        named = parse_qs(urlsplit(url).query)
+        for parameter, fallback in _TLS_FILES.items():
+            path = (named.get(parameter) or [os.environ.get(fallback, "")])[0]
+            if path and not os.access(path, os.R_OK):
+                where = f"{parameter} in {variable}" if parameter in named else fallback
+                return f"PostgreSQL TLS: {where}: cannot read {path}"
+    return None
+
+
+_HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
+_TLS_FILES = {"sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY"}
 
 
 def _sql_files(package: str) -> list[Traversable]:

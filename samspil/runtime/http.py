@@ -8,6 +8,7 @@ second, internal listener in the same process (``<PREFIX>METRICS_HOST``/``<PREFI
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -29,7 +30,7 @@ from starlette.routing import Route
 
 from samspil.runtime.errors import Rejected
 from samspil.runtime.metrics import RequestCounter, render
-from samspil.runtime.service import ServiceRuntime
+from samspil.runtime.service import ServiceRuntime, StartupProblem
 from samspil.runtime.settings import RuntimeSettings
 from samspil.runtime.tracing import instrument_app, shutdown_tracing
 
@@ -231,8 +232,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with runtime.running():
+        try:
+            await runtime.start()
+        except StartupProblem as problem:
+            # One line that says what to fix, and not uvicorn's copy of the traceback after it.
+            log.error("cannot start", problem=str(problem))
+            logging.getLogger("uvicorn.error").addFilter(_without_traceback_of(StartupProblem))
+            raise
+        try:
             yield
+        finally:
+            await runtime.stop()
 
     app = FastAPI(
         title=title,
@@ -291,6 +301,18 @@ def create_app(
     # Outermost, so a refused request has its span too (the exporter masks any CPR number in it).
     instrument_app(app, continue_callers_trace=continue_callers_trace)
     return app
+
+
+def _without_traceback_of(error: type[BaseException]) -> logging.Filter:
+    """Drops the traceback text uvicorn logs when the lifespan raised ``error``."""
+    marker = f"{error.__module__}.{error.__qualname__}: "
+
+    class WithoutTraceback(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            text = record.msg if isinstance(record.msg, str) else ""
+            return not (text.startswith("Traceback") and marker in text)
+
+    return WithoutTraceback()
 
 
 def metrics_app(runtime: ServiceRuntime) -> Starlette:

@@ -9,6 +9,8 @@ there are none, and every client keeps aiokafka's defaults.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -98,3 +100,103 @@ def _ssl_context(settings: RuntimeSettings) -> ssl.SSLContext:
 def _reason(error: BaseException) -> str:
     reason = getattr(error, "reason", None) or getattr(error, "strerror", None)
     return str(reason) if reason else type(error).__name__
+
+
+# ApiVersions v0 (api key 18), correlation id 1, client id "samspil-tls-check": the smallest
+# request every Kafka broker answers, so a reply proves the whole TLS session works both ways.
+_CLIENT_ID = b"samspil-tls-check"
+_API_VERSIONS = (
+    (2 + 2 + 4 + 2 + len(_CLIENT_ID)).to_bytes(4, "big")
+    + (18).to_bytes(2, "big")
+    + (0).to_bytes(2, "big")
+    + (1).to_bytes(4, "big")
+    + len(_CLIENT_ID).to_bytes(2, "big")
+    + _CLIENT_ID
+)
+
+
+async def kafka_tls_problem(
+    bootstrap_servers: str, context: ssl.SSLContext, *, timeout: float = 10.0
+) -> str | None:
+    """What is wrong with the TLS session to the bootstrap brokers, in words an operator can act
+    on (naming the variable to check), or None when a broker answered over TLS, or when none
+    could be reached at all (not a TLS problem: the clients report and retry that themselves).
+
+    aiokafka reports any failed connection as "Unable to bootstrap", the certificate's verdict
+    only in a debug line; this asks each broker for its API versions over TLS and reads why
+    that failed."""
+    for address in bootstrap_servers.split(","):
+        host, _, port = address.strip().rpartition(":")
+        host = host.strip("[]")
+        try:
+            async with asyncio.timeout(timeout):
+                return await _ask_api_versions(host, int(port), context)
+        except ssl.SSLCertVerificationError as error:
+            return _verify_problem(error, address.strip())
+        except ssl.SSLError as error:
+            return _handshake_problem(error, address.strip())
+        except (OSError, TimeoutError, ValueError):
+            continue  # unreachable: try the next broker
+    return None
+
+
+async def _ask_api_versions(host: str, port: int, context: ssl.SSLContext) -> str | None:
+    reader, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname=host)
+    try:
+        try:
+            writer.write(_API_VERSIONS)
+            await writer.drain()
+            await reader.readexactly(8)  # the reply's size and our correlation id
+        except ssl.SSLError:
+            raise  # the broker's alert says why
+        except (asyncio.IncompleteReadError, OSError):
+            # With TLS 1.3 a refused client certificate often shows only as the connection
+            # closing after the handshake (the alert lost to the reset).
+            return (
+                f"Kafka TLS: the broker at {host}:{port} closed the connection after the TLS "
+                f"handshake: {_CLIENT_CERTIFICATE_HINT}"
+            )
+        return None
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+def _verify_problem(error: ssl.SSLCertVerificationError, address: str) -> str:
+    detail = error.verify_message or _reason(error)
+    if error.verify_code == _HOSTNAME_MISMATCH:
+        return (
+            f"Kafka TLS: certificate verify failed for {address}: {detail} (the broker's certificate "
+            "does not name the host in KAFKA_BOOTSTRAP_SERVERS)"
+        )
+    return f"Kafka TLS: certificate verify failed for {address}: {detail} (check KAFKA_SSL_CA_FILE)"
+
+
+_HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
+_CLIENT_CERTIFICATE_HINT = (
+    "a client certificate it trusts may be required (KAFKA_SSL_CERT_FILE, KAFKA_SSL_KEY_FILE)"
+)
+_CLIENT_CERTIFICATE_REFUSALS = (
+    "CERTIFICATE_REQUIRED",
+    "HANDSHAKE_FAILURE",
+    "BAD_CERTIFICATE",
+    "UNKNOWN_CA",
+    "CERTIFICATE_UNKNOWN",
+    "ACCESS_DENIED",
+)
+
+
+def _handshake_problem(error: ssl.SSLError, address: str) -> str:
+    reason = str(getattr(error, "reason", None) or "")
+    if any(refusal in reason for refusal in _CLIENT_CERTIFICATE_REFUSALS):
+        return (
+            f"Kafka TLS: the broker at {address} refused the TLS handshake ({reason}): "
+            f"{_CLIENT_CERTIFICATE_HINT}"
+        )
+    if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"):
+        return (
+            f"Kafka TLS: {address} does not answer in TLS ({reason}); is it a plaintext listener? "
+            "(check KAFKA_BOOTSTRAP_SERVERS and KAFKA_SECURITY_PROTOCOL)"
+        )
+    return f"Kafka TLS: the TLS handshake with {address} failed ({reason or _reason(error)})"

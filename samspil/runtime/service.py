@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -20,9 +21,9 @@ from faststream.specification import AsyncAPI
 
 from samspil.runtime.audit import protection_status
 from samspil.runtime.consumer import EventHandler, ReliableConsumer, commit_offset, tolerant_headers
-from samspil.runtime.db import create_pool, migrate
+from samspil.runtime.db import create_pool, database_tls_problem, migrate
 from samspil.runtime.kafka import BrokerOutage, KafkaSender, ensure_topics
-from samspil.runtime.kafka_security import faststream_security, kafka_client_options
+from samspil.runtime.kafka_security import faststream_security, kafka_client_options, kafka_tls_problem
 from samspil.runtime.metrics import DatabaseGauge, ServiceMetrics, worker_context
 from samspil.runtime.outbox import OutboxRelay
 from samspil.runtime.settings import RuntimeSettings
@@ -31,6 +32,11 @@ from schemas.registry import EVENT_TYPES, UPCASTS, messages_on
 from schemas.topics import CATALOGUE, Topic, dead_letter_topic
 
 log = structlog.get_logger("samspil.service")
+
+
+class StartupProblem(RuntimeError):
+    """The service cannot start for a reason the operator must fix (a certificate, a CA file);
+    the message says which setting, and is logged as one line, not a traceback."""
 
 
 @dataclass
@@ -82,12 +88,36 @@ class ServiceRuntime:
     def group_id(self) -> str:
         return f"samspil-{self.name}"
 
+    @property
+    def database_variable(self) -> str:
+        """The environment variable that holds this service's database URL."""
+        prefix = type(self.settings).model_config.get("env_prefix") or ""
+        return f"{prefix}DATABASE_URL".upper()
+
+    def _kafka_tls_context(self) -> ssl.SSLContext | None:
+        context: ssl.SSLContext | None = self.kafka_options.get("ssl_context")
+        return context
+
     async def start(self) -> None:
         """Open the database and migrate, start the service's own workers, and reach the broker
         in the background: a service started while the broker is away serves its API (its
         readiness says what it waits for), keeps trying, and stops at once when asked."""
         s = self.settings
-        self.pool = await create_pool(s.database_url)
+        try:
+            self.pool = await create_pool(s.database_url)
+        except Exception as error:
+            problem = database_tls_problem(error, self.database_variable, s.database_url)
+            if problem is None:
+                raise
+            raise StartupProblem(problem) from None
+        tls = self._kafka_tls_context()
+        if tls is not None:
+            # Before any Kafka client: they would report a refused certificate only as "Unable
+            # to bootstrap" (and retry it for ever in the consumer).
+            problem = await kafka_tls_problem(s.kafka_bootstrap_servers, tls, timeout=3.0)
+            if problem is not None:
+                await self.pool.close()
+                raise StartupProblem(problem)
         applied = await migrate(self.pool, "samspil.runtime.migrations", *self.migration_packages)
         if applied:
             log.info("migrations applied", migrations=applied)
@@ -423,7 +453,8 @@ class ServiceRuntime:
                 await self.pool.fetchval("SELECT 1")
             checks["database"] = "ok"
         except Exception as error:
-            checks["database"] = f"failing: {type(error).__name__}"
+            problem = database_tls_problem(error, self.database_variable)
+            checks["database"] = f"failing: {problem or type(error).__name__}"
         if self._sender is None:
             reason = self._outage.last_error if self._outage.ongoing else "connecting"
             checks["broker"] = f"failing: {reason}"
@@ -434,6 +465,12 @@ class ServiceRuntime:
                 checks["broker"] = "ok" if reachable else "failing: no metadata"
             except Exception as error:
                 checks["broker"] = f"failing: {type(error).__name__}"
+        tls = self._kafka_tls_context()
+        if checks["broker"] != "ok" and tls is not None:
+            # Say why, when it is the TLS session (a certificate rotated, a CA replaced).
+            problem = await kafka_tls_problem(self.settings.kafka_bootstrap_servers, tls, timeout=2.0)
+            if problem is not None:
+                checks["broker"] = f"failing: {problem}"
         if not self.settings.kafka_create_topics and checks["broker"] == "ok":
             checks["topics"] = await self._topics_check()
         relay_alive = self._relay_task is not None and not self._relay_task.done()

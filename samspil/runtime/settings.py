@@ -17,7 +17,11 @@ class RuntimeSettings(BaseSettings):
     # hide_input_in_errors: a refused setting's message never repeats its value (a password).
     model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
-    database_url: str = Field(description="PostgreSQL URL of this service's own database.")
+    database_url: str = Field(
+        description="PostgreSQL URL of this service's own database. TLS is set in its query, e.g. "
+        "?sslmode=verify-full&sslrootcert=/etc/samspil/pg-ca.pem (also sslcert, sslkey), or by "
+        "PGSSLMODE and PGSSLROOTCERT; every connection the service and the CLI open uses it."
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     metrics_host: str = Field(

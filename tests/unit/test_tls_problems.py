@@ -1,0 +1,47 @@
+"""What a service says when a TLS session fails, and that it stays silent when the failure is
+no TLS one (an unreachable broker is reported and retried by the clients themselves). The
+refusals themselves are shown against real TLS proxies in tests/e2e/test_secured_connections.py."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+import pytest
+
+from samspil.local.runner import free_port
+from samspil.runtime.db import database_tls_problem
+from samspil.runtime.kafka_security import kafka_tls_problem
+
+
+def test_an_unreachable_broker_is_no_tls_problem() -> None:
+    context = ssl.create_default_context()
+    assert asyncio.run(kafka_tls_problem(f"127.0.0.1:{free_port()}", context, timeout=5)) is None
+
+
+def test_a_database_failure_that_is_no_tls_one_is_left_to_its_own_message() -> None:
+    assert database_tls_problem(ConnectionRefusedError(111, "Connection refused"), "X_DATABASE_URL") is None
+    assert database_tls_problem(ValueError("bad"), "X_DATABASE_URL") is None
+
+
+def test_a_server_without_tls_is_named_with_the_variable_that_asks_for_it() -> None:
+    rejected = ConnectionError('PostgreSQL server at "127.0.0.1:5432" rejected SSL upgrade')
+    assert database_tls_problem(rejected, "SOCIAL_DATABASE_URL") == (
+        "PostgreSQL TLS: the server does not offer TLS, which sslmode in SOCIAL_DATABASE_URL requires"
+    )
+
+
+def test_an_unreadable_root_certificate_is_named_with_where_it_was_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    missing = FileNotFoundError(2, "No such file or directory")  # as asyncpg raises it: no name
+    url = "postgresql://u:p@db.example:5432/x?sslmode=verify-full&sslrootcert=/nowhere/ca.pem"
+    assert database_tls_problem(missing, "SOCIAL_DATABASE_URL", url) == (
+        "PostgreSQL TLS: sslrootcert in SOCIAL_DATABASE_URL: cannot read /nowhere/ca.pem"
+    )
+    monkeypatch.setenv("PGSSLROOTCERT", "/nowhere/else.pem")
+    assert database_tls_problem(missing, "SOCIAL_DATABASE_URL", url.split("&")[0]) == (
+        "PostgreSQL TLS: PGSSLROOTCERT: cannot read /nowhere/else.pem"
+    )
+    monkeypatch.delenv("PGSSLROOTCERT")
+    assert database_tls_problem(missing, "SOCIAL_DATABASE_URL", url.split("&")[0]) is None
