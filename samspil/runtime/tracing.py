@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
@@ -368,7 +369,8 @@ class _OrphanQueriesDropped(Sampler):
 class CprMaskingExporter(SpanExporter):
     """Masks every CPR number in what it exports: span names, attribute values (URL-encoded ones
     decoded first), events, links and status texts; a trace state holding one is dropped. URLs
-    are exported without their query strings."""
+    are exported without their query strings. Exception events keep only the exception's type
+    and status texts only a type or outcome name: no message text leaves."""
 
     def __init__(self, exporter: SpanExporter) -> None:
         self._exporter = exporter
@@ -388,6 +390,19 @@ class CprMaskingExporter(SpanExporter):
 
 # Recorded without their query strings: a query may name a citizen (by pseudonym) or hold text.
 _URL_ATTRIBUTES = frozenset({"http.url", "http.target", "url.full"})
+# What an exception event keeps: its type, never its message or stack trace.
+_EXCEPTION_KEPT = frozenset({"exception.type", "error.type"})
+# A status description is kept only as far as it names a type or an outcome ("IntegrityError",
+# "dead-lettered"); the SDK writes "Type: message" for an exception that ends a span.
+_STATUS_TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+
+
+def _status_type(description: str) -> str | None:
+    match = _STATUS_TYPE.match(description)
+    if match is None:
+        return None
+    rest = description[match.end() :]
+    return match.group() if not rest or rest.startswith(":") else None
 
 
 def masked_span(span: ReadableSpan) -> ReadableSpan:
@@ -430,13 +445,23 @@ def masked_span(span: ReadableSpan) -> ReadableSpan:
         if "url.query" in attributes:
             changed = True
             del attributes["url.query"]
-    events = [
-        Event(text(event.name), attrs(event.attributes), timestamp=event.timestamp) for event in span.events
-    ]
+    events = []
+    for event in span.events:
+        if event.name == "exception":
+            # Only the type: an exception's message and stack quote values (PostgreSQL's DETAIL
+            # names the failing row and the conflicting key, free-text notes among them).
+            changed = True
+            kept = {key: value for key, value in (event.attributes or {}).items() if key in _EXCEPTION_KEPT}
+            events.append(Event("exception", attrs(kept), timestamp=event.timestamp))
+        else:
+            events.append(Event(text(event.name), attrs(event.attributes), timestamp=event.timestamp))
     links = [Link(link.context, attrs(link.attributes)) for link in span.links]
     status = span.status
     if status.description:
-        status = Status(status.status_code, text(status.description))
+        description = _status_type(status.description)
+        if description != status.description:
+            changed = True
+        status = Status(status.status_code, text(description) if description else None)
     context = span.context
     if context is not None and any(contains_cpr(f"{k}={v}") for k, v in context.trace_state.items()):
         changed = True

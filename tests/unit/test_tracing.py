@@ -120,6 +120,10 @@ def test_the_current_context_becomes_the_records_ce_traceparent_which_the_envelo
 
 
 def finished_span(**attributes: str) -> ReadableSpan:
+    return recorded_span(attributes, failed=True)
+
+
+def recorded_span(attributes: dict[str, str], *, failed: bool) -> ReadableSpan:
     exporter = InMemorySpanExporter()
     provider = build_tracer_provider("provider-gateway", None, {})
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -127,8 +131,9 @@ def finished_span(**attributes: str) -> ReadableSpan:
     with tracer.start_as_current_span(
         f"GET /v1/referrals/{attributes.get('id', '')}", kind=SpanKind.SERVER, attributes=attributes
     ) as span:
-        span.add_event("exception", {"exception.message": f"bad value {attributes.get('id', '')}"})
-        span.set_status(trace.Status(trace.StatusCode.ERROR, f"refused {attributes.get('id', '')}"))
+        if failed:
+            span.add_event("exception", {"exception.message": f"bad value {attributes.get('id', '')}"})
+            span.set_status(trace.Status(trace.StatusCode.ERROR, f"refused {attributes.get('id', '')}"))
     (finished,) = exporter.get_finished_spans()
     return finished
 
@@ -162,8 +167,34 @@ def test_the_exporter_masks_a_cpr_number_wherever_a_span_recorded_one_url_encode
 
 
 def test_a_span_without_a_cpr_number_is_exported_as_it_is() -> None:
-    recorded = finished_span(id="3f2b9c1e-0000-4000-8000-000000000001")
+    recorded = recorded_span({"id": "3f2b9c1e-0000-4000-8000-000000000001"}, failed=False)
     assert masked_span(recorded) is recorded
+
+
+def test_an_exception_is_exported_as_its_type_without_its_message_or_stack_trace() -> None:
+    cpr, note = random_cpr(), "borgeren var syg hele ugen"
+    exporter = InMemorySpanExporter()
+    provider = build_tracer_provider("employment", None, {})
+    provider.add_span_processor(SimpleSpanProcessor(CprMaskingExporter(exporter)))
+
+    class UniqueViolationError(Exception):
+        pass
+
+    detail = f"Key (cpr)=({cpr.replace('-', '')}) already exists. Failing row contains (k1:abc, {note})"
+    try:
+        with provider.get_tracer("test").start_as_current_span("INSERT", kind=SpanKind.CLIENT):
+            raise UniqueViolationError(detail)
+    except UniqueViolationError:
+        pass
+    (exported,) = exporter.get_finished_spans()
+    (event,) = exported.events
+    assert event.name == "exception"
+    assert list(event.attributes or {}) == ["exception.type"]
+    assert str((event.attributes or {})["exception.type"]).endswith("UniqueViolationError")
+    assert exported.status.status_code == trace.StatusCode.ERROR
+    assert exported.status.description == "UniqueViolationError"
+    exported_texts = texts(exported)
+    assert not [text for text in exported_texts if note in text or "k1:abc" in text or cpr[:6] in text]
 
 
 def test_database_queries_outside_any_traced_work_start_no_trace_but_inside_one_are_recorded() -> None:
