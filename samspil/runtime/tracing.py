@@ -226,7 +226,9 @@ class CprSafeTraceContext(TextMapPropagator):
         getter: Getter[CarrierT] = default_getter,
     ) -> Context:
         for name in (TRACEPARENT, TRACESTATE):
-            if any(contains_cpr(value) for value in getter.get(carrier, name) or ()):
+            # Joined as the W3C propagator joins several headers: a number split across two
+            # of them is one in what would be continued.
+            if contains_cpr(",".join(getter.get(carrier, name) or ())):
                 return context if context is not None else Context()
         return self._w3c.extract(carrier, context, getter)
 
@@ -397,6 +399,16 @@ _EXCEPTION_KEPT = frozenset({"exception.type", "error.type"})
 _STATUS_TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 
 
+def _without_cpr_trace_state(context: trace.SpanContext) -> trace.SpanContext:
+    """The context without its trace state when that holds a CPR number (read whole, as it is
+    exported: a number may stand across two members)."""
+    if not contains_cpr(context.trace_state.to_header()):
+        return context
+    return trace.SpanContext(
+        context.trace_id, context.span_id, context.is_remote, context.trace_flags, TraceState()
+    )
+
+
 def _status_type(description: str) -> str | None:
     match = _STATUS_TYPE.match(description)
     if match is None:
@@ -455,7 +467,11 @@ def masked_span(span: ReadableSpan) -> ReadableSpan:
             events.append(Event("exception", attrs(kept), timestamp=event.timestamp))
         else:
             events.append(Event(text(event.name), attrs(event.attributes), timestamp=event.timestamp))
-    links = [Link(link.context, attrs(link.attributes)) for link in span.links]
+    links = []
+    for link in span.links:
+        link_context = _without_cpr_trace_state(link.context)
+        changed = changed or link_context is not link.context
+        links.append(Link(link_context, attrs(link.attributes)))
     status = span.status
     if status.description:
         description = _status_type(status.description)
@@ -463,11 +479,9 @@ def masked_span(span: ReadableSpan) -> ReadableSpan:
             changed = True
         status = Status(status.status_code, text(description) if description else None)
     context = span.context
-    if context is not None and any(contains_cpr(f"{k}={v}") for k, v in context.trace_state.items()):
-        changed = True
-        context = trace.SpanContext(
-            context.trace_id, context.span_id, context.is_remote, context.trace_flags, TraceState()
-        )
+    if context is not None:
+        context = _without_cpr_trace_state(context)
+        changed = changed or context is not span.context
     if not changed:
         return span
     return ReadableSpan(

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
 
 from samspil.runtime import tracing
 from samspil.runtime.codec import decode_envelope, encode, extension_attributes
@@ -103,6 +103,36 @@ def test_a_carried_context_is_continued_and_a_malformed_one_or_one_holding_a_cpr
         assert not trace.get_current_span(context).get_span_context().is_valid, (traceparent, tracestate)
     headers = [("ce_traceparent", TRACEPARENT.encode()), ("ce_tracestate", b"samspil=a1")]
     assert trace.get_current_span(context_from_headers(headers)).get_span_context().trace_id == TRACE_ID
+
+
+def split_cpr_trace_state() -> list[str]:
+    """Two ``tracestate`` members, each harmless alone, that read as one CPR number joined."""
+    digits = random_cpr().replace("-", "")
+    return [f"vendor={digits[:6]}", f"{digits[6:]}@other=x"]
+
+
+def test_a_cpr_number_split_across_two_tracestate_headers_is_not_continued() -> None:
+    first, second = split_cpr_trace_state()
+    assert not contains_cpr(first) and not contains_cpr(second)
+    carrier = {"traceparent": [TRACEPARENT], "tracestate": [first, second]}
+    harmless = {"traceparent": [TRACEPARENT], "tracestate": ["vendor=a1", "other=b2"]}
+    propagator = tracing.CprSafeTraceContext()
+    continued = trace.get_current_span(propagator.extract(harmless)).get_span_context()
+    assert continued.trace_id == TRACE_ID and continued.trace_state.get("other") == "b2"
+    ignored = trace.get_current_span(propagator.extract(carrier)).get_span_context()
+    assert not ignored.is_valid
+
+
+def test_a_trace_state_holding_a_cpr_number_across_two_members_is_not_exported() -> None:
+    members = [tuple(member.split("=", 1)) for member in split_cpr_trace_state()]
+    state = TraceState([(key, value) for key, value in members])
+    context = SpanContext(TRACE_ID, SPAN_ID, False, TraceFlags(1), state)
+    linked = SpanContext(TRACE_ID + 1, SPAN_ID, True, TraceFlags(1), state)
+    span = ReadableSpan(name="process", context=context, links=[Link(linked)])
+    masked = masked_span(span)
+    assert masked.context is not None and masked.context.trace_state.to_header() == ""
+    assert masked.context.trace_id == TRACE_ID
+    assert [link.context.trace_state.to_header() for link in masked.links] == [""]
 
 
 def test_the_current_context_becomes_the_records_ce_traceparent_which_the_envelope_accepts() -> None:
