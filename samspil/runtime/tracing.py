@@ -19,7 +19,8 @@ events and status texts (an HTTP span of a request the CPR guard refused records
 exports URLs without their query strings; a carried context that holds one (a ``tracestate``
 someone wrote) is ignored; and the ids this process generates never read as one (random hex
 does, about one ``traceparent`` in 500, and the envelope refuses a CPR number in any attribute).
-The public gateway does not continue a caller's context at all.
+The public gateway does not continue a caller's context at all; the other services' APIs
+continue a caller's ``traceparent`` but drop its ``tracestate`` (free text the caller chose).
 
 A database query outside any traced work (the relay's polling, the schedulers' scans) starts
 no trace of its own; otherwise ``OTEL_TRACES_SAMPLER`` (parent-based) decides.
@@ -173,7 +174,9 @@ def instrument_app(app: Any, *, continue_callers_trace: bool = True) -> None:
     ``continue_callers_trace=False`` (the public gateway) starts every request's trace anew: a
     caller's ``traceparent`` and ``tracestate`` are outside parties' text, which would otherwise
     be stored with the outbox rows and sent on to the departments, and a caller could ask for
-    every span to be recorded."""
+    every span to be recorded. Otherwise the caller's ``traceparent`` is continued but never its
+    ``tracestate``: that is free text the caller chose, which the outbox would carry on to
+    another department."""
     if _provider is None:
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -184,22 +187,21 @@ def instrument_app(app: Any, *, continue_callers_trace: bool = True) -> None:
         excluded_urls=UNTRACED_PATHS,
         exclude_spans=["receive", "send"],
     )
-    if not continue_callers_trace:
-        instrumented = app.build_middleware_stack
+    dropped = (TRACESTATE,) if continue_callers_trace else (TRACEPARENT, TRACESTATE)
+    instrumented = app.build_middleware_stack
 
-        def build_middleware_stack() -> Any:
-            return _WithoutTraceContext(instrumented())
+    def build_middleware_stack() -> Any:
+        return _WithoutTraceContext(instrumented(), dropped)
 
-        app.build_middleware_stack = build_middleware_stack
+    app.build_middleware_stack = build_middleware_stack
 
 
 class _WithoutTraceContext:
-    """ASGI: the request without ``traceparent`` and ``tracestate`` headers."""
+    """ASGI: the request without the named trace context headers."""
 
-    _dropped = frozenset({TRACEPARENT.encode(), TRACESTATE.encode()})
-
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, dropped: Sequence[str]) -> None:
         self.app = app
+        self._dropped = frozenset(name.encode() for name in dropped)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import random
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -238,3 +240,42 @@ def test_database_queries_outside_any_traced_work_start_no_trace_but_inside_one_
             assert child.is_recording()
     with tracer.start_as_current_span("POST /v1/things", kind=SpanKind.SERVER) as request:
         assert request.is_recording()
+
+
+@pytest.fixture
+def traced_api(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
+    """Tracing set up as configure_tracing does for an API, exporting to memory."""
+    exported = InMemorySpanExporter()
+    provider = build_tracer_provider("employment", None, {})
+    provider.add_span_processor(SimpleSpanProcessor(CprMaskingExporter(exported)))
+    monkeypatch.setattr(tracing, "_provider", provider)
+    return exported
+
+
+def context_echoing_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/v1/context")
+    async def context() -> dict[str, str | None]:
+        traceparent, tracestate = current_trace_context()
+        return {"traceparent": traceparent, "tracestate": tracestate}
+
+    return app
+
+
+async def get(app: FastAPI, headers: dict[str, str]) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
+        return await client.get("/v1/context", headers=headers)
+
+
+async def test_a_department_api_continues_a_callers_traceparent_but_not_its_tracestate(
+    traced_api: InMemorySpanExporter,
+) -> None:
+    app = context_echoing_app()
+    tracing.instrument_app(app)
+    answer = (await get(app, {"traceparent": TRACEPARENT, "tracestate": "vendor=free-text"})).json()
+    # What add_event would store in the outbox row: the caller's trace, none of its text.
+    assert answer["traceparent"].split("-")[1] == f"{TRACE_ID:032x}"
+    assert answer["tracestate"] is None
+    (server,) = [span for span in traced_api.get_finished_spans() if span.kind == SpanKind.SERVER]
+    assert server.context is not None and server.context.trace_state.to_header() == ""
