@@ -117,6 +117,9 @@ def build_tracer_provider(
         resource=Resource.create(attributes),
         sampler=_OrphanQueriesDropped(_sampler_from(env)),
         id_generator=CprFreeIdGenerator(),
+        # shutdown_tracing stops it within a bound; the SDK's own exit hook would wait for a
+        # hanging collector again, unbounded.
+        shutdown_on_exit=False,
     )
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -148,22 +151,28 @@ def tracing_configured() -> bool:
 
 
 def shutdown_tracing(timeout: float = 2.0) -> None:
-    """Export what is still buffered, waiting at most ``timeout`` seconds: with the collector
-    away the exporter would retry for its whole export timeout (10 s by default) after the
-    service's own bounded stop. What is not exported by then is dropped."""
+    """Export what is still buffered and stop, returning within about ``timeout`` seconds (and
+    one more) however the collector behaves: away, the exporter would retry for its whole export
+    timeout (10 s by default); hanging, the batch processor's own shutdown waits for the export
+    under way. What is not exported by then is dropped."""
     global _provider, _exporter
-    if _provider is None:
+    provider, exporter = _provider, _exporter
+    if provider is None:
         return
-    # The flush exports in the calling thread and retries until the export timeout, so it runs
-    # beside; shutting the exporter down ends a retry still waiting for the collector.
-    flush = threading.Thread(target=_provider.force_flush, name="otel-flush", daemon=True)
-    flush.start()
-    flush.join(timeout)
-    if _exporter is not None:
-        _exporter.shutdown()
-    flush.join(1.0)
-    _provider.shutdown()
     _provider = _exporter = None
+
+    def flush_and_stop() -> None:
+        provider.force_flush(int(timeout * 1000))
+        provider.shutdown()
+
+    # Beside, so a hanging export holds a daemon thread, not the service's exit.
+    stopping = threading.Thread(target=flush_and_stop, name="otel-shutdown", daemon=True)
+    stopping.start()
+    stopping.join(timeout)
+    if stopping.is_alive() and exporter is not None:
+        # Ends a retry still waiting for the collector; an export blocked on the socket is left.
+        exporter.shutdown()
+        stopping.join(1.0)
 
 
 def instrument_app(app: Any, *, continue_callers_trace: bool = True) -> None:

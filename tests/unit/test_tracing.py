@@ -5,6 +5,7 @@ masking any that a span recorded."""
 from __future__ import annotations
 
 import random
+import time
 
 import httpx
 import pytest
@@ -33,6 +34,7 @@ from samspil.runtime.tracing import (
     with_trace_headers,
 )
 from schemas.cpr import contains_cpr
+from tests.otlp import hanging_collector
 from tests.support import absence_notice, random_cpr
 
 TRACE_ID, SPAN_ID = 0xAB12CD34EF56AB78CD90EF12AB34CD56, 0xAB12CD34EF56AB78
@@ -279,3 +281,25 @@ async def test_a_department_api_continues_a_callers_traceparent_but_not_its_trac
     assert answer["tracestate"] is None
     (server,) = [span for span in traced_api.get_finished_spans() if span.kind == SpanKind.SERVER]
     assert server.context is not None and server.context.trace_state.to_header() == ""
+
+
+def test_shutdown_returns_instead_of_hanging_when_the_collector_never_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with hanging_collector() as endpoint:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        # Each export would wait 30 s for the collector's answer.
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "30")
+        exporter = span_exporter()
+        provider = build_tracer_provider("employment", exporter)
+        monkeypatch.setattr(tracing, "_provider", provider)
+        monkeypatch.setattr(tracing, "_exporter", exporter)
+        with provider.get_tracer("test").start_as_current_span("POST /v1/things", kind=SpanKind.SERVER):
+            pass
+        started = time.monotonic()
+        tracing.shutdown_tracing(timeout=1.0)
+        # A liveness bound, not a speed check: it returns rather than waiting out the export.
+        assert time.monotonic() - started < 15
+    assert not tracing.tracing_configured()
+    # Nor does the SDK's exit hook wait for the collector again.
+    assert provider._atexit_handler is None
