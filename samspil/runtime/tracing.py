@@ -410,6 +410,18 @@ _EXCEPTION_KEPT = frozenset({"exception.type", "error.type"})
 _STATUS_TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 
 
+def _masked_text(value: str) -> str:
+    """``value`` with its CPR numbers masked, then URL-decoded and masked again while decoding
+    reveals one (a value may hold a plain number and an encoded one, or one encoded twice)."""
+    current = mask_cpr_numbers(value, MASK)
+    while "%" in current or "+" in current:
+        decoded = unquote_plus(current)
+        if decoded == current or not contains_cpr(decoded):
+            break
+        current = mask_cpr_numbers(decoded, MASK)
+    return current
+
+
 def _without_cpr_trace_state(context: trace.SpanContext) -> trace.SpanContext:
     """The context without its trace state when that holds a CPR number (read whole, as it is
     exported: a number may stand across two members)."""
@@ -435,14 +447,9 @@ def masked_span(span: ReadableSpan) -> ReadableSpan:
 
     def text(value: str) -> str:
         nonlocal changed
-        if contains_cpr(value):
-            changed = True
-            return mask_cpr_numbers(value, MASK)
-        decoded = unquote_plus(value) if "%" in value or "+" in value else value
-        if decoded != value and contains_cpr(decoded):
-            changed = True
-            return mask_cpr_numbers(decoded, MASK)
-        return value
+        result = _masked_text(value)
+        changed = changed or result != value
+        return result
 
     def attrs(attributes: Attributes) -> dict[str, Any] | None:
         if attributes is None:

@@ -200,6 +200,18 @@ def test_the_exporter_masks_a_cpr_number_wherever_a_span_recorded_one_url_encode
     assert not [text for text in texts(exported.get_finished_spans()[0]) if contains_cpr(text)]
 
 
+def test_a_value_holding_a_plain_and_a_url_encoded_cpr_number_has_both_masked() -> None:
+    plain, encoded = random_cpr(), random_cpr()
+    twice = random_cpr()
+    agent = f"client/1.0 ({plain}) ref={encoded.replace('-', '%2D')} and {twice.replace('-', '%252D')}"
+    recorded = finished_span(**{"user_agent.original": agent})
+    masked = masked_span(recorded)
+    assert masked.attributes is not None
+    exported = str(masked.attributes["user_agent.original"])
+    assert exported.count(tracing.MASK) == 3
+    assert not [cpr for cpr in (plain, encoded, twice) if cpr[:6] in exported]
+
+
 def test_a_span_without_a_cpr_number_is_exported_as_it_is() -> None:
     recorded = recorded_span({"id": "3f2b9c1e-0000-4000-8000-000000000001"}, failed=False)
     assert masked_span(recorded) is recorded
