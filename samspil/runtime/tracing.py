@@ -70,6 +70,8 @@ TRACE_HEADERS = (f"ce_{TRACEPARENT}", f"ce_{TRACESTATE}")
 # HTTP paths never traced: probes, asked every few seconds.
 UNTRACED_PATHS = "/healthz$,/readyz$"
 MASK = "[cpr-masked]"
+# A regular expression no header name matches.
+_NO_HEADER = "(?!)"
 
 _provider: TracerProvider | None = None
 _exporter: SpanExporter | None = None
@@ -114,7 +116,7 @@ def build_tracer_provider(
     if not env.get("OTEL_SERVICE_NAME"):
         attributes["service.name"] = service_name
     provider = TracerProvider(
-        resource=Resource.create(attributes),
+        resource=_masked_resource(Resource.create(attributes)),
         sampler=_OrphanQueriesDropped(_sampler_from(env)),
         id_generator=CprFreeIdGenerator(),
         # shutdown_tracing stops it within a bound; the SDK's own exit hook would wait for a
@@ -124,6 +126,23 @@ def build_tracer_provider(
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
+
+
+def _masked_resource(resource: Resource) -> Resource:
+    """The resource (``OTEL_RESOURCE_ATTRIBUTES`` among its sources) with every CPR number in
+    its attribute names and values masked: it is exported with every batch of spans."""
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, str):
+            return _masked_text(value)
+        if isinstance(value, tuple | list):
+            return tuple(_masked_text(item) if isinstance(item, str) else item for item in value)
+        return value
+
+    attributes = {_masked_text(key): masked(value) for key, value in resource.attributes.items()}
+    if attributes == dict(resource.attributes):
+        return resource
+    return Resource(attributes, resource.schema_url)
 
 
 def configure_tracing(service_name: str, environ: Mapping[str, str] | None = None) -> TracerProvider | None:
@@ -195,6 +214,12 @@ def instrument_app(app: Any, *, continue_callers_trace: bool = True) -> None:
         tracer_provider=_provider,
         excluded_urls=UNTRACED_PATHS,
         exclude_spans=["receive", "send"],
+        # No header is recorded, whatever OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_* say
+        # (Authorization, cookies, a CPR number in a header). An empty list would fall back to
+        # those variables, so: a pattern no header name matches, and every value redacted.
+        http_capture_headers_server_request=[_NO_HEADER],
+        http_capture_headers_server_response=[_NO_HEADER],
+        http_capture_headers_sanitize_fields=[".*"],
     )
     dropped = (TRACESTATE,) if continue_callers_trace else (TRACEPARENT, TRACESTATE)
     instrumented = app.build_middleware_stack

@@ -315,3 +315,28 @@ def test_shutdown_returns_instead_of_hanging_when_the_collector_never_answers(
     assert not tracing.tracing_configured()
     # Nor does the SDK's exit hook wait for the collector again.
     assert provider._atexit_handler is None
+
+
+def test_resource_attributes_from_the_environment_are_exported_with_cpr_numbers_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cpr = random_cpr()
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", f"deployment.environment=prod,owner={cpr}")
+    provider = build_tracer_provider("employment", None, {})
+    assert provider.resource.attributes["owner"] == tracing.MASK
+    assert provider.resource.attributes["deployment.environment"] == "prod"
+    assert provider.resource.attributes["service.name"] == "employment"
+
+
+async def test_no_request_or_response_header_is_recorded_whatever_the_environment_asks(
+    traced_api: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("REQUEST", "RESPONSE"):
+        monkeypatch.setenv(f"OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_{variable}", ".*")
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS", "")
+    app = context_echoing_app()
+    tracing.instrument_app(app)
+    assert (await get(app, {"Authorization": "Bearer s3cret-token", "X-Note": "private"})).status_code == 200
+    (server,) = [span for span in traced_api.get_finished_spans() if span.kind == SpanKind.SERVER]
+    assert not [key for key in server.attributes or {} if ".header." in key]
+    assert not [text for text in texts(server) if "s3cret" in text or "private" in text]
