@@ -349,15 +349,24 @@ class CprFreeIdGenerator(IdGenerator):
         return True
 
 
+# Within one id (hex: no spaces or separators between its digits) the detector can only read a
+# CPR number in a run of exactly ten decimal digits; ids without a run of ten skip it.
+_TEN_DIGITS = re.compile("[0-9]{10}")
+_DECIMAL = frozenset("0123456789")
+
+
 def _cpr_free_id(bits: int) -> int:
     width = bits // 4
     while True:
-        value = random.getrandbits(bits)
-        # First and last hex digit a-f: 6 of the 16 values each.
-        first, last = 0xA + (value >> (bits - 4)) % 6, 0xA + (value & 0xF) % 6
-        value = (value & ~(0xF << (bits - 4)) & ~0xF) | (first << (bits - 4)) | last
-        if not contains_cpr(f"{value:0{width}x}"):
-            return value
+        digits = list(f"{random.getrandbits(bits):0{width}x}")
+        # First and last a letter, so no run of digits joins a neighbour across a '-' in a
+        # traceparent; a digit there is drawn again among a-f, a letter kept (no bias).
+        for index in (0, -1):
+            if digits[index] in _DECIMAL:
+                digits[index] = random.choice("abcdef")
+        text = "".join(digits)
+        if _TEN_DIGITS.search(text) is None or not contains_cpr(text):
+            return int(text, 16)
 
 
 def _sampler_from(env: Mapping[str, str]) -> Sampler:

@@ -5,7 +5,9 @@ masking any that a span recorded."""
 from __future__ import annotations
 
 import random
+import re
 import time
+from collections import Counter
 
 import httpx
 import pytest
@@ -90,6 +92,26 @@ def test_generated_ids_never_read_as_a_cpr_number_though_plain_random_ones_do() 
     ours = traceparents(CprFreeIdGenerator(), 20_000)
     assert not [value for value in ours if contains_cpr(value)]
     assert len(set(ours)) == len(ours)
+
+
+def test_generated_ids_begin_and_end_with_a_letter_each_letter_about_as_often(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checked: list[str] = []
+
+    def detector(value: str) -> bool:
+        checked.append(value)
+        return contains_cpr(value)
+
+    monkeypatch.setattr(tracing, "contains_cpr", detector)
+    ids = [f"{CprFreeIdGenerator().generate_span_id():016x}" for _ in range(12_000)]
+    edges = Counter(char for value in ids for char in (value[0], value[-1]))
+    assert set(edges) == set("abcdef")
+    # Uniform would be 1/6 (16.7 %) each; taking the nibble modulo 6 gave e and f 12.5 %.
+    assert all(0.145 < count / (2 * len(ids)) < 0.19 for count in edges.values()), edges
+    # The detector is run only on an id with ten decimal digits in a row (the only way hex
+    # can read as a CPR number), about one in a thousand.
+    assert all(re.search("[0-9]{10}", value) for value in checked)
 
 
 def test_a_carried_context_is_continued_and_a_malformed_one_or_one_holding_a_cpr_number_is_ignored() -> None:
