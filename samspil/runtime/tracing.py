@@ -36,6 +36,7 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import unquote_plus
 
+import structlog
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import (
@@ -73,6 +74,8 @@ MASK = "[cpr-masked]"
 # A regular expression no header name matches.
 _NO_HEADER = "(?!)"
 
+log = structlog.get_logger("samspil.tracing")
+
 _provider: TracerProvider | None = None
 _exporter: SpanExporter | None = None
 
@@ -99,8 +102,15 @@ def export_configured(environ: Mapping[str, str] | None = None) -> bool:
 def span_exporter(environ: Mapping[str, str] | None = None) -> SpanExporter | None:
     """The OTLP/HTTP exporter (wrapped so no CPR number leaves), or None when nothing is to be
     exported."""
-    if not export_configured(environ):
+    env = os.environ if environ is None else environ
+    if not export_configured(env):
         return None
+    named = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if named not in ("", "otlp"):
+        log.warning(
+            "OTEL_TRACES_EXPORTER names an exporter this service does not offer; exporting over OTLP/HTTP",
+            exporter=named[:100],
+        )
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     return CprMaskingExporter(OTLPSpanExporter())
@@ -149,11 +159,13 @@ def configure_tracing(service_name: str, environ: Mapping[str, str] | None = Non
     """Set up tracing for this process (once, before the app is built); None when nothing is to
     be exported, and then nothing is recorded either."""
     global _provider, _exporter
-    exporter = span_exporter(environ)
-    if exporter is None:
+    if not export_configured(environ):
         return None
     if _provider is not None:
         return _provider
+    exporter = span_exporter(environ)
+    if exporter is None:
+        return None
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
     _exporter = exporter
@@ -371,16 +383,32 @@ def _cpr_free_id(bits: int) -> int:
 
 def _sampler_from(env: Mapping[str, str]) -> Sampler:
     """``OTEL_TRACES_SAMPLER``'s parent-based samplers (the default is parentbased_always_on)."""
-    name = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    name = env.get("OTEL_TRACES_SAMPLER", "").strip().lower() or "parentbased_always_on"
     if name in ("parentbased_traceidratio", "traceidratio"):
+        argument = env.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
         try:
-            ratio = float(env.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
+            ratio = float(argument)
         except ValueError:
+            log.warning("OTEL_TRACES_SAMPLER_ARG is no number; sampling every trace", argument=argument[:100])
             ratio = 1.0
         return ParentBased(TraceIdRatioBased(min(1.0, max(0.0, ratio))))
     from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 
+    if name not in _SAMPLERS:
+        log.warning("OTEL_TRACES_SAMPLER names no known sampler; sampling every trace", sampler=name[:100])
     return ParentBased(ALWAYS_OFF if name in ("always_off", "parentbased_always_off") else ALWAYS_ON)
+
+
+_SAMPLERS = frozenset(
+    {
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    }
+)
 
 
 class _OrphanQueriesDropped(Sampler):

@@ -11,6 +11,7 @@ from collections import Counter
 
 import httpx
 import pytest
+import structlog.testing
 from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -71,6 +72,23 @@ def test_a_disabled_sdk_or_no_traces_exporter_exports_nothing_even_with_an_endpo
     switch: dict[str, str],
 ) -> None:
     assert span_exporter({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", **switch}) is None
+
+
+def test_an_exporter_or_sampler_this_service_does_not_offer_is_named_in_one_warning_and_replaced() -> None:
+    endpoint = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
+    with structlog.testing.capture_logs() as logs:
+        exporter = span_exporter({**endpoint, "OTEL_TRACES_EXPORTER": "zipkin"})
+        provider = build_tracer_provider("employment", None, {"OTEL_TRACES_SAMPLER": "parentbased_jaeger"})
+    assert isinstance(exporter, CprMaskingExporter)
+    assert "AlwaysOnSampler" in provider.sampler.get_description()
+    assert [(entry["log_level"], entry.get("exporter"), entry.get("sampler")) for entry in logs] == [
+        ("warning", "zipkin", None),
+        ("warning", None, "parentbased_jaeger"),
+    ]
+    with structlog.testing.capture_logs() as quiet:
+        span_exporter({**endpoint, "OTEL_TRACES_EXPORTER": "otlp"})
+        build_tracer_provider("employment", None, {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio"})
+    assert quiet == []
 
 
 def test_each_service_names_itself_unless_otel_service_name_says_otherwise() -> None:
