@@ -15,15 +15,21 @@ process span continues from them (see outbox.py and consumer.py). Without a trac
 context still passes through unchanged.
 
 No CPR number leaves in a span: the exporter masks every CPR number in span names, attributes,
-events and status texts (an HTTP span of a request the CPR guard refused records its path) and
-exports URLs without their query strings; a carried context that holds one (a ``tracestate``
-someone wrote) is ignored; and the ids this process generates never read as one (random hex
-does, about one ``traceparent`` in 500, and the envelope refuses a CPR number in any attribute).
+events and status texts (an HTTP span of a request the CPR guard refused records its path), the
+provider in its resource attributes (``OTEL_RESOURCE_ATTRIBUTES`` among them), and the exporter
+exports URLs without their query strings; an exception is exported as its
+type only (its message and stack trace quote values: PostgreSQL's DETAIL names the failing row),
+and no HTTP header is recorded whatever ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*`` say; a
+carried context that holds one (a ``tracestate`` someone wrote) is ignored; and the ids this
+process generates never read as one (random hex does, about one ``traceparent`` in 500, and the
+envelope refuses a CPR number in any attribute).
 The public gateway does not continue a caller's context at all; the other services' APIs
 continue a caller's ``traceparent`` but drop its ``tracestate`` (free text the caller chose).
 
 A database query outside any traced work (the relay's polling, the schedulers' scans) starts
-no trace of its own; otherwise ``OTEL_TRACES_SAMPLER`` (parent-based) decides.
+no trace of its own; otherwise ``OTEL_TRACES_SAMPLER`` (parent-based) decides. An exporter other
+than ``otlp`` or a sampler not named by the specification is logged once and replaced.
+:func:`shutdown_tracing` returns within its bound however the collector behaves.
 """
 
 from __future__ import annotations
