@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import socket
 import threading
 import zlib
 from collections.abc import Iterator
@@ -148,3 +150,28 @@ class OtlpReceiver:
 
     def trace(self, trace_id: str) -> list[ReceivedSpan]:
         return [span for span in self.all_spans() if span.trace_id == trace_id]
+
+
+@contextlib.contextmanager
+def hanging_collector() -> Iterator[str]:
+    """A collector that accepts connections and never answers; yields its endpoint."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(connection)  # held open, never read or answered
+
+    threading.Thread(target=accept, daemon=True, name="hanging-collector").start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+        for connection in accepted:
+            connection.close()

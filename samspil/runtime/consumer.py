@@ -10,9 +10,11 @@ same redacted bytes in both places; see redaction.py). Only then is the offset c
 Database outages are not the message's fault: they are retried without counting against it.
 
 Each record is handled in a span that continues the trace its ``ce_traceparent`` and
-``ce_tracestate`` headers carry (a missing, malformed or CPR-holding one starts a new trace; it
-never dead-letters the record by itself), so the handler's database work and the events it puts
-in the outbox belong to the sender's trace.
+``ce_tracestate`` headers carry, so the handler's database work and the events it puts in the
+outbox belong to the sender's trace. A missing or malformed one starts a new trace and never
+dead-letters the record by itself; one holding a CPR number is an invalid envelope attribute,
+and the record is dead-lettered (redacted) like any other invalid envelope. The span's status is
+an error for a dead letter and for a crash (its type only, never its message).
 """
 
 from __future__ import annotations
@@ -134,7 +136,13 @@ class ReliableConsumer:
             record_exception=False,  # an error's text may quote the record
             set_status_on_exception=False,
         ) as span:
-            outcome = await self._process(record, headers)
+            try:
+                outcome = await self._process(record, headers)
+            except Exception as error:
+                # The type only: an error's text may quote the record.
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                span.set_attribute("error.type", type(error).__name__)
+                raise
             span.set_attribute("samspil.outcome", outcome.value)
             if outcome is Outcome.DEAD_LETTERED:
                 span.set_status(Status(StatusCode.ERROR, "dead-lettered"))

@@ -183,6 +183,10 @@ class OutboxRelay:
             )
         try:
             results = await self._sender.send_all(records)
+        except asyncio.CancelledError:
+            # Stopped, not failed: the rows stay pending for the next leader.
+            _end_spans(spans, [None] * len(spans))
+            raise
         except BaseException as error:
             _end_spans(spans, [error] * len(spans))
             raise

@@ -15,25 +15,34 @@ process span continues from them (see outbox.py and consumer.py). Without a trac
 context still passes through unchanged.
 
 No CPR number leaves in a span: the exporter masks every CPR number in span names, attributes,
-events and status texts (an HTTP span of a request the CPR guard refused records its path) and
-exports URLs without their query strings; a carried context that holds one (a ``tracestate``
-someone wrote) is ignored; and the ids this process generates never read as one (random hex
-does, about one ``traceparent`` in 500, and the envelope refuses a CPR number in any attribute).
-The public gateway does not continue a caller's context at all.
+events and status texts (an HTTP span of a request the CPR guard refused records its path), the
+provider in its resource attributes (``OTEL_RESOURCE_ATTRIBUTES`` among them), and the exporter
+exports URLs without their query strings; an exception is exported as its
+type only (its message and stack trace quote values: PostgreSQL's DETAIL names the failing row),
+and no HTTP header is recorded whatever ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*`` say; a
+carried context that holds one (a ``tracestate`` someone wrote) is ignored; and the ids this
+process generates never read as one (random hex does, about one ``traceparent`` in 500, and the
+envelope refuses a CPR number in any attribute).
+The public gateway does not continue a caller's context at all; the other services' APIs
+continue a caller's ``traceparent`` but drop its ``tracestate`` (free text the caller chose).
 
 A database query outside any traced work (the relay's polling, the schedulers' scans) starts
-no trace of its own; otherwise ``OTEL_TRACES_SAMPLER`` (parent-based) decides.
+no trace of its own; otherwise ``OTEL_TRACES_SAMPLER`` (parent-based) decides. An exporter other
+than ``otlp`` or a sampler not named by the specification is logged once and replaced.
+:func:`shutdown_tracing` returns within its bound however the collector behaves.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import unquote_plus
 
+import structlog
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import (
@@ -68,6 +77,10 @@ TRACE_HEADERS = (f"ce_{TRACEPARENT}", f"ce_{TRACESTATE}")
 # HTTP paths never traced: probes, asked every few seconds.
 UNTRACED_PATHS = "/healthz$,/readyz$"
 MASK = "[cpr-masked]"
+# A regular expression no header name matches.
+_NO_HEADER = "(?!)"
+
+log = structlog.get_logger("samspil.tracing")
 
 _provider: TracerProvider | None = None
 _exporter: SpanExporter | None = None
@@ -95,8 +108,15 @@ def export_configured(environ: Mapping[str, str] | None = None) -> bool:
 def span_exporter(environ: Mapping[str, str] | None = None) -> SpanExporter | None:
     """The OTLP/HTTP exporter (wrapped so no CPR number leaves), or None when nothing is to be
     exported."""
-    if not export_configured(environ):
+    env = os.environ if environ is None else environ
+    if not export_configured(env):
         return None
+    named = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if named not in ("", "otlp"):
+        log.warning(
+            "OTEL_TRACES_EXPORTER names an exporter this service does not offer; exporting over OTLP/HTTP",
+            exporter=named[:100],
+        )
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     return CprMaskingExporter(OTLPSpanExporter())
@@ -112,24 +132,46 @@ def build_tracer_provider(
     if not env.get("OTEL_SERVICE_NAME"):
         attributes["service.name"] = service_name
     provider = TracerProvider(
-        resource=Resource.create(attributes),
+        resource=_masked_resource(Resource.create(attributes)),
         sampler=_OrphanQueriesDropped(_sampler_from(env)),
         id_generator=CprFreeIdGenerator(),
+        # shutdown_tracing stops it within a bound; the SDK's own exit hook would wait for a
+        # hanging collector again, unbounded.
+        shutdown_on_exit=False,
     )
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
 
 
+def _masked_resource(resource: Resource) -> Resource:
+    """The resource (``OTEL_RESOURCE_ATTRIBUTES`` among its sources) with every CPR number in
+    its attribute names and values masked: it is exported with every batch of spans."""
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, str):
+            return _masked_text(value)
+        if isinstance(value, tuple | list):
+            return tuple(_masked_text(item) if isinstance(item, str) else item for item in value)
+        return value
+
+    attributes = {_masked_text(key): masked(value) for key, value in resource.attributes.items()}
+    if attributes == dict(resource.attributes):
+        return resource
+    return Resource(attributes, resource.schema_url)
+
+
 def configure_tracing(service_name: str, environ: Mapping[str, str] | None = None) -> TracerProvider | None:
     """Set up tracing for this process (once, before the app is built); None when nothing is to
     be exported, and then nothing is recorded either."""
     global _provider, _exporter
-    exporter = span_exporter(environ)
-    if exporter is None:
+    if not export_configured(environ):
         return None
     if _provider is not None:
         return _provider
+    exporter = span_exporter(environ)
+    if exporter is None:
+        return None
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
     _exporter = exporter
@@ -146,22 +188,28 @@ def tracing_configured() -> bool:
 
 
 def shutdown_tracing(timeout: float = 2.0) -> None:
-    """Export what is still buffered, waiting at most ``timeout`` seconds: with the collector
-    away the exporter would retry for its whole export timeout (10 s by default) after the
-    service's own bounded stop. What is not exported by then is dropped."""
+    """Export what is still buffered and stop, returning within about ``timeout`` seconds (and
+    one more) however the collector behaves: away, the exporter would retry for its whole export
+    timeout (10 s by default); hanging, the batch processor's own shutdown waits for the export
+    under way. What is not exported by then is dropped."""
     global _provider, _exporter
-    if _provider is None:
+    provider, exporter = _provider, _exporter
+    if provider is None:
         return
-    # The flush exports in the calling thread and retries until the export timeout, so it runs
-    # beside; shutting the exporter down ends a retry still waiting for the collector.
-    flush = threading.Thread(target=_provider.force_flush, name="otel-flush", daemon=True)
-    flush.start()
-    flush.join(timeout)
-    if _exporter is not None:
-        _exporter.shutdown()
-    flush.join(1.0)
-    _provider.shutdown()
     _provider = _exporter = None
+
+    def flush_and_stop() -> None:
+        provider.force_flush(int(timeout * 1000))
+        provider.shutdown()
+
+    # Beside, so a hanging export holds a daemon thread, not the service's exit.
+    stopping = threading.Thread(target=flush_and_stop, name="otel-shutdown", daemon=True)
+    stopping.start()
+    stopping.join(timeout)
+    if stopping.is_alive() and exporter is not None:
+        # Ends a retry still waiting for the collector; an export blocked on the socket is left.
+        exporter.shutdown()
+        stopping.join(1.0)
 
 
 def instrument_app(app: Any, *, continue_callers_trace: bool = True) -> None:
@@ -172,7 +220,9 @@ def instrument_app(app: Any, *, continue_callers_trace: bool = True) -> None:
     ``continue_callers_trace=False`` (the public gateway) starts every request's trace anew: a
     caller's ``traceparent`` and ``tracestate`` are outside parties' text, which would otherwise
     be stored with the outbox rows and sent on to the departments, and a caller could ask for
-    every span to be recorded."""
+    every span to be recorded. Otherwise the caller's ``traceparent`` is continued but never its
+    ``tracestate``: that is free text the caller chose, which the outbox would carry on to
+    another department."""
     if _provider is None:
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -182,23 +232,28 @@ def instrument_app(app: Any, *, continue_callers_trace: bool = True) -> None:
         tracer_provider=_provider,
         excluded_urls=UNTRACED_PATHS,
         exclude_spans=["receive", "send"],
+        # No header is recorded, whatever OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_* say
+        # (Authorization, cookies, a CPR number in a header). An empty list would fall back to
+        # those variables, so: a pattern no header name matches, and every value redacted.
+        http_capture_headers_server_request=[_NO_HEADER],
+        http_capture_headers_server_response=[_NO_HEADER],
+        http_capture_headers_sanitize_fields=[".*"],
     )
-    if not continue_callers_trace:
-        instrumented = app.build_middleware_stack
+    dropped = (TRACESTATE,) if continue_callers_trace else (TRACEPARENT, TRACESTATE)
+    instrumented = app.build_middleware_stack
 
-        def build_middleware_stack() -> Any:
-            return _WithoutTraceContext(instrumented())
+    def build_middleware_stack() -> Any:
+        return _WithoutTraceContext(instrumented(), dropped)
 
-        app.build_middleware_stack = build_middleware_stack
+    app.build_middleware_stack = build_middleware_stack
 
 
 class _WithoutTraceContext:
-    """ASGI: the request without ``traceparent`` and ``tracestate`` headers."""
+    """ASGI: the request without the named trace context headers."""
 
-    _dropped = frozenset({TRACEPARENT.encode(), TRACESTATE.encode()})
-
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, dropped: Sequence[str]) -> None:
         self.app = app
+        self._dropped = frozenset(name.encode() for name in dropped)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -225,7 +280,9 @@ class CprSafeTraceContext(TextMapPropagator):
         getter: Getter[CarrierT] = default_getter,
     ) -> Context:
         for name in (TRACEPARENT, TRACESTATE):
-            if any(contains_cpr(value) for value in getter.get(carrier, name) or ()):
+            # Joined as the W3C propagator joins several headers: a number split across two
+            # of them is one in what would be continued.
+            if contains_cpr(",".join(getter.get(carrier, name) or ())):
                 return context if context is not None else Context()
         return self._w3c.extract(carrier, context, getter)
 
@@ -310,29 +367,54 @@ class CprFreeIdGenerator(IdGenerator):
         return True
 
 
+# Within one id (hex: no spaces or separators between its digits) the detector can only read a
+# CPR number in a run of exactly ten decimal digits; ids without a run of ten skip it.
+_TEN_DIGITS = re.compile("[0-9]{10}")
+_DECIMAL = frozenset("0123456789")
+
+
 def _cpr_free_id(bits: int) -> int:
     width = bits // 4
     while True:
-        value = random.getrandbits(bits)
-        # First and last hex digit a-f: 6 of the 16 values each.
-        first, last = 0xA + (value >> (bits - 4)) % 6, 0xA + (value & 0xF) % 6
-        value = (value & ~(0xF << (bits - 4)) & ~0xF) | (first << (bits - 4)) | last
-        if not contains_cpr(f"{value:0{width}x}"):
-            return value
+        digits = list(f"{random.getrandbits(bits):0{width}x}")
+        # First and last a letter, so no run of digits joins a neighbour across a '-' in a
+        # traceparent; a digit there is drawn again among a-f, a letter kept (no bias).
+        for index in (0, -1):
+            if digits[index] in _DECIMAL:
+                digits[index] = random.choice("abcdef")
+        text = "".join(digits)
+        if _TEN_DIGITS.search(text) is None or not contains_cpr(text):
+            return int(text, 16)
 
 
 def _sampler_from(env: Mapping[str, str]) -> Sampler:
     """``OTEL_TRACES_SAMPLER``'s parent-based samplers (the default is parentbased_always_on)."""
-    name = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    name = env.get("OTEL_TRACES_SAMPLER", "").strip().lower() or "parentbased_always_on"
     if name in ("parentbased_traceidratio", "traceidratio"):
+        argument = env.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
         try:
-            ratio = float(env.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
+            ratio = float(argument)
         except ValueError:
+            log.warning("OTEL_TRACES_SAMPLER_ARG is no number; sampling every trace", argument=argument[:100])
             ratio = 1.0
         return ParentBased(TraceIdRatioBased(min(1.0, max(0.0, ratio))))
     from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 
+    if name not in _SAMPLERS:
+        log.warning("OTEL_TRACES_SAMPLER names no known sampler; sampling every trace", sampler=name[:100])
     return ParentBased(ALWAYS_OFF if name in ("always_off", "parentbased_always_off") else ALWAYS_ON)
+
+
+_SAMPLERS = frozenset(
+    {
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    }
+)
 
 
 class _OrphanQueriesDropped(Sampler):
@@ -368,7 +450,8 @@ class _OrphanQueriesDropped(Sampler):
 class CprMaskingExporter(SpanExporter):
     """Masks every CPR number in what it exports: span names, attribute values (URL-encoded ones
     decoded first), events, links and status texts; a trace state holding one is dropped. URLs
-    are exported without their query strings."""
+    are exported without their query strings. Exception events keep only the exception's type
+    and status texts only a type or outcome name: no message text leaves."""
 
     def __init__(self, exporter: SpanExporter) -> None:
         self._exporter = exporter
@@ -388,6 +471,41 @@ class CprMaskingExporter(SpanExporter):
 
 # Recorded without their query strings: a query may name a citizen (by pseudonym) or hold text.
 _URL_ATTRIBUTES = frozenset({"http.url", "http.target", "url.full"})
+# What an exception event keeps: its type, never its message or stack trace.
+_EXCEPTION_KEPT = frozenset({"exception.type", "error.type"})
+# A status description is kept only as far as it names a type or an outcome ("IntegrityError",
+# "dead-lettered"); the SDK writes "Type: message" for an exception that ends a span.
+_STATUS_TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+
+
+def _masked_text(value: str) -> str:
+    """``value`` with its CPR numbers masked, then URL-decoded and masked again while decoding
+    reveals one (a value may hold a plain number and an encoded one, or one encoded twice)."""
+    current = mask_cpr_numbers(value, MASK)
+    while "%" in current or "+" in current:
+        decoded = unquote_plus(current)
+        if decoded == current or not contains_cpr(decoded):
+            break
+        current = mask_cpr_numbers(decoded, MASK)
+    return current
+
+
+def _without_cpr_trace_state(context: trace.SpanContext) -> trace.SpanContext:
+    """The context without its trace state when that holds a CPR number (read whole, as it is
+    exported: a number may stand across two members)."""
+    if not contains_cpr(context.trace_state.to_header()):
+        return context
+    return trace.SpanContext(
+        context.trace_id, context.span_id, context.is_remote, context.trace_flags, TraceState()
+    )
+
+
+def _status_type(description: str) -> str | None:
+    match = _STATUS_TYPE.match(description)
+    if match is None:
+        return None
+    rest = description[match.end() :]
+    return match.group() if not rest or rest.startswith(":") else None
 
 
 def masked_span(span: ReadableSpan) -> ReadableSpan:
@@ -397,14 +515,9 @@ def masked_span(span: ReadableSpan) -> ReadableSpan:
 
     def text(value: str) -> str:
         nonlocal changed
-        if contains_cpr(value):
-            changed = True
-            return mask_cpr_numbers(value, MASK)
-        decoded = unquote_plus(value) if "%" in value or "+" in value else value
-        if decoded != value and contains_cpr(decoded):
-            changed = True
-            return mask_cpr_numbers(decoded, MASK)
-        return value
+        result = _masked_text(value)
+        changed = changed or result != value
+        return result
 
     def attrs(attributes: Attributes) -> dict[str, Any] | None:
         if attributes is None:
@@ -430,19 +543,31 @@ def masked_span(span: ReadableSpan) -> ReadableSpan:
         if "url.query" in attributes:
             changed = True
             del attributes["url.query"]
-    events = [
-        Event(text(event.name), attrs(event.attributes), timestamp=event.timestamp) for event in span.events
-    ]
-    links = [Link(link.context, attrs(link.attributes)) for link in span.links]
+    events = []
+    for event in span.events:
+        if event.name == "exception":
+            # Only the type: an exception's message and stack quote values (PostgreSQL's DETAIL
+            # names the failing row and the conflicting key, free-text notes among them).
+            changed = True
+            kept = {key: value for key, value in (event.attributes or {}).items() if key in _EXCEPTION_KEPT}
+            events.append(Event("exception", attrs(kept), timestamp=event.timestamp))
+        else:
+            events.append(Event(text(event.name), attrs(event.attributes), timestamp=event.timestamp))
+    links = []
+    for link in span.links:
+        link_context = _without_cpr_trace_state(link.context)
+        changed = changed or link_context is not link.context
+        links.append(Link(link_context, attrs(link.attributes)))
     status = span.status
     if status.description:
-        status = Status(status.status_code, text(status.description))
+        description = _status_type(status.description)
+        if description != status.description:
+            changed = True
+        status = Status(status.status_code, text(description) if description else None)
     context = span.context
-    if context is not None and any(contains_cpr(f"{k}={v}") for k, v in context.trace_state.items()):
-        changed = True
-        context = trace.SpanContext(
-            context.trace_id, context.span_id, context.is_remote, context.trace_flags, TraceState()
-        )
+    if context is not None:
+        context = _without_cpr_trace_state(context)
+        changed = changed or context is not span.context
     if not changed:
         return span
     return ReadableSpan(
