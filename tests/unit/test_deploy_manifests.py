@@ -216,6 +216,8 @@ def test_kubernetes_keeps_one_pod_of_each_service_through_a_voluntary_disruption
     ]
     assert len(budgets) == 1
     assert 1 <= budgets[0]["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+    # Unready pods (every one, while Kafka is away) must not block a node drain.
+    assert budgets[0]["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
 
 
 def test_every_image_is_pinned_to_the_projects_version() -> None:
