@@ -309,3 +309,61 @@ def test_the_tests_render_the_manifests_as_kustomize_does() -> None:
 
     theirs = [document for document in yaml.safe_load_all(rendered) if document]
     assert sorted(kustomize(), key=key) == sorted(theirs, key=key)
+
+
+# -- Pod Security "restricted" ----------------------------------------------------------------------
+
+# The volume types Pod Security "restricted" admits.
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+def _workloads() -> list[dict[str, Any]]:
+    """Every Deployment and Job: the app's and the one-off Job applied after it."""
+    documents = [*kustomize(), *load_all(DEPLOY / "k8s/audit-protect-job.yaml")]
+    return [document for document in documents if document["kind"] in ("Deployment", "Job")]
+
+
+def _pod_specs() -> dict[str, dict[str, Any]]:
+    return {
+        f"{document['kind']}/{document['metadata']['name']}": document["spec"]["template"]["spec"]
+        for document in _workloads()
+    }
+
+
+def test_every_pod_meets_pod_security_restricted() -> None:
+    pods = _pod_specs()
+    assert len(pods) == 4
+    for name, pod in pods.items():
+        assert pod["automountServiceAccountToken"] is False, name
+        assert not any(pod.get(host) for host in ("hostNetwork", "hostPID", "hostIPC")), name
+        for volume in pod.get("volumes", []):
+            assert set(volume) - {"name"} <= RESTRICTED_VOLUMES, (name, volume)
+        pod_context = pod.get("securityContext", {})
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            context = container.get("securityContext", {})
+            where = (name, container["name"])
+            # A container's own setting wins over the pod's.
+            effective = {**pod_context, **context}
+            assert effective.get("runAsNonRoot") is True, where
+            assert effective.get("runAsUser") != 0, where
+            assert effective.get("seccompProfile") == {"type": "RuntimeDefault"}, where
+            assert context.get("allowPrivilegeEscalation") is False, where
+            assert context.get("privileged", False) is False, where
+            assert "ALL" in context["capabilities"]["drop"], where
+            assert set(context["capabilities"].get("add", [])) <= {"NET_BIND_SERVICE"}, where
+            assert context.get("readOnlyRootFilesystem") is True, where
+
+
+def test_the_namespace_enforces_pod_security_restricted() -> None:
+    namespace = k8s_of_kind("Namespace")["samspil"]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert {document["metadata"].get("namespace") for document in _workloads()} == {"samspil"}
