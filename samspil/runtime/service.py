@@ -327,7 +327,7 @@ class ServiceRuntime:
 
     async def _topics_check(self) -> str:
         """With KAFKA_CREATE_TOPICS false someone else creates the topics (e.g. Strimzi from
-        deploy/k8s/topics.yaml): name any that are missing."""
+        deploy/k8s/kafka/topics.yaml): name any that are missing."""
         try:
             async with asyncio.timeout(3.0):
                 missing = await self._sender.missing_topics(self.topics_used())

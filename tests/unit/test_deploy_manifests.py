@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +16,13 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from samspil import deploy
+from samspil.cli import main
 from samspil.local.runner import SERVICES
 from schemas.topics import CATALOGUE
 from tests.deploy_files import (
     DEPLOY,
+    K8S,
+    KAFKA,
     ROOT,
     compose,
     compose_services,
@@ -178,13 +182,45 @@ def test_compose_lists_at_its_top_every_variable_it_reads() -> None:
 
 
 def test_the_checked_in_kafka_topics_are_the_generators_output() -> None:
-    assert (DEPLOY / "k8s/topics.yaml").read_text() == deploy.render_topics(), (
-        "deploy/k8s/topics.yaml is stale: run make deploy-files"
+    assert (KAFKA / "topics.yaml").read_text() == deploy.render_topics(), (
+        "deploy/k8s/kafka/topics.yaml is stale: run make deploy-files"
     )
 
 
+def test_deleting_the_application_cannot_delete_the_topics() -> None:
+    # `kubectl delete -k deploy/k8s` deletes what that kustomization renders: no topic among it.
+    assert not k8s_of_kind("KafkaTopic")
+    assert {document["kind"] for document in kustomize(KAFKA)} <= {"KafkaTopic", "KafkaUser"}
+
+
+def test_the_topic_generator_writes_the_strimzi_api_version_asked_for() -> None:
+    older = yaml.safe_load_all(deploy.render_topics(api_version="kafka.strimzi.io/v1beta2"))
+    assert {document["apiVersion"] for document in older if document} == {"kafka.strimzi.io/v1beta2"}
+    with pytest.raises(ValueError, match="api_version"):
+        deploy.render_topics(api_version="kafka.strimzi.io/v2")
+
+
+def test_the_topic_generator_refuses_fewer_than_one_replica() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        deploy.render_topics(replicas=0)
+
+
+def test_the_deploy_command_takes_the_api_version_and_refuses_no_replicas(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["deploy", "topics", "--api-version", "v1beta2", "--replicas", "1"]) == 0
+    written = [document for document in yaml.safe_load_all(capsys.readouterr().out) if document]
+    assert {document["apiVersion"] for document in written} == {"kafka.strimzi.io/v1beta2"}
+    assert {document["spec"]["replicas"] for document in written} == {1}
+    for refused in (["--replicas", "0"], ["--replicas", "-1"], ["--api-version", "v2"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(["deploy", "topics", *refused])
+        assert exit_.value.code == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
 def test_kubernetes_has_a_kafka_topic_per_catalogue_topic_for_the_cluster_the_services_use() -> None:
-    topics = k8s_of_kind("KafkaTopic")
+    topics = k8s_of_kind("KafkaTopic", KAFKA)
     assert set(topics) == {topic.name for topic in CATALOGUE}
     config = k8s_of_kind("ConfigMap")["samspil-config"]["data"]
     for topic in CATALOGUE:
@@ -299,16 +335,17 @@ def test_kubernetes_lets_only_the_gateway_take_traffic_from_anywhere() -> None:
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with its kustomize) is not installed")
-def test_the_tests_render_the_manifests_as_kustomize_does() -> None:
+@pytest.mark.parametrize("directory", [K8S, KAFKA], ids=lambda path: path.name)
+def test_the_tests_render_the_manifests_as_kustomize_does(directory: Path) -> None:
     rendered = subprocess.run(
-        ["kubectl", "kustomize", str(DEPLOY / "k8s")], capture_output=True, text=True, check=True, timeout=60
+        ["kubectl", "kustomize", str(directory)], capture_output=True, text=True, check=True, timeout=60
     ).stdout
 
     def key(document: dict[str, Any]) -> tuple[str, str, str]:
         return (document["kind"], document["metadata"].get("namespace", ""), document["metadata"]["name"])
 
     theirs = [document for document in yaml.safe_load_all(rendered) if document]
-    assert sorted(kustomize(), key=key) == sorted(theirs, key=key)
+    assert sorted(kustomize(directory), key=key) == sorted(theirs, key=key)
 
 
 # -- Pod Security "restricted" ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.deploy_files import DEPLOY, compose, kustomize, load_all
+from tests.deploy_files import DEPLOY, KAFKA, compose, kustomize, load_all
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 # The oldest Kubernetes still commonly run (PodDisruptionBudget policy/v1 since 1.21) and the
@@ -25,8 +25,7 @@ KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.utils.latest_version() + ".
 
 
 def kubernetes_documents() -> list[dict[str, Any]]:
-    built_in = [d for d in kustomize() if d["kind"] != "KafkaTopic"]
-    return built_in + load_all(DEPLOY / "k8s/audit-protect-job.yaml")
+    return kustomize() + load_all(DEPLOY / "k8s/audit-protect-job.yaml")
 
 
 def kafka_topic_schema() -> dict[str, Any]:
@@ -57,7 +56,7 @@ def test_the_kubernetes_validation_refuses_a_misspelt_field() -> None:
 
 
 def kafka_topics() -> list[dict[str, Any]]:
-    return [d for d in kustomize() if d["kind"] == "KafkaTopic"]
+    return [d for d in kustomize(KAFKA) if d["kind"] == "KafkaTopic"]
 
 
 def test_the_kafka_topics_are_valid_strimzi_kafka_topics() -> None:
