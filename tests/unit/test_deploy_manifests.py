@@ -21,6 +21,7 @@ from samspil.local.runner import SERVICES
 from schemas.topics import CATALOGUE
 from tests.deploy_files import (
     DEPLOY,
+    JOBS,
     K8S,
     KAFKA,
     ROOT,
@@ -29,7 +30,6 @@ from tests.deploy_files import (
     k8s_deployments,
     k8s_of_kind,
     kustomize,
-    load_all,
 )
 
 
@@ -256,18 +256,54 @@ def test_kubernetes_keeps_one_pod_of_each_service_through_a_voluntary_disruption
     assert budgets[0]["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
 
 
-def test_every_image_is_pinned_to_the_projects_version() -> None:
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    documents = [*kustomize(), *load_all(DEPLOY / "k8s/audit-protect-job.yaml")]
-    images = [
+def _images(documents: list[dict[str, Any]]) -> list[str]:
+    return [
         container["image"]
         for document in documents
         if document["kind"] in ("Deployment", "Job")
         for container in document["spec"]["template"]["spec"]["containers"]
     ]
+
+
+def test_every_image_is_pinned_to_the_projects_version() -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    images = _images([*kustomize(), *kustomize(JOBS)])
     compose_images = [service["image"] for service in compose_services().values() if "build" in service]
     assert len(images) == 4 and len(compose_images) == 4
     assert set(images) | set(compose_images) == {f"samspil:{version}"}
+    # Where a release pins it (`kustomize edit set image`): both kustomizations that run it.
+    for directory in (K8S, JOBS):
+        entries = yaml.safe_load((directory / "kustomization.yaml").read_text())["images"]
+        assert entries == [{"name": "samspil", "newTag": version}]
+
+
+def test_compose_builds_the_image_and_never_pulls_it() -> None:
+    # A pull of "samspil:0.1.0" would fetch whatever a public registry holds under that name.
+    built = {name: service for name, service in compose_services().items() if "build" in service}
+    assert built and all(service["pull_policy"] == "build" for service in built.values())
+
+
+def _pinned_copy(tmp_path: Path) -> list[Path]:
+    """deploy/k8s copied with its images pinned by digest, as `kustomize edit set image` does."""
+    copy = tmp_path / "k8s"
+    shutil.copytree(K8S, copy)
+    for directory in (copy, copy / "jobs"):
+        path = directory / "kustomization.yaml"
+        kustomization = yaml.safe_load(path.read_text())
+        kustomization["images"] = [
+            {"name": "samspil", "newName": "registry.example/samspil", "digest": DIGEST}
+        ]
+        path.write_text(yaml.safe_dump(kustomization))
+    return [copy, copy / "jobs"]
+
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+def test_a_release_can_pin_every_image_by_digest(tmp_path: Path) -> None:
+    pinned = [document for directory in _pinned_copy(tmp_path) for document in kustomize(directory)]
+    assert set(_images(pinned)) == {f"registry.example/samspil@{DIGEST}"}
+    assert len(_images(pinned)) == 4
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
@@ -335,8 +371,14 @@ def test_kubernetes_lets_only_the_gateway_take_traffic_from_anywhere() -> None:
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with its kustomize) is not installed")
-@pytest.mark.parametrize("directory", [K8S, KAFKA], ids=lambda path: path.name)
-def test_the_tests_render_the_manifests_as_kustomize_does(directory: Path) -> None:
+@pytest.mark.parametrize(
+    "directory",
+    [K8S, KAFKA, JOBS, "pinned", "pinned/jobs"],
+    ids=["k8s", "kafka", "jobs", "pinned", "pinned-jobs"],
+)
+def test_the_tests_render_the_manifests_as_kustomize_does(directory: Path | str, tmp_path: Path) -> None:
+    if isinstance(directory, str):  # the manifests pinned by digest, as a release does
+        directory = _pinned_copy(tmp_path)[directory.count("/")]
     rendered = subprocess.run(
         ["kubectl", "kustomize", str(directory)], capture_output=True, text=True, check=True, timeout=60
     ).stdout
@@ -365,7 +407,7 @@ RESTRICTED_VOLUMES = {
 
 def _workloads() -> list[dict[str, Any]]:
     """Every Deployment and Job: the app's and the one-off Job applied after it."""
-    documents = [*kustomize(), *load_all(DEPLOY / "k8s/audit-protect-job.yaml")]
+    documents = [*kustomize(), *kustomize(JOBS)]
     return [document for document in documents if document["kind"] in ("Deployment", "Job")]
 
 

@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.deploy_files import DEPLOY, KAFKA, compose, kustomize, load_all
+from tests.deploy_files import JOBS, KAFKA, compose, kustomize
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 # The oldest Kubernetes still commonly run (PodDisruptionBudget policy/v1 since 1.21) and the
@@ -25,7 +25,7 @@ KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.utils.latest_version() + ".
 
 
 def kubernetes_documents() -> list[dict[str, Any]]:
-    return kustomize() + load_all(DEPLOY / "k8s/audit-protect-job.yaml")
+    return kustomize() + kustomize(JOBS)
 
 
 def kafka_topic_schema() -> dict[str, Any]:
