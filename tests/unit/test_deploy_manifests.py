@@ -446,3 +446,96 @@ def test_the_namespace_enforces_pod_security_restricted() -> None:
     namespace = k8s_of_kind("Namespace")["samspil"]
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert {document["metadata"].get("namespace") for document in _workloads()} == {"samspil"}
+
+
+# -- Kafka over mutual TLS, PostgreSQL verify-full ------------------------------------------------
+
+
+def _environment(container: dict[str, Any]) -> dict[str, str]:
+    """A container's environment as the pod gets it: the ConfigMap, then its own (secrets as
+    the name of the secret's key)."""
+    config = k8s_of_kind("ConfigMap")["samspil-config"]["data"]
+    env = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(config)
+    for item in container["env"]:
+        reference = item.get("valueFrom", {})
+        if "configMapKeyRef" in reference:
+            env[item["name"]] = config[reference["configMapKeyRef"]["key"]]
+        elif "secretKeyRef" in reference:
+            env[item["name"]] = f"secret:{reference['secretKeyRef']['key']}"
+        else:
+            env[item["name"]] = item["value"]
+    return env
+
+
+def _mounted_file(pod: dict[str, Any], container: dict[str, Any], path: str) -> tuple[str, str]:
+    """(secret, key) of the file at ``path`` in the container, mounted read-only from a secret."""
+    (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/")]
+    assert mount["readOnly"] is True, path
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    inside = path.removeprefix(mount["mountPath"].rstrip("/") + "/")
+    (key,) = [item["key"] for item in volume["secret"]["items"] if item["path"] == inside]
+    return volume["secret"]["secretName"], key
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_kubernetes_connects_every_service_to_kafka_over_mutual_tls(spec: Any) -> None:
+    pod = k8s_deployments()[spec.name]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = _environment(container)
+    assert env["KAFKA_SECURITY_PROTOCOL"] == "SSL"
+    assert env["KAFKA_BOOTSTRAP_SERVERS"].endswith(":9093"), "Strimzi's TLS listener"
+    # The brokers' certificates are checked against Strimzi's cluster CA.
+    assert _mounted_file(pod, container, env["KAFKA_SSL_CA_FILE"]) == ("kafka-cluster-ca-cert", "ca.crt")
+    # The service presents its own KafkaUser's certificate.
+    user, cert_key = _mounted_file(pod, container, env["KAFKA_SSL_CERT_FILE"])
+    assert (user, "user.key") == _mounted_file(pod, container, env["KAFKA_SSL_KEY_FILE"])
+    assert cert_key == "user.crt" and user == f"samspil-{spec.name}"
+    users = k8s_of_kind("KafkaUser", KAFKA)
+    assert users[user]["spec"]["authentication"] == {"type": "tls"}
+    cluster = users[user]["metadata"]["labels"]["strimzi.io/cluster"]
+    assert env["KAFKA_BOOTSTRAP_SERVERS"].startswith(
+        f"{cluster}-kafka-bootstrap.{users[user]['metadata']['namespace']}."
+    )
+
+
+def test_kubernetes_has_a_kafka_user_per_service_and_no_other() -> None:
+    users = k8s_of_kind("KafkaUser", KAFKA)
+    assert set(users) == {f"samspil-{spec.name}" for spec in SERVICES}
+    topics_namespace = {topic["metadata"]["namespace"] for topic in k8s_of_kind("KafkaTopic", KAFKA).values()}
+    assert {user["metadata"]["namespace"] for user in users.values()} == topics_namespace
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_each_service_accepts_the_kafka_settings_kubernetes_gives_it(
+    spec: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    container = k8s_deployments()[spec.name]["spec"]["template"]["spec"]["containers"][0]
+    for name, given in _environment(container).items():
+        if given.startswith("secret:"):  # a stand-in of the right shape
+            given = "postgresql://u@db/d" if name.endswith("DATABASE_URL") else "k" * 32
+        elif name.startswith("KAFKA_SSL_") and name.endswith("_FILE"):
+            # The settings check the files exist: the mounted paths, under a directory of the test's.
+            mounted = tmp_path / given.lstrip("/")
+            mounted.parent.mkdir(parents=True, exist_ok=True)
+            mounted.touch()
+            given = str(mounted)
+        monkeypatch.setenv(name, given)
+    settings: Any = _settings_class(spec)()
+    assert settings.kafka_security_protocol == "SSL"
+    assert settings.kafka_ssl_ca_file == tmp_path / "etc/samspil/kafka-ca/ca.crt"
+    assert settings.kafka_ssl_cert_file == tmp_path / "etc/samspil/kafka-user/user.crt"
+    assert settings.kafka_ssl_key_file == tmp_path / "etc/samspil/kafka-user/user.key"
+
+
+def test_every_pod_mounts_the_database_ca_its_database_urls_name() -> None:
+    header = (K8S / "samspil.yaml").read_text().split("\napiVersion:")[0]
+    job_header = (JOBS / "audit-protect-job.yaml").read_text().split("\napiVersion:")[0]
+    root_cert = "/etc/samspil/database-ca/ca.crt"
+    for text in (header, job_header):
+        assert f"sslmode=verify-full&sslrootcert={root_cert}" in text
+    for name, pod in _pod_specs().items():
+        (container,) = pod["containers"]
+        assert _mounted_file(pod, container, root_cert) == ("samspil-database-ca", "ca.crt"), name

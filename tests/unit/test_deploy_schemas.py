@@ -2,7 +2,8 @@
 machine (nothing is fetched): the Kubernetes manifests, rendered as kustomize would, against
 the Kubernetes API's schemas shipped by ``kubernetes-validate`` (strict: an unknown or misspelt
 field fails); the KafkaTopic resources against Strimzi's CRD schema; the compose file against
-the Compose Specification's schema. Both are vendored in tests/schemas (see its README)."""
+the Compose Specification's schema. Both are vendored in tests/schemas (see its README). The
+KafkaUser resources are checked against the few fields of Strimzi's CRD they use."""
 
 from __future__ import annotations
 
@@ -81,6 +82,25 @@ def test_the_kafka_topic_schema_refuses_a_topic_without_partitions_to_speak_of()
     topic["spec"]["partitions"] = 0
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(topic, kafka_topic_schema())
+
+
+# Strimzi's KafkaUser (kafka.strimzi.io/v1, as its CRD of release 1.2.0 defines it): no copy of
+# the CRD is vendored, so the fields used here are checked against these.
+KAFKA_USER_SPEC = {"userName", "authentication", "authorization", "quotas", "template"}
+KAFKA_USER_AUTHENTICATION = {"tls", "tls-external", "scram-sha-512"}
+
+
+def test_the_kafka_users_are_strimzi_kafka_users_with_certificates() -> None:
+    users = [d for d in kustomize(KAFKA) if d["kind"] == "KafkaUser"]
+    assert users
+    for user in users:
+        assert user["apiVersion"] == "kafka.strimzi.io/v1"
+        assert set(user) == {"apiVersion", "kind", "metadata", "spec"}
+        assert set(user["spec"]) <= KAFKA_USER_SPEC
+        assert user["spec"]["authentication"]["type"] in KAFKA_USER_AUTHENTICATION
+        assert user["spec"]["authentication"] == {"type": "tls"}
+        meta = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": user["metadata"]}
+        validate_kubernetes(meta, KUBERNETES_VERSIONS[-1])
 
 
 def compose_schema() -> dict[str, Any]:
