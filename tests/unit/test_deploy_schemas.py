@@ -30,10 +30,25 @@ def kubernetes_documents() -> list[dict[str, Any]]:
 
 
 def kafka_topic_schema() -> dict[str, Any]:
+    """The CRD's schema, strict: Kubernetes drops a field a structural schema does not list (so a
+    misspelt one would be lost without a word); here it fails."""
     crd = yaml.safe_load((SCHEMAS / "strimzi-kafkatopic-crd.yaml").read_text())
     version = next(v for v in crd["spec"]["versions"] if v["served"] and v["storage"])
-    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
+    schema: dict[str, Any] = strict(version["schema"]["openAPIV3Schema"])
     return schema
+
+
+def strict(schema: Any) -> Any:
+    """A copy of an OpenAPI schema where every object that lists its properties allows no other
+    (unless it says it keeps unknown fields, as a topic's free-form config does)."""
+    if isinstance(schema, list):
+        return [strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    copied = {key: strict(value) for key, value in schema.items()}
+    if "properties" in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        copied.setdefault("additionalProperties", False)
+    return copied
 
 
 def validate_kubernetes(document: dict[str, Any], version: str) -> None:
@@ -101,6 +116,14 @@ def test_the_kafka_users_are_strimzi_kafka_users_with_certificates() -> None:
         assert user["spec"]["authentication"] == {"type": "tls"}
         meta = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": user["metadata"]}
         validate_kubernetes(meta, KUBERNETES_VERSIONS[-1])
+
+
+@pytest.mark.parametrize("where", ["top", "spec"])
+def test_the_kafka_topic_schema_refuses_a_misspelt_field(where: str) -> None:
+    topic = copy.deepcopy(kafka_topics()[0])
+    (topic if where == "top" else topic["spec"])["partiton"] = 3
+    with pytest.raises(jsonschema.ValidationError, match="partiton"):
+        jsonschema.validate(topic, kafka_topic_schema())
 
 
 def compose_schema() -> dict[str, Any]:
