@@ -53,8 +53,8 @@ lock: $(STAMP)  ## re-pin dependencies after changing pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -q -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra embedded --generate-hashes --python-version 3.11 -q -o requirements-dev.lock
 
-deploy-files: $(STAMP)  ## regenerate deploy/k8s/topics.yaml (Strimzi KafkaTopics) from the topic catalogue
-	$(BIN)/samspil deploy topics -o deploy/k8s/topics.yaml
+deploy-files: $(STAMP)  ## regenerate deploy/k8s/kafka/topics.yaml (Strimzi KafkaTopics) from the topic catalogue
+	$(BIN)/samspil deploy topics -o deploy/k8s/kafka/topics.yaml
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

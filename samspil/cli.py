@@ -413,10 +413,23 @@ def _contracts(args: argparse.Namespace) -> int:
     return 1 if report else 0
 
 
+def _at_least_one(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def _strimzi_api_version(text: str) -> str:
+    return text if "/" in text else f"kafka.strimzi.io/{text}"
+
+
 def _deploy(args: argparse.Namespace) -> int:
     from samspil import deploy
 
-    text = deploy.render_topics(cluster=args.cluster, namespace=args.namespace, replicas=args.replicas)
+    text = deploy.render_topics(
+        cluster=args.cluster, namespace=args.namespace, replicas=args.replicas, api_version=args.api_version
+    )
     if args.output is None:
         sys.stdout.write(text)
     else:
@@ -600,8 +613,8 @@ def build_parser() -> argparse.ArgumentParser:
         "deploy",
         "generate deployment files from the code",
         description="topics: the topic catalogue as Strimzi KafkaTopic resources (the services then"
-        " run with KAFKA_CREATE_TOPICS=false). deploy/k8s/topics.yaml is this command's output with"
-        " the defaults. Reads no environment variable.",
+        " run with KAFKA_CREATE_TOPICS=false). deploy/k8s/kafka/topics.yaml is this command's output"
+        " with the defaults. Reads no environment variable.",
     )
     deploy.add_argument("what", choices=["topics"], help="topics: Strimzi KafkaTopic resources")
     deploy.add_argument(
@@ -614,9 +627,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deploy.add_argument(
         "--replicas",
-        type=int,
+        type=_at_least_one,
         default=3,
-        help="replicas of each partition (default 3); min.insync.replicas is 2 (1 with one replica)",
+        help="replicas of each partition, at least 1 (default 3); min.insync.replicas is 2 (1 with one"
+        " replica)",
+    )
+    deploy.add_argument(
+        "--api-version",
+        type=_strimzi_api_version,
+        choices=["kafka.strimzi.io/v1", "kafka.strimzi.io/v1beta2"],
+        default="kafka.strimzi.io/v1",
+        help="the KafkaTopic API version: kafka.strimzi.io/v1 (Strimzi 0.49 and later, the default) or"
+        " kafka.strimzi.io/v1beta2 (older Strimzi); v1 or v1beta2 alone will do",
     )
     deploy.add_argument("-o", "--output", type=Path, help="write to this file (default: standard output)")
     deploy.set_defaults(run=_deploy)

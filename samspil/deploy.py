@@ -3,9 +3,11 @@ catalogue (``schemas.topics.CATALOGUE``) as Strimzi ``KafkaTopic`` resources.
 
 On Kubernetes the services run with ``KAFKA_CREATE_TOPICS=false``; Strimzi's Topic Operator
 creates and keeps the topics these resources describe (partitions, replicas, retention). The
-checked-in ``deploy/k8s/topics.yaml`` is this module's output with the defaults below; a test
-keeps it so. Regenerate with ``samspil deploy topics -o deploy/k8s/topics.yaml`` (or
-``make deploy-files``); give ``--cluster``/``--namespace``/``--replicas`` for another cluster.
+checked-in ``deploy/k8s/kafka/topics.yaml`` is this module's output with the defaults below; a
+test keeps it so. Regenerate with ``samspil deploy topics -o deploy/k8s/kafka/topics.yaml`` (or
+``make deploy-files``); give ``--cluster``/``--namespace``/``--replicas``/``--api-version`` for
+another cluster. The topics live in a kustomization of their own (deploy/k8s/kafka), so deleting
+the application (``kubectl delete -k deploy/k8s``) cannot delete them, and the records with them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from schemas.topics import CATALOGUE, Topic
 
 # Strimzi 0.49 and later serve kafka.strimzi.io/v1; older ones only v1beta2 (same fields here).
 STRIMZI_API_VERSION = "kafka.strimzi.io/v1"
+STRIMZI_API_VERSIONS = (STRIMZI_API_VERSION, "kafka.strimzi.io/v1beta2")
 DEFAULT_CLUSTER = "kafka"  # the Kafka resource's name: its bootstrap is kafka-kafka-bootstrap
 DEFAULT_NAMESPACE = "kafka"  # where the Topic Operator watches: the Kafka resource's namespace
 DEFAULT_REPLICAS = 3
@@ -30,11 +33,17 @@ GENERATED_NOTICE = (
 )
 
 
-def kafka_topic(topic: Topic, *, cluster: str, namespace: str, replicas: int) -> dict[str, Any]:
+def kafka_topic(
+    topic: Topic, *, cluster: str, namespace: str, replicas: int, api_version: str = STRIMZI_API_VERSION
+) -> dict[str, Any]:
     """One catalogue topic as a Strimzi KafkaTopic. With three replicas a write (acks=all) needs
     two in sync, so one broker may be down without losing an acknowledged record."""
+    if replicas < 1:
+        raise ValueError(f"replicas must be at least 1, not {replicas}")
+    if api_version not in STRIMZI_API_VERSIONS:
+        raise ValueError(f"api_version must be one of {', '.join(STRIMZI_API_VERSIONS)}, not {api_version}")
     return {
-        "apiVersion": STRIMZI_API_VERSION,
+        "apiVersion": api_version,
         "kind": "KafkaTopic",
         "metadata": {
             # Our topic names are valid resource names, so no spec.topicName is needed.
@@ -60,8 +69,12 @@ def kafka_topics(
     cluster: str = DEFAULT_CLUSTER,
     namespace: str = DEFAULT_NAMESPACE,
     replicas: int = DEFAULT_REPLICAS,
+    api_version: str = STRIMZI_API_VERSION,
 ) -> list[dict[str, Any]]:
-    return [kafka_topic(t, cluster=cluster, namespace=namespace, replicas=replicas) for t in topics]
+    return [
+        kafka_topic(t, cluster=cluster, namespace=namespace, replicas=replicas, api_version=api_version)
+        for t in topics
+    ]
 
 
 def render_topics(
@@ -69,6 +82,7 @@ def render_topics(
     cluster: str = DEFAULT_CLUSTER,
     namespace: str = DEFAULT_NAMESPACE,
     replicas: int = DEFAULT_REPLICAS,
+    api_version: str = STRIMZI_API_VERSION,
 ) -> str:
     """The catalogue's KafkaTopic resources as one YAML stream, each under a comment that says
     what travels on the topic and who writes and reads it."""
@@ -78,7 +92,9 @@ def render_topics(
             f"# {topic.description}\n# Key: {topic.key}. Written by {topic.producer}; read by "
             f"{', '.join(topic.consumers)}. Classification: {topic.classification.value}.\n"
         )
-        resource = kafka_topic(topic, cluster=cluster, namespace=namespace, replicas=replicas)
+        resource = kafka_topic(
+            topic, cluster=cluster, namespace=namespace, replicas=replicas, api_version=api_version
+        )
         documents.append(comment + "\n".join(_yaml_lines(resource, 0)) + "\n")
     return GENERATED_NOTICE + "".join(f"---\n{document}" for document in documents)
 

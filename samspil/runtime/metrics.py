@@ -7,7 +7,10 @@ with the size of the tables that grow with traffic (so bounded retention can be 
 Each service has its own registry (tests build several in one process). The database-backed
 gauges are read on each scrape under a short timeout; when the database does not answer the page
 still answers 200, with ``samspil_database_up 0`` and those gauges left out, so an alert sees a
-database problem rather than a scrape failure.
+database problem rather than a scrape failure. A service's own gauges (``DatabaseGauge``) are read
+after the runtime's, each on its own and under its own timeout: one that fails or is slow is left
+out alone and counted in ``samspil_database_gauge_errors_total``, and says nothing about whether
+the database is up.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # How long a scrape waits for the database before reporting it down.
 DATABASE_TIMEOUT_SECONDS = 2.0
+# How long a scrape waits for each of the service's own gauges before leaving it out (they are
+# read one after another, so a page waits at most the above plus this once per gauge).
+GAUGE_TIMEOUT_SECONDS = 1.0
 
 # Operational tables whose size is reported, where the service's database has them; any table
 # whose name starts with "audit" is reported too.
@@ -56,9 +62,10 @@ AGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900
 
 @dataclass(frozen=True)
 class DatabaseGauge:
-    """A gauge of the service's own, read from its database on each scrape with the runtime's
+    """A gauge of the service's own, read from its database on each scrape after the runtime's
     (and, like them, left out while the database does not answer). ``query`` returns one number;
-    it runs on every scrape, so it should be cheap (an index, or a small table)."""
+    it runs on every scrape, so it should be cheap (an index, or a small table). One that fails
+    or takes longer than ``GAUGE_TIMEOUT_SECONDS`` is left out of that scrape and counted."""
 
     name: str
     documentation: str
@@ -128,6 +135,12 @@ class ServiceMetrics:
             "Time one round of a scheduled worker took, by worker.",
             ["service", "worker"],
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.database_gauge_errors = Counter(
+            "samspil_database_gauge_errors",
+            "Scrapes that left out one of the service's own database gauges (it failed or was slow).",
+            ["service", "gauge"],
             registry=r,
         )
         self.relay_leader = Gauge(
@@ -245,7 +258,7 @@ async def render(metrics: ServiceMetrics, runtime: Any) -> Response:
     """The whole page: the process's metrics, then the database's (or ``samspil_database_up 0``)."""
     relay = getattr(runtime, "relay", None)
     metrics.relay_leader.labels(metrics.service).set(int(bool(relay is not None and relay.is_leader)))
-    families = await database_families(metrics.service, runtime, metrics.database_gauges)
+    families = await database_families(metrics, runtime)
     families.append(await consumer_lag_family(metrics.service, runtime))
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(_Families(families))
@@ -253,7 +266,10 @@ async def render(metrics: ServiceMetrics, runtime: Any) -> Response:
     return Response(body, media_type=CONTENT_TYPE)
 
 
-async def database_families(service: str, runtime: Any, gauges: Sequence[DatabaseGauge] = ()) -> list[Metric]:
+async def database_families(metrics: ServiceMetrics, runtime: Any) -> list[Metric]:
+    """The runtime's database gauges, then the service's own; ``samspil_database_up`` says only
+    whether the runtime's queries were answered."""
+    service = metrics.service
     up = GaugeMetricFamily(
         "samspil_database_up",
         "1 when the service's database answered this scrape; 0 and its gauges left out otherwise.",
@@ -261,12 +277,21 @@ async def database_families(service: str, runtime: Any, gauges: Sequence[Databas
     )
     try:
         async with asyncio.timeout(DATABASE_TIMEOUT_SECONDS):
-            families = await _read_database(service, runtime.pool, gauges)
+            families = await _read_database(service, runtime.pool)
     except Exception as error:  # not started yet, stopping, or the database is away or slow
         log.warning("metrics: database unavailable", error=type(error).__name__)
         up.add_metric([service], 0)
         return [up]
     up.add_metric([service], 1)
+    for gauge in metrics.database_gauges:
+        try:
+            async with asyncio.timeout(GAUGE_TIMEOUT_SECONDS), runtime.pool.acquire() as conn:
+                reading = float(await conn.fetchval(gauge.query))
+        except Exception as error:  # a broken or slow query of the service's: this gauge only
+            log.warning("metrics: database gauge left out", gauge=gauge.name, error=type(error).__name__)
+            metrics.database_gauge_errors.labels(service, gauge.name).inc()
+            continue
+        families.append(_gauge(gauge.name, gauge.documentation, service, reading))
     return [up, *families]
 
 
@@ -292,12 +317,8 @@ def _gauge(name: str, help_text: str, service: str, value: float) -> GaugeMetric
     return family
 
 
-async def _read_database(service: str, pool: Any, gauges: Sequence[DatabaseGauge]) -> list[Metric]:
+async def _read_database(service: str, pool: Any) -> list[Metric]:
     async with pool.acquire() as conn:
-        own = [
-            _gauge(gauge.name, gauge.documentation, service, float(await conn.fetchval(gauge.query)))
-            for gauge in gauges
-        ]
         row = await conn.fetchrow(
             "SELECT (SELECT count(*) FROM outbox"
             "   WHERE published_at IS NULL AND parked_at IS NULL) AS pending,"
@@ -355,5 +376,4 @@ async def _read_database(service: str, pool: Any, gauges: Sequence[DatabaseGauge
         by_reason,
         rows,
         size,
-        *own,
     ]

@@ -488,7 +488,7 @@ class ServiceRuntime:
 
     async def _topics_check(self) -> str:
         """With KAFKA_CREATE_TOPICS false someone else creates the topics (e.g. Strimzi from
-        deploy/k8s/topics.yaml): name any that are missing."""
+        deploy/k8s/kafka/topics.yaml): name any that are missing."""
         if self._sender is None:
             return "failing: waiting for the broker"
         try:

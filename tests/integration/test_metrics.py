@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from employment.adapters import gauges
+from samspil.runtime import metrics as metrics_module
 from samspil.runtime.codec import encode
 from samspil.runtime.db import Connection, create_pool, migrate
-from samspil.runtime.metrics import ServiceMetrics, render
+from samspil.runtime.metrics import DatabaseGauge, ServiceMetrics, render
 from samspil.runtime.outbox import add_event
 from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted
@@ -101,6 +103,37 @@ async def test_outbox_backlog_and_the_age_of_its_oldest_row_come_from_the_databa
         assert 20 * 60 <= oldest < 60 * 60
     finally:
         await pool.close()
+
+
+async def test_a_failing_or_slow_service_gauge_is_left_out_alone_and_the_database_stays_up(
+    infra: Infra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metrics_module, "GAUGE_TIMEOUT_SECONDS", 0.5)
+    broken = DatabaseGauge(
+        "samspil_broken_gauge", "A query of a table that is not there.", "SELECT count(*) FROM nowhere"
+    )
+    slow = DatabaseGauge(
+        "samspil_slow_gauge", "A query slower than its timeout.", "SELECT 1 FROM pg_sleep(30)"
+    )
+    fine = DatabaseGauge("samspil_fine_gauge", "A query that answers.", "SELECT 7")
+    pool = await create_pool(infra.create_database())
+    try:
+        await migrate(pool, "samspil.runtime.migrations")
+        metrics = ServiceMetrics("gauges", database_gauges=(broken, slow, fine))
+        first = await page(metrics, SimpleNamespace(pool=pool, relay=None))
+        second = await page(metrics, SimpleNamespace(pool=pool, relay=None))
+    finally:
+        await pool.close()
+    for found in (first, second):
+        assert value(found, "samspil_database_up", service="gauges") == 1
+        assert value(found, "samspil_outbox_pending", service="gauges") == 0
+        assert value(found, "samspil_dead_letters", service="gauges") == 0
+        assert value(found, "samspil_fine_gauge", service="gauges") == 7
+        assert "samspil_broken_gauge" not in found and "samspil_slow_gauge" not in found
+    errors = "samspil_database_gauge_errors_total"
+    assert value(second, errors, gauge="samspil_broken_gauge") == 2
+    assert value(second, errors, gauge="samspil_slow_gauge") == 2
+    assert not _has(second, errors, gauge="samspil_fine_gauge")
 
 
 async def test_the_alert_rules_and_dashboard_read_only_metrics_a_service_serves(infra: Infra) -> None:

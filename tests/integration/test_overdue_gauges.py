@@ -11,6 +11,7 @@ import asyncpg
 
 from employment.adapters.gauges import GAUGES
 from employment.domain.contact_course import Course, Lead
+from employment.domain.tasks import TaskStatus
 from employment.service_layer.messages import danish_today
 from samspil.runtime.metrics import ServiceMetrics, render
 from tests.support import samples, value
@@ -29,6 +30,12 @@ def courses(today: date) -> list[Course]:
         Course(started_on=today - timedelta(days=200), postponed_until=today + timedelta(days=3)),
         Course(started_on=today - timedelta(days=200), postponed_until=today - timedelta(days=1)),
         Course(started_on=today - timedelta(days=200), postponed_until=today),
+        # A postponement that ended before the normal due date: the due date stands (not overdue).
+        Course(
+            started_on=today - timedelta(days=400),
+            last_follow_up_on=today - timedelta(days=10),
+            postponed_until=today - timedelta(days=5),
+        ),
         Course(started_on=today - timedelta(days=400), last_follow_up_on=today - timedelta(days=95)),
         Course(started_on=today - timedelta(days=400), last_follow_up_on=today - timedelta(days=80)),
         # Every last follow-up from 25 to 100 days ago with each short cadence: whichever month
@@ -88,16 +95,16 @@ async def test_overdue_follow_ups_are_the_courses_the_domain_calls_overdue(
 async def test_overdue_tasks_are_the_open_ones_past_their_due_date(employment_db: asyncpg.Pool) -> None:
     today = danish_today()
     for status, due_on in [
-        ("open", today - timedelta(days=1)),
-        ("open", today - timedelta(days=30)),
-        ("open", today),
-        ("done", today - timedelta(days=5)),
+        (TaskStatus.OPEN, today - timedelta(days=1)),
+        (TaskStatus.OPEN, today - timedelta(days=30)),
+        (TaskStatus.OPEN, today),
+        (TaskStatus.CLOSED, today - timedelta(days=5)),
     ]:
         await employment_db.execute(
             "INSERT INTO caseworker_task (task_id, citizen_ref, kind, title, status, due_on)"
             " VALUES ($1, 'ref', 'follow-up', 'Follow up', $2, $3)",
             uuid.uuid4(),
-            status,
+            status.value,
             due_on,
         )
     assert (await gauges(employment_db))["samspil_overdue_tasks"] == 2

@@ -1,5 +1,5 @@
 """With KAFKA_CREATE_TOPICS false (topics made by the cluster's operator, e.g. Strimzi from
-deploy/k8s/topics.yaml) a service creates none, and its readiness names the ones missing."""
+deploy/k8s/kafka/topics.yaml) a service creates none, and its readiness names the ones missing."""
 
 from __future__ import annotations
 

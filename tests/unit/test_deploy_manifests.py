@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,17 +16,20 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from samspil import deploy
+from samspil.cli import main
 from samspil.local.runner import SERVICES
 from schemas.topics import CATALOGUE
 from tests.deploy_files import (
     DEPLOY,
+    JOBS,
+    K8S,
+    KAFKA,
     ROOT,
     compose,
     compose_services,
     k8s_deployments,
     k8s_of_kind,
     kustomize,
-    load_all,
 )
 
 
@@ -178,13 +182,45 @@ def test_compose_lists_at_its_top_every_variable_it_reads() -> None:
 
 
 def test_the_checked_in_kafka_topics_are_the_generators_output() -> None:
-    assert (DEPLOY / "k8s/topics.yaml").read_text() == deploy.render_topics(), (
-        "deploy/k8s/topics.yaml is stale: run make deploy-files"
+    assert (KAFKA / "topics.yaml").read_text() == deploy.render_topics(), (
+        "deploy/k8s/kafka/topics.yaml is stale: run make deploy-files"
     )
 
 
+def test_deleting_the_application_cannot_delete_the_topics() -> None:
+    # `kubectl delete -k deploy/k8s` deletes what that kustomization renders: no topic among it.
+    assert not k8s_of_kind("KafkaTopic")
+    assert {document["kind"] for document in kustomize(KAFKA)} <= {"KafkaTopic", "KafkaUser"}
+
+
+def test_the_topic_generator_writes_the_strimzi_api_version_asked_for() -> None:
+    older = yaml.safe_load_all(deploy.render_topics(api_version="kafka.strimzi.io/v1beta2"))
+    assert {document["apiVersion"] for document in older if document} == {"kafka.strimzi.io/v1beta2"}
+    with pytest.raises(ValueError, match="api_version"):
+        deploy.render_topics(api_version="kafka.strimzi.io/v2")
+
+
+def test_the_topic_generator_refuses_fewer_than_one_replica() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        deploy.render_topics(replicas=0)
+
+
+def test_the_deploy_command_takes_the_api_version_and_refuses_no_replicas(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["deploy", "topics", "--api-version", "v1beta2", "--replicas", "1"]) == 0
+    written = [document for document in yaml.safe_load_all(capsys.readouterr().out) if document]
+    assert {document["apiVersion"] for document in written} == {"kafka.strimzi.io/v1beta2"}
+    assert {document["spec"]["replicas"] for document in written} == {1}
+    for refused in (["--replicas", "0"], ["--replicas", "-1"], ["--api-version", "v2"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(["deploy", "topics", *refused])
+        assert exit_.value.code == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
 def test_kubernetes_has_a_kafka_topic_per_catalogue_topic_for_the_cluster_the_services_use() -> None:
-    topics = k8s_of_kind("KafkaTopic")
+    topics = k8s_of_kind("KafkaTopic", KAFKA)
     assert set(topics) == {topic.name for topic in CATALOGUE}
     config = k8s_of_kind("ConfigMap")["samspil-config"]["data"]
     for topic in CATALOGUE:
@@ -216,20 +252,58 @@ def test_kubernetes_keeps_one_pod_of_each_service_through_a_voluntary_disruption
     ]
     assert len(budgets) == 1
     assert 1 <= budgets[0]["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+    # Unready pods (every one, while Kafka is away) must not block a node drain.
+    assert budgets[0]["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
 
 
-def test_every_image_is_pinned_to_the_projects_version() -> None:
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    documents = [*kustomize(), *load_all(DEPLOY / "k8s/audit-protect-job.yaml")]
-    images = [
+def _images(documents: list[dict[str, Any]]) -> list[str]:
+    return [
         container["image"]
         for document in documents
         if document["kind"] in ("Deployment", "Job")
         for container in document["spec"]["template"]["spec"]["containers"]
     ]
+
+
+def test_every_image_is_pinned_to_the_projects_version() -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    images = _images([*kustomize(), *kustomize(JOBS)])
     compose_images = [service["image"] for service in compose_services().values() if "build" in service]
     assert len(images) == 4 and len(compose_images) == 4
     assert set(images) | set(compose_images) == {f"samspil:{version}"}
+    # Where a release pins it (`kustomize edit set image`): both kustomizations that run it.
+    for directory in (K8S, JOBS):
+        entries = yaml.safe_load((directory / "kustomization.yaml").read_text())["images"]
+        assert entries == [{"name": "samspil", "newTag": version}]
+
+
+def test_compose_builds_the_image_and_never_pulls_it() -> None:
+    # A pull of "samspil:0.1.0" would fetch whatever a public registry holds under that name.
+    built = {name: service for name, service in compose_services().items() if "build" in service}
+    assert built and all(service["pull_policy"] == "build" for service in built.values())
+
+
+def _pinned_copy(tmp_path: Path) -> list[Path]:
+    """deploy/k8s copied with its images pinned by digest, as `kustomize edit set image` does."""
+    copy = tmp_path / "k8s"
+    shutil.copytree(K8S, copy)
+    for directory in (copy, copy / "jobs"):
+        path = directory / "kustomization.yaml"
+        kustomization = yaml.safe_load(path.read_text())
+        kustomization["images"] = [
+            {"name": "samspil", "newName": "registry.example/samspil", "digest": DIGEST}
+        ]
+        path.write_text(yaml.safe_dump(kustomization))
+    return [copy, copy / "jobs"]
+
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+def test_a_release_can_pin_every_image_by_digest(tmp_path: Path) -> None:
+    pinned = [document for directory in _pinned_copy(tmp_path) for document in kustomize(directory)]
+    assert set(_images(pinned)) == {f"registry.example/samspil@{DIGEST}"}
+    assert len(_images(pinned)) == 4
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
@@ -297,13 +371,171 @@ def test_kubernetes_lets_only_the_gateway_take_traffic_from_anywhere() -> None:
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with its kustomize) is not installed")
-def test_the_tests_render_the_manifests_as_kustomize_does() -> None:
+@pytest.mark.parametrize(
+    "directory",
+    [K8S, KAFKA, JOBS, "pinned", "pinned/jobs"],
+    ids=["k8s", "kafka", "jobs", "pinned", "pinned-jobs"],
+)
+def test_the_tests_render_the_manifests_as_kustomize_does(directory: Path | str, tmp_path: Path) -> None:
+    if isinstance(directory, str):  # the manifests pinned by digest, as a release does
+        directory = _pinned_copy(tmp_path)[directory.count("/")]
     rendered = subprocess.run(
-        ["kubectl", "kustomize", str(DEPLOY / "k8s")], capture_output=True, text=True, check=True, timeout=60
+        ["kubectl", "kustomize", str(directory)], capture_output=True, text=True, check=True, timeout=60
     ).stdout
 
     def key(document: dict[str, Any]) -> tuple[str, str, str]:
         return (document["kind"], document["metadata"].get("namespace", ""), document["metadata"]["name"])
 
     theirs = [document for document in yaml.safe_load_all(rendered) if document]
-    assert sorted(kustomize(), key=key) == sorted(theirs, key=key)
+    assert sorted(kustomize(directory), key=key) == sorted(theirs, key=key)
+
+
+# -- Pod Security "restricted" ----------------------------------------------------------------------
+
+# The volume types Pod Security "restricted" admits.
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+def _workloads() -> list[dict[str, Any]]:
+    """Every Deployment and Job: the app's and the one-off Job applied after it."""
+    documents = [*kustomize(), *kustomize(JOBS)]
+    return [document for document in documents if document["kind"] in ("Deployment", "Job")]
+
+
+def _pod_specs() -> dict[str, dict[str, Any]]:
+    return {
+        f"{document['kind']}/{document['metadata']['name']}": document["spec"]["template"]["spec"]
+        for document in _workloads()
+    }
+
+
+def test_every_pod_meets_pod_security_restricted() -> None:
+    pods = _pod_specs()
+    assert len(pods) == 4
+    for name, pod in pods.items():
+        assert pod["automountServiceAccountToken"] is False, name
+        assert not any(pod.get(host) for host in ("hostNetwork", "hostPID", "hostIPC")), name
+        for volume in pod.get("volumes", []):
+            assert set(volume) - {"name"} <= RESTRICTED_VOLUMES, (name, volume)
+        pod_context = pod.get("securityContext", {})
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            context = container.get("securityContext", {})
+            where = (name, container["name"])
+            # A container's own setting wins over the pod's.
+            effective = {**pod_context, **context}
+            assert effective.get("runAsNonRoot") is True, where
+            assert effective.get("runAsUser") != 0, where
+            assert effective.get("seccompProfile") == {"type": "RuntimeDefault"}, where
+            assert context.get("allowPrivilegeEscalation") is False, where
+            assert context.get("privileged", False) is False, where
+            assert "ALL" in context["capabilities"]["drop"], where
+            assert set(context["capabilities"].get("add", [])) <= {"NET_BIND_SERVICE"}, where
+            assert context.get("readOnlyRootFilesystem") is True, where
+
+
+def test_the_namespace_enforces_pod_security_restricted() -> None:
+    namespace = k8s_of_kind("Namespace")["samspil"]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert {document["metadata"].get("namespace") for document in _workloads()} == {"samspil"}
+
+
+# -- Kafka over mutual TLS, PostgreSQL verify-full ------------------------------------------------
+
+
+def _environment(container: dict[str, Any]) -> dict[str, str]:
+    """A container's environment as the pod gets it: the ConfigMap, then its own (secrets as
+    the name of the secret's key)."""
+    config = k8s_of_kind("ConfigMap")["samspil-config"]["data"]
+    env = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(config)
+    for item in container["env"]:
+        reference = item.get("valueFrom", {})
+        if "configMapKeyRef" in reference:
+            env[item["name"]] = config[reference["configMapKeyRef"]["key"]]
+        elif "secretKeyRef" in reference:
+            env[item["name"]] = f"secret:{reference['secretKeyRef']['key']}"
+        else:
+            env[item["name"]] = item["value"]
+    return env
+
+
+def _mounted_file(pod: dict[str, Any], container: dict[str, Any], path: str) -> tuple[str, str]:
+    """(secret, key) of the file at ``path`` in the container, mounted read-only from a secret."""
+    (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/")]
+    assert mount["readOnly"] is True, path
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    inside = path.removeprefix(mount["mountPath"].rstrip("/") + "/")
+    (key,) = [item["key"] for item in volume["secret"]["items"] if item["path"] == inside]
+    return volume["secret"]["secretName"], key
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_kubernetes_connects_every_service_to_kafka_over_mutual_tls(spec: Any) -> None:
+    pod = k8s_deployments()[spec.name]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = _environment(container)
+    assert env["KAFKA_SECURITY_PROTOCOL"] == "SSL"
+    assert env["KAFKA_BOOTSTRAP_SERVERS"].endswith(":9093"), "Strimzi's TLS listener"
+    # The brokers' certificates are checked against Strimzi's cluster CA.
+    assert _mounted_file(pod, container, env["KAFKA_SSL_CA_FILE"]) == ("kafka-cluster-ca-cert", "ca.crt")
+    # The service presents its own KafkaUser's certificate.
+    user, cert_key = _mounted_file(pod, container, env["KAFKA_SSL_CERT_FILE"])
+    assert (user, "user.key") == _mounted_file(pod, container, env["KAFKA_SSL_KEY_FILE"])
+    assert cert_key == "user.crt" and user == f"samspil-{spec.name}"
+    users = k8s_of_kind("KafkaUser", KAFKA)
+    assert users[user]["spec"]["authentication"] == {"type": "tls"}
+    cluster = users[user]["metadata"]["labels"]["strimzi.io/cluster"]
+    assert env["KAFKA_BOOTSTRAP_SERVERS"].startswith(
+        f"{cluster}-kafka-bootstrap.{users[user]['metadata']['namespace']}."
+    )
+
+
+def test_kubernetes_has_a_kafka_user_per_service_and_no_other() -> None:
+    users = k8s_of_kind("KafkaUser", KAFKA)
+    assert set(users) == {f"samspil-{spec.name}" for spec in SERVICES}
+    topics_namespace = {topic["metadata"]["namespace"] for topic in k8s_of_kind("KafkaTopic", KAFKA).values()}
+    assert {user["metadata"]["namespace"] for user in users.values()} == topics_namespace
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_each_service_accepts_the_kafka_settings_kubernetes_gives_it(
+    spec: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    container = k8s_deployments()[spec.name]["spec"]["template"]["spec"]["containers"][0]
+    for name, given in _environment(container).items():
+        if given.startswith("secret:"):  # a stand-in of the right shape
+            given = "postgresql://u@db/d" if name.endswith("DATABASE_URL") else "k" * 32
+        elif name.startswith("KAFKA_SSL_") and name.endswith("_FILE"):
+            # The settings check the files exist: the mounted paths, under a directory of the test's.
+            mounted = tmp_path / given.lstrip("/")
+            mounted.parent.mkdir(parents=True, exist_ok=True)
+            mounted.touch()
+            given = str(mounted)
+        monkeypatch.setenv(name, given)
+    settings: Any = _settings_class(spec)()
+    assert settings.kafka_security_protocol == "SSL"
+    assert settings.kafka_ssl_ca_file == tmp_path / "etc/samspil/kafka-ca/ca.crt"
+    assert settings.kafka_ssl_cert_file == tmp_path / "etc/samspil/kafka-user/user.crt"
+    assert settings.kafka_ssl_key_file == tmp_path / "etc/samspil/kafka-user/user.key"
+
+
+def test_every_pod_mounts_the_database_ca_its_database_urls_name() -> None:
+    header = (K8S / "samspil.yaml").read_text().split("\napiVersion:")[0]
+    job_header = (JOBS / "audit-protect-job.yaml").read_text().split("\napiVersion:")[0]
+    root_cert = "/etc/samspil/database-ca/ca.crt"
+    for text in (header, job_header):
+        assert f"sslmode=verify-full&sslrootcert={root_cert}" in text
+    for name, pod in _pod_specs().items():
+        (container,) = pod["containers"]
+        assert _mounted_file(pod, container, root_cert) == ("samspil-database-ca", "ca.crt"), name

@@ -2,7 +2,8 @@
 machine (nothing is fetched): the Kubernetes manifests, rendered as kustomize would, against
 the Kubernetes API's schemas shipped by ``kubernetes-validate`` (strict: an unknown or misspelt
 field fails); the KafkaTopic resources against Strimzi's CRD schema; the compose file against
-the Compose Specification's schema. Both are vendored in tests/schemas (see its README)."""
+the Compose Specification's schema. Both are vendored in tests/schemas (see its README). The
+KafkaUser resources are checked against the few fields of Strimzi's CRD they use."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.deploy_files import DEPLOY, compose, kustomize, load_all
+from tests.deploy_files import JOBS, KAFKA, compose, kustomize
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 # The oldest Kubernetes still commonly run (PodDisruptionBudget policy/v1 since 1.21) and the
@@ -25,15 +26,29 @@ KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.utils.latest_version() + ".
 
 
 def kubernetes_documents() -> list[dict[str, Any]]:
-    built_in = [d for d in kustomize() if d["kind"] != "KafkaTopic"]
-    return built_in + load_all(DEPLOY / "k8s/audit-protect-job.yaml")
+    return kustomize() + kustomize(JOBS)
 
 
 def kafka_topic_schema() -> dict[str, Any]:
+    """The CRD's schema, strict: Kubernetes drops a field a structural schema does not list (so a
+    misspelt one would be lost without a word); here it fails."""
     crd = yaml.safe_load((SCHEMAS / "strimzi-kafkatopic-crd.yaml").read_text())
     version = next(v for v in crd["spec"]["versions"] if v["served"] and v["storage"])
-    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
+    schema: dict[str, Any] = strict(version["schema"]["openAPIV3Schema"])
     return schema
+
+
+def strict(schema: Any) -> Any:
+    """A copy of an OpenAPI schema where every object that lists its properties allows no other
+    (unless it says it keeps unknown fields, as a topic's free-form config does)."""
+    if isinstance(schema, list):
+        return [strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    copied = {key: strict(value) for key, value in schema.items()}
+    if "properties" in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        copied.setdefault("additionalProperties", False)
+    return copied
 
 
 def validate_kubernetes(document: dict[str, Any], version: str) -> None:
@@ -57,7 +72,7 @@ def test_the_kubernetes_validation_refuses_a_misspelt_field() -> None:
 
 
 def kafka_topics() -> list[dict[str, Any]]:
-    return [d for d in kustomize() if d["kind"] == "KafkaTopic"]
+    return [d for d in kustomize(KAFKA) if d["kind"] == "KafkaTopic"]
 
 
 def test_the_kafka_topics_are_valid_strimzi_kafka_topics() -> None:
@@ -81,6 +96,33 @@ def test_the_kafka_topic_schema_refuses_a_topic_without_partitions_to_speak_of()
     topic = copy.deepcopy(kafka_topics()[0])
     topic["spec"]["partitions"] = 0
     with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(topic, kafka_topic_schema())
+
+
+# Strimzi's KafkaUser (kafka.strimzi.io/v1, as its CRD of release 1.2.0 defines it): no copy of
+# the CRD is vendored, so the fields used here are checked against these.
+KAFKA_USER_SPEC = {"userName", "authentication", "authorization", "quotas", "template"}
+KAFKA_USER_AUTHENTICATION = {"tls", "tls-external", "scram-sha-512"}
+
+
+def test_the_kafka_users_are_strimzi_kafka_users_with_certificates() -> None:
+    users = [d for d in kustomize(KAFKA) if d["kind"] == "KafkaUser"]
+    assert users
+    for user in users:
+        assert user["apiVersion"] == "kafka.strimzi.io/v1"
+        assert set(user) == {"apiVersion", "kind", "metadata", "spec"}
+        assert set(user["spec"]) <= KAFKA_USER_SPEC
+        assert user["spec"]["authentication"]["type"] in KAFKA_USER_AUTHENTICATION
+        assert user["spec"]["authentication"] == {"type": "tls"}
+        meta = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": user["metadata"]}
+        validate_kubernetes(meta, KUBERNETES_VERSIONS[-1])
+
+
+@pytest.mark.parametrize("where", ["top", "spec"])
+def test_the_kafka_topic_schema_refuses_a_misspelt_field(where: str) -> None:
+    topic = copy.deepcopy(kafka_topics()[0])
+    (topic if where == "top" else topic["spec"])["partiton"] = 3
+    with pytest.raises(jsonschema.ValidationError, match="partiton"):
         jsonschema.validate(topic, kafka_topic_schema())
 
 
