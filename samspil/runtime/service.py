@@ -98,6 +98,9 @@ class ServiceRuntime:
         context: ssl.SSLContext | None = self.kafka_options.get("ssl_context")
         return context
 
+    def _presents_certificate(self) -> bool:
+        return self.settings.kafka_ssl_cert_file is not None and self.settings.kafka_ssl_key_file is not None
+
     async def start(self) -> None:
         """Open the database and migrate, start the service's own workers, and reach the broker
         in the background: a service started while the broker is away serves its API (its
@@ -114,10 +117,16 @@ class ServiceRuntime:
         if tls is not None:
             # Before any Kafka client: they would report a refused certificate only as "Unable
             # to bootstrap" (and retry it for ever in the consumer).
-            problem = await kafka_tls_problem(s.kafka_bootstrap_servers, tls, timeout=3.0)
-            if problem is not None:
+            verdict = await kafka_tls_problem(
+                s.kafka_bootstrap_servers, tls, timeout=3.0, client_certificate=self._presents_certificate()
+            )
+            if verdict is not None and verdict.definite:
                 await self.pool.close()
-                raise StartupProblem(problem)
+                raise StartupProblem(verdict.message)
+            if verdict is not None:
+                # Perhaps only a broker behind a TLS proxy that is down: keep trying; readiness
+                # says the likely cause while it lasts.
+                log.warning("Kafka TLS session not established yet, will retry", problem=verdict.message)
         applied = await migrate(self.pool, "samspil.runtime.migrations", *self.migration_packages)
         if applied:
             log.info("migrations applied", migrations=applied)
@@ -468,9 +477,14 @@ class ServiceRuntime:
         tls = self._kafka_tls_context()
         if checks["broker"] != "ok" and tls is not None:
             # Say why, when it is the TLS session (a certificate rotated, a CA replaced).
-            problem = await kafka_tls_problem(self.settings.kafka_bootstrap_servers, tls, timeout=2.0)
-            if problem is not None:
-                checks["broker"] = f"failing: {problem}"
+            verdict = await kafka_tls_problem(
+                self.settings.kafka_bootstrap_servers,
+                tls,
+                timeout=2.0,
+                client_certificate=self._presents_certificate(),
+            )
+            if verdict is not None:
+                checks["broker"] = f"failing: {verdict.message}"
         if not self.settings.kafka_create_topics and checks["broker"] == "ok":
             checks["topics"] = await self._topics_check()
         relay_alive = self._relay_task is not None and not self._relay_task.done()
