@@ -112,12 +112,22 @@ class KafkaSender:
         """The cluster id the broker gives now (one metadata request for no topic); None from a
         broker too old to say. Raises when the broker cannot be reached."""
         client = self._producer.client
-        node = client.get_random_node()
-        if node is None:
+        first = client.get_random_node()
+        if first is None:
             raise errors.KafkaConnectionError("no broker known")
-        response = await client.send(node, MetadataRequest([]))
-        cluster: str | None = getattr(response, "cluster_id", None)
-        return cluster
+        # Another known broker when the first does not answer (one of a cluster's may be away).
+        nodes = [first, *(broker.nodeId for broker in client.cluster.brokers() if broker.nodeId != first)]
+        for node in nodes[:-1]:
+            try:
+                return _cluster_id(await client.send(node, MetadataRequest([])))
+            except errors.KafkaError:
+                continue
+        return _cluster_id(await client.send(nodes[-1], MetadataRequest([])))
+
+
+def _cluster_id(response: Any) -> str | None:
+    cluster: str | None = getattr(response, "cluster_id", None)
+    return cluster
 
 
 class BrokerOutage:

@@ -166,7 +166,7 @@ class ServiceRuntime:
             batch_size=s.outbox_batch_size,
             poll_interval=s.outbox_poll_seconds,
             broker_epoch=s.broker_epoch,
-            broker_identity=self.broker_identity,
+            broker_identity=self.broker_identity if s.broker_check_seconds > 0 else None,
         )
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
         if self.subscription is not None:
@@ -182,7 +182,8 @@ class ServiceRuntime:
                 metrics=self.metrics,
             )
             await self._start_consumer()
-        self._watch_task = asyncio.create_task(self._watch_broker(), name=f"{self.name}-broker-watch")
+        if s.broker_check_seconds > 0:
+            self._watch_task = asyncio.create_task(self._watch_broker(), name=f"{self.name}-broker-watch")
         log.info("broker connected", cluster_id=self._identity)
 
     async def connected(self) -> None:
