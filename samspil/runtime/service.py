@@ -273,11 +273,12 @@ class ServiceRuntime:
             return
         # Kept as the service's broker until stopped: cancelled meanwhile (the service stopping),
         # the service's stop stops it.
+        self._subscribers = []
         try:
             await asyncio.wait_for(self._broker.stop(), timeout=self.settings.stop_timeout_seconds)
         except Exception as error:
             log.warning("old consumer not stopped cleanly", error=type(error).__name__)
-        self._broker, self._subscribers = None, []
+        self._broker = None
         self._rewind_pending = True
         await self._start_consumer()
         log.info("consumer started again, reading from the beginning")
