@@ -231,6 +231,16 @@ class ReliableConsumer:
         self, handler: EventHandler, envelope: Envelope, data: EventData, topic: str
     ) -> Outcome:
         async with self.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM dead_letter WHERE consumer = $1 AND event_id = $2"
+                " AND replayed_at IS NULL)",
+                self.name,
+                str(envelope.id),
+            ):
+                # Given again (a replaced broker, a redelivery): it waits for the operator's
+                # replay, and is not handled now (a rejected command might pass, out of turn).
+                log.info("event already dead-lettered, skipped until replayed")
+                return Outcome.DUPLICATE
             claimed = await conn.fetchval(
                 "INSERT INTO inbox (consumer, event_id, event_type, topic) VALUES ($1, $2, $3, $4)"
                 " ON CONFLICT DO NOTHING RETURNING true",
@@ -297,11 +307,19 @@ class ReliableConsumer:
         while True:
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    await conn.execute(
+                    # Once per event until replayed (006_dead_letter_once.sql): a record
+                    # dead-lettered already, by this or another member of the group, is not
+                    # written or sent again.
+                    inserted = await conn.fetchval(
                         "INSERT INTO dead_letter (consumer, topic, kafka_partition, kafka_offset,"
                         " record_key, header_names, header_values, payload, event_id, event_type,"
                         " reason, error, attempts, redacted)"
-                        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+                        " SELECT $1::text, $2::text, $3::integer, $4::bigint, $5::bytea, $6::text[],"
+                        " $7::bytea[], $8::bytea, $9::text, $10::text, $11::text, $12::text,"
+                        " $13::integer, $14::text[]"
+                        " WHERE $9::text IS NULL OR NOT EXISTS (SELECT 1 FROM dead_letter"
+                        " WHERE consumer = $1 AND event_id = $9 AND replayed_at IS NULL)"
+                        " ON CONFLICT DO NOTHING RETURNING true",
                         self.name,
                         record.topic,
                         record.partition,
@@ -317,12 +335,16 @@ class ReliableConsumer:
                         attempts,
                         paths,
                     )
-                    await add_record(conn, dead, event_id, "dead-letter")
+                    if inserted:
+                        await add_record(conn, dead, event_id, "dead-letter")
                 break
             except TRANSIENT_ERRORS as db_error:
                 failures += 1
                 log.warning("database unavailable for dead letter, will retry", error=repr(db_error))
                 await asyncio.sleep(self._backoff(failures))
+        if not inserted:
+            log.info("event already dead-lettered, skipped until replayed")
+            return Outcome.DUPLICATE
         if self.metrics is not None:
             self.metrics.count_dead_letter(reason.value)
         log.warning(

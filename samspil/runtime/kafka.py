@@ -49,14 +49,16 @@ class KafkaSender:
         *,
         enable_idempotence: bool,
         client_options: Mapping[str, Any] | None = None,
+        request_timeout_ms: int = 15000,
     ) -> None:
-        """``client_options``: the cluster's security, from ``kafka_client_options``."""
+        """``client_options``: the cluster's security, from ``kafka_client_options``.
+        ``request_timeout_ms``: also how long a send waits for a topic's metadata."""
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
             acks="all",
             enable_idempotence=enable_idempotence,
             linger_ms=5,
-            request_timeout_ms=15000,
+            request_timeout_ms=request_timeout_ms,
             **(client_options or {}),
         )
 
@@ -68,10 +70,18 @@ class KafkaSender:
 
     async def send_all(self, records: Sequence[Record]) -> list[BaseException | None]:
         """Send in order. Once a record fails before it left, later records with the same key
-        are held back, so a citizen's events are never published out of order."""
+        are held back, so a citizen's events are never published out of order. Once a topic's
+        metadata could not be had (a missing topic: each send waits the request timeout for
+        it), the batch's later records to that topic fail at once, so they cost one wait, not
+        one each, and the other topics' records are not kept waiting behind them."""
         futures = []
         failed_keys: set[bytes | None] = set()
+        unavailable: dict[str, BaseException] = {}
         for record in records:
+            if record.topic in unavailable:
+                failed_keys.add(record.key)
+                futures.append(_failed(TopicUnavailable(record.topic, unavailable[record.topic])))
+                continue
             if record.key in failed_keys:
                 futures.append(_failed(HeldBack("an earlier record with the same key failed")))
                 continue
@@ -83,6 +93,8 @@ class KafkaSender:
                 )
             except Exception as error:
                 failed_keys.add(record.key)
+                if isinstance(error, _NO_METADATA):
+                    unavailable[record.topic] = error
                 futures.append(_failed(error))
         results = await asyncio.gather(*futures, return_exceptions=True)
         return [result if isinstance(result, BaseException) else None for result in results]
@@ -100,12 +112,22 @@ class KafkaSender:
         """The cluster id the broker gives now (one metadata request for no topic); None from a
         broker too old to say. Raises when the broker cannot be reached."""
         client = self._producer.client
-        node = client.get_random_node()
-        if node is None:
+        first = client.get_random_node()
+        if first is None:
             raise errors.KafkaConnectionError("no broker known")
-        response = await client.send(node, MetadataRequest([]))
-        cluster: str | None = getattr(response, "cluster_id", None)
-        return cluster
+        # Another known broker when the first does not answer (one of a cluster's may be away).
+        nodes = [first, *(broker.nodeId for broker in client.cluster.brokers() if broker.nodeId != first)]
+        for node in nodes[:-1]:
+            try:
+                return _cluster_id(await client.send(node, MetadataRequest([])))
+            except errors.KafkaError:
+                continue
+        return _cluster_id(await client.send(nodes[-1], MetadataRequest([])))
+
+
+def _cluster_id(response: Any) -> str | None:
+    cluster: str | None = getattr(response, "cluster_id", None)
+    return cluster
 
 
 class BrokerOutage:
@@ -154,6 +176,21 @@ class BrokerOutage:
 
 class HeldBack(Exception):
     """Not sent, to keep per-key order behind an earlier failure; sent again next time."""
+
+
+class TopicUnavailable(Exception):
+    """Not sent: an earlier record to the same topic in the batch found no metadata for it (the
+    topic missing, or the broker not answering); sent again next time."""
+
+    def __init__(self, topic: str, cause: BaseException) -> None:
+        super().__init__(f"{topic}: an earlier record to it failed ({type(cause).__name__})")
+
+
+# Raised by a send that waited for the topic's metadata in vain.
+_NO_METADATA: tuple[type[BaseException], ...] = (
+    errors.UnknownTopicOrPartitionError,
+    errors.KafkaTimeoutError,
+)
 
 
 # Failures of the record itself: retrying cannot help, so the relay parks the record.

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
@@ -115,12 +116,32 @@ _API_VERSIONS = (
 )
 
 
+@dataclass(frozen=True)
+class KafkaTlsProblem:
+    """What is wrong with the TLS session, and whether that is certain. ``definite``: a
+    certificate refused or not verified, which no retry mends (a service stops at start-up);
+    otherwise a likely cause only, e.g. a proxy that closes after the handshake because the
+    broker behind it is down (the service keeps trying, readiness names the likely cause)."""
+
+    message: str
+    definite: bool
+
+    def __str__(self) -> str:
+        return self.message
+
+
 async def kafka_tls_problem(
-    bootstrap_servers: str, context: ssl.SSLContext, *, timeout: float = 10.0
-) -> str | None:
+    bootstrap_servers: str,
+    context: ssl.SSLContext,
+    *,
+    timeout: float = 10.0,
+    client_certificate: bool = True,
+) -> KafkaTlsProblem | None:
     """What is wrong with the TLS session to the bootstrap brokers, in words an operator can act
     on (naming the variable to check), or None when a broker answered over TLS, or when none
     could be reached at all (not a TLS problem: the clients report and retry that themselves).
+    ``client_certificate``: whether ``context`` presents one (a connection closed right after
+    the handshake is then no proof that it was refused).
 
     aiokafka reports any failed connection as "Unable to bootstrap", the certificate's verdict
     only in a debug line; this asks each broker for its API versions over TLS and reads why
@@ -130,17 +151,29 @@ async def kafka_tls_problem(
         host = host.strip("[]")
         try:
             async with asyncio.timeout(timeout):
-                return await _ask_api_versions(host, int(port), context)
+                closed = await _ask_api_versions(host, int(port), context)
         except ssl.SSLCertVerificationError as error:
-            return _verify_problem(error, address.strip())
+            return KafkaTlsProblem(_verify_problem(error, address.strip()), definite=True)
         except ssl.SSLError as error:
-            return _handshake_problem(error, address.strip())
+            return _handshake_problem(error, address.strip(), client_certificate)
         except (OSError, TimeoutError, ValueError):
             continue  # unreachable: try the next broker
+        if not closed:
+            return None
+        # With TLS 1.3 a refused client certificate often shows only as the connection closing
+        # after the handshake (the alert lost to the reset); so does a TLS proxy whose broker is
+        # down. Without a client certificate to offer, the refusal is the likely one by far.
+        return KafkaTlsProblem(
+            f"Kafka TLS: the broker at {address.strip()} closed the connection after the TLS "
+            f"handshake: {_CLIENT_CERTIFICATE_HINT}"
+            + ("" if client_certificate else " (none is configured)"),
+            definite=not client_certificate,
+        )
     return None
 
 
-async def _ask_api_versions(host: str, port: int, context: ssl.SSLContext) -> str | None:
+async def _ask_api_versions(host: str, port: int, context: ssl.SSLContext) -> bool:
+    """True when the broker closed the connection after the handshake without answering."""
     reader, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname=host)
     try:
         try:
@@ -150,13 +183,8 @@ async def _ask_api_versions(host: str, port: int, context: ssl.SSLContext) -> st
         except ssl.SSLError:
             raise  # the broker's alert says why
         except (asyncio.IncompleteReadError, OSError):
-            # With TLS 1.3 a refused client certificate often shows only as the connection
-            # closing after the handshake (the alert lost to the reset).
-            return (
-                f"Kafka TLS: the broker at {host}:{port} closed the connection after the TLS "
-                f"handshake: {_CLIENT_CERTIFICATE_HINT}"
-            )
-        return None
+            return True
+        return False
     finally:
         writer.close()
         with contextlib.suppress(Exception):
@@ -185,18 +213,27 @@ _CLIENT_CERTIFICATE_REFUSALS = (
     "CERTIFICATE_UNKNOWN",
     "ACCESS_DENIED",
 )
+# The alerts that name the certificate itself: the broker will refuse it next time too.
+_CERTIFICATE_ALERTS = ("CERTIFICATE_REQUIRED", "BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_UNKNOWN")
 
 
-def _handshake_problem(error: ssl.SSLError, address: str) -> str:
+def _handshake_problem(error: ssl.SSLError, address: str, client_certificate: bool) -> KafkaTlsProblem:
+    """Definite when the broker's alert names a certificate (or, with none to offer, is a bare
+    handshake failure, as TLS 1.2 servers say it); anything else may pass (a listener still
+    starting, a proxy cut off mid-handshake)."""
     reason = str(getattr(error, "reason", None) or "")
     if any(refusal in reason for refusal in _CLIENT_CERTIFICATE_REFUSALS):
-        return (
+        return KafkaTlsProblem(
             f"Kafka TLS: the broker at {address} refused the TLS handshake ({reason}): "
-            f"{_CLIENT_CERTIFICATE_HINT}"
+            f"{_CLIENT_CERTIFICATE_HINT}",
+            definite=any(alert in reason for alert in _CERTIFICATE_ALERTS) or not client_certificate,
         )
     if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"):
-        return (
+        return KafkaTlsProblem(
             f"Kafka TLS: {address} does not answer in TLS ({reason}); is it a plaintext listener? "
-            "(check KAFKA_BOOTSTRAP_SERVERS and KAFKA_SECURITY_PROTOCOL)"
+            "(check KAFKA_BOOTSTRAP_SERVERS and KAFKA_SECURITY_PROTOCOL)",
+            definite=False,
         )
-    return f"Kafka TLS: the TLS handshake with {address} failed ({reason or _reason(error)})"
+    return KafkaTlsProblem(
+        f"Kafka TLS: the TLS handshake with {address} failed ({reason or _reason(error)})", definite=False
+    )

@@ -63,9 +63,12 @@ class _Seen:
 
 
 class RepeatLimiter(logging.Filter):
-    """Lets through the first record of each kind (logger and message template) from the noisy
-    libraries, then at most one per ``interval`` seconds, which says how many like it were held
-    back. A broker that is away for a minute then costs a few lines, not a thousand."""
+    """Lets through the first record of each kind (logger, message template, level and the types
+    of the errors it carries) from the noisy libraries, then at most one per ``interval``
+    seconds, which says how many like it were held back. A broker that is away for a minute then
+    costs a few lines, not a thousand; a different failure (another error type, or a worse
+    level) is another kind and passes at once. Errors are not exempt: aiokafka logs each failed
+    connection attempt at error level."""
 
     def __init__(
         self,
@@ -77,12 +80,12 @@ class RepeatLimiter(logging.Filter):
         self.interval = interval
         self._prefixes = prefixes
         self._clock = clock
-        self._seen: dict[tuple[str, str], _Seen] = {}
+        self._seen: dict[tuple[str, str, int, tuple[str, ...]], _Seen] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not any(record.name == p or record.name.startswith(p + ".") for p in self._prefixes):
             return True
-        key = (record.name, str(record.msg))
+        key = (record.name, str(record.msg), record.levelno, _error_types(record))
         now = self._clock()
         seen = self._seen.get(key)
         if seen is not None and now - seen.logged_at < self.interval:
@@ -91,10 +94,26 @@ class RepeatLimiter(logging.Filter):
         if seen is not None and seen.held:
             # No "%" added: the record's own arguments are still formatted into its message.
             record.msg = f"{record.msg} [{seen.held} more like it in {round(now - seen.logged_at)} s]"
-        if len(self._seen) >= _MAX_KINDS:  # lines that carry their values in the text
-            self._seen = {k: v for k, v in self._seen.items() if now - v.logged_at < self.interval}
+        if len(self._seen) >= _MAX_KINDS:
+            # Lines that carry their values in the text: forget them all (each kind passes once
+            # more), rather than sift them on every line.
+            self._seen.clear()
         self._seen[key] = _Seen(now)
         return True
+
+
+def _error_types(record: logging.LogRecord) -> tuple[str, ...]:
+    """The types of the exceptions the record carries, as its traceback or among its arguments."""
+    types = [type(arg).__name__ for arg in _arguments(record) if isinstance(arg, BaseException)]
+    if record.exc_info and record.exc_info[1] is not None:
+        types.append(type(record.exc_info[1]).__name__)
+    return tuple(types)
+
+
+def _arguments(record: logging.LogRecord) -> tuple[Any, ...]:
+    if isinstance(record.args, tuple):
+        return record.args
+    return tuple(record.args.values()) if isinstance(record.args, dict) else ()
 
 
 def configure_logging(

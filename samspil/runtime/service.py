@@ -75,6 +75,8 @@ class ServiceRuntime:
     _rewind_pending: bool = field(init=False, default=False)
     _rewind_task: asyncio.Task[None] | None = field(init=False, default=None)
     _subscribers: list[Any] = field(init=False, default_factory=list)
+    # Background tasks that ended with an error: their name and the error's type, for readiness.
+    _task_failures: dict[str, str] = field(init=False, default_factory=dict)
     _worker_tasks: dict[str, asyncio.Task[None]] = field(init=False, default_factory=dict)
     kafka_options: dict[str, Any] = field(init=False, repr=False)
 
@@ -98,6 +100,9 @@ class ServiceRuntime:
         context: ssl.SSLContext | None = self.kafka_options.get("ssl_context")
         return context
 
+    def _presents_certificate(self) -> bool:
+        return self.settings.kafka_ssl_cert_file is not None and self.settings.kafka_ssl_key_file is not None
+
     async def start(self) -> None:
         """Open the database and migrate, start the service's own workers, and reach the broker
         in the background: a service started while the broker is away serves its API (its
@@ -114,10 +119,16 @@ class ServiceRuntime:
         if tls is not None:
             # Before any Kafka client: they would report a refused certificate only as "Unable
             # to bootstrap" (and retry it for ever in the consumer).
-            problem = await kafka_tls_problem(s.kafka_bootstrap_servers, tls, timeout=3.0)
-            if problem is not None:
+            verdict = await kafka_tls_problem(
+                s.kafka_bootstrap_servers, tls, timeout=3.0, client_certificate=self._presents_certificate()
+            )
+            if verdict is not None and verdict.definite:
                 await self.pool.close()
-                raise StartupProblem(problem)
+                raise StartupProblem(verdict.message)
+            if verdict is not None:
+                # Perhaps only a broker behind a TLS proxy that is down: keep trying; readiness
+                # says the likely cause while it lasts.
+                log.warning("Kafka TLS session not established yet, will retry", problem=verdict.message)
         applied = await migrate(self.pool, "samspil.runtime.migrations", *self.migration_packages)
         if applied:
             log.info("migrations applied", migrations=applied)
@@ -125,8 +136,29 @@ class ServiceRuntime:
         for name, worker in self.workers.items():
             with worker_context(self.metrics, name):  # the task counts its rounds under this name
                 self._worker_tasks[name] = asyncio.create_task(worker(self.pool), name=f"{self.name}-{name}")
-        self._connect_task = asyncio.create_task(self._connect(), name=f"{self.name}-connect")
+        self._connect_task = self._background(self._connect(), "broker-connect")
         log.info("service started")
+
+    def _background(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """A task of the runtime's own that must not die unseen: if it raises, the error is
+        logged and readiness names it (``failing: stopped (ErrorType)``)."""
+        task = asyncio.create_task(work, name=f"{self.name}-{name}")
+        self._task_failures.pop(name, None)
+
+        def ended(done: asyncio.Task[None]) -> None:
+            if done.cancelled() or done.exception() is None:
+                return
+            error = done.exception()
+            self._task_failures[name] = type(error).__name__
+            log.error(
+                "background task stopped",
+                task=name,
+                error=type(error).__name__,
+                detail=" ".join(str(error).split())[:300],
+            )
+
+        task.add_done_callback(ended)
+        return task
 
     async def _connect(self) -> None:
         """Reach the broker (retrying for as long as it takes), then start the outbox relay,
@@ -141,10 +173,13 @@ class ServiceRuntime:
                 await sender.start()
                 self._identity = await sender.cluster_id() or ""
                 break
-            except Exception as error:
-                self._outage.failed(error)
+            except BaseException as error:
+                # Cancelled too (a stop while connecting): a started producer is not left behind.
                 with contextlib.suppress(Exception):
                     await sender.stop()
+                if not isinstance(error, Exception):
+                    raise
+                self._outage.failed(error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self._outage.succeeded()
@@ -157,9 +192,9 @@ class ServiceRuntime:
             batch_size=s.outbox_batch_size,
             poll_interval=s.outbox_poll_seconds,
             broker_epoch=s.broker_epoch,
-            broker_identity=self.broker_identity,
+            broker_identity=self.broker_identity if s.broker_check_seconds > 0 else None,
         )
-        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
+        self._relay_task = self._background(self.relay.run(), "outbox-relay")
         if self.subscription is not None:
             self.consumer = ReliableConsumer(
                 name=self.name,
@@ -173,7 +208,8 @@ class ServiceRuntime:
                 metrics=self.metrics,
             )
             await self._start_consumer()
-        self._watch_task = asyncio.create_task(self._watch_broker(), name=f"{self.name}-broker-watch")
+        if s.broker_check_seconds > 0:
+            self._watch_task = self._background(self._watch_broker(), "broker-watch")
         log.info("broker connected", cluster_id=self._identity)
 
     async def connected(self) -> None:
@@ -225,7 +261,7 @@ class ServiceRuntime:
             self._identity = current
             if self._broker is not None and (self._rewind_task is None or self._rewind_task.done()):
                 # Beside, not under the lock: the relay need not wait for a group join.
-                self._rewind_task = asyncio.create_task(self._rewind_consumers(), name=f"{self.name}-rewind")
+                self._rewind_task = self._background(self._rewind_consumers(), "consumer-rewind")
             return current
 
     async def _rewind_consumers(self) -> None:
@@ -235,11 +271,14 @@ class ServiceRuntime:
         there since; the inbox drops what was handled before."""
         if self._broker is None:
             return
-        old, self._broker, self._subscribers = self._broker, None, []
+        # Kept as the service's broker until stopped: cancelled meanwhile (the service stopping),
+        # the service's stop stops it.
+        self._subscribers = []
         try:
-            await asyncio.wait_for(old.stop(), timeout=self.settings.stop_timeout_seconds)
+            await asyncio.wait_for(self._broker.stop(), timeout=self.settings.stop_timeout_seconds)
         except Exception as error:
             log.warning("old consumer not stopped cleanly", error=type(error).__name__)
+        self._broker = None
         self._rewind_pending = True
         await self._start_consumer()
         log.info("consumer started again, reading from the beginning")
@@ -468,14 +507,21 @@ class ServiceRuntime:
         tls = self._kafka_tls_context()
         if checks["broker"] != "ok" and tls is not None:
             # Say why, when it is the TLS session (a certificate rotated, a CA replaced).
-            problem = await kafka_tls_problem(self.settings.kafka_bootstrap_servers, tls, timeout=2.0)
-            if problem is not None:
-                checks["broker"] = f"failing: {problem}"
+            verdict = await kafka_tls_problem(
+                self.settings.kafka_bootstrap_servers,
+                tls,
+                timeout=2.0,
+                client_certificate=self._presents_certificate(),
+            )
+            if verdict is not None:
+                checks["broker"] = f"failing: {verdict.message}"
         if not self.settings.kafka_create_topics and checks["broker"] == "ok":
             checks["topics"] = await self._topics_check()
         relay_alive = self._relay_task is not None and not self._relay_task.done()
         waiting = "waiting for the broker" if self._relay_task is None else "stopped"
         checks["outbox-relay"] = "ok" if relay_alive else f"failing: {waiting}"
+        for name, failure in self._task_failures.items():
+            checks[name] = f"failing: stopped ({failure})"
         for name, task in self._worker_tasks.items():
             checks[name] = "failing: stopped" if task.done() else "ok"
         if self._subscribers:

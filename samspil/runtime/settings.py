@@ -108,12 +108,15 @@ class RuntimeSettings(BaseSettings):
     )
     broker_check_seconds: float = Field(
         default=5.0,
-        gt=0,
+        ge=0,
         validation_alias=AliasChoices("SAMSPIL_BROKER_CHECK_SECONDS"),
         description="How often each service asks the broker for its cluster id: a new one (a broker "
         "that lost its data, like the embedded one after a restart) makes the service create the "
         "topics again, its consumers read from the beginning (they deduplicate) and its outbox publish "
-        "its retained events again. The outbox also asks before each batch it publishes.",
+        "its retained events again. The outbox also asks before each batch it publishes. Meant for the "
+        "embedded broker, which forgets its data on restart; on a real cluster, whose id never changes "
+        "unless it is rebuilt empty, it is harmless but costs one metadata request per outbox batch. "
+        "0 turns both the watch and the outbox's check off.",
     )
     broker_outage_log_seconds: float = Field(
         default=30.0,

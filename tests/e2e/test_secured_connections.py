@@ -27,6 +27,7 @@ import pytest
 
 from samspil.local.broker import CLIENT_ENV, EmbeddedBroker
 from samspil.local.postgres import EmbeddedPostgres
+from samspil.local.processes import stop_process
 from samspil.local.runner import SERVICES, LocalStack, free_port
 from samspil.runtime.kafka import ensure_topics
 from samspil.runtime.kafka_security import kafka_client_options
@@ -213,6 +214,64 @@ def test_a_service_without_a_client_certificate_stops_saying_one_may_be_required
     output = start_failure(secured.service_env("social", KAFKA_SSL_CERT_FILE=None, KAFKA_SSL_KEY_FILE=None))
     assert "Kafka TLS: the broker at " in output, output + secured.proxy.log_text()
     assert CLIENT_CERTIFICATE_HINT in output
+
+
+async def test_a_service_keeps_trying_while_the_broker_behind_its_tls_proxy_is_down(
+    secured: SecuredStack,
+) -> None:
+    """A TLS proxy that completes the handshake and closes because its broker is down looks,
+    to the client, like a refused certificate lost to the reset; with a client certificate
+    configured that is no reason to stop: the service waits, not ready, and is ready once the
+    broker is there."""
+    folder = secured.folder / "proxy-to-nothing"
+    port = free_port()
+    nothing = TlsProxy(port, f"127.0.0.1:{free_port()}", secured.pki, folder, client_ca=secured.pki.ca)
+    nothing.start()
+    env = secured.service_env("social", KAFKA_BOOTSTRAP_SERVERS=nothing.address)
+    spec = next(s for s in SERVICES if s.name == "social")
+    output = folder / "social.log"
+    with output.open("wb") as sink:
+        process = await asyncio.to_thread(
+            subprocess.Popen,
+            [sys.executable, "-m", spec.module],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    behind = nothing
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{env['SOCIAL_HTTP_PORT']}", timeout=30
+        ) as client:
+
+            async def readiness() -> httpx.Response | None:
+                assert process.poll() is None, output.read_text(errors="replace")
+                try:
+                    return await client.get("/readyz")
+                except httpx.TransportError:
+                    return None  # not listening yet
+
+            waiting = await wait_for(readiness, timeout=60)
+            assert waiting.status_code == 503
+            assert CLIENT_CERTIFICATE_HINT in waiting.json()["checks"]["broker"]
+            assert process.poll() is None, output.read_text(errors="replace")
+
+            nothing.stop()
+            behind = TlsProxy(
+                port, secured.proxy.target, secured.pki, folder / "to-broker", client_ca=secured.pki.ca
+            )
+            behind.start()
+
+            async def ready() -> bool:
+                response = await readiness()
+                return response is not None and response.status_code == 200
+
+            await wait_for(ready, timeout=90)
+    finally:
+        await asyncio.to_thread(stop_process, process, 30.0)
+        behind.stop()
+        nothing.stop()
+    assert "Kafka TLS" in output.read_text(errors="replace")
 
 
 def test_a_wrong_postgres_root_certificate_stops_the_service_and_the_cli_saying_check_sslrootcert(

@@ -16,6 +16,7 @@ from samspil.runtime.kafka import KafkaSender
 from samspil.runtime.outbox import OutboxRelay, add_event
 from schemas.topics import PROVIDER_REPORTS
 from tests.infra import Infra
+from tests.integration.conftest import RuntimeFactory
 from tests.support import absence_notice, citizen_ref, read_topic, wait_for
 
 
@@ -177,3 +178,22 @@ async def test_a_relay_sends_nothing_while_the_broker_is_away_and_everything_aga
         await pool.close()
     first, second = replicas.event_ids[:3], replicas.event_ids[3:]
     assert await published_for(infra, replicas.subject) == first + first + second
+
+
+async def test_the_broker_check_can_be_turned_off_and_events_still_flow(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    """SAMSPIL_BROKER_CHECK_SECONDS=0: no watch, and the outbox publishes without asking the
+    broker who it is (it records no cluster id); with the default it does."""
+    for check_seconds, recorded in ((0.0, False), (5.0, True)):
+        async with consumer_runtime(samspil_broker_check_seconds=check_seconds) as runtime:
+            await runtime.connected()
+            replicas = Replicas(runtime.pool, [runtime.relay], citizen_ref(), [])
+            await replicas.write(2)
+            await wait_for(replicas.all_published)
+            known = await runtime.pool.fetchval(
+                "SELECT value FROM relay_state WHERE name = 'broker_cluster_id'"
+            )
+            assert (known is not None) is recorded
+            assert (runtime._watch_task is not None) is recorded
+        assert await published_for(infra, replicas.subject) == replicas.event_ids

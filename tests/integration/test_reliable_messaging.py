@@ -10,11 +10,12 @@ import pytest
 from samspil.runtime.codec import header
 from samspil.runtime.db import Connection, migrate
 from samspil.runtime.deadletters import replay_dead_letters
+from samspil.runtime.errors import Rejected
 from samspil.runtime.kafka import KafkaSender
 from samspil.runtime.outbox import OutboxRelay, add_event
 from schemas.topics import PROVIDER_REPORTS, dead_letter_topic
 from tests.infra import Infra
-from tests.integration.conftest import RuntimeFactory
+from tests.integration.conftest import RuntimeFactory, record_effect
 from tests.support import absence_notice, encoded_notice, produce, read_topic, wait_for
 
 
@@ -242,3 +243,73 @@ async def test_an_unknown_attribute_holding_a_cpr_number_is_dead_lettered_withou
         assert "must not contain a CPR number" in row["error"]
         assert await effects(runtime, envelope.id) == 0
         assert "010190-1234" not in repr(dict(row))
+
+
+async def test_an_event_given_again_after_its_dead_letter_is_skipped_until_replayed(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    """As after a broker replacement, which hands the consumers every event again: a rejected
+    command read again is neither handled (it might pass now, out of turn) nor dead-lettered a
+    second time; once replayed it is handled."""
+    calls = 0
+    rejecting = True
+    envelope, record = encoded_notice()
+    later, later_record = encoded_notice(subject=envelope.subject)  # same key: read after it
+
+    async def strict(conn: Connection, seen: Any, data: Any) -> None:
+        nonlocal calls
+        if seen.id == envelope.id:
+            calls += 1
+            if rejecting:
+                raise Rejected("the referral is closed")
+        await record_effect(conn, seen, data)
+
+    async with consumer_runtime(handler=strict) as runtime:
+        await produce(infra.bootstrap_servers, record)
+        dead = await wait_for(
+            lambda: runtime.pool.fetchrow("SELECT * FROM dead_letter WHERE event_id = $1", str(envelope.id))
+        )
+        assert dead["reason"] == "rejected"
+        rejecting = False  # it would pass now
+        await produce(infra.bootstrap_servers, record, later_record)
+        await wait_for(lambda: effects(runtime, later.id))
+        assert calls == 1
+        assert await effects(runtime, envelope.id) == 0
+        assert (
+            await runtime.pool.fetchval(
+                "SELECT count(*) FROM dead_letter WHERE event_id = $1", str(envelope.id)
+            )
+            == 1
+        )
+        assert (
+            await runtime.pool.fetchval("SELECT count(*) FROM outbox WHERE event_id = $1", str(envelope.id))
+            == 1
+        )
+
+        async with runtime.pool.acquire() as conn:
+            assert await replay_dead_letters(conn, [dead["id"]]) == 1
+        await wait_for(lambda: effects(runtime, envelope.id))
+        assert calls == 2
+
+
+async def test_an_invalid_record_given_again_is_dead_lettered_once(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    envelope, notice = encoded_notice()
+    broken = type(notice)(
+        topic=notice.topic, key=notice.key, value=b'{"absent_from": "not a date"', headers=notice.headers
+    )
+    later, later_record = encoded_notice(subject=envelope.subject)
+    async with consumer_runtime() as runtime:
+        await produce(infra.bootstrap_servers, broken, broken, later_record)
+        await wait_for(lambda: effects(runtime, later.id))
+        assert (
+            await runtime.pool.fetchval(
+                "SELECT count(*) FROM dead_letter WHERE event_id = $1", str(envelope.id)
+            )
+            == 1
+        )
+        assert (
+            await runtime.pool.fetchval("SELECT count(*) FROM outbox WHERE event_id = $1", str(envelope.id))
+            == 1
+        )

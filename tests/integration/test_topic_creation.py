@@ -5,11 +5,14 @@ catalogue's. Sending to a topic that does not exist fails, and the topic is stil
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from aiokafka import errors
 from aiokafka.admin import AIOKafkaAdminClient
 
 from samspil.runtime.codec import Record
-from samspil.runtime.kafka import KafkaSender
+from samspil.runtime.kafka import KafkaSender, TopicUnavailable
+from schemas.topics import CATALOGUE
 from tests.infra import Infra
 
 
@@ -28,3 +31,33 @@ async def test_sending_to_a_missing_topic_fails_instead_of_creating_it(infra: In
         assert topic not in await admin.list_topics()
     finally:
         await admin.close()
+
+
+async def test_records_to_a_missing_topic_wait_for_its_metadata_once_per_batch(infra: Infra) -> None:
+    """A send waits the request timeout for a missing topic's metadata; the batch's other
+    records to it fail at once (and stay pending), and a record to an existing topic after them
+    is published in the same call."""
+    missing = f"samspil.test.missing-{uuid.uuid4().hex[:8]}.v1"
+    existing = CATALOGUE[0].name
+    sender = KafkaSender(
+        infra.bootstrap_servers, enable_idempotence=infra.broker is None, request_timeout_ms=2000
+    )
+    attempts: list[str] = []
+    producer_send = sender._producer.send
+
+    async def counted_send(topic: str, **kwargs: Any) -> Any:
+        attempts.append(topic)
+        return await producer_send(topic, **kwargs)
+
+    sender._producer.send = counted_send
+    records = [Record(topic=missing, key=f"k{n}".encode(), value=b"{}", headers=[]) for n in range(5)]
+    records.append(Record(topic=existing, key=b"other", value=b"{}", headers=[]))
+    await sender.start()
+    try:
+        results = await sender.send_all(records)
+    finally:
+        await sender.stop()
+    assert attempts == [missing, existing]
+    assert isinstance(results[0], errors.UnknownTopicOrPartitionError)
+    assert all(isinstance(result, TopicUnavailable) for result in results[1:5])
+    assert results[5] is None

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+import ssl
+import sys
 
 import pytest
 
@@ -70,3 +72,33 @@ def test_repeated_kafka_library_lines_pass_once_per_interval_saying_how_many_wer
     summary = record("aiokafka", template, 1, "refused")
     assert limiter.filter(summary)
     assert summary.getMessage() == "Unable connect to node with id 1: refused [199 more like it in 31 s]"
+
+
+def test_a_different_failure_from_a_kafka_library_is_not_held_back_behind_a_repeated_one() -> None:
+    now = [0.0]
+    limiter = RepeatLimiter(30.0, clock=lambda: now[0])
+    template = "Unable connect to node with id %s: %s"
+
+    def record(level: int, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("aiokafka", level, __file__, 1, template, args, None)
+
+    assert limiter.filter(record(logging.ERROR, 1, ConnectionRefusedError("refused")))
+    assert not limiter.filter(record(logging.ERROR, 1, ConnectionRefusedError("refused")))
+    # Another error behind the same words, or the same words at another level: another kind.
+    assert limiter.filter(record(logging.ERROR, 1, ssl.SSLCertVerificationError("verify failed")))
+    assert limiter.filter(record(logging.CRITICAL, 1, ConnectionRefusedError("refused")))
+    failed = record(logging.ERROR, 1, "x")
+    try:
+        raise TimeoutError
+    except TimeoutError:
+        failed.exc_info = sys.exc_info()
+    assert limiter.filter(failed)
+
+
+def test_the_limiter_forgets_what_it_saw_when_it_has_seen_too_many_kinds() -> None:
+    limiter = RepeatLimiter(30.0, clock=lambda: 0.0)
+    for n in range(5000):  # lines that carry their values in the template
+        assert limiter.filter(
+            logging.LogRecord("aiokafka", logging.WARNING, __file__, 1, f"node {n}", (), None)
+        )
+    assert len(limiter._seen) <= 1000

@@ -11,7 +11,7 @@ import pytest
 
 from samspil.local.runner import free_port
 from samspil.runtime.db import database_tls_problem
-from samspil.runtime.kafka_security import kafka_tls_problem
+from samspil.runtime.kafka_security import _handshake_problem, kafka_tls_problem
 
 
 def test_an_unreachable_broker_is_no_tls_problem() -> None:
@@ -45,3 +45,20 @@ def test_an_unreadable_root_certificate_is_named_with_where_it_was_set(
     )
     monkeypatch.delenv("PGSSLROOTCERT")
     assert database_tls_problem(missing, "SOCIAL_DATABASE_URL", url.split("&")[0]) is None
+
+
+def alert(reason: str) -> ssl.SSLError:
+    error = ssl.SSLError(1, f"[SSL: {reason}] alert")
+    error.reason = reason
+    return error
+
+
+def test_only_an_alert_naming_the_certificate_is_a_definite_refusal() -> None:
+    refused = _handshake_problem(alert("TLSV13_ALERT_CERTIFICATE_REQUIRED"), "b:9093", True)
+    assert refused.definite
+    assert "a client certificate it trusts may be required" in refused.message
+    assert _handshake_problem(alert("TLSV1_ALERT_UNKNOWN_CA"), "b:9093", True).definite
+    # A bare handshake failure is definite only when there was no certificate to offer.
+    assert not _handshake_problem(alert("SSLV3_ALERT_HANDSHAKE_FAILURE"), "b:9093", True).definite
+    assert _handshake_problem(alert("SSLV3_ALERT_HANDSHAKE_FAILURE"), "b:9093", False).definite
+    assert not _handshake_problem(alert("UNEXPECTED_EOF_WHILE_READING"), "b:9093", True).definite

@@ -1,0 +1,55 @@
+"""Migration 006 makes a dead letter once per consumer and event until it is replayed, and
+keeps the duplicates an older version wrote before it (nothing an operator reads is deleted)."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from samspil.runtime.db import _sql_files, migrate
+from tests.infra import Infra
+
+PACKAGE = "samspil.runtime.migrations"
+
+INSERT = (
+    "INSERT INTO dead_letter (consumer, topic, kafka_partition, kafka_offset, header_names,"
+    " header_values, payload, event_id, reason, error, attempts)"
+    " VALUES ($1, 't', 0, 0, '{}', '{}', '', $2, 'rejected', 'e', 1)"
+)
+
+
+async def test_dead_letters_are_unique_per_event_until_replayed_and_older_duplicates_are_kept(
+    infra: Infra,
+) -> None:
+    url = infra.create_database()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "CREATE TABLE schema_migration"
+            " (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for file in _sql_files(PACKAGE):
+            if file.name < "006":
+                await conn.execute(file.read_text(encoding="utf-8"))
+                await conn.execute(
+                    "INSERT INTO schema_migration (name) VALUES ($1)", f"{PACKAGE}/{file.name}"
+                )
+        # What the version before wrote after a broker replacement: the same event twice.
+        await conn.execute(INSERT, "social", "e-old")
+        await conn.execute(INSERT, "social", "e-old")
+    finally:
+        await conn.close()
+
+    pool = await asyncpg.create_pool(url)
+    try:
+        assert await migrate(pool, PACKAGE) == [f"{PACKAGE}/006_dead_letter_once.sql"]
+        assert await pool.fetchval("SELECT count(*) FROM dead_letter WHERE event_id = 'e-old'") == 2
+        await pool.execute(INSERT, "social", "e-new")
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await pool.execute(INSERT, "social", "e-new")
+        await pool.execute(INSERT, "employment", "e-new")  # another consumer's own
+        await pool.execute("UPDATE dead_letter SET replayed_at = now() WHERE event_id = 'e-new'")
+        await pool.execute(INSERT, "social", "e-new")  # failed again after its replay
+        assert await pool.fetchval("SELECT count(*) FROM dead_letter WHERE event_id = 'e-new'") == 3
+    finally:
+        await pool.close()
