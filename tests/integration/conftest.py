@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from pydantic import AliasChoices
 
 from samspil.runtime.consumer import EventHandler
 from samspil.runtime.db import Connection, create_pool, migrate
@@ -30,6 +31,12 @@ async def record_effect(conn: Connection, envelope: Envelope, _: Any) -> None:
 
 
 def runtime_settings(infra: Infra, database_url: str, **overrides: Any) -> RuntimeSettings:
+    """The runtime's settings for a test, with ``overrides`` by the names the settings read (a
+    field with an environment name is set by that name, lower-cased: ``samspil_broker_check_seconds``);
+    any other name fails here, since the settings would silently ignore it."""
+    unknown = set(overrides) - _settings_names()
+    if unknown:
+        raise TypeError(f"RuntimeSettings reads no {sorted(unknown)}; use {sorted(_settings_names())}")
     values: dict[str, Any] = {key.lower(): value for key, value in infra.client_env.items()}
     values.update(
         database_url=database_url,
@@ -40,6 +47,19 @@ def runtime_settings(infra: Infra, database_url: str, **overrides: Any) -> Runti
         **overrides,
     )
     return RuntimeSettings(**values)
+
+
+def _settings_names() -> set[str]:
+    names: set[str] = set()
+    for name, field in RuntimeSettings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names |= {choice.lower() for choice in alias.choices if isinstance(choice, str)}
+        elif isinstance(alias, str):
+            names.add(alias.lower())
+        else:
+            names.add(name)
+    return names
 
 
 DEAD_LETTER_KEY = "test-dead-letter-key-" + "k" * 32
