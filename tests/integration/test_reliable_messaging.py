@@ -171,6 +171,18 @@ async def test_unknown_event_type_and_missing_envelope_are_dead_lettered(
         assert "dk.samspil.nobody.knows.v1" in unknown_row["error"]
 
 
+async def dead_letters_kept(runtime: Any, event_id: Any) -> tuple[int, int]:
+    """How many dead letters the runtime keeps for the event: rows in its table, and records
+    in its outbox for the dead-letter topic."""
+    rows: int = await runtime.pool.fetchval(
+        "SELECT count(*) FROM dead_letter WHERE event_id = $1", str(event_id)
+    )
+    records: int = await runtime.pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE event_id = $1", str(event_id)
+    )
+    return rows, records
+
+
 async def inbox_count(runtime: Any, event_id: Any) -> int:
     count: int = await runtime.pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event_id)
     return count
@@ -282,16 +294,7 @@ async def test_an_event_given_again_after_its_dead_letter_is_skipped_until_repla
         await wait_for(lambda: effects(runtime, later.id))
         assert calls == 1
         assert await effects(runtime, envelope.id) == 0
-        assert (
-            await runtime.pool.fetchval(
-                "SELECT count(*) FROM dead_letter WHERE event_id = $1", str(envelope.id)
-            )
-            == 1
-        )
-        assert (
-            await runtime.pool.fetchval("SELECT count(*) FROM outbox WHERE event_id = $1", str(envelope.id))
-            == 1
-        )
+        assert await dead_letters_kept(runtime, envelope.id) == (1, 1)
 
         async with runtime.pool.acquire() as conn:
             assert await replay_dead_letters(conn, [dead["id"]]) == 1
@@ -310,13 +313,4 @@ async def test_an_invalid_record_given_again_is_dead_lettered_once(
     async with consumer_runtime() as runtime:
         await produce(infra.bootstrap_servers, broken, broken, later_record)
         await wait_for(lambda: effects(runtime, later.id))
-        assert (
-            await runtime.pool.fetchval(
-                "SELECT count(*) FROM dead_letter WHERE event_id = $1", str(envelope.id)
-            )
-            == 1
-        )
-        assert (
-            await runtime.pool.fetchval("SELECT count(*) FROM outbox WHERE event_id = $1", str(envelope.id))
-            == 1
-        )
+        assert await dead_letters_kept(runtime, envelope.id) == (1, 1)
