@@ -74,6 +74,16 @@ async def add_record(conn: Connection, record: Record, event_id: str | None, eve
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
 
 
+# How long the broker's answer to "who are you" stays good for the relay. A broker replaced
+# under a relay that keeps publishing fails its sends (the connection goes with the old
+# process), which makes the relay ask before its next batch; one replaced while the relay was
+# idle is asked about before the first batch after a second. A new broker's topics exist only
+# after a service noticed it and created them again, which takes longer than that (the local
+# runner restarts a dead broker after 1 s at the earliest). Asking before every batch would
+# add a metadata round trip to each, and under light load a batch is often one row.
+_IDENTITY_FRESH_SECONDS = 1.0
+
+
 class OutboxRelay:
     """Publishes outbox rows. Safe with several replicas: only the holder of a session advisory
     lock publishes; the others wait to take over if it dies."""
@@ -89,8 +99,9 @@ class OutboxRelay:
         broker_identity: Callable[[], Awaitable[str | None]] | None = None,
     ) -> None:
         """``broker_identity``: asks the broker who it is (its cluster id), None when it cannot
-        be reached; asked before each batch, so nothing is published to a broker that replaced
-        the one the rows went to until the retained rows are pending again."""
+        be reached. Asked before a batch when the last answer is older than
+        ``_IDENTITY_FRESH_SECONDS`` or a send failed since, so nothing is published to a broker
+        that replaced the one the rows went to until the retained rows are pending again."""
         self._pool = pool
         self._sender = sender
         self._batch_size = batch_size
@@ -131,10 +142,14 @@ class OutboxRelay:
         await leader_conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
         log.info("outbox relay leads")
         failures = 0
+        checked_at: float | None = None  # when the broker last said who it is; None: ask now
+        loop = asyncio.get_running_loop()
         try:
             while not self._stopping:
                 self._wakeup.clear()
-                if self._broker_identity is not None:
+                if self._broker_identity is not None and (
+                    checked_at is None or loop.time() - checked_at >= _IDENTITY_FRESH_SECONDS
+                ):
                     current = await self._broker_identity()
                     if current is None:
                         # Unreachable (the service logs that once per interval): try again soon,
@@ -144,10 +159,12 @@ class OutboxRelay:
                     if current != known:
                         await self._follow_broker(leader_conn, known, current)
                         known = current
+                    checked_at = loop.time()
                 # On the lock's own connection: if that session is lost, the lock is gone, and
                 # so is this relay's right to publish; the batch fails instead of doubling up.
                 published, failed = await self.publish_batch(leader_conn)
                 if failed:
+                    checked_at = None  # a failed send may be a broker going away: ask first
                     failures += 1
                     await self._sleep(_backoff(failures))
                     continue

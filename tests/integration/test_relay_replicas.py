@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
-from samspil.runtime.codec import header
+from samspil.runtime.codec import Record, header
 from samspil.runtime.db import migrate
 from samspil.runtime.kafka import KafkaSender
 from samspil.runtime.outbox import OutboxRelay, add_event
@@ -153,8 +153,16 @@ async def test_a_relay_sends_nothing_while_the_broker_is_away_and_everything_aga
     try:
         await replicas.write(3)
         await wait_for(replicas.all_published)
-        # The broker does not answer: what is written waits, however often the relay asks.
+        # The broker does not answer: what is written waits, however often the relay asks. (The
+        # relay trusts an answer for a second, or until a send fails; this broker's sends do
+        # not fail, so the rows are written once the relay has asked again.)
         identity[0] = None
+        asked_before = asked[0]
+
+        async def asked_again() -> bool:
+            return asked[0] > asked_before
+
+        await wait_for(asked_again)
         await replicas.write(2)
         seen = asked[0]
 
@@ -197,3 +205,57 @@ async def test_the_broker_check_can_be_turned_off_and_events_still_flow(
             assert (known is not None) is recorded
             assert (runtime._watch_task is not None) is recorded
         assert await published_for(infra, replicas.subject) == replicas.event_ids
+
+
+@dataclass
+class FailingOnce:
+    """A sender whose next batch fails, as sends do while the broker goes away."""
+
+    sender: KafkaSender
+    fail_next: bool = False
+
+    async def send_all(self, records: Sequence[Record]) -> list[BaseException | None]:
+        if self.fail_next:
+            self.fail_next = False
+            return [ConnectionError("the broker went away")] * len(records)
+        return await self.sender.send_all(records)
+
+
+async def test_a_failed_send_makes_the_relay_ask_the_broker_who_it_is_before_the_next_batch(
+    infra: Infra,
+) -> None:
+    """The relay trusts the broker's answer for a second; a send that fails sooner (a broker
+    going away mid-stream) makes it ask again first, so a replacement is followed before
+    anything new goes to the new broker."""
+    pool = await asyncpg.create_pool(infra.create_database(), min_size=1, max_size=4)
+    await migrate(pool, "samspil.runtime.migrations")
+    kafka = KafkaSender(infra.bootstrap_servers, enable_idempotence=infra.broker is None)
+    await kafka.start()
+    sender = FailingOnce(kafka)
+    identity = ["cluster-a"]
+
+    async def broker_identity() -> str | None:
+        return identity[0]
+
+    relay = OutboxRelay(pool, sender, poll_interval=0.05, broker_identity=broker_identity)
+    task = asyncio.create_task(relay.run())
+    replicas = Replicas(pool, [relay], citizen_ref(), [])
+    try:
+        await replicas.write(3)
+        await wait_for(replicas.all_published)
+        # Within the second the relay trusts its last answer: the broker is replaced, and the
+        # next send fails.
+        identity[0], sender.fail_next = "cluster-b", True
+        await replicas.write(1)
+        await wait_for(replicas.all_published)
+        assert await pool.fetchval("SELECT value FROM relay_state WHERE name = 'broker_cluster_id'") == (
+            "cluster-b"
+        )
+    finally:
+        relay.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await kafka.stop()
+        await pool.close()
+    first, second = replicas.event_ids[:3], replicas.event_ids[3:]
+    assert await published_for(infra, replicas.subject) == first + first + second
