@@ -233,12 +233,14 @@ class ReliableConsumer:
         async with self.pool.acquire() as conn, conn.transaction():
             if await conn.fetchval(
                 "SELECT EXISTS (SELECT 1 FROM dead_letter WHERE consumer = $1 AND event_id = $2"
-                " AND replayed_at IS NULL)",
+                " AND replayed_at IS NULL AND cardinality(redacted) = 0)",
                 self.name,
                 str(envelope.id),
             ):
                 # Given again (a replaced broker, a redelivery): it waits for the operator's
                 # replay, and is not handled now (a rejected command might pass, out of turn).
+                # Not so after a redacted dead letter: that one cannot be replayed, and its sender
+                # is asked to send the event again without the CPR number, perhaps with its id.
                 log.info("event already dead-lettered, skipped until replayed")
                 return Outcome.DUPLICATE
             claimed = await conn.fetchval(

@@ -48,8 +48,13 @@ async def replay_dead_letters(conn: Connection, ids: Sequence[int] | None = None
                 headers=list(zip(row["header_names"], row["header_values"], strict=True)),
             )
             await add_record(conn, record, row["event_id"], row["event_type"] or "unknown")
+        # With it, any other dead letter of the same event not yet replayed (written twice by a
+        # version before 006_dead_letter_once.sql): left pending, it would make the consumer
+        # skip the replayed record.
         await conn.execute(
-            "UPDATE dead_letter SET replayed_at = now() WHERE id = ANY($1::bigint[])",
+            "UPDATE dead_letter d SET replayed_at = now() WHERE d.replayed_at IS NULL AND ("
+            " d.id = ANY($1::bigint[]) OR EXISTS (SELECT 1 FROM dead_letter r WHERE r.id = ANY($1::bigint[])"
+            " AND r.consumer = d.consumer AND r.event_id = d.event_id))",
             [row["id"] for row in rows],
         )
     return len(rows)

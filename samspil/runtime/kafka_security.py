@@ -218,22 +218,25 @@ _CERTIFICATE_ALERTS = ("CERTIFICATE_REQUIRED", "BAD_CERTIFICATE", "UNKNOWN_CA", 
 
 
 def _handshake_problem(error: ssl.SSLError, address: str, client_certificate: bool) -> KafkaTlsProblem:
-    """Definite when the broker's alert names a certificate (or, with none to offer, is a bare
-    handshake failure, as TLS 1.2 servers say it); anything else may pass (a listener still
-    starting, a proxy cut off mid-handshake)."""
+    """Definite when the broker said so (any TLS alert it sent: a refused certificate, no shared
+    protocol or cipher) or does not speak TLS at all (a plaintext listener): trying again will
+    not change it. Anything else may pass (a proxy cut off mid-handshake, a reset)."""
     reason = str(getattr(error, "reason", None) or "")
+    alerted = "ALERT" in reason
     if any(refusal in reason for refusal in _CLIENT_CERTIFICATE_REFUSALS):
         return KafkaTlsProblem(
             f"Kafka TLS: the broker at {address} refused the TLS handshake ({reason}): "
             f"{_CLIENT_CERTIFICATE_HINT}",
-            definite=any(alert in reason for alert in _CERTIFICATE_ALERTS) or not client_certificate,
+            definite=alerted
+            or any(alert in reason for alert in _CERTIFICATE_ALERTS)
+            or not client_certificate,
         )
     if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"):
         return KafkaTlsProblem(
             f"Kafka TLS: {address} does not answer in TLS ({reason}); is it a plaintext listener? "
             "(check KAFKA_BOOTSTRAP_SERVERS and KAFKA_SECURITY_PROTOCOL)",
-            definite=False,
+            definite=True,
         )
     return KafkaTlsProblem(
-        f"Kafka TLS: the TLS handshake with {address} failed ({reason or _reason(error)})", definite=False
+        f"Kafka TLS: the TLS handshake with {address} failed ({reason or _reason(error)})", definite=alerted
     )

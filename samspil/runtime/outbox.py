@@ -74,13 +74,13 @@ async def add_record(conn: Connection, record: Record, event_id: str | None, eve
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
 
 
-# How long the broker's answer to "who are you" stays good for the relay. A broker replaced
-# under a relay that keeps publishing fails its sends (the connection goes with the old
-# process), which makes the relay ask before its next batch; one replaced while the relay was
-# idle is asked about before the first batch after a second. A new broker's topics exist only
-# after a service noticed it and created them again, which takes longer than that (the local
-# runner restarts a dead broker after 1 s at the earliest). Asking before every batch would
-# add a metadata round trip to each, and under light load a batch is often one row.
+# How long the broker's answer to "who are you" stays good while the relay drains a backlog in
+# full batches, one straight after another. Before any other batch (the first after catching up
+# or after a pause, and after a failed send: a broker going away fails them) the relay asks
+# again, so nothing goes to a broker that replaced the old one before the retained rows are
+# pending again. A broker replaced in the middle of a run of full batches fails their sends
+# (the connection goes with the old process). Asking before every batch of a backlog would add
+# a metadata round trip to each.
 _IDENTITY_FRESH_SECONDS = 1.0
 
 
@@ -99,9 +99,10 @@ class OutboxRelay:
         broker_identity: Callable[[], Awaitable[str | None]] | None = None,
     ) -> None:
         """``broker_identity``: asks the broker who it is (its cluster id), None when it cannot
-        be reached. Asked before a batch when the last answer is older than
-        ``_IDENTITY_FRESH_SECONDS`` or a send failed since, so nothing is published to a broker
-        that replaced the one the rows went to until the retained rows are pending again."""
+        be reached. Asked before each batch, except within ``_IDENTITY_FRESH_SECONDS`` of the
+        last answer in a run of full batches with no failed send, so nothing is published to a
+        broker that replaced the one the rows went to until the retained rows are pending
+        again."""
         self._pool = pool
         self._sender = sender
         self._batch_size = batch_size
@@ -170,6 +171,7 @@ class OutboxRelay:
                     continue
                 failures = 0
                 if published < self._batch_size:
+                    checked_at = None  # caught up: the next batch may come after a while
                     await self._sleep(self._poll_interval)
             # Still holding the lead: publish what the service wrote while it was stopping.
             await self.drain(leader_conn, timeout=5.0)

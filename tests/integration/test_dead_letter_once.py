@@ -7,6 +7,7 @@ import asyncpg
 import pytest
 
 from samspil.runtime.db import _sql_files, migrate
+from samspil.runtime.deadletters import replay_dead_letters
 from tests.infra import Infra
 
 PACKAGE = "samspil.runtime.migrations"
@@ -42,7 +43,10 @@ async def test_dead_letters_are_unique_per_event_until_replayed_and_older_duplic
 
     pool = await asyncpg.create_pool(url)
     try:
-        assert await migrate(pool, PACKAGE) == [f"{PACKAGE}/006_dead_letter_once.sql"]
+        assert await migrate(pool, PACKAGE) == [
+            f"{PACKAGE}/006_dead_letter_once.sql",
+            f"{PACKAGE}/007_dead_letter_pending_index.sql",
+        ]
         assert await pool.fetchval("SELECT count(*) FROM dead_letter WHERE event_id = 'e-old'") == 2
         await pool.execute(INSERT, "social", "e-new")
         with pytest.raises(asyncpg.UniqueViolationError):
@@ -51,5 +55,37 @@ async def test_dead_letters_are_unique_per_event_until_replayed_and_older_duplic
         await pool.execute("UPDATE dead_letter SET replayed_at = now() WHERE event_id = 'e-new'")
         await pool.execute(INSERT, "social", "e-new")  # failed again after its replay
         assert await pool.fetchval("SELECT count(*) FROM dead_letter WHERE event_id = 'e-new'") == 3
+
+        # Replaying one of the old duplicates replays the event: the other is marked too, or
+        # the consumer would skip the replayed record for it.
+        async with pool.acquire() as replaying:
+            old = await replaying.fetchval("SELECT min(id) FROM dead_letter WHERE event_id = 'e-old'")
+            assert await replay_dead_letters(replaying, [old]) == 1
+        assert (
+            await pool.fetchval(
+                "SELECT count(*) FROM dead_letter WHERE event_id = 'e-old' AND replayed_at IS NULL"
+            )
+            == 0
+        )
+    finally:
+        await pool.close()
+
+
+async def test_the_consumers_lookup_of_a_pending_dead_letter_can_use_an_index(infra: Infra) -> None:
+    """The consumer asks this for every event it handles: it must not scan the table (006's
+    unique index holds only rows after a cutoff the lookup cannot prove; 007's serves it)."""
+    pool = await asyncpg.create_pool(infra.create_database())
+    try:
+        await migrate(pool, PACKAGE)
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL enable_seqscan = off")
+            plan = "\n".join(
+                row[0]
+                for row in await conn.fetch(
+                    "EXPLAIN SELECT EXISTS (SELECT 1 FROM dead_letter WHERE consumer = 'social'"
+                    " AND event_id = 'e' AND replayed_at IS NULL AND cardinality(redacted) = 0)"
+                )
+            )
+        assert "dead_letter_pending" in plan, plan
     finally:
         await pool.close()

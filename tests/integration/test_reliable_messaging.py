@@ -314,3 +314,24 @@ async def test_an_invalid_record_given_again_is_dead_lettered_once(
         await produce(infra.bootstrap_servers, broken, broken, later_record)
         await wait_for(lambda: effects(runtime, later.id))
         assert await dead_letters_kept(runtime, envelope.id) == (1, 1)
+
+
+async def test_an_event_sent_again_after_a_redacted_dead_letter_is_handled(
+    infra: Infra, consumer_runtime: RuntimeFactory
+) -> None:
+    """A dead letter that held a CPR number was redacted and cannot be replayed; its sender is
+    asked to send the event again without the number, perhaps with the same id. That one is
+    handled, not skipped as waiting for a replay that can never come."""
+    envelope, record = encoded_notice()
+    async with consumer_runtime() as runtime:
+        await runtime.pool.execute(
+            "INSERT INTO dead_letter (consumer, topic, kafka_partition, kafka_offset, header_names,"
+            " header_values, payload, event_id, reason, error, attempts, redacted)"
+            " VALUES ($1, $2, 0, 0, '{}', '{}', '', $3, 'invalid-data', 'e', 1, '{data.reason}')",
+            runtime.name,
+            record.topic,
+            str(envelope.id),
+        )
+        await produce(infra.bootstrap_servers, record)
+        await wait_for(lambda: effects(runtime, envelope.id))
+        assert await effects(runtime, envelope.id) == 1

@@ -53,12 +53,15 @@ def alert(reason: str) -> ssl.SSLError:
     return error
 
 
-def test_only_an_alert_naming_the_certificate_is_a_definite_refusal() -> None:
+def test_an_alert_from_the_broker_or_a_plaintext_listener_is_definite_an_eof_is_not() -> None:
     refused = _handshake_problem(alert("TLSV13_ALERT_CERTIFICATE_REQUIRED"), "b:9093", True)
     assert refused.definite
     assert "a client certificate it trusts may be required" in refused.message
     assert _handshake_problem(alert("TLSV1_ALERT_UNKNOWN_CA"), "b:9093", True).definite
-    # A bare handshake failure is definite only when there was no certificate to offer.
-    assert not _handshake_problem(alert("SSLV3_ALERT_HANDSHAKE_FAILURE"), "b:9093", True).definite
+    # Any alert the broker sent is its answer, and will be the next time too.
+    assert _handshake_problem(alert("SSLV3_ALERT_HANDSHAKE_FAILURE"), "b:9093", True).definite
     assert _handshake_problem(alert("SSLV3_ALERT_HANDSHAKE_FAILURE"), "b:9093", False).definite
+    assert _handshake_problem(alert("TLSV1_ALERT_PROTOCOL_VERSION"), "b:9093", True).definite
+    # A plaintext listener where TLS was expected does not change by waiting.
+    assert _handshake_problem(alert("WRONG_VERSION_NUMBER"), "b:9092", True).definite
     assert not _handshake_problem(alert("UNEXPECTED_EOF_WHILE_READING"), "b:9093", True).definite
