@@ -27,13 +27,17 @@ class _MetadataRequestWithoutTopicCreation(MetadataRequest):  # type: ignore[mis
     of 6, and records the producer then sent to partitions 4 and 5 were acknowledged and lost.
     Topics come from the catalogue (ensure_topics) or the operator, never from a question."""
 
-    def __init__(
-        self, topics: list[str] | None = None, allow_auto_topic_creation: bool | None = None
-    ) -> None:
-        super().__init__(topics, bool(allow_auto_topic_creation))
+    def __init__(self, topics: list[str] | None = None, allow_auto_topic_creation: bool = False) -> None:
+        super().__init__(topics, False)  # whatever the caller asked
 
 
-# The clients (producer, consumers) look the name up in their module at each request.
+# The clients (producer, consumers) look the name up in their module at each request. If a
+# newer aiokafka stops doing so, this must fail loudly, not quietly do nothing.
+if not issubclass(getattr(aiokafka.client, "MetadataRequest", object), MetadataRequest):
+    raise ImportError(
+        f"aiokafka {aiokafka.__version__}: aiokafka.client.MetadataRequest is not the request class "
+        "samspil.runtime.kafka replaces to stop clients creating topics; check the new version"
+    )
 aiokafka.client.MetadataRequest = _MetadataRequestWithoutTopicCreation
 
 _TOPIC_EXISTS = 36
@@ -132,7 +136,9 @@ def _cluster_id(response: Any) -> str | None:
 
 class BrokerOutage:
     """Counts failed attempts to reach the broker and says so in one line per ``interval``
-    seconds (the first at once), and once more when it answers again."""
+    seconds (the first at once), and once more when it answers again. ``cause``, when the
+    service found one (a TLS session the broker refuses), goes into each line: the clients'
+    own errors say only that they could not bootstrap."""
 
     def __init__(self, interval: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = interval
@@ -140,11 +146,16 @@ class BrokerOutage:
         self.since: float | None = None
         self.attempts = 0
         self.last_error = ""
+        self.cause: str | None = None
         self._logged_at = 0.0
 
     @property
     def ongoing(self) -> bool:
         return self.since is not None
+
+    def due(self) -> bool:
+        """Whether the next failed attempt will be logged: the time to look for its cause."""
+        return self.since is None or self._clock() - self._logged_at >= self.interval
 
     def failed(self, error: BaseException) -> None:
         now = self._clock()
@@ -161,6 +172,7 @@ class BrokerOutage:
                 for_seconds=round(now - self.since),
                 error=self.last_error,
                 detail=" ".join(str(error).split())[:300],
+                **({"likely_cause": self.cause} if self.cause else {}),
             )
 
     def succeeded(self) -> None:
@@ -171,7 +183,7 @@ class BrokerOutage:
             failed_attempts=self.attempts,
             after_seconds=round(self._clock() - self.since),
         )
-        self.since, self.attempts, self.last_error = None, 0, ""
+        self.since, self.attempts, self.last_error, self.cause = None, 0, "", None
 
 
 class HeldBack(Exception):

@@ -179,6 +179,16 @@ class ServiceRuntime:
                     await sender.stop()
                 if not isinstance(error, Exception):
                     raise
+                tls = self._kafka_tls_context()
+                if tls is not None and self._outage.due():
+                    # The clients say only "Unable to bootstrap": once an interval, look why.
+                    verdict = await kafka_tls_problem(
+                        s.kafka_bootstrap_servers,
+                        tls,
+                        timeout=2.0,
+                        client_certificate=self._presents_certificate(),
+                    )
+                    self._outage.cause = verdict.message if verdict is not None else None
                 self._outage.failed(error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

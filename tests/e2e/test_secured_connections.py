@@ -11,6 +11,7 @@ and readiness says it too."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import subprocess
@@ -271,7 +272,13 @@ async def test_a_service_keeps_trying_while_the_broker_behind_its_tls_proxy_is_d
         await asyncio.to_thread(stop_process, process, 30.0)
         behind.stop()
         nothing.stop()
-    assert "Kafka TLS" in output.read_text(errors="replace")
+    lines = [
+        json.loads(line) for line in output.read_text(errors="replace").splitlines() if line.startswith("{")
+    ]
+    # The outage line says what the clients' "Unable to bootstrap" does not: the likely cause.
+    outage = [line for line in lines if line.get("event") == "broker unreachable, still trying"]
+    assert outage, lines
+    assert all(CLIENT_CERTIFICATE_HINT in line.get("likely_cause", "") for line in outage), outage
 
 
 def test_a_wrong_postgres_root_certificate_stops_the_service_and_the_cli_saying_check_sslrootcert(

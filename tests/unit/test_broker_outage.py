@@ -28,3 +28,24 @@ def test_an_outage_is_logged_once_per_interval_with_the_count_of_failed_attempts
     assert {line.get("error") for line in logs[:3]} == {"ConnectionRefusedError"}
     assert {line.get("detail") for line in logs[:3]} == {"refused 127.0.0.1:19092"}
     assert not outage.ongoing
+
+
+def test_a_cause_the_service_found_goes_into_each_outage_line_until_the_broker_answers() -> None:
+    now = [0.0]
+    outage = BrokerOutage(interval=30.0, clock=lambda: now[0])
+    assert outage.due()
+    with capture_logs() as logs:
+        outage.cause = "Kafka TLS: ... a client certificate it trusts may be required"
+        outage.failed(ConnectionError("Unable to bootstrap from [('b', 9093)]"))
+        now[0] = 10.0
+        assert not outage.due()
+        now[0] = 30.0
+        assert outage.due()
+        outage.failed(ConnectionError("Unable to bootstrap from [('b', 9093)]"))
+        outage.succeeded()
+    assert [line.get("likely_cause") for line in logs] == [
+        "Kafka TLS: ... a client certificate it trusts may be required",
+        "Kafka TLS: ... a client certificate it trusts may be required",
+        None,
+    ]
+    assert outage.cause is None
