@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
@@ -135,3 +136,22 @@ def prometheus_tool(name: str) -> str:
             pytest.fail(f"{name} is missing: `make test` installs it (apt-get install prometheus)")
         pytest.skip(f"{name} is not installed (apt-get install prometheus; `make test` does it)")
     return found
+
+
+async def write_absence_notices(gateway_url: str, count: int, pause: float = 0.0) -> list[uuid.UUID]:
+    """Absence notices written to the gateway's outbox as its API does (each in its own
+    transaction, ``pause`` seconds apart); their event ids."""
+    from samspil.runtime.outbox import add_event
+
+    ids = []
+    gateway = await asyncpg.connect(gateway_url)
+    try:
+        for _ in range(count):
+            envelope, notice = absence_notice()
+            async with gateway.transaction():
+                await add_event(gateway, envelope, notice)
+            ids.append(envelope.id)
+            await asyncio.sleep(pause)
+    finally:
+        await gateway.close()
+    return ids

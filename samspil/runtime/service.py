@@ -195,7 +195,7 @@ class ServiceRuntime:
         self._outage.succeeded()
         self._sender = sender
         if not s.kafka_create_topics:
-            await self._warn_of_missing_topics(sender)
+            await self._warn_of_missing_topics()
         self.relay = OutboxRelay(
             self.pool,
             self._sender,
@@ -317,17 +317,11 @@ class ServiceRuntime:
             used.append(dead_letter_topic(self.name).name)
         return sorted(set(used))
 
-    async def _warn_of_missing_topics(self, sender: KafkaSender) -> None:
-        try:
-            async with asyncio.timeout(5.0):
-                missing = await sender.missing_topics(self.topics_used())
-        except Exception as error:  # the broker away: readiness says so
-            log.warning("topics not checked", error=type(error).__name__)
-            return
-        if missing:
-            log.error(
-                "topics missing and KAFKA_CREATE_TOPICS is false: not ready until they exist", topics=missing
-            )
+    async def _warn_of_missing_topics(self) -> None:
+        """At start, say once in the log what readiness will say until the topics exist."""
+        check = await self._topics_check()
+        if check != "ok":
+            log.error("topics not ready and KAFKA_CREATE_TOPICS is false", check=check)
 
     def sender(self) -> KafkaSender:
         """A new outbox sender for the service's cluster (not started)."""

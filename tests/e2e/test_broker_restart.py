@@ -16,26 +16,10 @@ import asyncpg
 import pytest
 
 from samspil.local.supervisor import RestartPolicy, Supervisor
-from samspil.runtime.outbox import add_event
 from tests.e2e.test_local_restart import fresh_stack
-from tests.support import absence_notice, wait_for
+from tests.support import wait_for, write_absence_notices
 
 pytestmark = pytest.mark.e2e
-
-
-async def send_notices(gateway_url: str, count: int) -> list[uuid.UUID]:
-    """Absence notices written to the gateway's outbox, as its API does; their event ids."""
-    ids = []
-    gateway = await asyncpg.connect(gateway_url)
-    try:
-        for _ in range(count):
-            envelope, notice = absence_notice()
-            async with gateway.transaction():
-                await add_event(gateway, envelope, notice)
-            ids.append(envelope.id)
-    finally:
-        await gateway.close()
-    return ids
 
 
 async def published(gateway_url: str, ids: list[uuid.UUID]) -> bool:
@@ -78,7 +62,7 @@ async def test_a_broker_restarted_under_running_services_loses_nothing_it_held_u
             stack.database_urls["employment"],
         )
         # Work goes through before the restart.
-        before = await send_notices(gateway_url, 5)
+        before = await write_absence_notices(gateway_url, 5)
 
         async def before_handled() -> bool:
             return len(await tasks_per_event(employment_url, before)) == len(before)
@@ -90,7 +74,7 @@ async def test_a_broker_restarted_under_running_services_loses_nothing_it_held_u
         employment = stack.processes["employment"]
         os.kill(employment.pid, signal.SIGSTOP)
         try:
-            unread = await send_notices(gateway_url, 5)
+            unread = await write_absence_notices(gateway_url, 5)
             await wait_for(lambda: published(gateway_url, unread), timeout=60)
             # The broker crashes; the runner's supervisor starts it again on its port, empty.
             old_cluster, broker_pid = stack.broker.cluster_id, stack.broker.pid
@@ -107,7 +91,7 @@ async def test_a_broker_restarted_under_running_services_loses_nothing_it_held_u
             os.kill(employment.pid, signal.SIGCONT)
 
         # More work, into the new broker, while the services find out.
-        after = await send_notices(gateway_url, 5)
+        after = await write_absence_notices(gateway_url, 5)
         everything = before + unread + after
 
         async def all_handled() -> bool:

@@ -17,9 +17,8 @@ import pytest
 
 from samspil.local.runner import LocalStack
 from samspil.local.supervisor import RestartPolicy, Supervisor
-from samspil.runtime.outbox import add_event
 from tests.e2e.test_local_restart import fresh_stack
-from tests.support import absence_notice, samples, value, wait_for
+from tests.support import samples, value, wait_for, write_absence_notices
 
 pytestmark = pytest.mark.e2e
 
@@ -43,31 +42,20 @@ async def test_one_of_two_replicas_killed_under_load_loses_and_doubles_nothing(s
     stack.start(timeout=120, on_ready=ready.append)
     reported: list[str] = []
     supervisor = Supervisor(stack, report=reported.append, policy=RestartPolicy(first_delay=0.5))
-    ids: list[uuid.UUID] = []
 
     async def supervise() -> None:
         while True:
             await asyncio.to_thread(supervisor.supervise_once)
             await asyncio.sleep(0.3)
 
-    async def write_notices() -> None:
-        gateway = await asyncpg.connect(stack.database_urls["provider-gateway"])
-        try:
-            for _ in range(NOTICES):
-                envelope, notice = absence_notice()
-                async with gateway.transaction():
-                    await add_event(gateway, envelope, notice)
-                ids.append(envelope.id)
-                await asyncio.sleep(0.03)
-        finally:
-            await gateway.close()
-
     supervising = asyncio.create_task(supervise())
     employment = await asyncpg.connect(stack.database_urls["employment"])
     try:
         assert sorted(ready) == ["employment", "employment-2", "provider-gateway", "social", "social-2"]
         assert stack.port("employment") != stack.port("employment-2")
-        writing = asyncio.create_task(write_notices())
+        writing = asyncio.create_task(
+            write_absence_notices(stack.database_urls["provider-gateway"], NOTICES, pause=0.03)
+        )
 
         async def both_replicas_working() -> bool:
             return handled_here(stack, "employment") > 0 and handled_here(stack, "employment-2") > 0
@@ -78,7 +66,7 @@ async def test_one_of_two_replicas_killed_under_load_loses_and_doubles_nothing(s
         # Under load, the replica whose relay publishes dies as a crash would.
         killed = stack.processes[leaders[0]]
         os.kill(killed.pid, signal.SIGKILL)
-        await writing
+        ids = await writing
         assert len(ids) == NOTICES
 
         async def tasks_per_event() -> dict[uuid.UUID, int]:

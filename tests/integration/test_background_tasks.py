@@ -26,7 +26,7 @@ def bare_runtime(infra: Infra) -> ServiceRuntime:
 async def test_a_connect_task_that_fails_is_logged_and_named_by_readiness(infra: Infra) -> None:
     runtime = bare_runtime(infra)
 
-    async def broken(sender: KafkaSender) -> None:
+    async def broken() -> None:
         raise RuntimeError("the topic check broke")
 
     runtime._warn_of_missing_topics = broken  # type: ignore[method-assign]
