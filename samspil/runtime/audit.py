@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -71,6 +72,17 @@ async def log_share(
         basis,
         shared_by,
         event_id,
+    )
+
+
+async def log_shares(conn: Connection, shares: Sequence[tuple[str, str, str, str, str, uuid.UUID]]) -> None:
+    """Log many shares as :func:`log_share` does, each a tuple (citizen reference, information,
+    recipient, basis, shared by, event id), in one pipelined round trip; the chain links them in
+    the order given."""
+    await conn.executemany(
+        "INSERT INTO audit.share_log (citizen_ref, information, recipient, basis, shared_by, event_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        shares,
     )
 
 
