@@ -113,7 +113,8 @@ def _may_hold_one(value: str) -> bool:
     digits = sum(map(value.count, "0123456789"))
     if digits >= 10 or value.isascii():
         return digits >= 10
-    return digits + sum(1 for c in _NON_ASCII.findall(value) if c.isdigit() or c.isnumeric()) >= 10
+    # Every character str.isdigit takes, str.isnumeric takes too.
+    return digits + sum(map(str.isnumeric, _NON_ASCII.findall(value))) >= 10
 
 
 def cpr_spans(value: str) -> list[tuple[int, int]]:
