@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import typing
+from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -24,14 +26,19 @@ from fastapi import FastAPI
 from employment.domain.actor import Actor
 from employment.entrypoints import citizens_http
 from employment.entrypoints.csv_import import Progress, Refusal, import_file
+from employment.service_layer import plans
+from employment.service_layer.messages import envelope_for
 from employment.settings import EnrolmentSettings
 from samspil.cli import main
 from samspil.runtime import audit
+from samspil.runtime.audit import admin_connect, protect, protection_status, verify_chains
 from samspil.runtime.auth import Caller
 from samspil.runtime.db import create_pool, migrate
 from samspil.runtime.pseudonym import citizen_ref_for
 from schemas.cpr import contains_cpr
-from schemas.plans import JobPlanRevised
+from schemas.disputes import PlanConflictDetected
+from schemas.plans import JobPlanRevised, MeasureCategory, SocialMeasure, SocialPlanRevised
+from tests.infra import Infra
 
 KEY = "test-citizen-reference-key-" + "r" * 32
 SETTINGS = EnrolmentSettings(SAMSPIL_CITIZEN_REF_KEY=KEY)
@@ -74,6 +81,7 @@ MIXED_ROWS = [
     f"{cpr(9)},ressourceforloeb,,,,,,,,,",  # line 10: enrolled without a plan
     f"{cpr(10)},kontanthjaelp,,",  # line 11: too few cells
     f"{cpr(11)},kontanthjaelp,,,{PLAN.replace('2026-12-01', '2026-12-xx')}",  # line 12: bad start
+    f"{cpr(12)},kontanthjaelp,{cpr(98)},,,,,,,,",  # line 13: a CPR number among the tags
 ]
 EXPECTED_REFUSALS = {
     3: "cpr: must start with a real birth date",
@@ -85,6 +93,7 @@ EXPECTED_REFUSALS = {
     9: "plan_goal: is required with the plan's activities",
     11: "has 4 cells where the header has 11",
     12: "activity1_starts_on: Input should be a valid date",
+    13: "profile_tags: must not contain a CPR number",
 }
 
 
@@ -120,11 +129,11 @@ def test_bad_rows_are_refused_by_line_and_reason_without_a_cpr_number_and_the_re
     assert sorted(refused) == sorted(EXPECTED_REFUSALS)
     for line, reason in EXPECTED_REFUSALS.items():
         assert reason in refused[line], refused[line]
-    assert "2 enrolled, 0 already enrolled, 1 job plans made, 9 refused" in out
+    assert "2 enrolled, 0 already enrolled, 1 job plans made, 10 refused" in out
     assert "citizens/s" in out
     for text in (out, err, refusals.read_text()):
         assert not contains_cpr(text)
-        assert "4001" not in text and "4099" not in text
+        assert not any(f"40{n:02d}" in text for n in (1, 3, 4, 5, 7, 8, 9, 10, 11, 12, 98, 99))
     assert len(refusals.read_text().splitlines()) == 1 + len(EXPECTED_REFUSALS)
 
     async def enrolled() -> list[str]:
@@ -265,7 +274,9 @@ async def state_of(pool: asyncpg.Pool, citizen_ref: str) -> dict[str, Any]:
             {
                 "type": row["event_type"],
                 "topic": row["topic"],
-                "payload": json.loads(row["payload"]),
+                "payload": {
+                    name: value for name, value in json.loads(row["payload"]).items() if name != "conflict_id"
+                },
                 "headers": {
                     name: value
                     for name, value in zip(row["header_names"], row["header_values"], strict=True)
@@ -278,7 +289,7 @@ async def state_of(pool: asyncpg.Pool, citizen_ref: str) -> dict[str, Any]:
         "shares": await rows(
             "SELECT information, recipient, basis, shared_by FROM audit.share_log WHERE citizen_ref = $1"
         ),
-        "tasks": await rows("SELECT kind, title FROM caseworker_task WHERE citizen_ref = $1"),
+        "tasks": await rows("SELECT kind, title, due_on FROM caseworker_task WHERE citizen_ref = $1"),
     }
 
 
@@ -340,3 +351,84 @@ async def test_an_imported_citizen_is_what_the_api_makes_of_the_same_case(
             conn, write(tmp_path / "again.csv", f"{cpr(2)},sygedagpenge,,,,,,,,,"), SETTINGS, Actor(OPERATOR)
         )
     assert await state_of(employment_db, ref(2)) == await state_of(employment_db, ref(1))
+
+
+async def test_a_plan_that_conflicts_with_the_social_plan_held_already_raises_what_the_api_raises(
+    employment_db: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """The social department may share its plan before the jobcenter enrols the citizen."""
+    summary = SocialPlanRevised(
+        plan_version=1,
+        goal="Stabil boligsituation og regelmæssig behandling.",
+        measures=[SocialMeasure(category=MeasureCategory.HOUSING_SUPPORT, starts_on=date(2026, 11, 1))],
+        weekly_capacity_hours=1,
+    )
+    async with employment_db.acquire() as conn:
+        for citizen in (ref(1), ref(2)):
+            envelope = envelope_for(summary, citizen, legal_basis="consent: samtykke-handleplan")
+            async with conn.transaction():
+                await plans.social_plan_revised(conn, envelope, summary)
+    async with api_client(employment_db) as api:
+        await api.post("/v1/citizens", json={"cpr": cpr(1), "target_group": "kontanthjaelp"})
+        planned = await api.post(
+            f"/v1/citizens/{ref(1)}/job-plan",
+            json={
+                "expected_version": 0,
+                "goal": "Job i lager og logistik.",
+                "activities": [
+                    {
+                        "category": "mentor",
+                        "title": "Mentorstøtte",
+                        "starts_on": "2026-12-01",
+                        "hours_per_week": 2,
+                        "provider_id": "aktivcenter-nord",
+                    }
+                ],
+            },
+        )
+        assert planned.status_code == 201, planned.text
+    row = f"{cpr(2)},kontanthjaelp,,,{PLAN}"
+    async with employment_db.acquire() as conn:
+        await import_file(conn, write(tmp_path / "cases.csv", row), SETTINGS, Actor(OPERATOR))
+
+    imported = await state_of(employment_db, ref(2))
+    assert [event["type"] for event in imported["events"]] == [
+        JobPlanRevised.event_type,
+        PlanConflictDetected.event_type,
+    ]
+    assert len(imported["tasks"]) == 1
+    through_api = await state_of(employment_db, ref(1))
+    assert {key: imported[key] for key in ("plans", "events", "shares", "tasks")} == {
+        key: through_api[key] for key in ("plans", "events", "shares", "tasks")
+    }
+
+
+async def test_the_service_role_imports_into_protected_audit_tables(infra: Infra, tmp_path: Path) -> None:
+    """After `samspil audit protect` the service's role may only insert into the audit log (COPY
+    needs no more), and the chain holds."""
+    url = infra.create_service_database("employment")
+    pool = await create_pool(url, min_size=1, max_size=2)
+    try:
+        await migrate(pool, "samspil.runtime.migrations", "employment.migrations")
+        admin = await admin_connect(infra.admin_dsn, urlsplit(url).path.lstrip("/"))
+        try:
+            await protect(admin, urlsplit(url).username or "")
+        finally:
+            await admin.close()
+        async with pool.acquire() as conn:
+            assert await protection_status(conn) == "ok"
+            result = await import_file(
+                conn,
+                write(tmp_path / "cases.csv", *[good_row(n) for n in range(1, 8)]),
+                SETTINGS,
+                Actor(OPERATOR),
+                chunk_rows=3,
+            )
+            assert (result.run.enrolled, result.run.plans_made) == (7, 7)
+            assert (
+                await conn.fetchval("SELECT count(*) FROM audit.share_log WHERE shared_by = $1", OPERATOR)
+                == 7
+            )
+            assert [report.broken for report in await verify_chains(conn)] == [None]
+    finally:
+        await pool.close()
