@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
@@ -31,6 +31,9 @@ from samspil.runtime.auth import (
     issue_local_token,
 )
 from samspil.runtime.db import Connection, database_tls_problem, pending_migrations
+
+if TYPE_CHECKING:
+    from employment.settings import EnrolmentSettings
 
 # Each topic has 6 partitions: a seventh consumer in a group would be given none.
 MAX_REPLICAS = 6
@@ -453,10 +456,6 @@ def _import(args: argparse.Namespace) -> int:
         raise CommandError(f"{name}: no such file")
     bar: ProgressBar | None = None
     committed = 1
-    refusals_file = args.refusals.open("w", encoding="utf-8", newline="") if args.refusals else None
-    refusals_csv = csv.writer(refusals_file) if refusals_file else None
-    if refusals_csv:
-        refusals_csv.writerow(["line", "reason"])
 
     def progress(step: csv_import.Progress) -> None:
         nonlocal bar, committed
@@ -466,9 +465,10 @@ def _import(args: argparse.Namespace) -> int:
 
     def refused(refusal: csv_import.Refusal) -> None:
         text = f"line {refusal.line}: {refusal.reason}"
-        bar.print(text) if bar else print(text, file=sys.stderr)
-        if refusals_csv:
-            refusals_csv.writerow([refusal.line, refusal.reason])
+        if bar:
+            bar.print(text)
+        else:
+            print(text, file=sys.stderr)
 
     async def work(conn: Connection) -> int:
         pending = await pending_migrations(conn, "samspil.runtime.migrations", "employment.migrations")
@@ -492,9 +492,15 @@ def _import(args: argparse.Namespace) -> int:
         if bar:
             bar.close()
         run = result.run
-        for refusal in result.earlier_refusals:
-            refused(refusal)
+        if args.refusals:
+            # The whole file's, a run that continued an interrupted one too.
+            with args.refusals.open("w", encoding="utf-8", newline="") as file:
+                writer = csv.writer(file)
+                writer.writerow(["line", "reason"])
+                writer.writerows([refusal.line, refusal.reason] for refusal in result.refusals)
         if result.already_finished:
+            for refusal in result.refusals:
+                refused(refusal)
             print(
                 f"{name} was imported already (finished {run.finished_at:%Y-%m-%d %H:%M %Z},"
                 f" started by {run.started_by}); nothing to do."
@@ -525,12 +531,9 @@ def _import(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
-    finally:
-        if refusals_file:
-            refusals_file.close()
 
 
-def _enrolment_settings(state_dir: Path) -> Any:
+def _enrolment_settings(state_dir: Path) -> EnrolmentSettings:
     """The enrolment settings the employment service reads, with the citizen-reference key from
     SAMSPIL_CITIZEN_REF_KEY or else the local stack's (never a new one: the references would not
     match the service's)."""
@@ -795,7 +798,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"rows per transaction (default {DEFAULT_CHUNK_ROWS})",
     )
     onboarding.add_argument(
-        "--refusals", type=Path, metavar="PATH", help="also write the refused lines to this CSV (line,reason)"
+        "--refusals",
+        type=Path,
+        metavar="PATH",
+        help="also write the file's refused lines to this CSV (line,reason) when the import ends",
     )
     onboarding.set_defaults(run=_import)
 

@@ -202,7 +202,7 @@ async def test_importing_again_changes_nothing(employment_db: asyncpg.Pool, tmp_
         again = await import_file(conn, path, SETTINGS, Actor("Someone Else"))
     assert again.already_finished and again.rows_this_run == 0
     assert again.run == first.run
-    assert [refusal.line for refusal in again.earlier_refusals] == [7]
+    assert [refusal.line for refusal in again.refusals] == [refusal.line for refusal in first.refusals] == [7]
 
     # The same citizens in another file (another hash): enrolled already, nothing new is made.
     other = write(tmp_path / "again.csv", *[good_row(n) for n in range(5, 0, -1)])

@@ -161,8 +161,8 @@ class ImportResult:
     rows_this_run: int
     seconds: float
     already_finished: bool
-    # When the file was imported already: its refused lines, as that import reported them.
-    earlier_refusals: list[Refusal] = field(default_factory=list)
+    # Every refused line of the file, in this run and the earlier ones.
+    refusals: list[Refusal] = field(default_factory=list)
 
     @property
     def citizens_per_second(self) -> float:
@@ -228,8 +228,8 @@ async def import_file(
     try:
         run = await runs.start_run(conn, sha256, mask_cpr_numbers(path.name), actor.name)
         if run.finished_at is not None:
-            earlier = [Refusal(line, reason) for line, reason in await runs.refusals(conn, sha256)]
-            return ImportResult(run, run.last_line, 0, time.monotonic() - started, True, earlier)
+            refused = [Refusal(line, reason) for line, reason in await runs.refusals(conn, sha256)]
+            return ImportResult(run, run.last_line, 0, time.monotonic() - started, True, refused)
         context = OnboardingContext(actor, settings.job_plan_share_basis, settings.course_rules())
         records = _records(path)
         _, _, header = next(records)
@@ -272,7 +272,8 @@ async def import_file(
         await written()
         await runs.finish_run(conn, sha256)
         run = await runs.run(conn, sha256)
-        return ImportResult(run, resumed_from, done, time.monotonic() - started, already_finished=False)
+        refused = [Refusal(line, reason) for line, reason in await runs.refusals(conn, sha256)]
+        return ImportResult(run, resumed_from, done, time.monotonic() - started, False, refused)
     finally:
         if writing is not None:  # stopped while a chunk was written: it commits whole or not at all
             writing.task.cancel()
