@@ -412,7 +412,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"  backlog produced onto the topic      {c['produce_per_s']:>10,.0f} records/s",
         f"  service start -> first handled event {c['start_to_first_s']:>10,.1f} s (not in the rate)",
         f"bulk onboarding (samspil import)       {results['onboarding']['citizens_per_s']:>10,.0f}"
-        f" citizens/s ({results['onboarding']['citizens']:,} citizens with a job plan each)",
+        f" citizens/s ({results['onboarding']['citizens_per_s'] / p['commit_per_s_1_conn']:.2f}"
+        " x raw commits/s on 1 connection)",
         "",
         "ratios:",
         f"  flow / raw produce                   {f['flow_per_s'] / b['produce_per_s']:>10.3f}",
