@@ -23,9 +23,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from employment.adapters import onboarding as onboarding_rows
 from employment.domain.actor import Actor
 from employment.entrypoints import citizens_http
+from employment.entrypoints.csv_format import BadFile
 from employment.entrypoints.csv_import import Progress, Refusal, import_file
+from employment.entrypoints.csv_rows import file_digest
 from employment.service_layer import plans
 from employment.service_layer.messages import envelope_for
 from employment.settings import EnrolmentSettings
@@ -432,3 +435,34 @@ async def test_the_service_role_imports_into_protected_audit_tables(infra: Infra
             assert [report.broken for report in await verify_chains(conn)] == [None]
     finally:
         await pool.close()
+
+
+async def test_a_spreadsheet_export_with_semicolons_a_byte_order_mark_and_crlf_is_read(
+    employment_db: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """What Excel writes in a Danish locale; a quoted goal over two lines counts two lines."""
+    rows = [
+        HEADER.replace(",", ";"),
+        f'{cpr(1)};kontanthjaelp;;;"Job i lager;\r\nog logistik.";;;;;;',
+        f"{cpr(2)};dagpenge;;;;;;;;;",
+        f"{cpr(3)};sygedagpenge;;;;;;;;;",
+    ]
+    path = tmp_path / "eksport.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(rows).encode() + b"\r\n")
+    refused: list[Refusal] = []
+    async with employment_db.acquire() as conn:
+        result = await import_file(conn, path, SETTINGS, Actor(OPERATOR), on_refused=refused.append)
+    assert [(r.line, r.reason.split(":")[0]) for r in refused] == [(4, "target_group")]
+    assert (result.run.enrolled, result.run.plans_made, result.run.last_line) == (2, 1, 5)
+    assert await employment_db.fetchval("SELECT goal FROM job_plan_version") == "Job i lager;\r\nog logistik."
+
+
+async def test_a_file_is_imported_by_one_import_at_a_time(
+    employment_db: asyncpg.Pool, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "cases.csv", good_row(1))
+    async with employment_db.acquire() as first, employment_db.acquire() as second:
+        assert await onboarding_rows.lock_file(first, file_digest(path)[0])
+        with pytest.raises(BadFile, match="another import of this file is running"):
+            await import_file(second, path, SETTINGS, Actor(OPERATOR))
+    assert await employment_db.fetchval("SELECT count(*) FROM citizen") == 0
