@@ -16,8 +16,8 @@ from pathlib import Path
 import asyncpg
 
 from employment.domain.actor import Actor
+from employment.enrolment_settings import EnrolmentSettings
 from employment.entrypoints.csv_import import import_file
-from employment.settings import EnrolmentSettings
 from samspil.runtime.db import create_pool, migrate
 
 KEY = "benchmark-citizen-reference-key-" + "b" * 32

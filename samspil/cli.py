@@ -33,7 +33,7 @@ from samspil.runtime.auth import (
 from samspil.runtime.db import Connection, database_tls_problem, pending_migrations
 
 if TYPE_CHECKING:
-    from employment.settings import EnrolmentSettings
+    from employment.enrolment_settings import EnrolmentSettings
 
 # Each topic has 6 partitions: a seventh consumer in a group would be given none.
 MAX_REPLICAS = 6
@@ -539,7 +539,7 @@ def _enrolment_settings(state_dir: Path) -> EnrolmentSettings:
     match the service's)."""
     from pydantic import ValidationError
 
-    from employment.settings import EnrolmentSettings
+    from employment.enrolment_settings import EnrolmentSettings
 
     given: dict[str, Any] = {}
     if not os.environ.get("SAMSPIL_CITIZEN_REF_KEY"):

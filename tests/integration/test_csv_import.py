@@ -25,13 +25,13 @@ from fastapi import FastAPI
 
 from employment.adapters import onboarding as onboarding_rows
 from employment.domain.actor import Actor
+from employment.enrolment_settings import EnrolmentSettings
 from employment.entrypoints import citizens_http
 from employment.entrypoints.csv_format import BadFile
 from employment.entrypoints.csv_import import Progress, Refusal, import_file
 from employment.entrypoints.csv_rows import file_digest
 from employment.service_layer import plans
 from employment.service_layer.messages import envelope_for
-from employment.settings import EnrolmentSettings
 from samspil.cli import main
 from samspil.runtime import audit
 from samspil.runtime.audit import admin_connect, protect, protection_status, verify_chains

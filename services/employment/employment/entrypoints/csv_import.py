@@ -17,10 +17,10 @@ import asyncpg
 
 from employment.adapters import onboarding as runs
 from employment.domain.actor import Actor
+from employment.enrolment_settings import EnrolmentSettings
 from employment.entrypoints.csv_format import DEFAULT_CHUNK_ROWS, BadFile, Columns
 from employment.entrypoints.csv_rows import Refusal, RowReader, file_digest, records
 from employment.service_layer.onboarding import OnboardCitizen, OnboardingContext, Outcome, onboard
-from employment.settings import EnrolmentSettings
 from samspil.runtime.db import Connection
 from schemas.cpr import mask_cpr_numbers
 

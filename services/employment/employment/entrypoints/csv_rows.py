@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from employment.enrolment_settings import EnrolmentSettings
 from employment.entrypoints.citizens_http import EnrolmentIn
 from employment.entrypoints.csv_format import (
     ACTIVITY_FIELDS,
@@ -23,7 +24,6 @@ from employment.entrypoints.csv_format import (
 )
 from employment.service_layer.messages import danish_today
 from employment.service_layer.onboarding import OnboardCitizen
-from employment.settings import EnrolmentSettings
 from samspil.runtime.pseudonym import citizen_ref_for, normalise_cpr
 from samspil.runtime.redaction import redact_text
 from schemas.commands import ReviseJobPlan
