@@ -447,6 +447,7 @@ def _import(args: argparse.Namespace) -> int:
     from employment.entrypoints import csv_import
     from employment.entrypoints.csv_format import BadFile
     from samspil.progress import ProgressBar
+    from samspil.runtime.redaction import redact_text
     from schemas.cpr import mask_cpr_numbers
 
     database_url(args.state_dir, "employment")  # says first if there is no database to import into
@@ -489,6 +490,13 @@ def _import(args: argparse.Namespace) -> int:
             )
         except BadFile as bad:
             raise CommandError(f"{name}: {bad}") from None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+            # One line, without the server's DETAIL: it quotes the values (a CPR number too).
+            reason = redact_text(str(error).splitlines()[0] if str(error) else "")
+            raise CommandError(
+                f"{name}: the import stopped ({type(error).__name__}: {reason}); lines up to {committed}"
+                " are committed: run the same command again to continue"
+            ) from None
         if bar:
             bar.close()
         run = result.run

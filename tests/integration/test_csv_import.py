@@ -466,3 +466,35 @@ async def test_a_file_is_imported_by_one_import_at_a_time(
         with pytest.raises(BadFile, match="another import of this file is running"):
             await import_file(second, path, SETTINGS, Actor(OPERATOR))
     assert await employment_db.fetchval("SELECT count(*) FROM citizen") == 0
+
+
+def test_a_database_failure_stops_the_import_in_one_line_without_the_values_it_quotes(
+    employment_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migrated(employment_url)
+
+    async def refuse_the_fifth_citizen() -> None:
+        conn = await asyncpg.connect(employment_url)
+        try:
+            await conn.execute(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                " IF NEW.cpr = '0101304005' THEN"
+                "  RAISE unique_violation USING MESSAGE = 'no ' || NEW.cpr,"
+                "   DETAIL = 'Key (cpr)=(' || NEW.cpr || ')';"
+                " END IF; RETURN NEW; END $$;"
+                " CREATE TRIGGER refuse BEFORE INSERT ON citizen FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+        finally:
+            await conn.close()
+
+    asyncio.run(refuse_the_fifth_citizen())
+    monkeypatch.setenv("EMPLOYMENT_DATABASE_URL", employment_url)
+    monkeypatch.setenv("SAMSPIL_CITIZEN_REF_KEY", KEY)
+    path = write(tmp_path / "cases.csv", *[good_row(n) for n in range(1, 8)])
+
+    assert main(["import", str(path), "--actor", OPERATOR, "--chunk-rows", "2"]) == 1
+
+    err = capsys.readouterr().err
+    [stopped] = [line for line in err.splitlines() if "the import stopped" in line]
+    assert "UniqueViolationError" in stopped and "run the same command again" in stopped
+    assert not contains_cpr(err) and "4005" not in err and "Traceback" not in err
