@@ -27,6 +27,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from benchmarks.onboarding import onboarding
 from samspil.local.broker import CLIENT_ENV, EmbeddedBroker
 from samspil.local.postgres import EmbeddedPostgres
 from samspil.local.runner import SERVICES, LocalStack, free_port
@@ -350,6 +351,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         results["broker"] = await raw_broker(broker.bootstrap_servers, args.messages)
         print("raw PostgreSQL ...", file=sys.stderr, flush=True)
         results["postgres"] = await raw_postgres(postgres.admin_dsn, args.commits)
+        results["onboarding"] = await onboarding(postgres.ensure_service_database("employment_onboarding"))
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
@@ -409,6 +411,9 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"({c['events']:,} notices, first -> last handled in {c['drain_s']:,.1f} s)",
         f"  backlog produced onto the topic      {c['produce_per_s']:>10,.0f} records/s",
         f"  service start -> first handled event {c['start_to_first_s']:>10,.1f} s (not in the rate)",
+        f"bulk onboarding (samspil import)       {results['onboarding']['citizens_per_s']:>10,.0f}"
+        f" citizens/s ({results['onboarding']['citizens_per_s'] / p['commit_per_s_1_conn']:.2f}"
+        " x raw commits/s on 1 connection)",
         "",
         "ratios:",
         f"  flow / raw produce                   {f['flow_per_s'] / b['produce_per_s']:>10.3f}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
@@ -30,6 +31,9 @@ from samspil.runtime.auth import (
     issue_local_token,
 )
 from samspil.runtime.db import Connection, database_tls_problem, pending_migrations
+
+if TYPE_CHECKING:
+    from employment.enrolment_settings import EnrolmentSettings
 
 # Each topic has 6 partitions: a seventh consumer in a group would be given none.
 MAX_REPLICAS = 6
@@ -438,6 +442,132 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from employment.domain.actor import Actor
+    from employment.entrypoints import csv_import
+    from employment.entrypoints.csv_format import BadFile
+    from samspil.progress import ProgressBar
+    from samspil.runtime.redaction import redact_text
+    from schemas.cpr import mask_cpr_numbers
+
+    database_url(args.state_dir, "employment")  # says first if there is no database to import into
+    settings = _enrolment_settings(args.state_dir)
+    name = mask_cpr_numbers(args.file.name)
+    if not args.file.is_file():
+        raise CommandError(f"{name}: no such file")
+    bar: ProgressBar | None = None
+    committed = 1
+
+    def progress(step: csv_import.Progress) -> None:
+        nonlocal bar, committed
+        committed = step.line
+        bar = bar or ProgressBar(step.total_lines, "lines")
+        bar.update(step.line, f"{step.rows_this_run / max(step.seconds, 1e-9):,.0f} citizens/s")
+
+    def refused(refusal: csv_import.Refusal) -> None:
+        text = f"line {refusal.line}: {refusal.reason}"
+        if bar:
+            bar.print(text)
+        else:
+            print(text, file=sys.stderr)
+
+    async def work(conn: Connection) -> int:
+        pending = await pending_migrations(conn, "samspil.runtime.migrations", "employment.migrations")
+        if pending:
+            raise CommandError(
+                f"the employment database has not applied {len(pending)} migration(s) ({pending[0]} ...):"
+                " start the employment service once (it migrates at start-up), then import"
+            )
+        try:
+            result = await csv_import.import_file(
+                conn,
+                args.file,
+                settings,
+                Actor(name=args.actor),
+                chunk_rows=args.chunk_rows,
+                on_progress=progress,
+                on_refused=refused,
+            )
+        except BadFile as bad:
+            raise CommandError(f"{name}: {bad}") from None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+            # One line, without the server's DETAIL: it quotes the values (a CPR number too).
+            reason = redact_text(str(error).splitlines()[0] if str(error) else "")
+            raise CommandError(
+                f"{name}: the import stopped ({type(error).__name__}: {reason}); lines up to {committed}"
+                " are committed: run the same command again to continue"
+            ) from None
+        if bar:
+            bar.close()
+        run = result.run
+        if args.refusals:
+            # The whole file's, a run that continued an interrupted one too.
+            with args.refusals.open("w", encoding="utf-8", newline="") as file:
+                writer = csv.writer(file)
+                writer.writerow(["line", "reason"])
+                writer.writerows([refusal.line, refusal.reason] for refusal in result.refusals)
+        if result.already_finished:
+            for refusal in result.refusals:
+                refused(refusal)
+            print(
+                f"{name} was imported already (finished {run.finished_at:%Y-%m-%d %H:%M %Z},"
+                f" started by {run.started_by}); nothing to do."
+            )
+        print(
+            f"{name}: {run.enrolled:,} enrolled, {run.already_enrolled:,} already enrolled,"
+            f" {run.plans_made:,} job plans made, {run.refused:,} refused"
+            + (
+                f" (continued after line {result.resumed_from_line})"
+                if 1 < result.resumed_from_line and not result.already_finished
+                else ""
+            )
+        )
+        if not result.already_finished:
+            print(
+                f"{result.rows_this_run:,} rows in {result.seconds:,.1f} s:"
+                f" {result.citizens_per_second:,.0f} citizens/s"
+            )
+        return 1 if run.refused else 0
+
+    try:
+        return _with_db(args.state_dir, "employment", work)
+    except KeyboardInterrupt:
+        if bar:
+            bar.close()
+        print(
+            f"Interrupted: lines up to {committed} are committed; run the same command again to continue.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _enrolment_settings(state_dir: Path) -> EnrolmentSettings:
+    """The enrolment settings the employment service reads, with the citizen-reference key from
+    SAMSPIL_CITIZEN_REF_KEY or else the local stack's (never a new one: the references would not
+    match the service's)."""
+    from pydantic import ValidationError
+
+    from employment.enrolment_settings import EnrolmentSettings
+
+    given: dict[str, Any] = {}
+    if not os.environ.get("SAMSPIL_CITIZEN_REF_KEY"):
+        try:
+            # The local runner keeps the key here (LocalStack._persistent_secret).
+            given["SAMSPIL_CITIZEN_REF_KEY"] = json.loads((state_dir / "secrets.json").read_text())[
+                "citizen-ref-key"
+            ]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise CommandError(
+                f"SAMSPIL_CITIZEN_REF_KEY is not set and {state_dir} holds no local key: set the key the"
+                " employment service uses, or run 'samspil up' first (with the same --state-dir)"
+            ) from None
+    try:
+        return EnrolmentSettings(**given)
+    except ValidationError as invalid:
+        fields = ", ".join(str(error["loc"][0]) for error in invalid.errors())
+        raise CommandError(f"invalid settings: {fields}") from None
+
+
 _SERVICE_PREFIXES = ", ".join(spec.env_prefix for spec in SERVICES)
 _DATABASE_ENVIRONMENT = (
     "environment:\n"
@@ -643,6 +773,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deploy.add_argument("-o", "--output", type=Path, help="write to this file (default: standard output)")
     deploy.set_defaults(run=_deploy)
+
+    from employment.entrypoints.csv_format import DEFAULT_CHUNK_ROWS, FORMAT
+
+    onboarding = command(
+        "import",
+        "enrol citizens and their job plans from a CSV file",
+        f"{FORMAT}\n\n"
+        + _DATABASE_ENVIRONMENT.replace("<SERVICE>_DATABASE_URL", "EMPLOYMENT_DATABASE_URL")
+        + "\n  SAMSPIL_CITIZEN_REF_KEY, SAMSPIL_CITIZEN_REF_KEY_ID  the citizen-reference key and its id"
+        "\n                          (default: the local stack's key, from the state folder)"
+        "\n  EMPLOYMENT_JOB_PLAN_SHARE_BASIS, EMPLOYMENT_FOLLOW_UP_REMINDER_DAYS  as the service reads them",
+        description="Enrol the citizens of a CSV file in the employment department, each with a first"
+        " job plan, as the caseworkers' API would (the same checks, rows, events and audit rows), a"
+        " chunk of rows per transaction. Refused rows are listed on stderr by line number and reason"
+        " (never a CPR number), and the rest go on; the exit code is 1 if any row was refused. An"
+        " interrupted import run again with the same file continues after the last committed line;"
+        " a finished one does nothing. Progress on stderr, the summary on stdout.",
+    )
+    onboarding.add_argument("file", type=Path, help="the CSV file (format below)")
+    onboarding.add_argument(
+        "--actor",
+        required=True,
+        help="who runs the import (name of the caseworker or operator): recorded as the enrolling"
+        " caseworker, the plan's author and in the audit log's shares",
+    )
+    onboarding.add_argument(
+        "--chunk-rows",
+        type=_at_least_one,
+        default=DEFAULT_CHUNK_ROWS,
+        metavar="N",
+        help=f"rows per transaction (default {DEFAULT_CHUNK_ROWS})",
+    )
+    onboarding.add_argument(
+        "--refusals",
+        type=Path,
+        metavar="PATH",
+        help="also write the file's refused lines to this CSV (line,reason) when the import ends",
+    )
+    onboarding.set_defaults(run=_import)
 
     outbox = command("outbox", "list outbox records the broker can never take", _DATABASE_ENVIRONMENT)
     outbox.add_argument("action", choices=["parked"], help="parked: the records set aside as unpublishable")

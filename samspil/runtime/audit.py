@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -71,6 +72,18 @@ async def log_share(
         basis,
         shared_by,
         event_id,
+    )
+
+
+async def log_shares(conn: Connection, shares: Sequence[tuple[str, str, str, str, str, uuid.UUID]]) -> None:
+    """Log many shares as :func:`log_share` does, each a tuple (citizen reference, information,
+    recipient, basis, shared by, event id), in one COPY (which needs only the INSERT privilege
+    a protected table leaves); the chain trigger links them in the order given."""
+    await conn.copy_records_to_table(
+        "share_log",
+        schema_name=AUDIT_SCHEMA,
+        records=shares,
+        columns=["citizen_ref", "information", "recipient", "basis", "shared_by", "event_id"],
     )
 
 

@@ -55,9 +55,50 @@ async def add_record(conn: Connection, record: Record, event_id: str | None, eve
     """Store a raw record (an event, a dead letter, a replay); a raw one may lack an event id.
     The current trace context is stored with it, for the relay to continue."""
     traceparent, tracestate = current_trace_context()
-    await conn.execute(
-        "INSERT INTO outbox (event_id, event_type, topic, record_key, header_names,"
-        " header_values, payload, traceparent, tracestate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    await conn.execute(_INSERT_RECORD, *_record_row(record, event_id, event_type, traceparent, tracestate))
+    # Delivered at commit only, so the relay wakes up when the row is visible.
+    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+
+
+async def add_events(conn: Connection, events: Sequence[tuple[Envelope, EventData]], topic: str) -> None:
+    """Store many events in the outbox, inside the caller's transaction, in the order given:
+    the same rows as :func:`add_event` for each, in one COPY and one wake-up."""
+    if not events:
+        return
+    traceparent, tracestate = current_trace_context()
+    rows = []
+    for envelope, data in events:
+        if envelope.type != data.event_type:
+            raise ValueError(f"envelope type {envelope.type!r} does not match {data.event_type!r}")
+        record = encode(envelope, data, topic)
+        rows.append(_record_row(record, str(envelope.id), envelope.type, traceparent, tracestate))
+    # COPY takes half the server's time of a pipelined INSERT per row.
+    await conn.copy_records_to_table("outbox", records=rows, columns=_RECORD_COLUMNS)
+    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+
+
+_RECORD_COLUMNS = [
+    "event_id",
+    "event_type",
+    "topic",
+    "record_key",
+    "header_names",
+    "header_values",
+    "payload",
+    "traceparent",
+    "tracestate",
+]
+
+
+_INSERT_RECORD = (
+    f"INSERT INTO outbox ({', '.join(_RECORD_COLUMNS)}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
+
+
+def _record_row(
+    record: Record, event_id: str | None, event_type: str, traceparent: str | None, tracestate: str | None
+) -> tuple[Any, ...]:
+    return (
         event_id,
         event_type,
         record.topic,
@@ -70,8 +111,6 @@ async def add_record(conn: Connection, record: Record, event_id: str | None, eve
         traceparent,
         tracestate,
     )
-    # Delivered at commit only, so the relay wakes up when the row is visible.
-    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
 
 
 # How long the broker's answer to "who are you" stays good while the relay drains a backlog in

@@ -40,5 +40,5 @@ Cpr = Annotated[
 
 def citizen_ref_for(cpr: str, key: str, key_id: str) -> str:
     """The pseudonymous reference of a CPR number: ``<key id>:<HMAC-SHA256 hex>``."""
-    digest = hmac.new(key.encode(), normalise_cpr(cpr).encode(), hashlib.sha256).hexdigest()
+    digest = hmac.digest(key.encode(), normalise_cpr(cpr).encode(), hashlib.sha256).hex()
     return f"{key_id}:{digest}"

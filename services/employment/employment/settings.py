@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from employment.service_layer.course import CourseRules
+from employment.enrolment_settings import EnrolmentSettings
 from samspil.runtime.auth import EMPLOYMENT_AUDIENCE, StaffAuthSettings
 from samspil.runtime.settings import RuntimeSettings
 
 
-class EmploymentSettings(RuntimeSettings, StaffAuthSettings):
+class EmploymentSettings(RuntimeSettings, StaffAuthSettings, EnrolmentSettings):
     """Read from EMPLOYMENT_* variables (plus the shared KAFKA_* and SAMSPIL_* ones)."""
 
     model_config = SettingsConfigDict(env_prefix="EMPLOYMENT_", extra="ignore", frozen=True)
@@ -32,33 +32,9 @@ class EmploymentSettings(RuntimeSettings, StaffAuthSettings):
         le=60,
         description="Working days the joint specialist unit has to rule on a dispute.",
     )
-    follow_up_reminder_days: int = Field(
-        default=14, ge=0, le=90, description="Days before a follow-up falls due that the reminder comes."
-    )
     contact_course_scan_seconds: float = Field(
         default=60.0, gt=0, description="How often the scheduler looks for reminders and overdue follow-ups."
     )
     parked_after_months: int = Field(
         default=12, ge=1, le=120, description="Default period for the parked-citizens report."
     )
-    job_plan_share_basis: str = Field(
-        default="statute: frikommuneforsøg, koordineret indsats for fælles borgere",
-        min_length=1,
-        max_length=200,
-        description="The recorded statutory basis on which job-plan summaries and plan-change "
-        "decisions are shared with the social department; carried on each such event.",
-    )
-    citizen_ref_key: str = Field(
-        min_length=32,
-        validation_alias=AliasChoices("SAMSPIL_CITIZEN_REF_KEY"),
-        description="Key of the citizen reference (HMAC of the CPR number); the same in the "
-        "employment and social services, and secret.",
-    )
-    citizen_ref_key_id: str = Field(
-        default="k1",
-        pattern=r"^[a-z0-9][a-z0-9-]{0,15}$",
-        validation_alias=AliasChoices("SAMSPIL_CITIZEN_REF_KEY_ID"),
-    )
-
-    def course_rules(self) -> CourseRules:
-        return CourseRules(reminder_days=self.follow_up_reminder_days)
