@@ -315,7 +315,7 @@ def murmur2(data: bytes) -> int:
 
 
 _MAX_REQUEST_SIZE = 1048576  # aiokafka's default max_request_size, which the producer keeps
-_KEY_HASHES_KEPT = 100_000
+_KEY_HASHES_KEPT = 50_000  # a few MB at most; a citizen's key recurs
 
 
 async def ensure_topics(

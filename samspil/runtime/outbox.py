@@ -403,11 +403,14 @@ def _stored_headers(row: Any) -> list[tuple[str, bytes]]:
     as it is, which is what continuing it in a span that records nothing would write (the
     context was written by the same CPR-safe propagator, current_trace_context). A row written
     outside any trace keeps its headers as stored."""
-    headers = list(zip(row["header_names"], row["header_values"], strict=True))
     traceparent = row["traceparent"]
     if not traceparent:
-        return headers
-    headers = [(name, value) for name, value in headers if name not in TRACE_HEADERS]
+        return list(zip(row["header_names"], row["header_values"], strict=True))
+    headers = [
+        header
+        for header in zip(row["header_names"], row["header_values"], strict=True)
+        if header[0] not in TRACE_HEADERS
+    ]
     headers.append((TRACE_HEADERS[0], traceparent.encode()))
     if row["tracestate"]:
         headers.append((TRACE_HEADERS[1], row["tracestate"].encode()))

@@ -193,3 +193,57 @@ async def _on_topic(infra: Infra, key: bytes) -> list[bytes]:
         )
         if record_key == key
     ]
+
+
+async def test_a_batch_costs_one_query_to_fetch_and_one_to_mark_however_many_rows(
+    infra: Infra, outbox_db: asyncpg.Pool
+) -> None:
+    topic = PROVIDER_REPORTS.name
+    rows = [record(topic, f"k{n % 50}".encode(), f"e{n}") for n in range(500)]
+    async with outbox_db.acquire() as conn:
+        await add_records(conn, [(r, r.headers[0][1].decode(), "test") for r in rows])
+        # PostgreSQL counts the statements that update the outbox (a pipelined executemany is
+        # one statement per row there, however the client sends it).
+        await conn.execute(
+            "CREATE TABLE outbox_updates (statements integer NOT NULL);"
+            " INSERT INTO outbox_updates VALUES (0);"
+            " CREATE FUNCTION count_outbox_update() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN UPDATE outbox_updates SET statements = statements + 1; RETURN NULL; END $$;"
+            " CREATE TRIGGER count_outbox_update AFTER UPDATE ON outbox"
+            " FOR EACH STATEMENT EXECUTE FUNCTION count_outbox_update()"
+        )
+    sender = KafkaSender(infra.bootstrap_servers, enable_idempotence=infra.broker is None)
+    await sender.start()
+    try:
+        async with outbox_db.acquire() as conn:
+            relay = OutboxRelay(outbox_db, sender, batch_size=200)
+            # asyncpg looks the statements' types up once per connection: not the relay's.
+            assert await relay.publish_batch(conn) == (200, 0)
+            sent: list[str] = []
+            conn.add_query_logger(lambda query: sent.append(query.query))
+            assert await relay.publish_batch(conn) == (200, 0)
+            await asyncio.sleep(0)  # the logger is called soon after each statement
+            assert [query.split()[0] for query in sent] == ["SELECT", "UPDATE"]
+            assert await relay.publish_batch(conn) == (100, 0)
+    finally:
+        await sender.stop()
+    assert not await outbox_db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    assert await outbox_db.fetchval("SELECT statements FROM outbox_updates") == 3
+
+
+async def test_the_next_batch_fetched_while_one_is_sent_skips_only_the_rows_being_sent(
+    outbox_db: asyncpg.Pool,
+) -> None:
+    """A row committed late with a lower seq than the batch being sent still comes first."""
+    async with outbox_db.acquire() as conn:
+        await add_records(conn, [(record("t", b"k", f"e{n}"), f"e{n}", "test") for n in range(10)])
+        relay = OutboxRelay(outbox_db, _NoSender(), batch_size=4)
+        first = await relay._pending(conn)
+        assert [row["event_id"] for row in first] == ["e0", "e1", "e2", "e3"]
+        sending = first[1:3]  # as if e0 and e3 had been committed after e1 and e2 were fetched
+        assert [row["event_id"] for row in await relay._pending(conn, sending)] == ["e0", "e3", "e4", "e5"]
+
+
+class _NoSender:
+    async def send_all(self, records: Any) -> list[BaseException | None]:
+        raise AssertionError("nothing is sent here")
