@@ -28,6 +28,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks.onboarding import onboarding
+from benchmarks.relay import relay_backlog
+from benchmarks.relay import report_line as relay_report_line
 from samspil.local.broker import CLIENT_ENV, EmbeddedBroker
 from samspil.local.postgres import EmbeddedPostgres
 from samspil.local.runner import SERVICES, LocalStack, free_port
@@ -352,6 +354,10 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         print("raw PostgreSQL ...", file=sys.stderr, flush=True)
         results["postgres"] = await raw_postgres(postgres.admin_dsn, args.commits)
         results["onboarding"] = await onboarding(postgres.ensure_service_database("employment_onboarding"))
+        print("outbox relay publishing a backlog ...", file=sys.stderr, flush=True)
+        results["relay"] = await relay_backlog(
+            postgres.ensure_service_database("bench_relay"), broker.bootstrap_servers
+        )
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
@@ -397,6 +403,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"raw broker consume (one group member)  {b['consume_per_s']:>10,.0f} msg/s",
         f"raw PostgreSQL commits, 1 connection   {p['commit_per_s_1_conn']:>10,.0f} commits/s",
         f"raw PostgreSQL commits, 16 connections {p['commit_per_s_16_conns']:>10,.0f} commits/s",
+        "",
+        relay_report_line(results["relay"]),
         "",
         f"gateway ingest (POST -> 202)           {f['ingest_per_s']:>10,.0f} notices/s",
         f"gateway ingest latency p50/95/99       {f['ingest_ms_p50']:>7,.0f} / {f['ingest_ms_p95']:,.0f} / "

@@ -10,14 +10,21 @@ topic's retention and then purged by the service's scheduler (retention.py).
 Each row keeps the W3C trace context current when it was written (the request's or the handled
 event's span). The relay publishes the row in a span that continues that context and writes the
 span's context into the record's ``ce_traceparent``/``ce_tracestate`` headers, so the consumer
-continues the same trace (tracing.py).
+continues the same trace (tracing.py); with no tracing set up, no span is made and the stored
+context goes into the headers as it is.
+
+The relay drains a backlog in batches (``batch_size`` rows, OUTBOX_BATCH_SIZE): one query
+fetches a batch, the sender publishes it (KafkaSender.send_all: per-partition record batches),
+one statement marks what the broker acknowledged, and while a full batch is being sent the next
+is fetched. It wakes on the outbox's notification (LISTEN/NOTIFY; migration 008's trigger sends
+it at commit), and looks anyway every ``poll_interval`` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -27,7 +34,14 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_
 from samspil.runtime.codec import Record, encode, safe_text
 from samspil.runtime.db import Connection
 from samspil.runtime.kafka import PERMANENT_ERRORS
-from samspil.runtime.tracing import context_from, current_trace_context, tracer, with_trace_headers
+from samspil.runtime.tracing import (
+    TRACE_HEADERS,
+    context_from,
+    current_trace_context,
+    tracer,
+    tracing_configured,
+    with_trace_headers,
+)
 from schemas.base import EventData
 from schemas.envelope import Envelope
 
@@ -53,31 +67,37 @@ async def add_event(conn: Connection, envelope: Envelope, data: EventData, topic
 
 async def add_record(conn: Connection, record: Record, event_id: str | None, event_type: str) -> None:
     """Store a raw record (an event, a dead letter, a replay); a raw one may lack an event id.
-    The current trace context is stored with it, for the relay to continue."""
+    The current trace context is stored with it, for the relay to continue. One round trip: the
+    outbox's trigger wakes the relay at commit (migration 008)."""
     traceparent, tracestate = current_trace_context()
-    await conn.execute(_INSERT_RECORD, *_record_row(record, event_id, event_type, traceparent, tracestate))
-    # Delivered at commit only, so the relay wakes up when the row is visible.
-    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+    await conn.execute(_INSERT, *_row(record, event_id, event_type, traceparent, tracestate))
+
+
+async def add_records(conn: Connection, items: Iterable[tuple[Record, str | None, str]]) -> None:
+    """Store many raw records, each with its event id and type, in the order given, in one
+    COPY, with the current trace context, as :func:`add_record` stores one (the outbox's trigger
+    fires for a COPY too: one wake-up)."""
+    traceparent, tracestate = current_trace_context()
+    rows = [
+        _row(record, event_id, event_type, traceparent, tracestate) for record, event_id, event_type in items
+    ]
+    if rows:
+        # COPY takes half the server's time of a pipelined INSERT per row.
+        await conn.copy_records_to_table("outbox", records=rows, columns=_COLUMNS)
 
 
 async def add_events(conn: Connection, events: Sequence[tuple[Envelope, EventData]], topic: str) -> None:
     """Store many events in the outbox, inside the caller's transaction, in the order given:
-    the same rows as :func:`add_event` for each, in one COPY and one wake-up."""
-    if not events:
-        return
-    traceparent, tracestate = current_trace_context()
-    rows = []
+    the same rows as :func:`add_event` for each, in one COPY."""
+    records = []
     for envelope, data in events:
         if envelope.type != data.event_type:
             raise ValueError(f"envelope type {envelope.type!r} does not match {data.event_type!r}")
-        record = encode(envelope, data, topic)
-        rows.append(_record_row(record, str(envelope.id), envelope.type, traceparent, tracestate))
-    # COPY takes half the server's time of a pipelined INSERT per row.
-    await conn.copy_records_to_table("outbox", records=rows, columns=_RECORD_COLUMNS)
-    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+        records.append((encode(envelope, data, topic), str(envelope.id), envelope.type))
+    await add_records(conn, records)
 
 
-_RECORD_COLUMNS = [
+_COLUMNS = [
     "event_id",
     "event_type",
     "topic",
@@ -90,12 +110,10 @@ _RECORD_COLUMNS = [
 ]
 
 
-_INSERT_RECORD = (
-    f"INSERT INTO outbox ({', '.join(_RECORD_COLUMNS)}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-)
+_INSERT = f"INSERT INTO outbox ({', '.join(_COLUMNS)}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 
 
-def _record_row(
+def _row(
     record: Record, event_id: str | None, event_type: str, traceparent: str | None, tracestate: str | None
 ) -> tuple[Any, ...]:
     return (
@@ -132,7 +150,7 @@ class OutboxRelay:
         pool: asyncpg.Pool,
         sender: RecordSender,
         *,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         poll_interval: float = 1.0,
         broker_epoch: str | None = None,
         broker_identity: Callable[[], Awaitable[str | None]] | None = None,
@@ -183,6 +201,7 @@ class OutboxRelay:
         log.info("outbox relay leads")
         failures = 0
         checked_at: float | None = None  # when the broker last said who it is; None: ask now
+        next_rows: list[Any] | None = None  # the next batch, fetched while the last was sent
         loop = asyncio.get_running_loop()
         try:
             while not self._stopping:
@@ -199,10 +218,20 @@ class OutboxRelay:
                     if current != known:
                         await self._follow_broker(leader_conn, known, current)
                         known = current
+                        next_rows = None  # the retained rows come first now
                     checked_at = loop.time()
                 # On the lock's own connection: if that session is lost, the lock is gone, and
                 # so is this relay's right to publish; the batch fails instead of doubling up.
-                published, failed = await self.publish_batch(leader_conn)
+                rows = next_rows if next_rows is not None else await self._pending(leader_conn)
+                next_rows = None
+                if not rows:
+                    checked_at = None  # caught up: the next batch may come after a while
+                    await self._sleep(self._poll_interval)
+                    continue
+                # A full batch: more are likely waiting, fetched while this one is sent.
+                published, failed, next_rows = await self._publish(
+                    leader_conn, rows, fetch_next=len(rows) >= self._batch_size
+                )
                 if failed:
                     checked_at = None  # a failed send may be a broker going away: ask first
                     failures += 1
@@ -223,24 +252,50 @@ class OutboxRelay:
         if conn is None:
             async with self._pool.acquire() as pooled:
                 return await self.publish_batch(pooled)
-        rows = await conn.fetch(
-            "SELECT seq, event_id, event_type, topic, record_key, header_names,"
-            " header_values, payload, traceparent, tracestate FROM outbox"
-            " WHERE published_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT $1",
-            self._batch_size,
-        )
+        rows = await self._pending(conn)
         if not rows:
             return 0, 0
+        published, failed, _ = await self._publish(conn, rows, fetch_next=False)
+        return published, failed
+
+    async def _pending(self, conn: Connection, sending: Sequence[Any] = ()) -> list[Any]:
+        """The oldest pending rows, except those being sent (``sending``, in seq order): a row
+        committed late with a lower seq than theirs still comes first."""
+        if not sending:
+            return await conn.fetch(_PENDING + " ORDER BY seq LIMIT $1", self._batch_size)
+        return await conn.fetch(
+            _PENDING + " AND (seq < $2 OR seq > $3) ORDER BY seq LIMIT $1",
+            self._batch_size,
+            sending[0]["seq"],
+            sending[-1]["seq"],
+        )
+
+    async def _publish(
+        self, conn: Connection, rows: Sequence[Any], *, fetch_next: bool
+    ) -> tuple[int, int, list[Any] | None]:
+        """Send the rows, mark what the broker took (one statement each for the published, the
+        parked and the failed), and return (published, failed, the next batch). With
+        ``fetch_next`` the next batch is fetched on ``conn`` while these are sent; it is
+        returned only when none of these failed (a failure holds the key's later rows back, and
+        may be a broker going away)."""
+        traced = tracing_configured()
         spans: list[Span | None] = []
         records = []
         for row in rows:
-            span, headers = _publish_span(row)
+            span, headers = _publish_span(row) if traced else (None, _stored_headers(row))
             spans.append(span)
             records.append(
                 Record(topic=row["topic"], key=row["record_key"], value=row["payload"], headers=headers)
             )
+        sending = asyncio.ensure_future(self._sender.send_all(records))
         try:
-            results = await self._sender.send_all(records)
+            next_rows = await self._pending(conn, rows) if fetch_next else None
+        except BaseException:
+            sending.cancel()  # queued records may still go: they stay pending, and are sent again
+            _end_spans(spans, [None] * len(spans))
+            raise
+        try:
+            results = await sending
         except asyncio.CancelledError:
             # Stopped, not failed: the rows stay pending for the next leader.
             _end_spans(spans, [None] * len(spans))
@@ -249,39 +304,32 @@ class OutboxRelay:
             _end_spans(spans, [error] * len(spans))
             raise
         _end_spans(spans, results)
-        done = [row["seq"] for row, error in zip(rows, results, strict=True) if error is None]
-        failed = [
-            (row["seq"], repr(error)[:500])
-            for row, error in zip(rows, results, strict=True)
-            if error is not None and not isinstance(error, PERMANENT_ERRORS)
-        ]
-        parked = [
-            (row["seq"], repr(error)[:500])
-            for row, error in zip(rows, results, strict=True)
-            if isinstance(error, PERMANENT_ERRORS)
-        ]
+        done: list[int] = []
+        failed: list[tuple[int, str]] = []
+        parked: list[tuple[int, str]] = []
+        for row, outcome in zip(rows, results, strict=True):
+            if outcome is None:
+                done.append(row["seq"])
+            elif isinstance(outcome, PERMANENT_ERRORS):
+                parked.append((row["seq"], repr(outcome)[:500]))
+            else:
+                failed.append((row["seq"], repr(outcome)[:500]))
         await self._mark_published(conn, done)
         if parked:
-            await conn.executemany(
-                "UPDATE outbox SET parked_at = now(), attempts = attempts + 1, last_error = $2"
-                " WHERE seq = $1",
-                parked,
-            )
+            await _record_errors(conn, parked, park=True)
             log.error(
                 "outbox records parked: the broker can never take them", seqs=[seq for seq, _ in parked]
             )
         if failed:
-            await conn.executemany(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1",
-                failed,
-            )
+            await _record_errors(conn, failed, park=False)
             log.warning(
                 "outbox publish failed, will retry",
                 failed=len(failed),
                 published=len(done),
                 error=failed[0][1],
             )
-        return len(done), len(failed)
+            next_rows = None
+        return len(done), len(failed), next_rows
 
     async def _mark_published(self, conn: Connection, seqs: list[int]) -> None:
         if seqs:
@@ -351,6 +399,43 @@ class OutboxRelay:
             await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
         except TimeoutError:
             pass
+
+
+_PENDING = (
+    "SELECT seq, event_id, event_type, topic, record_key, header_names, header_values, payload,"
+    " traceparent, tracestate FROM outbox WHERE published_at IS NULL AND parked_at IS NULL"
+)
+
+
+async def _record_errors(conn: Connection, errors: list[tuple[int, str]], *, park: bool) -> None:
+    """Count a failed attempt on each row, with its error, in one statement; ``park``: and set
+    the rows aside for good."""
+    await conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = failure.error"
+        + (", parked_at = now()" if park else "")
+        + " FROM unnest($1::bigint[], $2::text[]) AS failure(seq, error) WHERE outbox.seq = failure.seq",
+        [seq for seq, _ in errors],
+        [error for _, error in errors],
+    )
+
+
+def _stored_headers(row: Any) -> list[tuple[str, bytes]]:
+    """The row's headers for its record while tracing is off: its stored trace context goes on
+    as it is, which is what continuing it in a span that records nothing would write (the
+    context was written by the same CPR-safe propagator, current_trace_context). A row written
+    outside any trace keeps its headers as stored."""
+    traceparent = row["traceparent"]
+    if not traceparent:
+        return list(zip(row["header_names"], row["header_values"], strict=True))
+    headers = [
+        header
+        for header in zip(row["header_names"], row["header_values"], strict=True)
+        if header[0] not in TRACE_HEADERS
+    ]
+    headers.append((TRACE_HEADERS[0], traceparent.encode()))
+    if row["tracestate"]:
+        headers.append((TRACE_HEADERS[1], row["tracestate"].encode()))
+    return headers
 
 
 def _publish_span(row: Any) -> tuple[Span | None, list[tuple[str, bytes]]]:

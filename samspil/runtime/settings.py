@@ -139,7 +139,7 @@ class RuntimeSettings(BaseSettings):
 
     consumer_max_attempts: int = 5
     consumer_backoff_seconds: float = 0.5
-    outbox_batch_size: int = 500
+    outbox_batch_size: int = 2000
     outbox_poll_seconds: float = 1.0
     stop_timeout_seconds: float = Field(
         default=10.0,

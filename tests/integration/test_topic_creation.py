@@ -45,14 +45,14 @@ async def test_records_to_a_missing_topic_wait_for_its_metadata_once_per_batch(i
     sender = KafkaSender(
         infra.bootstrap_servers, enable_idempotence=infra.broker is None, request_timeout_ms=2000
     )
-    attempts: list[str] = []
-    producer_send = sender._producer.send
+    attempts: list[str] = []  # each a wait for the topic's metadata
+    partitions_for = sender._producer.partitions_for
 
-    async def counted_send(topic: str, **kwargs: Any) -> Any:
+    async def counted_partitions_for(topic: str) -> Any:
         attempts.append(topic)
-        return await producer_send(topic, **kwargs)
+        return await partitions_for(topic)
 
-    sender._producer.send = counted_send
+    sender._producer.partitions_for = counted_partitions_for
     records = [Record(topic=missing, key=f"k{n}".encode(), value=b"{}", headers=[]) for n in range(5)]
     records.append(Record(topic=existing, key=b"other", value=b"{}", headers=[]))
     await sender.start()

@@ -1,0 +1,12 @@
+-- The relay wakes up when outbox rows are committed. A statement-level trigger sends the
+-- notification, so a writer inserts its rows in one round trip (no separate pg_notify per row)
+-- and a set-wise insert notifies once. Notifications are delivered at commit only, when the rows
+-- are visible, and the same one repeated in a transaction is delivered once.
+CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('samspil_outbox', '');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+
