@@ -31,6 +31,7 @@ from samspil.runtime.auth import (
     issue_local_token,
 )
 from samspil.runtime.db import Connection, database_tls_problem, pending_migrations
+from schemas.cpr import contains_cpr
 
 if TYPE_CHECKING:
     from employment.enrolment_settings import EnrolmentSettings
@@ -478,6 +479,9 @@ def _import(args: argparse.Namespace) -> int:
                 f"the employment database has not applied {len(pending)} migration(s) ({pending[0]} ...):"
                 " start the employment service once (it migrates at start-up), then import"
             )
+        if contains_cpr(args.actor):
+            # Written into the citizen, plan and share rows and printed: never a CPR number.
+            raise CommandError("--actor: a name, not a CPR number")
         try:
             result = await csv_import.import_file(
                 conn,

@@ -63,17 +63,21 @@ class KafkaSender:
         ``request_timeout_ms``: also how long a send waits for a topic's metadata.
         ``max_batch_bytes``: the most one record batch to one partition holds (a single larger
         record goes alone); well under the brokers' default message.max.bytes (1 MiB)."""
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            acks="all",
-            enable_idempotence=enable_idempotence,
+        self._config: dict[str, Any] = {
+            "bootstrap_servers": bootstrap_servers,
+            "acks": "all",
+            "enable_idempotence": enable_idempotence,
             # send_all hands the producer whole batches, sent at once: nothing to linger for.
-            linger_ms=0,
-            max_batch_size=max_batch_bytes,
-            compression_type=None,
-            request_timeout_ms=request_timeout_ms,
+            "linger_ms": 0,
+            "max_batch_size": max_batch_bytes,
+            "compression_type": None,
+            "request_timeout_ms": request_timeout_ms,
             **(client_options or {}),
-        )
+        }
+        self._producer = AIOKafkaProducer(**self._config)
+        self._idempotent = enable_idempotence
+        self._generation = 0  # producers renewed so far
+        self._renewing = asyncio.Lock()
         self._max_request_size = _MAX_REQUEST_SIZE
         self._key_hashes: dict[bytes, int] = {}
 
@@ -159,10 +163,13 @@ class KafkaSender:
                 if appended is None:
                     break
                 end += 1
+            generation = self._generation
             try:
                 delivered = await self._producer.send_batch(batch, topic, partition=partition)
                 await delivered
             except Exception as error:
+                if self._idempotent and isinstance(error, _SEQUENCE_BROKEN):
+                    await self._renew_producer(generation)
                 if isinstance(error, PERMANENT_ERRORS) and end - start > 1:
                     alone_until = end
                     continue
@@ -174,6 +181,20 @@ class KafkaSender:
                     )
                 return
             start = end
+
+    async def _renew_producer(self, generation: int) -> None:
+        """An idempotent producer numbers each partition's batches, and a batch the broker
+        refused (too large, say) leaves the producer's number ahead of the broker's: every later
+        batch to that partition would fail as out of order, for ever. A new producer (a new
+        producer id) starts afresh. Once per failure, however many partitions saw it; sends in
+        flight on the old producer finish or fail (failed records stay pending)."""
+        async with self._renewing:
+            if generation != self._generation:
+                return  # renewed already, after this batch was sent
+            old, self._producer = self._producer, AIOKafkaProducer(**self._config)
+            self._generation += 1
+            await self._producer.start()
+            await old.stop()
 
     def _partition(self, key: bytes | None, partitions: list[int]) -> int:
         """The partition the Java client and aiokafka's default partitioner choose for the key
@@ -281,6 +302,15 @@ class TopicUnavailable(Exception):
 
     def __init__(self, topic: str, cause: BaseException) -> None:
         super().__init__(f"{topic}: an earlier record to it failed ({type(cause).__name__})")
+
+
+# Failures after which an idempotent producer's numbering no longer matches the broker's.
+_SEQUENCE_BROKEN: tuple[type[BaseException], ...] = (
+    errors.MessageSizeTooLargeError,
+    errors.RecordListTooLargeError,
+    errors.OutOfOrderSequenceNumber,
+    errors.InvalidTopicError,
+)
 
 
 # Failures of the record itself: retrying cannot help, so the relay parks the record.

@@ -259,15 +259,15 @@ class OutboxRelay:
         return published, failed
 
     async def _pending(self, conn: Connection, sending: Sequence[Any] = ()) -> list[Any]:
-        """The oldest pending rows, except those being sent (``sending``, in seq order): a row
-        committed late with a lower seq than theirs still comes first."""
+        """The oldest pending rows, except exactly those being sent (``sending``): a row committed
+        late with a seq among theirs (a gap when they were fetched) still comes first, before any
+        later row of its key."""
         if not sending:
             return await conn.fetch(_PENDING + " ORDER BY seq LIMIT $1", self._batch_size)
         return await conn.fetch(
-            _PENDING + " AND (seq < $2 OR seq > $3) ORDER BY seq LIMIT $1",
+            _PENDING + " AND seq <> ALL($2::bigint[]) ORDER BY seq LIMIT $1",
             self._batch_size,
-            sending[0]["seq"],
-            sending[-1]["seq"],
+            [row["seq"] for row in sending],
         )
 
     async def _publish(
@@ -292,6 +292,7 @@ class OutboxRelay:
             next_rows = await self._pending(conn, rows) if fetch_next else None
         except BaseException:
             sending.cancel()  # queued records may still go: they stay pending, and are sent again
+            sending.add_done_callback(_retrieved)
             _end_spans(spans, [None] * len(spans))
             raise
         try:
@@ -475,6 +476,13 @@ def _end_spans(spans: Sequence[Span | None], results: Sequence[BaseException | N
             span.set_status(Status(StatusCode.ERROR, type(error).__name__))
             span.set_attribute("error.type", type(error).__name__)
         span.end()
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """A send given up on: its outcome is not wanted (the rows stay pending), nor logged as an
+    exception never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _backoff(failures: int) -> float:

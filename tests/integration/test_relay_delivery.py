@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import RequestTimedOutError
+from aiokafka.errors import MessageSizeTooLargeError, RequestTimedOutError
 
 from samspil.runtime.codec import Record
 from samspil.runtime.db import migrate
@@ -242,8 +242,44 @@ async def test_the_next_batch_fetched_while_one_is_sent_skips_only_the_rows_bein
         assert [row["event_id"] for row in first] == ["e0", "e1", "e2", "e3"]
         sending = first[1:3]  # as if e0 and e3 had been committed after e1 and e2 were fetched
         assert [row["event_id"] for row in await relay._pending(conn, sending)] == ["e0", "e3", "e4", "e5"]
+        # A gap in the batch being sent: e1 took its seq before the batch was fetched but was
+        # committed after; it comes before the key's later rows, not after them.
+        gapped = [first[0], first[2]]
+        assert [row["event_id"] for row in await relay._pending(conn, gapped)] == ["e1", "e3", "e4", "e5"]
 
 
 class _NoSender:
     async def send_all(self, records: Any) -> list[BaseException | None]:
         raise AssertionError("nothing is sent here")
+
+
+async def test_an_idempotent_sender_goes_on_with_a_new_producer_after_the_broker_refused_a_batch(
+    infra: Infra,
+) -> None:
+    """An idempotent producer numbers each partition's batches; one the broker refused as too
+    large leaves its number ahead of the broker's, and every later batch to that partition would
+    be refused as out of order, for ever (Apache Kafka; the embedded broker has no idempotent
+    producer, so the refusal is made at the seam: the producer's first multi-record batch). The
+    sender goes on with a new producer, the records one by one, all published."""
+    topic = PROVIDER_REPORTS.name
+    sender = KafkaSender(infra.bootstrap_servers, enable_idempotence=False)
+    sender._idempotent = True  # what the refusal does to an idempotent producer is the point
+    await sender.start()
+    first = sender._producer
+    send_batch = first.send_batch
+
+    async def refuse_a_batch_of_several(batch: Any, topic: str, *, partition: int) -> Any:
+        if batch.record_count() > 1:
+            raise MessageSizeTooLargeError("the batch is larger than the topic takes")
+        return await send_batch(batch, topic, partition=partition)
+
+    first.send_batch = refuse_a_batch_of_several
+    key = f"k1:{uuid.uuid4().hex}".encode()
+    try:
+        results = await sender.send_all([record(topic, key, f"r{n}") for n in range(3)])
+        renewed = sender._producer
+    finally:
+        await sender.stop()
+    assert results == [None, None, None]
+    assert renewed is not first, "the refused batch's producer numbers batches the broker will refuse"
+    assert await _on_topic(infra, key) == [b"r0", b"r1", b"r2"]
