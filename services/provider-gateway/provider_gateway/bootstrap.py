@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from provider_gateway.entrypoints import consumers, http, scheduler, tokens
 from provider_gateway.entrypoints.auth import TokenIdentity
-from provider_gateway.entrypoints.guards import AuditTrail, BodyRules
+from provider_gateway.entrypoints.guards import AuditTrail, BodyRules, ReferralCitizens
 from provider_gateway.entrypoints.limits import AddressLimit, RateLimiter
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.http import create_app, problem_responses
@@ -45,6 +45,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         burst=settings.anonymous_burst,
         max_buckets=settings.rate_limit_max_buckets,
     )
+    app.state.referral_citizens = ReferralCitizens()
     app.add_middleware(BodyRules)
     app.add_middleware(TokenIdentity)  # names the caller before BodyRules may refuse
     app.state.address_limiter = RateLimiter(

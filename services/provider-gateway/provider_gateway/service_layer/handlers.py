@@ -113,16 +113,21 @@ async def submit_report(conn: Connection, provider_id: str, kind: str, report: P
     if referral["status"] in CLOSED_STATUSES:
         raise ReferralClosed(referral["status"])
     await repository.insert_submission(conn, report.submission_id, provider_id, report.referral_id, kind)
-    envelope = Envelope(
+    await add_event(conn, report_envelope(report, referral["citizen_ref"]), report)
+    citizen_ref: str = referral["citizen_ref"]
+    return citizen_ref
+
+
+def report_envelope(report: ProviderReport, citizen_ref: str) -> Envelope:
+    """The envelope a provider's report travels in: about the referral's citizen, correlated
+    by the submission."""
+    return Envelope(
         source=SOURCE,
         type=report.event_type,
-        subject=referral["citizen_ref"],
+        subject=citizen_ref,
         dataschema=report.dataschema,
         correlationid=report.submission_id,
     )
-    await add_event(conn, envelope, report)
-    citizen_ref: str = referral["citizen_ref"]
-    return citizen_ref
 
 
 async def record_acknowledgement(conn: Connection, envelope: Envelope, received: ReportReceived) -> None:
