@@ -119,7 +119,7 @@ async def report_at_once(
     request.state.citizen_ref = envelope.subject
     audit_client_id, _, audit_method, audit_path, *_ = _audit_values(request.scope, 202)
     written = await repository.record_report_at_once(
-        request.app.state.runtime.pool,
+        request.app.state.report_connections.pool or request.app.state.runtime.pool,
         repository.ReportAtOnce(
             client_id=claims.client_id,
             provider_id=claims.provider_id,
