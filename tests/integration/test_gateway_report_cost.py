@@ -234,3 +234,18 @@ async def test_the_short_ways_outbox_row_is_the_one_add_event_writes(gateway: Ga
     rows = await gateway.pool.fetch("SELECT * FROM outbox ORDER BY seq")
     by_add_event, at_once = ({k: v for k, v in row.items() if k not in ("seq", "created_at")} for row in rows)
     assert at_once == by_add_event
+
+
+async def test_a_report_whose_audit_row_cannot_be_written_the_short_way_gets_503_and_changes_nothing(
+    gateway: Gateway,
+) -> None:
+    assert (await gateway.notice()).status_code == 202
+    await gateway.pool.execute("ALTER TABLE audit.audit_log RENAME TO audit_log_away")
+    try:
+        refused = await gateway.notice()
+    finally:
+        await gateway.pool.execute("ALTER TABLE audit.audit_log_away RENAME TO audit_log")
+    assert refused.status_code == 503 and refused.json()["type"].endswith("audit-unavailable")
+    assert await gateway.count("submission") == 1
+    assert await gateway.count("outbox") == 1
+    assert (await gateway.notice()).status_code == 202

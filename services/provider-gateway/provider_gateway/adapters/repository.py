@@ -6,7 +6,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -76,13 +76,18 @@ async def referral_by_id(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Re
 
 
 async def referral_for_provider(
-    conn: Connection | asyncpg.Pool, referral_id: uuid.UUID, provider_id: str, *, lock: bool = False
+    conn: Connection | asyncpg.Pool,
+    referral_id: uuid.UUID,
+    provider_id: str,
+    *,
+    lock: Literal["", "FOR UPDATE", "FOR SHARE"] = "",
 ) -> asyncpg.Record | None:
     """The referral if it is addressed to this provider; None otherwise, so the caller cannot
-    tell someone else's referral from one that does not exist."""
+    tell someone else's referral from one that does not exist. ``lock``: to change its status
+    (FOR UPDATE), or to act on the status it has until commit (FOR SHARE: reports to one
+    referral go on side by side, a status change waits for them and they for it)."""
     return await conn.fetchrow(
-        f"SELECT {REFERRAL_COLUMNS} FROM referral_view WHERE referral_id = $1 AND provider_id = $2"
-        + (" FOR UPDATE" if lock else ""),
+        f"SELECT {REFERRAL_COLUMNS} FROM referral_view WHERE referral_id = $1 AND provider_id = $2 {lock}",
         referral_id,
         provider_id,
     )

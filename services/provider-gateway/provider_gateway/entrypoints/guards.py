@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -118,28 +119,35 @@ async def report_at_once(
     content = answer.model_dump(mode="json")
     request.state.citizen_ref = envelope.subject
     audit_client_id, _, audit_method, audit_path, *_ = _audit_values(request.scope, 202)
-    written = await repository.record_report_at_once(
-        request.app.state.report_connections.pool or request.app.state.runtime.pool,
-        repository.ReportAtOnce(
-            client_id=claims.client_id,
-            provider_id=claims.provider_id,
-            token_generation=claims.generation,
-            referral_id=report.referral_id,
-            citizen_ref=envelope.subject,
-            closed_statuses=sorted(CLOSED_STATUSES),
-            key=kept_key,
-            request_hash=request_hash,
-            status_code=202,
-            response=json.dumps(content),
-            submission_id=report.submission_id,
-            kind=kind,
-            outbox_row=repository.outbox_row(envelope, report),
-            audit_client_id=audit_client_id,
-            audit_method=audit_method,
-            audit_path=audit_path,
-            notify_channel=NOTIFY_CHANNEL,
-        ),
-    )
+    try:
+        written = await repository.record_report_at_once(
+            request.app.state.report_connections.pool or request.app.state.runtime.pool,
+            repository.ReportAtOnce(
+                client_id=claims.client_id,
+                provider_id=claims.provider_id,
+                token_generation=claims.generation,
+                referral_id=report.referral_id,
+                citizen_ref=envelope.subject,
+                closed_statuses=sorted(CLOSED_STATUSES),
+                key=kept_key,
+                request_hash=request_hash,
+                status_code=202,
+                response=json.dumps(content),
+                submission_id=report.submission_id,
+                kind=kind,
+                outbox_row=repository.outbox_row(envelope, report),
+                audit_client_id=audit_client_id,
+                audit_method=audit_method,
+                audit_path=audit_path,
+                notify_channel=NOTIFY_CHANNEL,
+            ),
+        )
+    except asyncpg.PostgresError as error:
+        # Refused as a whole, so nothing was written: the long way does it again and answers
+        # as it always has (503 when the audit row cannot be written, 422 for data the
+        # database refuses).
+        log.info("report not recorded the short way", error=type(error).__name__)
+        written = False
     if not written:
         del request.state.citizen_ref
         return None
