@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from provider_gateway.adapters.report_connections import ReportConnections
 from provider_gateway.entrypoints import consumers, http, scheduler, tokens
 from provider_gateway.entrypoints.auth import TokenIdentity
-from provider_gateway.entrypoints.guards import AuditTrail, BodyRules
+from provider_gateway.entrypoints.guards import AuditTrail, BodyRules, ReferralCitizens
 from provider_gateway.entrypoints.limits import AddressLimit, RateLimiter
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.http import create_app, problem_responses
@@ -21,6 +22,7 @@ DESCRIPTION = (
 
 
 def build_app(settings: GatewaySettings) -> FastAPI:
+    report_connections = ReportConnections(settings.database_url, settings.report_connections)
     runtime = ServiceRuntime(
         name=SERVICE_NAME,
         settings=settings,
@@ -28,7 +30,10 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         subscription=consumers.subscription(),
         publishes=[PROVIDER_REPORTS],
         description=DESCRIPTION,
-        workers={"retention": scheduler.retention_worker(settings)},
+        workers={
+            "retention": scheduler.retention_worker(settings),
+            "report-connections": report_connections.keep_open,
+        },
     )
     # Providers are outside parties: their trace context is not continued.
     app = create_app(
@@ -45,6 +50,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         burst=settings.anonymous_burst,
         max_buckets=settings.rate_limit_max_buckets,
     )
+    app.state.referral_citizens = ReferralCitizens()
+    app.state.report_connections = report_connections
     app.add_middleware(BodyRules)
     app.add_middleware(TokenIdentity)  # names the caller before BodyRules may refuse
     app.state.address_limiter = RateLimiter(

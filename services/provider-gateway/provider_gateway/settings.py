@@ -43,6 +43,12 @@ class GatewaySettings(RuntimeSettings):
         description="How many providers or addresses each limiter remembers at most; the idlest "
         "are forgotten first.",
     )
+    report_connections: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="Database connections kept for recording reports, beside the service's own pool.",
+    )
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
         default_factory=list,
         description="Reverse proxies in front of the gateway, comma-separated IPs or CIDRs. When the "

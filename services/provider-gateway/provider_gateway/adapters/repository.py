@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
+from samspil.runtime.codec import encode, safe_text
 from samspil.runtime.db import Connection
+from samspil.runtime.tracing import current_trace_context
+from schemas.base import EventData
+from schemas.envelope import Envelope
 from schemas.referrals import ReferralRequested
 
 REFERRAL_COLUMNS = (
@@ -71,13 +76,18 @@ async def referral_by_id(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Re
 
 
 async def referral_for_provider(
-    conn: Connection | asyncpg.Pool, referral_id: uuid.UUID, provider_id: str, *, lock: bool = False
+    conn: Connection | asyncpg.Pool,
+    referral_id: uuid.UUID,
+    provider_id: str,
+    *,
+    lock: Literal["", "FOR UPDATE", "FOR SHARE"] = "",
 ) -> asyncpg.Record | None:
     """The referral if it is addressed to this provider; None otherwise, so the caller cannot
-    tell someone else's referral from one that does not exist."""
+    tell someone else's referral from one that does not exist. ``lock``: to change its status
+    (FOR UPDATE), or to act on the status it has until commit (FOR SHARE: reports to one
+    referral go on side by side, a status change waits for them and they for it)."""
     return await conn.fetchrow(
-        f"SELECT {REFERRAL_COLUMNS} FROM referral_view WHERE referral_id = $1 AND provider_id = $2"
-        + (" FOR UPDATE" if lock else ""),
+        f"SELECT {REFERRAL_COLUMNS} FROM referral_view WHERE referral_id = $1 AND provider_id = $2 {lock}",
         referral_id,
         provider_id,
     )
@@ -228,3 +238,109 @@ async def measures_shared_with(
         today,
     )
     return [json.loads(row["measures"]) for row in rows]
+
+
+# Everything a provider's report writes, in one statement and so in one round trip and one
+# implicit transaction: the client still active in its token's generation, the referral still
+# the provider's, with the citizen the caller expects and open (share-locked, so a concurrent
+# status change waits or is seen), then the Idempotency-Key with its answer, the submission,
+# its outbox row, the relay's wake-up and the audit row. Each insert reads the one before, so
+# either all happen or none does: no client, no open referral or a key used before writes
+# nothing, and the caller takes the long way (`record_report_at_once` returns False). The outbox
+# row is the one `samspil.runtime.outbox.add_record` writes (a test compares the two).
+_REPORT_AT_ONCE = """
+WITH client AS (
+    SELECT 1 FROM provider_client
+    WHERE client_id = $1 AND provider_id = $2 AND token_generation = $3 AND disabled_at IS NULL
+), referral AS (
+    SELECT 1 FROM referral_view
+    WHERE referral_id = $4 AND provider_id = $2 AND citizen_ref = $5 AND NOT status = ANY($6::text[])
+    AND EXISTS (SELECT 1 FROM client)
+    FOR SHARE
+), fresh AS (
+    INSERT INTO idempotency_key (provider_id, key, request_hash, status_code, response)
+    SELECT $2, $7, $8, $9, $10::jsonb FROM referral
+    ON CONFLICT DO NOTHING RETURNING 1
+), submission AS (
+    INSERT INTO submission (submission_id, provider_id, referral_id, kind)
+    SELECT $11, $2, $4, $12 FROM fresh
+), outbox AS (
+    INSERT INTO outbox (event_id, event_type, topic, record_key, header_names, header_values, payload,
+                        traceparent, tracestate)
+    SELECT $13, $14, $15, $16, $17, $18, $19, $20, $21 FROM fresh
+), audit AS (
+    INSERT INTO audit.audit_log (client_id, provider_id, method, path, citizen_ref, status, outcome)
+    SELECT $22, $2, $23, $24, $5, $9, 'ok' FROM fresh
+), woken AS (
+    SELECT pg_notify($25, '') FROM fresh
+)
+SELECT count(*) = 1 FROM woken
+"""
+
+
+@dataclass(frozen=True)
+class ReportAtOnce:
+    """What `record_report_at_once` writes; the caller has checked the token, the body and the
+    key, and knows the referral's citizen (cached: it never changes for a referral)."""
+
+    client_id: str
+    provider_id: str
+    token_generation: int
+    referral_id: uuid.UUID
+    citizen_ref: str
+    closed_statuses: list[str]
+    key: str
+    request_hash: str
+    status_code: int
+    response: str
+    submission_id: uuid.UUID
+    kind: str
+    outbox_row: tuple[Any, ...]
+    audit_client_id: str | None
+    audit_method: str
+    audit_path: str
+    notify_channel: str
+
+
+def outbox_row(envelope: Envelope, data: EventData) -> tuple[Any, ...]:
+    """The outbox columns `samspil.runtime.outbox.add_event` would store for this event, in the
+    order of the INSERT above, with the current trace context as it stores it."""
+    record = encode(envelope, data)
+    traceparent, tracestate = current_trace_context()
+    return (
+        str(envelope.id),
+        envelope.type,
+        record.topic,
+        record.key,
+        [safe_text(name) for name, _ in record.headers],
+        [value for _, value in record.headers],
+        record.value,
+        traceparent,
+        tracestate,
+    )
+
+
+async def record_report_at_once(conn: Connection | asyncpg.Pool, report: ReportAtOnce) -> bool:
+    """Write a report with all that goes with it in one statement; False when nothing was
+    written because a check failed (see `_REPORT_AT_ONCE`)."""
+    done: bool = await conn.fetchval(
+        _REPORT_AT_ONCE,
+        report.client_id,
+        report.provider_id,
+        report.token_generation,
+        report.referral_id,
+        report.citizen_ref,
+        report.closed_statuses,
+        report.key,
+        report.request_hash,
+        report.status_code,
+        report.response,
+        report.submission_id,
+        report.kind,
+        *report.outbox_row,
+        report.audit_client_id,
+        report.audit_method,
+        report.audit_path,
+        report.notify_channel,
+    )
+    return done

@@ -4,7 +4,9 @@
 2. the rate limit: per provider for a token that verifies (also one revoked since: that is only
    known in step 3), per address for a missing or invalid token;
 3. the database: the client is still active and the token of its current generation (neither
-   the secret rotated nor the client disabled since it was issued).
+   the secret rotated nor the client disabled since it was issued). Asked on every request, so
+   a disabled client loses access at once on every replica: by its own query (`check_client`),
+   or, for a report, as part of the one statement that records it.
 
 A refused caller is told what to do (get a new token); the log says why, never with the token.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import asyncpg
 import structlog
 from fastapi import Depends, Request
 from fastapi.openapi.models import OAuthFlowClientCredentials
@@ -32,6 +35,8 @@ WHAT_TO_DO = (
     f"Get a new token from POST {TOKEN_URL} (OAuth2 client credentials) and send it as "
     "'Authorization: Bearer <token>'."
 )
+# Where TokenIdentity leaves the verified claims in the request's scope, so they are read once.
+TOKEN_CLAIMS = "provider_gateway.token_claims"  # noqa: S105 - a scope key, not a secret
 
 oauth2 = OAuth2(
     flows=OAuthFlowsModel(clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes={})),
@@ -69,21 +74,31 @@ def _refused(challenge: str = 'Bearer error="invalid_token"') -> Problem:
     return unauthorized(WHAT_TO_DO, challenge)
 
 
-async def current_provider(
+async def token_claims(
     request: Request, authorization: Annotated[str | None, Depends(oauth2)]
 ) -> TokenClaims:
-    try:
-        claims = bearer_claims(authorization, request.app.state.settings)
-    except NoToken:
-        limit_anonymous(request, "no-token")
-        raise _refused("Bearer") from None  # RFC 6750 3.1: no error code when none was sent
-    except InvalidToken as invalid:
-        limit_anonymous(request, "bad-token")
-        log.info("bearer token refused", reason=invalid.reason)
-        raise _refused() from None
+    """Steps 1 and 2: the token's verified claims, rate limited per provider. Whether the client
+    may still use the token is for the caller to check (`check_client`, or in the statement of
+    the request's work, as a report does)."""
+    claims: TokenClaims | None = request.scope.get(TOKEN_CLAIMS)  # from TokenIdentity
+    if claims is None:
+        try:
+            claims = bearer_claims(authorization, request.app.state.settings)
+        except NoToken:
+            limit_anonymous(request, "no-token")
+            raise _refused("Bearer") from None  # RFC 6750 3.1: no error code when none was sent
+        except InvalidToken as invalid:
+            limit_anonymous(request, "bad-token")
+            log.info("bearer token refused", reason=invalid.reason)
+            raise _refused() from None
     request.state.client_id, request.state.provider_id = claims.client_id, claims.provider_id
     request.app.state.rate_limiter.check(claims.provider_id)
-    client = await repository.active_client(request.app.state.runtime.pool, claims.client_id)
+    return claims
+
+
+async def check_client(pool: asyncpg.Pool, claims: TokenClaims) -> None:
+    """Step 3: 401 unless the client is active and the token of its current generation."""
+    client = await repository.active_client(pool, claims.client_id)
     reason = (
         "client disabled or unknown"
         if client is None
@@ -102,10 +117,21 @@ async def current_provider(
             token_id=claims.token_id,
         )
         raise _refused()
+
+
+async def current_provider(
+    request: Request, authorization: Annotated[str | None, Depends(oauth2)]
+) -> TokenClaims:
+    """All three steps."""
+    claims = await token_claims(request, authorization)
+    await check_client(request.app.state.runtime.pool, claims)
     return claims
 
 
 Provider = Annotated[TokenClaims, Depends(current_provider)]
+# For a route whose own statement checks the client, as `check_client` would: the token and the
+# rate limit only, no round trip of its own.
+ProviderToken = Annotated[TokenClaims, Depends(token_claims)]
 
 
 class TokenIdentity:
@@ -130,4 +156,5 @@ class TokenIdentity:
             else:
                 state = scope.setdefault("state", {})
                 state["client_id"], state["provider_id"] = claims.client_id, claims.provider_id
+                scope[TOKEN_CLAIMS] = claims  # verified once a request
         await self.app(scope, receive, send)

@@ -7,18 +7,26 @@ import hashlib
 import hmac
 import json
 import re
+import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from provider_gateway.adapters import repository
+from provider_gateway.domain.credentials import TokenClaims
 from samspil.runtime.codec import safe_text
 from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_response
-from schemas.envelope import mask_cpr_numbers
+from samspil.runtime.outbox import NOTIFY_CHANNEL
+from schemas.envelope import Envelope, mask_cpr_numbers
+from schemas.provider_reports import ProviderReport
+from schemas.referrals import CLOSED_STATUSES
 
 log = structlog.get_logger("provider_gateway.guards")
 
@@ -32,6 +40,19 @@ async def idempotent(
     """Run ``work`` in one transaction. With an Idempotency-Key, the first response to that key
     is stored in the same transaction and returned again for a repeat with the same body; a
     repeat with another body is refused. A concurrent repeat waits for the first to finish."""
+    kept_key, request_hash = await _key_and_hash(request)
+    async with request.app.state.runtime.pool.acquire() as conn:
+        async with conn.transaction():
+            response = await _first_or_repeat(conn, provider_id, kept_key, request_hash, work)
+            # The audit row commits with the work, or neither does.
+            await _record_in(conn, request.scope, response.status_code)
+        _mark_recorded(request.scope)
+    return response
+
+
+async def _key_and_hash(request: Request) -> tuple[str, str]:
+    """The Idempotency-Key as it is kept, and the hash of the request it was sent with; 422
+    naming the header when there is none or it is malformed."""
     key = request.headers.get("idempotency-key")
     if key is None or not (0 < len(key) <= 200 and set(key) <= _KEY_PATTERN):
         raise Problem(
@@ -57,13 +78,81 @@ async def idempotent(
             request.app.state.settings.dead_letter_key.encode(), key.encode(), hashlib.sha256
         ).hexdigest()
     )
-    async with request.app.state.runtime.pool.acquire() as conn:
-        async with conn.transaction():
-            response = await _first_or_repeat(conn, provider_id, kept_key, request_hash, work)
-            # The audit row commits with the work, or neither does.
-            await _record_in(conn, request.scope, response.status_code)
-        _mark_recorded(request.scope)
-    return response
+    return kept_key, request_hash
+
+
+class ReferralCitizens:
+    """Which citizen each referral is about, as reports to it found (per process, the most
+    recently used ``capacity`` referrals). Safe to keep: a referral's citizen never changes, and
+    the statement that uses it checks it again with the referral's status and the client."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._known: OrderedDict[tuple[uuid.UUID, str], str] = OrderedDict()
+
+    def get(self, referral_id: uuid.UUID, provider_id: str) -> str | None:
+        citizen_ref = self._known.get((referral_id, provider_id))
+        if citizen_ref is not None:
+            self._known.move_to_end((referral_id, provider_id))
+        return citizen_ref
+
+    def remember(self, referral_id: uuid.UUID, provider_id: str, citizen_ref: str) -> None:
+        self._known[(referral_id, provider_id)] = citizen_ref
+        self._known.move_to_end((referral_id, provider_id))
+        while len(self._known) > self._capacity:
+            self._known.popitem(last=False)
+
+
+async def report_at_once(
+    request: Request,
+    claims: TokenClaims,
+    kind: str,
+    report: ProviderReport,
+    envelope: Envelope,
+    answer: BaseModel,
+) -> Response | None:
+    """A report recorded the short way: one statement, one round trip, holding what
+    ``idempotent()`` and the client check would write and check (see
+    `repository.record_report_at_once`). None when it wrote nothing: a check failed or the key
+    was used before, and the long way answers (and says why)."""
+    kept_key, request_hash = await _key_and_hash(request)
+    content = answer.model_dump(mode="json")
+    request.state.citizen_ref = envelope.subject
+    audit_client_id, _, audit_method, audit_path, *_ = _audit_values(request.scope, 202)
+    try:
+        written = await repository.record_report_at_once(
+            request.app.state.report_connections.pool or request.app.state.runtime.pool,
+            repository.ReportAtOnce(
+                client_id=claims.client_id,
+                provider_id=claims.provider_id,
+                token_generation=claims.generation,
+                referral_id=report.referral_id,
+                citizen_ref=envelope.subject,
+                closed_statuses=sorted(CLOSED_STATUSES),
+                key=kept_key,
+                request_hash=request_hash,
+                status_code=202,
+                response=json.dumps(content),
+                submission_id=report.submission_id,
+                kind=kind,
+                outbox_row=repository.outbox_row(envelope, report),
+                audit_client_id=audit_client_id,
+                audit_method=audit_method,
+                audit_path=audit_path,
+                notify_channel=NOTIFY_CHANNEL,
+            ),
+        )
+    except asyncpg.PostgresError as error:
+        # Refused as a whole, so nothing was written: the long way does it again and answers
+        # as it always has (503 when the audit row cannot be written, 422 for data the
+        # database refuses).
+        log.info("report not recorded the short way", error=type(error).__name__)
+        written = False
+    if not written:
+        del request.state.citizen_ref
+        return None
+    _mark_recorded(request.scope)
+    return JSONResponse(content, status_code=202)
 
 
 async def _first_or_repeat(

@@ -17,8 +17,8 @@ from provider_gateway.domain.credentials import TokenClaims
 from provider_gateway.domain.lifecycle import ACTIONS, IllegalTransition
 from provider_gateway.domain.shares import measures_in_view
 from provider_gateway.domain.submissions import SubmissionStatus
-from provider_gateway.entrypoints.auth import Provider
-from provider_gateway.entrypoints.guards import idempotent
+from provider_gateway.entrypoints.auth import Provider, ProviderToken, check_client
+from provider_gateway.entrypoints.guards import ReferralCitizens, idempotent, report_at_once
 from provider_gateway.service_layer import handlers
 from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_from_validation
@@ -280,6 +280,20 @@ for _action, _step in ACTIONS.items():
 
 
 async def _submit(request: Request, provider: TokenClaims, kind: str, report: ProviderReport) -> Response:
+    """Record a report. The short way when the referral's citizen is known from an earlier
+    report (a referral's citizen never changes): one statement that also checks the client and
+    the referral. Otherwise, or when that statement wrote nothing, the long way, which answers
+    every case (a disabled client, a closed referral, a repeated key) as it always has."""
+    citizens: ReferralCitizens = request.app.state.referral_citizens
+    citizen_ref = citizens.get(report.referral_id, provider.provider_id)
+    answer = SubmissionAccepted(submission_id=report.submission_id)
+    if citizen_ref is not None:
+        envelope = handlers.report_envelope(report, citizen_ref)
+        done = await report_at_once(request, provider, kind, report, envelope, answer)
+        if done is not None:
+            return done
+    await check_client(request.app.state.runtime.pool, provider)
+
     async def work(conn: Connection) -> tuple[int, BaseModel]:
         try:
             request.state.citizen_ref = await handlers.submit_report(conn, provider.provider_id, kind, report)
@@ -289,9 +303,12 @@ async def _submit(request: Request, provider: TokenClaims, kind: str, report: Pr
             raise Problem(
                 409, "referral-closed", "The referral is closed", current_status=closed.status
             ) from None
-        return 202, SubmissionAccepted(submission_id=report.submission_id)
+        return 202, answer
 
-    return await idempotent(request, provider.provider_id, work)
+    response = await idempotent(request, provider.provider_id, work)
+    if getattr(request.state, "citizen_ref", None) is not None:
+        citizens.remember(report.referral_id, provider.provider_id, request.state.citizen_ref)
+    return response
 
 
 def _build(
@@ -315,7 +332,11 @@ def _build(
     tags=["reports"],
 )
 async def submit_absence_notice(
-    referral_id: uuid.UUID, body: AbsenceNoticeIn, request: Request, provider: Provider, _key: IdempotencyKey
+    referral_id: uuid.UUID,
+    body: AbsenceNoticeIn,
+    request: Request,
+    provider: ProviderToken,
+    _key: IdempotencyKey,
 ) -> Response:
     """Notify the jobcenter that the citizen has stayed away from the offer. The jobcenter,
     not the provider, then re-contacts the citizen."""
@@ -349,7 +370,7 @@ def _report_endpoint(model: type[ProviderReport], kind: str) -> Any:
     body_model = _input_model(model)
 
     async def submit(
-        referral_id: uuid.UUID, body: Any, request: Request, provider: Provider, _key: IdempotencyKey
+        referral_id: uuid.UUID, body: Any, request: Request, provider: ProviderToken, _key: IdempotencyKey
     ) -> Response:
         report = _build(model, referral_id, provider, body.model_dump())
         return await _submit(request, provider, kind, report)

@@ -85,7 +85,7 @@ async def take_step(
 ) -> ReferralStatus:
     """The provider takes a step in the referral's lifecycle; the jobcenter hears of it through
     the outbox, in the same transaction."""
-    referral = await repository.referral_for_provider(conn, referral_id, provider_id, lock=True)
+    referral = await repository.referral_for_provider(conn, referral_id, provider_id, lock="FOR UPDATE")
     if referral is None:
         raise ReferralNotFound
     new_status = check_transition(ReferralStatus(referral["status"]), step)
@@ -107,22 +107,29 @@ async def take_step(
 async def submit_report(conn: Connection, provider_id: str, kind: str, report: ProviderReport) -> str:
     """Record the provider's report and put it in the outbox, in one transaction. Returns the
     citizen reference (for the audit trail, never for the provider)."""
-    referral = await repository.referral_for_provider(conn, report.referral_id, provider_id, lock=True)
+    # Shared, as the one-statement way takes it (`repository.record_report_at_once`): two
+    # reports with one Idempotency-Key, one each way, then wait for each other in one order.
+    referral = await repository.referral_for_provider(conn, report.referral_id, provider_id, lock="FOR SHARE")
     if referral is None:
         raise ReferralNotFound
     if referral["status"] in CLOSED_STATUSES:
         raise ReferralClosed(referral["status"])
     await repository.insert_submission(conn, report.submission_id, provider_id, report.referral_id, kind)
-    envelope = Envelope(
+    await add_event(conn, report_envelope(report, referral["citizen_ref"]), report)
+    citizen_ref: str = referral["citizen_ref"]
+    return citizen_ref
+
+
+def report_envelope(report: ProviderReport, citizen_ref: str) -> Envelope:
+    """The envelope a provider's report travels in: about the referral's citizen, correlated
+    by the submission."""
+    return Envelope(
         source=SOURCE,
         type=report.event_type,
-        subject=referral["citizen_ref"],
+        subject=citizen_ref,
         dataschema=report.dataschema,
         correlationid=report.submission_id,
     )
-    await add_event(conn, envelope, report)
-    citizen_ref: str = referral["citizen_ref"]
-    return citizen_ref
 
 
 async def record_acknowledgement(conn: Connection, envelope: Envelope, received: ReportReceived) -> None:
