@@ -65,6 +65,14 @@ async def add_event(conn: Connection, envelope: Envelope, data: EventData, topic
     await add_record(conn, encode(envelope, data, topic), str(envelope.id), envelope.type)
 
 
+def outbox_columns(envelope: Envelope, data: EventData) -> tuple[Any, ...]:
+    """The outbox columns :func:`add_event` stores for this event (in the order of
+    ``OUTBOX_COLUMNS``), with the current trace context: for a writer that inserts the row in a
+    statement of its own (the gateway's report, written in one statement)."""
+    traceparent, tracestate = current_trace_context()
+    return _row(encode(envelope, data), str(envelope.id), envelope.type, traceparent, tracestate)
+
+
 async def add_record(conn: Connection, record: Record, event_id: str | None, event_type: str) -> None:
     """Store a raw record (an event, a dead letter, a replay); a raw one may lack an event id.
     The current trace context is stored with it, for the relay to continue. One round trip: the
@@ -83,7 +91,7 @@ async def add_records(conn: Connection, items: Iterable[tuple[Record, str | None
     ]
     if rows:
         # COPY takes half the server's time of a pipelined INSERT per row.
-        await conn.copy_records_to_table("outbox", records=rows, columns=_COLUMNS)
+        await conn.copy_records_to_table("outbox", records=rows, columns=OUTBOX_COLUMNS)
 
 
 async def add_events(conn: Connection, events: Sequence[tuple[Envelope, EventData]], topic: str) -> None:
@@ -97,7 +105,7 @@ async def add_events(conn: Connection, events: Sequence[tuple[Envelope, EventDat
     await add_records(conn, records)
 
 
-_COLUMNS = [
+OUTBOX_COLUMNS = [
     "event_id",
     "event_type",
     "topic",
@@ -110,7 +118,7 @@ _COLUMNS = [
 ]
 
 
-_INSERT = f"INSERT INTO outbox ({', '.join(_COLUMNS)}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+_INSERT = f"INSERT INTO outbox ({', '.join(OUTBOX_COLUMNS)}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 
 
 def _row(

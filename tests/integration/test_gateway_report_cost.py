@@ -25,7 +25,7 @@ from provider_gateway.domain.credentials import TokenClaims, issue_token
 from provider_gateway.service_layer.handlers import new_submission_id, report_envelope
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.db import migrate
-from samspil.runtime.outbox import NOTIFY_CHANNEL, add_event
+from samspil.runtime.outbox import NOTIFY_CHANNEL, add_event, outbox_columns
 from schemas.provider_reports import AbsenceNoticeSubmitted
 from tests.infra import Infra
 
@@ -223,11 +223,10 @@ async def test_the_short_ways_outbox_row_is_the_one_add_event_writes(gateway: Ga
             response="{}",
             submission_id=notice.submission_id,
             kind="absence-notice",
-            outbox_row=repository.outbox_row(envelope, notice),
+            outbox_row=outbox_columns(envelope, notice),
             audit_client_id=gateway.client_id,
             audit_method="POST",
             audit_path="/v1/test",
-            notify_channel=NOTIFY_CHANNEL,
         ),
     )
     assert written

@@ -10,11 +10,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from samspil.runtime.codec import encode, safe_text
 from samspil.runtime.db import Connection
-from samspil.runtime.tracing import current_trace_context
-from schemas.base import EventData
-from schemas.envelope import Envelope
 from schemas.referrals import ReferralRequested
 
 REFERRAL_COLUMNS = (
@@ -244,10 +240,11 @@ async def measures_shared_with(
 # implicit transaction: the client still active in its token's generation, the referral still
 # the provider's, with the citizen the caller expects and open (share-locked, so a concurrent
 # status change waits or is seen), then the Idempotency-Key with its answer, the submission,
-# its outbox row, the relay's wake-up and the audit row. Each insert reads the one before, so
-# either all happen or none does: no client, no open referral or a key used before writes
-# nothing, and the caller takes the long way (`record_report_at_once` returns False). The outbox
-# row is the one `samspil.runtime.outbox.add_record` writes (a test compares the two).
+# its outbox row (the outbox's trigger wakes the relay at commit) and the audit row. Each insert
+# reads the one before, so either all happen or none does: no client, no open referral or a key
+# used before writes nothing, and the caller takes the long way (`record_report_at_once` returns
+# False). The outbox row is the one `samspil.runtime.outbox.add_event` writes (its
+# `outbox_columns`; a test compares the two).
 _REPORT_AT_ONCE = """
 WITH client AS (
     SELECT 1 FROM provider_client
@@ -271,10 +268,8 @@ WITH client AS (
 ), audit AS (
     INSERT INTO audit.audit_log (client_id, provider_id, method, path, citizen_ref, status, outcome)
     SELECT $22, $2, $23, $24, $5, $9, 'ok' FROM fresh
-), woken AS (
-    SELECT pg_notify($25, '') FROM fresh
 )
-SELECT count(*) = 1 FROM woken
+SELECT count(*) = 1 FROM fresh
 """
 
 
@@ -299,25 +294,6 @@ class ReportAtOnce:
     audit_client_id: str | None
     audit_method: str
     audit_path: str
-    notify_channel: str
-
-
-def outbox_row(envelope: Envelope, data: EventData) -> tuple[Any, ...]:
-    """The outbox columns `samspil.runtime.outbox.add_event` would store for this event, in the
-    order of the INSERT above, with the current trace context as it stores it."""
-    record = encode(envelope, data)
-    traceparent, tracestate = current_trace_context()
-    return (
-        str(envelope.id),
-        envelope.type,
-        record.topic,
-        record.key,
-        [safe_text(name) for name, _ in record.headers],
-        [value for _, value in record.headers],
-        record.value,
-        traceparent,
-        tracestate,
-    )
 
 
 async def record_report_at_once(conn: Connection | asyncpg.Pool, report: ReportAtOnce) -> bool:
@@ -341,6 +317,5 @@ async def record_report_at_once(conn: Connection | asyncpg.Pool, report: ReportA
         report.audit_client_id,
         report.audit_method,
         report.audit_path,
-        report.notify_channel,
     )
     return done

@@ -23,7 +23,7 @@ from provider_gateway.domain.credentials import TokenClaims
 from samspil.runtime.codec import safe_text
 from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_response
-from samspil.runtime.outbox import NOTIFY_CHANNEL
+from samspil.runtime.outbox import outbox_columns
 from schemas.envelope import Envelope, mask_cpr_numbers
 from schemas.provider_reports import ProviderReport
 from schemas.referrals import CLOSED_STATUSES
@@ -135,11 +135,10 @@ async def report_at_once(
                 response=json.dumps(content),
                 submission_id=report.submission_id,
                 kind=kind,
-                outbox_row=repository.outbox_row(envelope, report),
+                outbox_row=outbox_columns(envelope, report),
                 audit_client_id=audit_client_id,
                 audit_method=audit_method,
                 audit_path=audit_path,
-                notify_channel=NOTIFY_CHANNEL,
             ),
         )
     except asyncpg.PostgresError as error:
