@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -53,11 +53,37 @@ async def add_event(conn: Connection, envelope: Envelope, data: EventData, topic
 
 async def add_record(conn: Connection, record: Record, event_id: str | None, event_type: str) -> None:
     """Store a raw record (an event, a dead letter, a replay); a raw one may lack an event id.
-    The current trace context is stored with it, for the relay to continue."""
+    The current trace context is stored with it, for the relay to continue. One round trip: the
+    outbox's trigger wakes the relay at commit (migration 008)."""
     traceparent, tracestate = current_trace_context()
-    await conn.execute(
-        "INSERT INTO outbox (event_id, event_type, topic, record_key, header_names,"
-        " header_values, payload, traceparent, tracestate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    await conn.execute(_INSERT, *_row(record, event_id, event_type), traceparent, tracestate)
+
+
+async def add_records(conn: Connection, items: Iterable[tuple[Record, str | None, str]]) -> None:
+    """Store many raw records, each with its event id and type, in the order given, in one
+    statement, with the current trace context, as :func:`add_record` stores one."""
+    entries = [_row(record, event_id, event_type) for record, event_id, event_type in items]
+    if entries:
+        traceparent, tracestate = current_trace_context()
+        await conn.execute(_INSERT_MANY, entries, traceparent, tracestate)
+
+
+_INSERT = (
+    "INSERT INTO outbox (event_id, event_type, topic, record_key, header_names,"
+    " header_values, payload, traceparent, tracestate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
+
+
+_INSERT_MANY = (
+    "INSERT INTO outbox (event_id, event_type, topic, record_key, header_names,"
+    " header_values, payload, traceparent, tracestate)"
+    " SELECT event_id, event_type, topic, record_key, header_names, header_values, payload, $2, $3"
+    " FROM unnest($1::outbox_entry[]) WITH ORDINALITY ORDER BY ordinality"
+)
+
+
+def _row(record: Record, event_id: str | None, event_type: str) -> tuple[Any, ...]:
+    return (
         event_id,
         event_type,
         record.topic,
@@ -67,11 +93,7 @@ async def add_record(conn: Connection, record: Record, event_id: str | None, eve
         [safe_text(name) for name, _ in record.headers],
         [value for _, value in record.headers],
         record.value,
-        traceparent,
-        tracestate,
     )
-    # Delivered at commit only, so the relay wakes up when the row is visible.
-    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
 
 
 # How long the broker's answer to "who are you" stays good while the relay drains a backlog in
