@@ -43,6 +43,7 @@ import asyncpg
 import structlog
 from aiokafka import TopicPartition
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from samspil.runtime.codec import EnvelopeError, Headers, Record, decode_data, decode_envelope, safe_text
@@ -51,7 +52,7 @@ from samspil.runtime.errors import Rejected
 from samspil.runtime.metrics import ServiceMetrics
 from samspil.runtime.outbox import add_record
 from samspil.runtime.redaction import REDACTED_HEADER, Redactor, redact_text
-from samspil.runtime.tracing import context_from_headers, tracer
+from samspil.runtime.tracing import TRACE_HEADERS, context_from_headers, tracer
 from schemas.base import CommandData, EventData
 from schemas.envelope import Envelope, cpr_spans
 from schemas.topics import dead_letter_topic
@@ -59,6 +60,9 @@ from schemas.topics import dead_letter_topic
 log = structlog.get_logger("samspil.consumer")
 
 EventHandler = Callable[[Connection, Envelope, Any], Awaitable[None]]
+# Handles several events of a batch set-wise, with the same effect as its event handler called for
+# each in turn (same order, same transaction).
+BatchHandler = Callable[[Connection, Sequence[tuple[Envelope, Any]]], Awaitable[None]]
 
 # Errors that say the database is away, not that the message is bad.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -161,6 +165,8 @@ class ReliableConsumer:
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     metrics: ServiceMetrics | None = None
+    # Set-wise twins of some handlers (see BatchHandler), used for runs of their events in a batch.
+    batch_handlers: Mapping[type[EventData], BatchHandler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # An older version is handled by the current version's handler, after upcasting.
@@ -173,6 +179,11 @@ class ReliableConsumer:
         self._dead_letter_topic = dead_letter_topic(self.name).name
         self._redactor = Redactor(self.dead_letter_key)
         self._group = f"samspil-{self.name}"
+        self._batch_by_type: dict[str, BatchHandler] = {}
+        for event_type, (model, _, upcasting) in self._by_type.items():
+            current = self.upcasts[model][0] if upcasting is not None else model
+            if current in self.batch_handlers:
+                self._batch_by_type[event_type] = self.batch_handlers[current]
 
     async def process_batch(self, records: Sequence[ConsumedRecord]) -> BatchProgress:
         """Handle a batch (records in partition order) and say which offsets may be committed.
@@ -323,12 +334,42 @@ class ReliableConsumer:
                     self.name,
                     seen_again,
                 )
-            for item in to_handle:
-                try:
-                    await self._handle_in_batch(conn, item)
-                except Exception as error:
-                    raise _HandlerFailed(item.record, error) from error
+            for run in self._runs(to_handle):
+                if len(run) == 1:
+                    try:
+                        await self._handle_in_batch(conn, run[0])
+                    except Exception as error:
+                        raise _HandlerFailed(run[0].record, error) from error
+                else:
+                    await self._handle_run(conn, run)
         return outcomes
+
+    def _runs(self, items: Sequence[_Ready]) -> list[list[_Ready]]:
+        """The events in order, in runs of consecutive ones one batch handler takes together:
+        only while no spans are recorded (each event's span then holds its own queries) and
+        for events that carry the same trace context (the outbox rows keep it)."""
+        if not self._batch_by_type or isinstance(trace.get_tracer_provider(), SdkTracerProvider):
+            return [[item] for item in items]
+        runs: list[list[_Ready]] = []
+        for item in items:
+            handler = self._batch_by_type.get(item.envelope.type)
+            last = runs[-1][-1] if runs else None
+            if (
+                handler is not None
+                and last is not None
+                and self._batch_by_type.get(last.envelope.type) is handler
+                and _trace_context_of(last.headers) == _trace_context_of(item.headers)
+            ):
+                runs[-1].append(item)
+            else:
+                runs.append([item])
+        return runs
+
+    async def _handle_run(self, conn: Connection, run: Sequence[_Ready]) -> None:
+        handler = self._batch_by_type[run[0].envelope.type]
+        # The run's trace context (one for all its events) is current for its outbox rows.
+        with self._span(run[0].record, run[0].headers):
+            await handler(conn, [(item.envelope, item.data) for item in run])
 
     async def _handle_in_batch(self, conn: Connection, item: _Ready) -> None:
         assert item.handler is not None and item.data is not None
@@ -628,6 +669,10 @@ class ReliableConsumer:
 
     def _backoff(self, attempt: int) -> float:
         return float(min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2))
+
+
+def _trace_context_of(headers: Headers) -> list[bytes | None]:
+    return [value for name, value in headers if name in TRACE_HEADERS]
 
 
 def _describe(span: Span, envelope: Envelope, event_type: str) -> None:

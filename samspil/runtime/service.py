@@ -20,7 +20,13 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from samspil.runtime.audit import protection_status
-from samspil.runtime.consumer import EventHandler, ReliableConsumer, commit_offsets, tolerant_headers
+from samspil.runtime.consumer import (
+    BatchHandler,
+    EventHandler,
+    ReliableConsumer,
+    commit_offsets,
+    tolerant_headers,
+)
 from samspil.runtime.db import create_pool, database_tls_problem, migrate
 from samspil.runtime.kafka import BrokerOutage, KafkaSender, ensure_topics
 from samspil.runtime.kafka_security import faststream_security, kafka_client_options, kafka_tls_problem
@@ -45,6 +51,8 @@ class Subscription:
 
     topics: Sequence[Topic]
     handlers: Mapping[type[EventData], EventHandler]
+    # Set-wise twins of some handlers, for runs of their events in a batch (consumer.BatchHandler).
+    batch_handlers: Mapping[type[EventData], BatchHandler] = field(default_factory=dict)
 
 
 @dataclass
@@ -216,6 +224,7 @@ class ServiceRuntime:
                 max_attempts=s.consumer_max_attempts,
                 backoff_base=s.consumer_backoff_seconds,
                 metrics=self.metrics,
+                batch_handlers=self.subscription.batch_handlers,
             )
             await self._start_consumer()
         if s.broker_check_seconds > 0:
