@@ -411,9 +411,13 @@ class ServiceRuntime:
             return message.body
 
         async def keep_raw_headers(records: Any, original_parser: Any) -> Any:
-            # Must never raise: FastStream would skip the records without a trace.
+            # Must never raise: FastStream would skip the records without a trace. It reads the
+            # first record's headers only (its log context); ours reads the original records.
+            if not records:
+                return await original_parser(records)
+            bare = [dataclasses.replace(record, headers=[]) for record in records[1:]]
             try:
-                message = await original_parser(tuple(tolerant_headers(record) for record in records))
+                message = await original_parser((tolerant_headers(records[0]), *bare))
             except Exception:
                 log.warning("record headers unreadable, parsing without them", offset=records[0].offset)
                 message = await original_parser(tuple(dataclasses.replace(r, headers=[]) for r in records))
