@@ -43,7 +43,7 @@ import asyncpg
 import structlog
 from aiokafka import TopicPartition
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from samspil.runtime.codec import EnvelopeError, Headers, Record, decode_data, decode_envelope, safe_text
@@ -287,6 +287,11 @@ class ReliableConsumer:
         transaction is then rolled back)."""
         outcomes: list[Outcome] = []
         async with self.pool.acquire() as conn, conn.transaction():
+            if _recording():
+                # Each event's statements in its own span, so they belong to its trace.
+                for item in ready:
+                    outcomes.append(await self._claim_and_handle(conn, item))
+                return outcomes
             pending = {
                 row[0]
                 for row in await conn.fetch(
@@ -344,11 +349,45 @@ class ReliableConsumer:
                     await self._handle_run(conn, run)
         return outcomes
 
+    async def _claim_and_handle(self, conn: Connection, item: _Ready) -> Outcome:
+        """One event of a batch, the per-record way (its dead-letter check, inbox claim and
+        handler) but in the batch's transaction, in its own span."""
+        assert item.handler is not None and item.data is not None
+        envelope = item.envelope
+        with self._span(item.record, item.headers) as span:
+            _describe(span, envelope, item.event_type)
+            structlog.contextvars.bind_contextvars(
+                event_id=str(envelope.id),
+                event_type=envelope.type,
+                correlation_id=str(envelope.correlationid),
+            )
+            try:
+                if await conn.fetchval(_PENDING_DEAD_LETTER, self.name, str(envelope.id)):
+                    outcome = Outcome.SKIPPED
+                elif not await conn.fetchval(
+                    _CLAIM, self.name, envelope.id, envelope.type, item.record.topic
+                ):
+                    await conn.execute(_SEEN_AGAIN, self.name, envelope.id)
+                    outcome = Outcome.DUPLICATE
+                else:
+                    try:
+                        await item.handler(conn, envelope, item.data)
+                    except Exception as error:
+                        span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                        span.set_attribute("error.type", type(error).__name__)
+                        raise _HandlerFailed(item.record, error) from error
+                    outcome = Outcome.PROCESSED
+            finally:
+                structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
+            shown = Outcome.DUPLICATE if outcome is Outcome.SKIPPED else outcome
+            span.set_attribute("samspil.outcome", shown.value)
+            return outcome
+
     def _runs(self, items: Sequence[_Ready]) -> list[list[_Ready]]:
         """The events in order, in runs of consecutive ones one batch handler takes together:
         only while no spans are recorded (each event's span then holds its own queries) and
         for events that carry the same trace context (the outbox rows keep it)."""
-        if not self._batch_by_type or isinstance(trace.get_tracer_provider(), SdkTracerProvider):
+        if not self._batch_by_type or _recording():
             return [[item] for item in items]
         runs: list[list[_Ready]] = []
         for item in items:
@@ -538,34 +577,18 @@ class ReliableConsumer:
         self, handler: EventHandler, envelope: Envelope, data: EventData, topic: str
     ) -> Outcome:
         async with self.pool.acquire() as conn, conn.transaction():
-            if await conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM dead_letter WHERE consumer = $1 AND event_id = $2"
-                " AND replayed_at IS NULL AND cardinality(redacted) = 0)",
-                self.name,
-                str(envelope.id),
-            ):
+            if await conn.fetchval(_PENDING_DEAD_LETTER, self.name, str(envelope.id)):
                 # Given again (a replaced broker, a redelivery): it waits for the operator's
                 # replay, and is not handled now (a rejected command might pass, out of turn).
                 # Not so after a redacted dead letter: that one cannot be replayed, and its sender
                 # is asked to send the event again without the CPR number, perhaps with its id.
                 log.info("event already dead-lettered, skipped until replayed")
                 return Outcome.DUPLICATE
-            claimed = await conn.fetchval(
-                "INSERT INTO inbox (consumer, event_id, event_type, topic) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT DO NOTHING RETURNING true",
-                self.name,
-                envelope.id,
-                envelope.type,
-                topic,
-            )
+            claimed = await conn.fetchval(_CLAIM, self.name, envelope.id, envelope.type, topic)
             if not claimed:
                 # The broker that delivered it again may keep it for another full retention, and
                 # the row must outlive it (see retention.py).
-                await conn.execute(
-                    "UPDATE inbox SET last_seen_at = now() WHERE consumer = $1 AND event_id = $2",
-                    self.name,
-                    envelope.id,
-                )
+                await conn.execute(_SEEN_AGAIN, self.name, envelope.id)
                 log.info("duplicate event ignored")
                 return Outcome.DUPLICATE
             await handler(conn, envelope, data)
@@ -669,6 +692,23 @@ class ReliableConsumer:
 
     def _backoff(self, attempt: int) -> float:
         return float(min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2))
+
+
+_PENDING_DEAD_LETTER = (
+    "SELECT EXISTS (SELECT 1 FROM dead_letter WHERE consumer = $1 AND event_id = $2"
+    " AND replayed_at IS NULL AND cardinality(redacted) = 0)"
+)
+_CLAIM = (
+    "INSERT INTO inbox (consumer, event_id, event_type, topic) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT DO NOTHING RETURNING true"
+)
+_SEEN_AGAIN = "UPDATE inbox SET last_seen_at = now() WHERE consumer = $1 AND event_id = $2"
+
+
+def _recording() -> bool:
+    """Whether spans are recorded (a tracer provider is set up): then each event's statements
+    run in its own span, so they belong to its trace."""
+    return isinstance(tracer(), SdkTracer)
 
 
 def _trace_context_of(headers: Headers) -> list[bytes | None]:
