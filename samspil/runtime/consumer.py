@@ -15,6 +15,14 @@ outbox belong to the sender's trace. A missing or malformed one starts a new tra
 dead-letters the record by itself; one holding a CPR number is an invalid envelope attribute,
 and the record is dead-lettered (redacted) like any other invalid envelope. The span's status is
 an error for a dead letter and for a crash (its type only, never its message).
+
+Records come in batches (:meth:`ReliableConsumer.process_batch`). A batch's events are handled in
+ONE transaction: the pending-dead-letter check and the inbox claims set-wise, then each claimed
+event's handler in partition order (per-citizen order), the offsets committed only after that
+transaction. Any failure in it rolls the whole batch back, and its records are then taken one by
+one on the per-record path above (its retries, dead letters and all), so a poison record never
+holds back or fails its neighbours. A record that cannot be read (envelope, type, data) takes the
+per-record path before the batch's transaction, and goes to the dead letters alone.
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ import dataclasses
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -34,7 +43,8 @@ import asyncpg
 import structlog
 from aiokafka import TopicPartition
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from samspil.runtime.codec import EnvelopeError, Headers, Record, decode_data, decode_envelope, safe_text
 from samspil.runtime.db import Connection
@@ -42,7 +52,7 @@ from samspil.runtime.errors import Rejected
 from samspil.runtime.metrics import ServiceMetrics
 from samspil.runtime.outbox import add_record
 from samspil.runtime.redaction import REDACTED_HEADER, Redactor, redact_text
-from samspil.runtime.tracing import context_from_headers, tracer
+from samspil.runtime.tracing import TRACE_HEADERS, context_from_headers, tracer
 from schemas.base import CommandData, EventData
 from schemas.envelope import Envelope, cpr_spans
 from schemas.topics import dead_letter_topic
@@ -50,6 +60,9 @@ from schemas.topics import dead_letter_topic
 log = structlog.get_logger("samspil.consumer")
 
 EventHandler = Callable[[Connection, Envelope, Any], Awaitable[None]]
+# Handles several events of a batch set-wise, with the same effect as its event handler called for
+# each in turn (same order, same transaction).
+BatchHandler = Callable[[Connection, Sequence[tuple[Envelope, Any]]], Awaitable[None]]
 
 # Errors that say the database is away, not that the message is bad.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -79,6 +92,52 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
     DEAD_LETTERED = "dead-lettered"
+    # Within a batch only: given again while its dead letter waits for replay (measured and
+    # logged as a duplicate, as the per-record path does).
+    SKIPPED = "skipped"
+
+
+@dataclass
+class _Ready:
+    """A record read and validated, to be handled in its batch's transaction (no handler: the
+    service does not handle its type, and it is ignored)."""
+
+    record: ConsumedRecord
+    headers: Headers
+    envelope: Envelope
+    event_type: str
+    handler: EventHandler | None
+    data: EventData | None
+
+
+class _HandlerFailed(Exception):
+    """A handler raised inside a batch's transaction."""
+
+    def __init__(self, record: ConsumedRecord, error: Exception) -> None:
+        super().__init__(type(error).__name__)
+        self.record = record
+        self.error = error
+
+
+@dataclass
+class BatchProgress:
+    """Per partition, the offset to commit after a batch (everything below it handled
+    durably) and, after an unexpected failure, the offset to read it again from."""
+
+    commit: dict[TopicPartition, int] = field(default_factory=dict)
+    rewind: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def stopped(self, record: ConsumedRecord) -> bool:
+        stop = self.rewind.get(TopicPartition(record.topic, record.partition))
+        return stop is not None and record.offset >= stop
+
+    def stop_at(self, record: ConsumedRecord) -> None:
+        self.rewind.setdefault(TopicPartition(record.topic, record.partition), record.offset)
+
+    def handled(self, record: ConsumedRecord) -> None:
+        if not self.stopped(record):
+            tp = TopicPartition(record.topic, record.partition)
+            self.commit[tp] = max(self.commit.get(tp, 0), record.offset + 1)
 
 
 class DeadLetterReason(StrEnum):
@@ -106,6 +165,8 @@ class ReliableConsumer:
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     metrics: ServiceMetrics | None = None
+    # Set-wise twins of some handlers (see BatchHandler), used for runs of their events in a batch.
+    batch_handlers: Mapping[type[EventData], BatchHandler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # An older version is handled by the current version's handler, after upcasting.
@@ -117,27 +178,306 @@ class ReliableConsumer:
                 self._by_type[old.event_type] = (old, self.handlers[new], upcast)
         self._dead_letter_topic = dead_letter_topic(self.name).name
         self._redactor = Redactor(self.dead_letter_key)
+        self._group = f"samspil-{self.name}"
+        self._batch_by_type: dict[str, BatchHandler] = {}
+        for event_type, (model, _, upcasting) in self._by_type.items():
+            current = self.upcasts[model][0] if upcasting is not None else model
+            if current in self.batch_handlers:
+                self._batch_by_type[event_type] = self.batch_handlers[current]
 
-    async def process(self, record: ConsumedRecord) -> Outcome:
+    async def process_batch(self, records: Sequence[ConsumedRecord]) -> BatchProgress:
+        """Handle a batch (records in partition order) and say which offsets may be committed.
+
+        Records that cannot be read take the per-record path first (they are dead-lettered, each
+        on its own); the others are handled in one transaction (:meth:`_handle_batch`). If that
+        fails for any reason, it is rolled back and its records are taken one by one on the
+        per-record path. An unexpected failure on the per-record path stops its partition at that
+        record: nothing from it on is committed, and the caller reads the partition again from
+        there, so no later commit passes the record by."""
+        progress = BatchProgress()
+        ready: list[_Ready] = []
+        alone: list[ConsumedRecord] = []
+        ignored: list[_Ready] = []
+        for record in records:
+            try:
+                item = self._read(record)
+            except Exception:
+                item = None  # the per-record path meets it again, and deals with it
+            if item is None:
+                alone.append(record)
+            elif item.handler is None:
+                ignored.append(item)
+            else:
+                ready.append(item)
+        if alone and {_event_id_header(record.headers) for record in alone} & {
+            str(item.envelope.id) for item in ready
+        }:
+            # An event given again in the same batch, once unreadable: its turn decides whether
+            # it is skipped as dead-lettered, so take the whole batch in order.
+            alone, ready, ignored = list(records), [], []
+        for record in alone:
+            await self._process_alone(record, progress)
+        for item in ignored:
+            self._finish(item, Outcome.IGNORED, 0.0)
+        ready = [item for item in ready if not progress.stopped(item.record)]
+        if ready:
+            started = time.perf_counter()
+            try:
+                outcomes = await self._handle_batch(ready)
+            except Exception as error:
+                # Whatever it was (a poison record, a rejected command, the database away), the
+                # batch is rolled back: each record now gets its own transaction and retries.
+                # A handler's failure counts as that record's first attempt.
+                failed = error if isinstance(error, _HandlerFailed) else None
+                log.warning(
+                    "batch failed, handling its records one by one",
+                    records=len(ready),
+                    error=type(failed.error if failed else error).__name__,
+                )
+                for item in ready:
+                    earlier = failed.error if failed is not None and failed.record is item.record else None
+                    await self._process_alone(item.record, progress, earlier)
+            else:
+                each = (time.perf_counter() - started) / len(ready)
+                for item, outcome in zip(ready, outcomes, strict=True):
+                    self._finish(item, outcome, each)
+        for record in records:
+            progress.handled(record)
+        return progress
+
+    def _read(self, record: ConsumedRecord) -> _Ready | None:
+        """The record's envelope, handler and validated data; None when it is to be
+        dead-lettered (the per-record path does that, with its reason)."""
         headers: Headers = list(record.headers or ())
+        try:
+            envelope = decode_envelope(headers)
+        except EnvelopeError:
+            return None
+        if envelope.type not in self.known_types:
+            return None
+        event_type = envelope.type
+        if envelope.type not in self._by_type:
+            if issubclass(self.known_types[envelope.type], CommandData):
+                return None
+            return _Ready(record, headers, envelope, event_type, None, None)
+        model, handler, upcast = self._by_type[envelope.type]
+        try:
+            data = decode_data(model, record.value or b"")
+            if upcast is not None:
+                data = upcast(data)
+        except ValueError:
+            return None
+        return _Ready(record, headers, envelope, event_type, handler, data)
+
+    async def _process_alone(
+        self, record: ConsumedRecord, progress: BatchProgress, earlier_failure: Exception | None = None
+    ) -> None:
+        if progress.stopped(record):
+            return
+        try:
+            await self.process(record, earlier_failure)
+        except Exception:
+            # Never let a later commit skip this record: go back to it and try again.
+            log.exception("unexpected consumer failure, redelivering", offset=record.offset)
+            progress.stop_at(record)
+
+    async def _handle_batch(self, ready: Sequence[_Ready]) -> list[Outcome]:
+        """One transaction for the batch: the pending-dead-letter check and the inbox claims
+        set-wise, then the claimed events' handlers in order. Raises on any failure (the
+        transaction is then rolled back)."""
+        outcomes: list[Outcome] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            if _recording():
+                # Each event's statements in its own span, so they belong to its trace.
+                for item in ready:
+                    outcomes.append(await self._claim_and_handle(conn, item))
+                return outcomes
+            pending = {
+                row[0]
+                for row in await conn.fetch(
+                    "SELECT event_id FROM dead_letter WHERE consumer = $1 AND event_id = ANY($2::text[])"
+                    " AND replayed_at IS NULL AND cardinality(redacted) = 0",
+                    self.name,
+                    sorted({str(item.envelope.id) for item in ready}),
+                )
+            }
+            fresh = [item for item in ready if str(item.envelope.id) not in pending]
+            claimed: set[uuid.UUID] = set()
+            if fresh:
+                claimed = {
+                    row[0]
+                    for row in await conn.fetch(
+                        "INSERT INTO inbox (consumer, event_id, event_type, topic)"
+                        " SELECT $1, event_id, event_type, topic"
+                        " FROM unnest($2::uuid[], $3::text[], $4::text[])"
+                        " AS claim(event_id, event_type, topic)"
+                        " ON CONFLICT DO NOTHING RETURNING event_id",
+                        self.name,
+                        [item.envelope.id for item in fresh],
+                        [item.envelope.type for item in fresh],
+                        [item.record.topic for item in fresh],
+                    )
+                }
+            seen_again: list[uuid.UUID] = []
+            to_handle: list[_Ready] = []
+            for item in ready:
+                if str(item.envelope.id) in pending:
+                    outcomes.append(Outcome.SKIPPED)
+                elif item.envelope.id in claimed:
+                    claimed.discard(item.envelope.id)  # a second copy in the batch is a duplicate
+                    outcomes.append(Outcome.PROCESSED)
+                    to_handle.append(item)
+                else:
+                    outcomes.append(Outcome.DUPLICATE)
+                    seen_again.append(item.envelope.id)
+            if seen_again:
+                # The broker that delivered them again may keep them for another full retention,
+                # and their rows must outlive it (see retention.py).
+                await conn.execute(
+                    "UPDATE inbox SET last_seen_at = now()"
+                    " WHERE consumer = $1 AND event_id = ANY($2::uuid[])",
+                    self.name,
+                    seen_again,
+                )
+            for run in self._runs(to_handle):
+                if len(run) == 1:
+                    try:
+                        await self._handle_in_batch(conn, run[0])
+                    except Exception as error:
+                        raise _HandlerFailed(run[0].record, error) from error
+                else:
+                    await self._handle_run(conn, run)
+        return outcomes
+
+    async def _claim_and_handle(self, conn: Connection, item: _Ready) -> Outcome:
+        """One event of a batch, the per-record way (its dead-letter check, inbox claim and
+        handler) but in the batch's transaction, in its own span."""
+        assert item.handler is not None and item.data is not None
+        envelope = item.envelope
+        with self._span(item.record, item.headers) as span:
+            _describe(span, envelope, item.event_type)
+            structlog.contextvars.bind_contextvars(
+                event_id=str(envelope.id),
+                event_type=envelope.type,
+                correlation_id=str(envelope.correlationid),
+            )
+            try:
+                if await conn.fetchval(_PENDING_DEAD_LETTER, self.name, str(envelope.id)):
+                    outcome = Outcome.SKIPPED
+                elif not await conn.fetchval(
+                    _CLAIM, self.name, envelope.id, envelope.type, item.record.topic
+                ):
+                    await conn.execute(_SEEN_AGAIN, self.name, envelope.id)
+                    outcome = Outcome.DUPLICATE
+                else:
+                    try:
+                        await item.handler(conn, envelope, item.data)
+                    except Exception as error:
+                        span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                        span.set_attribute("error.type", type(error).__name__)
+                        raise _HandlerFailed(item.record, error) from error
+                    outcome = Outcome.PROCESSED
+            finally:
+                structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
+            shown = Outcome.DUPLICATE if outcome is Outcome.SKIPPED else outcome
+            span.set_attribute("samspil.outcome", shown.value)
+            return outcome
+
+    def _runs(self, items: Sequence[_Ready]) -> list[list[_Ready]]:
+        """The events in order, in runs of consecutive ones one batch handler takes together:
+        only while no spans are recorded (each event's span then holds its own queries) and
+        for events that carry the same trace context (the outbox rows keep it)."""
+        if not self._batch_by_type or _recording():
+            return [[item] for item in items]
+        runs: list[list[_Ready]] = []
+        for item in items:
+            handler = self._batch_by_type.get(item.envelope.type)
+            last = runs[-1][-1] if runs else None
+            if (
+                handler is not None
+                and last is not None
+                and self._batch_by_type.get(last.envelope.type) is handler
+                and _trace_context_of(last.headers) == _trace_context_of(item.headers)
+            ):
+                runs[-1].append(item)
+            else:
+                runs.append([item])
+        return runs
+
+    async def _handle_run(self, conn: Connection, run: Sequence[_Ready]) -> None:
+        handler = self._batch_by_type[run[0].envelope.type]
+        # The run's trace context (one for all its events) is current for its outbox rows.
+        with self._span(run[0].record, run[0].headers):
+            await handler(conn, [(item.envelope, item.data) for item in run])
+
+    async def _handle_in_batch(self, conn: Connection, item: _Ready) -> None:
+        assert item.handler is not None and item.data is not None
+        with self._span(item.record, item.headers) as span:
+            _describe(span, item.envelope, item.event_type)
+            structlog.contextvars.bind_contextvars(
+                event_id=str(item.envelope.id),
+                event_type=item.envelope.type,
+                correlation_id=str(item.envelope.correlationid),
+            )
+            try:
+                await item.handler(conn, item.envelope, item.data)
+            except Exception as error:
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                span.set_attribute("error.type", type(error).__name__)
+                raise
+            finally:
+                structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
+            span.set_attribute("samspil.outcome", Outcome.PROCESSED.value)
+
+    def _finish(self, item: _Ready, outcome: Outcome, seconds: float) -> None:
+        """After the batch's transaction: what the per-record path logs and measures."""
+        envelope = item.envelope
+        event_type = envelope.type if envelope.type in self.known_types else "unknown"
+        structlog.contextvars.bind_contextvars(
+            event_id=str(envelope.id), event_type=envelope.type, correlation_id=str(envelope.correlationid)
+        )
+        try:
+            if outcome is Outcome.PROCESSED:
+                log.info("event processed")
+            elif outcome is Outcome.SKIPPED:
+                log.info("event already dead-lettered, skipped until replayed")
+                outcome = Outcome.DUPLICATE
+            elif outcome is Outcome.DUPLICATE:
+                log.info("duplicate event ignored")
+        finally:
+            structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
+        if self.metrics is not None:
+            self.metrics.observe_event_age(event_type, (datetime.now(UTC) - envelope.time).total_seconds())
+            self.metrics.observe_handling(event_type, outcome.value, seconds)
+
+    def _span(self, record: ConsumedRecord, headers: Headers) -> AbstractContextManager[Span]:
+        """The record's span, current while it is handled: it continues the trace the record's
+        headers carry, so what the handler puts in the outbox belongs to that trace."""
         attributes: dict[str, Any] = {
             "messaging.system": "kafka",
             "messaging.operation.type": "process",
             "messaging.destination.name": record.topic,
             "messaging.destination.partition.id": str(record.partition),
             "messaging.kafka.offset": record.offset,
-            "messaging.consumer.group.name": f"samspil-{self.name}",
+            "messaging.consumer.group.name": self._group,
         }
-        with tracer().start_as_current_span(
+        return tracer().start_as_current_span(
             f"process {record.topic}",
             context=context_from_headers(headers),
             kind=SpanKind.CONSUMER,
             attributes=attributes,
             record_exception=False,  # an error's text may quote the record
             set_status_on_exception=False,
-        ) as span:
+        )
+
+    async def process(self, record: ConsumedRecord, earlier_failure: Exception | None = None) -> Outcome:
+        """Handle one record on its own: its own transaction, retries and dead letter.
+        ``earlier_failure``: what its handler raised in its batch, which counts as its first
+        attempt (the batch was rolled back)."""
+        headers: Headers = list(record.headers or ())
+        with self._span(record, headers) as span:
             try:
-                outcome = await self._process(record, headers)
+                outcome = await self._process(record, headers, earlier_failure)
             except Exception as error:
                 # The type only: an error's text may quote the record.
                 span.set_status(Status(StatusCode.ERROR, type(error).__name__))
@@ -148,7 +488,9 @@ class ReliableConsumer:
                 span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
             return outcome
 
-    async def _process(self, record: ConsumedRecord, headers: Headers) -> Outcome:
+    async def _process(
+        self, record: ConsumedRecord, headers: Headers, earlier_failure: Exception | None
+    ) -> Outcome:
         value = record.value or b""
         try:
             envelope = decode_envelope(headers)
@@ -161,16 +503,13 @@ class ReliableConsumer:
         )
         # A type nobody declared is one label, so a sender cannot grow the label set.
         event_type = envelope.type if envelope.type in self.known_types else "unknown"
-        span = trace.get_current_span()
-        span.set_attribute("messaging.message.id", str(envelope.id))
-        span.set_attribute("cloudevents.event_id", str(envelope.id))
-        span.set_attribute("cloudevents.event_type", event_type)
+        _describe(trace.get_current_span(), envelope, event_type)
         started = time.perf_counter()
         if self.metrics is not None:
             self.metrics.observe_event_age(event_type, (datetime.now(UTC) - envelope.time).total_seconds())
         outcome = "failed"
         try:
-            result = await self._process_event(record, envelope, value)
+            result = await self._process_event(record, envelope, value, earlier_failure)
             outcome = result.value
             return result
         finally:
@@ -178,7 +517,9 @@ class ReliableConsumer:
                 self.metrics.observe_handling(event_type, outcome, time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
 
-    async def _process_event(self, record: ConsumedRecord, envelope: Envelope, value: bytes) -> Outcome:
+    async def _process_event(
+        self, record: ConsumedRecord, envelope: Envelope, value: bytes, earlier_failure: Exception | None
+    ) -> Outcome:
         if envelope.type not in self.known_types:
             return await self._dead_letter(
                 record, envelope, DeadLetterReason.UNKNOWN_TYPE, f"unknown event type {envelope.type!r}", 0
@@ -204,61 +545,50 @@ class ReliableConsumer:
 
         attempts = 0
         transient_failures = 0
+        failure = earlier_failure
         while True:
-            try:
-                return await self._handle_once(handler, envelope, data, record.topic)
-            except Rejected as rejection:
+            if failure is None:
+                try:
+                    return await self._handle_once(handler, envelope, data, record.topic)
+                except Exception as handler_error:
+                    failure = handler_error
+            problem, failure = failure, None
+            if isinstance(problem, Rejected):
                 # The command contradicts the state (stale version, unknown citizen): retrying
                 # cannot help; its sender reads the reason on the dead-letter topic.
                 return await self._dead_letter(
-                    record, envelope, DeadLetterReason.REJECTED, rejection.describe(), 1
+                    record, envelope, DeadLetterReason.REJECTED, problem.describe(), 1
                 )
-            except TRANSIENT_ERRORS as error:
+            if isinstance(problem, TRANSIENT_ERRORS):
                 transient_failures += 1
-                log.warning("database unavailable, will retry", error=repr(error))
+                log.warning("database unavailable, will retry", error=repr(problem))
                 await asyncio.sleep(self._backoff(transient_failures))
-            except Exception as error:
+            else:
                 attempts += 1
                 if attempts >= self.max_attempts:
-                    log.error("handler failed, giving up", attempts=attempts, error=repr(error))
+                    log.error("handler failed, giving up", attempts=attempts, error=repr(problem))
                     return await self._dead_letter(
-                        record, envelope, DeadLetterReason.HANDLER_FAILED, repr(error), attempts
+                        record, envelope, DeadLetterReason.HANDLER_FAILED, repr(problem), attempts
                     )
-                log.warning("handler failed, will retry", attempts=attempts, error=repr(error))
+                log.warning("handler failed, will retry", attempts=attempts, error=repr(problem))
                 await asyncio.sleep(self._backoff(attempts))
 
     async def _handle_once(
         self, handler: EventHandler, envelope: Envelope, data: EventData, topic: str
     ) -> Outcome:
         async with self.pool.acquire() as conn, conn.transaction():
-            if await conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM dead_letter WHERE consumer = $1 AND event_id = $2"
-                " AND replayed_at IS NULL AND cardinality(redacted) = 0)",
-                self.name,
-                str(envelope.id),
-            ):
+            if await conn.fetchval(_PENDING_DEAD_LETTER, self.name, str(envelope.id)):
                 # Given again (a replaced broker, a redelivery): it waits for the operator's
                 # replay, and is not handled now (a rejected command might pass, out of turn).
                 # Not so after a redacted dead letter: that one cannot be replayed, and its sender
                 # is asked to send the event again without the CPR number, perhaps with its id.
                 log.info("event already dead-lettered, skipped until replayed")
                 return Outcome.DUPLICATE
-            claimed = await conn.fetchval(
-                "INSERT INTO inbox (consumer, event_id, event_type, topic) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT DO NOTHING RETURNING true",
-                self.name,
-                envelope.id,
-                envelope.type,
-                topic,
-            )
+            claimed = await conn.fetchval(_CLAIM, self.name, envelope.id, envelope.type, topic)
             if not claimed:
                 # The broker that delivered it again may keep it for another full retention, and
                 # the row must outlive it (see retention.py).
-                await conn.execute(
-                    "UPDATE inbox SET last_seen_at = now() WHERE consumer = $1 AND event_id = $2",
-                    self.name,
-                    envelope.id,
-                )
+                await conn.execute(_SEEN_AGAIN, self.name, envelope.id)
                 log.info("duplicate event ignored")
                 return Outcome.DUPLICATE
             await handler(conn, envelope, data)
@@ -364,6 +694,33 @@ class ReliableConsumer:
         return float(min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2))
 
 
+_PENDING_DEAD_LETTER = (
+    "SELECT EXISTS (SELECT 1 FROM dead_letter WHERE consumer = $1 AND event_id = $2"
+    " AND replayed_at IS NULL AND cardinality(redacted) = 0)"
+)
+_CLAIM = (
+    "INSERT INTO inbox (consumer, event_id, event_type, topic) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT DO NOTHING RETURNING true"
+)
+_SEEN_AGAIN = "UPDATE inbox SET last_seen_at = now() WHERE consumer = $1 AND event_id = $2"
+
+
+def _recording() -> bool:
+    """Whether spans are recorded (a tracer provider is set up): then each event's statements
+    run in its own span, so they belong to its trace."""
+    return isinstance(tracer(), SdkTracer)
+
+
+def _trace_context_of(headers: Headers) -> list[bytes | None]:
+    return [value for name, value in headers if name in TRACE_HEADERS]
+
+
+def _describe(span: Span, envelope: Envelope, event_type: str) -> None:
+    span.set_attribute("messaging.message.id", str(envelope.id))
+    span.set_attribute("cloudevents.event_id", str(envelope.id))
+    span.set_attribute("cloudevents.event_type", event_type)
+
+
 def _event_id_header(headers: Any) -> str | None:
     for name, value in headers or ():
         if name == "ce_id":
@@ -374,9 +731,11 @@ def _event_id_header(headers: Any) -> str | None:
     return None
 
 
-async def commit_offset(consumer: Any, record: ConsumedRecord) -> None:
-    """Commit exactly this record's offset, once its effect is durable."""
-    await consumer.commit({TopicPartition(record.topic, record.partition): record.offset + 1})
+async def commit_offsets(consumer: Any, offsets: Mapping[TopicPartition, int]) -> None:
+    """Commit exactly these offsets (per partition, the next record to read), once the effect of
+    everything below them is durable."""
+    if offsets:
+        await consumer.commit(dict(offsets))
 
 
 def tolerant_headers(record: Any) -> Any:

@@ -20,7 +20,13 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from samspil.runtime.audit import protection_status
-from samspil.runtime.consumer import EventHandler, ReliableConsumer, commit_offset, tolerant_headers
+from samspil.runtime.consumer import (
+    BatchHandler,
+    EventHandler,
+    ReliableConsumer,
+    commit_offsets,
+    tolerant_headers,
+)
 from samspil.runtime.db import create_pool, database_tls_problem, migrate
 from samspil.runtime.kafka import BrokerOutage, KafkaSender, ensure_topics
 from samspil.runtime.kafka_security import faststream_security, kafka_client_options, kafka_tls_problem
@@ -45,6 +51,8 @@ class Subscription:
 
     topics: Sequence[Topic]
     handlers: Mapping[type[EventData], EventHandler]
+    # Set-wise twins of some handlers, for runs of their events in a batch (consumer.BatchHandler).
+    batch_handlers: Mapping[type[EventData], BatchHandler] = field(default_factory=dict)
 
 
 @dataclass
@@ -216,6 +224,7 @@ class ServiceRuntime:
                 max_attempts=s.consumer_max_attempts,
                 backoff_base=s.consumer_backoff_seconds,
                 metrics=self.metrics,
+                batch_handlers=self.subscription.batch_handlers,
             )
             await self._start_consumer()
         if s.broker_check_seconds > 0:
@@ -377,7 +386,7 @@ class ServiceRuntime:
         if self.subscription is not None:
             if documentation:
                 for topic in self.subscription.topics:
-                    self._subscribe(broker, [topic])
+                    self._subscribe(broker, [topic], documentation=True)
             else:
                 self._subscribers.append(self._subscribe(broker, self.subscription.topics))
             dead_letters = dead_letter_topic(self.name)
@@ -392,27 +401,37 @@ class ServiceRuntime:
             )
         return broker
 
-    def _subscribe(self, broker: KafkaBroker, topics: Sequence[Topic]) -> Any:
-        """A subscriber (one consumer in the service's group) for the topics."""
+    def _subscribe(self, broker: KafkaBroker, topics: Sequence[Topic], *, documentation: bool = False) -> Any:
+        """A subscriber (one consumer in the service's group) for the topics; for the document, one
+        that takes single records, so each channel shows the message that travels on it."""
         names = ", ".join(topic.name for topic in topics)
         description = " ".join(topic.description for topic in topics)
 
         async def raw_body(message: Any) -> Any:
             return message.body
 
-        async def keep_raw_headers(record: Any, original_parser: Any) -> Any:
-            # Must never raise: FastStream would skip the record without a trace.
+        async def keep_raw_headers(records: Any, original_parser: Any) -> Any:
+            # Must never raise: FastStream would skip the records without a trace. It reads the
+            # first record's headers only (its log context); ours reads the original records.
+            if not records:
+                return await original_parser(records)
+            bare = [dataclasses.replace(record, headers=[]) for record in records[1:]]
             try:
-                message = await original_parser(tolerant_headers(record))
+                message = await original_parser((tolerant_headers(records[0]), *bare))
             except Exception:
-                log.warning("record headers unreadable, parsing without them", offset=record.offset)
-                message = await original_parser(dataclasses.replace(record, headers=[]))
-            message.raw_message = record
+                log.warning("record headers unreadable, parsing without them", offset=records[0].offset)
+                message = await original_parser(tuple(dataclasses.replace(r, headers=[]) for r in records))
+            message.raw_message = records
             return message
 
         subscriber = broker.subscriber(
             *(topic.name for topic in topics),
             group_id=self.group_id,
+            # Batches (what one fetch holds, partition by partition, up to the batch size): each
+            # is handled in one transaction and committed after it (consumer.py).
+            batch=not documentation,
+            max_records=self.settings.consumer_batch_size,
+            batch_timeout_ms=self.settings.consumer_batch_wait_ms,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
@@ -427,25 +446,21 @@ class ServiceRuntime:
             "committed after the effect, failures are retried and then dead-lettered.",
         )
 
-        async def on_record(body: Any) -> None:
+        async def on_records(body: Any) -> None:
             msg = broker.context.get("message")
-            record: Any = msg.raw_message  # one aiokafka ConsumerRecord: this is not a batch subscriber
+            records: Sequence[Any] = msg.raw_message  # aiokafka ConsumerRecords, partition by partition
             assert self.consumer is not None
-            try:
-                await self.consumer.process(record)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Never let a later commit skip this record: go back to it and try again.
-                log.exception("unexpected consumer failure, redelivering", offset=record.offset)
+            progress = await self.consumer.process_batch(records)
+            # Only what is durably handled; never past a record that met an unexpected failure.
+            await commit_offsets(msg.consumer, progress.commit)
+            if progress.rewind:
                 await asyncio.sleep(1.0)
-                msg.consumer.seek(TopicPartition(record.topic, record.partition), record.offset)
-                return
-            await commit_offset(msg.consumer, record)
+                for partition, offset in progress.rewind.items():
+                    msg.consumer.seek(partition, offset)
 
         # The annotation documents the payload in AsyncAPI; the body arrives as raw bytes.
-        on_record.__annotations__["body"] = _payload(topics[0]) if len(topics) == 1 else Any
-        subscriber(on_record)
+        on_records.__annotations__["body"] = _payload(topics[0]) if len(topics) == 1 else Any
+        subscriber(on_records)
         return subscriber
 
     async def stop(self) -> None:

@@ -139,6 +139,22 @@ class RuntimeSettings(BaseSettings):
 
     consumer_max_attempts: int = 5
     consumer_backoff_seconds: float = 0.5
+    consumer_batch_size: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        validation_alias=AliasChoices("SAMSPIL_CONSUMER_BATCH_SIZE"),
+        description="Most records a consumer handles in one database transaction (one commit of "
+        "offsets); a batch holds what one fetch brought, so under light load it is one record.",
+    )
+    consumer_batch_wait_ms: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        validation_alias=AliasChoices("SAMSPIL_CONSUMER_BATCH_WAIT_MS"),
+        description="How long a consumer waits for records when it has none, before it asks again "
+        "(a record arriving then waits at most this long).",
+    )
     outbox_batch_size: int = 2000
     outbox_poll_seconds: float = 1.0
     stop_timeout_seconds: float = Field(

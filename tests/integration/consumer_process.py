@@ -1,5 +1,6 @@
-"""A consumer process for the kill test: it records an effect per absence notice and, in
-``stall`` mode, then stalls inside the handler's open transaction until it is killed."""
+"""A consumer process for the kill tests: it records an effect per absence notice and, in
+``stall`` mode, then stalls inside the handler's open transaction until it is killed, having
+written to the marker file which of the watched events it handled before."""
 
 from __future__ import annotations
 
@@ -20,12 +21,19 @@ from schemas.topics import PROVIDER_REPORTS
 
 
 async def main(name: str, mode: str, marker: Path) -> None:
+    # The events of the test's own (its other records come from other tests on the topic).
+    watched = set(os.environ.get("WATCHED_EVENT_IDS", "").split(","))
+    handled: list[str] = []
+
     async def handler(conn: Connection, envelope: Envelope, _: Any) -> None:
         await conn.execute(
             "INSERT INTO effect (event_id, citizen_ref) VALUES ($1, $2)", envelope.id, envelope.subject
         )
+        if str(envelope.id) in watched:
+            handled.append(str(envelope.id))
         if mode == "stall" and str(envelope.id) == os.environ["TARGET_EVENT_ID"]:
-            await asyncio.to_thread(marker.write_text, "in handler")
+            # Which watched events this process has handled so far (their transactions open or not).
+            await asyncio.to_thread(marker.write_text, ",".join(handled))
             await asyncio.sleep(3600)
 
     runtime = ServiceRuntime(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -115,6 +117,79 @@ async def insert_task_once(
         json.dumps(details, default=str),
     )
     return task_id
+
+
+async def insert_tasks_once(conn: Connection, tasks: Sequence[SourcedTask]) -> dict[uuid.UUID, uuid.UUID]:
+    """:func:`insert_task_once` for many tasks in one statement, in order; the new tasks' ids by
+    their source event id."""
+    if not tasks:
+        return {}
+    rows = await conn.fetch(
+        "INSERT INTO caseworker_task (task_id, citizen_ref, kind, title, due_on, referral_id,"
+        " provider_id, source_event_id, source_time, details)"
+        " SELECT task_id, citizen_ref, kind, title, due_on, referral_id, provider_id, source_event_id,"
+        " source_time, details::jsonb"
+        " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::date[], $6::uuid[], $7::text[],"
+        " $8::uuid[], $9::timestamptz[], $10::text[]) WITH ORDINALITY AS task(task_id, citizen_ref, kind,"
+        " title, due_on, referral_id, provider_id, source_event_id, source_time, details, ordinality)"
+        " ORDER BY ordinality"
+        " ON CONFLICT (source_event_id) DO NOTHING RETURNING task_id, source_event_id",
+        [uuid.uuid4() for _ in tasks],
+        [t.citizen_ref for t in tasks],
+        [t.task.kind.value for t in tasks],
+        [t.task.title for t in tasks],
+        [t.task.due_on for t in tasks],
+        [t.referral_id for t in tasks],
+        [t.provider_id for t in tasks],
+        [t.source_event_id for t in tasks],
+        [t.source_time for t in tasks],
+        [json.dumps(t.details, default=str) for t in tasks],
+    )
+    return {row["source_event_id"]: row["task_id"] for row in rows}
+
+
+@dataclass(frozen=True)
+class SourcedTask:
+    """A task to insert, with where it came from (the arguments of :func:`insert_task_once`)."""
+
+    task: NewTask
+    citizen_ref: str
+    referral_id: uuid.UUID | None
+    provider_id: str | None
+    source_event_id: uuid.UUID
+    source_time: datetime
+    details: dict[str, Any]
+
+
+async def record_reports(
+    conn: Connection, reports: Sequence[tuple[uuid.UUID, str, str, ProviderReport]]
+) -> set[uuid.UUID]:
+    """:func:`record_report` for many ``(envelope id, citizen_ref, kind, report)`` in one
+    statement, in order; the envelope ids of those not already there (of two with the same
+    submission id, the first)."""
+    if not reports:
+        return set()
+    rows = await conn.fetch(
+        "INSERT INTO provider_report (submission_id, kind, citizen_ref, referral_id, provider_id,"
+        " source_event_id, details)"
+        " SELECT submission_id, kind, citizen_ref, referral_id, provider_id, source_event_id, details::jsonb"
+        " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::uuid[], $7::text[])"
+        " WITH ORDINALITY AS report(submission_id, kind, citizen_ref, referral_id, provider_id,"
+        " source_event_id, details, ordinality)"
+        " ORDER BY ordinality"
+        " ON CONFLICT (submission_id) DO NOTHING RETURNING source_event_id",
+        [report.submission_id for _, _, _, report in reports],
+        [kind for _, _, kind, _ in reports],
+        [citizen_ref for _, citizen_ref, _, _ in reports],
+        [report.referral_id for _, _, _, report in reports],
+        [report.provider_id for _, _, _, report in reports],
+        [envelope_id for envelope_id, _, _, _ in reports],
+        [
+            report.model_dump_json(exclude={"submission_id", "referral_id", "provider_id"})
+            for *_, report in reports
+        ],
+    )
+    return {row["source_event_id"] for row in rows}
 
 
 async def record_report(

@@ -3,7 +3,7 @@ Commands from the department's case system call the same handlers as the HTTP AP
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from employment.domain.actor import Actor
@@ -36,6 +36,7 @@ from schemas.disputes import DisputeOverdue, DisputeRaised, DisputeRuled, PlanCh
 from schemas.envelope import Envelope
 from schemas.lead_department import HandoverRequested, LeadDepartmentTakenOver
 from schemas.plans import SocialPlanRevised, SocialPlanSummaryWithdrawn
+from schemas.provider_reports import ProviderMeetingReported
 from schemas.referrals import (
     ReferralAccepted,
     ReferralCancelled,
@@ -80,6 +81,9 @@ def subscription(settings: EmploymentSettings) -> Subscription:
 
     async def on_report(conn: Connection, envelope: Envelope, data: Any) -> None:
         await handlers.receive_report(conn, envelope, data, settings.absence_task_working_days, rules)
+
+    async def on_reports(conn: Connection, reports: Sequence[tuple[Envelope, Any]]) -> None:
+        await handlers.receive_reports(conn, reports, settings.absence_task_working_days)
 
     async def record_follow_up(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
         await course.record_follow_up(conn, ref, cmd, actor, danish_today(), rules, env)
@@ -176,5 +180,9 @@ def subscription(settings: EmploymentSettings) -> Subscription:
             DisputeRuled: protocol.dispute_ruled,
             DisputeOverdue: protocol.dispute_overdue,
             PlanChangeDecisionFinal: protocol.decision_final,
+        },
+        # A backlog of reports is received set-wise (a meeting report moves the course: one by one).
+        batch_handlers={
+            kind: on_reports for kind in handlers.REPORT_KINDS if kind is not ProviderMeetingReported
         },
     )

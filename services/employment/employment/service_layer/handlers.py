@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date
 
 import structlog
@@ -15,11 +16,12 @@ from employment.domain.tasks import (
     recontact_task_for_absence,
 )
 from employment.service_layer import course
-from employment.service_layer.messages import DANISH_TIME, SOURCE, emit
+from employment.service_layer.messages import DANISH_TIME, SOURCE, emit, emit_all
 from employment.service_layer.plans import require_citizen
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import Conflict, NotFound
 from samspil.runtime.outbox import add_event
+from schemas.base import EventData
 from schemas.common import Department
 from schemas.decisions import ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
@@ -184,6 +186,64 @@ async def receive_report(
         task_due_on=task.due_on if task else None,
     )
     await emit(conn, received, envelope.subject, envelope)
+
+
+async def receive_reports(
+    conn: Connection, reports: Sequence[tuple[Envelope, ProviderReport]], working_days: int
+) -> None:
+    """:func:`receive_report` for many reports at once, in order, with the same effect: three
+    statements for them all (the reports, their tasks, the answers to the providers). Not for a
+    meeting report, which also moves the contact course."""
+    new = await repository.record_reports(
+        conn,
+        [(envelope.id, envelope.subject, REPORT_KINDS[type(report)], report) for envelope, report in reports],
+    )
+    tasks: list[repository.SourcedTask] = []
+    answers: list[tuple[EventData, str, Envelope]] = []
+    for envelope, report in reports:
+        if envelope.id not in new:
+            continue  # already received (a replay): nothing more to do
+        if isinstance(report, ProviderMeetingReported):
+            raise TypeError("a meeting report is received one at a time (receive_report)")
+        received_on = envelope.time.astimezone(DANISH_TIME).date()
+        task = _task_for(report, received_on, working_days)
+        if isinstance(report, PlanChangeRequested) and report.target_plan is TargetPlan.SOCIAL_PLAN:
+            continue  # the social team owns that plan and answers the provider
+        if task is not None:
+            tasks.append(
+                repository.SourcedTask(
+                    task,
+                    citizen_ref=envelope.subject,
+                    referral_id=report.referral_id,
+                    provider_id=report.provider_id,
+                    source_event_id=envelope.id,
+                    source_time=envelope.time,
+                    details={
+                        "submission_id": str(report.submission_id),
+                        **report.model_dump(mode="json", exclude=_IDS),
+                    },
+                )
+            )
+        received = ReportReceived(
+            submission_id=report.submission_id,
+            referral_id=report.referral_id,
+            provider_id=report.provider_id,
+            department=Department.EMPLOYMENT,
+            outcome=ReportOutcome.TASK_CREATED if task else ReportOutcome.RECORDED,
+            task_due_on=task.due_on if task else None,
+        )
+        answers.append((received, envelope.subject, envelope))
+    created = await repository.insert_tasks_once(conn, tasks)
+    for sourced in tasks:
+        if sourced.source_event_id in created:
+            log.info(
+                "task created from report",
+                task_id=str(created[sourced.source_event_id]),
+                kind=sourced.task.kind.value,
+                due_on=sourced.task.due_on.isoformat(),
+                event_id=str(sourced.source_event_id),
+            )
+    await emit_all(conn, answers)
 
 
 _IDS = {"submission_id", "referral_id", "provider_id"}

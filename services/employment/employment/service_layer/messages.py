@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from employment.adapters import repository
+from samspil.runtime.codec import encode
 from samspil.runtime.db import Connection
-from samspil.runtime.outbox import add_event
+from samspil.runtime.outbox import add_event, add_records
 from schemas.base import EventData
 from schemas.envelope import Envelope
 from schemas.topics import EMPLOYMENT_EVENTS
@@ -48,6 +50,21 @@ async def emit(
     envelope = envelope_for(data, subject, cause, legal_basis)
     await add_event(conn, envelope, data, topic=EMPLOYMENT_EVENTS.name)
     return envelope
+
+
+async def emit_all(
+    conn: Connection, events: Sequence[tuple[EventData, str, Envelope | None]]
+) -> list[Envelope]:
+    """:func:`emit` for many ``(data, subject, cause)`` at once, in order, in one statement."""
+    envelopes = [envelope_for(data, subject, cause) for data, subject, cause in events]
+    await add_records(
+        conn,
+        [
+            (encode(envelope, data, EMPLOYMENT_EVENTS.name), str(envelope.id), envelope.type)
+            for envelope, (data, _, _) in zip(envelopes, events, strict=True)
+        ],
+    )
+    return envelopes
 
 
 # The basis on which a provider reads what the jobcenter writes for it: the referral itself.
