@@ -43,7 +43,6 @@ import asyncpg
 import structlog
 from aiokafka import TopicPartition
 from opentelemetry import trace
-from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from samspil.runtime.codec import EnvelopeError, Headers, Record, decode_data, decode_envelope, safe_text
@@ -52,7 +51,7 @@ from samspil.runtime.errors import Rejected
 from samspil.runtime.metrics import ServiceMetrics
 from samspil.runtime.outbox import add_record
 from samspil.runtime.redaction import REDACTED_HEADER, Redactor, redact_text
-from samspil.runtime.tracing import TRACE_HEADERS, context_from_headers, tracer
+from samspil.runtime.tracing import TRACE_HEADERS, context_from_headers, records_spans, tracer
 from schemas.base import CommandData, EventData
 from schemas.envelope import Envelope, cpr_spans
 from schemas.topics import dead_letter_topic
@@ -708,7 +707,7 @@ _SEEN_AGAIN = "UPDATE inbox SET last_seen_at = now() WHERE consumer = $1 AND eve
 def _recording() -> bool:
     """Whether spans are recorded (a tracer provider is set up): then each event's statements
     run in its own span, so they belong to its trace."""
-    return isinstance(tracer(), SdkTracer)
+    return records_spans(tracer())
 
 
 def _trace_context_of(headers: Headers) -> list[bytes | None]:

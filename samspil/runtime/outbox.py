@@ -38,8 +38,8 @@ from samspil.runtime.tracing import (
     TRACE_HEADERS,
     context_from,
     current_trace_context,
+    records_spans,
     tracer,
-    tracing_configured,
     with_trace_headers,
 )
 from schemas.base import EventData
@@ -286,7 +286,7 @@ class OutboxRelay:
         ``fetch_next`` the next batch is fetched on ``conn`` while these are sent; it is
         returned only when none of these failed (a failure holds the key's later rows back, and
         may be a broker going away)."""
-        traced = tracing_configured()
+        traced = records_spans(tracer())
         spans: list[Span | None] = []
         records = []
         for row in rows:

@@ -55,6 +55,7 @@ from opentelemetry.propagators.textmap import (
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import (
@@ -185,6 +186,12 @@ def configure_tracing(service_name: str, environ: Mapping[str, str] | None = Non
 
 def tracing_configured() -> bool:
     return _provider is not None
+
+
+def records_spans(used: trace.Tracer) -> bool:
+    """Whether spans made by this tracer are recorded (a tracer provider is set up), as against
+    the API's no-op tracer: the hot paths skip per-record span work when they are not."""
+    return isinstance(used, SdkTracer)
 
 
 def shutdown_tracing(timeout: float = 2.0) -> None:
