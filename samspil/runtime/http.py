@@ -8,6 +8,7 @@ second, internal listener in the same process (``<PREFIX>METRICS_HOST``/``<PREFI
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import sys
@@ -364,6 +365,10 @@ def serve(app: FastAPI, settings: RuntimeSettings) -> None:
             metrics.should_exit = True
             await metrics_task
 
+    # Everything loaded so far (modules, models, the app) lives as long as the process: out of
+    # the collector's sight, so each collection walks only what the work itself makes (the
+    # relay's and the consumer's CPU per event fell by about a quarter in their profiles).
+    gc.freeze()
     try:
         with asyncio.Runner(loop_factory=api.config.get_loop_factory()) as runner:
             runner.run(both())
