@@ -326,6 +326,50 @@ def metrics_app(runtime: ServiceRuntime) -> Starlette:
     return Starlette(routes=[Route("/metrics", metrics, methods=["GET"])])
 
 
+# The most a connection may send before its request's line and headers end (h11, uvicorn's
+# pure-Python parser, refuses a head past about 16 KiB; httptools, the fast one, has no limit of
+# its own). Counted per socket read, so a body's first bytes may count too: kept well above any
+# real head plus the first read of a body (a read is at most 256 KiB).
+MAX_REQUEST_HEAD_BYTES = 512 * 1024
+
+
+def http_protocol() -> Any:
+    """uvicorn's HTTP implementation: httptools (several times faster than h11) bounded to
+    ``MAX_REQUEST_HEAD_BYTES`` before a request's head ends, or h11 where httptools is not
+    installed. Unbounded,
+    one caller without a token could send a header of hundreds of megabytes, all held in memory
+    before any middleware runs."""
+    try:
+        import httptools
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return "h11"
+
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
+        _head_bytes = 0
+        _in_body = False
+
+        def data_received(self, data: bytes) -> None:
+            if not self._in_body:
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_REQUEST_HEAD_BYTES:
+                    self.send_400_response("Request line and headers too large")
+                    return
+            super().data_received(data)
+
+        def on_headers_complete(self) -> None:
+            self._in_body = True
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._in_body = False
+            self._head_bytes = 0
+            super().on_message_complete()
+
+    del httptools
+    return BoundedHttpToolsProtocol
+
+
 def serve(app: FastAPI, settings: RuntimeSettings) -> None:
     """Run the API on the settings' HTTP host and port until SIGINT/SIGTERM (uvicorn then runs the
     lifespan's orderly stop), with the app's metrics on their own listener beside it (the
@@ -349,6 +393,7 @@ def serve(app: FastAPI, settings: RuntimeSettings) -> None:
             access_log=False,
             lifespan=lifespan,
             proxy_headers=False,
+            http=http_protocol(),
         )
 
     api = uvicorn.Server(config(app, settings.http_host, settings.http_port, "on"))
