@@ -131,7 +131,9 @@ class BatchProgress:
         return stop is not None and record.offset >= stop
 
     def stop_at(self, record: ConsumedRecord) -> None:
-        self.rewind.setdefault(TopicPartition(record.topic, record.partition), record.offset)
+        # The lowest failure of a partition decides: nothing from it onward is committed.
+        tp = TopicPartition(record.topic, record.partition)
+        self.rewind[tp] = min(self.rewind.get(tp, record.offset), record.offset)
 
     def handled(self, record: ConsumedRecord) -> None:
         if not self.stopped(record):
@@ -208,11 +210,12 @@ class ReliableConsumer:
                 ignored.append(item)
             else:
                 ready.append(item)
-        if alone and {_event_id_header(record.headers) for record in alone} & {
-            str(item.envelope.id) for item in ready
-        }:
-            # An event given again in the same batch, once unreadable: its turn decides whether
-            # it is skipped as dead-lettered, so take the whole batch in order.
+        if alone:
+            # A record to dead-letter goes in its turn: the whole batch in order, one by one.
+            # Dead-lettered ahead of the records before it, it would be written again (a record
+            # without an event id is not recognised) when an earlier failure or a crash sends
+            # the partition back, and its dead letter would come out of the citizen's order.
+            # Rare (a record that cannot be read), so the batch's speed is not missed.
             alone, ready, ignored = list(records), [], []
         for record in alone:
             await self._process_alone(record, progress)
