@@ -7,9 +7,10 @@ each in the gateway's database. Row ``i`` is the same citizen and referral in bo
 The seed is grown from the small size to the large one, so the same rows are measured twice.
 
 What is measured at each size is the same amount of work for the same answer: the benchmark
-provider (``bench-size``) owns the first 2,000 referrals at both sizes and sends its notices on
-200 of them; the benchmark caseworker has the same 50 tasks; the same number of courses is
-due for the overdue scan. Only the other citizens, providers and caseworkers grow.
+provider (``bench-size``) owns the same 2,000 referrals at both sizes (every fourth of the
+first 8,000 rows) and sends its notices on 200 of them; the benchmark caseworker has the same
+50 tasks; the same number of courses is due for the overdue scan. Only the other citizens,
+providers and caseworkers grow.
 
 CPR numbers are made up, valid in form (a real birth date, 1930-1957, then a serial) and only
 in the employment service's citizen table, where the table requires one.
@@ -31,9 +32,13 @@ import httpx
 from benchmarks import setup
 from benchmarks.raw import row
 from samspil.local.runner import LocalStack
+from samspil.runtime.db import Connection
 
 PROVIDER = "bench-size"
-PROVIDER_REFERRALS = 2000  # rows 0..1999 are the benchmark provider's
+PROVIDER_REFERRALS = 2000
+# The benchmark provider's referrals are every fourth row of the first 8,000, between other
+# providers' as they would be, so its feed cannot be read in order of seq alone.
+PROVIDER_SPREAD = 4
 NOTICE_REFERRALS = 200
 CASEWORKER_TASKS = 50  # rows 0..49 are the benchmark caseworker's tasks
 OTHER_PROVIDERS = 500
@@ -52,7 +57,13 @@ def uuid_sql(kind: str, i: str) -> str:
 
 def provider_sql(i: str) -> str:
     other = f"'bench-p-' || ({i} % {OTHER_PROVIDERS})"
-    return f"CASE WHEN {i} < {PROVIDER_REFERRALS} THEN '{PROVIDER}' ELSE {other} END"
+    ours = f"{i} < {PROVIDER_SPREAD * PROVIDER_REFERRALS} AND {i} % {PROVIDER_SPREAD} = 0"
+    return f"CASE WHEN {ours} THEN '{PROVIDER}' ELSE {other} END"
+
+
+def provider_row(k: int) -> int:
+    """The row of the benchmark provider's ``k``-th referral."""
+    return k * PROVIDER_SPREAD
 
 
 EMPLOYMENT_SEED = [
@@ -109,14 +120,14 @@ MAKE_DUE = f"""UPDATE contact_course SET started_on = current_date - 150, next_a
     WHERE citizen_ref IN (SELECT {citizen_ref_sql("i")} FROM generate_series($1::int, $2::int - 1) AS i)"""
 
 
-async def seed(conn: asyncpg.Connection, statements: list[str], first: int, end: int) -> None:
+async def seed(conn: Connection, statements: list[str], first: int, end: int) -> None:
     """Rows ``first`` .. ``end - 1`` of each statement, in one transaction."""
     async with conn.transaction():
         for statement in statements:
             await conn.execute(statement, first, end)
 
 
-async def analyze(conn: asyncpg.Connection, tables: tuple[str, ...]) -> None:
+async def analyze(conn: Connection, tables: tuple[str, ...]) -> None:
     for table in tables:
         await conn.execute(f"ANALYZE {table}")
 
@@ -147,6 +158,16 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - a name, not a secret
 
 
+def seeded_uuid(kind: str, i: int) -> uuid.UUID:
+    """The id ``uuid_sql(kind, i)`` gives row ``i``."""
+    return uuid.UUID(hex=_md5(f"{kind}-{i}"))
+
+
+def seeded_citizen_ref(i: int) -> str:
+    """The reference ``citizen_ref_sql(i)`` gives row ``i``."""
+    return f"k1:{_md5(f'citizen-{i}')}{_md5(f'ref-{i}')}"
+
+
 async def _concurrently(count: int, concurrency: int, one: Any) -> float:
     """Run ``one(index)`` ``count`` times with ``concurrency`` workers; the rate per second."""
     indexes = iter(range(count))
@@ -165,8 +186,9 @@ async def ingest_and_flow(
 ) -> tuple[float, float]:
     """Absence notices on the benchmark provider's seeded referrals: POST -> 202 per second, and
     the flow rate (first submission received -> last task committed)."""
-    referral_ids = [str(uuid.UUID(hex=_md5(f"referral-{i}"))) for i in range(NOTICE_REFERRALS)]
-    citizens = [f"k1:{_md5(f'citizen-{i}')}{_md5(f'ref-{i}')}" for i in range(NOTICE_REFERRALS)]
+    rows = [provider_row(k) for k in range(NOTICE_REFERRALS)]
+    referral_ids = [str(seeded_uuid("referral", i)) for i in rows]
+    citizens = [seeded_citizen_ref(i) for i in rows]
     submissions: list[str] = []
     async with setup.gateway_client(stack, setup.provider_token(env, PROVIDER), concurrency) as gateway:
 
@@ -277,8 +299,9 @@ async def hot_paths(stack: LocalStack, env: Mapping[str, str], size: int, args: 
 
 async def cost_with_size(stack: LocalStack, env: Mapping[str, str], args: Any) -> dict[str, Any]:
     small, large = args.size_small, args.size_large
-    if small < max(PROVIDER_REFERRALS, args.size_due + PROVIDER_REFERRALS):
-        raise ValueError(f"--size-small must be at least {PROVIDER_REFERRALS + args.size_due}")
+    least = PROVIDER_SPREAD * PROVIDER_REFERRALS + args.size_due
+    if small < least:
+        raise ValueError(f"--size-small must be at least {least:,} (the provider's rows and the due courses)")
     await setup.add_provider_client(env, PROVIDER)
     results: dict[str, Any] = {"small": small, "large": large}
     results["seed_small_s"] = await grow(env, 0, small)
