@@ -38,21 +38,21 @@ def progress(text: str) -> None:
     print(f"{text} ...", file=sys.stderr, flush=True)
 
 
-async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
+    """Fill ``results`` section by section, so what was measured is kept should a later part fail."""
     wanted = args.only
     broker = EmbeddedBroker(free_port(), work / "broker.log")
     postgres = EmbeddedPostgres(work / "pgdata", free_port(), log_file=work / "postgres.log")
     broker.start()
     postgres.start()
     try:
-        results: dict[str, Any] = {}
         if "raw" in wanted:
             progress("raw broker")
             results["broker"] = await raw.raw_broker(broker.bootstrap_servers, args.messages)
             progress("raw PostgreSQL")
             results["postgres"] = await raw.raw_postgres(postgres.admin_dsn, args.commits)
         if not wanted & STACK_SECTIONS:
-            return results
+            return
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
@@ -98,14 +98,24 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     )
                 if "size" in wanted:
                     progress(f"hot paths at {args.size_small:,} and {args.size_large:,} citizens")
-                    results["size"] = await size.cost_with_size(stack, env, args)
+                    results["size"] = {}
+                    await size.cost_with_size(stack, env, args, results["size"])
+        except BaseException:
+            _print_log_tails(stack)
+            raise
         finally:
+            results["memory_mb"] = peaks.results()
             stack.stop()
-        results["memory_mb"] = peaks.results()
-        return results
     finally:
         postgres.stop()
         broker.stop()
+
+
+def _print_log_tails(stack: LocalStack, lines: int = 30) -> None:
+    """What each service said last, before the temporary folder with its log goes."""
+    for log in sorted(stack.logs.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        print(f"--- last lines of {log.name}", *tail, sep="\n", file=sys.stderr)
 
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> str:
@@ -171,10 +181,13 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="samspil-bench-") as folder:
-        results = asyncio.run(measure(args, Path(folder)))
-    print(report(results, args))
-    if args.json:
-        print(json.dumps(results, indent=2))
+        results: dict[str, Any] = {}
+        try:
+            asyncio.run(measure(args, Path(folder), results))
+        finally:
+            print(report(results, args))
+            if args.json:
+                print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -297,18 +297,20 @@ async def hot_paths(stack: LocalStack, env: Mapping[str, str], size: int, args: 
     }
 
 
-async def cost_with_size(stack: LocalStack, env: Mapping[str, str], args: Any) -> dict[str, Any]:
+async def cost_with_size(
+    stack: LocalStack, env: Mapping[str, str], args: Any, results: dict[str, Any]
+) -> None:
+    """Fill ``results`` as it goes: the small size's figures are kept should the large one fail."""
     small, large = args.size_small, args.size_large
     least = PROVIDER_SPREAD * PROVIDER_REFERRALS + args.size_due
     if small < least:
         raise ValueError(f"--size-small must be at least {least:,} (the provider's rows and the due courses)")
     await setup.add_provider_client(env, PROVIDER)
-    results: dict[str, Any] = {"small": small, "large": large}
+    results.update(small=small, large=large)
     results["seed_small_s"] = await grow(env, 0, small)
     results["at_small"] = await hot_paths(stack, env, small, args)
     results["seed_large_s"] = await grow(env, small, large)
     results["at_large"] = await hot_paths(stack, env, large, args)
-    return results
 
 
 LABELS = {
@@ -321,14 +323,17 @@ LABELS = {
 
 
 def report(s: dict[str, Any]) -> list[str]:
+    if "at_small" not in s:
+        return ["cost with size: not measured (failed before the small size's figures)"]
     small, large = s["small"], s["large"]
+    at_large = s.get("at_large", {})
     lines = [
         f"cost with size: {small:,} and {large:,} citizens, courses, referrals and tasks "
-        f"(seeded in {s['seed_small_s']:,.1f} s and {s['seed_large_s']:,.1f} s more)",
+        f"(seeded in {s['seed_small_s']:,.1f} s and {s.get('seed_large_s', float('nan')):,.1f} s more)",
         row("", f"{f'at {small:,}':>10}  {f'at {large:,}':>12}  large/small (target within 20 %)"),
     ]
     for key, (label, unit) in LABELS.items():
-        a, b = s["at_small"][key], s["at_large"][key]
+        a, b = s["at_small"][key], at_large.get(key, float("nan"))
         verdict = "met" if abs(b / a - 1) <= TOLERANCE else "NOT met"
         lines.append(row(f"  {label}", f"{a:>10,.0f}  {b:>12,.0f}  {b / a:>6.2f} {verdict:<8} {unit}"))
     return lines
