@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import httpx
@@ -115,9 +116,24 @@ def gateway_client(stack: LocalStack, token: str, connections: int = 100) -> htt
     )
 
 
+# A kept-alive connection the server closes as the client sends on it (uvicorn closes one idle
+# for 5 s, which a starved client on a loaded machine can let happen) fails the request without
+# an answer. Sent again once: safe for a GET, and for a POST with the same Idempotency-Key.
+RESENT_AFTER = (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)
+
+
+async def send(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    try:
+        return await client.request(method, url, **kwargs)
+    except RESENT_AFTER:
+        return await client.request(method, url, **kwargs)
+
+
 async def post_notice(gateway: httpx.AsyncClient, referral_id: str) -> str:
     """POST one absence notice; the submission id from the 202."""
-    answer = await gateway.post(
+    answer = await send(
+        gateway,
+        "POST",
         f"/v1/referrals/{referral_id}/absence-notices",
         json=ABSENCE_NOTICE,
         headers={"Idempotency-Key": uuid.uuid4().hex},

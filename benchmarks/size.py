@@ -254,8 +254,11 @@ async def task_list(stack: LocalStack, env: Mapping[str, str], requests: int, co
     ) as employment:
 
         async def one(index: int) -> None:
-            answer = await employment.get(
-                "/v1/tasks", params={"assignee": setup.CASEWORKER, "status": "open", "limit": 100}
+            answer = await setup.send(
+                employment,
+                "GET",
+                "/v1/tasks",
+                params={"assignee": setup.CASEWORKER, "status": "open", "limit": 100},
             )
             assert answer.status_code == 200 and answer.json(), answer.text
 
@@ -280,7 +283,9 @@ async def feed(stack: LocalStack, env: Mapping[str, str], requests: int, concurr
     async with setup.gateway_client(stack, setup.provider_token(env, PROVIDER), concurrency) as gateway:
 
         async def one(index: int) -> None:
-            answer = await gateway.get("/v1/feed", params={"after": picks.choice(seqs), "limit": 100})
+            answer = await setup.send(
+                gateway, "GET", "/v1/feed", params={"after": picks.choice(seqs), "limit": 100}
+            )
             assert answer.status_code == 200 and len(answer.json()["items"]) == 100, answer.text
 
         return await _concurrently(requests, concurrency, one)
