@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks import backlog, flow, latency, memory, raw, size
+from benchmarks import backlog, flow, latency, memory, raw, setup, size
 from samspil.local.broker import CLIENT_ENV, EmbeddedBroker
 from samspil.local.postgres import EmbeddedPostgres
 from samspil.local.runner import SERVICES, LocalStack, free_port
@@ -138,6 +138,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         lines += ["", *size.report(results["size"])]
     if "memory_mb" in results:
         lines += ["", *memory.report(results["memory_mb"])]
+    if setup.resent:
+        lines += ["", f"requests sent again after the connection closed unanswered: {setup.resent}"]
     return "\n".join(lines)
 
 
