@@ -124,7 +124,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"settings: only={','.join(s for s in SECTIONS if s in args.only)} messages={args.messages} "
         f"commits={args.commits} notices={args.notices} concurrency={args.concurrency} "
         f"backlog={args.backlog} rate={args.rate:g} duration={args.duration:g} "
-        f"size={args.size_small},{args.size_large}",
+        f"size={args.size_small},{args.size_large} size-notices={args.size_notices} "
+        f"size-requests={args.size_requests} size-due={args.size_due}",
     ]
     if "broker" in results:
         lines += ["", *raw.report(results["broker"], results["postgres"])]
