@@ -39,8 +39,8 @@ typecheck: $(STAMP)
 unit: $(STAMP)  ## only the tests that need no broker or database
 	$(BIN)/python -m pytest -m "not e2e" tests/unit
 
-bench: $(STAMP)  ## measure raw broker and database rates, the first flow and the employment consumer draining a backlog; prints the figures
-	$(BIN)/python -m benchmarks
+bench: $(STAMP)  ## raw broker and database rates, the flows, open-loop latency, consumer backlog, cost with size, memory; BENCH_ARGS="--only size" runs one part
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 stop: $(STAMP)  ## stop a running `make up` (e.g. one whose terminal was closed)
 	$(BIN)/samspil stop

@@ -1,0 +1,321 @@
+"""Every query on the hot paths finds its rows through an index on the large tables, so its cost
+follows the rows it touches, not how many citizens, referrals or tasks there are (the benchmark's
+"cost with size" section measures the rates; this proves the plans).
+
+The services' own code runs, on a connection that stands in for its connection or pool and,
+before each statement, runs ``EXPLAIN (ANALYZE, BUFFERS)`` of it with the same parameters in a
+savepoint it rolls back; a changed query is therefore checked as it is. The databases hold the
+benchmark's own seed (a few thousand rows a table) with statistics, and sequential scans are
+switched off, so a plan that still reads a large table whole has no index to use. Each path's
+test is run again with the index it needs dropped, and must then find the scan: the check
+can fail.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from types import SimpleNamespace
+from typing import Any
+
+import asyncpg
+import pytest
+
+from benchmarks import size
+from benchmarks.setup import CASEWORKER
+from employment.adapters import repository as employment_repository
+from employment.service_layer import handlers as employment_handlers
+from employment.service_layer.course import CourseRules, announce_due_follow_ups
+from employment.service_layer.messages import danish_today
+from provider_gateway.adapters import repository as gateway_repository
+from provider_gateway.domain.credentials import TokenClaims
+from provider_gateway.entrypoints import guards
+from provider_gateway.entrypoints import http as gateway_http
+from provider_gateway.service_layer import handlers as gateway_handlers
+from samspil.runtime.db import migrate
+from schemas.common import Department
+from schemas.decisions import ReportOutcome, ReportReceived
+from schemas.envelope import Envelope
+from schemas.provider_reports import AbsenceNoticeSubmitted, AbsenceReason
+from tests.infra import Infra
+
+# Rows per table: the benchmark provider's 2,000 referrals are a twentieth of them, so the
+# planner weighs its index as it would with many providers.
+SEEDED = 40_000
+LARGE_TABLES = frozenset(size.EMPLOYMENT_TABLES + size.GATEWAY_TABLES + ("provider_report",))
+# A scan on a large table may pass over a few rows it then filters out (a caseworker's closed
+# tasks), never a large share of the table.
+FILTERED_AT_MOST = 100
+SCANS = frozenset({"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Tid Scan"})
+
+
+class _RolledBack(Exception):
+    pass
+
+
+class PlanRecorder:
+    """Stands in for a service's connection or pool; runs each statement for real, after its
+    EXPLAIN (ANALYZE, BUFFERS), which runs in a savepoint that is rolled back."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.plans: list[tuple[str, dict[str, Any]]] = []
+
+    async def _explain(self, query: str, args: tuple[Any, ...]) -> None:
+        try:
+            async with self.conn.transaction():
+                plan = await self.conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query}", *args)
+                self.plans.append((query, json.loads(plan)[0]["Plan"]))
+                raise _RolledBack
+        except _RolledBack:
+            pass
+
+    async def execute(self, query: str, *args: Any) -> str:
+        await self._explain(query, args)
+        result: str = await self.conn.execute(query, *args)
+        return result
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        await self._explain(query, args)
+        return await self.conn.fetch(query, *args)
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        await self._explain(query, args)
+        return await self.conn.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        await self._explain(query, args)
+        return await self.conn.fetchval(query, *args)
+
+    def transaction(self) -> Any:
+        return self.conn.transaction()
+
+    def acquire(self) -> _Acquired:
+        return _Acquired(self)
+
+
+class _Acquired:
+    def __init__(self, recorder: PlanRecorder) -> None:
+        self.recorder = recorder
+
+    async def __aenter__(self) -> PlanRecorder:
+        return self.recorder
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+def scans_that_grow_with_size(plans: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Each scan of a large table that reads it whole or filters out much of it."""
+    problems = []
+    for query, plan in plans:
+        for node in _nodes(plan):
+            table, kind = node.get("Relation Name"), node["Node Type"]
+            if table not in LARGE_TABLES or kind not in SCANS:
+                continue
+            if kind == "Seq Scan":
+                problems.append(f"Seq Scan on {table}: {query}")
+            elif kind in ("Index Scan", "Index Only Scan") and "Index Cond" not in node:
+                problems.append(f"{kind} on {table} without an index condition (reads it whole): {query}")
+            removed = node.get("Rows Removed by Filter", 0) + node.get("Rows Removed by Index Recheck", 0)
+            if removed > FILTERED_AT_MOST:
+                problems.append(f"{kind} on {table} filtered out {removed} rows: {query}")
+    return problems
+
+
+@dataclass(frozen=True)
+class Databases:
+    employment: str
+    gateway: str
+
+
+@pytest.fixture(scope="module")
+async def seeded(infra: Infra) -> Databases:
+    """Both databases, migrated as the services do, seeded with the benchmark's own rows."""
+    urls = Databases(infra.create_database("plans_employment"), infra.create_database("plans_gateway"))
+    for url, package, statements, tables in (
+        (urls.employment, "employment.migrations", size.EMPLOYMENT_SEED, size.EMPLOYMENT_TABLES),
+        (urls.gateway, "provider_gateway.migrations", size.GATEWAY_SEED, size.GATEWAY_TABLES),
+    ):
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
+        assert pool is not None
+        try:
+            await migrate(pool, "samspil.runtime.migrations", package)
+            async with pool.acquire() as conn:
+                await size.seed(conn, statements, 0, SEEDED)
+                await size.analyze(conn, tables)
+        finally:
+            await pool.close()
+    return urls
+
+
+@dataclass
+class Recorders:
+    employment: PlanRecorder
+    gateway: PlanRecorder
+
+    @property
+    def plans(self) -> list[tuple[str, dict[str, Any]]]:
+        return self.employment.plans + self.gateway.plans
+
+
+@pytest.fixture
+async def recorders(seeded: Databases) -> AsyncIterator[Recorders]:
+    """A recorder on each database, in a transaction rolled back after the test."""
+    employment = await asyncpg.connect(seeded.employment)
+    gateway = await asyncpg.connect(seeded.gateway)
+    transactions = [conn.transaction() for conn in (employment, gateway)]
+    try:
+        for conn, transaction in zip((employment, gateway), transactions, strict=True):
+            await conn.execute("SET enable_seqscan = off")
+            await transaction.start()
+        yield Recorders(PlanRecorder(employment), PlanRecorder(gateway))
+    finally:
+        for conn, transaction in zip((employment, gateway), transactions, strict=True):
+            await transaction.rollback()
+            await conn.close()
+
+
+def _notice(row: int) -> AbsenceNoticeSubmitted:
+    return AbsenceNoticeSubmitted(
+        submission_id=uuid.uuid4(),
+        referral_id=size.seeded_uuid("referral", row),
+        provider_id=size.PROVIDER,
+        absent_from=date(2026, 11, 16),
+        reason=AbsenceReason.ILLNESS,
+    )
+
+
+async def report_ingest(db: Recorders) -> None:
+    """POST .../absence-notices: the token's client, then the Idempotency-Key record, the
+    submission and its outbox row in one transaction."""
+    await db.gateway.conn.execute("INSERT INTO provider_client VALUES ($1, $1, 'unused')", size.PROVIDER)
+    assert await gateway_repository.active_client(db.gateway, size.PROVIDER) is not None  # type: ignore[arg-type]
+    notice = _notice(size.provider_row(7))
+
+    async def work(conn: Any) -> tuple[int, gateway_http.SubmissionAccepted]:
+        await gateway_handlers.submit_report(conn, size.PROVIDER, "absence-notice", notice)
+        return 202, gateway_http.SubmissionAccepted(submission_id=notice.submission_id)
+
+    response = await guards._first_or_repeat(db.gateway, size.PROVIDER, f"h1:{uuid.uuid4().hex}", "h", work)  # type: ignore[arg-type]
+    assert response.status_code == 202
+
+
+async def report_to_task(db: Recorders) -> None:
+    """The employment service receives the notice and makes the task; the gateway records the
+    acknowledgement on the submission and in the provider's feed."""
+    row = size.provider_row(9)
+    submission_id = size.seeded_uuid("submission", row)
+    notice = _notice(row).model_copy(update={"submission_id": submission_id})
+    envelope = Envelope(
+        source="/samspil/provider-gateway",
+        type=notice.event_type,
+        subject=size.seeded_citizen_ref(row),
+        dataschema=notice.dataschema,
+        correlationid=submission_id,
+    )
+    await employment_handlers.receive_report(db.employment, envelope, notice, 2, CourseRules())  # type: ignore[arg-type]
+    assert await employment_repository.task_for_source(db.employment, envelope.id) is not None  # type: ignore[arg-type]
+    received = ReportReceived(
+        submission_id=submission_id,
+        referral_id=notice.referral_id,
+        provider_id=size.PROVIDER,
+        department=Department.EMPLOYMENT,
+        outcome=ReportOutcome.TASK_CREATED,
+        task_due_on=date(2026, 12, 3),
+    )
+    answer = Envelope(
+        source="/samspil/employment",
+        type=received.event_type,
+        subject=size.seeded_citizen_ref(row),
+        dataschema=received.dataschema,
+        correlationid=submission_id,
+    )
+    await gateway_handlers.record_acknowledgement(db.gateway, answer, received)  # type: ignore[arg-type]
+
+
+async def overdue_scan(db: Recorders) -> None:
+    """The contact-course scheduler's round, over courses made due for it."""
+    await db.employment.conn.execute(size.MAKE_DUE, SEEDED - 40, SEEDED)
+    announced = await announce_due_follow_ups(db.employment, danish_today(), CourseRules(), batch=25)  # type: ignore[arg-type]
+    assert announced == 40
+
+
+async def caseworker_task_list(db: Recorders) -> None:
+    """GET /v1/tasks?assignee=...&status=open, as the employment API asks it."""
+    tasks = await employment_repository.list_tasks(
+        db.employment,  # type: ignore[arg-type]
+        status="open",
+        citizen_ref=None,
+        kind=None,
+        assignee=CASEWORKER,
+        limit=100,
+    )
+    assert 0 < len(tasks) <= size.CASEWORKER_TASKS
+
+
+async def provider_feed(db: Recorders) -> None:
+    """GET /v1/feed?after=...: the gateway's route itself, on the recorder as its pool, for one
+    provider among many. (For a provider with a large share of all rows the planner may rightly
+    walk the feed in seq order and skip the others' rows; with many providers it must not.)"""
+    provider = "bench-p-7"
+    after = await db.gateway.conn.fetchval(
+        "SELECT seq FROM provider_feed WHERE provider_id = $1 ORDER BY seq OFFSET 10 LIMIT 1", provider
+    )
+    request = SimpleNamespace(
+        app=SimpleNamespace(state=SimpleNamespace(runtime=SimpleNamespace(pool=db.gateway)))
+    )
+    claims = TokenClaims(provider, provider, 0)
+    page = await gateway_http.feed(request, claims, after=after, limit=100)  # type: ignore[arg-type]
+    assert page.items and all(item.seq > after for item in page.items)
+
+
+@dataclass(frozen=True)
+class HotPath:
+    run: Callable[[Recorders], Awaitable[None]]
+    # What takes away the index the path relies on: (database, DDL).
+    without_index: tuple[str, str]
+
+
+HOT_PATHS = {
+    "report ingest": HotPath(
+        report_ingest, ("gateway", "ALTER TABLE referral_view DROP CONSTRAINT referral_view_pkey CASCADE")
+    ),
+    "report to task": HotPath(
+        report_to_task, ("gateway", "ALTER TABLE submission DROP CONSTRAINT submission_pkey CASCADE")
+    ),
+    "overdue scan": HotPath(overdue_scan, ("employment", "DROP INDEX contact_course_alarm")),
+    "caseworker task list": HotPath(
+        caseworker_task_list, ("employment", "DROP INDEX caseworker_task_by_assignee")
+    ),
+    "provider feed": HotPath(provider_feed, ("gateway", "DROP INDEX provider_feed_by_provider")),
+}
+
+
+@pytest.mark.parametrize("name", HOT_PATHS)
+async def test_every_query_on_the_hot_path_reads_the_large_tables_through_an_index(
+    name: str, recorders: Recorders
+) -> None:
+    await HOT_PATHS[name].run(recorders)
+    assert recorders.plans, "no statement was recorded"
+    assert scans_that_grow_with_size(recorders.plans) == []
+
+
+@pytest.mark.parametrize("name", HOT_PATHS)
+async def test_without_its_index_the_hot_path_is_caught_reading_a_table_whole(
+    name: str, recorders: Recorders
+) -> None:
+    path = HOT_PATHS[name]
+    database, ddl = path.without_index
+    await getattr(recorders, database).conn.execute(ddl)
+    await path.run(recorders)
+    assert scans_that_grow_with_size(recorders.plans) != []
