@@ -153,7 +153,7 @@ def problem_from_validation(error: ValidationError, prefix: str) -> Problem:
     )
 
 
-def _validation_problem(_: Request, error: Exception) -> JSONResponse:
+def validation_problem(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     fields = _fields(error.errors())
     return problem_response(
@@ -201,6 +201,31 @@ def _invalid_data(_: Request, error: Exception) -> JSONResponse:
     # should have refused it first). Never a 500 for bad input.
     log.warning("database refused input", error=type(error).__name__)
     return problem_response(422, "invalid-input", "The request holds data that cannot be stored")
+
+
+def _contended(_: Request, error: Exception) -> JSONResponse:
+    # Two requests that waited for each other (a deadlock, a serialization failure): the
+    # database rolled this one back whole, and the same request again succeeds.
+    log.warning("request rolled back by the database, ask again", error=type(error).__name__)
+    return problem_response(
+        503,
+        "contention",
+        "The request met another at the same moment and was not carried out; send it again",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _database_away(_: Request, error: Exception) -> JSONResponse:
+    # The connection went in the middle of the request: its work may or may not have been
+    # committed. Sent again (with its Idempotency-Key, where it takes one), it is carried out
+    # once or answered as its first attempt was.
+    log.warning("database connection lost during the request", error=type(error).__name__)
+    return problem_response(
+        503,
+        "database-unavailable",
+        "The database could not be reached; send the request again",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _unexpected(_: Request, error: Exception) -> JSONResponse:
@@ -253,11 +278,15 @@ def create_app(
         responses=problem_responses(422, 500),
     )
     app.state.runtime = runtime
-    app.add_exception_handler(RequestValidationError, _validation_problem)
+    app.add_exception_handler(RequestValidationError, validation_problem)
     app.add_exception_handler(StarletteHTTPException, _http_problem)
     app.add_exception_handler(Problem, problem_handler)
     app.add_exception_handler(Rejected, _rejected)
     app.add_exception_handler(asyncpg.DataError, _invalid_data)
+    app.add_exception_handler(asyncpg.DeadlockDetectedError, _contended)
+    app.add_exception_handler(asyncpg.SerializationError, _contended)
+    app.add_exception_handler(asyncpg.PostgresConnectionError, _database_away)
+    app.add_exception_handler(asyncpg.CannotConnectNowError, _database_away)
     app.add_exception_handler(Exception, _unexpected)
 
     @app.get(

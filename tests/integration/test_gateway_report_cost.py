@@ -248,3 +248,39 @@ async def test_a_report_whose_audit_row_cannot_be_written_the_short_way_gets_503
     assert await gateway.count("submission") == 1
     assert await gateway.count("outbox") == 1
     assert (await gateway.notice()).status_code == 202
+
+
+async def test_a_disabled_clients_report_with_a_bad_body_is_refused_401_not_422(
+    gateway: Gateway, gateway_pool: asyncpg.Pool
+) -> None:
+    async with gateway_pool.acquire() as conn:
+        assert await disable_client(conn, gateway.client_id)
+    refused = await gateway.notice(body={"absent_from": "not a date"})
+    assert refused.status_code == 401, refused.text
+    assert "absent_from" not in refused.text
+    last = await gateway_pool.fetchrow("SELECT status, outcome FROM audit.audit_log ORDER BY chain_seq DESC")
+    assert last is not None and (last["status"], last["outcome"]) == (401, "denied")
+
+
+async def test_a_report_whose_answer_was_lost_with_the_connection_is_not_answered_as_a_replay(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The statement committed, then the connection went before its answer came: the caller is
+    told to send again (503), and is not given its own first attempt as a replay with a second
+    audit row."""
+    assert (await gateway.notice()).status_code == 202  # the citizen is known: the short way next
+    written = repository.record_report_at_once
+
+    async def committed_then_lost(conn: Any, report: Any) -> bool:
+        await written(conn, report)
+        raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+    monkeypatch.setattr(repository, "record_report_at_once", committed_then_lost)
+    key = uuid.uuid4().hex
+    lost = await gateway.notice(key)
+    assert lost.status_code == 503 and lost.headers["retry-after"] == "1", lost.text
+    assert "idempotent-replayed" not in lost.headers
+    monkeypatch.setattr(repository, "record_report_at_once", written)
+    again = await gateway.notice(key)
+    assert again.status_code == 202 and again.headers["idempotent-replayed"] == "true"
+    assert await gateway.count("submission") == 2

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from provider_gateway.adapters.report_connections import ReportConnections
 from provider_gateway.entrypoints import consumers, http, scheduler, tokens
-from provider_gateway.entrypoints.auth import TokenIdentity
+from provider_gateway.entrypoints.auth import TokenIdentity, client_before_refusal
 from provider_gateway.entrypoints.guards import AuditTrail, BodyRules, ReferralCitizens
 from provider_gateway.entrypoints.limits import AddressLimit, RateLimiter
 from provider_gateway.settings import GatewaySettings
-from samspil.runtime.http import create_app, problem_responses
+from samspil.runtime.http import Problem, create_app, problem_responses
 from samspil.runtime.service import ServiceRuntime
 from schemas.topics import PROVIDER_REPORTS
 
@@ -40,6 +41,9 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         runtime, title="Samspil provider gateway", description=DESCRIPTION, continue_callers_trace=False
     )
     app.state.settings = settings
+    # A disabled client's refused body is answered 401, not 422 (the client check comes late).
+    app.add_exception_handler(RequestValidationError, client_before_refusal)
+    app.add_exception_handler(Problem, client_before_refusal)
     app.state.rate_limiter = RateLimiter(
         rate=settings.rate_limit_per_second,
         burst=settings.rate_limit_burst,

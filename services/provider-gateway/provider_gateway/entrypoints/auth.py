@@ -20,13 +20,14 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.openapi.models import OAuthFlowClientCredentials
 from fastapi.openapi.models import OAuthFlows as OAuthFlowsModel
+from fastapi.responses import Response
 from fastapi.security import OAuth2
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.credentials import InvalidToken, TokenClaims, read_token
 from provider_gateway.entrypoints.limits import client_address
 from provider_gateway.settings import GatewaySettings
-from samspil.runtime.http import Problem, unauthorized
+from samspil.runtime.http import Problem, problem_handler, unauthorized, validation_problem
 
 log = structlog.get_logger("provider_gateway.auth")
 
@@ -117,6 +118,23 @@ async def check_client(pool: asyncpg.Pool, claims: TokenClaims) -> None:
             token_id=claims.token_id,
         )
         raise _refused()
+
+
+async def client_before_refusal(request: Request, error: Exception) -> Response:
+    """A request refused for its body or headers (422) from a client that may no longer call is
+    answered 401, as when its token was checked before the body (the report routes check the
+    client in their statement, after validation): nothing about the body goes to a client
+    that lost its access, and the audit row says denied. One query, on refusals only."""
+    claims: TokenClaims | None = request.scope.get(TOKEN_CLAIMS)
+    refusal = error if isinstance(error, Problem) else None
+    if claims is not None and (refusal is None or refusal.status == 422):
+        try:
+            await check_client(request.app.state.runtime.pool, claims)
+        except Problem as refused:
+            return problem_handler(request, refused)
+    if refusal is not None:
+        return problem_handler(request, refusal)
+    return validation_problem(request, error)
 
 
 async def current_provider(

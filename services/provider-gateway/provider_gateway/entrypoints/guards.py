@@ -141,6 +141,10 @@ async def report_at_once(
                 audit_path=audit_path,
             ),
         )
+    except asyncpg.PostgresConnectionError:
+        # The connection went: the statement may have been committed before it did, so the
+        # long way would answer the caller's first attempt as its replay, audited twice.
+        raise
     except asyncpg.PostgresError as error:
         # Refused as a whole, so nothing was written: the long way does it again and answers
         # as it always has (503 when the audit row cannot be written, 422 for data the
