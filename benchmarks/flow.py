@@ -40,7 +40,7 @@ async def first_flow(
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(notices):
         queue.put_nowait(index)
-    async with setup.gateway_client(stack, setup.provider_token(env, provider), concurrency) as gateway:
+    async with setup.notice_sender(stack, setup.provider_token(env, provider), concurrency) as gateway:
         ingest_ms: list[float] = []
 
         async def post_notices() -> None:

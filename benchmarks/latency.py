@@ -49,7 +49,7 @@ async def open_loop(
     # the clock (its latency counts from when it was due), as it would in front of a busy
     # server; the queue costs nothing per waiting notice, unlike a client's connection pool.
     due_queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
-    async with setup.gateway_client(stack, setup.provider_token(env, provider), senders) as gateway:
+    async with setup.notice_sender(stack, setup.provider_token(env, provider), senders) as gateway:
 
         async def sender() -> None:
             while (item := await due_queue.get()) is not None:
