@@ -12,8 +12,10 @@ provider waits for, including any queueing in front of the gateway, which the ga
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,7 +61,7 @@ async def open_loop(
                         gateway, targets[index % len(targets)].referral_id
                     )
                 except Exception as error:  # counted and shown; the schedule goes on
-                    failures.append(repr(error))
+                    failures.append(f"{type(error).__name__}: {str(error)[:160]}")
                     continue
                 accept_ms.append((time.perf_counter() - due) * 1000)
                 due_at[submission_id] = due + wall_offset
@@ -96,6 +98,8 @@ async def open_loop(
             await asyncio.sleep(0.5)
     finally:
         await employment_db.close()
+    for kind, times in Counter(failures).most_common(5):
+        print(f"open loop: {times} failed with {kind}", file=sys.stderr)
     task_ms = [(row["created_at"].timestamp() - due_at[row["submission_id"]]) * 1000 for row in rows]
     return {
         "offered_per_s": rate,

@@ -177,8 +177,12 @@ class NoticeSender:
         )
         async with self._opening:
             for attempt in range(4):
+                # A kept connection the server may have closed meanwhile (its keep-alive timeout);
+                # after a failure, a new one.
                 reader, writer = (
-                    self._idle.pop() if self._idle else await asyncio.open_connection(self._host, self._port)
+                    self._idle.pop()
+                    if self._idle and attempt == 0
+                    else await asyncio.open_connection(self._host, self._port)
                 )
                 try:
                     writer.write(request)
