@@ -7,18 +7,16 @@ import hashlib
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from benchmarks import setup
 from benchmarks.raw import ratio, row
 from samspil.local.runner import LocalStack
 from samspil.runtime.codec import Record, encode
-from schemas.envelope import Envelope
-from schemas.provider_reports import AbsenceNoticeSubmitted, AbsenceReason, ContactAttempt, ContactChannel
 from schemas.topics import PROVIDER_REPORTS
 
 PG1 = "commit_per_s_1_conn"
@@ -32,22 +30,7 @@ def backlog_records(count: int) -> tuple[list[Record], list[uuid.UUID]]:
     citizens = ["k1:" + hashlib.sha256(f"{run}-{i}".encode()).hexdigest() for i in range(max(1, count // 4))]
     records, event_ids = [], []
     for index in range(count):
-        notice = AbsenceNoticeSubmitted(
-            submission_id=uuid.uuid4(),
-            referral_id=uuid.uuid4(),
-            provider_id=provider,
-            absent_from=date(2026, 11, 16),
-            reason=AbsenceReason.ILLNESS,
-            contact_attempts=[ContactAttempt(on=date(2026, 11, 17), channel=ContactChannel.PHONE)],
-            comment="Not seen since Monday; phone unanswered.",
-        )
-        envelope = Envelope(
-            source="/samspil/provider-gateway",
-            type=notice.event_type,
-            subject=citizens[index % len(citizens)],
-            dataschema=notice.dataschema,
-            correlationid=notice.submission_id,
-        )
+        envelope, notice = setup.absence_notice(citizens[index % len(citizens)], provider)
         records.append(encode(envelope, notice))
         event_ids.append(envelope.id)
     return records, event_ids

@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
@@ -25,12 +24,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from benchmarks import setup
 from samspil.runtime.codec import Record, encode
 from samspil.runtime.db import create_pool, migrate
 from samspil.runtime.kafka import KafkaSender
 from samspil.runtime.outbox import OutboxRelay, add_records
-from schemas.envelope import Envelope
-from schemas.provider_reports import AbsenceNoticeSubmitted, AbsenceReason, ContactAttempt, ContactChannel
 
 PARTITIONS = 6
 
@@ -104,22 +102,7 @@ def backlog(topic: str, rows: int) -> list[Record]:
     citizens = [
         f"k1:{hashlib.sha256(f'{run}-{i}'.encode()).hexdigest()}".encode() for i in range(max(1, rows // 4))
     ]
-    notice = AbsenceNoticeSubmitted(
-        submission_id=uuid.uuid4(),
-        referral_id=uuid.uuid4(),
-        provider_id="bench-provider",
-        absent_from=date(2026, 11, 16),
-        reason=AbsenceReason.ILLNESS,
-        contact_attempts=[ContactAttempt(on=date(2026, 11, 17), channel=ContactChannel.PHONE)],
-        comment="Not seen since Monday; phone unanswered.",
-    )
-    envelope = Envelope(
-        source="/samspil/provider-gateway",
-        type=notice.event_type,
-        subject=citizens[0].decode(),
-        dataschema=notice.dataschema,
-        correlationid=notice.submission_id,
-    )
+    envelope, notice = setup.absence_notice(citizens[0].decode(), "bench-provider")
     template = encode(envelope, notice, topic)
     records = []
     for index in range(rows):

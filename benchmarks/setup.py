@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +18,8 @@ import httpx
 
 from samspil.local.runner import LocalStack
 from samspil.runtime.auth import EMPLOYMENT_AUDIENCE, Role, issue_local_token
+from schemas.envelope import Envelope
+from schemas.provider_reports import AbsenceNoticeSubmitted, AbsenceReason, ContactAttempt, ContactChannel
 
 CASEWORKER = "bench-caseworker"
 ABSENCE_NOTICE = {"absent_from": "2026-11-16", "reason": "illness", "contact_attempts": 1}
@@ -213,6 +216,27 @@ async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 def notice_sender(stack: LocalStack, token: str, connections: int) -> NoticeSender:
     return NoticeSender(stack.url("provider-gateway"), token, connections)
+
+
+def absence_notice(subject: str, provider_id: str) -> tuple[Envelope, AbsenceNoticeSubmitted]:
+    """A valid absence notice about the citizen, with the envelope the gateway gives it."""
+    notice = AbsenceNoticeSubmitted(
+        submission_id=uuid.uuid4(),
+        referral_id=uuid.uuid4(),
+        provider_id=provider_id,
+        absent_from=date(2026, 11, 16),
+        reason=AbsenceReason.ILLNESS,
+        contact_attempts=[ContactAttempt(on=date(2026, 11, 17), channel=ContactChannel.PHONE)],
+        comment="Not seen since Monday; phone unanswered.",
+    )
+    envelope = Envelope(
+        source="/samspil/provider-gateway",
+        type=notice.event_type,
+        subject=subject,
+        dataschema=notice.dataschema,
+        correlationid=notice.submission_id,
+    )
+    return envelope, notice
 
 
 def quantile(values: list[float], q: float) -> float:
