@@ -213,11 +213,18 @@ class LocalStack:
         cancelled: Callable[[], bool] = lambda: False,
         on_ready: Callable[[str], None] = lambda name: None,
     ) -> None:
-        self.start_infrastructure()
-        for name in self.all_instances():
-            self._start_process(name)
-        self.wait_ready(timeout, cancelled, on_ready)
-        self.protect_audit_tables()
+        """Start the broker, PostgreSQL and every service instance, and wait until all are
+        ready. If that fails, whatever did start is stopped again before the error goes on: a
+        caller that never got a running stack must not be left with its processes."""
+        try:
+            self.start_infrastructure()
+            for name in self.all_instances():
+                self._start_process(name)
+            self.wait_ready(timeout, cancelled, on_ready)
+            self.protect_audit_tables()
+        except BaseException:
+            self.stop()
+            raise
 
     def protect_audit_tables(self) -> None:
         """Once each service has migrated, its audit tables go to their own owner role, so the

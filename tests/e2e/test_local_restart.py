@@ -175,3 +175,16 @@ async def test_stopping_with_the_broker_gone_ends_within_the_stop_timeout_and_ke
     assert "stop timeout reached" in gateway_log
     # Measured, not timed to the second: without the bound the gateway alone waits about 30 s.
     assert took < 20, took
+
+
+def test_a_stack_that_cannot_start_leaves_nothing_running(server_dir: Path) -> None:
+    """One service exits at start (its settings refused): the start fails, and the broker,
+    PostgreSQL and the services that did start are stopped with it, not left to the caller."""
+    stack = fresh_stack(server_dir)
+    stack.env = {**stack.env, "EMPLOYMENT_DEAD_LETTER_KEY": "too short"}
+    with pytest.raises(RuntimeError, match="employment exited"):
+        stack.start(timeout=90)
+    assert stack.processes == {}
+    for port in (stack.broker_port, stack.postgres_port, *stack.service_ports.values()):
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on {port}"
