@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -124,6 +125,30 @@ async def social_db(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
 async def _migrated(url: str, package: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(url)
     await migrate(pool, "samspil.runtime.migrations", package)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@dataclass
+class Consumed:
+    """A consumed record as ReliableConsumer.process_batch reads one (aiokafka's ConsumerRecord
+    has these fields), for tests that hand it records directly."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Any
+
+
+@pytest.fixture
+async def outbox_db(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
+    """A database with only the runtime's tables (outbox, inbox, dead letters)."""
+    pool = await asyncpg.create_pool(infra.create_database())
+    await migrate(pool, "samspil.runtime.migrations")
     try:
         yield pool
     finally:

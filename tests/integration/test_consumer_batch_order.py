@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -20,19 +19,9 @@ from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted
 from schemas.registry import EVENT_TYPES
 from tests.infra import Infra
-from tests.integration.conftest import DEAD_LETTER_KEY, EFFECT_TABLE
+from tests.integration.conftest import DEAD_LETTER_KEY, EFFECT_TABLE, Consumed
 from tests.integration.test_consumer_batches import DEAD_LETTER_FAULT, unreadable
 from tests.support import citizen_ref, encoded_notice
-
-
-@dataclass
-class Consumed:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Any
 
 
 def at(record: Record, offset: int) -> Consumed:

@@ -4,30 +4,16 @@ trace context kept, and the relay woken at commit (by the outbox's trigger, migr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
 from samspil.runtime.codec import Record
-from samspil.runtime.db import migrate
 from samspil.runtime.outbox import NOTIFY_CHANNEL, add_record, add_records
-from tests.infra import Infra
 
 TRACEPARENT = f"00-{0xAB12CD34EF56AB78CD90EF12AB34CD57:032x}-{0xBC12CD34EF56AB79:016x}-01"
-
-
-@pytest.fixture
-async def outbox_db(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(infra.create_database())
-    await migrate(pool, "samspil.runtime.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 def record(n: int, headers: list[tuple[str, bytes]] | None = None) -> Record:

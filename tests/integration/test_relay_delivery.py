@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -17,7 +16,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import MessageSizeTooLargeError, RequestTimedOutError
 
 from samspil.runtime.codec import Record
-from samspil.runtime.db import migrate
 from samspil.runtime.kafka import KafkaSender
 from samspil.runtime.outbox import OutboxRelay, add_records
 from schemas.topics import PROVIDER_REPORTS
@@ -42,16 +40,6 @@ async def small_topic(infra: Infra) -> str:
     finally:
         await admin.close()
     return name
-
-
-@pytest.fixture
-async def outbox_db(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(infra.create_database())
-    await migrate(pool, "samspil.runtime.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 def record(topic: str, key: bytes, name: str, size: int = 10) -> Record:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -24,18 +23,8 @@ from schemas.provider_reports import (
 )
 from schemas.registry import EVENT_TYPES, UPCASTS
 from tests.infra import Infra
-from tests.integration.conftest import DEAD_LETTER_KEY, _migrated
+from tests.integration.conftest import DEAD_LETTER_KEY, Consumed, _migrated
 from tests.support import absence_notice, citizen_ref
-
-
-@dataclass
-class Consumed:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Any
 
 
 def report(model: type[EventData], subject: str, **changes: Any) -> tuple[Envelope, EventData]:

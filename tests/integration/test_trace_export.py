@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 import pytest
@@ -26,7 +25,7 @@ from samspil.runtime.outbox import OutboxRelay, add_event
 from samspil.runtime.tracing import CprMaskingExporter, build_tracer_provider
 from schemas.topics import PROVIDER_REPORTS
 from tests.infra import Infra
-from tests.integration.conftest import DEAD_LETTER_KEY
+from tests.integration.conftest import DEAD_LETTER_KEY, Consumed
 from tests.support import absence_notice, random_cpr
 
 
@@ -132,16 +131,6 @@ async def test_a_relay_stopped_mid_publish_does_not_mark_its_publish_spans_as_er
     (publish,) = runtime_spans.get_finished_spans()
     assert publish.status.status_code == StatusCode.UNSET
     assert await employment_db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 1
-
-
-@dataclass
-class Consumed:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Any
 
 
 async def test_a_crash_while_processing_marks_the_process_span_as_an_error_naming_only_its_type(
