@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -73,11 +74,51 @@ SHARED_SECRETS: dict[str, frozenset[str]] = {
 }
 
 
+# Ports handed out by this process, not yet necessarily bound by whoever asked for them.
+_HANDED_OUT: set[int] = set()
+# Where free ports are looked for: below the kernel's ephemeral range on Linux (32768-60999 by
+# default), so no outgoing connection takes a port between it being handed out and being bound.
+_PORTS_FROM, _PORTS_TO = 20000, 32768
+
+
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a server about to be started.
+    Never the same port twice in one process; under pytest-xdist each worker looks only in its
+    own share of the range, so two workers never hand out the same port. Outside the range the
+    kernel picks (when the range is taken, or the ephemeral range starts below it)."""
+    low, high = _port_share()
+    for _ in range(500):
+        port = random.randrange(low, high)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        kernel_port: int = sock.getsockname()[1]
+        return kernel_port
+
+
+def _port_share() -> tuple[int, int]:
+    low, high = _PORTS_FROM, min(_PORTS_TO, _ephemeral_start())
+    worker, workers = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if worker.startswith("gw") and worker[2:].isdigit() and workers and workers.isdigit():
+        size = (high - low) // int(workers)
+        low += int(worker[2:]) * size
+        high = low + size
+    return low, max(high, low + 1)
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return _PORTS_TO
 
 
 @dataclass

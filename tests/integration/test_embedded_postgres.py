@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from samspil.local.postgres import EmbeddedPostgres, EmbeddedPostgresError, pg_bin_dir
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from samspil.local.runner import free_port
 
 
 def _other_db_url(url: str, database: str) -> str:
@@ -23,7 +17,7 @@ def _other_db_url(url: str, database: str) -> str:
 
 async def test_service_databases_are_isolated_and_survive_restart(server_dir: Path) -> None:
     assert (pg_bin_dir() / "postgres").exists()
-    pg = EmbeddedPostgres(server_dir / "pgdata", _free_port())
+    pg = EmbeddedPostgres(server_dir / "pgdata", free_port())
     pg.start()
     try:
         alpha = pg.ensure_service_database("alpha")
@@ -47,7 +41,7 @@ async def test_service_databases_are_isolated_and_survive_restart(server_dir: Pa
 
         # A second launcher must refuse a data dir whose server is alive, not take it over.
         with pytest.raises(EmbeddedPostgresError, match="already running"):
-            EmbeddedPostgres(pg.data_dir, _free_port()).start()
+            EmbeddedPostgres(pg.data_dir, free_port()).start()
 
         admin = await asyncpg.connect(pg.admin_dsn)
         try:
@@ -79,7 +73,7 @@ async def test_service_databases_are_isolated_and_survive_restart(server_dir: Pa
 
 
 def test_rejects_bad_names(server_dir: Path) -> None:
-    pg = EmbeddedPostgres(server_dir / "pgdata", _free_port())
+    pg = EmbeddedPostgres(server_dir / "pgdata", free_port())
     for name in ["Alpha", "a-b", "postgres", "pg_x", "x; DROP", ""]:
         with pytest.raises(ValueError):
             pg.ensure_service_database(name)
