@@ -36,6 +36,7 @@ from provider_gateway.entrypoints import guards
 from provider_gateway.entrypoints import http as gateway_http
 from provider_gateway.service_layer import handlers as gateway_handlers
 from samspil.runtime.db import migrate
+from samspil.runtime.tasks import TaskFilters, parse_task_key, task_key
 from schemas.common import Department
 from schemas.decisions import ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
@@ -251,16 +252,31 @@ async def overdue_scan(db: Recorders) -> None:
 
 
 async def caseworker_task_list(db: Recorders) -> None:
-    """GET /v1/tasks?assignee=...&status=open, as the employment API asks it."""
-    tasks = await employment_repository.list_tasks(
-        db.employment,  # type: ignore[arg-type]
-        status="open",
-        citizen_ref=None,
-        kind=None,
-        assignee=CASEWORKER,
-        limit=100,
-    )
-    assert 0 < len(tasks) <= size.CASEWORKER_TASKS
+    """GET /v1/tasks?assignee=...&status=open, as the employment API asks it: its first page and
+    the page after it (the cursor's key condition is read through the same index)."""
+    filters = TaskFilters(status="open", assignee=CASEWORKER)
+    first = await employment_repository.list_tasks(db.employment, filters, None, 10)  # type: ignore[arg-type]
+    assert len(first) == 11
+    after = parse_task_key(task_key(first[9]))
+    second = await employment_repository.list_tasks(db.employment, filters, after, 10)  # type: ignore[arg-type]
+    assert second and second[0]["task_id"] == first[10]["task_id"]
+
+
+async def citizen_task_list(db: Recorders) -> None:
+    """GET /v1/tasks?citizen_ref=...: a citizen's tasks, as the case system shows the case."""
+    filters = TaskFilters(citizen_ref=size.seeded_citizen_ref(size.provider_row(11)))
+    tasks = await employment_repository.list_tasks(db.employment, filters, None, 100)  # type: ignore[arg-type]
+    assert len(tasks) == 1
+
+
+async def case_history_page(db: Recorders) -> None:
+    """GET /v1/citizens/{ref}/history: a page of the citizen's reports, after a cursor."""
+    await report_to_task(db)
+    db.employment.plans.clear()
+    citizen_ref = size.seeded_citizen_ref(size.provider_row(9))
+    [report] = await employment_repository.reports_for_citizen(db.employment, citizen_ref, None, 10)  # type: ignore[arg-type]
+    after = (report["received_at"], report["submission_id"])
+    assert await employment_repository.reports_for_citizen(db.employment, citizen_ref, after, 10) == []  # type: ignore[arg-type]
 
 
 async def provider_feed(db: Recorders) -> None:
@@ -295,8 +311,12 @@ HOT_PATHS = {
     ),
     "overdue scan": HotPath(overdue_scan, ("employment", "DROP INDEX contact_course_alarm")),
     "caseworker task list": HotPath(
-        caseworker_task_list, ("employment", "DROP INDEX caseworker_task_by_assignee")
+        caseworker_task_list, ("employment", "DROP INDEX caseworker_task_by_assignee_page")
     ),
+    "citizen task list": HotPath(
+        citizen_task_list, ("employment", "DROP INDEX caseworker_task_by_citizen_page")
+    ),
+    "case history": HotPath(case_history_page, ("employment", "DROP INDEX provider_report_by_citizen_page")),
     "provider feed": HotPath(provider_feed, ("gateway", "DROP INDEX provider_feed_by_provider")),
 }
 
