@@ -112,6 +112,37 @@ async def close_task(conn: Connection, task_id: uuid.UUID, closed_by: str, note:
     )
 
 
+async def notes(conn: Reader, citizen_ref: str, after: int, limit: int) -> list[dict[str, Any]]:
+    """A page of the citizen's case notes, oldest first (``limit + 1`` rows, after note ``after``)."""
+    return await rows(
+        conn,
+        "SELECT id, author, text, written_at FROM case_note WHERE citizen_ref = $1 AND id > $2"
+        " ORDER BY id LIMIT $3",
+        citizen_ref,
+        after,
+        limit + 1,
+    )
+
+
+async def disputes(
+    conn: Reader, open_only: bool, today: date, after: tuple[date, uuid.UUID], limit: int
+) -> list[dict[str, Any]]:
+    """A page of disputes, the soonest deadline first, the dispute id breaking ties (``limit + 1``
+    rows, after the key ``after``); ``overdue`` when open past its deadline on ``today``."""
+    return await rows(
+        conn,
+        "SELECT dispute_id, decision_id, citizen_ref, raised_by, employment_position, social_position,"
+        " rule_by, status, outcome, ruling, (status = 'open' AND rule_by < $2) AS overdue FROM dispute"
+        " WHERE (NOT $1 OR status = 'open') AND (rule_by, dispute_id) > ($3, $4)"
+        " ORDER BY rule_by, dispute_id LIMIT $5",
+        open_only,
+        today,
+        after[0],
+        after[1],
+        limit + 1,
+    )
+
+
 # -- social plan --------------------------------------------------------------------------------
 
 

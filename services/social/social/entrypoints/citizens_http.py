@@ -311,18 +311,8 @@ async def list_disputes(
 ) -> views.DisputePage:
     """Disputes for the joint specialist unit, the soonest deadline first, a page at a time."""
     after_on, after_id = read_cursor(cursor, _dispute_key) if cursor else (date.min, uuid.UUID(int=0))
-    rows = await repository.rows(
-        request.app.state.runtime.pool,
-        "SELECT dispute_id, decision_id, citizen_ref, raised_by, employment_position, social_position,"
-        " rule_by, status, outcome, ruling, (status = 'open' AND rule_by < $2) AS overdue FROM dispute"
-        " WHERE (NOT $1 OR status = 'open') AND (rule_by, dispute_id) > ($3, $4)"
-        " ORDER BY rule_by, dispute_id LIMIT $5",
-        open_only,
-        danish_today(),
-        after_on,
-        after_id,
-        limit + 1,
-    )
+    pool = request.app.state.runtime.pool
+    rows = await repository.disputes(pool, open_only, danish_today(), (after_on, after_id), limit)
     page = page_of(
         rows,
         limit,
@@ -384,13 +374,6 @@ async def list_case_notes(
     """The social case notes, oldest first, a page at a time."""
     await _known(request, citizen_ref)
     after = read_cursor(cursor, _note_key) if cursor else 0
-    rows = await repository.rows(
-        request.app.state.runtime.pool,
-        "SELECT id, author, text, written_at FROM case_note WHERE citizen_ref = $1 AND id > $2"
-        " ORDER BY id LIMIT $3",
-        citizen_ref,
-        after,
-        limit + 1,
-    )
+    rows = await repository.notes(request.app.state.runtime.pool, citizen_ref, after, limit)
     page = page_of(rows, limit, views.NoteOut.model_validate, lambda row: [row["id"]])
     return views.NotePage(items=page.items, next_cursor=page.next_cursor)
