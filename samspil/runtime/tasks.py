@@ -81,8 +81,11 @@ def task_key(row: Any) -> list[str]:
 
 
 def parse_task_key(raw: list[Any]) -> TaskKey:
+    """The key in a task list's cursor (ValueError or TypeError when it is none)."""
     due_on, created_at, task_id = raw
-    return date.fromisoformat(due_on), datetime.fromisoformat(created_at), uuid.UUID(task_id)
+    if datetime.fromisoformat(created_at).tzinfo is None:
+        raise ValueError("a task's created_at has a time zone")
+    return date.fromisoformat(due_on), datetime.fromisoformat(created_at), uuid.UUID(str(task_id))
 
 
 def task_page_query(

@@ -188,7 +188,10 @@ class HistoryPage(Page[ReportOut]):
 
 def _history_key(raw: list[Any]) -> tuple[datetime, uuid.UUID]:
     received_at, submission_id = raw
-    return datetime.fromisoformat(received_at), uuid.UUID(submission_id)
+    when = datetime.fromisoformat(received_at)
+    if when.tzinfo is None:
+        raise ValueError("a report's arrival has a time zone")
+    return when, uuid.UUID(str(submission_id))
 
 
 @router.get("/citizens/{citizen_ref}/history", response_model=HistoryPage)

@@ -298,7 +298,7 @@ async def decide_plan_change(
 
 def _dispute_key(raw: list[Any]) -> tuple[date, uuid.UUID]:
     rule_by, dispute_id = raw
-    return date.fromisoformat(rule_by), uuid.UUID(dispute_id)
+    return date.fromisoformat(rule_by), uuid.UUID(str(dispute_id))
 
 
 @router.get("/disputes", response_model=views.DisputePage)
