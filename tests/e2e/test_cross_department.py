@@ -65,7 +65,7 @@ async def job_plan_view(stack: RunningStack, subject: str) -> dict[str, Any]:
 
 async def tasks(stack: RunningStack, department: str, subject: str, kind: str) -> list[dict[str, Any]]:
     async with stack.employment() if department == "employment" else stack.social() as client:
-        found: list[dict[str, Any]] = await get_json(client, "/v1/tasks", citizen_ref=subject)
+        found: list[dict[str, Any]] = (await get_json(client, "/v1/tasks", citizen_ref=subject))["items"]
     return [task for task in found if task["kind"] == kind]
 
 
@@ -223,7 +223,7 @@ async def object_and_rule(stack: RunningStack, subject: str, decision_id: str) -
         )
         assert not_allowed.status_code == 403  # only the specialist unit rules
     async with stack.specialist_unit() as unit:
-        listed = await get_json(unit, "/v1/disputes")
+        listed = (await get_json(unit, "/v1/disputes"))["items"]
         assert dispute_id in {d["dispute_id"] for d in listed}
         ruled = await unit.post(
             f"/v1/disputes/{dispute_id}/ruling",
@@ -644,5 +644,5 @@ async def test_a_rejected_handover_leaves_the_social_department_leading_on_both_
     assert case["lead"]["lead"] == "social" and [h["status"] for h in case["handovers"]] == ["rejected"]
     assert (await employment_course(running_stack, subject))["lead_department"] == "social"
     async with running_stack.social() as social:
-        notes = await get_json(social, f"/v1/citizens/{subject}/notes")
+        notes = (await get_json(social, f"/v1/citizens/{subject}/notes"))["items"]
     assert [(n["author"], n["text"]) for n in notes] == [("Kim Testesen", "Handover sendt til jobcentret.")]

@@ -36,7 +36,7 @@ async def tasks_of(stack: RunningStack, subject: str, kind: str) -> list[dict[st
     async with stack.employment() as employment:
         tasks: list[dict[str, Any]] = (
             await employment.get("/v1/tasks", params={"citizen_ref": subject})
-        ).json()
+        ).json()["items"]
     return [task for task in tasks if task["kind"] == kind]
 
 
@@ -72,7 +72,7 @@ async def test_an_absence_notice_becomes_a_task_whose_assessment_reaches_the_pro
             mine = await employment.get(
                 "/v1/tasks", params={"assignee": "Kim Testesen", "citizen_ref": subject}
             )
-            assert [t["task_id"] for t in mine.json()] == [task["task_id"]]
+            assert [t["task_id"] for t in mine.json()["items"]] == [task["task_id"]]
             plain_close = await employment.post(
                 f"/v1/tasks/{task['task_id']}/close", json={"note": "Klaret."}
             )
@@ -173,7 +173,7 @@ async def test_a_plan_change_decision_reaches_the_provider_and_the_social_team(
         async with running_stack.social() as social:
             tasks: list[dict[str, Any]] = (
                 await social.get("/v1/tasks", params={"citizen_ref": subject})
-            ).json()
+            ).json()["items"]
         return [t for t in tasks if t["kind"] == "consider-employment-decision"]
 
     [informed] = await wait_for(social_informed)
@@ -273,9 +273,8 @@ async def test_the_caseworkers_api_refuses_what_it_must_and_names_the_field(
 
         note = await employment.post(f"/v1/citizens/{subject}/notes", json={"text": "Ringede; aftalt møde."})
         assert note.status_code == 201 and note.json()["author"] == "Kim Testesen"
-        assert [n["text"] for n in (await employment.get(f"/v1/citizens/{subject}/notes")).json()] == [
-            "Ringede; aftalt møde."
-        ]
+        notes = (await employment.get(f"/v1/citizens/{subject}/notes")).json()["items"]
+        assert [n["text"] for n in notes] == ["Ringede; aftalt møde."]
 
     async with running_stack.employment(role=Role.SOCIAL_CASEWORKER) as social_worker:
         assert (await social_worker.get(f"/v1/citizens/{subject}/cpr")).status_code == 403
@@ -304,9 +303,14 @@ async def test_parked_citizens_are_those_with_nothing_happening_for_months(
         await employment.post(
             f"/v1/citizens/{followed}/follow-ups", json={"kind": "mentor-meeting", "held_on": held}
         )
-        report = (
-            await employment.get("/v1/reports/parked-citizens", params={"months": 12, "limit": 1000})
-        ).json()
+        report: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"months": 12, "limit": 500}
+        while True:  # every page of the report
+            page = (await employment.get("/v1/reports/parked-citizens", params=params)).json()
+            report += page["items"]
+            if page["next_cursor"] is None:
+                break
+            params["cursor"] = page["next_cursor"]
     listed = {row["citizen_ref"]: row for row in report}
     assert parked in listed and followed not in listed and recent not in listed
     assert listed[parked]["last_follow_up_on"] is None

@@ -100,7 +100,7 @@ async def test_absence_notice_from_provider_becomes_a_recontact_task_at_the_jobc
     async with running_stack.employment() as employment:
 
         async def task() -> dict[str, Any] | None:
-            tasks = (await employment.get("/v1/tasks", params={"citizen_ref": subject})).json()
+            tasks = (await employment.get("/v1/tasks", params={"citizen_ref": subject})).json()["items"]
             return tasks[0] if tasks else None
 
         created = await wait_for(task)

@@ -76,7 +76,8 @@ REPORTS: list[tuple[str, dict[str, Any], str, str]] = [
 
 async def tasks_at(stack: RunningStack, department: str, subject: str) -> list[dict[str, Any]]:
     async with stack.employment() if department == "employment" else stack.social() as client:
-        tasks: list[dict[str, Any]] = (await client.get("/v1/tasks", params={"citizen_ref": subject})).json()
+        page = (await client.get("/v1/tasks", params={"citizen_ref": subject})).json()
+    tasks: list[dict[str, Any]] = page["items"]
     return tasks
 
 

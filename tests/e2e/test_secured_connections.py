@@ -172,7 +172,7 @@ async def test_first_flow_runs_over_kafka_tls_with_a_client_certificate_and_post
     async with stack.employment() as employment:
 
         async def task() -> dict[str, Any] | None:
-            tasks = (await employment.get("/v1/tasks", params={"citizen_ref": subject})).json()
+            tasks = (await employment.get("/v1/tasks", params={"citizen_ref": subject})).json()["items"]
             return tasks[0] if tasks else None
 
         created = await wait_for(task)

@@ -141,7 +141,7 @@ async def test_case_notes_cannot_be_changed_or_removed(employment_db: asyncpg.Po
             await conn.execute("UPDATE case_note SET text = 'ændret'")
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await conn.execute("DELETE FROM case_note")
-        assert [row["text"] for row in await cases.notes(conn, ref)] == ["Første note."]
+        assert [row["text"] for row in await cases.notes(conn, ref, None, 10)] == ["Første note."]
 
 
 async def test_a_provider_meeting_dated_in_the_future_does_not_silence_the_chasing(

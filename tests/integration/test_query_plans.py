@@ -36,16 +36,46 @@ from provider_gateway.entrypoints import guards
 from provider_gateway.entrypoints import http as gateway_http
 from provider_gateway.service_layer import handlers as gateway_handlers
 from samspil.runtime.db import migrate
+from samspil.runtime.tasks import TaskFilters, parse_task_key, task_key
 from schemas.common import Department
 from schemas.decisions import ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted, AbsenceReason
+from social.adapters import repository as social_repository
 from tests.infra import Infra
 
 # Rows per table: the benchmark provider's 2,000 referrals are a twentieth of them, so the
 # planner weighs its index as it would with many providers.
 SEEDED = 40_000
-LARGE_TABLES = frozenset(size.EMPLOYMENT_TABLES + size.GATEWAY_TABLES + ("provider_report",))
+# The social database's lists that grow, seeded here (the benchmark does not load it).
+_ROWS = "FROM generate_series($1::int, $2::int - 1) AS i"
+_CITIZEN = size.citizen_ref_sql("i")
+SOCIAL_SEED = [
+    f"""INSERT INTO citizen (citizen_ref, cpr, enrolled_by)
+    SELECT {_CITIZEN}, lpad(i::text, 10, '0'), 'plans-seed' {_ROWS}""",
+    f"""INSERT INTO caseworker_task (task_id, citizen_ref, kind, title, status, due_on, details,
+        created_at, assignee)
+    SELECT md5('social-task-' || i)::uuid, {_CITIZEN}, 'apply-ruling', 'Følg afgørelsen',
+           CASE WHEN i % 4 = 0 THEN 'closed' ELSE 'open' END, current_date + (i % 30) - 10, '{{}}',
+           now() - interval '1 day',
+           CASE WHEN i < {size.CASEWORKER_TASKS} THEN '{CASEWORKER}' ELSE 'caseworker-' || (i % 2000) END
+    {_ROWS}""",
+    f"""INSERT INTO case_note (citizen_ref, author, text)
+    SELECT {size.citizen_ref_sql("i % 20000")}, 'plans-seed', 'Note' {_ROWS}""",
+    f"""INSERT INTO decision_review (decision_id, citizen_ref, deciding_department, deciding_team,
+        target_plan, decision, reason, object_by, status)
+    SELECT md5('decision-' || i)::uuid, {_CITIZEN}, 'employment', 'team', 'job-plan', 'approved',
+           'r', current_date, 'objected' {_ROWS}""",
+    # Most disputes are ruled: the open ones are a few.
+    f"""INSERT INTO dispute (dispute_id, decision_id, citizen_ref, raised_by, employment_position,
+        social_position, rule_by, status)
+    SELECT md5('dispute-' || i)::uuid, md5('decision-' || i)::uuid, {_CITIZEN}, 'social', 'e', 's',
+           current_date + (i % 60) - 30, CASE WHEN i % 500 = 0 THEN 'open' ELSE 'ruled' END {_ROWS}""",
+]
+SOCIAL_TABLES = ("citizen", "caseworker_task", "case_note", "decision_review", "dispute")
+LARGE_TABLES = frozenset(
+    size.EMPLOYMENT_TABLES + size.GATEWAY_TABLES + SOCIAL_TABLES + ("provider_report", "case_note")
+)
 # A scan on a large table may pass over a few rows it then filters out (a caseworker's closed
 # tasks), never a large share of the table.
 FILTERED_AT_MOST = 100
@@ -136,15 +166,21 @@ def scans_that_grow_with_size(plans: list[tuple[str, dict[str, Any]]]) -> list[s
 class Databases:
     employment: str
     gateway: str
+    social: str
 
 
 @pytest.fixture(scope="module")
 async def seeded(infra: Infra) -> Databases:
     """Both databases, migrated as the services do, seeded with the benchmark's own rows."""
-    urls = Databases(infra.create_database("plans_employment"), infra.create_database("plans_gateway"))
+    urls = Databases(
+        infra.create_database("plans_employment"),
+        infra.create_database("plans_gateway"),
+        infra.create_database("plans_social"),
+    )
     for url, package, statements, tables in (
         (urls.employment, "employment.migrations", size.EMPLOYMENT_SEED, size.EMPLOYMENT_TABLES),
         (urls.gateway, "provider_gateway.migrations", size.GATEWAY_SEED, size.GATEWAY_TABLES),
+        (urls.social, "social.migrations", SOCIAL_SEED, SOCIAL_TABLES),
     ):
         pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
         assert pool is not None
@@ -162,25 +198,25 @@ async def seeded(infra: Infra) -> Databases:
 class Recorders:
     employment: PlanRecorder
     gateway: PlanRecorder
+    social: PlanRecorder
 
     @property
     def plans(self) -> list[tuple[str, dict[str, Any]]]:
-        return self.employment.plans + self.gateway.plans
+        return self.employment.plans + self.gateway.plans + self.social.plans
 
 
 @pytest.fixture
 async def recorders(seeded: Databases) -> AsyncIterator[Recorders]:
     """A recorder on each database, in a transaction rolled back after the test."""
-    employment = await asyncpg.connect(seeded.employment)
-    gateway = await asyncpg.connect(seeded.gateway)
-    transactions = [conn.transaction() for conn in (employment, gateway)]
+    connections = [await asyncpg.connect(url) for url in (seeded.employment, seeded.gateway, seeded.social)]
+    transactions = [conn.transaction() for conn in connections]
     try:
-        for conn, transaction in zip((employment, gateway), transactions, strict=True):
+        for conn, transaction in zip(connections, transactions, strict=True):
             await conn.execute("SET enable_seqscan = off")
             await transaction.start()
-        yield Recorders(PlanRecorder(employment), PlanRecorder(gateway))
+        yield Recorders(*(PlanRecorder(conn) for conn in connections))
     finally:
-        for conn, transaction in zip((employment, gateway), transactions, strict=True):
+        for conn, transaction in zip(connections, transactions, strict=True):
             await transaction.rollback()
             await conn.close()
 
@@ -251,16 +287,61 @@ async def overdue_scan(db: Recorders) -> None:
 
 
 async def caseworker_task_list(db: Recorders) -> None:
-    """GET /v1/tasks?assignee=...&status=open, as the employment API asks it."""
-    tasks = await employment_repository.list_tasks(
-        db.employment,  # type: ignore[arg-type]
-        status="open",
-        citizen_ref=None,
-        kind=None,
-        assignee=CASEWORKER,
-        limit=100,
-    )
-    assert 0 < len(tasks) <= size.CASEWORKER_TASKS
+    """GET /v1/tasks?assignee=...&status=open, as the employment API asks it: its first page and
+    the page after it (the cursor's key condition is read through the same index)."""
+    filters = TaskFilters(status="open", assignee=CASEWORKER)
+    first = await employment_repository.list_tasks(db.employment, filters, None, 10)  # type: ignore[arg-type]
+    assert len(first) == 11
+    after = parse_task_key(task_key(first[9]))
+    second = await employment_repository.list_tasks(db.employment, filters, after, 10)  # type: ignore[arg-type]
+    assert second and second[0]["task_id"] == first[10]["task_id"]
+
+
+async def citizen_task_list(db: Recorders) -> None:
+    """GET /v1/tasks?citizen_ref=...: a citizen's tasks, as the case system shows the case."""
+    filters = TaskFilters(citizen_ref=size.seeded_citizen_ref(size.provider_row(11)))
+    tasks = await employment_repository.list_tasks(db.employment, filters, None, 100)  # type: ignore[arg-type]
+    assert len(tasks) == 1
+
+
+async def case_history_page(db: Recorders) -> None:
+    """GET /v1/citizens/{ref}/history: a page of the citizen's reports, after a cursor."""
+    await report_to_task(db)
+    db.employment.plans.clear()
+    citizen_ref = size.seeded_citizen_ref(size.provider_row(9))
+    [report] = await employment_repository.reports_for_citizen(db.employment, citizen_ref, None, 10)  # type: ignore[arg-type]
+    after = (report["received_at"], report["submission_id"])
+    assert await employment_repository.reports_for_citizen(db.employment, citizen_ref, after, 10) == []  # type: ignore[arg-type]
+
+
+async def social_task_list(db: Recorders) -> None:
+    """The social team's GET /v1/tasks?assignee=...&status=open: first page and the next."""
+    filters = TaskFilters(status="open", assignee=CASEWORKER)
+    first = await social_repository.list_tasks(db.social, filters, None, 10)  # type: ignore[arg-type]
+    assert len(first) == 11
+    after = parse_task_key(task_key(first[9]))
+    assert await social_repository.list_tasks(db.social, filters, after, 10)  # type: ignore[arg-type]
+
+
+async def social_citizen_task_list(db: Recorders) -> None:
+    filters = TaskFilters(citizen_ref=size.seeded_citizen_ref(11))
+    assert len(await social_repository.list_tasks(db.social, filters, None, 100)) == 1  # type: ignore[arg-type]
+
+
+async def social_notes(db: Recorders) -> None:
+    """GET /v1/citizens/{ref}/notes on the social side, after a cursor."""
+    first = await social_repository.notes(db.social, size.seeded_citizen_ref(11), 0, 1)  # type: ignore[arg-type]
+    assert len(first) == 2
+    assert await social_repository.notes(db.social, size.seeded_citizen_ref(11), first[0]["id"], 1)  # type: ignore[arg-type]
+
+
+async def open_disputes(db: Recorders) -> None:
+    """The specialist unit's GET /v1/disputes (open ones): first page and the next."""
+    today = danish_today()
+    first = await social_repository.disputes(db.social, True, today, (date.min, uuid.UUID(int=0)), 10)  # type: ignore[arg-type]
+    assert len(first) == 11
+    last = first[9]
+    assert await social_repository.disputes(db.social, True, today, (last["rule_by"], last["dispute_id"]), 10)  # type: ignore[arg-type]
 
 
 async def provider_feed(db: Recorders) -> None:
@@ -295,9 +376,19 @@ HOT_PATHS = {
     ),
     "overdue scan": HotPath(overdue_scan, ("employment", "DROP INDEX contact_course_alarm")),
     "caseworker task list": HotPath(
-        caseworker_task_list, ("employment", "DROP INDEX caseworker_task_by_assignee")
+        caseworker_task_list, ("employment", "DROP INDEX caseworker_task_by_assignee_page")
     ),
+    "citizen task list": HotPath(
+        citizen_task_list, ("employment", "DROP INDEX caseworker_task_by_citizen_page")
+    ),
+    "case history": HotPath(case_history_page, ("employment", "DROP INDEX provider_report_by_citizen_page")),
     "provider feed": HotPath(provider_feed, ("gateway", "DROP INDEX provider_feed_by_provider")),
+    "social task list": HotPath(social_task_list, ("social", "DROP INDEX social_task_by_assignee_page")),
+    "social citizen task list": HotPath(
+        social_citizen_task_list, ("social", "DROP INDEX social_task_by_citizen_page")
+    ),
+    "social notes": HotPath(social_notes, ("social", "DROP INDEX case_note_by_citizen")),
+    "open disputes": HotPath(open_disputes, ("social", "DROP INDEX social_dispute_open_page")),
 }
 
 

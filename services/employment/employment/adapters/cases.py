@@ -327,16 +327,24 @@ async def add_note(conn: Connection, citizen_ref: str, author: str, text: str) -
     return written
 
 
-async def notes(conn: Reader, citizen_ref: str) -> list[asyncpg.Record]:
+async def notes(conn: Reader, citizen_ref: str, after: int | None, limit: int) -> list[asyncpg.Record]:
+    """A page of the citizen's notes, oldest first (``limit + 1`` rows, after the note ``after``)."""
     return await conn.fetch(
-        "SELECT id, author, text, written_at FROM case_note WHERE citizen_ref = $1 ORDER BY id",
+        "SELECT id, author, text, written_at FROM case_note WHERE citizen_ref = $1 AND id > $2"
+        " ORDER BY id LIMIT $3",
         citizen_ref,
+        after or 0,
+        limit + 1,
     )
 
 
-async def parked_citizens(conn: Reader, since: date, limit: int) -> list[asyncpg.Record]:
+async def parked_citizens(
+    conn: Reader, since: date, after: tuple[date, str] | None, limit: int
+) -> list[asyncpg.Record]:
     """Citizens enrolled before ``since`` with no qualifying follow-up, no progress report and no
-    plan change on or after it: candidates for re-assessment (parked citizens)."""
+    plan change on or after it: candidates for re-assessment (parked citizens). A page, longest
+    enrolled first, the citizen reference breaking ties (``limit + 1`` rows, after ``after``)."""
+    after_on, after_ref = after or (date.min, "")
     return await conn.fetch(
         "SELECT c.citizen_ref, c.target_group, c.profile_tags, c.enrolled_on,"
         " (SELECT max(held_on) FROM follow_up f WHERE f.citizen_ref = c.citizen_ref) AS last_follow_up_on,"
@@ -346,7 +354,7 @@ async def parked_citizens(conn: Reader, since: date, limit: int) -> list[asyncpg
         "   WHERE j.citizen_ref = c.citizen_ref),"
         "   (SELECT max(decided_at)::date FROM plan_change_decision d WHERE d.citizen_ref = c.citizen_ref))"
         "   AS last_plan_change_on"
-        " FROM citizen c WHERE c.enrolled_on < $1"
+        " FROM citizen c WHERE c.enrolled_on < $1 AND (c.enrolled_on, c.citizen_ref) > ($3, $4)"
         " AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.citizen_ref = c.citizen_ref AND f.held_on >= $1)"
         " AND NOT EXISTS (SELECT 1 FROM provider_report r WHERE r.citizen_ref = c.citizen_ref"
         "   AND r.kind = 'progress-report' AND r.received_at >= $1)"
@@ -354,9 +362,11 @@ async def parked_citizens(conn: Reader, since: date, limit: int) -> list[asyncpg
         "   AND j.revised_at >= $1)"
         " AND NOT EXISTS (SELECT 1 FROM plan_change_decision d WHERE d.citizen_ref = c.citizen_ref"
         "   AND d.decided_at >= $1)"
-        " ORDER BY c.enrolled_on LIMIT $2",
+        " ORDER BY c.enrolled_on, c.citizen_ref LIMIT $2",
         since,
-        limit,
+        limit + 1,
+        after_on,
+        after_ref,
     )
 
 

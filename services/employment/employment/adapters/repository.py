@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
@@ -15,6 +15,7 @@ import asyncpg
 from employment.domain.tasks import NewTask
 from samspil.runtime import audit
 from samspil.runtime.db import Connection
+from samspil.runtime.tasks import TaskFilters, TaskKey, task_page_query
 from schemas.envelope import Envelope
 from schemas.provider_reports import ProviderReport
 from schemas.referrals import ReferralRequested
@@ -284,38 +285,29 @@ async def close_task(conn: Connection, task_id: uuid.UUID, closed_by: str, note:
     )
 
 
-async def reports_for_citizen(conn: asyncpg.Pool, citizen_ref: str) -> list[asyncpg.Record]:
+async def reports_for_citizen(
+    conn: Connection | asyncpg.Pool, citizen_ref: str, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[asyncpg.Record]:
+    """A page of the citizen's case history, oldest first, the submission id breaking ties
+    (``limit + 1`` rows, after the key ``after``)."""
+    after_at, after_id = after or (datetime.min.replace(tzinfo=UTC), uuid.UUID(int=0))
     return await conn.fetch(
         "SELECT submission_id, kind, referral_id, provider_id, details, received_at FROM provider_report"
-        " WHERE citizen_ref = $1 ORDER BY received_at",
+        " WHERE citizen_ref = $1 AND (received_at, submission_id) > ($2, $3)"
+        " ORDER BY received_at, submission_id LIMIT $4",
         citizen_ref,
+        after_at,
+        after_id,
+        limit + 1,
     )
 
 
 async def list_tasks(
-    conn: Connection | asyncpg.Pool,
-    *,
-    status: str | None,
-    citizen_ref: str | None,
-    kind: str | None,
-    assignee: str | None = None,
-    overdue_on: date | None = None,
-    limit: int,
+    conn: Connection | asyncpg.Pool, filters: TaskFilters, after: TaskKey | None, limit: int
 ) -> list[asyncpg.Record]:
-    """Tasks, soonest due first; ``overdue_on`` keeps only those open and overdue on that day."""
-    return await conn.fetch(
-        f"SELECT {_TASK_COLUMNS} FROM caseworker_task"
-        " WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR citizen_ref = $2)"
-        " AND ($3::text IS NULL OR kind = $3) AND ($4::text IS NULL OR assignee = $4)"
-        " AND ($5::date IS NULL OR (status = 'open' AND due_on < $5))"
-        " ORDER BY due_on, created_at LIMIT $6",
-        status,
-        citizen_ref,
-        kind,
-        assignee,
-        overdue_on,
-        limit,
-    )
+    """A page of tasks, soonest due first (``limit + 1`` rows, after the key ``after``)."""
+    sql, args = task_page_query(_TASK_COLUMNS, filters, after, limit)
+    return await conn.fetch(sql, *args)
 
 
 async def get_task(

@@ -22,6 +22,7 @@ from employment.settings import EmploymentSettings
 from samspil.runtime.auth import Caller, Role, caller_with
 from samspil.runtime.errors import NotFound
 from samspil.runtime.http import problem_from_validation, problem_responses, unit_of_work
+from samspil.runtime.paging import Cursor, Limit, Page, page_of, read_cursor
 from samspil.runtime.pseudonym import Cpr, citizen_ref_for
 from schemas.commands import (
     AcceptHandover,
@@ -181,14 +182,39 @@ class ReportOut(BaseModel):
     received_at: datetime
 
 
-@router.get("/citizens/{citizen_ref}/history", response_model=list[ReportOut])
-async def case_history(citizen_ref: CitizenRefPath, request: Request, caller: Caseworker) -> list[ReportOut]:
-    """Every report the citizen's providers sent, oldest first: the case history."""
+class HistoryPage(Page[ReportOut]):
+    """A page of the case history: the providers' reports, oldest first."""
+
+
+def _history_key(raw: list[Any]) -> tuple[datetime, uuid.UUID]:
+    received_at, submission_id = raw
+    when = datetime.fromisoformat(received_at)
+    if when.tzinfo is None:
+        raise ValueError("a report's arrival has a time zone")
+    return when, uuid.UUID(str(submission_id))
+
+
+@router.get("/citizens/{citizen_ref}/history", response_model=HistoryPage)
+async def case_history(
+    citizen_ref: CitizenRefPath,
+    request: Request,
+    caller: Caseworker,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> HistoryPage:
+    """Every report the citizen's providers sent, oldest first: the case history, a page at a time."""
     pool = request.app.state.runtime.pool
     if await cases.citizen(pool, citizen_ref) is None:
         raise NotFound("No such citizen is enrolled", field="citizen_ref")
-    rows = await repository.reports_for_citizen(pool, citizen_ref)
-    return [ReportOut(**{**dict(row), "details": json.loads(row["details"])}) for row in rows]
+    after = read_cursor(cursor, _history_key) if cursor else None
+    rows = await repository.reports_for_citizen(pool, citizen_ref, after, limit)
+    page = page_of(
+        rows,
+        limit,
+        lambda row: ReportOut(**{**dict(row), "details": json.loads(row["details"])}),
+        lambda row: [row["received_at"].isoformat(), str(row["submission_id"])],
+    )
+    return HistoryPage(items=page.items, next_cursor=page.next_cursor)
 
 
 # -- contact course ---------------------------------------------------------------------------
@@ -529,12 +555,33 @@ async def add_case_note(
     return NoteOut(**dict(row))
 
 
-@router.get("/citizens/{citizen_ref}/notes", response_model=list[NoteOut])
-async def list_case_notes(citizen_ref: CitizenRefPath, request: Request, caller: Caseworker) -> list[NoteOut]:
+class NotePage(Page[NoteOut]):
+    """A page of the case notes, oldest first."""
+
+
+def _note_key(raw: list[Any]) -> int:
+    (note_id,) = raw
+    if not isinstance(note_id, int):
+        raise TypeError("not a note id")
+    return note_id
+
+
+@router.get("/citizens/{citizen_ref}/notes", response_model=NotePage)
+async def list_case_notes(
+    citizen_ref: CitizenRefPath,
+    request: Request,
+    caller: Caseworker,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> NotePage:
+    """The case notes, oldest first, a page at a time."""
     pool = request.app.state.runtime.pool
     if await cases.citizen(pool, citizen_ref) is None:
         raise NotFound("No such citizen is enrolled", field="citizen_ref")
-    return [NoteOut(**dict(row)) for row in await cases.notes(pool, citizen_ref)]
+    after = read_cursor(cursor, _note_key) if cursor else None
+    rows = await cases.notes(pool, citizen_ref, after, limit)
+    page = page_of(rows, limit, lambda row: NoteOut(**dict(row)), lambda row: [row["id"]])
+    return NotePage(items=page.items, next_cursor=page.next_cursor)
 
 
 # -- parked citizens --------------------------------------------------------------------------
@@ -550,15 +597,35 @@ class ParkedCitizen(BaseModel):
     last_plan_change_on: date | None
 
 
-@router.get("/reports/parked-citizens", response_model=list[ParkedCitizen])
+class ParkedCitizenPage(Page[ParkedCitizen]):
+    """A page of the parked-citizens report, longest-standing first."""
+
+
+def _parked_key(raw: list[Any]) -> tuple[date, str]:
+    enrolled_on, citizen_ref = raw
+    if not isinstance(citizen_ref, str):
+        raise TypeError("not a citizen reference")
+    return date.fromisoformat(enrolled_on), citizen_ref
+
+
+@router.get("/reports/parked-citizens", response_model=ParkedCitizenPage)
 async def parked_citizens(
     request: Request,
     caller: Caseworker,
     months: Annotated[int | None, Query(ge=1, le=120)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> list[ParkedCitizen]:
+    cursor: Cursor = None,
+    limit: Limit = 200,
+) -> ParkedCitizenPage:
     """Citizens with no qualifying follow-up, no progress report and no plan change for
-    ``months`` months (default from the settings), longest-standing first."""
+    ``months`` months (default from the settings), longest-standing first, a page at a time
+    (pass the same ``months`` with the cursor)."""
     since = add_months(danish_today(), -(months or settings_of(request).parked_after_months))
-    rows = await cases.parked_citizens(request.app.state.runtime.pool, since, limit)
-    return [ParkedCitizen(**{**dict(row), "profile_tags": list(row["profile_tags"])}) for row in rows]
+    after = read_cursor(cursor, _parked_key) if cursor else None
+    rows = await cases.parked_citizens(request.app.state.runtime.pool, since, after, limit)
+    page = page_of(
+        rows,
+        limit,
+        lambda row: ParkedCitizen(**{**dict(row), "profile_tags": list(row["profile_tags"])}),
+        lambda row: [row["enrolled_on"].isoformat(), row["citizen_ref"]],
+    )
+    return ParkedCitizenPage(items=page.items, next_cursor=page.next_cursor)

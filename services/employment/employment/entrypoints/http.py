@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from employment.adapters import repository
 from employment.domain.tasks import TaskKind, TaskStatus
@@ -20,7 +20,10 @@ from employment.entrypoints.citizens_http import (
 )
 from employment.service_layer import handlers, tasks
 from employment.service_layer.messages import danish_today
+from employment.service_layer.task_actions import actions_for
 from samspil.runtime.http import Problem, problem_responses, unit_of_work
+from samspil.runtime.paging import Cursor, Limit, Page, page_of, read_cursor
+from samspil.runtime.tasks import TaskAction, TaskFilters, parse_task_key, task_key
 from schemas.commands import AssignTask, CloseTask, ReferCitizen
 from schemas.common import ContactPerson, LongText, Name, ProviderId, ShortText, Strict
 from schemas.envelope import CITIZEN_REF_PATTERN, CitizenRef
@@ -60,13 +63,23 @@ class TaskOut(BaseModel):
     closed_at: datetime | None
     closed_by: str | None
     close_note: str | None
+    actions: list[TaskAction] = Field(
+        description="The calls that complete the task (ids filled in); without a 'close' action the "
+        "task is bound to its decision and closes only by it."
+    )
+
+
+class TaskPage(Page[TaskOut]):
+    """A page of caseworker tasks, soonest due first."""
 
 
 def _task_out(row: Any) -> TaskOut:
+    details = json.loads(row["details"])
     return TaskOut(
-        **{name: row[name] for name in TaskOut.model_fields if name not in ("overdue", "details")},
+        **{name: row[name] for name in TaskOut.model_fields if name not in ("overdue", "details", "actions")},
         overdue=repository.is_overdue(row, danish_today()),
-        details=json.loads(row["details"]),
+        details=details,
+        actions=actions_for(TaskKind(row["kind"]), row["task_id"], row["citizen_ref"], details),
     )
 
 
@@ -139,7 +152,7 @@ async def withdraw_referral(
     return await get_referral(referral_id, request, caller)
 
 
-@router.get("/tasks", response_model=list[TaskOut])
+@router.get("/tasks", response_model=TaskPage)
 async def list_tasks(
     request: Request,
     caller: Caseworker,
@@ -148,19 +161,21 @@ async def list_tasks(
     kind: TaskKind | None = None,
     assignee: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     overdue: Annotated[bool, Query(description="Only open tasks past their due date.")] = False,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[TaskOut]:
-    """Caseworker tasks, soonest due first."""
-    rows = await repository.list_tasks(
-        request.app.state.runtime.pool,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> TaskPage:
+    """Caseworker tasks, soonest due first, a page at a time."""
+    filters = TaskFilters(
         status=task_status.value if task_status else None,
         citizen_ref=citizen_ref,
         kind=kind.value if kind else None,
         assignee=assignee,
         overdue_on=danish_today() if overdue else None,
-        limit=limit,
     )
-    return [_task_out(row) for row in rows]
+    after = read_cursor(cursor, parse_task_key) if cursor else None
+    rows = await repository.list_tasks(request.app.state.runtime.pool, filters, after, limit)
+    page = page_of(rows, limit, _task_out, task_key)
+    return TaskPage(items=page.items, next_cursor=page.next_cursor)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)

@@ -11,18 +11,13 @@ from employment.domain.actor import Actor
 from employment.domain.tasks import TaskKind, TaskStatus
 from employment.service_layer.messages import PROVIDER_SHARE_BASIS, emit, log_share, provider_recipient
 from employment.service_layer.plans import require_citizen
+from employment.service_layer.task_actions import actions_for
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import Conflict, Invalid, NotFound
+from samspil.runtime.tasks import require_closable_by_hand, require_open
 from schemas.commands import AddCaseNote, AssessAbsence, AssignTask, CloseTask
 from schemas.decisions import AbsenceAction, AbsenceAssessed
 from schemas.envelope import Envelope
-
-# Tasks closed by their own decision, not by a plain close.
-_CLOSED_BY_DECISION = {
-    TaskKind.RECONTACT_CITIZEN: "assess the absence (POST /v1/citizens/{citizen_ref}/absence-assessments)",
-    TaskKind.DECIDE_PLAN_CHANGE: "decide the request (POST /v1/citizens/{citizen_ref}/plan-change-decisions)",
-    TaskKind.DECIDE_HANDOVER: "accept or reject it (POST /v1/citizens/{citizen_ref}/handovers/{id}/accept)",
-}
 
 
 async def _task_of(conn: Connection, citizen_ref: str | None, task_id: object) -> asyncpg.Record:
@@ -36,8 +31,7 @@ async def assign_task(
     conn: Connection, command: AssignTask, actor: Actor, citizen_ref: str | None = None
 ) -> None:
     task = await _task_of(conn, citizen_ref, command.task_id)
-    if task["status"] != TaskStatus.OPEN.value:
-        raise Conflict("The task is closed", field="task_id", current_status=task["status"])
+    require_open(task["status"], "assigned")
     await repository.assign_task(conn, command.task_id, command.assignee)
 
 
@@ -45,11 +39,10 @@ async def close_task(
     conn: Connection, command: CloseTask, actor: Actor, citizen_ref: str | None = None
 ) -> None:
     task = await _task_of(conn, citizen_ref, command.task_id)
-    if task["status"] != TaskStatus.OPEN.value:
-        raise Conflict("The task is already closed", field="task_id", current_status=task["status"])
-    how = _CLOSED_BY_DECISION.get(TaskKind(task["kind"]))
-    if how is not None:
-        raise Conflict(f"This task is closed by its decision: {how}", field="task_id")
+    require_open(task["status"], "closed again")
+    require_closable_by_hand(
+        actions_for(TaskKind(task["kind"]), task["task_id"], task["citizen_ref"], json.loads(task["details"]))
+    )
     await repository.close_task(conn, command.task_id, actor.name, command.note)
 
 

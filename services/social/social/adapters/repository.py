@@ -12,6 +12,7 @@ import asyncpg
 
 from samspil.runtime import audit
 from samspil.runtime.db import Connection
+from samspil.runtime.tasks import TaskFilters, TaskKey, task_page_query
 from social.domain.tasks import NewTask
 
 Reader: TypeAlias = "Connection | asyncpg.Pool"
@@ -73,6 +74,72 @@ async def close_tasks(conn: Connection, citizen_ref: str, kind: str, key: str, v
         key,
         value,
         by,
+    )
+
+
+TASK_COLUMNS = (
+    "task_id, citizen_ref, kind, title, status, due_on, assignee, details, created_at, closed_at,"
+    " closed_by, close_note"
+)
+
+
+async def list_tasks(
+    conn: Reader, filters: TaskFilters, after: TaskKey | None, limit: int
+) -> list[asyncpg.Record]:
+    """A page of tasks, soonest due first (``limit + 1`` rows, after the key ``after``)."""
+    sql, args = task_page_query(TASK_COLUMNS, filters, after, limit)
+    return await conn.fetch(sql, *args)
+
+
+async def get_task(conn: Reader, task_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {TASK_COLUMNS} FROM caseworker_task WHERE task_id = $1" + (" FOR UPDATE" if lock else ""),
+        task_id,
+    )
+
+
+async def assign_task(conn: Connection, task_id: uuid.UUID, assignee: str) -> None:
+    await conn.execute("UPDATE caseworker_task SET assignee = $2 WHERE task_id = $1", task_id, assignee)
+
+
+async def close_task(conn: Connection, task_id: uuid.UUID, closed_by: str, note: str) -> None:
+    await conn.execute(
+        "UPDATE caseworker_task SET status = 'closed', closed_at = now(), closed_by = $2, close_note = $3"
+        " WHERE task_id = $1",
+        task_id,
+        closed_by,
+        note,
+    )
+
+
+async def notes(conn: Reader, citizen_ref: str, after: int, limit: int) -> list[dict[str, Any]]:
+    """A page of the citizen's case notes, oldest first (``limit + 1`` rows, after note ``after``)."""
+    return await rows(
+        conn,
+        "SELECT id, author, text, written_at FROM case_note WHERE citizen_ref = $1 AND id > $2"
+        " ORDER BY id LIMIT $3",
+        citizen_ref,
+        after,
+        limit + 1,
+    )
+
+
+async def disputes(
+    conn: Reader, open_only: bool, today: date, after: tuple[date, uuid.UUID], limit: int
+) -> list[dict[str, Any]]:
+    """A page of disputes, the soonest deadline first, the dispute id breaking ties (``limit + 1``
+    rows, after the key ``after``); ``overdue`` when open past its deadline on ``today``."""
+    return await rows(
+        conn,
+        "SELECT dispute_id, decision_id, citizen_ref, raised_by, employment_position, social_position,"
+        " rule_by, status, outcome, ruling, (status = 'open' AND rule_by < $2) AS overdue FROM dispute"
+        " WHERE (NOT $1 OR status = 'open') AND (rule_by, dispute_id) > ($3, $4)"
+        " ORDER BY rule_by, dispute_id LIMIT $5",
+        open_only,
+        today,
+        after[0],
+        after[1],
+        limit + 1,
     )
 
 

@@ -4,8 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 from samspil.runtime.calendar import add_working_days
+
+
+class TaskKind(StrEnum):
+    """Every kind of task the social team gets."""
+
+    READY_FOR_FURTHER_OFFERS = "ready-for-further-offers"
+    DECIDE_SOCIAL_PLAN_CHANGE = "decide-social-plan-change"
+    CONSIDER_EMPLOYMENT_DECISION = "consider-employment-decision"
+    RULE_DISPUTE = "rule-dispute"
+    DISPUTE_OVERDUE = "dispute-overdue"
+    APPLY_RULING = "apply-ruling"
+    HANDOVER_ACCEPTED = "handover-accepted"
+    HANDOVER_REJECTED = "handover-rejected"
+    RESOLVE_PLAN_CONFLICT = "resolve-plan-conflict"
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 @dataclass(frozen=True)

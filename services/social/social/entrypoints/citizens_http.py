@@ -4,6 +4,7 @@ model as the command topic and calls the same handler."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from samspil.runtime.auth import Caller, Role, caller_with
 from samspil.runtime.errors import NotFound
 from samspil.runtime.http import problem_from_validation, problem_responses, unit_of_work
+from samspil.runtime.paging import Cursor, Limit, page_of, read_cursor
 from samspil.runtime.pseudonym import Cpr, citizen_ref_for
 from schemas.commands import (
     AddSocialCaseNote,
@@ -294,19 +296,30 @@ async def decide_plan_change(
     return DecisionMade(decision_id=decision_id)
 
 
-@router.get("/disputes", response_model=list[views.DisputeListed])
+def _dispute_key(raw: list[Any]) -> tuple[date, uuid.UUID]:
+    rule_by, dispute_id = raw
+    return date.fromisoformat(rule_by), uuid.UUID(str(dispute_id))
+
+
+@router.get("/disputes", response_model=views.DisputePage)
 async def list_disputes(
-    request: Request, caller: Reader, open_only: Annotated[bool, Query(alias="open")] = True
-) -> list[dict[str, Any]]:
-    """Disputes for the joint specialist unit, the soonest deadline first."""
-    return await repository.rows(
-        request.app.state.runtime.pool,
-        "SELECT dispute_id, decision_id, citizen_ref, raised_by, employment_position, social_position,"
-        " rule_by, status, outcome, ruling, (status = 'open' AND rule_by < $2) AS overdue FROM dispute"
-        " WHERE NOT $1 OR status = 'open' ORDER BY rule_by LIMIT 500",
-        open_only,
-        danish_today(),
+    request: Request,
+    caller: Reader,
+    open_only: Annotated[bool, Query(alias="open")] = True,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> views.DisputePage:
+    """Disputes for the joint specialist unit, the soonest deadline first, a page at a time."""
+    after_on, after_id = read_cursor(cursor, _dispute_key) if cursor else (date.min, uuid.UUID(int=0))
+    pool = request.app.state.runtime.pool
+    rows = await repository.disputes(pool, open_only, danish_today(), (after_on, after_id), limit)
+    page = page_of(
+        rows,
+        limit,
+        views.DisputeListed.model_validate,
+        lambda row: [row["rule_by"].isoformat(), str(row["dispute_id"])],
     )
+    return views.DisputePage(items=page.items, next_cursor=page.next_cursor)
 
 
 class RulingIn(Strict):
@@ -347,13 +360,20 @@ async def add_case_note(
         await case.add_case_note(conn, citizen_ref, body, actor_of(caller))
 
 
-@router.get("/citizens/{citizen_ref}/notes", response_model=list[views.NoteOut])
+def _note_key(raw: list[Any]) -> int:
+    (note_id,) = raw
+    if not isinstance(note_id, int):
+        raise TypeError("not a note id")
+    return note_id
+
+
+@router.get("/citizens/{citizen_ref}/notes", response_model=views.NotePage)
 async def list_case_notes(
-    citizen_ref: CitizenRefPath, request: Request, caller: Reader
-) -> list[dict[str, Any]]:
+    citizen_ref: CitizenRefPath, request: Request, caller: Reader, cursor: Cursor = None, limit: Limit = 100
+) -> views.NotePage:
+    """The social case notes, oldest first, a page at a time."""
     await _known(request, citizen_ref)
-    return await repository.rows(
-        request.app.state.runtime.pool,
-        "SELECT id, author, text, written_at FROM case_note WHERE citizen_ref = $1 ORDER BY id",
-        citizen_ref,
-    )
+    after = read_cursor(cursor, _note_key) if cursor else 0
+    rows = await repository.notes(request.app.state.runtime.pool, citizen_ref, after, limit)
+    page = page_of(rows, limit, views.NoteOut.model_validate, lambda row: [row["id"]])
+    return views.NotePage(items=page.items, next_cursor=page.next_cursor)

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel
 
+from samspil.runtime.paging import Page
 from schemas.plans import JobPlanActivity, SocialMeasure
 
 
@@ -95,6 +96,10 @@ class DisputeListed(DisputeOut):
     overdue: bool
 
 
+class DisputePage(Page[DisputeListed]):
+    """A page of disputes, the soonest deadline first."""
+
+
 class ReadinessOut(BaseModel):
     ready: bool
     assessment: str
@@ -129,6 +134,10 @@ class NoteOut(BaseModel):
     author: str
     text: str
     written_at: datetime
+
+
+class NotePage(Page[NoteOut]):
+    """A page of the social case notes, oldest first."""
 
 
 class SocialCaseOut(BaseModel):
