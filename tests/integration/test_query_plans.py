@@ -36,6 +36,7 @@ from provider_gateway.entrypoints import guards
 from provider_gateway.entrypoints import http as gateway_http
 from provider_gateway.service_layer import handlers as gateway_handlers
 from samspil.runtime.db import migrate
+from samspil.runtime.paging import make_cursor
 from schemas.common import Department
 from schemas.decisions import ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
@@ -264,18 +265,19 @@ async def caseworker_task_list(db: Recorders) -> None:
 
 
 async def provider_feed(db: Recorders) -> None:
-    """GET /v1/feed?after=...: the gateway's route itself, on the recorder as its pool, for one
+    """GET /v1/feed?cursor=...: the gateway's route itself, on the recorder as its pool, for one
     provider among many. (For a provider with a large share of all rows the planner may rightly
-    walk the feed in seq order and skip the others' rows; with many providers it must not.)"""
+    walk the feed in position order and skip the others' rows; with many providers it must not.)"""
     provider = "bench-p-7"
     after = await db.gateway.conn.fetchval(
-        "SELECT seq FROM provider_feed WHERE provider_id = $1 ORDER BY seq OFFSET 10 LIMIT 1", provider
+        "SELECT position FROM provider_feed WHERE provider_id = $1 ORDER BY position OFFSET 10 LIMIT 1",
+        provider,
     )
     request = SimpleNamespace(
         app=SimpleNamespace(state=SimpleNamespace(runtime=SimpleNamespace(pool=db.gateway)))
     )
     claims = TokenClaims(provider, provider, 0)
-    page = await gateway_http.feed(request, claims, after=after, limit=100)  # type: ignore[arg-type]
+    page = await gateway_http.feed(request, claims, cursor=make_cursor([after]), after=None, limit=100)  # type: ignore[arg-type]
     assert page.items and all(item.seq > after for item in page.items)
 
 
@@ -297,7 +299,10 @@ HOT_PATHS = {
     "caseworker task list": HotPath(
         caseworker_task_list, ("employment", "DROP INDEX caseworker_task_by_assignee")
     ),
-    "provider feed": HotPath(provider_feed, ("gateway", "DROP INDEX provider_feed_by_provider")),
+    "provider feed": HotPath(
+        provider_feed,
+        ("gateway", "DROP INDEX provider_feed_by_provider; DROP INDEX provider_feed_by_position"),
+    ),
 }
 
 

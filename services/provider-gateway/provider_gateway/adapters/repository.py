@@ -114,6 +114,40 @@ async def referrals_for_provider(
     )
 
 
+async def feed_for_provider(
+    conn: Connection | asyncpg.Pool, provider_id: str, *, after: int, limit: int
+) -> list[asyncpg.Record]:
+    """The provider's feed entries after a position, in order. Positions are given at commit
+    (migration 008), so every entry below the last one returned is already visible."""
+    return await conn.fetch(
+        "SELECT position AS seq, kind, referral_id, submission_id, data, at FROM provider_feed"
+        " WHERE provider_id = $1 AND position > $2 ORDER BY position LIMIT $3",
+        provider_id,
+        after,
+        limit,
+    )
+
+
+async def insert_feed_entry(
+    conn: Connection,
+    provider_id: str,
+    kind: str,
+    referral_id: uuid.UUID | None,
+    submission_id: uuid.UUID | None,
+    data: dict[str, Any],
+) -> None:
+    """A new entry in the provider's feed; it gets its position when the transaction commits."""
+    await conn.execute(
+        "INSERT INTO provider_feed (provider_id, kind, referral_id, submission_id, data)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb)",
+        provider_id,
+        kind,
+        referral_id,
+        submission_id,
+        json.dumps(data),
+    )
+
+
 async def insert_submission(
     conn: Connection, submission_id: uuid.UUID, provider_id: str, referral_id: uuid.UUID, kind: str
 ) -> None:

@@ -319,15 +319,8 @@ async def _to_feed(
     submission_id: uuid.UUID | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    await conn.execute(
-        "INSERT INTO provider_feed (provider_id, kind, referral_id, submission_id, data)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb)",
-        provider_id,
-        kind,
-        referral_id,
-        submission_id,
-        json.dumps(data or {}),
-    )
+    """The one place a feed entry is written (what reacts to new entries hooks on here)."""
+    await repository.insert_feed_entry(conn, provider_id, kind, referral_id, submission_id, data or {})
 
 
 def new_submission_id() -> uuid.UUID:
