@@ -30,6 +30,7 @@ from employment.adapters import repository as employment_repository
 from employment.service_layer import handlers as employment_handlers
 from employment.service_layer.course import CourseRules, announce_due_follow_ups
 from employment.service_layer.messages import danish_today
+from employment.service_layer.progress_reports import ProgressRules, announce_progress_reports
 from provider_gateway.adapters import repository as gateway_repository
 from provider_gateway.domain.credentials import TokenClaims
 from provider_gateway.entrypoints import guards
@@ -224,7 +225,14 @@ async def report_to_task(db: Recorders) -> None:
         dataschema=notice.dataschema,
         correlationid=submission_id,
     )
-    await employment_handlers.receive_report(db.employment, envelope, notice, 2, CourseRules())  # type: ignore[arg-type]
+    await employment_handlers.receive_report(
+        db.employment,  # type: ignore[arg-type]
+        envelope,
+        notice,
+        2,
+        CourseRules(),
+        ProgressRules(),
+    )
     assert await employment_repository.task_for_source(db.employment, envelope.id) is not None  # type: ignore[arg-type]
     received = ReportReceived(
         submission_id=submission_id,
@@ -248,6 +256,16 @@ async def overdue_scan(db: Recorders) -> None:
     """The contact-course scheduler's round, over courses made due for it."""
     await db.employment.conn.execute(size.MAKE_DUE, SEEDED - 40, SEEDED)
     announced = await announce_due_follow_ups(db.employment, danish_today(), CourseRules(), batch=25)  # type: ignore[arg-type]
+    assert announced == 40
+
+
+async def progress_report_scan(db: Recorders) -> None:
+    """The scheduler's progress-report round, over referrals whose report is overdue."""
+    await db.employment.conn.execute(
+        "UPDATE referral SET progress_period_from = current_date - 40, progress_alarm_on = current_date - 1"
+        " WHERE referral_id IN (SELECT referral_id FROM referral ORDER BY referral_id LIMIT 40)"
+    )
+    announced = await announce_progress_reports(db.employment, danish_today(), ProgressRules(), batch=25)  # type: ignore[arg-type]
     assert announced == 40
 
 
@@ -296,6 +314,9 @@ HOT_PATHS = {
         report_to_task, ("gateway", "ALTER TABLE submission DROP CONSTRAINT submission_pkey CASCADE")
     ),
     "overdue scan": HotPath(overdue_scan, ("employment", "DROP INDEX contact_course_alarm")),
+    "progress report scan": HotPath(
+        progress_report_scan, ("employment", "DROP INDEX referral_progress_alarm")
+    ),
     "caseworker task list": HotPath(
         caseworker_task_list, ("employment", "DROP INDEX caseworker_task_by_assignee")
     ),

@@ -55,6 +55,19 @@ class ReferralOut(BaseModel):
     expected_end_on: date | None
     citizen_display_name: str
     updated_at: datetime
+    reporting_interval_days: int | None = Field(
+        description="Days between the progress reports you are obliged to send, as agreed with the "
+        "jobcenter; null for referrals made before reporting was tracked."
+    )
+    progress_report_due_on: date | None = Field(
+        description="When your next progress report (POST .../progress-reports) is due: the "
+        "interval after the citizen started, then after each report; null until the start. You "
+        "are reminded in the feed (progress-report-due) a few days before."
+    )
+    progress_report_overdue_since: date | None = Field(
+        description="Set while a progress report that was due has not arrived (the jobcenter "
+        "follows it up); cleared by the next progress report you send."
+    )
 
 
 class StatusChange(BaseModel):
