@@ -26,3 +26,6 @@ CREATE INDEX referral_progress_alarm ON referral (progress_alarm_on) WHERE progr
 ALTER TABLE provider_report ADD COLUMN due_on date, ADD COLUMN on_time boolean;
 CREATE INDEX provider_report_progress_by_time ON provider_report (received_at)
     WHERE kind = 'progress-report';
+-- The referrals marked now (for the KPIs' "overdue now"), without reading the others.
+CREATE INDEX referral_progress_overdue ON referral (progress_report_overdue_since)
+    WHERE progress_report_overdue_since IS NOT NULL;
