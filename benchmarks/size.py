@@ -33,6 +33,7 @@ from benchmarks import setup
 from benchmarks.raw import row
 from samspil.local.runner import LocalStack
 from samspil.runtime.db import Connection
+from samspil.runtime.paging import make_cursor
 
 PROVIDER = "bench-size"
 PROVIDER_REFERRALS = 2000
@@ -272,10 +273,10 @@ async def feed(stack: LocalStack, env: Mapping[str, str], requests: int, concurr
     """GET /v1/feed pages of 100 from random points in the benchmark provider's feed, per second."""
     gateway_db = await asyncpg.connect(env["PROVIDER_GATEWAY_DATABASE_URL"])
     try:
-        seqs = [
-            row["seq"]
+        positions = [
+            row["position"]
             for row in await gateway_db.fetch(
-                "SELECT seq FROM provider_feed WHERE provider_id = $1 ORDER BY seq LIMIT $2",
+                "SELECT position FROM provider_feed WHERE provider_id = $1 ORDER BY position LIMIT $2",
                 PROVIDER,
                 PROVIDER_REFERRALS - 100,
             )
@@ -287,7 +288,10 @@ async def feed(stack: LocalStack, env: Mapping[str, str], requests: int, concurr
 
         async def one(index: int) -> None:
             answer = await setup.send(
-                gateway, "GET", "/v1/feed", params={"after": picks.choice(seqs), "limit": 100}
+                gateway,
+                "GET",
+                "/v1/feed",
+                params={"cursor": make_cursor([picks.choice(positions)]), "limit": 100},
             )
             assert answer.status_code == 200 and len(answer.json()["items"]) == 100, answer.text
 

@@ -17,7 +17,7 @@ from schemas.contact_course import FollowUpKind, PostponementReason, other_reaso
 from schemas.decisions import AbsenceAction, PlanChangeDecision
 from schemas.disputes import RulingOutcome
 from schemas.plans import JobPlanActivity, SocialMeasure
-from schemas.referrals import Offer
+from schemas.referrals import DEFAULT_REPORTING_INTERVAL_DAYS, Offer, ReportingIntervalDays
 from schemas.topics import EMPLOYMENT_COMMANDS, SOCIAL_COMMANDS
 
 _TEAM = "Jobcenter Nord, team 3"
@@ -219,6 +219,11 @@ class ReferCitizen(CommandData):
     job_plan_goal: ShortText | None = None
     citizen_display_name: Name
     jobcenter_contact: ContactPerson
+    reporting_interval_days: ReportingIntervalDays = Field(
+        default=DEFAULT_REPORTING_INTERVAL_DAYS,
+        description="Days between the provider's progress reports (28, four weeks, when not given); "
+        "the first is due this many days after the citizen starts.",
+    )
 
 
 class WithdrawReferral(CommandData):

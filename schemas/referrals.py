@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import ConfigDict, Field, JsonValue, ValidationInfo, field_validator
 
@@ -106,6 +106,19 @@ _OFFER_EXAMPLE: dict[str, JsonValue] = {
 }
 
 
+# Days between a provider's progress reports on a referral, as the jobcenter agrees them.
+ReportingIntervalDays = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=182,
+        description="Days between the provider's progress reports, as agreed (1-182).",
+        examples=[28],
+    ),
+]
+DEFAULT_REPORTING_INTERVAL_DAYS = 28
+
+
 class ReferralRequested(EventData):
     """The jobcenter referred a citizen to an offer at a provider. Carries what the provider
     needs and no more: never a CPR number, case notes or social-plan details."""
@@ -135,6 +148,89 @@ class ReferralRequested(EventData):
     )
     citizen_display_name: Name = Field(description="How the provider addresses the citizen.")
     jobcenter_contact: ContactPerson = Field(description="Whom at the jobcenter the provider contacts.")
+    reporting_interval_days: ReportingIntervalDays | None = Field(
+        default=None,
+        description="Days between the provider's progress reports, as agreed; the first is due "
+        "this long after the citizen starts. Absent from referrals made before reporting was tracked.",
+    )
+
+
+class ProgressReportScheduled(EventData):
+    """When the provider's next progress report on a referral is due, set anew: the citizen
+    started the offer, the jobcenter changed the agreed interval, or a progress report arrived
+    (which also clears the mark of a report that was overdue)."""
+
+    event_type = "dk.samspil.employment.progress-report.scheduled.v1"
+    topic = EMPLOYMENT_EVENTS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "referral_id": "6f1c2a4e-8d1b-4a57-9f0e-3c5d7b9a1e20",
+                    "provider_id": "aktivcenter-nord",
+                    "reporting_interval_days": 28,
+                    "due_on": "2027-01-12",
+                }
+            ]
+        }
+    )
+
+    referral_id: uuid.UUID
+    provider_id: ProviderId
+    reporting_interval_days: ReportingIntervalDays
+    due_on: date | None = Field(
+        default=None, description="When the next progress report is due; null until the citizen starts."
+    )
+    overdue_since: date | None = Field(
+        default=None, description="Set while a report that was due has not arrived: the day after it was due."
+    )
+
+
+class ProgressReportDueSoon(EventData):
+    """The provider's next progress report on a referral is due in a few days."""
+
+    event_type = "dk.samspil.employment.progress-report.due-soon.v1"
+    topic = EMPLOYMENT_EVENTS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "referral_id": "6f1c2a4e-8d1b-4a57-9f0e-3c5d7b9a1e20",
+                    "provider_id": "aktivcenter-nord",
+                    "due_on": "2027-01-12",
+                    "days_left": 5,
+                }
+            ]
+        }
+    )
+
+    referral_id: uuid.UUID
+    provider_id: ProviderId
+    due_on: date
+    days_left: int = Field(ge=0, description="Days from the announcement to the due date.")
+
+
+class ProgressReportOverdue(EventData):
+    """A progress report the provider was obliged to send on a referral did not arrive by its
+    due date: a caseworker follows it up, and the referral is marked until the next report."""
+
+    event_type = "dk.samspil.employment.progress-report.overdue.v1"
+    topic = EMPLOYMENT_EVENTS
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "referral_id": "6f1c2a4e-8d1b-4a57-9f0e-3c5d7b9a1e20",
+                    "provider_id": "aktivcenter-nord",
+                    "due_on": "2027-01-12",
+                }
+            ]
+        }
+    )
+
+    referral_id: uuid.UUID
+    provider_id: ProviderId
+    due_on: date
 
 
 class ReferralTransition(EventData):

@@ -128,8 +128,13 @@ async def test_the_feed_lists_what_changed_for_the_provider_in_order(running_sta
         ]
         assert page["items"][0]["referral_id"] == referral_id
         assert submitted.json()["submission_id"] in {item["submission_id"] for item in page["items"]}
-        later = (await gateway.get("/v1/feed", params={"after": page["next_after"]})).json()
-        assert later["items"] == [] and later["next_after"] == page["next_after"]
+        later = (await gateway.get("/v1/feed", params={"cursor": page["next_cursor"]})).json()
+        assert later["items"] == [] and later["next_cursor"] == page["next_cursor"]
+        # Pollers of the first version page with ?after= and next_after, deprecated but kept.
+        deprecated = (await gateway.get("/v1/feed", params={"after": page["next_after"]})).json()
+        assert deprecated["items"] == [] and deprecated["next_after"] == page["next_after"]
+        rest = (await gateway.get("/v1/feed", params={"after": page["items"][0]["seq"]})).json()
+        assert rest["items"] == page["items"][1:]
 
 
 async def test_provider_b_can_do_nothing_with_provider_as_referral_and_every_attempt_is_audited(

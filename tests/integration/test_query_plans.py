@@ -30,12 +30,14 @@ from employment.adapters import repository as employment_repository
 from employment.service_layer import handlers as employment_handlers
 from employment.service_layer.course import CourseRules, announce_due_follow_ups
 from employment.service_layer.messages import danish_today
+from employment.service_layer.progress_reports import ProgressRules, announce_progress_reports
 from provider_gateway.adapters import repository as gateway_repository
 from provider_gateway.domain.credentials import TokenClaims
 from provider_gateway.entrypoints import guards
 from provider_gateway.entrypoints import http as gateway_http
 from provider_gateway.service_layer import handlers as gateway_handlers
 from samspil.runtime.db import migrate
+from samspil.runtime.paging import make_cursor
 from samspil.runtime.tasks import TaskFilters, parse_task_key, task_key
 from schemas.common import Department
 from schemas.decisions import ReportOutcome, ReportReceived
@@ -259,7 +261,14 @@ async def report_to_task(db: Recorders) -> None:
         dataschema=notice.dataschema,
         correlationid=submission_id,
     )
-    await employment_handlers.receive_report(db.employment, envelope, notice, 2, CourseRules())  # type: ignore[arg-type]
+    await employment_handlers.receive_report(
+        db.employment,  # type: ignore[arg-type]
+        envelope,
+        notice,
+        2,
+        CourseRules(),
+        ProgressRules(),
+    )
     assert await employment_repository.task_for_source(db.employment, envelope.id) is not None  # type: ignore[arg-type]
     received = ReportReceived(
         submission_id=submission_id,
@@ -283,6 +292,16 @@ async def overdue_scan(db: Recorders) -> None:
     """The contact-course scheduler's round, over courses made due for it."""
     await db.employment.conn.execute(size.MAKE_DUE, SEEDED - 40, SEEDED)
     announced = await announce_due_follow_ups(db.employment, danish_today(), CourseRules(), batch=25)  # type: ignore[arg-type]
+    assert announced == 40
+
+
+async def progress_report_scan(db: Recorders) -> None:
+    """The scheduler's progress-report round, over referrals whose report is overdue."""
+    await db.employment.conn.execute(
+        "UPDATE referral SET progress_period_from = current_date - 40, progress_alarm_on = current_date - 1"
+        " WHERE referral_id IN (SELECT referral_id FROM referral ORDER BY referral_id LIMIT 40)"
+    )
+    announced = await announce_progress_reports(db.employment, danish_today(), ProgressRules(), batch=25)  # type: ignore[arg-type]
     assert announced == 40
 
 
@@ -345,18 +364,19 @@ async def open_disputes(db: Recorders) -> None:
 
 
 async def provider_feed(db: Recorders) -> None:
-    """GET /v1/feed?after=...: the gateway's route itself, on the recorder as its pool, for one
+    """GET /v1/feed?cursor=...: the gateway's route itself, on the recorder as its pool, for one
     provider among many. (For a provider with a large share of all rows the planner may rightly
-    walk the feed in seq order and skip the others' rows; with many providers it must not.)"""
+    walk the feed in position order and skip the others' rows; with many providers it must not.)"""
     provider = "bench-p-7"
     after = await db.gateway.conn.fetchval(
-        "SELECT seq FROM provider_feed WHERE provider_id = $1 ORDER BY seq OFFSET 10 LIMIT 1", provider
+        "SELECT position FROM provider_feed WHERE provider_id = $1 ORDER BY position OFFSET 10 LIMIT 1",
+        provider,
     )
     request = SimpleNamespace(
         app=SimpleNamespace(state=SimpleNamespace(runtime=SimpleNamespace(pool=db.gateway)))
     )
     claims = TokenClaims(provider, provider, 0)
-    page = await gateway_http.feed(request, claims, after=after, limit=100)  # type: ignore[arg-type]
+    page = await gateway_http.feed(request, claims, cursor=make_cursor([after]), after=None, limit=100)  # type: ignore[arg-type]
     assert page.items and all(item.seq > after for item in page.items)
 
 
@@ -375,6 +395,9 @@ HOT_PATHS = {
         report_to_task, ("gateway", "ALTER TABLE submission DROP CONSTRAINT submission_pkey CASCADE")
     ),
     "overdue scan": HotPath(overdue_scan, ("employment", "DROP INDEX contact_course_alarm")),
+    "progress report scan": HotPath(
+        progress_report_scan, ("employment", "DROP INDEX referral_progress_alarm")
+    ),
     "caseworker task list": HotPath(
         caseworker_task_list, ("employment", "DROP INDEX caseworker_task_by_assignee_page")
     ),
@@ -382,7 +405,10 @@ HOT_PATHS = {
         citizen_task_list, ("employment", "DROP INDEX caseworker_task_by_citizen_page")
     ),
     "case history": HotPath(case_history_page, ("employment", "DROP INDEX provider_report_by_citizen_page")),
-    "provider feed": HotPath(provider_feed, ("gateway", "DROP INDEX provider_feed_by_provider")),
+    "provider feed": HotPath(
+        provider_feed,
+        ("gateway", "DROP INDEX provider_feed_by_provider; DROP INDEX provider_feed_by_position"),
+    ),
     "social task list": HotPath(social_task_list, ("social", "DROP INDEX social_task_by_assignee_page")),
     "social citizen task list": HotPath(
         social_citizen_task_list, ("social", "DROP INDEX social_task_by_citizen_page")

@@ -4,6 +4,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from employment.enrolment_settings import EnrolmentSettings
+from employment.service_layer.progress_reports import ProgressRules
 from samspil.runtime.auth import EMPLOYMENT_AUDIENCE, StaffAuthSettings
 from samspil.runtime.settings import RuntimeSettings
 
@@ -35,6 +36,25 @@ class EmploymentSettings(RuntimeSettings, StaffAuthSettings, EnrolmentSettings):
     contact_course_scan_seconds: float = Field(
         default=60.0, gt=0, description="How often the scheduler looks for reminders and overdue follow-ups."
     )
+    progress_report_notice_days: int = Field(
+        default=5,
+        ge=0,
+        le=30,
+        description="Days before a progress report is due that the provider is reminded "
+        "(a progress-report-due entry in its feed).",
+    )
+    progress_report_task_working_days: int = Field(
+        default=3,
+        ge=1,
+        le=30,
+        description="Working days the caseworker has to chase a progress report that did not arrive.",
+    )
     parked_after_months: int = Field(
         default=12, ge=1, le=120, description="Default period for the parked-citizens report."
     )
+
+    def progress_rules(self) -> ProgressRules:
+        return ProgressRules(
+            notice_days=self.progress_report_notice_days,
+            task_working_days=self.progress_report_task_working_days,
+        )

@@ -18,7 +18,7 @@ from samspil.runtime.db import Connection
 from samspil.runtime.tasks import TaskFilters, TaskKey, task_page_query
 from schemas.envelope import Envelope
 from schemas.provider_reports import ProviderReport
-from schemas.referrals import ReferralRequested
+from schemas.referrals import CLOSED_STATUSES, ReferralRequested
 
 _TASK_COLUMNS = (
     "task_id, citizen_ref, kind, title, status, due_on, referral_id, provider_id,"
@@ -26,13 +26,19 @@ _TASK_COLUMNS = (
 )
 
 
-async def insert_referral(conn: Connection, citizen_ref: str, referral: ReferralRequested) -> bool:
-    """Store the referral; False when one with its id exists."""
+async def insert_referral(
+    conn: Connection,
+    citizen_ref: str,
+    referral: ReferralRequested,
+    reporting_interval_days: int,
+) -> bool:
+    """Store the referral with its reporting interval; False when one with its id exists."""
     offer = referral.offer
     inserted = await conn.fetchval(
         "INSERT INTO referral (referral_id, citizen_ref, provider_id, offer_kind, offer_title,"
-        " hours_per_week, starts_on, expected_end_on, citizen_display_name)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (referral_id) DO NOTHING RETURNING true",
+        " hours_per_week, starts_on, expected_end_on, citizen_display_name, reporting_interval_days)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+        " ON CONFLICT (referral_id) DO NOTHING RETURNING true",
         referral.referral_id,
         citizen_ref,
         referral.provider_id,
@@ -42,6 +48,7 @@ async def insert_referral(conn: Connection, citizen_ref: str, referral: Referral
         offer.starts_on,
         offer.expected_end_on,
         referral.citizen_display_name,
+        reporting_interval_days,
     )
     return bool(inserted)
 
@@ -51,7 +58,8 @@ async def referral(
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT referral_id, citizen_ref, provider_id, offer_kind, offer_title, hours_per_week, starts_on,"
-        " expected_end_on, citizen_display_name, status, created_at FROM referral WHERE referral_id = $1"
+        " expected_end_on, citizen_display_name, status, created_at, reporting_interval_days,"
+        " progress_report_due_on, progress_report_overdue_since FROM referral WHERE referral_id = $1"
         + (" FOR UPDATE" if lock else ""),
         referral_id,
     )
@@ -67,7 +75,15 @@ async def set_referral_status(
     reason: str | None,
     source_event_id: uuid.UUID | None = None,
 ) -> None:
-    await conn.execute("UPDATE referral SET status = $2 WHERE referral_id = $1", referral_id, status)
+    # A closed referral awaits no progress report: the scheduler stops looking at it.
+    await conn.execute(
+        "UPDATE referral SET status = $2,"
+        " progress_alarm_on = CASE WHEN $2 = ANY($3::text[]) THEN NULL ELSE progress_alarm_on END"
+        " WHERE referral_id = $1",
+        referral_id,
+        status,
+        sorted(CLOSED_STATUSES),
+    )
     await conn.execute(
         "INSERT INTO referral_status_change"
         " (referral_id, status, changed_by, occurred_on, reason, source_event_id)"

@@ -19,6 +19,7 @@ class TaskKind(StrEnum):
     APPLY_RULING = "apply-ruling"
     DISPUTE_OVERDUE = "dispute-overdue"
     CONSIDER_SOCIAL_DECISION = "consider-social-decision"
+    CHASE_PROGRESS_REPORT = "chase-progress-report"
 
 
 class TaskStatus(StrEnum):
@@ -89,4 +90,14 @@ def plan_conflict_task(detected_on: date, rule: str) -> NewTask:
         kind=TaskKind.RESOLVE_PLAN_CONFLICT,
         title=f"Resolve a conflict between the job plan and the social plan ({rule})",
         due_on=add_working_days(detected_on, PLAN_CONFLICT_DAYS),
+    )
+
+
+def overdue_progress_report_task(noticed_on: date, due_on: date, working_days: int) -> NewTask:
+    """The provider did not send a progress report it was obliged to send by ``due_on``: the
+    caseworker chases it (the next report that arrives closes the task)."""
+    return NewTask(
+        kind=TaskKind.CHASE_PROGRESS_REPORT,
+        title=f"Chase the provider's progress report, due {due_on.isoformat()} and not received",
+        due_on=add_working_days(noticed_on, working_days),
     )

@@ -79,11 +79,15 @@ def subscription(settings: EmploymentSettings) -> Subscription:
     rules = settings.course_rules()
     basis = settings.job_plan_share_basis
 
+    progress = settings.progress_rules()
+
     async def on_report(conn: Connection, envelope: Envelope, data: Any) -> None:
-        await handlers.receive_report(conn, envelope, data, settings.absence_task_working_days, rules)
+        await handlers.receive_report(
+            conn, envelope, data, settings.absence_task_working_days, rules, progress
+        )
 
     async def on_reports(conn: Connection, reports: Sequence[tuple[Envelope, Any]]) -> None:
-        await handlers.receive_reports(conn, reports, settings.absence_task_working_days)
+        await handlers.receive_reports(conn, reports, settings.absence_task_working_days, progress)
 
     async def record_follow_up(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
         await course.record_follow_up(conn, ref, cmd, actor, danish_today(), rules, env)

@@ -17,8 +17,9 @@ from employment.entrypoints.citizens_http import (
     CitizenRefPath,
     actor_of,
     command_from,
+    settings_of,
 )
-from employment.service_layer import handlers, tasks
+from employment.service_layer import handlers, progress_reports, tasks
 from employment.service_layer.messages import danish_today
 from employment.service_layer.task_actions import actions_for
 from samspil.runtime.http import Problem, problem_responses, unit_of_work
@@ -27,7 +28,13 @@ from samspil.runtime.tasks import TaskAction, TaskFilters, parse_task_key, task_
 from schemas.commands import AssignTask, CloseTask, ReferCitizen
 from schemas.common import ContactPerson, LongText, Name, ProviderId, ShortText, Strict
 from schemas.envelope import CITIZEN_REF_PATTERN, CitizenRef
-from schemas.referrals import Offer, ReferralRequested, ReferralStatus
+from schemas.referrals import (
+    DEFAULT_REPORTING_INTERVAL_DAYS,
+    Offer,
+    ReferralRequested,
+    ReferralStatus,
+    ReportingIntervalDays,
+)
 
 router = APIRouter(prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422))
 
@@ -41,6 +48,11 @@ class ReferralIn(Strict):
     job_plan_goal: ShortText | None = None
     citizen_display_name: Name
     jobcenter_contact: ContactPerson
+    reporting_interval_days: ReportingIntervalDays = Field(
+        default=DEFAULT_REPORTING_INTERVAL_DAYS,
+        description="Days between the provider's progress reports (28, four weeks, when not given); "
+        "the first is due this many days after the citizen starts.",
+    )
 
 
 class ReferralCreated(BaseModel):
@@ -125,6 +137,15 @@ class ReferralOut(BaseModel):
     expected_end_on: date | None
     citizen_display_name: str
     status: ReferralStatus
+    reporting_interval_days: int = Field(description="Days between the provider's progress reports.")
+    progress_report_due_on: date | None = Field(
+        description="When the provider's next progress report is due; null until the citizen "
+        "starts the offer."
+    )
+    progress_report_overdue_since: date | None = Field(
+        description="Set while a progress report that was due has not arrived (a task chases it); "
+        "cleared when the next report arrives."
+    )
     status_history: list[StatusChangeOut]
 
 
@@ -149,6 +170,25 @@ async def withdraw_referral(
     """Withdraw (cancel) a referral; the provider sees it cancelled through the gateway."""
     async with unit_of_work(request) as conn:
         await handlers.withdraw_referral(conn, referral_id, body.reason, danish_today())
+    return await get_referral(referral_id, request, caller)
+
+
+class ReportingIntervalIn(Strict):
+    reporting_interval_days: ReportingIntervalDays
+
+
+@router.post("/referrals/{referral_id}/reporting-interval", response_model=ReferralOut)
+async def change_reporting_interval(
+    referral_id: uuid.UUID, body: ReportingIntervalIn, request: Request, caller: Caseworker
+) -> ReferralOut:
+    """Agree a new interval for the provider's progress reports: the report awaited is then due
+    that many days after its period began (the citizen's start or the last report); the provider
+    sees the new due date through the gateway. Before the citizen starts, only the interval
+    changes."""
+    async with unit_of_work(request) as conn:
+        await progress_reports.change_reporting_interval(
+            conn, referral_id, body.reporting_interval_days, settings_of(request).progress_rules()
+        )
     return await get_referral(referral_id, request, caller)
 
 

@@ -1,6 +1,6 @@
-"""The jobcenter's clock: contact-course reminders and overdue follow-ups, and the objection windows it
-holds. Every replica runs it; each alarm is still announced once. Its retention worker purges the
-messaging tables past their retention."""
+"""The jobcenter's clock: contact-course reminders and overdue follow-ups, progress reports due
+soon and overdue, and the objection windows it holds. Every replica runs it; each alarm is still
+announced once. Its retention worker purges the messaging tables past their retention."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import structlog
 
 from employment.service_layer.course import announce_due_follow_ups
 from employment.service_layer.messages import danish_today
+from employment.service_layer.progress_reports import announce_progress_reports
 from employment.service_layer.protocol import settle_objection_windows
 from employment.settings import EmploymentSettings
 from samspil.runtime import retention
@@ -24,6 +25,7 @@ log = structlog.get_logger("employment.scheduler")
 def worker(settings: EmploymentSettings) -> Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]:
     async def run(pool: asyncpg.Pool) -> None:
         rules = settings.course_rules()
+        progress = settings.progress_rules()
         while True:
             try:
                 with scheduler_run():
@@ -31,6 +33,9 @@ def worker(settings: EmploymentSettings) -> Callable[[asyncpg.Pool], Coroutine[A
                     announced = await announce_due_follow_ups(pool, today, rules)
                     if announced:
                         log.info("follow-up alarms announced", count=announced)
+                    reporting = await announce_progress_reports(pool, today, progress)
+                    if reporting:
+                        log.info("progress-report alarms announced", count=reporting)
                     settled = await settle_objection_windows(pool, today)
                     if settled:
                         log.info("social-plan decisions final without objection", count=settled)

@@ -18,6 +18,8 @@ from employment.domain.tasks import (
 from employment.service_layer import course
 from employment.service_layer.messages import DANISH_TIME, SOURCE, emit, emit_all
 from employment.service_layer.plans import require_citizen
+from employment.service_layer.progress_reports import ProgressRules, progress_report_received
+from employment.service_layer.progress_reports import reporting_started as progress_reports_start
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import Conflict, NotFound
 from samspil.runtime.outbox import add_event
@@ -35,6 +37,7 @@ from schemas.provider_reports import (
     TargetPlan,
 )
 from schemas.referrals import (
+    DEFAULT_REPORTING_INTERVAL_DAYS,
     IllegalTransition,
     OfferKind,
     OfferStarted,
@@ -52,9 +55,12 @@ log = structlog.get_logger("employment.handlers")
 async def refer_citizen(
     conn: Connection, citizen_ref: str, referral: ReferralRequested, correlation_id: uuid.UUID
 ) -> None:
-    """Refer a citizen to an offer at a provider; the provider sees it through the gateway."""
+    """Refer a citizen to an offer at a provider; the provider sees it through the gateway, with
+    the agreed interval of its progress reports (the first is due that long after the start)."""
     await require_citizen(conn, citizen_ref)
-    if not await repository.insert_referral(conn, citizen_ref, referral):
+    interval = referral.reporting_interval_days or DEFAULT_REPORTING_INTERVAL_DAYS
+    referral = referral.model_copy(update={"reporting_interval_days": interval})
+    if not await repository.insert_referral(conn, citizen_ref, referral, interval):
         raise Conflict("A referral with this id exists", field="referral_id")
     await repository.set_referral_status(
         conn,
@@ -116,6 +122,7 @@ async def follow_provider_step(conn: Connection, envelope: Envelope, step: Refer
             expected_end_on=referral["expected_end_on"],
         )
         await emit(conn, started, envelope.subject, envelope)
+        await progress_reports_start(conn, envelope, step.referral_id, step.occurred_on)
 
 
 async def withdraw_referral(
@@ -144,13 +151,21 @@ async def withdraw_referral(
 
 
 async def receive_report(
-    conn: Connection, envelope: Envelope, report: ProviderReport, working_days: int, rules: course.CourseRules
+    conn: Connection,
+    envelope: Envelope,
+    report: ProviderReport,
+    working_days: int,
+    rules: course.CourseRules,
+    progress: ProgressRules,
 ) -> None:
     """A provider's report reaches the jobcenter: it goes into the case history, becomes a task
-    when the rules say the caseworker must act, and the provider learns what happened."""
+    when the rules say the caseworker must act, and the provider learns what happened. A
+    progress report also moves the referral's reporting schedule."""
     kind = REPORT_KINDS[type(report)]
     if not await repository.record_report(conn, envelope.id, envelope.subject, kind, report):
         return  # already received (a replay): nothing more to do
+    if isinstance(report, ProgressReportSubmitted):
+        await progress_report_received(conn, envelope, report, progress)
     if isinstance(report, ProviderMeetingReported):
         await course.provider_meeting(conn, envelope, report.held_on, report.provider_id, rules)
     received_on = envelope.time.astimezone(DANISH_TIME).date()
@@ -189,11 +204,15 @@ async def receive_report(
 
 
 async def receive_reports(
-    conn: Connection, reports: Sequence[tuple[Envelope, ProviderReport]], working_days: int
+    conn: Connection,
+    reports: Sequence[tuple[Envelope, ProviderReport]],
+    working_days: int,
+    progress: ProgressRules,
 ) -> None:
     """:func:`receive_report` for many reports at once, in order, with the same effect: three
-    statements for them all (the reports, their tasks, the answers to the providers). Not for a
-    meeting report, which also moves the contact course."""
+    statements for them all (the reports, their tasks, the answers to the providers), and for
+    each progress report the few that move its referral's schedule. Not for a meeting report,
+    which also moves the contact course."""
     new = await repository.record_reports(
         conn,
         [(envelope.id, envelope.subject, REPORT_KINDS[type(report)], report) for envelope, report in reports],
@@ -205,6 +224,8 @@ async def receive_reports(
             continue  # already received (a replay): nothing more to do
         if isinstance(report, ProviderMeetingReported):
             raise TypeError("a meeting report is received one at a time (receive_report)")
+        if isinstance(report, ProgressReportSubmitted):
+            await progress_report_received(conn, envelope, report, progress)
         received_on = envelope.time.astimezone(DANISH_TIME).date()
         task = _task_for(report, received_on, working_days)
         if isinstance(report, PlanChangeRequested) and report.target_plan is TargetPlan.SOCIAL_PLAN:

@@ -15,15 +15,16 @@ from schemas.referrals import ReferralRequested
 
 REFERRAL_COLUMNS = (
     "referral_id, provider_id, citizen_ref, citizen_display_name, offer_title, hours_per_week,"
-    " starts_on, expected_end_on, status, updated_at"
+    " starts_on, expected_end_on, status, updated_at, reporting_interval_days, progress_report_due_on,"
+    " progress_report_overdue_since"
 )
 
 
 async def upsert_referral(conn: Connection, citizen_ref: str, referral: ReferralRequested) -> None:
     await conn.execute(
         "INSERT INTO referral_view (referral_id, provider_id, citizen_ref, citizen_display_name,"
-        " offer_title, hours_per_week, starts_on, expected_end_on, status)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'requested') ON CONFLICT (referral_id) DO NOTHING",
+        " offer_title, hours_per_week, starts_on, expected_end_on, status, reporting_interval_days)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'requested',$9) ON CONFLICT (referral_id) DO NOTHING",
         referral.referral_id,
         referral.provider_id,
         citizen_ref,
@@ -32,7 +33,30 @@ async def upsert_referral(conn: Connection, citizen_ref: str, referral: Referral
         referral.offer.hours_per_week,
         referral.offer.starts_on,
         referral.offer.expected_end_on,
+        referral.reporting_interval_days,
     )
+
+
+async def set_progress_schedule(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    *,
+    interval_days: int | None = None,
+    due_on: date | None,
+    overdue_since: date | None,
+) -> str | None:
+    """Keep what the jobcenter says of the referral's next progress report (the interval only when
+    it is given); the referral's provider, or None when the gateway does not know the referral."""
+    provider_id: str | None = await conn.fetchval(
+        "UPDATE referral_view SET reporting_interval_days = coalesce($2, reporting_interval_days),"
+        " progress_report_due_on = $3, progress_report_overdue_since = $4, updated_at = now()"
+        " WHERE referral_id = $1 RETURNING provider_id",
+        referral_id,
+        interval_days,
+        due_on,
+        overdue_since,
+    )
+    return provider_id
 
 
 async def set_referral_status(
@@ -111,6 +135,40 @@ async def referrals_for_provider(
         after[0] if after else None,
         after[1] if after else None,
         limit,
+    )
+
+
+async def feed_for_provider(
+    conn: Connection | asyncpg.Pool, provider_id: str, *, after: int, limit: int
+) -> list[asyncpg.Record]:
+    """The provider's feed entries after a position, in order. Positions are given at commit
+    (migration 008), so every entry below the last one returned is already visible."""
+    return await conn.fetch(
+        "SELECT position AS seq, kind, referral_id, submission_id, data, at FROM provider_feed"
+        " WHERE provider_id = $1 AND position > $2 ORDER BY position LIMIT $3",
+        provider_id,
+        after,
+        limit,
+    )
+
+
+async def insert_feed_entry(
+    conn: Connection,
+    provider_id: str,
+    kind: str,
+    referral_id: uuid.UUID | None,
+    submission_id: uuid.UUID | None,
+    data: dict[str, Any],
+) -> None:
+    """A new entry in the provider's feed; it gets its position when the transaction commits."""
+    await conn.execute(
+        "INSERT INTO provider_feed (provider_id, kind, referral_id, submission_id, data)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb)",
+        provider_id,
+        kind,
+        referral_id,
+        submission_id,
+        json.dumps(data),
     )
 
 

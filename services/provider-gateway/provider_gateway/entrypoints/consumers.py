@@ -1,5 +1,6 @@
-"""What the gateway consumes: referrals from the jobcenter, what the departments did with the
-providers' submissions, and the social measures a citizen consented to share with a provider."""
+"""What the gateway consumes: referrals from the jobcenter and when their progress reports are
+due, what the departments did with the providers' submissions, and the social measures a citizen
+consented to share with a provider."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from samspil.runtime.service import Subscription
 from schemas.consent import MeasuresSharedWithProvider, ProviderShareEnded
 from schemas.decisions import AbsenceAssessed, PlanChangeDecided, ReportReceived
 from schemas.disputes import PlanChangeDecisionFinal
-from schemas.referrals import ReferralCancelled, ReferralRequested
+from schemas.referrals import (
+    ProgressReportDueSoon,
+    ProgressReportOverdue,
+    ProgressReportScheduled,
+    ReferralCancelled,
+    ReferralRequested,
+)
 from schemas.topics import EMPLOYMENT_EVENTS, SOCIAL_EVENTS
 
 
@@ -18,6 +25,9 @@ def subscription() -> Subscription:
         handlers={
             ReferralRequested: handlers.record_referral,
             ReferralCancelled: handlers.record_cancellation_by_jobcenter,
+            ProgressReportScheduled: handlers.record_progress_schedule,
+            ProgressReportDueSoon: handlers.record_progress_due_soon,
+            ProgressReportOverdue: handlers.record_progress_overdue,
             ReportReceived: handlers.record_acknowledgement,
             PlanChangeDecided: handlers.record_decision,
             AbsenceAssessed: handlers.record_decision,

@@ -22,6 +22,9 @@ from provider_gateway.entrypoints.guards import ReferralCitizens, idempotent, re
 from provider_gateway.service_layer import handlers
 from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_from_validation
+from samspil.runtime.paging import Cursor as PageCursor
+from samspil.runtime.paging import Limit as PageLimit
+from samspil.runtime.paging import Page, make_cursor, read_cursor
 from schemas.common import ShortText, Strict
 from schemas.disputes import FinalVia
 from schemas.plans import MeasureCategory
@@ -52,6 +55,19 @@ class ReferralOut(BaseModel):
     expected_end_on: date | None
     citizen_display_name: str
     updated_at: datetime
+    reporting_interval_days: int | None = Field(
+        description="Days between the progress reports you are obliged to send, as agreed with the "
+        "jobcenter; null for referrals made before reporting was tracked."
+    )
+    progress_report_due_on: date | None = Field(
+        description="When your next progress report (POST .../progress-reports) is due: the "
+        "interval after the citizen started, then after each report; null until the start. You "
+        "are reminded in the feed (progress-report-due) a few days before."
+    )
+    progress_report_overdue_since: date | None = Field(
+        description="Set while a progress report that was due has not arrived (the jobcenter "
+        "follows it up); cleared by the next progress report you send."
+    )
 
 
 class StatusChange(BaseModel):
@@ -460,10 +476,15 @@ async def get_submission(submission_id: uuid.UUID, request: Request, provider: P
 
 
 class FeedItem(BaseModel):
-    seq: int
+    seq: int = Field(
+        description="The entry's position in your feed: increasing, given when the entry was "
+        "committed, so no entry ever appears below one you have read. Not contiguous."
+    )
     kind: str = Field(
         description="referral-requested, referral-cancelled, submission-acknowledged, "
-        "submission-decided or submission-final; data is then the acknowledgement."
+        "submission-decided or submission-final (data is then the acknowledgement), "
+        "progress-report-due (data: due_on, a few days before a progress report is due) or "
+        "progress-report-overdue (data: due_on)."
     )
     referral_id: uuid.UUID | None
     submission_id: uuid.UUID | None
@@ -471,26 +492,61 @@ class FeedItem(BaseModel):
     at: datetime
 
 
-class FeedPage(BaseModel):
-    items: list[FeedItem]
-    next_after: int = Field(description="Pass as ?after= next time.")
+class FeedPage(Page[FeedItem]):
+    """A page of the feed. Unlike other lists, ``next_cursor`` is never null: a feed has no
+    last page, and the cursor says where to poll from next (the same cursor again when nothing
+    new has come)."""
+
+    next_cursor: str = Field(
+        description="Pass as ?cursor= to poll for what came after this page; never null, also "
+        "when the page is empty (poll again later with the same cursor)."
+    )
+    next_after: int = Field(
+        deprecated=True,
+        description="Deprecated: use next_cursor. The position to pass as ?after= next time.",
+    )
+
+
+def _feed_position(key: list[Any]) -> int:
+    (position,) = key
+    if not isinstance(position, int) or not 0 <= position < 2**63:
+        raise ValueError("not a feed position")
+    return position
 
 
 @router.get("/v1/feed", response_model=FeedPage, tags=["feed"])
 async def feed(
     request: Request,
     provider: Provider,
-    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: PageCursor = None,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            deprecated=True,
+            description="Deprecated: use cursor. The last seq (or next_after) you read.",
+        ),
+    ] = None,
+    limit: PageLimit = 100,
 ) -> FeedPage:
-    """What changed for the calling provider, in order: new or cancelled referrals and what the
-    departments did with its submissions. For providers that poll."""
-    rows = await request.app.state.runtime.pool.fetch(
-        "SELECT seq, kind, referral_id, submission_id, data, at FROM provider_feed"
-        " WHERE provider_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-        provider.provider_id,
-        after,
-        limit,
+    """What changed for the calling provider, in order: new or cancelled referrals, what the
+    departments did with its submissions, and progress reports due or overdue. For providers
+    that poll: start without a cursor, then always pass the page's ``next_cursor``; an entry is
+    never skipped, even when entries are committed out of the order they were written in."""
+    if cursor is not None and after is not None:
+        raise Problem(
+            422,
+            "validation-failed",
+            "The request is not valid",
+            errors=[
+                {"field": "query.after", "message": "give cursor or after, not both", "code": "conflict"}
+            ],
+        )
+    start = read_cursor(cursor, _feed_position) if cursor is not None else (after or 0)
+    rows = await repository.feed_for_provider(
+        request.app.state.runtime.pool, provider.provider_id, after=start, limit=limit
     )
     items = [FeedItem(**{**dict(row), "data": json.loads(row["data"])}) for row in rows]
-    return FeedPage(items=items, next_after=items[-1].seq if items else after)
+    last = items[-1].seq if items else start
+    return FeedPage(items=items, next_cursor=make_cursor([last]), next_after=last)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -21,6 +22,9 @@ from schemas.envelope import Envelope
 from schemas.provider_reports import ProviderReport, TargetPlan
 from schemas.referrals import (
     CLOSED_STATUSES,
+    ProgressReportDueSoon,
+    ProgressReportOverdue,
+    ProgressReportScheduled,
     ReferralCancelled,
     ReferralRequested,
     ReferralStatus,
@@ -73,6 +77,51 @@ async def record_cancellation_by_jobcenter(
         "referral-cancelled",
         referral_id=cancelled.referral_id,
         data={"reason": cancelled.reason},
+    )
+
+
+async def record_progress_schedule(
+    conn: Connection, envelope: Envelope, scheduled: ProgressReportScheduled
+) -> None:
+    """The jobcenter set when the next progress report is due (a report arrived, clearing any
+    overdue mark, or the interval changed): the provider sees it on the referral."""
+    await repository.set_progress_schedule(
+        conn,
+        scheduled.referral_id,
+        interval_days=scheduled.reporting_interval_days,
+        due_on=scheduled.due_on,
+        overdue_since=scheduled.overdue_since,
+    )
+
+
+async def record_progress_due_soon(conn: Connection, envelope: Envelope, due: ProgressReportDueSoon) -> None:
+    """A progress report is due in a few days: the provider is reminded in its feed."""
+    await _to_feed(
+        conn,
+        due.provider_id,
+        "progress-report-due",
+        referral_id=due.referral_id,
+        data={"due_on": due.due_on.isoformat(), "days_left": due.days_left},
+    )
+
+
+async def record_progress_overdue(
+    conn: Connection, envelope: Envelope, overdue: ProgressReportOverdue
+) -> None:
+    """A progress report did not arrive by its due date: the referral is marked overdue until the
+    next report, and the provider is told in its feed."""
+    await repository.set_progress_schedule(
+        conn,
+        overdue.referral_id,
+        due_on=overdue.due_on,
+        overdue_since=overdue.due_on + timedelta(days=1),
+    )
+    await _to_feed(
+        conn,
+        overdue.provider_id,
+        "progress-report-overdue",
+        referral_id=overdue.referral_id,
+        data={"due_on": overdue.due_on.isoformat()},
     )
 
 
@@ -319,15 +368,8 @@ async def _to_feed(
     submission_id: uuid.UUID | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    await conn.execute(
-        "INSERT INTO provider_feed (provider_id, kind, referral_id, submission_id, data)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb)",
-        provider_id,
-        kind,
-        referral_id,
-        submission_id,
-        json.dumps(data or {}),
-    )
+    """The one place a feed entry is written (what reacts to new entries hooks on here)."""
+    await repository.insert_feed_entry(conn, provider_id, kind, referral_id, submission_id, data or {})
 
 
 def new_submission_id() -> uuid.UUID:
