@@ -81,5 +81,11 @@ def actions_for(
             return [
                 close_action(task_id, "Close once the two teams have settled the conflict between the plans.")
             ]
+        case TaskKind.CHASE_PROGRESS_REPORT:
+            return [
+                close_action(
+                    task_id, "The provider's next progress report closes this task; or close it once chased."
+                )
+            ]
         case TaskKind.REVIEW_PROGRESS | TaskKind.DISPUTE_OVERDUE:
             return [close_action(task_id)]
