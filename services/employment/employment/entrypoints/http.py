@@ -21,12 +21,15 @@ from employment.entrypoints.citizens_http import (
 from employment.service_layer import handlers, tasks
 from employment.service_layer.messages import danish_today
 from samspil.runtime.http import Problem, problem_responses, unit_of_work
+from samspil.runtime.idempotency import KeyedRoute, reads
 from schemas.commands import AssignTask, CloseTask, ReferCitizen
 from schemas.common import ContactPerson, LongText, Name, ProviderId, ShortText, Strict
 from schemas.envelope import CITIZEN_REF_PATTERN, CitizenRef
 from schemas.referrals import Offer, ReferralRequested, ReferralStatus
 
-router = APIRouter(prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422))
+router = APIRouter(
+    prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422), route_class=KeyedRoute
+)
 
 
 class ReferralIn(Strict):
@@ -118,7 +121,7 @@ class ReferralOut(BaseModel):
 @router.get("/referrals/{referral_id}", response_model=ReferralOut)
 async def get_referral(referral_id: uuid.UUID, request: Request, caller: Caseworker) -> ReferralOut:
     """A referral with every step of its lifecycle, from either side."""
-    pool = request.app.state.runtime.pool
+    pool = reads(request)
     row = await repository.referral(pool, referral_id)
     if row is None:
         raise Problem(404, "not-found", "No such referral")
@@ -165,7 +168,7 @@ async def list_tasks(
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)
 async def get_task(task_id: uuid.UUID, request: Request, caller: Caseworker) -> TaskOut:
-    row = await repository.get_task(request.app.state.runtime.pool, task_id)
+    row = await repository.get_task(reads(request), task_id)
     if row is None:
         raise Problem(404, "not-found", "No such task")
     return _task_out(row)
