@@ -14,7 +14,8 @@ from employment.service_layer.plans import require_citizen
 from samspil.runtime.db import Connection
 from samspil.runtime.errors import Conflict, Invalid, NotFound
 from schemas.commands import AddCaseNote, AssessAbsence, AssignTask, CloseTask
-from schemas.decisions import AbsenceAction, AbsenceAssessed
+from schemas.common import Department
+from schemas.decisions import AbsenceAction, AbsenceAssessed, ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
 
 # Tasks closed by their own decision, not by a plain close.
@@ -51,6 +52,18 @@ async def close_task(
     if how is not None:
         raise Conflict(f"This task is closed by its decision: {how}", field="task_id")
     await repository.close_task(conn, command.task_id, actor.name, command.note)
+    submission_id = json.loads(task["details"]).get("submission_id")
+    if submission_id is not None and task["referral_id"] is not None and task["provider_id"] is not None:
+        # A task made for a provider's report (a progress review): the provider learns that the
+        # jobcenter's work on it is done, which makes the submission final.
+        completed = ReportReceived(
+            submission_id=submission_id,
+            referral_id=task["referral_id"],
+            provider_id=task["provider_id"],
+            department=Department.EMPLOYMENT,
+            outcome=ReportOutcome.COMPLETED,
+        )
+        await emit(conn, completed, task["citizen_ref"])
 
 
 async def assess_absence(

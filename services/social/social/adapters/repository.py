@@ -76,6 +76,22 @@ async def close_tasks(conn: Connection, citizen_ref: str, kind: str, key: str, v
     )
 
 
+async def close_report_tasks(conn: Connection, citizen_ref: str, kind: str, by: str) -> list[asyncpg.Record]:
+    """Close the citizen's open tasks of a kind made for providers' reports; the reports they
+    were for (submission, referral, provider)."""
+    return await conn.fetch(
+        "WITH closed AS ("
+        " UPDATE caseworker_task SET status = 'closed', closed_at = now(), closed_by = $3"
+        " WHERE citizen_ref = $1 AND kind = $2 AND status = 'open' AND submission_id IS NOT NULL"
+        " RETURNING submission_id)"
+        " SELECT r.submission_id, r.referral_id, r.provider_id FROM closed"
+        " JOIN provider_report r USING (submission_id) ORDER BY r.submission_id",
+        citizen_ref,
+        kind,
+        by,
+    )
+
+
 # -- social plan --------------------------------------------------------------------------------
 
 
