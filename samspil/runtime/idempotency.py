@@ -182,10 +182,29 @@ def reads(request: Request) -> Any:
     return request.app.state.runtime.pool if held is None else held.conn
 
 
+# How a keyed route documents the header (it is read by the route class, not a parameter).
+_KEY_PARAMETER = {
+    "name": KEY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Optional. The same key with the same request again gets the first answer "
+    "(with Idempotent-Replayed: true) and changes nothing; with another request it is refused "
+    "(422 idempotency-key-reused). Keys are per caller and kept at least a day.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[A-Za-z0-9._:-]+$"},
+}
+
+
 class KeyedRoute(APIRoute):
     """A department route that honours an ``Idempotency-Key`` when one is sent with a POST: the
     route's work (`unit_of_work`), the key and the answer share one transaction, committed after
     the answer is made. Without the header the route runs as it always has."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        if "POST" in (options.get("methods") or ()):
+            extra = dict(options.get("openapi_extra") or {})
+            extra["parameters"] = [*extra.get("parameters", []), _KEY_PARAMETER]
+            options["openapi_extra"] = extra
+        super().__init__(path, endpoint, **options)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
