@@ -135,11 +135,14 @@ class ReportOutcome(StrEnum):
 
     TASK_CREATED = "task-created"
     RECORDED = "recorded"
+    COMPLETED = "completed"
+    """Later: the department's work on the report is done (the task it made for it was closed)."""
 
 
 class ReportReceived(EventData):
     """A department received a provider's report and acted on it: the closed loop back to the
-    provider, who sees it on the submission."""
+    provider, who sees it on the submission. Sent again with outcome ``completed`` when the
+    department's work on the report is done (the task it made for it was closed)."""
 
     event_type = "dk.samspil.report.received.v1"
     topic = EMPLOYMENT_EVENTS

@@ -236,9 +236,18 @@ def _unexpected(_: Request, error: Exception) -> JSONResponse:
 @asynccontextmanager
 async def unit_of_work(request: Request) -> AsyncIterator[Any]:
     """One database transaction for one request: the change and the events it causes in the
-    outbox, or nothing."""
-    async with request.app.state.runtime.pool.acquire() as conn, conn.transaction():
-        yield conn
+    outbox, or nothing. A request sent with an Idempotency-Key to a keyed route does its work in
+    the transaction that keeps the key and its answer (`samspil.runtime.idempotency`)."""
+    from samspil.runtime.idempotency import held_request  # it answers with this module's problems
+
+    held = held_request(request)
+    if held is None:
+        async with request.app.state.runtime.pool.acquire() as conn, conn.transaction():
+            yield conn
+        return
+    await held.claim_once(request)
+    async with held.conn.transaction():  # a savepoint in the request's transaction
+        yield held.conn
 
 
 def create_app(

@@ -11,6 +11,8 @@ scheduler.
   unpublished or parked row is never purged.
 - A dead letter is kept no longer than its source topic keeps records, and a replayed one for a
   shorter, set time.
+- An Idempotency-Key with its first answer is kept for a set time (at least a day), the time a
+  caller may retry a request and must get the same answer.
 
 A topic the catalogue does not know is given the longest retention in it. Each statement deletes
 at most ``batch_size`` rows, so a large backlog never holds long locks or one huge transaction.
@@ -39,12 +41,14 @@ class RetentionPolicy:
     inbox_margin: timedelta
     replayed_dead_letters: timedelta
     batch_size: int
+    idempotency_keys: timedelta = timedelta(days=7)
 
     @classmethod
     def from_settings(cls, settings: RuntimeSettings) -> RetentionPolicy:
         return cls(
             inbox_margin=timedelta(hours=settings.inbox_retention_margin_hours),
             replayed_dead_letters=timedelta(days=settings.replayed_dead_letter_retention_days),
+            idempotency_keys=timedelta(hours=settings.idempotency_key_retention_hours),
             batch_size=settings.retention_batch_size,
         )
 
@@ -81,6 +85,11 @@ DELETE FROM dead_letter WHERE id = ANY(ARRAY(
     LIMIT $5))
 """
 
+_IDEMPOTENT_REQUESTS = """
+DELETE FROM idempotent_request WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM idempotent_request WHERE created_at < now() - $1::interval LIMIT $2))
+"""
+
 
 async def purge_in_batches(pool: asyncpg.Pool, statement: str, *args: Any) -> Purged:
     """Run a DELETE whose last parameter is its batch size until a run deletes fewer rows."""
@@ -97,7 +106,7 @@ async def purge_in_batches(pool: asyncpg.Pool, statement: str, *args: Any) -> Pu
 
 
 async def purge_messaging_tables(pool: asyncpg.Pool, policy: RetentionPolicy) -> dict[str, Purged]:
-    """Purge the inbox, outbox and dead-letter rows past their retention."""
+    """Purge the inbox, outbox, dead-letter and Idempotency-Key rows past their retention."""
     names = [topic.name for topic in CATALOGUE]
     kept_ms = [topic.retention_ms for topic in CATALOGUE]
     longest = max(kept_ms)
@@ -109,6 +118,9 @@ async def purge_messaging_tables(pool: asyncpg.Pool, policy: RetentionPolicy) ->
         "outbox": await purge_in_batches(pool, _OUTBOX, names, kept_ms, longest, batch),
         "dead_letter": await purge_in_batches(
             pool, _DEAD_LETTERS, names, kept_ms, longest, replayed_ms, batch
+        ),
+        "idempotent_request": await purge_in_batches(
+            pool, _IDEMPOTENT_REQUESTS, policy.idempotency_keys, batch
         ),
     }
 

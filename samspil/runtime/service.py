@@ -586,6 +586,35 @@ class ServiceRuntime:
                     lag[(tp.topic, tp.partition)] = max(0, ends[tp] - handled)
         return lag
 
+    async def input_offsets(self, topic: str) -> tuple[dict[int, int], dict[int, int]]:
+        """Each partition of ``topic`` that this service reads: its end offset, asked first, and
+        the offset up to which the service's group has handled it (committed only after the
+        effect; the earliest offset when nothing was committed). Every partition, not only this
+        process's; raises when the consumer is not running."""
+        consumer = next(
+            (
+                s.consumer
+                for s in self._subscribers
+                if s.consumer is not None and topic in s.consumer.subscription()
+            ),
+            None,
+        )
+        if consumer is None:
+            raise LookupError(f"no consumer of {topic} is running")
+        numbers = consumer.partitions_for_topic(topic)
+        if not numbers:
+            raise LookupError(f"the partitions of {topic} are not known yet")
+        partitions = [TopicPartition(topic, number) for number in sorted(numbers)]
+        async with asyncio.timeout(5.0):
+            ends = await consumer.end_offsets(partitions)
+            committed = await asyncio.gather(*(consumer.committed(tp) for tp in partitions))
+            starts = await consumer.beginning_offsets(partitions) if None in committed else {}
+        handled = {
+            tp.partition: offset if offset is not None else starts[tp]
+            for tp, offset in zip(partitions, committed, strict=True)
+        }
+        return {tp.partition: ends[tp] for tp in partitions}, handled
+
     async def notices(self) -> dict[str, str]:
         """What an operator should fix that does not stop the service from working."""
         try:

@@ -184,6 +184,12 @@ class RuntimeSettings(BaseSettings):
         description="How long a replayed dead letter is kept; any dead letter goes once its source "
         "topic's retention has passed.",
     )
+    idempotency_key_retention_hours: float = Field(
+        default=7 * 24,
+        ge=24,
+        description="How long an Idempotency-Key and its first response are kept (at least 24 "
+        "hours: a caller may retry a request for that long and must get the same answer).",
+    )
 
     @model_validator(mode="after")
     def _kafka_security_is_complete(self) -> Self:

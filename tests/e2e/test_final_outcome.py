@@ -171,6 +171,9 @@ async def test_a_ruled_job_plan_decision_shows_first_as_provisional_then_as_fina
         submission = await request.submission()
         assert submission["status"] == "final"
         assert [a["outcome"] for a in submission["acknowledgements"]][-2:] == ["decided", "final"]
+        reached = submission["reached"]
+        assert None not in reached.values()
+        assert reached["received"] <= reached["delivered"] <= reached["acted_on"] <= reached["final"]
 
         feed = await request.feed()
         assert [item["kind"] for item in feed][-2:] == ["submission-decided", "submission-final"]

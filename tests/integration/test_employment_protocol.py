@@ -9,15 +9,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 
 from employment.adapters import cases
 from employment.domain.actor import Actor
 from employment.service_layer import plans, protocol
 from samspil.runtime.audit import verify_chains
-from schemas.commands import ReviseJobPlan
+from samspil.runtime.errors import Conflict
+from schemas.commands import ObjectToSocialPlanDecision, ReviseJobPlan
 from schemas.common import CaseworkerTeam, Department
 from schemas.decisions import PlanChangeDecided, PlanChangeDecision
-from schemas.disputes import PlanChangeDecisionFinal
+from schemas.disputes import DisputeRaised, PlanChangeDecisionFinal
 from schemas.envelope import Envelope
 from schemas.plans import JobPlanRevised, SocialPlanSummaryWithdrawn
 from schemas.provider_reports import TargetPlan
@@ -137,3 +139,75 @@ async def test_a_job_plan_summary_sent_to_the_social_department_is_logged_as_sha
     }
     async with employment_db.acquire() as conn:
         assert [report.broken for report in await verify_chains(conn)] == [None]
+
+
+async def _social_decision_on_monday(pool: asyncpg.Pool, subject: str) -> uuid.UUID:
+    decided = PlanChangeDecided(
+        decision_id=uuid.uuid4(),
+        submission_id=uuid.uuid4(),
+        target_plan=TargetPlan.SOCIAL_PLAN,
+        decision=PlanChangeDecision.REJECTED,
+        reason="Bostøtte om eftermiddagen passer ikke endnu.",
+        deciding_team=CaseworkerTeam(department=Department.SOCIAL, team="Socialcenter Vest, team 2"),
+    )
+    envelope = Envelope(
+        source="/samspil/social",
+        type=decided.event_type,
+        subject=subject,
+        dataschema=decided.dataschema,
+        correlationid=uuid.uuid4(),
+        time=datetime(2027, 3, 1, 9, 0, tzinfo=UTC),  # a Monday: objections by Monday 8 March
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        await protocol.informed_of_social_decision(conn, envelope, decided, objection_days=5)
+    return decided.decision_id
+
+
+JOBCENTER = Actor(name="Kim Testesen", team="Jobcenter Nord, team 3")
+
+
+async def test_the_jobcenters_objection_on_the_last_day_raises_a_dispute(employment_db: asyncpg.Pool) -> None:
+    subject = citizen_ref()
+    decision_id = await _social_decision_on_monday(employment_db, subject)
+    objection = ObjectToSocialPlanDecision(
+        decision_id=decision_id, position="Jobplanen taler imod.", team="Jobcenter Nord, team 3"
+    )
+    async with employment_db.acquire() as conn, conn.transaction():
+        dispute_id = await protocol.object_to_social_decision(
+            conn, subject, objection, JOBCENTER, date(2027, 3, 8), ruling_days=10
+        )
+    status = await employment_db.fetchval(
+        "SELECT status FROM social_decision_review WHERE decision_id = $1", decision_id
+    )
+    assert status == "objected"
+    [raised] = await employment_db.fetch(
+        "SELECT payload FROM outbox WHERE event_type = $1", DisputeRaised.event_type
+    )
+    assert json.loads(raised["payload"])["dispute_id"] == str(dispute_id)
+    # Objected decisions never become final by the deadline: only a ruling settles them.
+    assert await protocol.settle_objection_windows(employment_db, date(2027, 3, 20)) == 0
+
+
+async def test_the_jobcenters_objection_the_day_after_the_deadline_is_refused(
+    employment_db: asyncpg.Pool,
+) -> None:
+    subject = citizen_ref()
+    decision_id = await _social_decision_on_monday(employment_db, subject)
+    objection = ObjectToSocialPlanDecision(
+        decision_id=decision_id, position="For sent.", team="Jobcenter Nord, team 3"
+    )
+    async with employment_db.acquire() as conn, conn.transaction():
+        with pytest.raises(Conflict, match="deadline for objections was 2027-03-08"):
+            await protocol.object_to_social_decision(
+                conn, subject, objection, JOBCENTER, date(2027, 3, 9), ruling_days=10
+            )
+    status = await employment_db.fetchval(
+        "SELECT status FROM social_decision_review WHERE decision_id = $1", decision_id
+    )
+    assert status == "open"
+    assert (
+        await employment_db.fetchval(
+            "SELECT count(*) FROM outbox WHERE event_type = $1", DisputeRaised.event_type
+        )
+        == 0
+    )

@@ -168,6 +168,12 @@ async def test_a_backlog_larger_than_a_batch_is_purged_over_several_statements(
     await add_outbox(messaging_db, EMPLOYMENT_COMMANDS.name, None, count=4)
     for _ in range(6):
         await add_dead_letter(messaging_db, EMPLOYMENT_COMMANDS.name, 30)
+    await messaging_db.execute(
+        "INSERT INTO idempotent_request (caller, key, request_hash, created_at)"
+        " SELECT 'caseworker', 'k' || n, 'h',"
+        " now() - make_interval(days => CASE WHEN n < 5 THEN 8 ELSE 6 END)"
+        " FROM generate_series(1, 5) AS n"
+    )
 
     purged = await purge_messaging_tables(
         messaging_db, RetentionPolicy(inbox_margin=7 * DAY, replayed_dead_letters=7 * DAY, batch_size=3)
@@ -177,7 +183,10 @@ async def test_a_backlog_larger_than_a_batch_is_purged_over_several_statements(
         "inbox": Purged(rows=10, statements=4),
         "outbox": Purged(rows=7, statements=3),
         "dead_letter": Purged(rows=6, statements=3),
+        # Idempotency-Keys are kept a week by default; the one younger stays.
+        "idempotent_request": Purged(rows=4, statements=2),
     }
+    assert await messaging_db.fetchval("SELECT key FROM idempotent_request") == "k5"
     assert await count(messaging_db, "inbox") == 2
     assert await count(messaging_db, "outbox") == 4
     assert await count(messaging_db, "dead_letter") == 0

@@ -254,3 +254,20 @@ async def test_a_social_follow_up_before_the_takeover_is_refused(social_db: asyn
         with pytest.raises(Invalid) as refused:
             await case.record_follow_up(conn, subject, early, SOCIAL_TEAM, date(2027, 3, 2))
     assert refused.value.field == "held_on"
+
+
+async def test_a_window_closes_only_once_the_objections_sent_before_it_closed_are_handled(
+    social_db: asyncpg.Pool,
+) -> None:
+    decision_id = await informed(social_db, citizen_ref())
+    object_by = date(2027, 3, 8)
+    later = object_by + timedelta(days=3)
+    # The clock is past the deadline, but the command topic is handled only up to its last day.
+    assert await protocol.settle_deadlines(social_db, later, objections_handled_on=object_by) == 0
+    assert await protocol.settle_deadlines(social_db, later, objections_handled_on=date.min) == 0
+    status = await social_db.fetchval(
+        "SELECT status FROM decision_review WHERE decision_id = $1", decision_id
+    )
+    assert status == "open"
+    handled_after = object_by + timedelta(days=1)
+    assert await protocol.settle_deadlines(social_db, later, objections_handled_on=handled_after) == 1

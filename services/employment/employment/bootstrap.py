@@ -10,15 +10,17 @@ from employment.entrypoints import citizens_http, consumers, http, scheduler
 from employment.settings import EmploymentSettings
 from samspil.runtime.auth import TokenVerifier, install_auth
 from samspil.runtime.cpr_guard import ENROLMENT_CPR_FIELD
+from samspil.runtime.handled_input import HandledInput
 from samspil.runtime.http import create_app
 from samspil.runtime.service import ServiceRuntime
-from schemas.topics import EMPLOYMENT_EVENTS
+from schemas.topics import EMPLOYMENT_COMMANDS, EMPLOYMENT_EVENTS
 
 SERVICE_NAME = "employment"
 DESCRIPTION = "The jobcenter's side: referrals, the contact course and caseworker tasks."
 
 
 def build_app(settings: EmploymentSettings) -> FastAPI:
+    commands = HandledInput(EMPLOYMENT_COMMANDS.name)  # the jobcenter's objections arrive there
     runtime = ServiceRuntime(
         name=SERVICE_NAME,
         settings=settings,
@@ -27,11 +29,12 @@ def build_app(settings: EmploymentSettings) -> FastAPI:
         publishes=[EMPLOYMENT_EVENTS],
         description=DESCRIPTION,
         workers={
-            "contact-course-scheduler": scheduler.worker(settings),
+            "contact-course-scheduler": scheduler.worker(settings, commands),
             "retention": scheduler.retention_worker(settings),
         },
         database_gauges=gauges.GAUGES,
     )
+    commands.watch(runtime)
     app = create_app(
         runtime,
         title="Samspil employment service",

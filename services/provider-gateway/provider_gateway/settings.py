@@ -62,10 +62,3 @@ class GatewaySettings(RuntimeSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
-
-    idempotency_key_retention_hours: float = Field(
-        default=7 * 24,
-        ge=24,
-        description="How long an Idempotency-Key and its first response are kept (at least 24 "
-        "hours: a provider may retry a request for that long and must get the same answer).",
-    )

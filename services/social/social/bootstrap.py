@@ -6,9 +6,10 @@ from fastapi import FastAPI
 
 from samspil.runtime.auth import TokenVerifier, install_auth
 from samspil.runtime.cpr_guard import ENROLMENT_CPR_FIELD
+from samspil.runtime.handled_input import HandledInput
 from samspil.runtime.http import create_app
 from samspil.runtime.service import ServiceRuntime
-from schemas.topics import SOCIAL_EVENTS
+from schemas.topics import SOCIAL_COMMANDS, SOCIAL_EVENTS
 from social.entrypoints import citizens_http, consumers, http, scheduler
 from social.settings import SocialSettings
 
@@ -17,6 +18,7 @@ DESCRIPTION = "The social department's side: social plans, lead department and h
 
 
 def build_app(settings: SocialSettings) -> FastAPI:
+    commands = HandledInput(SOCIAL_COMMANDS.name)  # the social team's objections arrive there
     runtime = ServiceRuntime(
         name=SERVICE_NAME,
         settings=settings,
@@ -25,10 +27,11 @@ def build_app(settings: SocialSettings) -> FastAPI:
         publishes=[SOCIAL_EVENTS],
         description=DESCRIPTION,
         workers={
-            "protocol-deadlines": scheduler.worker(settings),
+            "protocol-deadlines": scheduler.worker(settings, commands),
             "retention": scheduler.retention_worker(settings),
         },
     )
+    commands.watch(runtime)
     app = create_app(
         runtime,
         title="Samspil social service",

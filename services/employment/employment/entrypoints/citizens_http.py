@@ -22,6 +22,7 @@ from employment.settings import EmploymentSettings
 from samspil.runtime.auth import Caller, Role, caller_with
 from samspil.runtime.errors import NotFound
 from samspil.runtime.http import problem_from_validation, problem_responses, unit_of_work
+from samspil.runtime.idempotency import KeyedRoute
 from samspil.runtime.paging import Cursor, Limit, Page, page_of, read_cursor
 from samspil.runtime.pseudonym import Cpr, citizen_ref_for
 from schemas.commands import (
@@ -43,7 +44,9 @@ from schemas.plans import JobPlanActivity
 Caseworker = Annotated[Caller, Depends(caller_with(Role.EMPLOYMENT_CASEWORKER))]
 CitizenRefPath = Annotated[str, Path(pattern=CITIZEN_REF_PATTERN)]
 
-router = APIRouter(prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422))
+router = APIRouter(
+    prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422), route_class=KeyedRoute
+)
 C = TypeVar("C", bound=BaseModel)
 
 

@@ -23,6 +23,7 @@ from employment.service_layer import handlers, progress_reports, tasks
 from employment.service_layer.messages import danish_today
 from employment.service_layer.task_actions import actions_for
 from samspil.runtime.http import Problem, problem_responses, unit_of_work
+from samspil.runtime.idempotency import KeyedRoute, reads
 from samspil.runtime.paging import Cursor, Limit, Page, page_of, read_cursor
 from samspil.runtime.tasks import TaskAction, TaskFilters, parse_task_key, task_key
 from schemas.commands import AssignTask, CloseTask, ReferCitizen
@@ -36,7 +37,9 @@ from schemas.referrals import (
     ReportingIntervalDays,
 )
 
-router = APIRouter(prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422))
+router = APIRouter(
+    prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422), route_class=KeyedRoute
+)
 
 
 class ReferralIn(Strict):
@@ -152,7 +155,7 @@ class ReferralOut(BaseModel):
 @router.get("/referrals/{referral_id}", response_model=ReferralOut)
 async def get_referral(referral_id: uuid.UUID, request: Request, caller: Caseworker) -> ReferralOut:
     """A referral with every step of its lifecycle, from either side."""
-    pool = request.app.state.runtime.pool
+    pool = reads(request)
     row = await repository.referral(pool, referral_id)
     if row is None:
         raise Problem(404, "not-found", "No such referral")
@@ -220,7 +223,7 @@ async def list_tasks(
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)
 async def get_task(task_id: uuid.UUID, request: Request, caller: Caseworker) -> TaskOut:
-    row = await repository.get_task(request.app.state.runtime.pool, task_id)
+    row = await repository.get_task(reads(request), task_id)
     if row is None:
         raise Problem(404, "not-found", "No such task")
     return _task_out(row)

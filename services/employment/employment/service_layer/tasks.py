@@ -16,7 +16,8 @@ from samspil.runtime.db import Connection
 from samspil.runtime.errors import Conflict, Invalid, NotFound
 from samspil.runtime.tasks import require_closable_by_hand, require_open
 from schemas.commands import AddCaseNote, AssessAbsence, AssignTask, CloseTask
-from schemas.decisions import AbsenceAction, AbsenceAssessed
+from schemas.common import Department
+from schemas.decisions import AbsenceAction, AbsenceAssessed, ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
 
 
@@ -44,6 +45,18 @@ async def close_task(
         actions_for(TaskKind(task["kind"]), task["task_id"], task["citizen_ref"], json.loads(task["details"]))
     )
     await repository.close_task(conn, command.task_id, actor.name, command.note)
+    submission_id = json.loads(task["details"]).get("submission_id")
+    if submission_id is not None and task["referral_id"] is not None and task["provider_id"] is not None:
+        # A task made for a provider's report (a progress review): the provider learns that the
+        # jobcenter's work on it is done, which makes the submission final.
+        completed = ReportReceived(
+            submission_id=submission_id,
+            referral_id=task["referral_id"],
+            provider_id=task["provider_id"],
+            department=Department.EMPLOYMENT,
+            outcome=ReportOutcome.COMPLETED,
+        )
+        await emit(conn, completed, task["citizen_ref"])
 
 
 async def assess_absence(

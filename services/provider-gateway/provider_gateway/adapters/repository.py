@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import asyncpg
 
+from provider_gateway.domain.submissions import SubmissionStatus
 from samspil.runtime.db import Connection
 from schemas.referrals import ReferralRequested
 
@@ -186,21 +187,28 @@ async def insert_submission(
 
 async def submission_for_update(conn: Connection, submission_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT provider_id, referral_id, status, acknowledgements FROM submission"
+        "SELECT provider_id, referral_id, kind, status, acknowledgements FROM submission"
         " WHERE submission_id = $1 FOR UPDATE",
         submission_id,
     )
 
 
 async def add_acknowledgement(
-    conn: Connection, submission_id: uuid.UUID, acknowledgement: dict[str, Any], status: str
+    conn: Connection, submission_id: uuid.UUID, acknowledgement: dict[str, Any], status: SubmissionStatus
 ) -> None:
+    """Add the acknowledgement and the status it leads to; each state reached (and every earlier
+    one not yet reached) gets its time."""
     await conn.execute(
         "UPDATE submission SET acknowledgements = acknowledgements || $2::jsonb, status = $3,"
-        " updated_at = now() WHERE submission_id = $1",
+        " updated_at = now(),"
+        " delivered_at = coalesce(delivered_at, CASE WHEN $4 >= 1 THEN now() END),"
+        " acted_on_at = coalesce(acted_on_at, CASE WHEN $4 >= 2 THEN now() END),"
+        " final_at = coalesce(final_at, CASE WHEN $4 >= 3 THEN now() END)"
+        " WHERE submission_id = $1",
         submission_id,
         json.dumps([acknowledgement]),
-        status,
+        status.value,
+        status.rank,
     )
 
 
@@ -218,7 +226,8 @@ async def submission_for_provider(
     conn: asyncpg.Pool, submission_id: uuid.UUID, provider_id: str
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT submission_id, referral_id, kind, status, acknowledgements, received_at, updated_at"
+        "SELECT submission_id, referral_id, kind, status, acknowledgements, received_at, updated_at,"
+        " delivered_at, acted_on_at, final_at"
         " FROM submission WHERE submission_id = $1 AND provider_id = $2",
         submission_id,
         provider_id,

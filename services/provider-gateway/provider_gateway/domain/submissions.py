@@ -1,4 +1,20 @@
-"""Where a provider's submission stands in the closed loop; plain Python, no I/O."""
+"""Where a provider's submission stands in the closed loop; plain Python, no I/O.
+
+The four states mean the same for every kind of report:
+
+- received: the gateway has it, on its way to the departments.
+- delivered: a department recorded it.
+- acted-on: a department made a task for it, or decided on it provisionally (the other
+  department's team may object to a plan-change decision).
+- final: nothing more will happen to it: the department that answers for the kind is done.
+  An absence notice once the jobcenter assessed the absence; a plan-change request once the
+  decision on it is final (unopposed, or as the joint specialist unit ruled); a progress report
+  once the jobcenter's review task is closed (or at once, when it made none); a readiness
+  report once the social department's task for it is closed (a readiness assessment closes it).
+
+A later state implies the earlier ones: a report a department makes a task for is delivered and
+acted on at once, and each state's time says when it was reached.
+"""
 
 from __future__ import annotations
 
@@ -24,5 +40,27 @@ class SubmissionStatus(StrEnum):
     def advanced_to(self, reached: SubmissionStatus) -> SubmissionStatus:
         return max(self, reached, key=_ORDER.index)
 
+    @property
+    def rank(self) -> int:
+        """0 for received up to 3 for final."""
+        return _ORDER.index(self)
+
 
 _ORDER = list(SubmissionStatus)
+
+# The department whose "done" (recorded without a task, or its task completed) makes a report of
+# the kind final. Absence notices and plan-change requests become final by their decision alone.
+FINISHED_BY: dict[str, str] = {
+    "progress-report": "employment",
+    "readiness-report": "social",
+    "meeting": "employment",
+}
+
+
+def reached_by_acknowledgement(kind: str, department: str, outcome: str) -> SubmissionStatus:
+    """What a department's acknowledgement (recorded, task-created or completed) reaches."""
+    if outcome == "task-created":
+        return SubmissionStatus.ACTED_ON
+    if FINISHED_BY.get(kind) == department:
+        return SubmissionStatus.FINAL
+    return SubmissionStatus.DELIVERED if outcome == "recorded" else SubmissionStatus.ACTED_ON

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import uuid
@@ -20,6 +18,7 @@ from pydantic import BaseModel
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.credentials import TokenClaims
+from samspil.runtime import idempotency
 from samspil.runtime.codec import safe_text
 from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_response
@@ -31,7 +30,6 @@ from schemas.referrals import CLOSED_STATUSES
 log = structlog.get_logger("provider_gateway.guards")
 
 MAX_BODY_BYTES = 64 * 1024
-_KEY_PATTERN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
 
 async def idempotent(
@@ -53,32 +51,10 @@ async def idempotent(
 async def _key_and_hash(request: Request) -> tuple[str, str]:
     """The Idempotency-Key as it is kept, and the hash of the request it was sent with; 422
     naming the header when there is none or it is malformed."""
-    key = request.headers.get("idempotency-key")
-    if key is None or not (0 < len(key) <= 200 and set(key) <= _KEY_PATTERN):
-        raise Problem(
-            422,
-            "validation-failed",
-            "The request is not valid",
-            errors=[
-                {
-                    "field": "header.Idempotency-Key",
-                    "message": "1-200 letters, digits or -_.:",
-                    "code": "invalid",
-                }
-            ],
-        )
-    request_hash = hashlib.sha256(
-        f"{request.method} {request.url.path}\n".encode() + await request.body()
-    ).hexdigest()
-    # The key is the caller's free text: only a keyed hash of it is kept, so whatever it holds
-    # (a CPR number typed by mistake, a name) is never stored, and no key is refused for it.
-    kept_key = (
-        "h1:"
-        + hmac.new(
-            request.app.state.settings.dead_letter_key.encode(), key.encode(), hashlib.sha256
-        ).hexdigest()
+    key = idempotency.kept_key(
+        request.headers.get(idempotency.KEY_HEADER), request.app.state.settings.dead_letter_key
     )
-    return kept_key, request_hash
+    return key, idempotency.request_hash(request.method, request.url.path, await request.body())
 
 
 class ReferralCitizens:
@@ -158,6 +134,11 @@ async def report_at_once(
     return JSONResponse(content, status_code=202)
 
 
+# The gateway's own table (it came before the runtime's): the short way writes it in its one
+# statement, `repository._REPORT_AT_ONCE`.
+_GATEWAY_KEYS = idempotency.KeyTable("idempotency_key", "provider_id")
+
+
 async def _first_or_repeat(
     conn: Connection,
     provider_id: str,
@@ -165,43 +146,13 @@ async def _first_or_repeat(
     request_hash: str,
     work: Callable[[Connection], Awaitable[tuple[int, BaseModel]]],
 ) -> Response:
-    fresh = await conn.fetchval(
-        "INSERT INTO idempotency_key (provider_id, key, request_hash) VALUES ($1, $2, $3)"
-        " ON CONFLICT DO NOTHING RETURNING true",
-        provider_id,
-        key,
-        request_hash,
-    )
-    if not fresh:
-        first = await conn.fetchrow(
-            "SELECT request_hash, status_code, response FROM idempotency_key"
-            " WHERE provider_id = $1 AND key = $2",
-            provider_id,
-            key,
-        )
-        assert first is not None  # the INSERT above found it
-        if first["request_hash"] != request_hash:
-            raise Problem(
-                422,
-                "idempotency-key-reused",
-                "This Idempotency-Key was used for another request; use a new key for a new request",
-            )
-        return JSONResponse(
-            json.loads(first["response"]),
-            status_code=first["status_code"],
-            headers={"Idempotent-Replayed": "true"},
-        )
+    first = await idempotency.claim(conn, _GATEWAY_KEYS, provider_id, key, request_hash)
+    if first is not None:
+        return first.replayed()
     status_code, body = await work(conn)
-    content = body.model_dump(mode="json")
-    await conn.execute(
-        "UPDATE idempotency_key SET status_code = $3, response = $4::jsonb"
-        " WHERE provider_id = $1 AND key = $2",
-        provider_id,
-        key,
-        status_code,
-        json.dumps(content),
-    )
-    return JSONResponse(content, status_code=status_code)
+    answer = idempotency.Answer(status_code, body.model_dump(mode="json"))
+    await idempotency.keep(conn, _GATEWAY_KEYS, provider_id, key, answer)
+    return JSONResponse(answer.content, status_code=status_code)
 
 
 class BodyRules:

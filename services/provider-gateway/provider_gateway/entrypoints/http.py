@@ -416,8 +416,9 @@ class Acknowledgement(BaseModel):
 
     department: str
     outcome: str = Field(
-        description="recorded, task-created, decided, or final: the outcome of the decision is "
-        "settled, unopposed or by ruling.",
+        description="recorded, task-created, completed (the department's task for it was "
+        "closed), decided, or final: the outcome of the decision is settled, unopposed or by "
+        "ruling.",
         examples=["final"],
     )
     final: bool = Field(
@@ -451,15 +452,36 @@ class Acknowledgement(BaseModel):
     )
 
 
+class SubmissionStates(BaseModel):
+    """When the submission reached each state; null until it has. A later state implies the
+    earlier ones: a report a department makes a task for is delivered and acted on at once."""
+
+    received: datetime
+    delivered: datetime | None
+    acted_on: datetime | None
+    final: datetime | None
+
+
 class SubmissionOut(BaseModel):
-    """Where a submission stands: received by the gateway, delivered to a department (recorded),
-    acted on (a task created, or a decision the other department's team may still object to), or
-    final (the decision on it is settled). The status only moves forward."""
+    """Where a submission stands. The states mean the same for every kind of report:
+
+    - `received`: the gateway has it, on its way to the departments.
+    - `delivered`: a department recorded it.
+    - `acted-on`: a department made a task for it, or decided on it provisionally (the other
+      department's team may still object to a plan-change decision).
+    - `final`: nothing more will happen to it. An absence notice: once the jobcenter assessed
+      the absence. A plan-change request: once the decision on it is final (unopposed, or as the
+      joint specialist unit ruled). A progress report: once the jobcenter's review task for it is
+      closed (at once when the jobcenter made none). A readiness report: once the social
+      department's task for it is closed (by its readiness assessment).
+
+    The status only moves forward; `reached` says when each state was reached."""
 
     submission_id: uuid.UUID
     referral_id: uuid.UUID
     kind: str
     status: SubmissionStatus
+    reached: SubmissionStates
     acknowledgements: list[Acknowledgement] = Field(description="Oldest first.")
     received_at: datetime
     updated_at: datetime
@@ -472,7 +494,20 @@ async def get_submission(submission_id: uuid.UUID, request: Request, provider: P
     )
     if row is None:
         raise Problem(404, "not-found", "No such submission")
-    return SubmissionOut(**{**dict(row), "acknowledgements": json.loads(row["acknowledgements"])})
+    reached = SubmissionStates(
+        received=row["received_at"],
+        delivered=row["delivered_at"],
+        acted_on=row["acted_on_at"],
+        final=row["final_at"],
+    )
+    fields = {name: row[name] for name in ("submission_id", "referral_id", "kind", "status")}
+    return SubmissionOut(
+        **fields,
+        reached=reached,
+        acknowledgements=json.loads(row["acknowledgements"]),
+        received_at=row["received_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 class FeedItem(BaseModel):

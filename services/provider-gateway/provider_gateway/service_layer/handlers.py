@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,11 +13,11 @@ import structlog
 from provider_gateway.adapters import repository
 from provider_gateway.domain.lifecycle import check_transition
 from provider_gateway.domain.shares import ShareVerdict, StoredShare, judge_share
-from provider_gateway.domain.submissions import SubmissionStatus
+from provider_gateway.domain.submissions import SubmissionStatus, reached_by_acknowledgement
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
 from schemas.consent import MeasuresSharedWithProvider, ProviderShareEnded
-from schemas.decisions import AbsenceAssessed, PlanChangeDecided, ReportOutcome, ReportReceived
+from schemas.decisions import AbsenceAssessed, PlanChangeDecided, ReportReceived
 from schemas.disputes import PlanChangeDecisionFinal
 from schemas.envelope import Envelope
 from schemas.provider_reports import ProviderReport, TargetPlan
@@ -183,16 +184,13 @@ def report_envelope(report: ProviderReport, citizen_ref: str) -> Envelope:
 
 async def record_acknowledgement(conn: Connection, envelope: Envelope, received: ReportReceived) -> None:
     """A department tells what it did with a submission: the provider sees it on the submission."""
+    department, outcome = received.department.value, received.outcome.value
     await _tell_provider(
         conn,
         received.submission_id,
         received.provider_id,
         received.model_dump(mode="json", include={"department", "outcome", "task_due_on"}),
-        reached=(
-            SubmissionStatus.ACTED_ON
-            if received.outcome is ReportOutcome.TASK_CREATED
-            else SubmissionStatus.DELIVERED
-        ),
+        reached=lambda report_kind: reached_by_acknowledgement(report_kind, department, outcome),
         kind="submission-acknowledged",
     )
 
@@ -322,7 +320,7 @@ async def _tell_provider(
     provider_id: str | None,
     entry: dict[str, Any],
     *,
-    reached: SubmissionStatus,
+    reached: SubmissionStatus | Callable[[str], SubmissionStatus],
     kind: str,
     same_as: dict[str, Any] | None = None,
 ) -> None:
@@ -347,6 +345,8 @@ async def _tell_provider(
                 kind=kind,
             )
         return
+    if callable(reached):
+        reached = reached(submission["kind"])
     status = SubmissionStatus(submission["status"]).advanced_to(reached)
     await repository.add_acknowledgement(conn, submission_id, entry, status)
     await _to_feed(

@@ -143,6 +143,31 @@ async def disputes(
     )
 
 
+async def report_of_task(conn: Connection, task_id: uuid.UUID) -> asyncpg.Record | None:
+    """The provider's report a task was made for (submission, referral, provider), if any."""
+    return await conn.fetchrow(
+        "SELECT r.submission_id, r.referral_id, r.provider_id FROM caseworker_task t"
+        " JOIN provider_report r USING (submission_id) WHERE t.task_id = $1",
+        task_id,
+    )
+
+
+async def close_report_tasks(conn: Connection, citizen_ref: str, kind: str, by: str) -> list[asyncpg.Record]:
+    """Close the citizen's open tasks of a kind made for providers' reports; the reports they
+    were for (submission, referral, provider)."""
+    return await conn.fetch(
+        "WITH closed AS ("
+        " UPDATE caseworker_task SET status = 'closed', closed_at = now(), closed_by = $3"
+        " WHERE citizen_ref = $1 AND kind = $2 AND status = 'open' AND submission_id IS NOT NULL"
+        " RETURNING submission_id)"
+        " SELECT r.submission_id, r.referral_id, r.provider_id FROM closed"
+        " JOIN provider_report r USING (submission_id) ORDER BY r.submission_id",
+        citizen_ref,
+        kind,
+        by,
+    )
+
+
 # -- social plan --------------------------------------------------------------------------------
 
 

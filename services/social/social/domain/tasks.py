@@ -35,10 +35,14 @@ class NewTask:
     due_on: date
 
 
+READINESS_TASK_KIND = "ready-for-further-offers"
+
+
 def readiness_task(received_on: date, working_days: int) -> NewTask:
-    """A provider judges the citizen ready for more: social support should come at the right time."""
+    """A provider judges the citizen ready for more: social support should come at the right time.
+    The social department's own readiness assessment answers it (closes the task)."""
     return NewTask(
-        "ready-for-further-offers",
+        READINESS_TASK_KIND,
         "The provider reports the citizen ready for further offers",
         add_working_days(received_on, working_days),
     )

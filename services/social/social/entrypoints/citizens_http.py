@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from samspil.runtime.auth import Caller, Role, caller_with
 from samspil.runtime.errors import NotFound
 from samspil.runtime.http import problem_from_validation, problem_responses, unit_of_work
+from samspil.runtime.idempotency import KeyedRoute
 from samspil.runtime.paging import Cursor, Limit, page_of, read_cursor
 from samspil.runtime.pseudonym import Cpr, citizen_ref_for
 from schemas.commands import (
@@ -42,7 +43,9 @@ SpecialistUnit = Annotated[Caller, Depends(caller_with(Role.SPECIALIST_UNIT))]
 Reader = Annotated[Caller, Depends(caller_with(Role.SOCIAL_CASEWORKER, Role.SPECIALIST_UNIT))]
 CitizenRefPath = Annotated[str, Path(pattern=CITIZEN_REF_PATTERN)]
 
-router = APIRouter(prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422))
+router = APIRouter(
+    prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422), route_class=KeyedRoute
+)
 
 
 def actor_of(caller: Caller) -> Actor:

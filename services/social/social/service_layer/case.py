@@ -33,6 +33,7 @@ from schemas.consent import (
     ShareEndReason,
 )
 from schemas.contact_course import SocialFollowUpRecorded
+from schemas.decisions import ReportOutcome, ReportReceived
 from schemas.disputes import PlanConflictDetected
 from schemas.envelope import Envelope
 from schemas.lead_department import (
@@ -44,7 +45,7 @@ from schemas.lead_department import (
 from schemas.plans import JobPlanRevised, SocialMeasure, SocialPlanRevised, SocialPlanSummaryWithdrawn
 from schemas.referrals import OfferStarted
 from social.adapters import repository
-from social.domain.tasks import handover_answer_task, plan_conflict_task
+from social.domain.tasks import READINESS_TASK_KIND, handover_answer_task, plan_conflict_task
 from social.service_layer.messages import DANISH_TIME, Actor, emit
 
 log = structlog.get_logger("social.case")
@@ -589,6 +590,18 @@ async def assess_readiness(
         command.assessment,
         actor.name,
     )
+    # The assessment answers the readiness reports that waited for it: their tasks close, and
+    # each provider learns that the social department's work on its report is done.
+    answered = await repository.close_report_tasks(conn, citizen_ref, READINESS_TASK_KIND, actor.name)
+    for report in answered:
+        completed = ReportReceived(
+            submission_id=report["submission_id"],
+            referral_id=report["referral_id"],
+            provider_id=report["provider_id"],
+            department=Department.SOCIAL,
+            outcome=ReportOutcome.COMPLETED,
+        )
+        await emit(conn, completed, citizen_ref)
 
 
 async def add_case_note(conn: Connection, citizen_ref: str, command: AddSocialCaseNote, actor: Actor) -> None:

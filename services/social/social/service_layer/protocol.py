@@ -280,16 +280,21 @@ async def _emit_final(
         )
 
 
-async def settle_deadlines(pool: asyncpg.Pool, today: date, batch: int = 200) -> int:
+async def settle_deadlines(
+    pool: asyncpg.Pool, today: date, batch: int = 200, *, objections_handled_on: date | None = None
+) -> int:
     """Decisions nobody objected to by the deadline become final; disputes the specialist unit
     has not ruled on by theirs are flagged to both teams, once. Rows are claimed with SKIP
-    LOCKED, so replicas can run this side by side."""
+    LOCKED, so replicas can run this side by side. ``objections_handled_on``: the day by whose
+    start every objection sent on the command topic has been handled (default ``today``); a
+    window closes only before it, so an objection sent in time and still unread is not refused."""
     settled = 0
+    objections_until = today if objections_handled_on is None else min(today, objections_handled_on)
     async with pool.acquire() as conn, conn.transaction():
         reviews = await conn.fetch(
             "SELECT * FROM decision_review WHERE status = 'open' AND object_by < $1"
             " AND deciding_department = 'employment' ORDER BY object_by LIMIT $2 FOR UPDATE SKIP LOCKED",
-            today,
+            objections_until,
             batch,
         )
         for review in reviews:
