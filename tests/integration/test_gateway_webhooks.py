@@ -8,9 +8,7 @@ moving the delivery rows' times, never by sleeping."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,7 +19,6 @@ import asyncpg
 import httpx
 import pytest
 import standardwebhooks
-import uvicorn
 
 from provider_gateway import admin
 from provider_gateway.adapters import webhooks as store
@@ -31,72 +28,31 @@ from provider_gateway.domain.credentials import TokenClaims, issue_token
 from provider_gateway.service_layer import handlers
 from provider_gateway.service_layer.webhooks import WebhookContext, deliver_due
 from provider_gateway.settings import GatewaySettings
+from samspil import cli
 from samspil.runtime.db import migrate
 from schemas.cpr import contains_cpr
 from tests.infra import Infra
-from tests.support import wait_for
+from tests.support import WebhookReceiver as Receiver
+from tests.support import webhook_receiver
 
 TOKEN_SECRET = "w" * 48
 ATTEMPT_TIMEOUT = 1.0  # the receiver's "time out" answers never; this bounds the attempt
 
 
-class Receiver:
-    """An HTTP server that answers each request as scripted: "fail" (500), "hang" (no answer
-    until the test ends) or "ok" (204; also when the script has run out). Keeps every request."""
-
-    def __init__(self, port: int) -> None:
-        self.script: list[str] = []
-        self.requests: list[tuple[dict[str, str], bytes, str]] = []  # headers, body, answer
-        self.release = asyncio.Event()
-        self.port = port
-        self.url = f"http://127.0.0.1:{self.port}/hooks"
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {name.decode(): value.decode() for name, value in scope["headers"]}
-        answer = self.script.pop(0) if self.script else "ok"
-        self.requests.append((headers, body, answer))
-        if answer == "hang":
-            await self.release.wait()
-        status = 500 if answer == "fail" else 204
-        await send({"type": "http.response.start", "status": status, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    def delivered(self) -> list[tuple[dict[str, str], bytes]]:
-        return [(headers, body) for headers, body, answer in self.requests if answer == "ok"]
-
-
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    receiver = Receiver(listener.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(receiver, log_config=None, access_log=False, lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-
-    async def started() -> bool:
-        return server.started
-
-    await wait_for(started, timeout=10, interval=0.01)
-    try:
+    async with webhook_receiver() as receiver:
         yield receiver
-    finally:
-        receiver.release.set()
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @pytest.fixture
-async def gateway_pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(infra.create_database("gw"), min_size=1, max_size=6)
+def gateway_url(infra: Infra) -> str:
+    return infra.create_database("gw")
+
+
+@pytest.fixture
+async def gateway_pool(gateway_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(gateway_url, min_size=1, max_size=6)
     assert pool is not None
     await migrate(pool, "samspil.runtime.migrations", "provider_gateway.migrations")
     try:
@@ -406,23 +362,33 @@ async def test_a_provider_manages_its_endpoints_and_sees_no_other_providers(
 
 
 async def test_an_endpoint_an_operator_disabled_gets_nothing_and_the_provider_cannot_enable_it(
-    provider: Provider, receiver: Receiver
+    provider: Provider,
+    receiver: Receiver,
+    gateway_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     endpoint = await provider.register(receiver.url)
-    endpoint_id = uuid.UUID(endpoint["endpoint_id"])
-    async with provider.pool.acquire() as conn:
-        listed = await admin.webhook_endpoints(conn, provider.provider_id)
-        assert [row["endpoint_id"] for row in listed] == [endpoint_id]
-        assert "secret_sealed" not in listed[0]
-        assert await admin.disable_webhook_endpoint(conn, endpoint_id, "answers with a login page")
+    endpoint_id = endpoint["endpoint_id"]
+    monkeypatch.setenv("PROVIDER_GATEWAY_DATABASE_URL", gateway_url)
+    assert await asyncio.to_thread(cli.main, ["webhooks", "list", "--provider", provider.provider_id]) == 0
+    # The CLI prints JSON lines; the gateway's own log lines go to the same captured stdout here.
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [row["endpoint_id"] for row in listed] == [endpoint_id]
+    assert "secret_sealed" not in listed[0] and endpoint["secret"] not in str(listed)
+    disable = ["webhooks", "disable", endpoint_id, "--reason", "answers with a login page"]
+    assert await asyncio.to_thread(cli.main, disable) == 0
+
     await provider.feed("referral-requested", uuid.uuid4())
     assert await provider.round() == 0
-
     refused = await provider.http.patch(f"/v1/webhooks/{endpoint_id}", json={"enabled": True})
     assert refused.status_code == 409
     assert refused.json()["disabled_reason"] == "answers with a login page"
     shown = (await provider.http.get(f"/v1/webhooks/{endpoint_id}")).json()
     assert (shown["enabled"], shown["disabled_by"]) == (False, "operator")
+
+    assert await asyncio.to_thread(cli.main, ["webhooks", "enable", endpoint_id]) == 0
+    assert (await provider.http.get(f"/v1/webhooks/{endpoint_id}")).json()["enabled"] is True
 
 
 async def test_outside_local_mode_an_endpoint_inside_the_network_or_without_https_is_refused(

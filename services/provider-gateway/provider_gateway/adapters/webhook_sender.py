@@ -15,6 +15,7 @@ import httpx
 from provider_gateway.domain.webhooks import RefusedUrl, Target, check_addresses, target_of
 
 MAX_ERROR_LENGTH = 300
+RESOLVE_TIMEOUT = 5.0
 
 
 async def resolve(host: str, port: int) -> list[str]:
@@ -24,8 +25,9 @@ async def resolve(host: str, port: int) -> list[str]:
     except ValueError:
         pass
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
+        async with asyncio.timeout(RESOLVE_TIMEOUT):
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError, TimeoutError):  # ValueError: not a name (too long a label, a NUL)
         return []
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
@@ -72,7 +74,7 @@ class WebhookSender:
             return Outcome(False, None, f"refused: the URL {refused}")
         except (TimeoutError, httpx.TimeoutException):
             return Outcome(False, None, f"no answer within {self.timeout:g} seconds")
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:
             return Outcome(False, None, f"{type(error).__name__}: {str(error)[:MAX_ERROR_LENGTH]}")
         if 200 <= response.status_code < 300:
             return Outcome(True, response.status_code, None)

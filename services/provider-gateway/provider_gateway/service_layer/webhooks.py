@@ -219,7 +219,8 @@ async def run_deliveries(
         while True:
             try:
                 attempted = await deliver_due(pool, sender, context, batch_size)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except Exception as error:
+                # The database away, or a bug: the claims run out and are tried again.
                 log.warning("webhook deliveries round failed", error=type(error).__name__)
                 attempted = 0
             if attempted < batch_size:
