@@ -243,6 +243,22 @@ async def test_a_delivery_failing_for_a_day_is_given_up_and_its_endpoint_disable
     ]
 
 
+async def test_an_endpoint_enabled_again_gets_a_new_day_of_retries(
+    provider: Provider, receiver: Receiver
+) -> None:
+    endpoint_id = (await provider.register(receiver.url))["endpoint_id"]
+    await provider.feed("referral-requested", uuid.uuid4())
+    receiver.script = ["fail", "fail"]
+    await provider.round()
+    await provider.http.patch(f"/v1/webhooks/{endpoint_id}", json={"enabled": False})
+    await provider.move_clock(first=timedelta(hours=24))  # a day passes while it is disabled
+    await provider.http.patch(f"/v1/webhooks/{endpoint_id}", json={"enabled": True})
+
+    assert await provider.round() == 1
+    assert (await provider.http.get(f"/v1/webhooks/{endpoint_id}")).json()["enabled"] is True
+    assert [d["status"] for d in await provider.deliveries(endpoint_id)] == ["pending"]
+
+
 async def test_a_delivery_claimed_by_a_worker_that_died_is_tried_again(
     provider: Provider, receiver: Receiver
 ) -> None:

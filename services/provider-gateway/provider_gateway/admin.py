@@ -60,4 +60,7 @@ async def disable_webhook_endpoint(conn: Connection, endpoint_id: uuid.UUID, rea
 
 
 async def enable_webhook_endpoint(conn: Connection, endpoint_id: uuid.UUID) -> bool:
-    return await webhooks.enable_by_operator(conn, endpoint_id)
+    if not await webhooks.enable_by_operator(conn, endpoint_id):
+        return False
+    await webhooks.resume_pending(conn, endpoint_id)
+    return True

@@ -110,6 +110,16 @@ async def update_endpoint(
     )
 
 
+async def resume_pending(conn: Db, endpoint_id: uuid.UUID) -> None:
+    """An endpoint enabled again: its pending deliveries are due now, with a full day of retries
+    before them again."""
+    await conn.execute(
+        "UPDATE webhook_delivery SET next_attempt_at = now(), first_attempt_at = NULL"
+        " WHERE endpoint_id = $1 AND status = 'pending'",
+        endpoint_id,
+    )
+
+
 async def delete_endpoint(conn: Db, endpoint_id: uuid.UUID, provider_id: str) -> bool:
     status: str = await conn.execute(
         "DELETE FROM webhook_endpoint WHERE endpoint_id = $1 AND provider_id = $2", endpoint_id, provider_id

@@ -237,6 +237,8 @@ async def change_webhook_endpoint(
             "An operator disabled this endpoint; ask them to enable it",
             disabled_reason=existing["disabled_reason"],
         )
+    if body.enabled:
+        await store.resume_pending(pool, endpoint_id)
     return _endpoint_out(row)
 
 
