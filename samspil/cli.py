@@ -12,6 +12,7 @@ import shutil
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -237,6 +238,33 @@ def _provider(args: argparse.Namespace) -> int:
         return 0
 
     return _with_db(args.state_dir, "provider-gateway", work)
+
+
+def _webhooks(args: argparse.Namespace) -> int:
+    from provider_gateway import admin
+
+    async def work(conn: Connection) -> int:
+        if args.action == "list":
+            for row in await admin.webhook_endpoints(conn, args.provider):
+                print(json.dumps({key: _plain(value) for key, value in row.items()}))
+            return 0
+        if args.endpoint_id is None:
+            print(f"Name the endpoint id to {args.action}.", file=sys.stderr)
+            return 1
+        endpoint_id = args.endpoint_id
+        if args.action == "disable":
+            done = await admin.disable_webhook_endpoint(conn, endpoint_id, args.reason)
+            print("Disabled; the provider sees the reason." if done else "No endpoint with that id.")
+        else:
+            done = await admin.enable_webhook_endpoint(conn, endpoint_id)
+            print("Enabled." if done else "No disabled endpoint with that id.")
+        return 0 if done else 1
+
+    return _with_db(args.state_dir, "provider-gateway", work)
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, str | int | bool | list) or value is None else str(value)
 
 
 def _dlq(args: argparse.Namespace) -> int:
@@ -675,6 +703,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     provider.add_argument("name", help="provider id for add; client id for rotate and disable")
     provider.set_defaults(run=_provider)
+
+    webhooks = command(
+        "webhooks",
+        "list, disable or enable providers' webhook endpoints",
+        _DATABASE_ENVIRONMENT.replace("<SERVICE>_DATABASE_URL", "PROVIDER_GATEWAY_DATABASE_URL"),
+        description="list: every webhook endpoint as a JSON line (never its secret), or one "
+        "provider's with --provider. disable: stop deliveries to an endpoint; the provider sees "
+        "the --reason on it and cannot enable it again. enable: undo a disable (by anyone).",
+    )
+    webhooks.add_argument("action", choices=["list", "disable", "enable"], help="see above")
+    webhooks.add_argument("endpoint_id", nargs="?", type=uuid.UUID, help="disable, enable: the endpoint")
+    webhooks.add_argument("--provider", help="list: only this provider's endpoints")
+    webhooks.add_argument(
+        "--reason", default="disabled by an operator", help="disable: why, shown to the provider"
+    )
+    webhooks.set_defaults(run=_webhooks)
 
     dlq = command("dlq", "list or replay dead letters", _DATABASE_ENVIRONMENT)
     dlq.add_argument(

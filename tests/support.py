@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import random
 import shutil
+import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -155,3 +158,59 @@ async def write_absence_notices(gateway_url: str, count: int, pause: float = 0.0
     finally:
         await gateway.close()
     return ids
+
+
+class WebhookReceiver:
+    """A provider's webhook receiver, a real HTTP server on this machine: answers each request as
+    scripted, "fail" (500), "hang" (no answer until the test ends) or "ok" (204, also when the
+    script has run out), and keeps every request with its answer."""
+
+    def __init__(self, port: int) -> None:
+        self.script: list[str] = []
+        self.requests: list[tuple[dict[str, str], bytes, str]] = []  # headers, body, answer
+        self.release = asyncio.Event()
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/hooks"
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {name.decode(): value.decode() for name, value in scope["headers"]}
+        answer = self.script.pop(0) if self.script else "ok"
+        self.requests.append((headers, body, answer))
+        if answer == "hang":
+            await self.release.wait()
+        status = 500 if answer == "fail" else 204
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    def delivered(self) -> list[tuple[dict[str, str], bytes]]:
+        """The requests answered 2xx, in the order they came."""
+        return [(headers, body) for headers, body, answer in self.requests if answer == "ok"]
+
+
+@contextlib.asynccontextmanager
+async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    receiver = WebhookReceiver(listener.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(receiver, log_config=None, access_log=False, lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+
+    async def started() -> bool:
+        return server.started
+
+    await wait_for(started, timeout=10, interval=0.01)
+    try:
+        yield receiver
+    finally:
+        receiver.release.set()
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

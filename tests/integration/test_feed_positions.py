@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from provider_gateway.adapters import repository
+from provider_gateway.domain.webhooks import FeedKind
 from provider_gateway.service_layer.handlers import _to_feed
 from samspil.runtime.db import create_pool, migrate
 from tests.infra import Infra
@@ -42,9 +43,9 @@ async def test_an_entry_written_first_but_committed_after_a_poll_is_returned_by_
     try:
         slow_transaction = slow.transaction()
         await slow_transaction.start()
-        await _to_feed(slow, PROVIDER, "referral-requested", referral_id=early)
+        await _to_feed(slow, PROVIDER, FeedKind.REFERRAL_REQUESTED, referral_id=early)
         async with fast.transaction():
-            await _to_feed(fast, PROVIDER, "referral-requested", referral_id=late)
+            await _to_feed(fast, PROVIDER, FeedKind.REFERRAL_REQUESTED, referral_id=late)
 
         first = await repository.feed_for_provider(gateway_pool, PROVIDER, after=0, limit=100)
         assert [row["referral_id"] for row in first] == [late]
@@ -66,7 +67,7 @@ async def test_entries_of_one_transaction_keep_the_order_they_were_written_in(
     written = [uuid.uuid4() for _ in range(3)]
     async with gateway_pool.acquire() as conn, conn.transaction():
         for referral_id in written:
-            await _to_feed(conn, PROVIDER, "referral-requested", referral_id=referral_id)
+            await _to_feed(conn, PROVIDER, FeedKind.REFERRAL_REQUESTED, referral_id=referral_id)
     rows = await repository.feed_for_provider(gateway_pool, PROVIDER, after=0, limit=100)
     assert [row["referral_id"] for row in rows] == written
     unpositioned = await gateway_pool.fetchval("SELECT count(*) FROM provider_feed WHERE position IS NULL")

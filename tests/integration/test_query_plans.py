@@ -17,7 +17,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -32,6 +32,7 @@ from employment.service_layer.course import CourseRules, announce_due_follow_ups
 from employment.service_layer.messages import danish_today
 from employment.service_layer.progress_reports import ProgressRules, announce_progress_reports
 from provider_gateway.adapters import repository as gateway_repository
+from provider_gateway.adapters import webhooks as webhook_store
 from provider_gateway.domain.credentials import TokenClaims
 from provider_gateway.entrypoints import guards
 from provider_gateway.entrypoints import http as gateway_http
@@ -76,7 +77,10 @@ SOCIAL_SEED = [
 ]
 SOCIAL_TABLES = ("citizen", "caseworker_task", "case_note", "decision_review", "dispute")
 LARGE_TABLES = frozenset(
-    size.EMPLOYMENT_TABLES + size.GATEWAY_TABLES + SOCIAL_TABLES + ("provider_report", "case_note")
+    size.EMPLOYMENT_TABLES
+    + size.GATEWAY_TABLES
+    + SOCIAL_TABLES
+    + ("provider_report", "case_note", "webhook_delivery", "webhook_message")
 )
 # A scan on a large table may pass over a few rows it then filters out (a caseworker's closed
 # tasks), never a large share of the table.
@@ -380,6 +384,39 @@ async def provider_feed(db: Recorders) -> None:
     assert page.items and all(item.seq > after for item in page.items)
 
 
+# Webhook deliveries as they pile up: 40,000 to 200 endpoints, all delivered but the last 2,000
+# (waiting to be retried), of which the last 20 are due (each for a referral of its own).
+WEBHOOK_SEED = [
+    """INSERT INTO webhook_endpoint (endpoint_id, provider_id, url, event_kinds, secret_sealed)
+    SELECT md5('endpoint-' || i)::uuid, 'bench-p-' || i, 'https://hooks.example/' || i,
+           ARRAY['referral-requested'], '\\x00'::bytea
+    FROM generate_series(0, 199) AS i""",
+    """INSERT INTO webhook_message (message_id, provider_id, kind, referral_id, data, at)
+    SELECT md5('message-' || i)::uuid, 'bench-p-' || (i % 200), 'referral-requested',
+           md5('referral-' || i)::uuid, '{}', now()
+    FROM generate_series(0, 39999) AS i""",
+    """INSERT INTO webhook_delivery (delivery_id, endpoint_id, message_id, ordering_key, status,
+        next_attempt_at)
+    SELECT md5('delivery-' || i)::uuid, md5('endpoint-' || (i % 200))::uuid, md5('message-' || i)::uuid,
+           md5('referral-' || i), CASE WHEN i >= 38000 THEN 'pending' ELSE 'delivered' END,
+           now() + CASE WHEN i >= 39980 THEN interval '-1 minute' ELSE interval '1 hour' END
+    FROM generate_series(0, 39999) AS i""",
+    "ANALYZE webhook_endpoint, webhook_message, webhook_delivery",
+]
+
+
+async def webhook_deliveries(db: Recorders) -> None:
+    """A delivery worker's claim of what is due, and a provider's list of an endpoint's
+    deliveries, among many deliveries to many endpoints."""
+    for statement in WEBHOOK_SEED:
+        await db.gateway.conn.execute(statement)
+    claimed = await webhook_store.claim_due(db.gateway, 50, timedelta(minutes=1))  # type: ignore[arg-type]
+    assert len(claimed) == 20
+    endpoint_id = await db.gateway.conn.fetchval("SELECT md5('endpoint-7')::uuid")
+    listed = await webhook_store.deliveries_for_endpoint(db.gateway, endpoint_id, None, 101)  # type: ignore[arg-type]
+    assert len(listed) == 101
+
+
 @dataclass(frozen=True)
 class HotPath:
     run: Callable[[Recorders], Awaitable[None]]
@@ -415,6 +452,7 @@ HOT_PATHS = {
     ),
     "social notes": HotPath(social_notes, ("social", "DROP INDEX case_note_by_citizen")),
     "open disputes": HotPath(open_disputes, ("social", "DROP INDEX social_dispute_open_page")),
+    "webhook deliveries": HotPath(webhook_deliveries, ("gateway", "DROP INDEX webhook_delivery_due")),
 }
 
 

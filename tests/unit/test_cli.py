@@ -19,6 +19,7 @@ DATABASE_COMMANDS = [
     ["audit", "verify", "social"],
     ["audit", "protect", "employment", "--admin-url", "postgresql://admin@127.0.0.1/postgres"],
     ["provider", "add", "some-provider"],
+    ["webhooks", "list"],
     ["import", "cases.csv", "--actor", "Ida Importør"],
 ]
 
@@ -71,6 +72,7 @@ def test_every_command_and_argument_has_help() -> None:
         ("outbox", ["<SERVICE>_DATABASE_URL", "SAMSPIL_POSTGRES_PORT"]),
         ("audit", ["<SERVICE>_DATABASE_URL", "SAMSPIL_ADMIN_DATABASE_URL"]),
         ("provider", ["PROVIDER_GATEWAY_DATABASE_URL", "SAMSPIL_POSTGRES_PORT"]),
+        ("webhooks", ["PROVIDER_GATEWAY_DATABASE_URL", "SAMSPIL_POSTGRES_PORT"]),
         ("token", ["SAMSPIL_AUTH_SECRET", "SAMSPIL_AUTH_JWKS_URL", "SAMSPIL_AUTH_MAX_LIFETIME_SECONDS"]),
         ("import", ["EMPLOYMENT_DATABASE_URL", "SAMSPIL_CITIZEN_REF_KEY", "EMPLOYMENT_JOB_PLAN_SHARE_BASIS"]),
     ],

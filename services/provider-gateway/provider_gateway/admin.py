@@ -1,4 +1,5 @@
-"""Operator actions on provider credentials, used by ``samspil provider add|rotate|disable``.
+"""Operator actions on provider credentials, used by ``samspil provider add|rotate|disable``,
+and on their webhook endpoints, used by ``samspil webhooks list|disable|enable``.
 
 A secret is returned once, to be handed to the provider; only its hash is stored. Rotating the
 secret or disabling the client also revokes every token issued to it so far: each moves the
@@ -8,7 +9,10 @@ client's token generation on, and the gateway refuses a token of an older genera
 from __future__ import annotations
 
 import secrets
+import uuid
+from typing import Any
 
+from provider_gateway.adapters import webhooks
 from provider_gateway.domain.credentials import hash_secret, new_client_secret
 from samspil.runtime.db import Connection
 
@@ -43,3 +47,20 @@ async def disable_client(conn: Connection, client_id: str) -> bool:
         client_id,
     )
     return status.endswith(" 1")
+
+
+async def webhook_endpoints(conn: Connection, provider_id: str | None = None) -> list[dict[str, Any]]:
+    """Every provider's webhook endpoints (or one provider's), without their secrets."""
+    return [dict(row) for row in await webhooks.all_endpoints(conn, provider_id)]
+
+
+async def disable_webhook_endpoint(conn: Connection, endpoint_id: uuid.UUID, reason: str) -> bool:
+    """Disable an endpoint; the provider sees the reason on it and cannot enable it again."""
+    return await webhooks.disable_by_operator(conn, endpoint_id, reason)
+
+
+async def enable_webhook_endpoint(conn: Connection, endpoint_id: uuid.UUID) -> bool:
+    if not await webhooks.enable_by_operator(conn, endpoint_id):
+        return False
+    await webhooks.resume_pending(conn, endpoint_id)
+    return True

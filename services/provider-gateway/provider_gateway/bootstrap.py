@@ -6,10 +6,11 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from provider_gateway.adapters.report_connections import ReportConnections
-from provider_gateway.entrypoints import consumers, http, scheduler, tokens
+from provider_gateway.entrypoints import consumers, http, scheduler, tokens, webhooks
 from provider_gateway.entrypoints.auth import TokenIdentity, client_before_refusal
 from provider_gateway.entrypoints.guards import AuditTrail, BodyRules, ReferralCitizens
 from provider_gateway.entrypoints.limits import AddressLimit, RateLimiter
+from provider_gateway.service_layer.webhooks import context_from, delivery_worker
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.http import Problem, create_app, problem_responses
 from samspil.runtime.service import ServiceRuntime
@@ -24,6 +25,7 @@ DESCRIPTION = (
 
 def build_app(settings: GatewaySettings) -> FastAPI:
     report_connections = ReportConnections(settings.database_url, settings.report_connections)
+    webhook_context = context_from(settings)
     runtime = ServiceRuntime(
         name=SERVICE_NAME,
         settings=settings,
@@ -34,6 +36,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         workers={
             "retention": scheduler.retention_worker(settings),
             "report-connections": report_connections.keep_open,
+            "webhook-deliveries": delivery_worker(settings, webhook_context),
         },
     )
     # Providers are outside parties: their trace context is not continued.
@@ -41,6 +44,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         runtime, title="Samspil provider gateway", description=DESCRIPTION, continue_callers_trace=False
     )
     app.state.settings = settings
+    app.state.webhooks = webhook_context
     # A disabled client's refused body is answered 401, not 422 (the client check comes late).
     app.add_exception_handler(RequestValidationError, client_before_refusal)
     app.add_exception_handler(Problem, client_before_refusal)
@@ -68,4 +72,5 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     responses = problem_responses(400, 401, 404, 409, 413, 415, 422, 429, 503)
     app.include_router(tokens.router, responses=responses)
     app.include_router(http.router, responses=responses)
+    app.include_router(webhooks.router, responses=responses)
     return app

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from provider_gateway.domain.credentials import DEFAULT_AUDIENCE, DEFAULT_ISSUER, MAX_TOKEN_LIFETIME
@@ -62,3 +62,42 @@ class GatewaySettings(RuntimeSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    webhook_local_mode: bool = Field(
+        default=False,
+        description="Deliver webhooks to any address and over plain http too (the local stack and "
+        "tests). Off in production: endpoints must be https and resolve only to public addresses.",
+    )
+    webhook_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Seals the endpoints' signing secrets in the database (AES-GCM, key derived by "
+        "HKDF). Unset: derived from the token secret, so rotating that makes the stored webhook "
+        "secrets unreadable (the providers then rotate them).",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long one delivery attempt may take in all."
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=5.0, gt=0, description="The wait after the first failed attempt; doubled after each."
+    )
+    webhook_retry_max_seconds: float = Field(
+        default=3600.0, gt=0, description="The longest wait between two attempts."
+    )
+    webhook_give_up_hours: float = Field(
+        default=24.0,
+        ge=24,
+        description="A delivery failing this long after its first attempt is given up and its "
+        "endpoint disabled (at least 24 hours).",
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often each replica looks for deliveries that are due."
+    )
+    webhook_batch_size: int = Field(
+        default=20, ge=1, le=500, description="Deliveries one replica attempts at once."
+    )
+    webhook_max_endpoints: int = Field(default=10, ge=1, description="Endpoints a provider may register.")
+    webhook_delivery_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="How long delivered and given-up deliveries are kept for the provider's list.",
+    )

@@ -156,7 +156,8 @@ async def _first_or_repeat(
 
 
 class BodyRules:
-    """413 for a body over the limit, 415 for a JSON endpoint sent something else (ASGI)."""
+    """413 for a body over the limit, 415 for a JSON endpoint sent something else (ASGI); a
+    request with an empty body and no Content-Type passes, for the route to judge."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -175,7 +176,10 @@ class BodyRules:
         expected = (
             "application/x-www-form-urlencoded" if scope["path"] == "/oauth/token" else "application/json"
         )
-        if headers.get("content-type", "").split(";")[0].strip().lower() != expected:
+        content_type = headers.get("content-type")
+        # A POST with no body at all (e.g. rotating a webhook secret) has no type to check.
+        bodyless = length == "0" and content_type is None
+        if not bodyless and (content_type or "").split(";")[0].strip().lower() != expected:
             await _answer(
                 scope,
                 receive,

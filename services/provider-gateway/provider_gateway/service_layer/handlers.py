@@ -14,6 +14,7 @@ from provider_gateway.adapters import repository
 from provider_gateway.domain.lifecycle import check_transition
 from provider_gateway.domain.shares import ShareVerdict, StoredShare, judge_share
 from provider_gateway.domain.submissions import SubmissionStatus, reached_by_acknowledgement
+from provider_gateway.domain.webhooks import FeedKind
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_event
 from schemas.consent import MeasuresSharedWithProvider, ProviderShareEnded
@@ -50,7 +51,7 @@ class ReferralClosed(Exception):
 
 async def record_referral(conn: Connection, envelope: Envelope, referral: ReferralRequested) -> None:
     await repository.upsert_referral(conn, envelope.subject, referral)
-    await _to_feed(conn, referral.provider_id, "referral-requested", referral_id=referral.referral_id)
+    await _to_feed(conn, referral.provider_id, FeedKind.REFERRAL_REQUESTED, referral_id=referral.referral_id)
     await repository.set_referral_status(
         conn, referral.referral_id, ReferralStatus.REQUESTED, "jobcenter", envelope.time.date(), None
     )
@@ -75,7 +76,7 @@ async def record_cancellation_by_jobcenter(
     await _to_feed(
         conn,
         referral["provider_id"],
-        "referral-cancelled",
+        FeedKind.REFERRAL_CANCELLED,
         referral_id=cancelled.referral_id,
         data={"reason": cancelled.reason},
     )
@@ -100,7 +101,7 @@ async def record_progress_due_soon(conn: Connection, envelope: Envelope, due: Pr
     await _to_feed(
         conn,
         due.provider_id,
-        "progress-report-due",
+        FeedKind.PROGRESS_REPORT_DUE,
         referral_id=due.referral_id,
         data={"due_on": due.due_on.isoformat(), "days_left": due.days_left},
     )
@@ -120,7 +121,7 @@ async def record_progress_overdue(
     await _to_feed(
         conn,
         overdue.provider_id,
-        "progress-report-overdue",
+        FeedKind.PROGRESS_REPORT_OVERDUE,
         referral_id=overdue.referral_id,
         data={"due_on": overdue.due_on.isoformat()},
     )
@@ -191,7 +192,7 @@ async def record_acknowledgement(conn: Connection, envelope: Envelope, received:
         received.provider_id,
         received.model_dump(mode="json", include={"department", "outcome", "task_due_on"}),
         reached=lambda report_kind: reached_by_acknowledgement(report_kind, department, outcome),
-        kind="submission-acknowledged",
+        kind=FeedKind.SUBMISSION_ACKNOWLEDGED,
     )
 
 
@@ -232,7 +233,7 @@ async def record_decision(
         decided.provider_id,
         entry,
         reached=SubmissionStatus.FINAL if entry["final"] else SubmissionStatus.ACTED_ON,
-        kind="submission-decided",
+        kind=FeedKind.SUBMISSION_DECIDED,
     )
 
 
@@ -260,7 +261,7 @@ async def record_final_outcome(conn: Connection, envelope: Envelope, final: Plan
         final.provider_id,
         entry,
         reached=SubmissionStatus.FINAL,
-        kind="submission-final",
+        kind=FeedKind.SUBMISSION_FINAL,
         same_as={"outcome": "final"},
     )
 
@@ -321,7 +322,7 @@ async def _tell_provider(
     entry: dict[str, Any],
     *,
     reached: SubmissionStatus | Callable[[str], SubmissionStatus],
-    kind: str,
+    kind: FeedKind,
     same_as: dict[str, Any] | None = None,
 ) -> None:
     """Add what a department did to the provider's submission, and to its feed, once: not again
@@ -362,7 +363,7 @@ async def _tell_provider(
 async def _to_feed(
     conn: Connection,
     provider_id: str,
-    kind: str,
+    kind: FeedKind,
     *,
     referral_id: uuid.UUID | None = None,
     submission_id: uuid.UUID | None = None,

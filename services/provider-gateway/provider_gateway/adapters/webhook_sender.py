@@ -1,0 +1,81 @@
+"""Sends one webhook attempt over HTTP: resolves the endpoint's host, checks every address it
+resolves to (`domain.webhooks.check_addresses`) and connects to the address it checked, with the
+host's name for TLS (SNI and certificate) and the Host header, so a name that resolves anew in
+between (DNS rebinding) reaches nothing it was not checked for. Redirects are not followed."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+
+import httpx
+
+from provider_gateway.domain.webhooks import RefusedUrl, Target, check_addresses, target_of
+
+MAX_ERROR_LENGTH = 300
+RESOLVE_TIMEOUT = 5.0
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """Every address the host resolves to (an address resolves to itself)."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    try:
+        async with asyncio.timeout(RESOLVE_TIMEOUT):
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError, TimeoutError):  # ValueError: not a name (too long a label, a NUL)
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+async def checked_target(url: str, *, local_mode: bool) -> tuple[Target, str]:
+    """The URL's parts and the address to connect to; `RefusedUrl` saying why not."""
+    target = target_of(url, local_mode=local_mode)
+    address = check_addresses(target.host, await resolve(target.host, target.port), local_mode=local_mode)
+    return target, address
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    status_code: int | None
+    error: str | None  # why it failed, for the provider: never a secret nor the body
+
+
+class WebhookSender:
+    def __init__(self, *, timeout: float, local_mode: bool) -> None:
+        self.timeout = timeout
+        self.local_mode = local_mode
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def send(self, url: str, headers: dict[str, str], body: bytes) -> Outcome:
+        try:
+            async with asyncio.timeout(self.timeout):
+                target, address = await checked_target(url, local_mode=self.local_mode)
+                host = f"[{address}]" if ":" in address else address
+                default_port = 443 if target.scheme == "https" else 80
+                name = target.host if target.port == default_port else f"{target.host}:{target.port}"
+                response = await self.client.post(
+                    f"{target.scheme}://{host}:{target.port}{target.path}",
+                    content=body,
+                    headers={**headers, "host": name},
+                    extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
+                )
+        except RefusedUrl as refused:
+            return Outcome(False, None, f"refused: the URL {refused}")
+        except (TimeoutError, httpx.TimeoutException):
+            return Outcome(False, None, f"no answer within {self.timeout:g} seconds")
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:
+            return Outcome(False, None, f"{type(error).__name__}: {str(error)[:MAX_ERROR_LENGTH]}")
+        if 200 <= response.status_code < 300:
+            return Outcome(True, response.status_code, None)
+        return Outcome(False, response.status_code, f"answered HTTP {response.status_code}")

@@ -1,0 +1,279 @@
+"""SQL for webhook endpoints and their deliveries (tables in migration 009)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any, TypeAlias
+
+import asyncpg
+
+from samspil.runtime.db import Connection
+
+ENDPOINT_COLUMNS = (
+    "endpoint_id, provider_id, url, event_kinds, description, created_at, updated_at, disabled_at,"
+    " disabled_by, disabled_reason"
+)
+DELIVERY_COLUMNS = (
+    "d.seq, d.delivery_id, d.endpoint_id, d.message_id, d.status, d.attempts, d.next_attempt_at,"
+    " d.first_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.delivered_at,"
+    " d.created_at, m.kind, m.referral_id, m.submission_id"
+)
+Db: TypeAlias = "Connection | asyncpg.Pool"
+
+
+async def count_endpoints(conn: Db, provider_id: str) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM webhook_endpoint WHERE provider_id = $1", provider_id
+    )
+    return count
+
+
+async def insert_endpoint(
+    conn: Db,
+    endpoint_id: uuid.UUID,
+    provider_id: str,
+    url: str,
+    event_kinds: list[str],
+    description: str | None,
+    secret_sealed: bytes,
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "INSERT INTO webhook_endpoint (endpoint_id, provider_id, url, event_kinds, description,"
+        f" secret_sealed) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {ENDPOINT_COLUMNS}",
+        endpoint_id,
+        provider_id,
+        url,
+        event_kinds,
+        description,
+        secret_sealed,
+    )
+    assert row is not None  # an INSERT ... RETURNING returns its row
+    return row
+
+
+async def endpoint_for_provider(conn: Db, endpoint_id: uuid.UUID, provider_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoint WHERE endpoint_id = $1 AND provider_id = $2",
+        endpoint_id,
+        provider_id,
+    )
+
+
+async def endpoints_for_provider(
+    conn: Db, provider_id: str, after: tuple[Any, uuid.UUID] | None, limit: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoint WHERE provider_id = $1"
+        " AND ($2::timestamptz IS NULL OR (created_at, endpoint_id) > ($2, $3::uuid))"
+        " ORDER BY created_at, endpoint_id LIMIT $4",
+        provider_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+
+
+async def update_endpoint(
+    conn: Db,
+    endpoint_id: uuid.UUID,
+    provider_id: str,
+    *,
+    url: str | None,
+    event_kinds: list[str] | None,
+    description: str | None,
+    set_description: bool,
+    enabled: bool | None,
+) -> asyncpg.Record | None:
+    """Changes what is given; ``enabled`` true enables an endpoint the provider or the failing
+    deliveries disabled (never one an operator disabled), false disables it."""
+    return await conn.fetchrow(
+        "UPDATE webhook_endpoint SET url = COALESCE($3, url), event_kinds = COALESCE($4, event_kinds),"
+        " description = CASE WHEN $5 THEN $6 ELSE description END,"
+        " disabled_at = CASE WHEN $7::boolean IS NULL THEN disabled_at"
+        "   WHEN $7 THEN NULL WHEN disabled_at IS NULL THEN now() ELSE disabled_at END,"
+        " disabled_by = CASE WHEN $7::boolean IS NULL THEN disabled_by WHEN $7 THEN NULL"
+        "   WHEN disabled_at IS NULL THEN 'provider' ELSE disabled_by END,"
+        " disabled_reason = CASE WHEN $7::boolean IS NULL THEN disabled_reason WHEN $7 THEN NULL"
+        "   WHEN disabled_at IS NULL THEN 'disabled by the provider' ELSE disabled_reason END,"
+        " updated_at = now()"
+        " WHERE endpoint_id = $1 AND provider_id = $2"
+        " AND NOT ($7::boolean IS TRUE AND disabled_by IS NOT DISTINCT FROM 'operator')"
+        f" RETURNING {ENDPOINT_COLUMNS}",
+        endpoint_id,
+        provider_id,
+        url,
+        event_kinds,
+        set_description,
+        description,
+        enabled,
+    )
+
+
+async def resume_pending(conn: Db, endpoint_id: uuid.UUID) -> None:
+    """An endpoint enabled again: its pending deliveries are due now, with a full day of retries
+    before them again."""
+    await conn.execute(
+        "UPDATE webhook_delivery SET next_attempt_at = now(), first_attempt_at = NULL"
+        " WHERE endpoint_id = $1 AND status = 'pending'",
+        endpoint_id,
+    )
+
+
+async def delete_endpoint(conn: Db, endpoint_id: uuid.UUID, provider_id: str) -> bool:
+    status: str = await conn.execute(
+        "DELETE FROM webhook_endpoint WHERE endpoint_id = $1 AND provider_id = $2", endpoint_id, provider_id
+    )
+    return status.endswith(" 1")
+
+
+async def replace_secret(conn: Db, endpoint_id: uuid.UUID, provider_id: str, secret_sealed: bytes) -> bool:
+    status: str = await conn.execute(
+        "UPDATE webhook_endpoint SET secret_sealed = $3, updated_at = now()"
+        " WHERE endpoint_id = $1 AND provider_id = $2",
+        endpoint_id,
+        provider_id,
+        secret_sealed,
+    )
+    return status.endswith(" 1")
+
+
+async def deliveries_for_endpoint(
+    conn: Db, endpoint_id: uuid.UUID, before: int | None, limit: int
+) -> list[asyncpg.Record]:
+    """Newest first, keyset-paginated by the delivery's sequence."""
+    return await conn.fetch(
+        f"SELECT {DELIVERY_COLUMNS} FROM webhook_delivery d JOIN webhook_message m USING (message_id)"
+        " WHERE d.endpoint_id = $1 AND ($2::bigint IS NULL OR d.seq < $2) ORDER BY d.seq DESC LIMIT $3",
+        endpoint_id,
+        before,
+        limit,
+    )
+
+
+async def redeliver(conn: Db, endpoint_id: uuid.UUID, delivery_id: uuid.UUID) -> asyncpg.Record | None:
+    """A new delivery of the same message to the same endpoint, due now, after any pending one
+    for its referral. None when there is no such delivery to the endpoint."""
+    return await conn.fetchrow(
+        "WITH again AS ("
+        " INSERT INTO webhook_delivery (delivery_id, endpoint_id, message_id, ordering_key)"
+        " SELECT $3, endpoint_id, message_id, ordering_key FROM webhook_delivery"
+        " WHERE delivery_id = $2 AND endpoint_id = $1 RETURNING *)"
+        f" SELECT {DELIVERY_COLUMNS} FROM again d JOIN webhook_message m USING (message_id)",
+        endpoint_id,
+        delivery_id,
+        uuid.uuid4(),
+    )
+
+
+# Due deliveries of enabled endpoints, each the earliest pending one for its referral at its
+# endpoint, locked (SKIP LOCKED: another replica takes others) and claimed by moving their next
+# attempt past the attempt's longest time: a worker that dies mid-attempt leaves them due again.
+_CLAIM = """
+WITH due AS (
+    SELECT d.seq FROM webhook_delivery d
+    WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+    AND EXISTS (
+        SELECT 1 FROM webhook_endpoint e WHERE e.endpoint_id = d.endpoint_id AND e.disabled_at IS NULL
+    )
+    AND NOT EXISTS (
+        SELECT 1 FROM webhook_delivery earlier
+        WHERE earlier.endpoint_id = d.endpoint_id AND earlier.ordering_key = d.ordering_key
+        AND earlier.status = 'pending' AND earlier.seq < d.seq
+    )
+    ORDER BY d.next_attempt_at, d.seq
+    LIMIT $1
+    FOR UPDATE OF d SKIP LOCKED
+)
+UPDATE webhook_delivery d
+SET attempts = d.attempts + 1, next_attempt_at = now() + $2::interval, last_attempt_at = now(),
+    first_attempt_at = COALESCE(d.first_attempt_at, now())
+FROM due, webhook_endpoint e, webhook_message m
+WHERE d.seq = due.seq AND e.endpoint_id = d.endpoint_id AND m.message_id = d.message_id
+RETURNING d.seq, d.delivery_id, d.attempts, d.first_attempt_at, d.last_attempt_at, e.endpoint_id,
+    e.url, e.secret_sealed, m.message_id, m.kind, m.referral_id, m.submission_id, m.data, m.at
+"""
+
+
+async def claim_due(conn: Db, limit: int, lease: timedelta) -> list[asyncpg.Record]:
+    return await conn.fetch(_CLAIM, limit, lease)
+
+
+async def mark_delivered(conn: Db, seq: int, attempts: int, status_code: int) -> None:
+    """Delivered, unless another worker has attempted it since (its lease ran out)."""
+    await conn.execute(
+        "UPDATE webhook_delivery SET status = 'delivered', delivered_at = now(), last_status_code = $3,"
+        " last_error = NULL WHERE seq = $1 AND attempts = $2 AND status = 'pending'",
+        seq,
+        attempts,
+        status_code,
+    )
+
+
+async def mark_failed_attempt(
+    conn: Db, seq: int, attempts: int, status_code: int | None, error: str, retry_in: timedelta
+) -> None:
+    await conn.execute(
+        # Counted from the attempt's start, so the schedule does not drift with slow answers.
+        "UPDATE webhook_delivery SET next_attempt_at = last_attempt_at + $5::interval, last_status_code = $3,"
+        " last_error = $4 WHERE seq = $1 AND attempts = $2 AND status = 'pending'",
+        seq,
+        attempts,
+        status_code,
+        error,
+        retry_in,
+    )
+
+
+async def give_up(
+    conn: Connection, seq: int, attempts: int, status_code: int | None, error: str, endpoint_reason: str
+) -> bool:
+    """The delivery failed for good, and its endpoint is disabled saying why; one transaction
+    (the caller's). False when another worker had attempted it since."""
+    endpoint_id = await conn.fetchval(
+        "UPDATE webhook_delivery SET status = 'failed', last_status_code = $3, last_error = $4"
+        " WHERE seq = $1 AND attempts = $2 AND status = 'pending' RETURNING endpoint_id",
+        seq,
+        attempts,
+        status_code,
+        error,
+    )
+    if endpoint_id is None:
+        return False
+    await conn.execute(
+        "UPDATE webhook_endpoint SET disabled_at = now(), disabled_by = 'deliveries', disabled_reason = $2,"
+        " updated_at = now() WHERE endpoint_id = $1 AND disabled_at IS NULL",
+        endpoint_id,
+        endpoint_reason,
+    )
+    return True
+
+
+# --- operators ------------------------------------------------------------------------------
+
+
+async def all_endpoints(conn: Db, provider_id: str | None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoint WHERE $1::text IS NULL OR provider_id = $1"
+        " ORDER BY provider_id, created_at, endpoint_id",
+        provider_id,
+    )
+
+
+async def disable_by_operator(conn: Db, endpoint_id: uuid.UUID, reason: str) -> bool:
+    status: str = await conn.execute(
+        "UPDATE webhook_endpoint SET disabled_at = now(), disabled_by = 'operator', disabled_reason = $2,"
+        " updated_at = now() WHERE endpoint_id = $1",
+        endpoint_id,
+        reason,
+    )
+    return status.endswith(" 1")
+
+
+async def enable_by_operator(conn: Db, endpoint_id: uuid.UUID) -> bool:
+    status: str = await conn.execute(
+        "UPDATE webhook_endpoint SET disabled_at = NULL, disabled_by = NULL, disabled_reason = NULL,"
+        " updated_at = now() WHERE endpoint_id = $1 AND disabled_at IS NOT NULL",
+        endpoint_id,
+    )
+    return status.endswith(" 1")
