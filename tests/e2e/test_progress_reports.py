@@ -85,7 +85,7 @@ async def test_a_report_not_sent_raises_one_task_and_a_mark_that_the_next_report
             await employment.get(
                 "/v1/tasks", params={"citizen_ref": subject, "kind": "chase-progress-report"}
             )
-        ).json()
+        ).json()["items"]
         assert [(task["status"], task["referral_id"]) for task in tasks] == [("open", referral_id)]
         assert len(await feed_entries(gateway, referral_id, "progress-report-overdue")) == 1
 
@@ -116,7 +116,7 @@ async def test_a_report_not_sent_raises_one_task_and_a_mark_that_the_next_report
             await employment.get(
                 "/v1/tasks", params={"citizen_ref": subject, "kind": "chase-progress-report"}
             )
-        ).json()
+        ).json()["items"]
         assert [task["status"] for task in tasks] == ["closed"]
     conn = await asyncpg.connect(running_stack.env["EMPLOYMENT_DATABASE_URL"])
     try:
