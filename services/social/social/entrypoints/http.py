@@ -25,7 +25,10 @@ from social.service_layer.messages import Actor, danish_today
 from social.service_layer.task_actions import actions_for
 
 router = APIRouter(prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422))
+# Reading the team's tasks is open to the joint specialist unit too; working them (assigning,
+# closing: e.g. waiving the team's objection) is the social caseworkers' alone.
 SocialStaff = Annotated[Caller, Depends(caller_with(Role.SOCIAL_CASEWORKER, Role.SPECIALIST_UNIT))]
+Caseworker = Annotated[Caller, Depends(caller_with(Role.SOCIAL_CASEWORKER))]
 
 
 class TaskOut(BaseModel):
@@ -102,7 +105,7 @@ class AssignIn(Strict):
 
 
 @router.post("/tasks/{task_id}/assign", response_model=TaskOut)
-async def assign_task(task_id: uuid.UUID, body: AssignIn, request: Request, caller: SocialStaff) -> TaskOut:
+async def assign_task(task_id: uuid.UUID, body: AssignIn, request: Request, caller: Caseworker) -> TaskOut:
     """Assign the task to a caseworker."""
     async with unit_of_work(request) as conn:
         await tasks.assign_task(conn, task_id, body.assignee)
@@ -114,7 +117,7 @@ class CloseIn(Strict):
 
 
 @router.post("/tasks/{task_id}/close", response_model=TaskOut)
-async def close_task(task_id: uuid.UUID, body: CloseIn, request: Request, caller: SocialStaff) -> TaskOut:
+async def close_task(task_id: uuid.UUID, body: CloseIn, request: Request, caller: Caseworker) -> TaskOut:
     """Close a task that needs no decision of its own; a task bound to a decision or ruling is
     closed by it (409 here, naming the actions that do)."""
     async with unit_of_work(request) as conn:
