@@ -22,7 +22,7 @@ from employment.service_layer import handlers, tasks
 from employment.service_layer.messages import danish_today
 from samspil.runtime.http import Problem, problem_responses, unit_of_work
 from schemas.commands import AssignTask, CloseTask, ReferCitizen
-from schemas.common import ContactPerson, LongText, Name, ProviderId, ShortText, Strict
+from schemas.common import ContactPerson, LongText, Name, ProviderId, RequiredBecause, ShortText, Strict
 from schemas.envelope import CITIZEN_REF_PATTERN, CitizenRef
 from schemas.referrals import Offer, ReferralRequested, ReferralStatus
 
@@ -91,7 +91,7 @@ async def refer_citizen(
 
 
 class WithdrawIn(Strict):
-    reason: ShortText
+    reason: Annotated[ShortText, RequiredBecause("A reason is required to withdraw a referral.")]
 
 
 class StatusChangeOut(BaseModel):
@@ -186,7 +186,7 @@ async def assign_task(task_id: uuid.UUID, body: AssignIn, request: Request, call
 
 
 class CloseIn(Strict):
-    note: LongText
+    note: Annotated[LongText, RequiredBecause("A note is required to close a task.")]
 
 
 @router.post("/tasks/{task_id}/close", response_model=TaskOut)
