@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import ConfigDict, Field, JsonValue, ValidationInfo, field_validator
 
@@ -18,6 +18,7 @@ from schemas.common import (
     HoursPerWeek,
     Name,
     ProviderId,
+    RequiredBecause,
     ShortText,
     Strict,
     end_not_before_start,
@@ -190,7 +191,9 @@ class ReferralRejected(ReferralTransition):
     to_status = ReferralStatus.REJECTED
     model_config = _transition_example(reason="Ingen ledige pladser før februar.")
 
-    reason: ShortText = Field(description="Why; required for this step.")
+    reason: Annotated[ShortText, RequiredBecause("A reason is required to reject a referral.")] = Field(
+        description="Why; required for this step."
+    )
 
 
 class ReferralCancelled(ReferralTransition):
@@ -202,7 +205,9 @@ class ReferralCancelled(ReferralTransition):
     to_status = ReferralStatus.CANCELLED
     model_config = _transition_example(reason="Borgeren er overgået til sygedagpenge.")
 
-    reason: ShortText = Field(description="Why; required for this step.")
+    reason: Annotated[ShortText, RequiredBecause("A reason is required to cancel a referral.")] = Field(
+        description="Why; required for this step."
+    )
 
 
 class ReferralStarted(ReferralTransition):
@@ -222,7 +227,9 @@ class ReferralPutOnHold(ReferralTransition):
     to_status = ReferralStatus.ON_HOLD
     model_config = _transition_example(reason="Indlagt til behandling i tre uger.")
 
-    reason: ShortText = Field(description="Why; required for this step.")
+    reason: Annotated[ShortText, RequiredBecause("A reason is required to put a referral on hold.")] = Field(
+        description="Why; required for this step."
+    )
 
 
 class ReferralResumed(ReferralTransition):
@@ -240,7 +247,9 @@ class ReferralCompleted(ReferralTransition):
     event_type = "dk.samspil.provider.referral.completed.v1"
     topic = PROVIDER_REPORTS
     to_status = ReferralStatus.COMPLETED
-    outcome: ShortText = Field(description="How the offer ended, in the provider's words.")
+    outcome: Annotated[ShortText, RequiredBecause("An outcome is required to complete a referral.")] = Field(
+        description="How the offer ended, in the provider's words."
+    )
     model_config = _transition_example(outcome="Gennemført med stabilt fremmøde; klar til praktik.")
 
 
@@ -252,7 +261,9 @@ class ReferralFailed(ReferralTransition):
     to_status = ReferralStatus.FAILED
     model_config = _transition_example(reason="Intet fremmøde i otte uger trods kontaktforsøg.")
 
-    reason: ShortText = Field(description="Why; required for this step.")
+    reason: Annotated[ShortText, RequiredBecause("A reason is required to record a referral as failed.")] = (
+        Field(description="Why; required for this step.")
+    )
 
 
 class OfferStarted(EventData):
