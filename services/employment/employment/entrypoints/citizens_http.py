@@ -35,7 +35,7 @@ from schemas.commands import (
     ReviseJobPlan,
     SetFollowUpCadence,
 )
-from schemas.common import LongText, ShortText, Strict
+from schemas.common import LongText, RequiredBecause, ShortText, Strict
 from schemas.envelope import CITIZEN_REF_PATTERN
 from schemas.plans import JobPlanActivity, SocialMeasure
 
@@ -254,7 +254,7 @@ class HandoverAcceptIn(Strict):
 
 
 class HandoverRejectIn(Strict):
-    reason: LongText
+    reason: Annotated[LongText, RequiredBecause("A reason is required to reject a handover.")]
     team: ShortText
 
 
