@@ -11,7 +11,16 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from schemas.base import CommandData
-from schemas.common import ContactPerson, Department, LongText, Name, PlanVersion, ProviderId, ShortText
+from schemas.common import (
+    ContactPerson,
+    Department,
+    LongText,
+    Name,
+    PlanVersion,
+    ProviderId,
+    RequiredBecause,
+    ShortText,
+)
 from schemas.consent import SharedInformation, exactly_one_recipient
 from schemas.contact_course import FollowUpKind, PostponementReason, other_reason_explained
 from schemas.decisions import AbsenceAction, PlanChangeDecision
@@ -64,7 +73,9 @@ class PostponeFollowUp(CommandData):
     reason: PostponementReason
     reason_text: ShortText | None = Field(default=None, validate_default=True)
     until: date
-    justification_note: LongText = Field(description="The social-work assessment (socialfaglig vurdering).")
+    justification_note: Annotated[
+        LongText, RequiredBecause("A social-work assessment is required to postpone a follow-up.")
+    ] = Field(description="The social-work assessment (socialfaglig vurdering).")
 
     @field_validator("reason_text")
     @classmethod
@@ -128,7 +139,7 @@ class DecidePlanChange(CommandData):
 
     submission_id: uuid.UUID
     decision: PlanChangeDecision
-    reason: LongText
+    reason: Annotated[LongText, RequiredBecause("A reason is required to decide a plan-change request.")]
     team: ShortText
     resulting_plan_version: PlanVersion | None = Field(default=None, validate_default=True)
 
@@ -159,7 +170,9 @@ class AssessAbsence(CommandData):
     submission_id: uuid.UUID
     acceptable: bool
     action_taken: AbsenceAction
-    note: LongText = Field(description="The caseworker's assessment, kept in the case.")
+    note: Annotated[
+        LongText, RequiredBecause("An assessment note is required to assess an absence notice.")
+    ] = Field(description="The caseworker's assessment, kept in the case.")
     note_to_provider: ShortText | None = Field(
         default=None, description="What the provider should know; required for 'other'."
     )
@@ -184,7 +197,9 @@ class SetFollowUpCadence(CommandData):
     )
 
     months: Annotated[int, Field(ge=1, le=12, description="Months between follow-ups (3 by default).")]
-    justification_note: LongText = Field(description="Why this citizen's cadence differs.")
+    justification_note: Annotated[
+        LongText, RequiredBecause("A justification is required to give a citizen a cadence of their own.")
+    ] = Field(description="Why this citizen's cadence differs.")
 
 
 class ReferCitizen(CommandData):
@@ -240,7 +255,7 @@ class WithdrawReferral(CommandData):
     )
 
     referral_id: uuid.UUID
-    reason: ShortText
+    reason: Annotated[ShortText, RequiredBecause("A reason is required to withdraw a referral.")]
 
 
 class AssignTask(CommandData):
@@ -275,7 +290,7 @@ class CloseTask(CommandData):
     )
 
     task_id: uuid.UUID
-    note: LongText
+    note: Annotated[LongText, RequiredBecause("A note is required to close a task.")]
 
 
 class AddCaseNote(CommandData):
@@ -341,7 +356,7 @@ class RejectHandover(CommandData):
     )
 
     handover_id: uuid.UUID
-    reason: LongText
+    reason: Annotated[LongText, RequiredBecause("A reason is required to reject a handover.")]
     team: ShortText
 
 
@@ -387,7 +402,7 @@ class RequestHandover(CommandData):
         }
     )
 
-    justification: LongText
+    justification: Annotated[LongText, RequiredBecause("A justification is required to request a handover.")]
     proposed_from: date
 
 
@@ -455,7 +470,7 @@ class TakeOverLead(CommandData):
     )
 
     from_date: date
-    reason: LongText
+    reason: Annotated[LongText, RequiredBecause("A reason is required to take over as lead department.")]
     team: ShortText
 
 
@@ -494,7 +509,7 @@ class DecideSocialPlanChange(CommandData):
 
     submission_id: uuid.UUID
     decision: PlanChangeDecision
-    reason: LongText
+    reason: Annotated[LongText, RequiredBecause("A reason is required to decide a plan-change request.")]
     team: ShortText
     resulting_plan_version: PlanVersion | None = Field(default=None, validate_default=True)
 
@@ -523,7 +538,9 @@ class ObjectToDecision(CommandData):
     )
 
     decision_id: uuid.UUID
-    position: LongText = Field(description="Why the team disagrees: its position for the specialist unit.")
+    position: Annotated[
+        LongText, RequiredBecause("The team's position is required to object to a decision.")
+    ] = Field(description="Why the team disagrees: its position for the specialist unit.")
     team: ShortText
 
 
@@ -546,7 +563,9 @@ class RuleDispute(CommandData):
 
     dispute_id: uuid.UUID
     outcome: RulingOutcome
-    ruling: LongText = Field(description="The ruling, for both teams.")
+    ruling: Annotated[LongText, RequiredBecause("The ruling is required to rule on a dispute.")] = Field(
+        description="The ruling, for both teams."
+    )
     summary_for_provider: ShortText | None = Field(
         default=None,
         description="What the provider who asked may read; without it the provider learns only the outcome.",
@@ -565,7 +584,9 @@ class AssessReadiness(CommandData):
     )
 
     ready: bool
-    assessment: LongText
+    assessment: Annotated[
+        LongText, RequiredBecause("An assessment is required to record a readiness assessment.")
+    ]
 
 
 class AddSocialCaseNote(CommandData):
@@ -599,5 +620,7 @@ class ObjectToSocialPlanDecision(CommandData):
     )
 
     decision_id: uuid.UUID
-    position: LongText = Field(description="Why the team disagrees: its position for the specialist unit.")
+    position: Annotated[
+        LongText, RequiredBecause("The team's position is required to object to a decision.")
+    ] = Field(description="Why the team disagrees: its position for the specialist unit.")
     team: ShortText

@@ -11,7 +11,15 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from schemas.base import EventData
-from schemas.common import Department, LongText, ProviderId, ShortText, Strict, end_not_before_start
+from schemas.common import (
+    Department,
+    LongText,
+    ProviderId,
+    RequiredBecause,
+    ShortText,
+    Strict,
+    end_not_before_start,
+)
 from schemas.topics import PROVIDER_REPORTS
 
 _REF = "6f1c2a4e-8d1b-4a57-9f0e-3c5d7b9a1e20"
@@ -230,7 +238,7 @@ class ReadinessReportSubmitted(ProviderReport):
     ready_for_text: ShortText | None = Field(
         default=None, validate_default=True, description="Required for 'other'."
     )
-    justification: LongText
+    justification: Annotated[LongText, RequiredBecause("A justification is required in a readiness report.")]
 
     @field_validator("ready_for_text")
     @classmethod
@@ -282,7 +290,7 @@ class PlanChangeRequested(ProviderReport):
     target_plan: TargetPlan
     change_kind: ChangeKind
     proposed_change: LongText
-    reason: LongText
+    reason: Annotated[LongText, RequiredBecause("A reason is required to request a plan change.")]
     urgency: Urgency = Urgency.ROUTINE
 
 

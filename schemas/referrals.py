@@ -18,6 +18,7 @@ from schemas.common import (
     HoursPerWeek,
     Name,
     ProviderId,
+    RequiredBecause,
     ShortText,
     Strict,
     end_not_before_start,
@@ -286,7 +287,9 @@ class ReferralRejected(ReferralTransition):
     to_status = ReferralStatus.REJECTED
     model_config = _transition_example(reason="Ingen ledige pladser før februar.")
 
-    reason: ShortText = Field(description="Why; required for this step.")
+    reason: Annotated[ShortText, RequiredBecause("A reason is required to reject a referral.")] = Field(
+        description="Why; required for this step."
+    )
 
 
 class ReferralCancelled(ReferralTransition):
@@ -298,7 +301,9 @@ class ReferralCancelled(ReferralTransition):
     to_status = ReferralStatus.CANCELLED
     model_config = _transition_example(reason="Borgeren er overgået til sygedagpenge.")
 
-    reason: ShortText = Field(description="Why; required for this step.")
+    reason: Annotated[ShortText, RequiredBecause("A reason is required to cancel a referral.")] = Field(
+        description="Why; required for this step."
+    )
 
 
 class ReferralStarted(ReferralTransition):
@@ -318,7 +323,9 @@ class ReferralPutOnHold(ReferralTransition):
     to_status = ReferralStatus.ON_HOLD
     model_config = _transition_example(reason="Indlagt til behandling i tre uger.")
 
-    reason: ShortText = Field(description="Why; required for this step.")
+    reason: Annotated[ShortText, RequiredBecause("A reason is required to put a referral on hold.")] = Field(
+        description="Why; required for this step."
+    )
 
 
 class ReferralResumed(ReferralTransition):
@@ -336,7 +343,9 @@ class ReferralCompleted(ReferralTransition):
     event_type = "dk.samspil.provider.referral.completed.v1"
     topic = PROVIDER_REPORTS
     to_status = ReferralStatus.COMPLETED
-    outcome: ShortText = Field(description="How the offer ended, in the provider's words.")
+    outcome: Annotated[ShortText, RequiredBecause("An outcome is required to complete a referral.")] = Field(
+        description="How the offer ended, in the provider's words."
+    )
     model_config = _transition_example(outcome="Gennemført med stabilt fremmøde; klar til praktik.")
 
 
@@ -348,7 +357,9 @@ class ReferralFailed(ReferralTransition):
     to_status = ReferralStatus.FAILED
     model_config = _transition_example(reason="Intet fremmøde i otte uger trods kontaktforsøg.")
 
-    reason: ShortText = Field(description="Why; required for this step.")
+    reason: Annotated[ShortText, RequiredBecause("A reason is required to record a referral as failed.")] = (
+        Field(description="Why; required for this step.")
+    )
 
 
 class OfferStarted(EventData):

@@ -29,11 +29,13 @@ from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 from starlette.routing import Route
 
+from samspil.runtime.api_docs import install_docs, install_finished_document, operation_id
 from samspil.runtime.errors import Rejected
 from samspil.runtime.metrics import RequestCounter, render
 from samspil.runtime.service import ServiceRuntime, StartupProblem
 from samspil.runtime.settings import RuntimeSettings
 from samspil.runtime.tracing import instrument_app, shutdown_tracing
+from schemas.common import RequiredBecause
 
 log = structlog.get_logger("samspil.http")
 
@@ -61,8 +63,52 @@ class ProblemDetails(BaseModel):
     errors: list[FieldError] | None = None
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for problem answers, documented as application/problem+json."""
+class ConflictProblem(ProblemDetails):
+    """A 409: the request does not fit the current state, e.g. a step its status forbids."""
+
+    current_status: str | None = Field(
+        default=None,
+        description="The status that forbids the request, when a status does.",
+        examples=["completed"],
+    )
+
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the request again.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "The authentication scheme the API takes (RFC 9110 section 11.6.1).",
+            "schema": {"type": "string", "examples": ['Bearer error="invalid_token"']},
+        }
+    },
+    429: _RETRY_AFTER,
+    503: _RETRY_AFTER,
+}
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not-ready"]
+    checks: dict[str, str] = Field(examples=[{"database": "ok", "broker": "ok"}])
+    notices: dict[str, str] | None = Field(
+        default=None, description="Reported, not failed: what an operator should fix."
+    )
+
+
+def problem_responses(
+    *statuses: int, descriptions: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for problem answers, documented as application/problem+json, with the
+    headers sent with them (``WWW-Authenticate`` on 401, ``Retry-After`` on 429 and 503) and a
+    409's ``current_status``. ``descriptions`` words a status for the routes at hand."""
     titles = {
         400: "Bad request",
         401: "Authentication required",
@@ -74,17 +120,20 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         422: "Invalid input",
         429: "Too many requests",
         500: "Unexpected error",
-        503: "Not ready",
+        503: "Not available now; send the request again after Retry-After seconds",
+        **(descriptions or {}),
     }
-    schema = {"$ref": "#/components/schemas/ProblemDetails"}
-    return {
-        status: {
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        model = ConflictProblem if status == 409 else ProblemDetails
+        responses[status] = {
             "description": titles[status],
-            "model": ProblemDetails,
-            "content": {PROBLEM_JSON: {"schema": schema}},
+            "model": model,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
         }
-        for status in statuses
-    }
+        if status in _HEADERS:
+            responses[status]["headers"] = _HEADERS[status]
+    return responses
 
 
 class Problem(Exception):
@@ -153,9 +202,9 @@ def problem_from_validation(error: ValidationError, prefix: str) -> Problem:
     )
 
 
-def validation_problem(_: Request, error: Exception) -> JSONResponse:
+def validation_problem(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    fields = _fields(error.errors())
+    fields = _fields([_with_rule(item, _body_model(request)) for item in error.errors()])
     return problem_response(
         422,
         "validation-failed",
@@ -163,6 +212,24 @@ def validation_problem(_: Request, error: Exception) -> JSONResponse:
         detail="; ".join(f"{f['field']}: {f['message']}" for f in fields),
         errors=fields,
     )
+
+
+def _body_model(request: Request) -> type[BaseModel] | None:
+    route = request.scope.get("route")
+    body = getattr(route, "body_field", None)
+    model = getattr(getattr(body, "field_info", None), "annotation", None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _with_rule(item: Any, model: type[BaseModel] | None) -> Any:
+    """A body field left out that a rule makes required (`RequiredBecause`) is refused with the
+    rule, as it is when sent null or blank, not with "Field required"."""
+    location = tuple(item.get("loc", ()))
+    if item.get("type") != "missing" or model is None or len(location) != 2 or location[0] != "body":
+        return item
+    field = model.model_fields.get(str(location[1]))
+    rules = [meta.rule for meta in (field.metadata if field else []) if isinstance(meta, RequiredBecause)]
+    return {**item, "msg": rules[0], "type": "required"} if rules else item
 
 
 def _fields(errors: Sequence[Any]) -> list[dict[str, str]]:
@@ -284,8 +351,16 @@ def create_app(
         description=description,
         version="1",
         lifespan=lifespan,
-        responses=problem_responses(422, 500),
+        responses=problem_responses(422, 500, 503),
+        # One schema per model, not a "-Input" and an "-Output" twin of each (client generators
+        # would make two classes of one name and drop one).
+        separate_input_output_schemas=False,
+        generate_unique_id_function=operation_id,
+        docs_url=None,  # served by install_docs, from this package's files
+        redoc_url=None,
     )
+    install_docs(app)
+    install_finished_document(app)
     app.state.runtime = runtime
     app.add_exception_handler(RequestValidationError, validation_problem)
     app.add_exception_handler(StarletteHTTPException, _http_problem)
@@ -317,15 +392,16 @@ def create_app(
     app.add_middleware(RequestCounter, metrics=runtime.metrics)
     app.state.metrics_app = metrics_app(runtime)
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers.")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers.", response_model=Health)
+    async def healthz() -> Health:
+        return Health(status="ok")
 
     @app.get(
         "/readyz",
         tags=["operations"],
         summary="Readiness: database and broker answer; notices name e.g. unprotected audit tables.",
-        responses={503: {}},
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready: a check failed"}},
     )
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from employment.adapters import gauges
 from employment.entrypoints import citizens_http, consumers, http, scheduler
 from employment.settings import EmploymentSettings
+from samspil.runtime.api_docs import tag_routes
 from samspil.runtime.auth import TokenVerifier, install_auth
 from samspil.runtime.cpr_guard import ENROLMENT_CPR_FIELD
 from samspil.runtime.handled_input import HandledInput
@@ -17,6 +18,25 @@ from schemas.topics import EMPLOYMENT_COMMANDS, EMPLOYMENT_EVENTS
 
 SERVICE_NAME = "employment"
 DESCRIPTION = "The jobcenter's side: referrals, the contact course and caseworker tasks."
+# The API's sections: a route's tag is that of the longest path prefix it starts with.
+SECTIONS = {
+    "/v1/citizens": "citizens",
+    "/v1/citizens/{citizen_ref}/contact-course": "contact course",
+    "/v1/citizens/{citizen_ref}/follow-ups": "contact course",
+    "/v1/citizens/{citizen_ref}/postponements": "contact course",
+    "/v1/citizens/{citizen_ref}/cadence": "contact course",
+    "/v1/citizens/{citizen_ref}/absence-assessments": "contact course",
+    "/v1/citizens/{citizen_ref}/job-plan": "plans",
+    "/v1/citizens/{citizen_ref}/plan-change-decisions": "plans",
+    "/v1/citizens/{citizen_ref}/objections": "plans",
+    "/v1/citizens/{citizen_ref}/social-decisions": "plans",
+    "/v1/citizens/{citizen_ref}/handovers": "handovers",
+    "/v1/citizens/{citizen_ref}/notes": "notes",
+    "/v1/citizens/{citizen_ref}/referrals": "referrals",
+    "/v1/referrals": "referrals",
+    "/v1/tasks": "tasks",
+    "/v1/reports": "reports",
+}
 
 
 def build_app(settings: EmploymentSettings) -> FastAPI:
@@ -43,6 +63,7 @@ def build_app(settings: EmploymentSettings) -> FastAPI:
     )
     install_auth(app, TokenVerifier.from_settings(settings))
     app.state.cpr_log = structlog.get_logger("employment.cpr-disclosure")
-    app.include_router(citizens_http.router)
-    app.include_router(http.router)
+    for router in (citizens_http.router, http.router):
+        tag_routes(router, SECTIONS)
+        app.include_router(router)
     return app

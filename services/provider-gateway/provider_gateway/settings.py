@@ -24,6 +24,13 @@ class GatewaySettings(RuntimeSettings):
     token_audience: str = Field(
         default=DEFAULT_AUDIENCE, min_length=1, description="The tokens' `aud` claim: the provider API."
     )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^?#\s]+$",
+        description="The gateway's address as providers reach it (https://..., no query): the issuer "
+        "and token endpoint in /.well-known/oauth-authorization-server. Unset: the address each "
+        "request came to.",
+    )
     rate_limit_per_second: float = Field(default=20.0, gt=0, description="Per provider, per gateway process.")
     rate_limit_burst: int = Field(default=60, ge=1)
     anonymous_rate_per_second: float = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from samspil.runtime.api_docs import tag_routes
 from samspil.runtime.auth import TokenVerifier, install_auth
 from samspil.runtime.cpr_guard import ENROLMENT_CPR_FIELD
 from samspil.runtime.handled_input import HandledInput
@@ -15,6 +16,22 @@ from social.settings import SocialSettings
 
 SERVICE_NAME = "social"
 DESCRIPTION = "The social department's side: social plans, lead department and handover."
+# The API's sections: a route's tag is that of the longest path prefix it starts with.
+SECTIONS = {
+    "/v1/citizens": "citizens",
+    "/v1/citizens/{citizen_ref}/lead": "contact course",
+    "/v1/citizens/{citizen_ref}/follow-ups": "contact course",
+    "/v1/citizens/{citizen_ref}/social-plan": "plans",
+    "/v1/citizens/{citizen_ref}/plan-change-decisions": "plans",
+    "/v1/citizens/{citizen_ref}/objections": "plans",
+    "/v1/citizens/{citizen_ref}/consents": "consents",
+    "/v1/citizens/{citizen_ref}/handovers": "handovers",
+    "/v1/citizens/{citizen_ref}/readiness-assessments": "readiness",
+    "/v1/citizens/{citizen_ref}/notes": "notes",
+    "/v1/disputes": "disputes",
+    "/v1/tasks": "tasks",
+    "/v1/reports": "reports",
+}
 
 
 def build_app(settings: SocialSettings) -> FastAPI:
@@ -39,6 +56,7 @@ def build_app(settings: SocialSettings) -> FastAPI:
         cpr_allowed=ENROLMENT_CPR_FIELD,
     )
     install_auth(app, TokenVerifier.from_settings(settings))
-    app.include_router(citizens_http.router)
-    app.include_router(http.router)
+    for router in (citizens_http.router, http.router):
+        tag_routes(router, SECTIONS)
+        app.include_router(router)
     return app

@@ -37,9 +37,9 @@ from schemas.commands import (
     ReviseJobPlan,
     SetFollowUpCadence,
 )
-from schemas.common import LongText, ShortText, Strict
+from schemas.common import LongText, RequiredBecause, ShortText, Strict
 from schemas.envelope import CITIZEN_REF_PATTERN
-from schemas.plans import JobPlanActivity
+from schemas.plans import JobPlanActivity, SocialMeasure
 
 Caseworker = Annotated[Caller, Depends(caller_with(Role.EMPLOYMENT_CASEWORKER))]
 CitizenRefPath = Annotated[str, Path(pattern=CITIZEN_REF_PATTERN)]
@@ -283,7 +283,7 @@ class HandoverAcceptIn(Strict):
 
 
 class HandoverRejectIn(Strict):
-    reason: LongText
+    reason: Annotated[LongText, RequiredBecause("A reason is required to reject a handover.")]
     team: ShortText
 
 
@@ -344,7 +344,7 @@ class SocialPlanSummaryOut(BaseModel):
 
     plan_version: int
     goal: str
-    measures: list[dict[str, Any]]
+    measures: list[SocialMeasure]
     weekly_capacity_hours: float | None
     legal_basis: str
     received_at: datetime
@@ -521,7 +521,27 @@ async def object_to_social_decision(
     return DisputeOut(dispute_id=dispute_id)
 
 
-@router.get("/citizens/{citizen_ref}/social-decisions")
+class SocialDecisionOut(BaseModel):
+    """A decision of the social team's on the social action plan, and where the protocol stands:
+    open while the jobcenter may object, disputed, or final."""
+
+    decision_id: uuid.UUID
+    deciding_team: str
+    submission_id: uuid.UUID | None
+    decision: str
+    reason: str | None
+    resulting_plan_version: int | None
+    legal_basis: str | None
+    object_by: date
+    status: str
+    dispute_id: uuid.UUID | None
+    ruling_outcome: str | None
+    ruling: str | None
+    final_via: str | None
+    final_outcome: str | None
+
+
+@router.get("/citizens/{citizen_ref}/social-decisions", response_model=list[SocialDecisionOut])
 async def social_decisions(
     citizen_ref: CitizenRefPath, request: Request, caller: Caseworker
 ) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from samspil.runtime.idempotency import KeyedRoute, reads
 from samspil.runtime.paging import Cursor, Limit, Page, page_of, read_cursor
 from samspil.runtime.tasks import TaskAction, TaskFilters, parse_task_key, task_key
 from schemas.commands import AssignTask, CloseTask, ReferCitizen
-from schemas.common import ContactPerson, LongText, Name, ProviderId, ShortText, Strict
+from schemas.common import ContactPerson, LongText, Name, ProviderId, RequiredBecause, ShortText, Strict
 from schemas.envelope import CITIZEN_REF_PATTERN, CitizenRef
 from schemas.referrals import (
     DEFAULT_REPORTING_INTERVAL_DAYS,
@@ -119,7 +119,7 @@ async def refer_citizen(
 
 
 class WithdrawIn(Strict):
-    reason: ShortText
+    reason: Annotated[ShortText, RequiredBecause("A reason is required to withdraw a referral.")]
 
 
 class StatusChangeOut(BaseModel):
@@ -244,7 +244,7 @@ async def assign_task(task_id: uuid.UUID, body: AssignIn, request: Request, call
 
 
 class CloseIn(Strict):
-    note: LongText
+    note: Annotated[LongText, RequiredBecause("A note is required to close a task.")]
 
 
 @router.post("/tasks/{task_id}/close", response_model=TaskOut)

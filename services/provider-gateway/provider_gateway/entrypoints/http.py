@@ -21,7 +21,7 @@ from provider_gateway.entrypoints.auth import Provider, ProviderToken, check_cli
 from provider_gateway.entrypoints.guards import ReferralCitizens, idempotent, report_at_once
 from provider_gateway.service_layer import handlers
 from samspil.runtime.db import Connection
-from samspil.runtime.http import Problem, problem_from_validation
+from samspil.runtime.http import Problem, problem_from_validation, problem_responses
 from samspil.runtime.paging import Cursor as PageCursor
 from samspil.runtime.paging import Limit as PageLimit
 from samspil.runtime.paging import Page, make_cursor, read_cursor
@@ -172,7 +172,20 @@ async def list_referrals(
     request: Request,
     provider: Provider,
     status_filter: Annotated[ReferralStatus | None, Query(alias="status")] = None,
-    updated_since: Annotated[AwareDatetime | None, AfterValidator(_storable)] = None,
+    updated_since: Annotated[
+        AwareDatetime | None,
+        AfterValidator(_storable),
+        Query(
+            description="Only referrals changed at or after this time: an RFC 3339 date-time WITH a "
+            "time-zone offset (Z, or +01:00 sent as %2B01:00 in the query string); a time without "
+            "an offset is refused with 422.",
+            examples=["2026-11-17T08:00:00+01:00"],
+            openapi_examples={
+                "utc": {"summary": "In UTC", "value": "2026-11-17T07:00:00Z"},
+                "danish": {"summary": "Danish time, with its offset", "value": "2026-11-17T08:00:00+01:00"},
+            },
+        ),
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_\-=]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ReferralPage:
@@ -288,10 +301,9 @@ for _action, _step in ACTIONS.items():
         methods=["POST"],
         response_model=ReferralOut,
         tags=["referral lifecycle"],
-        responses={
-            404: {"description": "No such referral"},
-            409: {"description": "Not allowed from its status"},
-        },
+        responses=problem_responses(
+            404, 409, descriptions={404: "No such referral", 409: "Not allowed from its status"}
+        ),
     )
 
 

@@ -167,7 +167,16 @@ _FORM_SCHEMA: dict[str, Any] = {
     tags=["auth"],
     responses={
         400: {"model": OAuthError, "description": "invalid_request or unsupported_grant_type"},
-        401: {"model": OAuthError, "description": "invalid_client: unknown client or wrong secret"},
+        401: {
+            "model": OAuthError,
+            "description": "invalid_client: unknown client or wrong secret",
+            "headers": {
+                "WWW-Authenticate": {
+                    "description": "The scheme to authenticate with: HTTP Basic.",
+                    "schema": {"type": "string", "examples": [f'Basic realm="{REALM}", charset="UTF-8"']},
+                }
+            },
+        },
     },
     openapi_extra={
         "requestBody": {
@@ -195,6 +204,41 @@ async def token(request: Request) -> Response:
         return _refuse(refused)
     body = TokenOut(access_token=access_token, expires_in=ttl)
     return JSONResponse(body.model_dump(), headers=_NO_STORE)
+
+
+class AuthorizationServerMetadata(BaseModel):
+    """What an OAuth2 client library needs to find and use the token endpoint (RFC 8414)."""
+
+    issuer: str = Field(examples=["https://gateway.example.dk"])
+    token_endpoint: str = Field(examples=["https://gateway.example.dk/oauth/token"])
+    grant_types_supported: list[str] = Field(examples=[[GRANT_TYPE]])
+    token_endpoint_auth_methods_supported: list[str] = Field(
+        examples=[["client_secret_basic", "client_secret_post"]]
+    )
+    response_types_supported: list[str] = Field(
+        description="Empty: there is no authorization endpoint, only the client-credentials grant."
+    )
+    service_documentation: str = Field(examples=["https://gateway.example.dk/docs"])
+
+
+@router.get(
+    "/.well-known/oauth-authorization-server", response_model=AuthorizationServerMetadata, tags=["auth"]
+)
+async def authorization_server_metadata(request: Request) -> AuthorizationServerMetadata:
+    """Authorization-server metadata (RFC 8414), so OAuth2 libraries discover the token endpoint
+    and how to authenticate there. The addresses are ``PROVIDER_GATEWAY_PUBLIC_URL`` when set,
+    otherwise the address this request came to."""
+    public_url = request.app.state.settings.public_url or str(request.base_url)
+    issuer = public_url.rstrip("/")
+    return AuthorizationServerMetadata(
+        issuer=issuer,
+        token_endpoint=issuer + TOKEN_URL,
+        grant_types_supported=[GRANT_TYPE],
+        # HTTP Basic (RFC 6749 2.3.1) or the id and secret in the form: both, one at a time.
+        token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
+        response_types_supported=[],
+        service_documentation=issuer + "/docs",
+    )
 
 
 def _refuse(refused: TokenRefused) -> Response:

@@ -29,7 +29,7 @@ from schemas.commands import (
     TakeOverLead,
     WithdrawConsent,
 )
-from schemas.common import LongText, ShortText, Strict
+from schemas.common import LongText, RequiredBecause, ShortText, Strict
 from schemas.disputes import RulingOutcome
 from schemas.envelope import CITIZEN_REF_PATTERN
 from social.adapters import repository
@@ -236,14 +236,14 @@ async def record_follow_up(
         await case.record_follow_up(conn, citizen_ref, body, actor_of(caller), danish_today())
 
 
-class HandoverOut(BaseModel):
+class HandoverRequested(BaseModel):
     handover_id: uuid.UUID
 
 
-@router.post("/citizens/{citizen_ref}/handovers", response_model=HandoverOut, status_code=201)
+@router.post("/citizens/{citizen_ref}/handovers", response_model=HandoverRequested, status_code=201)
 async def request_handover(
     citizen_ref: CitizenRefPath, body: RequestHandover, request: Request, caller: Caseworker
-) -> HandoverOut:
+) -> HandoverRequested:
     """The citizen is ready: ask the jobcenter to take over toward an employment offer."""
     async with unit_of_work(request) as conn:
         handover_id = await case.request_handover(
@@ -254,17 +254,17 @@ async def request_handover(
             danish_today(),
             settings_of(request).social_plan_share_statute,
         )
-    return HandoverOut(handover_id=handover_id)
+    return HandoverRequested(handover_id=handover_id)
 
 
-class DisputeOut(BaseModel):
+class DisputeRaised(BaseModel):
     dispute_id: uuid.UUID
 
 
-@router.post("/citizens/{citizen_ref}/objections", response_model=DisputeOut, status_code=201)
+@router.post("/citizens/{citizen_ref}/objections", response_model=DisputeRaised, status_code=201)
 async def object_to_decision(
     citizen_ref: CitizenRefPath, body: ObjectToDecision, request: Request, caller: Caseworker
-) -> DisputeOut:
+) -> DisputeRaised:
     """Object to the jobcenter's plan-change decision before the deadline: the specialist unit rules."""
     days = settings_of(request).ruling_working_days
     async with unit_of_work(request) as conn:
@@ -277,7 +277,7 @@ async def object_to_decision(
             days,
             settings_of(request).social_plan_share_statute,
         )
-    return DisputeOut(dispute_id=dispute_id)
+    return DisputeRaised(dispute_id=dispute_id)
 
 
 class DecisionMade(BaseModel):
@@ -327,7 +327,7 @@ async def list_disputes(
 
 class RulingIn(Strict):
     outcome: RulingOutcome
-    ruling: LongText
+    ruling: Annotated[LongText, RequiredBecause("The ruling is required to rule on a dispute.")]
     summary_for_provider: ShortText | None = None
 
 
