@@ -1,8 +1,8 @@
-"""Review rev1: defects found in the i13 merges, each shown by a failing test."""
+"""A reporting interval changed after a progress report was announced overdue, on the real
+PostgreSQL: the awaited report is chased once, and a due date moved ahead withdraws the mark."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import asyncpg
@@ -25,7 +25,7 @@ async def test_an_interval_changed_after_an_overdue_report_leaves_one_chase_task
     rules = ProgressRules()
     assert await announce_progress_reports(employment_db, TODAY, rules) == 1
     async with employment_db.acquire() as conn, conn.transaction():
-        await change_reporting_interval(conn, referral_id, 5, rules)
+        await change_reporting_interval(conn, referral_id, 5, rules, TODAY)
     await announce_progress_reports(employment_db, TODAY, rules)
 
     open_tasks = await employment_db.fetchval(
@@ -48,10 +48,11 @@ async def test_an_interval_lengthened_after_an_overdue_report_clears_the_overdue
     rules = ProgressRules()
     assert await announce_progress_reports(employment_db, TODAY, rules) == 1
     async with employment_db.acquire() as conn, conn.transaction():
-        await change_reporting_interval(conn, referral_id, 28, rules)
+        await change_reporting_interval(conn, referral_id, 28, rules, TODAY)
     row = await employment_db.fetchrow(
         "SELECT progress_report_due_on, progress_report_overdue_since FROM referral WHERE referral_id = $1",
         referral_id,
     )
+    assert row is not None
     assert row["progress_report_due_on"] == TODAY + timedelta(days=18)
     assert row["progress_report_overdue_since"] is None
