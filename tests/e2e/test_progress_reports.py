@@ -162,3 +162,57 @@ async def test_the_provider_is_reminded_once_before_a_report_is_due_and_sees_a_n
         referral = await visible_to_provider(gateway, referral_id)
         assert referral is not None and referral["reporting_interval_days"] == 3
         assert len(await feed_entries(gateway, referral_id, "progress-report-due")) == 1
+
+
+async def test_an_interval_changed_after_an_overdue_report_moves_the_mark_alike_on_both_sides(
+    running_stack: RunningStack,
+) -> None:
+    """Overdue on seven days, the interval shortened to five keeps the one chase and marks the
+    report overdue from the day after its new due date on both sides; lengthened to 28, the
+    report is due ahead: the mark is gone on both sides and the chase task closed."""
+    provider = f"interval-{uuid.uuid4().hex[:6]}"
+    subject = await running_stack.enrol()
+    referral_id = await refer_with_interval(running_stack, provider, subject, days=7)
+    today = danish_today()
+    async with provider_client(running_stack, provider) as gateway, running_stack.employment() as employment:
+        await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        await start(gateway, referral_id, today - timedelta(days=10))
+        await wait_for(lambda: feed_entries(gateway, referral_id, "progress-report-overdue"))
+
+        async def change_to(days: int) -> dict[str, Any]:
+            changed = await employment.post(
+                f"/v1/referrals/{referral_id}/reporting-interval", json={"reporting_interval_days": days}
+            )
+            assert changed.status_code == 200, changed.text
+            caseworker_view: dict[str, Any] = changed.json()
+
+            async def seen_by_provider() -> dict[str, Any] | None:
+                seen = await visible_to_provider(gateway, referral_id)
+                due = caseworker_view["progress_report_due_on"]
+                return seen if seen and seen["progress_report_due_on"] == due else None
+
+            provider_view = await wait_for(seen_by_provider)
+            assert (
+                provider_view["progress_report_overdue_since"]
+                == caseworker_view["progress_report_overdue_since"]
+            )
+            return caseworker_view
+
+        async def chase_tasks() -> list[str]:
+            tasks = (
+                await employment.get(
+                    "/v1/tasks", params={"citizen_ref": subject, "kind": "chase-progress-report"}
+                )
+            ).json()["items"]
+            return [task["status"] for task in tasks]
+
+        shortened = await change_to(5)
+        assert shortened["progress_report_due_on"] == (today - timedelta(days=5)).isoformat()
+        assert shortened["progress_report_overdue_since"] == (today - timedelta(days=4)).isoformat()
+        assert await chase_tasks() == ["open"]
+
+        lengthened = await change_to(28)
+        assert lengthened["progress_report_due_on"] == (today + timedelta(days=18)).isoformat()
+        assert lengthened["progress_report_overdue_since"] is None
+        assert await chase_tasks() == ["closed"]
+        assert len(await feed_entries(gateway, referral_id, "progress-report-overdue")) == 1

@@ -30,7 +30,11 @@ from employment.adapters import repository as employment_repository
 from employment.service_layer import handlers as employment_handlers
 from employment.service_layer.course import CourseRules, announce_due_follow_ups
 from employment.service_layer.messages import danish_today
-from employment.service_layer.progress_reports import ProgressRules, announce_progress_reports
+from employment.service_layer.progress_reports import (
+    ProgressRules,
+    announce_progress_reports,
+    change_reporting_interval,
+)
 from provider_gateway.adapters import repository as gateway_repository
 from provider_gateway.adapters import webhooks as webhook_store
 from provider_gateway.domain.credentials import TokenClaims
@@ -309,6 +313,23 @@ async def progress_report_scan(db: Recorders) -> None:
     assert announced == 40
 
 
+async def progress_chase_withdrawn(db: Recorders) -> None:
+    """POST /v1/referrals/{id}/reporting-interval on a referral whose report was announced
+    overdue: the new due date is ahead, so the chase tasks of the referral close (as a report
+    arriving closes them)."""
+    await progress_report_scan(db)
+    db.employment.plans.clear()
+    referral_id = await db.employment.conn.fetchval(
+        "SELECT referral_id FROM referral ORDER BY referral_id LIMIT 1"
+    )
+    await change_reporting_interval(db.employment, referral_id, 60, ProgressRules(), danish_today())  # type: ignore[arg-type]
+    assert not await db.employment.conn.fetchval(
+        "SELECT count(*) FROM caseworker_task WHERE referral_id = $1 AND kind = 'chase-progress-report'"
+        " AND status = 'open'",
+        referral_id,
+    )
+
+
 async def caseworker_task_list(db: Recorders) -> None:
     """GET /v1/tasks?assignee=...&status=open, as the employment API asks it: its first page and
     the page after it (the cursor's key condition is read through the same index)."""
@@ -434,6 +455,9 @@ HOT_PATHS = {
     "overdue scan": HotPath(overdue_scan, ("employment", "DROP INDEX contact_course_alarm")),
     "progress report scan": HotPath(
         progress_report_scan, ("employment", "DROP INDEX referral_progress_alarm")
+    ),
+    "progress chase withdrawn": HotPath(
+        progress_chase_withdrawn, ("employment", "DROP INDEX caseworker_task_open_by_referral")
     ),
     "caseworker task list": HotPath(
         caseworker_task_list, ("employment", "DROP INDEX caseworker_task_by_assignee_page")

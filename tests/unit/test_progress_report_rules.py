@@ -97,5 +97,40 @@ def test_after_a_late_report_the_next_due_date_is_reminded_and_announced_again()
 
 
 def test_a_new_interval_counts_from_the_start_of_the_period_awaited() -> None:
-    schedule = ReportingSchedule.starting(STARTED, 28).interval_changed(14)
+    schedule = ReportingSchedule.starting(STARTED, 28).interval_changed(14, STARTED)
     assert schedule.due_on == date(2027, 1, 18)
+
+
+def overdue_on(today: date) -> ReportingSchedule:
+    """Announced overdue on ``today`` (after 1 February) on the default four weeks."""
+    [(_, alarm)] = [
+        (day, alarm)
+        for day, alarm in run_scheduler(ReportingSchedule.starting(STARTED, 28), STARTED, today)
+        if alarm.kind is ProgressAlarmKind.OVERDUE
+    ]
+    return ReportingSchedule.starting(STARTED, 28).announced(alarm)
+
+
+def test_an_interval_shortened_after_an_overdue_report_keeps_it_overdue_without_announcing_it_again() -> None:
+    schedule = overdue_on(date(2027, 2, 5)).interval_changed(14, date(2027, 2, 5))
+    assert schedule.announced_overdue
+    assert (schedule.due_on, schedule.overdue_since) == (date(2027, 1, 18), date(2027, 1, 19))
+    assert schedule.next_alarm_on(NOTICE) is None
+    assert run_scheduler(schedule, date(2027, 2, 5), date(2027, 4, 1)) == []
+
+
+def test_an_interval_lengthened_past_today_withdraws_the_overdue_mark_until_the_new_due_date_passes() -> None:
+    schedule = overdue_on(date(2027, 2, 5)).interval_changed(42, date(2027, 2, 5))
+    assert not schedule.announced_overdue
+    assert (schedule.due_on, schedule.overdue_since) == (date(2027, 2, 15), None)
+    assert run_scheduler(schedule, date(2027, 2, 5), date(2027, 4, 1)) == [
+        (date(2027, 2, 10), ProgressAlarm(ProgressAlarmKind.DUE_SOON, date(2027, 2, 15), 5)),
+        (date(2027, 2, 16), ProgressAlarm(ProgressAlarmKind.OVERDUE, date(2027, 2, 15), 0)),
+    ]
+
+
+def test_an_interval_lengthened_to_a_due_date_still_past_keeps_the_report_overdue_from_the_new_date() -> None:
+    schedule = overdue_on(date(2027, 2, 10)).interval_changed(35, date(2027, 2, 10))
+    assert schedule.announced_overdue
+    assert (schedule.due_on, schedule.overdue_since) == (date(2027, 2, 8), date(2027, 2, 9))
+    assert run_scheduler(schedule, date(2027, 2, 10), date(2027, 4, 1)) == []

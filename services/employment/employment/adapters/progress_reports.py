@@ -1,5 +1,5 @@
 """SQL for the progress reports a provider owes on a referral (columns of ``referral``, migration
-016), on the caller's connection and transaction."""
+016 and 019), on the caller's connection and transaction."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from datetime import date
 import asyncpg
 
 from employment.domain.progress_reports import ReportingSchedule
+from employment.domain.tasks import TaskKind
 from samspil.runtime.db import Connection
 
 _SCHEDULE_COLUMNS = (
     "referral_id, citizen_ref, provider_id, status, reporting_interval_days, progress_period_from,"
-    " progress_report_overdue_since, progress_due_soon_announced_for, progress_overdue_announced_for"
+    " progress_report_overdue_since, progress_due_soon_announced_for, progress_overdue_announced_period"
 )
 
 
@@ -37,7 +38,7 @@ def _tracked(row: asyncpg.Record) -> TrackedReferral:
             period_from=row["progress_period_from"],
             overdue_since=row["progress_report_overdue_since"],
             due_soon_announced_for=row["progress_due_soon_announced_for"],
-            overdue_announced_for=row["progress_overdue_announced_for"],
+            overdue_announced_for_period=row["progress_overdue_announced_period"],
         )
     )
     return TrackedReferral(
@@ -63,7 +64,8 @@ async def save_schedule(
     await conn.execute(
         "UPDATE referral SET reporting_interval_days = $2, progress_period_from = $3,"
         " progress_report_due_on = $4, progress_report_overdue_since = $5,"
-        " progress_due_soon_announced_for = $6, progress_overdue_announced_for = $7, progress_alarm_on = $8"
+        " progress_due_soon_announced_for = $6, progress_overdue_announced_period = $7,"
+        " progress_alarm_on = $8"
         " WHERE referral_id = $1",
         referral_id,
         schedule.interval_days,
@@ -71,7 +73,7 @@ async def save_schedule(
         schedule.due_on,
         schedule.overdue_since,
         schedule.due_soon_announced_for,
-        schedule.overdue_announced_for,
+        schedule.overdue_announced_for_period,
         alarm_on,
     )
 
@@ -104,4 +106,17 @@ async def record_timeliness(conn: Connection, submission_id: uuid.UUID, due_on: 
         submission_id,
         due_on,
         on_time,
+    )
+
+
+async def close_chase_tasks(conn: Connection, referral_id: uuid.UUID, *, closed_by: str, note: str) -> None:
+    """Close every open task chasing a progress report on the referral (through the index of the
+    open tasks by referral)."""
+    await conn.execute(
+        "UPDATE caseworker_task SET status = 'closed', closed_at = clock_timestamp(), closed_by = $2,"
+        " close_note = $3 WHERE referral_id = $1 AND status = 'open' AND kind = $4",
+        referral_id,
+        closed_by,
+        note,
+        TaskKind.CHASE_PROGRESS_REPORT.value,
     )

@@ -190,7 +190,11 @@ async def change_reporting_interval(
     changes."""
     async with unit_of_work(request) as conn:
         await progress_reports.change_reporting_interval(
-            conn, referral_id, body.reporting_interval_days, settings_of(request).progress_rules()
+            conn,
+            referral_id,
+            body.reporting_interval_days,
+            settings_of(request).progress_rules(),
+            danish_today(),
         )
     return await get_referral(referral_id, request, caller)
 

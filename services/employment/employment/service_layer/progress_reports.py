@@ -29,10 +29,6 @@ from schemas.referrals import (
 
 log = structlog.get_logger("employment.progress_reports")
 
-# Names the one task an overdue report raises (with its due date), so no replica or rerun can
-# raise a second.
-_OVERDUE_TASKS = uuid.UUID("5b0c6f0e-4a3e-4b8e-9a43-1d2f3e4a5b6c")
-
 
 @dataclass(frozen=True)
 class ProgressRules:
@@ -41,10 +37,6 @@ class ProgressRules:
 
     notice_days: int = 5
     task_working_days: int = 3
-
-
-def overdue_task_source(referral_id: uuid.UUID, due_on: date) -> uuid.UUID:
-    return uuid.uuid5(_OVERDUE_TASKS, f"{referral_id}/{due_on.isoformat()}")
 
 
 def _scheduled(referral: adapter.TrackedReferral, schedule: ReportingSchedule) -> ProgressReportScheduled:
@@ -74,7 +66,8 @@ async def progress_report_received(
     conn: Connection, envelope: Envelope, report: ProgressReportSubmitted, rules: ProgressRules
 ) -> None:
     """A progress report arrived (once: the caller saw it new): record whether it was on time,
-    clear the referral's mark, close the task chasing it, and move the next due date."""
+    clear the referral's mark, close every task chasing a report on the referral, and move the
+    next due date."""
     referral = await adapter.referral_for_update(conn, report.referral_id)
     if referral is None or referral.schedule is None or referral.status in CLOSED_STATUSES:
         return
@@ -82,23 +75,23 @@ async def progress_report_received(
     before = referral.schedule
     after, on_time = before.report_received(received_on)
     await adapter.record_timeliness(conn, report.submission_id, before.due_on, on_time)
-    if before.overdue_announced_for is not None:
-        await repository.close_task_for_source(
-            conn,
-            overdue_task_source(referral.referral_id, before.overdue_announced_for),
-            closed_by=SHARED_BY_SYSTEM,
-            note=f"The progress report arrived on {received_on.isoformat()}.",
-        )
+    await adapter.close_chase_tasks(
+        conn,
+        referral.referral_id,
+        closed_by=SHARED_BY_SYSTEM,
+        note=f"The progress report arrived on {received_on.isoformat()}.",
+    )
     await adapter.save_schedule(conn, referral.referral_id, after, after.next_alarm_on(rules.notice_days))
     await emit(conn, _scheduled(referral, after), referral.citizen_ref, envelope)
     log.info("progress report received", on_time=on_time, next_due_on=after.due_on.isoformat())
 
 
 async def change_reporting_interval(
-    conn: Connection, referral_id: uuid.UUID, interval_days: int, rules: ProgressRules
+    conn: Connection, referral_id: uuid.UUID, interval_days: int, rules: ProgressRules, today: date
 ) -> None:
     """The jobcenter agrees a new interval: the report awaited is due that long after its period
-    began; the provider sees the new due date."""
+    began; the provider sees the new due date and whether the report is overdue. A report
+    announced overdue whose new due date is today or later is no longer chased: its task closes."""
     referral = await adapter.referral_for_update(conn, referral_id)
     if referral is None:
         raise NotFound("No such referral", field="referral_id")
@@ -115,7 +108,15 @@ async def change_reporting_interval(
         )
         await emit(conn, not_started, referral.citizen_ref)
         return
-    schedule = referral.schedule.interval_changed(interval_days)
+    before = referral.schedule
+    schedule = before.interval_changed(interval_days, today)
+    if before.announced_overdue and not schedule.announced_overdue:
+        await adapter.close_chase_tasks(
+            conn,
+            referral_id,
+            closed_by=SHARED_BY_SYSTEM,
+            note=f"The interval changed: the progress report is now due {schedule.due_on.isoformat()}.",
+        )
     await adapter.save_schedule(conn, referral_id, schedule, schedule.next_alarm_on(rules.notice_days))
     await emit(conn, _scheduled(referral, schedule), referral.citizen_ref)
 
@@ -123,7 +124,8 @@ async def change_reporting_interval(
 async def announce_progress_reports(
     pool: asyncpg.Pool, today: date, rules: ProgressRules, batch: int = 200
 ) -> int:
-    """Remind providers of reports due soon and announce overdue ones, each once per due date:
+    """Remind providers of reports due soon (once per due date) and announce overdue ones (once
+    per awaited report):
     each referral is claimed with FOR UPDATE SKIP LOCKED and what was announced is recorded in
     the same transaction as the outbox event and the task, across restarts and replicas."""
     announced = 0
@@ -160,6 +162,9 @@ async def announce_progress_reports(
 async def _raise_overdue(
     conn: Connection, referral: adapter.TrackedReferral, due_on: date, today: date, rules: ProgressRules
 ) -> None:
+    """The overdue announcement and its one chase task (made from the announcement's event): the
+    referral's row, claimed and marked in the same transaction, keeps a replica or a rerun from
+    announcing the same awaited report again."""
     task = overdue_progress_report_task(today, due_on, rules.task_working_days)
     overdue = ProgressReportOverdue(
         referral_id=referral.referral_id, provider_id=referral.provider_id, due_on=due_on
@@ -171,7 +176,7 @@ async def _raise_overdue(
         citizen_ref=referral.citizen_ref,
         referral_id=referral.referral_id,
         provider_id=referral.provider_id,
-        source_event_id=overdue_task_source(referral.referral_id, due_on),
+        source_event_id=envelope.id,
         source_time=envelope.time,
         details={"referral_id": str(referral.referral_id), "report_due_on": due_on.isoformat()},
     )

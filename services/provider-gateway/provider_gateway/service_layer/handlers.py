@@ -86,7 +86,8 @@ async def record_progress_schedule(
     conn: Connection, envelope: Envelope, scheduled: ProgressReportScheduled
 ) -> None:
     """The jobcenter set when the next progress report is due (a report arrived, clearing any
-    overdue mark, or the interval changed): the provider sees it on the referral."""
+    overdue mark, or the interval changed, which moves the mark to the day after the new due date
+    or clears it when that date is not past): the provider sees both as the jobcenter keeps them."""
     await repository.set_progress_schedule(
         conn,
         scheduled.referral_id,
@@ -110,8 +111,9 @@ async def record_progress_due_soon(conn: Connection, envelope: Envelope, due: Pr
 async def record_progress_overdue(
     conn: Connection, envelope: Envelope, overdue: ProgressReportOverdue
 ) -> None:
-    """A progress report did not arrive by its due date: the referral is marked overdue until the
-    next report, and the provider is told in its feed."""
+    """A progress report did not arrive by its due date: the referral is marked overdue from the
+    day after it (as the jobcenter marks it) until the next report, and the provider is told in
+    its feed (once per awaited report: the jobcenter announces it once)."""
     await repository.set_progress_schedule(
         conn,
         overdue.referral_id,
