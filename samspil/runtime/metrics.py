@@ -10,7 +10,9 @@ still answers 200, with ``samspil_database_up 0`` and those gauges left out, so 
 database problem rather than a scrape failure. A service's own gauges (``DatabaseGauge``) are read
 after the runtime's, each on its own and under its own timeout: one that fails or is slow is left
 out alone and counted in ``samspil_database_gauge_errors_total``, and says nothing about whether
-the database is up.
+the database is up. Gauges that cost too much to read on every scrape (a report over a period)
+are read by a worker on a schedule instead (``ScheduledGauges``), and each scrape shows the latest
+reading.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,12 +75,37 @@ class DatabaseGauge:
 
 
 @dataclass
+class ScheduledGauges:
+    """Gauges read from the database by a worker every ``every_seconds`` (started with the
+    service, its rounds counted like any scheduled worker's) rather than on each scrape; a scrape
+    shows the latest reading, and nothing until the first. A round that fails keeps the reading
+    before it: the worker's failed rounds say that it is stale."""
+
+    name: str
+    read: Callable[[Any], Awaitable[list[Metric]]]
+    every_seconds: float
+    latest: list[Metric] = field(default_factory=list)
+
+    async def run(self, pool: Any) -> None:
+        while True:
+            try:
+                with scheduler_run():
+                    self.latest = await self.read(pool)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be away: the next round tries again
+                log.exception("metrics: scheduled gauges not read", gauges=self.name)
+            await asyncio.sleep(self.every_seconds)
+
+
+@dataclass
 class ServiceMetrics:
     """One service's process-side metrics, in a registry of its own."""
 
     service: str
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     database_gauges: Sequence[DatabaseGauge] = ()
+    scheduled_gauges: Sequence[ScheduledGauges] = ()
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -260,6 +287,7 @@ async def render(metrics: ServiceMetrics, runtime: Any) -> Response:
     metrics.relay_leader.labels(metrics.service).set(int(bool(relay is not None and relay.is_leader)))
     families = await database_families(metrics, runtime)
     families.append(await consumer_lag_family(metrics.service, runtime))
+    families.extend(family for scheduled in metrics.scheduled_gauges for family in scheduled.latest)
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(_Families(families))
     body = generate_latest(metrics.registry) + generate_latest(scrape)

@@ -30,7 +30,7 @@ from samspil.runtime.consumer import (
 from samspil.runtime.db import create_pool, database_tls_problem, migrate
 from samspil.runtime.kafka import BrokerOutage, KafkaSender, ensure_topics
 from samspil.runtime.kafka_security import faststream_security, kafka_client_options, kafka_tls_problem
-from samspil.runtime.metrics import DatabaseGauge, ServiceMetrics, worker_context
+from samspil.runtime.metrics import DatabaseGauge, ScheduledGauges, ServiceMetrics, worker_context
 from samspil.runtime.outbox import OutboxRelay
 from samspil.runtime.settings import RuntimeSettings
 from schemas.base import EventData
@@ -68,6 +68,8 @@ class ServiceRuntime:
     workers: Mapping[str, Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]] = field(default_factory=dict)
     # The service's own gauges read from its database on each scrape (e.g. overdue follow-ups).
     database_gauges: Sequence[DatabaseGauge] = ()
+    # Gauges too costly for every scrape (the KPIs): each read on its schedule by a worker of its name.
+    scheduled_gauges: Sequence[ScheduledGauges] = ()
     metrics: ServiceMetrics = field(init=False)
     pool: asyncpg.Pool = field(init=False)
     relay: OutboxRelay = field(init=False)
@@ -92,7 +94,9 @@ class ServiceRuntime:
         # Built once, here (so TLS files that cannot be loaded stop the service before it
         # starts), and given to every Kafka client alike: admin, outbox producer, broker.
         self.kafka_options = kafka_client_options(self.settings)
-        self.metrics = ServiceMetrics(self.name, database_gauges=self.database_gauges)
+        self.metrics = ServiceMetrics(
+            self.name, database_gauges=self.database_gauges, scheduled_gauges=self.scheduled_gauges
+        )
 
     @property
     def group_id(self) -> str:
@@ -141,7 +145,8 @@ class ServiceRuntime:
         if applied:
             log.info("migrations applied", migrations=applied)
         self._outage = BrokerOutage(s.broker_outage_log_seconds)
-        for name, worker in self.workers.items():
+        workers = {**self.workers, **{gauges.name: gauges.run for gauges in self.scheduled_gauges}}
+        for name, worker in workers.items():
             with worker_context(self.metrics, name):  # the task counts its rounds under this name
                 self._worker_tasks[name] = asyncio.create_task(worker(self.pool), name=f"{self.name}-{name}")
         self._connect_task = self._background(self._connect(), "broker-connect")

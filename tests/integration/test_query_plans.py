@@ -26,7 +26,9 @@ import pytest
 
 from benchmarks import size
 from benchmarks.setup import CASEWORKER
+from employment.adapters import kpis as employment_kpis
 from employment.adapters import repository as employment_repository
+from employment.domain.contact_course import add_months
 from employment.service_layer import handlers as employment_handlers
 from employment.service_layer.course import CourseRules, announce_due_follow_ups
 from employment.service_layer.messages import danish_today
@@ -43,6 +45,7 @@ from provider_gateway.entrypoints import http as gateway_http
 from provider_gateway.service_layer import handlers as gateway_handlers
 from samspil.runtime.db import migrate
 from samspil.runtime.paging import make_cursor
+from samspil.runtime.reports import Period
 from samspil.runtime.tasks import TaskFilters, parse_task_key, task_key
 from schemas.common import Department
 from schemas.decisions import ReportOutcome, ReportReceived
@@ -438,6 +441,27 @@ async def webhook_deliveries(db: Recorders) -> None:
     assert len(listed) == 101
 
 
+async def employment_kpi_report(db: Recorders) -> None:
+    """GET /v1/reports/kpis on the employment service: every figure over a month, per team."""
+    today = danish_today()
+    period = Period.last_days(today)
+    figures = await employment_kpis.read(
+        db.employment, period, "Jobcenter Nord, team 3", today, add_months(today, -12)
+    )  # type: ignore[arg-type]
+    assert figures.follow_ups_overdue_now == 0 and figures.parked_citizens == 0
+
+
+async def employment_kpi_overdue_now(db: Recorders) -> None:
+    """The KPIs' follow-ups overdue now (and the overdue gauge's query alike)."""
+    await db.employment.conn.execute(size.MAKE_DUE, SEEDED - 40, SEEDED)
+    assert await employment_kpis.follow_ups_overdue_now(db.employment, danish_today()) == 40
+
+
+async def employment_kpi_parked(db: Recorders) -> None:
+    """The KPIs' count of citizens in the parked report."""
+    assert await employment_kpis.parked_citizens(db.employment, add_months(danish_today(), -12)) == 0
+
+
 @dataclass(frozen=True)
 class HotPath:
     run: Callable[[Recorders], Awaitable[None]]
@@ -477,6 +501,15 @@ HOT_PATHS = {
     "social notes": HotPath(social_notes, ("social", "DROP INDEX case_note_by_citizen")),
     "open disputes": HotPath(open_disputes, ("social", "DROP INDEX social_dispute_open_page")),
     "webhook deliveries": HotPath(webhook_deliveries, ("gateway", "DROP INDEX webhook_delivery_due")),
+    "employment kpi report": HotPath(
+        employment_kpi_report, ("employment", "DROP INDEX caseworker_task_closed")
+    ),
+    "employment kpi overdue now": HotPath(
+        employment_kpi_overdue_now, ("employment", "DROP INDEX contact_course_due")
+    ),
+    "employment kpi parked": HotPath(
+        employment_kpi_parked, ("employment", "DROP INDEX citizen_by_enrolment")
+    ),
 }
 
 

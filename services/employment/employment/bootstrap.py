@@ -5,8 +5,9 @@ from __future__ import annotations
 import structlog
 from fastapi import FastAPI
 
-from employment.adapters import gauges
-from employment.entrypoints import citizens_http, consumers, http, scheduler
+from employment.adapters import gauges, kpi_gauges
+from employment.entrypoints import citizens_http, consumers, http, kpis_http, scheduler
+from employment.service_layer.messages import danish_today
 from employment.settings import EmploymentSettings
 from samspil.runtime.api_docs import tag_routes
 from samspil.runtime.auth import TokenVerifier, install_auth
@@ -53,6 +54,9 @@ def build_app(settings: EmploymentSettings) -> FastAPI:
             "retention": scheduler.retention_worker(settings),
         },
         database_gauges=gauges.GAUGES,
+        scheduled_gauges=[
+            kpi_gauges.scheduled(settings.kpi_gauge_seconds, settings.parked_after_months, danish_today)
+        ],
     )
     commands.watch(runtime)
     app = create_app(
@@ -63,7 +67,7 @@ def build_app(settings: EmploymentSettings) -> FastAPI:
     )
     install_auth(app, TokenVerifier.from_settings(settings))
     app.state.cpr_log = structlog.get_logger("employment.cpr-disclosure")
-    for router in (citizens_http.router, http.router):
+    for router in (citizens_http.router, http.router, kpis_http.router):
         tag_routes(router, SECTIONS)
         app.include_router(router)
     return app

@@ -52,6 +52,11 @@ class EmploymentSettings(RuntimeSettings, StaffAuthSettings, EnrolmentSettings):
     parked_after_months: int = Field(
         default=12, ge=1, le=120, description="Default period for the parked-citizens report."
     )
+    kpi_gauge_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often the KPI gauges (samspil_kpi_*, the last 30 days) are read from the database.",
+    )
 
     def progress_rules(self) -> ProgressRules:
         return ProgressRules(

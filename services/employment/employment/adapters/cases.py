@@ -353,20 +353,35 @@ async def parked_citizens(
         " greatest((SELECT max(revised_at)::date FROM job_plan_version j"
         "   WHERE j.citizen_ref = c.citizen_ref),"
         "   (SELECT max(decided_at)::date FROM plan_change_decision d WHERE d.citizen_ref = c.citizen_ref))"
-        "   AS last_plan_change_on"
-        " FROM citizen c WHERE c.enrolled_on < $1 AND (c.enrolled_on, c.citizen_ref) > ($3, $4)"
-        " AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.citizen_ref = c.citizen_ref AND f.held_on >= $1)"
-        " AND NOT EXISTS (SELECT 1 FROM provider_report r WHERE r.citizen_ref = c.citizen_ref"
-        "   AND r.kind = 'progress-report' AND r.received_at >= $1)"
-        " AND NOT EXISTS (SELECT 1 FROM job_plan_version j WHERE j.citizen_ref = c.citizen_ref"
-        "   AND j.revised_at >= $1)"
-        " AND NOT EXISTS (SELECT 1 FROM plan_change_decision d WHERE d.citizen_ref = c.citizen_ref"
-        "   AND d.decided_at >= $1)"
+        f"   AS last_plan_change_on {PARKED_CITIZENS} AND (c.enrolled_on, c.citizen_ref) > ($3, $4)"
         " ORDER BY c.enrolled_on, c.citizen_ref LIMIT $2",
         since,
         limit + 1,
         after_on,
         after_ref,
+    )
+
+
+# The parked citizens as of $1 (the report's and the KPIs' count alike).
+PARKED_CITIZENS = (
+    "FROM citizen c WHERE c.enrolled_on < $1"
+    " AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.citizen_ref = c.citizen_ref AND f.held_on >= $1)"
+    " AND NOT EXISTS (SELECT 1 FROM provider_report r WHERE r.citizen_ref = c.citizen_ref"
+    "   AND r.kind = 'progress-report' AND r.received_at >= $1)"
+    " AND NOT EXISTS (SELECT 1 FROM job_plan_version j WHERE j.citizen_ref = c.citizen_ref"
+    "   AND j.revised_at >= $1)"
+    " AND NOT EXISTS (SELECT 1 FROM plan_change_decision d WHERE d.citizen_ref = c.citizen_ref"
+    "   AND d.decided_at >= $1)"
+)
+
+
+async def record_overdue_follow_up(conn: Connection, citizen_ref: str, due_on: date) -> None:
+    """Keep that the follow-up due on ``due_on`` passed unheld (for the KPIs: the event that
+    announced it leaves the outbox)."""
+    await conn.execute(
+        "INSERT INTO follow_up_overdue (citizen_ref, due_on) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        citizen_ref,
+        due_on,
     )
 
 

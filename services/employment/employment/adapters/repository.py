@@ -291,13 +291,16 @@ async def assign_task(conn: Connection, task_id: uuid.UUID, assignee: str) -> No
     await conn.execute("UPDATE caseworker_task SET assignee = $2 WHERE task_id = $1", task_id, assignee)
 
 
-async def close_task(conn: Connection, task_id: uuid.UUID, closed_by: str, note: str) -> None:
+async def close_task(
+    conn: Connection, task_id: uuid.UUID, closed_by: str, note: str, team: str | None = None
+) -> None:
     await conn.execute(
         "UPDATE caseworker_task SET status = 'closed', closed_at = clock_timestamp(), closed_by = $2,"
-        " close_note = $3 WHERE task_id = $1",
+        " close_note = $3, closed_by_team = $4 WHERE task_id = $1",
         task_id,
         closed_by,
         note,
+        team,
     )
 
 

@@ -253,6 +253,7 @@ async def announce_due_follow_ups(
                     course = course.announced(alarm)
                     if alarm.kind is AlarmKind.OVERDUE:
                         await emit(conn, FollowUpOverdue(due_on=alarm.due_on), citizen_ref)
+                        await cases.record_overdue_follow_up(conn, citizen_ref, alarm.due_on)
                     else:
                         await emit(
                             conn, FollowUpDueSoon(due_on=alarm.due_on, days_left=alarm.days_left), citizen_ref

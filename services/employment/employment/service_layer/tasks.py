@@ -44,7 +44,7 @@ async def close_task(
     require_closable_by_hand(
         actions_for(TaskKind(task["kind"]), task["task_id"], task["citizen_ref"], json.loads(task["details"]))
     )
-    await repository.close_task(conn, command.task_id, actor.name, command.note)
+    await repository.close_task(conn, command.task_id, actor.name, command.note, actor.team)
     submission_id = json.loads(task["details"]).get("submission_id")
     if submission_id is not None and task["referral_id"] is not None and task["provider_id"] is not None:
         # A task made for a provider's report (a progress review): the provider learns that the
@@ -84,7 +84,7 @@ async def assess_absence(
         task["task_id"],
         json.dumps(assessment),
     )
-    await repository.close_task(conn, task["task_id"], actor.name, command.note)
+    await repository.close_task(conn, task["task_id"], actor.name, command.note, actor.team)
     assessed = AbsenceAssessed(
         submission_id=command.submission_id,
         referral_id=notice["referral_id"],

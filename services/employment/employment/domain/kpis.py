@@ -1,0 +1,68 @@
+"""The jobcenter's key figures over a period of Danish days, as the municipality reports them.
+
+- Absence notice to assessment: from when the notice reached the jobcenter (its re-contact task
+  was made) to the assessment that closed the task, for assessments made in the period.
+- Follow-ups overdue: now (contact courses the jobcenter leads whose due date has passed), and
+  during the period (due dates that passed without a follow-up, counted on the first overdue day).
+- Referrals ended: by outcome (completed, failed, cancelled, rejected) and by who ended them
+  (the provider or the jobcenter), on the day the step took effect. Reasons are free text in the
+  contracts, so there are no reason categories to count.
+- Plan-change request to final outcome: from when the provider's request arrived to when the
+  decision on it became final (unopposed or by a ruling), for decisions final in the period.
+- Citizens in the parked report now (no follow-up, progress report or plan change for the
+  report's default number of months).
+
+``team`` narrows the figures whose data names a team: the assessments (the closing caseworker's
+team) and the plan-change decisions (the deciding team).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ReferralOutcome(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+# The figures a team narrows (the others are the department's whole).
+TEAM_FIGURES = ("absence_notice_to_assessment", "plan_change_request_to_final")
+
+
+@dataclass(frozen=True)
+class Durations:
+    """How long something took, in seconds: how many, the median and the 90th percentile
+    (interpolated between the nearest two, as PostgreSQL's percentile_cont); None when none."""
+
+    count: int
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
+@dataclass(frozen=True)
+class EndedReferrals:
+    outcome: ReferralOutcome
+    ended_by: str
+    count: int
+
+
+@dataclass(frozen=True)
+class EmploymentKpis:
+    absence_notice_to_assessment: Durations
+    follow_ups_overdue_now: int
+    follow_ups_overdue_in_period: int
+    referrals_ended: tuple[EndedReferrals, ...]
+    plan_change_request_to_final: Durations
+    parked_citizens: int
+    # Progress reports on time (issue 13, "Regular progress reports") belong here, beside the
+    # referrals, once referrals carry their reporting due dates.
+
+    def referrals_by_outcome(self) -> dict[ReferralOutcome, int]:
+        totals = dict.fromkeys(ReferralOutcome, 0)
+        for ended in self.referrals_ended:
+            totals[ended.outcome] += ended.count
+        return totals

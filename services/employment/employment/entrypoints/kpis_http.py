@@ -1,0 +1,152 @@
+"""GET /v1/reports/kpis: the jobcenter's key figures over a period, as JSON or, for the
+municipality's own reporting, as CSV (``Accept: text/csv``; ``samspil/runtime/reports.py`` says
+its shape). Caseworkers of the jobcenter may read it, as the parked-citizens report."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from employment.adapters import kpis
+from employment.domain.contact_course import add_months
+from employment.domain.kpis import TEAM_FIGURES, Durations, EmploymentKpis, ReferralOutcome
+from employment.entrypoints.citizens_http import Caseworker, settings_of
+from employment.service_layer.messages import danish_today
+from samspil.runtime.http import problem_responses
+from samspil.runtime.reports import CSV_MEDIA_TYPE, GAUGE_PERIOD_DAYS, Figure, Period, danish_csv, wants_csv
+from schemas.common import Name
+
+router = APIRouter(prefix="/v1", tags=["reports"], responses=problem_responses(401, 403, 422))
+
+
+class DurationsOut(BaseModel):
+    """How long it took, in seconds (median and 90th percentile; null when nothing was measured)."""
+
+    count: int
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
+class EndedByOut(BaseModel):
+    outcome: ReferralOutcome
+    ended_by: str = Field(description="Who ended the referral: 'provider' or 'jobcenter'.")
+    count: int
+
+
+class ReferralsEndedOut(BaseModel):
+    completed: int
+    failed: int
+    cancelled: int
+    rejected: int
+    by_who: list[EndedByOut]
+
+
+class EmploymentKpisOut(BaseModel):
+    period_from: date
+    period_to: date
+    team: str | None
+    team_filtered: list[str] = Field(
+        description="The figures the team narrowed (the others are the department's)."
+    )
+    absence_notice_to_assessment: DurationsOut
+    follow_ups_overdue_now: int
+    follow_ups_overdue_in_period: int = Field(description="Due dates that passed unheld in the period.")
+    referrals_ended: ReferralsEndedOut
+    plan_change_request_to_final: DurationsOut
+    parked_citizens: int = Field(
+        description="Citizens in the parked-citizens report now (its default months)."
+    )
+
+
+def _durations(value: Durations) -> DurationsOut:
+    return DurationsOut(count=value.count, median_seconds=value.median_seconds, p90_seconds=value.p90_seconds)
+
+
+def kpis_out(period: Period, team: str | None, figures: EmploymentKpis) -> EmploymentKpisOut:
+    totals = figures.referrals_by_outcome()
+    return EmploymentKpisOut(
+        period_from=period.first,
+        period_to=period.last,
+        team=team,
+        team_filtered=list(TEAM_FIGURES) if team else [],
+        absence_notice_to_assessment=_durations(figures.absence_notice_to_assessment),
+        follow_ups_overdue_now=figures.follow_ups_overdue_now,
+        follow_ups_overdue_in_period=figures.follow_ups_overdue_in_period,
+        referrals_ended=ReferralsEndedOut(
+            **{outcome.value: count for outcome, count in totals.items()},
+            by_who=[
+                EndedByOut(outcome=e.outcome, ended_by=e.ended_by, count=e.count)
+                for e in figures.referrals_ended
+            ],
+        ),
+        plan_change_request_to_final=_durations(figures.plan_change_request_to_final),
+        parked_citizens=figures.parked_citizens,
+    )
+
+
+def _duration_rows(name: str, value: Durations) -> list[Figure]:
+    return [
+        Figure(name, "count", value.count, "number"),
+        Figure(name, "median", value.median_seconds, "seconds"),
+        Figure(name, "p90", value.p90_seconds, "seconds"),
+    ]
+
+
+def csv_rows(figures: EmploymentKpis) -> list[Figure]:
+    return [
+        *_duration_rows("absence_notice_to_assessment", figures.absence_notice_to_assessment),
+        Figure("follow_ups_overdue_now", "", figures.follow_ups_overdue_now, "number"),
+        Figure("follow_ups_overdue_in_period", "", figures.follow_ups_overdue_in_period, "number"),
+        *(
+            Figure("referrals_ended", outcome.value, count, "number")
+            for outcome, count in figures.referrals_by_outcome().items()
+        ),
+        *(
+            Figure("referrals_ended", f"{e.outcome.value}/{e.ended_by}", e.count, "number")
+            for e in figures.referrals_ended
+        ),
+        *_duration_rows("plan_change_request_to_final", figures.plan_change_request_to_final),
+        Figure("parked_citizens", "", figures.parked_citizens, "number"),
+    ]
+
+
+@router.get(
+    "/reports/kpis",
+    response_model=EmploymentKpisOut,
+    operation_id="employment_kpis",
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The figures"}},
+)
+async def employment_kpis(
+    request: Request,
+    caller: Caseworker,
+    period_from: Annotated[
+        date | None,
+        Query(
+            alias="from",
+            description=f"First day (Danish time); default {GAUGE_PERIOD_DAYS} days before 'to'.",
+        ),
+    ] = None,
+    period_to: Annotated[
+        date | None, Query(alias="to", description="Last day, included; default today.")
+    ] = None,
+    team: Annotated[
+        Name | None, Query(description="Only this caseworker team, where the data names one.")
+    ] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> EmploymentKpisOut | Response:
+    """The jobcenter's key figures over whole Danish days (at most 366): absence notice to
+    assessment, follow-ups overdue, referrals by outcome, plan-change request to final outcome,
+    citizens in the parked report. ``Accept: text/csv`` gives one row per figure, ``;``-separated
+    with a decimal comma."""
+    last = period_to or danish_today()
+    period = Period.checked(period_from or last - timedelta(days=GAUGE_PERIOD_DAYS - 1), last)
+    today = danish_today()
+    parked_since = add_months(today, -settings_of(request).parked_after_months)
+    async with request.app.state.runtime.pool.acquire() as conn:
+        figures = await kpis.read(conn, period, team, today, parked_since)
+    if wants_csv(accept):
+        return Response(danish_csv(period, team, csv_rows(figures)), media_type=CSV_MEDIA_TYPE)
+    return kpis_out(period, team, figures)
