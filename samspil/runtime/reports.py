@@ -11,7 +11,11 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from pydantic import BaseModel
 
 from samspil.runtime.errors import Invalid
 
@@ -38,6 +42,13 @@ class Period:
         if (last - first).days + 1 > MAX_PERIOD_DAYS:
             raise Invalid(f"the period may span at most {MAX_PERIOD_DAYS} days", field="query.to")
         return cls(first, last)
+
+    @classmethod
+    def asked(cls, first: date | None, last: date | None, today: date) -> Period:
+        """The period a query asked for: ``to`` defaults to today, ``from`` to the gauges'
+        span before it."""
+        last = last or today
+        return cls.checked(first or last - timedelta(days=GAUGE_PERIOD_DAYS - 1), last)
 
     @classmethod
     def last_days(cls, today: date, days: int = GAUGE_PERIOD_DAYS) -> Period:
@@ -97,3 +108,66 @@ def wants_csv(accept: str | None) -> bool:
         if kind in ("application/json", "*/*", "application/*"):
             return False
     return False
+
+
+@dataclass(frozen=True)
+class Durations:
+    """How long something took, in seconds: how many, the median and the 90th percentile
+    (interpolated between the nearest two, as PostgreSQL's percentile_cont); None when none."""
+
+    count: int
+    median_seconds: float | None
+    p90_seconds: float | None
+
+    @classmethod
+    def of(cls, row: Any) -> Durations:
+        """From a row of ``quantiles_sql``."""
+        return cls(row["n"], row["median"], row["p90"])
+
+    def rows(self, name: str) -> list[Figure]:
+        return [
+            Figure(name, "count", self.count, "number"),
+            Figure(name, "median", self.median_seconds, "seconds"),
+            Figure(name, "p90", self.p90_seconds, "seconds"),
+        ]
+
+    def out(self) -> DurationsOut:
+        return DurationsOut(
+            count=self.count, median_seconds=self.median_seconds, p90_seconds=self.p90_seconds
+        )
+
+    def families(self, service: str, name: str, what: str) -> list[Metric]:
+        """``<name>_seconds`` by quantile (left out while nothing was measured) and ``<name>_count``."""
+        seconds = GaugeMetricFamily(
+            f"{name}_seconds",
+            f"{what} in the last {GAUGE_PERIOD_DAYS} days: median (0.5) and 90th percentile (0.9).",
+            labels=["service", "quantile"],
+        )
+        for quantile, value in (("0.5", self.median_seconds), ("0.9", self.p90_seconds)):
+            if value is not None:
+                seconds.add_metric([service, quantile], value)
+        count = GaugeMetricFamily(f"{name}_count", f"How many {name}_seconds measured.", labels=["service"])
+        count.add_metric([service], self.count)
+        return [seconds, count]
+
+
+class DurationsOut(BaseModel):
+    """How long it took, in seconds (median and 90th percentile; null when nothing was measured)."""
+
+    count: int
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
+def quantiles_sql(seconds: str) -> str:
+    """The select list ``Durations.of`` reads, over the expression ``seconds``."""
+    return (
+        f"count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY {seconds}) AS median,"
+        f" percentile_cont(0.9) WITHIN GROUP (ORDER BY {seconds}) AS p90"
+    )
+
+
+def gauge(service: str, name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=["service"])
+    family.add_metric([service], value)
+    return family

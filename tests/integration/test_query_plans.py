@@ -51,6 +51,7 @@ from schemas.common import Department
 from schemas.decisions import ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted, AbsenceReason
+from social.adapters import kpis as social_kpis
 from social.adapters import repository as social_repository
 from tests.infra import Infra
 
@@ -87,7 +88,7 @@ LARGE_TABLES = frozenset(
     size.EMPLOYMENT_TABLES
     + size.GATEWAY_TABLES
     + SOCIAL_TABLES
-    + ("provider_report", "case_note", "webhook_delivery", "webhook_message")
+    + ("provider_report", "case_note", "webhook_delivery", "webhook_message", "follow_up_overdue")
 )
 # A scan on a large table may pass over a few rows it then filters out (a caseworker's closed
 # tasks), never a large share of the table.
@@ -462,6 +463,13 @@ async def employment_kpi_parked(db: Recorders) -> None:
     assert await employment_kpis.parked_citizens(db.employment, add_months(danish_today(), -12)) == 0
 
 
+async def social_kpi_report(db: Recorders) -> None:
+    """GET /v1/reports/kpis on the social service: every figure over a month, per team."""
+    today = danish_today()
+    figures = await social_kpis.read(db.social, Period.last_days(today), "Socialcenter Vest, team 2", today)  # type: ignore[arg-type]
+    assert figures.disputes_ruled.total == 0 and figures.disputes_overdue_now == 0
+
+
 @dataclass(frozen=True)
 class HotPath:
     run: Callable[[Recorders], Awaitable[None]]
@@ -507,6 +515,11 @@ HOT_PATHS = {
     "employment kpi overdue now": HotPath(
         employment_kpi_overdue_now, ("employment", "DROP INDEX contact_course_due")
     ),
+    "social kpi report": HotPath(social_kpi_report, ("social", "DROP INDEX dispute_ruled")),
+    "social kpi disputes overdue": HotPath(
+        social_kpi_report, ("social", "DROP INDEX social_dispute_open_page")
+    ),
+    "social kpi plan changes": HotPath(social_kpi_report, ("social", "DROP INDEX decision_review_final")),
     "employment kpi parked": HotPath(
         employment_kpi_parked, ("employment", "DROP INDEX citizen_by_enrolment")
     ),

@@ -11,7 +11,9 @@ from samspil.runtime.handled_input import HandledInput
 from samspil.runtime.http import create_app
 from samspil.runtime.service import ServiceRuntime
 from schemas.topics import SOCIAL_COMMANDS, SOCIAL_EVENTS
-from social.entrypoints import citizens_http, consumers, http, scheduler
+from social.adapters import kpi_gauges
+from social.entrypoints import citizens_http, consumers, http, kpis_http, scheduler
+from social.service_layer.messages import danish_today
 from social.settings import SocialSettings
 
 SERVICE_NAME = "social"
@@ -47,6 +49,7 @@ def build_app(settings: SocialSettings) -> FastAPI:
             "protocol-deadlines": scheduler.worker(settings, commands),
             "retention": scheduler.retention_worker(settings),
         },
+        scheduled_gauges=[kpi_gauges.scheduled(settings.kpi_gauge_seconds, danish_today)],
     )
     commands.watch(runtime)
     app = create_app(
@@ -56,7 +59,7 @@ def build_app(settings: SocialSettings) -> FastAPI:
         cpr_allowed=ENROLMENT_CPR_FIELD,
     )
     install_auth(app, TokenVerifier.from_settings(settings))
-    for router in (citizens_http.router, http.router):
+    for router in (citizens_http.router, http.router, kpis_http.router):
         tag_routes(router, SECTIONS)
         app.include_router(router)
     return app

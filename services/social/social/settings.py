@@ -33,6 +33,11 @@ class SocialSettings(RuntimeSettings, StaffAuthSettings):
     deadline_scan_seconds: float = Field(
         default=60.0, gt=0, description="How often objection and ruling deadlines are checked."
     )
+    kpi_gauge_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often the KPI gauges (samspil_kpi_*, the last 30 days) are read from the database.",
+    )
     social_plan_share_statute: str | None = Field(
         default=None,
         max_length=180,

@@ -13,36 +13,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from employment.adapters import kpis
 from employment.domain.contact_course import add_months
-from employment.domain.kpis import Durations, ReferralOutcome
 from samspil.runtime.metrics import ScheduledGauges
-from samspil.runtime.reports import GAUGE_PERIOD_DAYS, Period
+from samspil.runtime.reports import GAUGE_PERIOD_DAYS, Period, gauge
 
 SERVICE = "employment"
 _WINDOW = f"in the last {GAUGE_PERIOD_DAYS} days"
-
-
-def durations_families(name: str, what: str, durations: Durations) -> list[Metric]:
-    """``<name>_seconds`` by quantile (left out while there is nothing to measure) and
-    ``<name>_count``."""
-    seconds = GaugeMetricFamily(
-        f"{name}_seconds",
-        f"{what} {_WINDOW}: median (0.5) and 90th percentile (0.9).",
-        labels=["service", "quantile"],
-    )
-    for quantile, value in (("0.5", durations.median_seconds), ("0.9", durations.p90_seconds)):
-        if value is not None:
-            seconds.add_metric([SERVICE, quantile], value)
-    count = GaugeMetricFamily(
-        f"{name}_count", f"How many were measured for {name}_seconds.", labels=["service"]
-    )
-    count.add_metric([SERVICE], durations.count)
-    return [seconds, count]
-
-
-def _single(name: str, documentation: str, value: float) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, documentation, labels=["service"])
-    family.add_metric([SERVICE], value)
-    return family
 
 
 async def read(pool: asyncpg.Pool, today: date, parked_after_months: int) -> list[Metric]:
@@ -62,26 +37,28 @@ async def read(pool: asyncpg.Pool, today: date, parked_after_months: int) -> lis
         labels=["service", "outcome"],
     )
     for outcome, count in figures.referrals_by_outcome().items():
-        by_outcome.add_metric([SERVICE, ReferralOutcome(outcome).value], count)
+        by_outcome.add_metric([SERVICE, outcome.value], count)
     return [
-        *durations_families(
+        *figures.absence_notice_to_assessment.families(
+            SERVICE,
             "samspil_kpi_absence_notice_to_assessment",
             "Time from an absence notice to its assessment",
-            figures.absence_notice_to_assessment,
         ),
-        _single(
+        gauge(
+            SERVICE,
             "samspil_kpi_follow_ups_overdue_in_period",
             f"Follow-ups whose due date passed unheld {_WINDOW}.",
             figures.follow_ups_overdue_in_period,
         ),
         ended,
         by_outcome,
-        *durations_families(
+        *figures.plan_change_request_to_final.families(
+            SERVICE,
             "samspil_kpi_plan_change_request_to_final",
             "Time from a plan-change request to its final outcome",
-            figures.plan_change_request_to_final,
         ),
-        _single(
+        gauge(
+            SERVICE,
             "samspil_kpi_parked_citizens",
             "Citizens in the parked-citizens report now.",
             figures.parked_citizens,

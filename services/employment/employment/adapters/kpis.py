@@ -6,11 +6,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-import asyncpg
-
 from employment.adapters.cases import PARKED_CITIZENS
-from employment.domain.kpis import Durations, EmploymentKpis, EndedReferrals, ReferralOutcome
-from samspil.runtime.reports import Period
+from employment.domain.kpis import EmploymentKpis, EndedReferrals, ReferralOutcome
+from samspil.runtime.reports import Durations, Period, quantiles_sql
 
 Reader = Any  # a connection or a pool (or anything with fetchrow/fetch/fetchval)
 
@@ -22,22 +20,10 @@ DUE_ON = (
 )
 
 
-def _quantiles(seconds: str) -> str:
-    return (
-        f"count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY {seconds}) AS median,"
-        f" percentile_cont(0.9) WITHIN GROUP (ORDER BY {seconds}) AS p90"
-    )
-
-
-def _durations(row: asyncpg.Record | None) -> Durations:
-    assert row is not None
-    return Durations(row["n"], row["median"], row["p90"])
-
-
 async def absence_notice_to_assessment(conn: Reader, period: Period, team: str | None) -> Durations:
-    return _durations(
+    return Durations.of(
         await conn.fetchrow(
-            f"SELECT {_quantiles('extract(epoch FROM closed_at - created_at)::float8')}"
+            f"SELECT {quantiles_sql('extract(epoch FROM closed_at - created_at)::float8')}"
             " FROM caseworker_task WHERE kind = 'recontact-citizen'"
             " AND closed_at >= $1 AND closed_at < $2 AND ($3::text IS NULL OR closed_by_team = $3)",
             period.starts_at,
@@ -78,9 +64,9 @@ async def referrals_ended(conn: Reader, period: Period) -> tuple[EndedReferrals,
 
 
 async def plan_change_request_to_final(conn: Reader, period: Period, team: str | None) -> Durations:
-    return _durations(
+    return Durations.of(
         await conn.fetchrow(
-            f"SELECT {_quantiles('extract(epoch FROM d.final_at - r.received_at)::float8')}"
+            f"SELECT {quantiles_sql('extract(epoch FROM d.final_at - r.received_at)::float8')}"
             " FROM plan_change_decision d JOIN provider_report r ON r.submission_id = d.submission_id"
             " WHERE d.final_at >= $1 AND d.final_at < $2 AND ($3::text IS NULL OR d.team = $3)",
             period.starts_at,

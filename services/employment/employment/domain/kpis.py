@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from samspil.runtime.reports import Durations
+
 
 class ReferralOutcome(StrEnum):
     COMPLETED = "completed"
@@ -31,16 +33,6 @@ class ReferralOutcome(StrEnum):
 
 # The figures a team narrows (the others are the department's whole).
 TEAM_FIGURES = ("absence_notice_to_assessment", "plan_change_request_to_final")
-
-
-@dataclass(frozen=True)
-class Durations:
-    """How long something took, in seconds: how many, the median and the 90th percentile
-    (interpolated between the nearest two, as PostgreSQL's percentile_cont); None when none."""
-
-    count: int
-    median_seconds: float | None
-    p90_seconds: float | None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ its shape). Caseworkers of the jobcenter may read it, as the parked-citizens rep
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -12,22 +12,22 @@ from pydantic import BaseModel, Field
 
 from employment.adapters import kpis
 from employment.domain.contact_course import add_months
-from employment.domain.kpis import TEAM_FIGURES, Durations, EmploymentKpis, ReferralOutcome
+from employment.domain.kpis import TEAM_FIGURES, EmploymentKpis, ReferralOutcome
 from employment.entrypoints.citizens_http import Caseworker, settings_of
 from employment.service_layer.messages import danish_today
 from samspil.runtime.http import problem_responses
-from samspil.runtime.reports import CSV_MEDIA_TYPE, GAUGE_PERIOD_DAYS, Figure, Period, danish_csv, wants_csv
+from samspil.runtime.reports import (
+    CSV_MEDIA_TYPE,
+    GAUGE_PERIOD_DAYS,
+    DurationsOut,
+    Figure,
+    Period,
+    danish_csv,
+    wants_csv,
+)
 from schemas.common import Name
 
 router = APIRouter(prefix="/v1", tags=["reports"], responses=problem_responses(401, 403, 422))
-
-
-class DurationsOut(BaseModel):
-    """How long it took, in seconds (median and 90th percentile; null when nothing was measured)."""
-
-    count: int
-    median_seconds: float | None
-    p90_seconds: float | None
 
 
 class EndedByOut(BaseModel):
@@ -61,10 +61,6 @@ class EmploymentKpisOut(BaseModel):
     )
 
 
-def _durations(value: Durations) -> DurationsOut:
-    return DurationsOut(count=value.count, median_seconds=value.median_seconds, p90_seconds=value.p90_seconds)
-
-
 def kpis_out(period: Period, team: str | None, figures: EmploymentKpis) -> EmploymentKpisOut:
     totals = figures.referrals_by_outcome()
     return EmploymentKpisOut(
@@ -72,7 +68,7 @@ def kpis_out(period: Period, team: str | None, figures: EmploymentKpis) -> Emplo
         period_to=period.last,
         team=team,
         team_filtered=list(TEAM_FIGURES) if team else [],
-        absence_notice_to_assessment=_durations(figures.absence_notice_to_assessment),
+        absence_notice_to_assessment=figures.absence_notice_to_assessment.out(),
         follow_ups_overdue_now=figures.follow_ups_overdue_now,
         follow_ups_overdue_in_period=figures.follow_ups_overdue_in_period,
         referrals_ended=ReferralsEndedOut(
@@ -82,22 +78,14 @@ def kpis_out(period: Period, team: str | None, figures: EmploymentKpis) -> Emplo
                 for e in figures.referrals_ended
             ],
         ),
-        plan_change_request_to_final=_durations(figures.plan_change_request_to_final),
+        plan_change_request_to_final=figures.plan_change_request_to_final.out(),
         parked_citizens=figures.parked_citizens,
     )
 
 
-def _duration_rows(name: str, value: Durations) -> list[Figure]:
-    return [
-        Figure(name, "count", value.count, "number"),
-        Figure(name, "median", value.median_seconds, "seconds"),
-        Figure(name, "p90", value.p90_seconds, "seconds"),
-    ]
-
-
 def csv_rows(figures: EmploymentKpis) -> list[Figure]:
     return [
-        *_duration_rows("absence_notice_to_assessment", figures.absence_notice_to_assessment),
+        *figures.absence_notice_to_assessment.rows("absence_notice_to_assessment"),
         Figure("follow_ups_overdue_now", "", figures.follow_ups_overdue_now, "number"),
         Figure("follow_ups_overdue_in_period", "", figures.follow_ups_overdue_in_period, "number"),
         *(
@@ -108,7 +96,7 @@ def csv_rows(figures: EmploymentKpis) -> list[Figure]:
             Figure("referrals_ended", f"{e.outcome.value}/{e.ended_by}", e.count, "number")
             for e in figures.referrals_ended
         ),
-        *_duration_rows("plan_change_request_to_final", figures.plan_change_request_to_final),
+        *figures.plan_change_request_to_final.rows("plan_change_request_to_final"),
         Figure("parked_citizens", "", figures.parked_citizens, "number"),
     ]
 
@@ -141,9 +129,8 @@ async def employment_kpis(
     assessment, follow-ups overdue, referrals by outcome, plan-change request to final outcome,
     citizens in the parked report. ``Accept: text/csv`` gives one row per figure, ``;``-separated
     with a decimal comma."""
-    last = period_to or danish_today()
-    period = Period.checked(period_from or last - timedelta(days=GAUGE_PERIOD_DAYS - 1), last)
     today = danish_today()
+    period = Period.asked(period_from, period_to, today)
     parked_since = add_months(today, -settings_of(request).parked_after_months)
     async with request.app.state.runtime.pool.acquire() as conn:
         figures = await kpis.read(conn, period, team, today, parked_since)
