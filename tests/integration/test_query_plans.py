@@ -448,7 +448,7 @@ async def employment_kpi_report(db: Recorders) -> None:
     period = Period.last_days(today)
     figures = await employment_kpis.read(
         db.employment, period, "Jobcenter Nord, team 3", today, add_months(today, -12)
-    )  # type: ignore[arg-type]
+    )
     assert figures.follow_ups_overdue_now == 0 and figures.parked_citizens == 0
 
 
@@ -466,7 +466,7 @@ async def employment_kpi_parked(db: Recorders) -> None:
 async def social_kpi_report(db: Recorders) -> None:
     """GET /v1/reports/kpis on the social service: every figure over a month, per team."""
     today = danish_today()
-    figures = await social_kpis.read(db.social, Period.last_days(today), "Socialcenter Vest, team 2", today)  # type: ignore[arg-type]
+    figures = await social_kpis.read(db.social, Period.last_days(today), "Socialcenter Vest, team 2", today)
     assert figures.disputes_ruled.total == 0 and figures.disputes_overdue_now == 0
 
 
