@@ -128,6 +128,8 @@ def running_stack(
         "SAMSPIL_AUTH_SECRET": secrets.token_urlsafe(48),
         "SAMSPIL_CITIZEN_REF_KEY": secrets.token_urlsafe(48),
         "EMPLOYMENT_CONTACT_COURSE_SCAN_SECONDS": "0.5",
+        "EMPLOYMENT_KPI_GAUGE_SECONDS": "0.5",
+        "SOCIAL_KPI_GAUGE_SECONDS": "0.5",
         "SAMSPIL_LOG_LEVEL": "info",
     }
     for spec in SERVICES:
