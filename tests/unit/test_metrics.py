@@ -12,10 +12,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from prometheus_client.core import GaugeMetricFamily
 
 from samspil.runtime import metrics as metrics_module
 from samspil.runtime.http import metrics_app
-from samspil.runtime.metrics import ServiceMetrics, render, scheduler_run, worker_context
+from samspil.runtime.metrics import ScheduledGauges, ServiceMetrics, render, scheduler_run, worker_context
 from samspil.runtime.service import ServiceRuntime
 from samspil.runtime.settings import RuntimeSettings
 from tests.support import samples, value
@@ -163,3 +164,39 @@ async def test_scheduler_rounds_are_counted_by_worker_and_result_in_the_task_the
         )
         == 2
     )
+
+
+async def test_scheduled_gauges_show_their_latest_reading_and_keep_it_through_a_failed_round() -> None:
+    readings: list[float | Exception] = [3.0, RuntimeError("database away"), 5.0]
+    read_once = asyncio.Event()
+
+    async def read(pool: Any) -> list[Any]:
+        reading = readings.pop(0)
+        read_once.set()
+        if isinstance(reading, Exception):
+            raise reading
+        family = GaugeMetricFamily("samspil_kpi_example", "An example.", labels=["service"])
+        family.add_metric(["kpis"], reading)
+        return [family]
+
+    scheduled = ScheduledGauges("kpi-gauges", read, every_seconds=3600)
+    metrics = ServiceMetrics("kpis", scheduled_gauges=[scheduled])
+
+    async def shown() -> list[tuple[dict[str, str], float]]:
+        return samples(bytes((await render(metrics, object())).body).decode()).get("samspil_kpi_example", [])
+
+    assert await shown() == []  # nothing until the first round
+    for expected in (3.0, 3.0, 5.0):  # the failed round keeps the reading before it
+        read_once.clear()
+        with worker_context(metrics, scheduled.name):
+            task = asyncio.create_task(scheduled.run(None))
+        await read_once.wait()
+        await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert await shown() == [({"service": "kpis"}, expected)]
+    failed = metrics.registry.get_sample_value(
+        "samspil_scheduler_runs_total", {"service": "kpis", "worker": "kpi-gauges", "result": "failed"}
+    )
+    assert failed == 1
