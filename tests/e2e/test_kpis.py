@@ -103,7 +103,7 @@ async def test_the_jobcenters_kpis_count_a_known_set_of_events_in_json_csv_and_o
         subject = (await employment.get(f"/v1/referrals/{noticed}")).json()["citizen_ref"]
 
         async def recontact_tasks() -> list[dict[str, Any]]:
-            found = (await employment.get("/v1/tasks", params={"citizen_ref": subject})).json()
+            found = (await employment.get("/v1/tasks", params={"citizen_ref": subject})).json()["items"]
             return [t for t in found if t["kind"] == "recontact-citizen"] if len(found) == 2 else []
 
         await wait_for(recontact_tasks)

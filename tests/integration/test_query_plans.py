@@ -73,9 +73,11 @@ SOCIAL_SEED = [
     {_ROWS}""",
     f"""INSERT INTO case_note (citizen_ref, author, text)
     SELECT {size.citizen_ref_sql("i % 20000")}, 'plans-seed', 'Note' {_ROWS}""",
+    # Half of them the social team's own decisions on providers' requests (all settled long ago).
     f"""INSERT INTO decision_review (decision_id, citizen_ref, deciding_department, deciding_team,
-        target_plan, decision, reason, object_by, status)
-    SELECT md5('decision-' || i)::uuid, {_CITIZEN}, 'employment', 'team', 'job-plan', 'approved',
+        submission_id, target_plan, decision, reason, object_by, status)
+    SELECT md5('decision-' || i)::uuid, {_CITIZEN}, CASE WHEN i % 2 = 0 THEN 'social' ELSE 'employment' END,
+           'team', CASE WHEN i % 2 = 0 THEN md5('submission-' || i)::uuid END, 'job-plan', 'approved',
            'r', current_date, 'objected' {_ROWS}""",
     # Most disputes are ruled: the open ones are a few.
     f"""INSERT INTO dispute (dispute_id, decision_id, citizen_ref, raised_by, employment_position,

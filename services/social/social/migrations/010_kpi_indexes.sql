@@ -17,4 +17,5 @@ BEGIN
 END $$;
 CREATE TRIGGER decision_review_final_at BEFORE INSERT OR UPDATE OF status ON decision_review
     FOR EACH ROW EXECUTE FUNCTION decision_review_final_at();
-CREATE INDEX decision_review_final ON decision_review (final_at) WHERE final_at IS NOT NULL;
+CREATE INDEX decision_review_final ON decision_review (final_at)
+    WHERE final_at IS NOT NULL AND deciding_department = 'social';
