@@ -146,6 +146,7 @@ async def test_the_jobcenters_kpis_count_a_known_set_of_events_in_json_csv_and_o
             "median_seconds": None,
             "p90_seconds": None,
         }
+        assert on_the_day["progress_reports"] == {"on_time": 0, "late": 0}
         assert on_the_day["follow_ups_overdue_now"] >= 1  # the department's whole, this course among them
 
         rows = await kpi_csv(employment, **{"from": day.isoformat(), "to": day.isoformat()})
@@ -175,8 +176,8 @@ async def test_the_jobcenters_kpis_count_a_known_set_of_events_in_json_csv_and_o
 
         async def gauges_agree() -> bool:
             page = await gauges(stack, "employment")
-            if "samspil_kpi_absence_notice_to_assessment_count" not in page:
-                return False
+            if not page.get("samspil_kpi_absence_notice_to_assessment_seconds"):
+                return False  # not read yet, or read before the assessments: no quantiles yet
             shown = {
                 "assessed": value(
                     page, "samspil_kpi_absence_notice_to_assessment_count", service="employment"
@@ -188,6 +189,9 @@ async def test_the_jobcenters_kpis_count_a_known_set_of_events_in_json_csv_and_o
                     quantile="0.5",
                 ),
                 "parked": value(page, "samspil_kpi_parked_citizens", service="employment"),
+                "progress late": value(
+                    page, "samspil_kpi_progress_reports", service="employment", on_time="false"
+                ),
                 **{
                     outcome: value(
                         page, "samspil_kpi_referrals_ended_by_outcome", service="employment", outcome=outcome
@@ -199,6 +203,7 @@ async def test_the_jobcenters_kpis_count_a_known_set_of_events_in_json_csv_and_o
                 "assessed": whole["absence_notice_to_assessment"]["count"],
                 "median": pytest.approx(whole["absence_notice_to_assessment"]["median_seconds"]),
                 "parked": whole["parked_citizens"],
+                "progress late": whole["progress_reports"]["late"],
                 **{outcome: whole["referrals_ended"][outcome] for outcome in OUTCOMES},
             }
             return shown == expected

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 
 from employment.adapters import kpis as employment_kpis
-from employment.domain.kpis import EmploymentKpis, ReferralOutcome
+from employment.domain.kpis import EmploymentKpis, ProgressReports, ReferralOutcome
 from samspil.runtime.reports import Durations, Period
 from social.adapters import kpis as social_kpis
 
@@ -106,7 +106,17 @@ async def test_referrals_end_by_outcome_and_party_on_the_day_the_step_took_effec
         ("failed", "provider", 1),
         ("rejected", "provider", 1),
     ]
-    totals = EmploymentKpis(Durations(0, None, None), 0, 0, ended, Durations(0, None, None), 0)
+    nothing = Durations(0, None, None)
+    totals = EmploymentKpis(
+        absence_notice_to_assessment=nothing,
+        follow_ups_overdue_now=0,
+        follow_ups_overdue_in_period=0,
+        referrals_ended=ended,
+        plan_change_request_to_final=nothing,
+        parked_citizens=0,
+        progress_reports=ProgressReports(0, 0),
+        progress_reports_overdue_now=0,
+    )
     assert totals.referrals_by_outcome() == {
         ReferralOutcome.COMPLETED: 2,
         ReferralOutcome.FAILED: 1,
@@ -241,3 +251,26 @@ async def test_disputes_are_ruled_on_time_by_the_danish_day_of_the_ruling(social
     assert (mine.disputes_ruled.on_time, mine.disputes_ruled.late, mine.disputes_overdue_now) == (2, 1, 1)
     whole = await social_kpis.read(social_db, MARCH, None, today)
     assert (whole.disputes_ruled.on_time, whole.disputes_ruled.late) == (2, 2)
+
+
+async def test_progress_reports_count_on_time_or_late_by_when_they_arrived(
+    employment_db: asyncpg.Pool,
+) -> None:
+    for received_at, on_time in [
+        (utc(2026, 3, 2, 9), True),
+        (utc(2026, 3, 3, 9), True),
+        (utc(2026, 3, 4, 9), False),
+        (utc(2026, 3, 5, 9), None),  # received before due dates were tracked
+        (utc(2026, 4, 2, 9), False),  # after the period
+    ]:
+        await employment_db.execute(
+            "INSERT INTO provider_report (submission_id, kind, citizen_ref, referral_id, provider_id,"
+            " source_event_id, details, received_at, on_time) VALUES ($1, 'progress-report', 'ref', $2,"
+            " 'p', $2, '{}', $3, $4)",
+            uuid.uuid4(),
+            uuid.uuid4(),
+            received_at,
+            on_time,
+        )
+    assert await employment_kpis.progress_reports(employment_db, MARCH) == ProgressReports(on_time=2, late=1)
+    assert await employment_kpis.progress_reports_overdue_now(employment_db, date(2026, 12, 1)) == 0

@@ -522,6 +522,17 @@ HOT_PATHS = {
         social_kpi_report, ("social", "DROP INDEX social_dispute_open_page")
     ),
     "social kpi plan changes": HotPath(social_kpi_report, ("social", "DROP INDEX decision_review_final")),
+    "employment kpi progress reports": HotPath(
+        employment_kpi_report,
+        # The citizen's page index too: PostgreSQL 18 would skip-scan it on received_at.
+        (
+            "employment",
+            "DROP INDEX provider_report_progress_by_time; DROP INDEX provider_report_by_citizen_page",
+        ),
+    ),
+    "employment kpi progress overdue": HotPath(
+        employment_kpi_report, ("employment", "DROP INDEX referral_progress_overdue")
+    ),
     "employment kpi parked": HotPath(
         employment_kpi_parked, ("employment", "DROP INDEX citizen_by_enrolment")
     ),

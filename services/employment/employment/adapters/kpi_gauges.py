@@ -38,6 +38,13 @@ async def read(pool: asyncpg.Pool, today: date, parked_after_months: int) -> lis
     )
     for outcome, count in figures.referrals_by_outcome().items():
         by_outcome.add_metric([SERVICE, outcome.value], count)
+    progress = GaugeMetricFamily(
+        "samspil_kpi_progress_reports",
+        f"Progress reports received {_WINDOW}, on time (by their due date) or late.",
+        labels=["service", "on_time"],
+    )
+    progress.add_metric([SERVICE, "true"], figures.progress_reports.on_time)
+    progress.add_metric([SERVICE, "false"], figures.progress_reports.late)
     return [
         *figures.absence_notice_to_assessment.families(
             SERVICE,
@@ -56,6 +63,13 @@ async def read(pool: asyncpg.Pool, today: date, parked_after_months: int) -> lis
             SERVICE,
             "samspil_kpi_plan_change_request_to_final",
             "Time from a plan-change request to its final outcome",
+        ),
+        progress,
+        gauge(
+            SERVICE,
+            "samspil_kpi_progress_reports_overdue",
+            "Referrals whose progress report is overdue now.",
+            figures.progress_reports_overdue_now,
         ),
         gauge(
             SERVICE,

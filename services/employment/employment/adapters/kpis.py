@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from employment.adapters.cases import PARKED_CITIZENS
-from employment.domain.kpis import EmploymentKpis, EndedReferrals, ReferralOutcome
+from employment.domain.kpis import EmploymentKpis, EndedReferrals, ProgressReports, ReferralOutcome
 from samspil.runtime.reports import Durations, Period, quantiles_sql
 
 Reader = Any  # a connection or a pool (or anything with fetchrow/fetch/fetchval)
@@ -76,6 +76,26 @@ async def plan_change_request_to_final(conn: Reader, period: Period, team: str |
     )
 
 
+async def progress_reports(conn: Reader, period: Period) -> ProgressReports:
+    row = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE on_time) AS on_time, count(*) FILTER (WHERE NOT on_time) AS late"
+        " FROM provider_report WHERE kind = 'progress-report' AND received_at >= $1 AND received_at < $2",
+        period.starts_at,
+        period.ends_before,
+    )
+    assert row is not None
+    return ProgressReports(on_time=row["on_time"], late=row["late"])
+
+
+async def progress_reports_overdue_now(conn: Reader, today: date) -> int:
+    """Referrals marked overdue (since a day up to today: every mark, read as a range of the
+    partial index referral_progress_overdue)."""
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM referral WHERE progress_report_overdue_since <= $1", today
+    )
+    return count
+
+
 async def parked_citizens(conn: Reader, since: date) -> int:
     count: int = await conn.fetchval(f"SELECT count(*) {PARKED_CITIZENS}", since)
     return count
@@ -90,5 +110,7 @@ async def read(
         follow_ups_overdue_in_period=await follow_ups_overdue_in_period(conn, period),
         referrals_ended=await referrals_ended(conn, period),
         plan_change_request_to_final=await plan_change_request_to_final(conn, period, team),
+        progress_reports=await progress_reports(conn, period),
+        progress_reports_overdue_now=await progress_reports_overdue_now(conn, today),
         parked_citizens=await parked_citizens(conn, parked_since),
     )

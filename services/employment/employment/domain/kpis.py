@@ -9,6 +9,8 @@
   contracts, so there are no reason categories to count.
 - Plan-change request to final outcome: from when the provider's request arrived to when the
   decision on it became final (unopposed or by a ruling), for decisions final in the period.
+- Progress reports received in the period, on time (by their due date) or late, and the
+  referrals whose progress report is overdue now.
 - Citizens in the parked report now (no follow-up, progress report or plan change for the
   report's default number of months).
 
@@ -43,6 +45,15 @@ class EndedReferrals:
 
 
 @dataclass(frozen=True)
+class ProgressReports:
+    """Progress reports received in the period, by whether they came by their due date (those
+    received before due dates were tracked are in neither)."""
+
+    on_time: int
+    late: int
+
+
+@dataclass(frozen=True)
 class EmploymentKpis:
     absence_notice_to_assessment: Durations
     follow_ups_overdue_now: int
@@ -50,8 +61,8 @@ class EmploymentKpis:
     referrals_ended: tuple[EndedReferrals, ...]
     plan_change_request_to_final: Durations
     parked_citizens: int
-    # Progress reports on time (issue 13, "Regular progress reports") belong here, beside the
-    # referrals, once referrals carry their reporting due dates.
+    progress_reports: ProgressReports
+    progress_reports_overdue_now: int
 
     def referrals_by_outcome(self) -> dict[ReferralOutcome, int]:
         totals = dict.fromkeys(ReferralOutcome, 0)

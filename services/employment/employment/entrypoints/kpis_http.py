@@ -44,6 +44,11 @@ class ReferralsEndedOut(BaseModel):
     by_who: list[EndedByOut]
 
 
+class ProgressReportsOut(BaseModel):
+    on_time: int = Field(description="Received by their due date.")
+    late: int
+
+
 class EmploymentKpisOut(BaseModel):
     period_from: date
     period_to: date
@@ -56,6 +61,8 @@ class EmploymentKpisOut(BaseModel):
     follow_ups_overdue_in_period: int = Field(description="Due dates that passed unheld in the period.")
     referrals_ended: ReferralsEndedOut
     plan_change_request_to_final: DurationsOut
+    progress_reports: ProgressReportsOut = Field(description="Progress reports received in the period.")
+    progress_reports_overdue_now: int = Field(description="Referrals whose progress report is overdue now.")
     parked_citizens: int = Field(
         description="Citizens in the parked-citizens report now (its default months)."
     )
@@ -79,6 +86,10 @@ def kpis_out(period: Period, team: str | None, figures: EmploymentKpis) -> Emplo
             ],
         ),
         plan_change_request_to_final=figures.plan_change_request_to_final.out(),
+        progress_reports=ProgressReportsOut(
+            on_time=figures.progress_reports.on_time, late=figures.progress_reports.late
+        ),
+        progress_reports_overdue_now=figures.progress_reports_overdue_now,
         parked_citizens=figures.parked_citizens,
     )
 
@@ -97,6 +108,9 @@ def csv_rows(figures: EmploymentKpis) -> list[Figure]:
             for e in figures.referrals_ended
         ),
         *figures.plan_change_request_to_final.rows("plan_change_request_to_final"),
+        Figure("progress_reports", "on_time", figures.progress_reports.on_time, "number"),
+        Figure("progress_reports", "late", figures.progress_reports.late, "number"),
+        Figure("progress_reports_overdue_now", "", figures.progress_reports_overdue_now, "number"),
         Figure("parked_citizens", "", figures.parked_citizens, "number"),
     ]
 
@@ -127,8 +141,8 @@ async def employment_kpis(
 ) -> EmploymentKpisOut | Response:
     """The jobcenter's key figures over whole Danish days (at most 366): absence notice to
     assessment, follow-ups overdue, referrals by outcome, plan-change request to final outcome,
-    citizens in the parked report. ``Accept: text/csv`` gives one row per figure, ``;``-separated
-    with a decimal comma."""
+    progress reports on time, citizens in the parked report. ``Accept: text/csv`` gives one row
+    per figure, ``;``-separated with a decimal comma."""
     today = danish_today()
     period = Period.asked(period_from, period_to, today)
     parked_since = add_months(today, -settings_of(request).parked_after_months)
