@@ -231,6 +231,8 @@ class LocalStack:
             env.setdefault("PROVIDER_GATEWAY_TOKEN_SECRET", self._persistent_secret("gateway-token-secret"))
             # Locally, webhooks go to receivers on this machine, over plain http too.
             env.setdefault("PROVIDER_GATEWAY_WEBHOOK_LOCAL_MODE", "true")
+            # ... and the OAuth2 metadata names the local http address each request came to.
+            env.setdefault("PROVIDER_GATEWAY_LOCAL_MODE", "true")
         # Both departments must turn a CPR number into the same citizen reference.
         if spec.name in ("employment", "social"):
             env.setdefault("SAMSPIL_CITIZEN_REF_KEY", self._persistent_secret("citizen-ref-key"))

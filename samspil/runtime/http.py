@@ -312,9 +312,9 @@ async def unit_of_work(request: Request) -> AsyncIterator[Any]:
         async with request.app.state.runtime.pool.acquire() as conn, conn.transaction():
             yield conn
         return
-    await held.claim_once(request)
-    async with held.conn.transaction():  # a savepoint in the request's transaction
-        yield held.conn
+    conn = await held.claim_once(request)
+    async with conn.transaction():  # a savepoint in the request's transaction
+        yield conn
 
 
 def create_app(

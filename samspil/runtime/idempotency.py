@@ -14,7 +14,8 @@ enrolment), so only keyed hashes of them are kept.
 
 The gateway requires the key on every POST (`provider_gateway.entrypoints.guards`); a
 department's routes take it when it is sent (`KeyedRoute`, with `samspil.runtime.http.unit_of_work`
-claiming the key once the caller is known).
+taking the connection and claiming the key once the caller is known: a request whose token is
+refused never holds a connection).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request, Response
@@ -148,23 +150,44 @@ class _Replay(Exception):
 
 @dataclass
 class HeldRequest:
-    """A keyed request's connection, in the transaction its work, key and answer share."""
+    """A keyed request: the connection and transaction its work, key and answer share, taken
+    only when the work begins (the caller is verified by then, so a request with a junk token
+    never holds one of the pool's connections)."""
 
-    conn: Connection
+    pool: Any
     key: str
     request_hash: str
     caller: str | None = None
+    conn: Connection | None = None
+    _transaction: Any = None
+    _connection: AsyncExitStack = field(default_factory=AsyncExitStack)
 
-    async def claim_once(self, request: Request) -> None:
-        """Claim the key when the work begins (the caller is verified by then); raises to answer
-        a repeat with the first answer."""
-        if self.caller is not None:
-            return
+    async def claim_once(self, request: Request) -> Connection:
+        """Take a connection, begin the transaction and claim the key in it when the work begins;
+        raises to answer a repeat with the first answer."""
+        if self.conn is not None:
+            return self.conn
         verified = getattr(request.state, "caller", None)
-        self.caller = "" if verified is None else verified.subject
-        first = await claim(self.conn, DEPARTMENT_KEYS, self.caller, self.key, self.request_hash)
+        caller = "" if verified is None else verified.subject
+        conn: Connection = await self._connection.enter_async_context(self.pool.acquire())
+        transaction = conn.transaction()
+        await transaction.start()
+        self.conn, self._transaction, self.caller = conn, transaction, caller
+        first = await claim(conn, DEPARTMENT_KEYS, caller, self.key, self.request_hash)
         if first is not None:
             raise _Replay(first)
+        return conn
+
+    async def rollback(self) -> None:
+        if self._transaction is not None:
+            await self._transaction.rollback()
+
+    async def commit(self) -> None:
+        await self._transaction.commit()
+
+    async def release(self) -> None:
+        """Give the connection back (the pool resets one left in a transaction)."""
+        await self._connection.aclose()
 
 
 _HELD = "idempotent_request"
@@ -215,33 +238,42 @@ class KeyedRoute(APIRoute):
             secret: str = request.app.state.runtime.settings.dead_letter_key
             key = kept_key(request.headers.get(KEY_HEADER), secret)
             digest = request_hash(request.method, request.url.path, await request.body(), secret)
-            async with request.app.state.runtime.pool.acquire() as conn:
-                transaction = conn.transaction()
-                await transaction.start()
-                held = HeldRequest(conn, key, digest)
-                setattr(request.state, _HELD, held)
-                try:
-                    response = await handle(request)
-                except _Replay as repeat:
-                    await transaction.rollback()
-                    return repeat.answer.replayed()
-                except BaseException:
-                    await transaction.rollback()
-                    raise
-                finally:
-                    delattr(request.state, _HELD)
-                if held.caller is None or not 200 <= response.status_code < 300:
-                    # No work was done under the key, or it was refused: nothing is kept.
-                    await transaction.rollback()
-                    return response
-                try:
-                    content = json.loads(bytes(response.body)) if response.body else None
-                    await keep(conn, DEPARTMENT_KEYS, held.caller, key, Answer(response.status_code, content))
-                except BaseException:
-                    await transaction.rollback()
-                    raise
-                # A failed commit leaves the connection to the pool's reset on release.
-                await transaction.commit()
-            return response
+            # No connection yet: the route's dependencies (the token and role checks) run first,
+            # and `unit_of_work` takes one and claims the key when the work begins.
+            held = HeldRequest(request.app.state.runtime.pool, key, digest)
+            setattr(request.state, _HELD, held)
+            try:
+                return await self._answer(held, handle, request)
+            finally:
+                delattr(request.state, _HELD)
+                await held.release()
 
         return keyed
+
+    @staticmethod
+    async def _answer(
+        held: HeldRequest, handle: Callable[[Request], Coroutine[Any, Any, Response]], request: Request
+    ) -> Response:
+        try:
+            response = await handle(request)
+        except _Replay as repeat:
+            await held.rollback()
+            return repeat.answer.replayed()
+        except BaseException:
+            await held.rollback()
+            raise
+        if held.conn is None or held.caller is None or not 200 <= response.status_code < 300:
+            # No work was done under the key, or it was refused: nothing is kept.
+            await held.rollback()
+            return response
+        try:
+            content = json.loads(bytes(response.body)) if response.body else None
+            await keep(
+                held.conn, DEPARTMENT_KEYS, held.caller, held.key, Answer(response.status_code, content)
+            )
+        except BaseException:
+            await held.rollback()
+            raise
+        # A failed commit leaves the connection to the pool's reset on release.
+        await held.commit()
+        return response

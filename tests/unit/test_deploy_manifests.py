@@ -60,6 +60,17 @@ def test_gateway_gets_its_token_secret_everywhere() -> None:
     assert "PROVIDER_GATEWAY_TOKEN_SECRET" in {item["name"] for item in container["env"]}
 
 
+def test_gateway_gets_its_public_https_address_everywhere_and_no_local_mode() -> None:
+    # Its OAuth2 metadata names the token endpoint there (503 without it outside local mode).
+    environment = compose_services()["provider-gateway"]["environment"]
+    assert environment["PROVIDER_GATEWAY_PUBLIC_URL"] == "${GATEWAY_PUBLIC_URL:?set GATEWAY_PUBLIC_URL}"
+    container = k8s_deployments()["provider-gateway"]["spec"]["template"]["spec"]["containers"][0]
+    names = {item["name"]: item for item in container["env"]}
+    assert names["PROVIDER_GATEWAY_PUBLIC_URL"]["value"].startswith("https://")
+    for env in (environment, names):
+        assert not {"PROVIDER_GATEWAY_LOCAL_MODE", "PROVIDER_GATEWAY_WEBHOOK_LOCAL_MODE"} & set(env)
+
+
 def _settings_class(spec: Any) -> type[BaseSettings]:
     settings = importlib.import_module(f"{spec.module}.settings")
     return next(

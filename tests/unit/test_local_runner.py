@@ -103,3 +103,11 @@ def test_replicas_are_instances_of_the_departments_each_on_its_own_ports(tmp_pat
     assert first["EMPLOYMENT_METRICS_PORT"] != second["EMPLOYMENT_METRICS_PORT"]
     # Kept for the life of the stack, so a restarted replica comes back where it was.
     assert stack.service_env(spec_of("employment-2"), "employment-2") == second
+
+
+def test_the_local_gateway_runs_in_local_mode(tmp_path: Path) -> None:
+    # Its OAuth2 metadata then names the local http address (no PROVIDER_GATEWAY_PUBLIC_URL needed).
+    gateway = environments(tmp_path, GIVEN)["provider-gateway"]
+    assert gateway["PROVIDER_GATEWAY_LOCAL_MODE"] == "true"
+    given = {**GIVEN, "PROVIDER_GATEWAY_LOCAL_MODE": "false"}
+    assert environments(tmp_path, given)["provider-gateway"]["PROVIDER_GATEWAY_LOCAL_MODE"] == "false"

@@ -1,8 +1,16 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic import (
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from provider_gateway.domain.credentials import DEFAULT_AUDIENCE, DEFAULT_ISSUER, MAX_TOKEN_LIFETIME
@@ -28,8 +36,15 @@ class GatewaySettings(RuntimeSettings):
         default=None,
         pattern=r"^https?://[^?#\s]+$",
         description="The gateway's address as providers reach it (https://..., no query): the issuer "
-        "and token endpoint in /.well-known/oauth-authorization-server. Unset: the address each "
-        "request came to.",
+        "and token endpoint in /.well-known/oauth-authorization-server. Required there outside "
+        "local mode (unset: that answers 503 naming this setting) and https only; in local mode, "
+        "unset means the address each request came to.",
+    )
+    local_mode: bool = Field(
+        default=False,
+        description="The local stack and tests (`samspil up` sets it): the metadata may name a plain "
+        "http address, or the one each request came to, and webhooks go to any address over http "
+        "too (as PROVIDER_GATEWAY_WEBHOOK_LOCAL_MODE). Off in production.",
     )
     rate_limit_per_second: float = Field(default=20.0, gt=0, description="Per provider, per gateway process.")
     rate_limit_burst: int = Field(default=60, ge=1)
@@ -62,6 +77,27 @@ class GatewaySettings(RuntimeSettings):
         "connecting peer is one, the caller's address is the right-most X-Forwarded-For entry that "
         "is not; empty (the default) means the peer's address, X-Forwarded-For ignored.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _local_mode_covers_webhooks(cls, data: Any) -> Any:
+        # One switch for the local stack: local mode implies the webhooks' unless that is set.
+        if not isinstance(data, dict) or "webhook_local_mode" in data:
+            return data
+        try:
+            local = TypeAdapter(bool).validate_python(data.get("local_mode", False))
+        except ValidationError:
+            return data  # the field's own validation names it
+        return {**data, "webhook_local_mode": True} if local else data
+
+    @model_validator(mode="after")
+    def _public_url_is_https(self) -> Self:
+        if self.public_url is not None and not self.local_mode and not self.public_url.startswith("https://"):
+            raise ValueError(
+                "PROVIDER_GATEWAY_PUBLIC_URL must be https:// outside local mode: providers send "
+                "their client secrets to the token endpoint it names"
+            )
+        return self
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

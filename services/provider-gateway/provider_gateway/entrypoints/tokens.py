@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from provider_gateway.adapters import repository
 from provider_gateway.domain.credentials import TokenClaims, hash_secret, issue_token, verify_secret
 from provider_gateway.entrypoints.auth import TOKEN_URL, limit_anonymous
+from samspil.runtime.http import Problem
 
 log = structlog.get_logger("provider_gateway.tokens")
 
@@ -224,11 +225,25 @@ class AuthorizationServerMetadata(BaseModel):
 @router.get(
     "/.well-known/oauth-authorization-server", response_model=AuthorizationServerMetadata, tags=["auth"]
 )
-async def authorization_server_metadata(request: Request) -> AuthorizationServerMetadata:
+async def authorization_server_metadata(request: Request, response: Response) -> AuthorizationServerMetadata:
     """Authorization-server metadata (RFC 8414), so OAuth2 libraries discover the token endpoint
-    and how to authenticate there. The addresses are ``PROVIDER_GATEWAY_PUBLIC_URL`` when set,
-    otherwise the address this request came to."""
-    public_url = request.app.state.settings.public_url or str(request.base_url)
+    and how to authenticate there. The addresses are ``PROVIDER_GATEWAY_PUBLIC_URL`` (https);
+    without it the answer is 503 naming the setting, except in local mode, where they are the
+    address this request came to. Never kept by a cache (``Cache-Control: no-store``)."""
+    settings = request.app.state.settings
+    public_url: str | None = settings.public_url
+    if public_url is None:
+        if not settings.local_mode:
+            log.warning("OAuth2 metadata not served: set PROVIDER_GATEWAY_PUBLIC_URL")
+            raise Problem(
+                503,
+                "not-configured",
+                "The gateway's public address is not configured",
+                "Set PROVIDER_GATEWAY_PUBLIC_URL to the gateway's https address as providers reach it.",
+                headers=_NO_STORE,
+            )
+        public_url = str(request.base_url)
+    response.headers.update(_NO_STORE)
     issuer = public_url.rstrip("/")
     return AuthorizationServerMetadata(
         issuer=issuer,
