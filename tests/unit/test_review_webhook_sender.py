@@ -203,3 +203,34 @@ def test_a_refused_url_does_not_tell_the_provider_what_an_internal_name_resolves
         check_addresses("postgres.samspil.svc.cluster.local", ["10.96.4.17"], local_mode=False)
     assert "10.96.4.17" not in str(refused.value)
     assert ipaddress.ip_address("10.96.4.17").is_private
+
+
+async def test_a_name_that_resolves_slowly_does_not_hold_the_threads_the_gateway_needs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """resolve() bounds its wait with asyncio.timeout, but loop.getaddrinfo runs socket.getaddrinfo
+    in the loop's default executor (min(32, cores + 4) threads: 6 on two cores), and a timed-out
+    await does not stop the thread. A provider registers (or PATCHes) endpoints on names served by
+    its own slow authoritative DNS: each lookup holds an executor thread for the resolver's whole
+    timeout (5 s x attempts x servers), long after the 422. The same executor runs scrypt for
+    the token endpoint (asyncio.to_thread) and the lookups of new database connections, so a
+    handful of requests a second stalls token issuance for every provider."""
+    import socket
+    import time
+
+    def slow_getaddrinfo(host: str, *args: object, **kwargs: object) -> list[object]:
+        time.sleep(2.0)  # the attacker's name server answering late
+        raise socket.gaierror("timed out")
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_getaddrinfo)
+    monkeypatch.setattr(webhook_sender, "RESOLVE_TIMEOUT", 0.1)
+    refused = await asyncio.gather(
+        *(webhook_sender.checked_target(f"https://slow{n}.attacker.example/", local_mode=False) for n in range(40)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(outcome, ValueError) for outcome in refused)  # refused within the bound
+
+    started = time.monotonic()
+    await asyncio.to_thread(lambda: None)  # what token issuance's scrypt waits for
+    waited = time.monotonic() - started
+    assert waited < 0.5, f"a thread of the default executor was free only after {waited:.1f} s"
