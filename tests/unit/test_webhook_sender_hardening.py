@@ -1,4 +1,4 @@
-"""Review (rev2): the webhook sender's guarantees tested against a real TLS server on loopback.
+"""The webhook sender's guarantees tested against a real TLS server on loopback.
 
 Each test states what the sender promises (webhook_sender's docstring: TLS for the host's name
 on the checked address; the domain's: only global addresses) and fails where it does not hold."""
@@ -225,7 +225,10 @@ async def test_a_name_that_resolves_slowly_does_not_hold_the_threads_the_gateway
     monkeypatch.setattr(socket, "getaddrinfo", slow_getaddrinfo)
     monkeypatch.setattr(webhook_sender, "RESOLVE_TIMEOUT", 0.1)
     refused = await asyncio.gather(
-        *(webhook_sender.checked_target(f"https://slow{n}.attacker.example/", local_mode=False) for n in range(40)),
+        *(
+            webhook_sender.checked_target(f"https://slow{n}.attacker.example/", local_mode=False)
+            for n in range(40)
+        ),
         return_exceptions=True,
     )
     assert all(isinstance(outcome, ValueError) for outcome in refused)  # refused within the bound
