@@ -62,6 +62,7 @@ class Outcome:
     delivered: bool
     status_code: int | None
     error: str | None  # why it failed, for the provider: never a secret nor the body
+    address: str | None = None  # the address connected to (the one checked), when it got that far
 
 
 class WebhookSender:
@@ -79,6 +80,7 @@ class WebhookSender:
         await self.client.aclose()
 
     async def send(self, url: str, headers: dict[str, str], body: bytes) -> Outcome:
+        address: str | None = None
         try:
             async with asyncio.timeout(self.timeout):
                 target, address = await checked_target(url, local_mode=self.local_mode)
@@ -99,9 +101,9 @@ class WebhookSender:
         except RefusedUrl as refused:
             return Outcome(False, None, f"refused: the URL {refused}")
         except (TimeoutError, httpx.TimeoutException):
-            return Outcome(False, None, f"no answer within {self.timeout:g} seconds")
+            return Outcome(False, None, f"no answer within {self.timeout:g} seconds", address)
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:
-            return Outcome(False, None, f"{type(error).__name__}: {str(error)[:MAX_ERROR_LENGTH]}")
+            return Outcome(False, None, f"{type(error).__name__}: {str(error)[:MAX_ERROR_LENGTH]}", address)
         if 200 <= status_code < 300:
-            return Outcome(True, status_code, None)
-        return Outcome(False, status_code, f"answered HTTP {status_code}")
+            return Outcome(True, status_code, None, address)
+        return Outcome(False, status_code, f"answered HTTP {status_code}", address)
