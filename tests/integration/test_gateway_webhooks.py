@@ -562,3 +562,71 @@ async def test_enabling_an_enabled_endpoint_does_not_restart_the_day_before_givi
 
     shown = (await provider.http.get(f"/v1/webhooks/{endpoint_id}")).json()
     assert shown["enabled"] is False, "a delivery failing for 25 hours was not given up"
+
+
+async def test_deliveries_queued_before_a_provider_is_disabled_wait_until_a_client_is_enabled(
+    provider: Provider, receiver: Receiver
+) -> None:
+    """What was pending when every client was disabled is not sent meanwhile, nor lost: it goes
+    once a client is enabled again, and the attempt records the URL and the address it went to."""
+    endpoint = await provider.register(receiver.url)
+    await provider.feed("referral-requested", uuid.uuid4())
+    await provider.pool.execute(
+        "UPDATE provider_client SET disabled_at = now() WHERE provider_id = $1", provider.provider_id
+    )
+    await provider.round()
+    pending = await provider.pool.fetchrow(
+        "SELECT status, attempts FROM webhook_delivery WHERE endpoint_id = $1",
+        uuid.UUID(endpoint["endpoint_id"]),
+    )
+    assert receiver.requests == []
+    assert (pending["status"], pending["attempts"]) == ("pending", 0)
+
+    await provider.pool.execute(
+        "UPDATE provider_client SET disabled_at = NULL WHERE provider_id = $1", provider.provider_id
+    )
+    await provider.round()
+    sent = await provider.pool.fetchrow(
+        "SELECT status, last_url, last_address FROM webhook_delivery WHERE endpoint_id = $1",
+        uuid.UUID(endpoint["endpoint_id"]),
+    )
+    assert len(receiver.requests) == 1
+    assert (sent["status"], sent["last_url"], sent["last_address"]) == (
+        "delivered",
+        receiver.url,
+        "127.0.0.1",
+    )
+
+
+async def test_an_operator_block_covers_the_host_until_the_operator_enables_the_endpoint(
+    provider: Provider, receiver: Receiver
+) -> None:
+    """After the provider deleted the endpoint an operator disabled, another endpoint cannot be
+    pointed at its host either; the operator's enable (by the deleted endpoint's id) lifts it."""
+    blocked = uuid.UUID((await provider.register(receiver.url))["endpoint_id"])
+    other = (await provider.register("http://127.0.0.2:9/elsewhere"))["endpoint_id"]
+    async with provider.pool.acquire() as conn:
+        assert await admin.disable_webhook_endpoint(conn, blocked, "sends the feed to a third party")
+    assert (await provider.http.delete(f"/v1/webhooks/{blocked}")).status_code == 204
+
+    moved = await provider.http.patch(f"/v1/webhooks/{other}", json={"url": receiver.url + "/other"})
+    assert moved.status_code == 409
+    assert moved.json()["disabled_reason"] == "sends the feed to a third party"
+
+    async with provider.pool.acquire() as conn:
+        assert await admin.enable_webhook_endpoint(conn, blocked)
+    again = await provider.http.post(
+        "/v1/webhooks", json={"url": receiver.url, "event_kinds": ["referral-requested"]}
+    )
+    assert again.status_code == 201
+
+
+async def test_an_answer_that_shows_a_signing_secret_is_not_to_be_stored(
+    provider: Provider, receiver: Receiver
+) -> None:
+    registered = await provider.http.post(
+        "/v1/webhooks", json={"url": receiver.url, "event_kinds": ["referral-requested"]}
+    )
+    rotated = await provider.http.post(f"/v1/webhooks/{registered.json()['endpoint_id']}/rotate-secret")
+    assert rotated.status_code == 200
+    assert registered.headers["cache-control"] == rotated.headers["cache-control"] == "no-store"
