@@ -580,7 +580,7 @@ async def test_deliveries_queued_before_a_provider_is_disabled_wait_until_a_clie
         uuid.UUID(endpoint["endpoint_id"]),
     )
     assert receiver.requests == []
-    assert (pending["status"], pending["attempts"]) == ("pending", 0)
+    assert pending is not None and (pending["status"], pending["attempts"]) == ("pending", 0)
 
     await provider.pool.execute(
         "UPDATE provider_client SET disabled_at = NULL WHERE provider_id = $1", provider.provider_id
@@ -591,6 +591,7 @@ async def test_deliveries_queued_before_a_provider_is_disabled_wait_until_a_clie
         uuid.UUID(endpoint["endpoint_id"]),
     )
     assert len(receiver.requests) == 1
+    assert sent is not None
     assert (sent["status"], sent["last_url"], sent["last_address"]) == (
         "delivered",
         receiver.url,
