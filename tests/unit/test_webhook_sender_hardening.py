@@ -216,9 +216,13 @@ async def test_a_name_that_resolves_slowly_does_not_hold_the_threads_the_gateway
     the token endpoint (asyncio.to_thread) and the lookups of new database connections, so a
     handful of requests a second stalls token issuance for every provider."""
     import socket
+    import threading
     import time
 
+    looked_up_on: set[str] = set()
+
     def slow_getaddrinfo(host: str, *args: object, **kwargs: object) -> list[object]:
+        looked_up_on.add(threading.current_thread().name)
         time.sleep(2.0)  # the attacker's name server answering late
         raise socket.gaierror("timed out")
 
@@ -232,6 +236,10 @@ async def test_a_name_that_resolves_slowly_does_not_hold_the_threads_the_gateway
         return_exceptions=True,
     )
     assert all(isinstance(outcome, ValueError) for outcome in refused)  # refused within the bound
+    # Without a clock: every lookup ran on the resolver's own few threads, none on the default
+    # executor's, and the lookups that found no free thread in time never ran.
+    assert looked_up_on and all(name.startswith("webhook-dns") for name in looked_up_on), looked_up_on
+    assert len(looked_up_on) <= webhook_sender.RESOLVER_THREADS
 
     started = time.monotonic()
     await asyncio.to_thread(lambda: None)  # what token issuance's scrypt waits for

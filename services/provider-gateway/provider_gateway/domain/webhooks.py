@@ -10,9 +10,10 @@ the base64 of 32 random bytes, shown to the provider once; the gateway keeps it 
 
 An endpoint is never an address inside the gateway's own network: every address its host
 resolves to must be a global one (not loopback, link-local, private, shared, multicast or
-reserved), at registration and again at each delivery, which then goes to the address checked
+reserved; an IPv6 address that carries an IPv4 one, NAT64 or 6to4, is judged by that one), at
+registration and again at each delivery, which then goes to the address checked
 (a name that resolves anew to a private address between the check and the request gains
-nothing). Local mode (the local stack, tests) allows any address and plain http.
+nothing). A refusal never says what a name resolved to. Local mode (the local stack, tests) allows any address and plain http.
 """
 
 from __future__ import annotations
