@@ -55,7 +55,9 @@ class WebhookEndpointIn(Strict):
 class WebhookEndpointChange(Strict):
     """What to change; what is left out stays. ``enabled`` true enables an endpoint you or its
     failing deliveries disabled (not one an operator disabled); deliveries then resume with
-    the next feed entry, and pending ones are tried again."""
+    the next feed entry, and pending ones are tried again, with a new day before they are given
+    up (on an endpoint enabled already it changes nothing). A new URL at a host where an
+    operator disabled an endpoint of yours is refused (409)."""
 
     url: Url | None = None
     event_kinds: EventKinds | None = None
