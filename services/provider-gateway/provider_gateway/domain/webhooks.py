@@ -13,7 +13,8 @@ resolves to must be a global one (not loopback, link-local, private, shared, mul
 reserved; an IPv6 address that carries an IPv4 one, NAT64 or 6to4, is judged by that one), at
 registration and again at each delivery, which then goes to the address checked
 (a name that resolves anew to a private address between the check and the request gains
-nothing). A refusal never says what a name resolved to. Local mode (the local stack, tests) allows any address and plain http.
+nothing). A refusal never says what a name resolved to. Local mode (the local stack, tests)
+allows any address and plain http.
 """
 
 from __future__ import annotations
