@@ -449,4 +449,185 @@ async def test_a_name_that_resolves_to_a_private_address_at_delivery_gets_nothin
     assert await guarded.round() == 1
     assert receiver.requests == []
     error = await guarded.pool.fetchval("SELECT last_error FROM webhook_delivery")
-    assert "loopback" in error
+    assert "resolves to a non-public address" in error
+    assert "127.0.0.1" not in error and "::1" not in error  # the address is never quoted
+
+
+# --- guarantees a review found missing (rev2) --------------------------------------------------
+
+
+async def test_a_provider_whose_clients_are_all_disabled_is_pushed_nothing_more(
+    provider: Provider, receiver: Receiver
+) -> None:
+    """`samspil provider disable` cuts a provider off (every token refused at once). Its webhook
+    endpoints are left enabled, the trigger keeps making deliveries for them, and the worker keeps
+    pushing the feed (new referrals, cancellations with the jobcenter's free-text reason) to a
+    provider that may no longer see any of it."""
+    await provider.register(receiver.url)
+    async with provider.pool.acquire() as conn:
+        for client_id in await conn.fetch(
+            "SELECT client_id FROM provider_client WHERE provider_id = $1", provider.provider_id
+        ):
+            assert await admin.disable_client(conn, client_id["client_id"])
+    assert (await provider.http.get("/v1/webhooks")).status_code == 401  # cut off from the API
+
+    await provider.feed("referral-cancelled", uuid.uuid4(), {"reason": "borgeren er indlagt"})
+    await provider.round()
+
+    assert receiver.requests == [], "a disabled provider was pushed a feed entry"
+
+
+async def test_a_webhook_change_whose_audit_row_cannot_be_written_changes_nothing(
+    provider: Provider, receiver: Receiver, gateway_pool: asyncpg.Pool
+) -> None:
+    """README: 'A gateway request's row commits in the same transaction as its work; if it cannot
+    be written the caller gets 503 and nothing changes.' The webhook routes write on the pool
+    (autocommit) and leave the row to the AuditTrail gate, written after the work committed:
+    the provider is told 503 'nothing was done', yet the endpoint exists (with a secret it never
+    saw), and no audit row says who registered it."""
+    async with gateway_pool.acquire() as conn:
+        await conn.execute("ALTER TABLE audit.audit_log RENAME TO audit_log_away")
+    try:
+        answer = await provider.http.post(
+            "/v1/webhooks", json={"url": receiver.url, "event_kinds": ["referral-requested"]}
+        )
+    finally:
+        async with gateway_pool.acquire() as conn:
+            await conn.execute("ALTER TABLE audit.audit_log_away RENAME TO audit_log")
+    assert answer.status_code == 503
+    assert "nothing was done" in answer.json()["title"]
+    made = await gateway_pool.fetchval(
+        "SELECT count(*) FROM webhook_endpoint WHERE provider_id = $1", provider.provider_id
+    )
+    assert made == 0, "the endpoint was registered although the caller was told nothing was done"
+
+
+async def test_concurrent_registrations_do_not_pass_the_endpoint_limit(
+    provider: Provider, receiver: Receiver
+) -> None:
+    """count_endpoints then insert_endpoint, two statements on the pool with no lock: registrations
+    sent at once all see a count under the limit (each endpoint multiplies every feed entry)."""
+    limit = provider.context.max_endpoints
+    answers = await asyncio.gather(
+        *(
+            provider.http.post(
+                "/v1/webhooks", json={"url": receiver.url, "event_kinds": ["referral-requested"]}
+            )
+            for _ in range(limit * 2)
+        )
+    )
+    made = await provider.pool.fetchval(
+        "SELECT count(*) FROM webhook_endpoint WHERE provider_id = $1", provider.provider_id
+    )
+    assert made <= limit, f"{made} endpoints for a limit of {limit} ({[a.status_code for a in answers]})"
+
+
+async def test_an_endpoint_an_operator_disabled_cannot_be_put_back_by_deleting_and_registering_it(
+    provider: Provider, receiver: Receiver
+) -> None:
+    """The operator's disable is meant to stick until an operator lifts it (409 on PATCH). The
+    provider deletes the endpoint and registers the same URL again: deliveries resume at once, and
+    the operator's reason is gone with the deleted row."""
+    endpoint_id = uuid.UUID((await provider.register(receiver.url))["endpoint_id"])
+    assert await store.disable_by_operator(provider.pool, endpoint_id, "sends the feed to a third party")
+
+    assert (await provider.http.delete(f"/v1/webhooks/{endpoint_id}")).status_code == 204
+    again = await provider.http.post(
+        "/v1/webhooks", json={"url": receiver.url, "event_kinds": ["referral-requested"]}
+    )
+    await provider.feed("referral-requested", uuid.uuid4())
+    await provider.round()
+
+    assert again.status_code != 201 or receiver.requests == [], (
+        "the URL an operator blocked gets deliveries again after a delete and a new registration"
+    )
+
+
+async def test_enabling_an_enabled_endpoint_does_not_restart_the_day_before_giving_up(
+    provider: Provider, receiver: Receiver
+) -> None:
+    """PATCH {"enabled": true} on an endpoint that is already enabled still runs resume_pending:
+    every pending delivery is due at once and its first attempt forgotten, so a provider (or a
+    script retrying its PATCH) keeps a failing endpoint from ever being given up, and makes the
+    workers send its whole backlog again on every call."""
+    endpoint_id = (await provider.register(receiver.url))["endpoint_id"]
+    await provider.feed("referral-requested", uuid.uuid4())
+    receiver.script = ["fail"] * 10
+    await provider.round()
+    await provider.move_clock(first=timedelta(hours=23))
+    enabled = await provider.http.patch(f"/v1/webhooks/{endpoint_id}", json={"enabled": True})
+    assert enabled.status_code == 200
+    await provider.move_clock(first=timedelta(hours=2))  # 25 hours since the first attempt
+    await provider.round()
+
+    shown = (await provider.http.get(f"/v1/webhooks/{endpoint_id}")).json()
+    assert shown["enabled"] is False, "a delivery failing for 25 hours was not given up"
+
+
+async def test_deliveries_queued_before_a_provider_is_disabled_wait_until_a_client_is_enabled(
+    provider: Provider, receiver: Receiver
+) -> None:
+    """What was pending when every client was disabled is not sent meanwhile, nor lost: it goes
+    once a client is enabled again, and the attempt records the URL and the address it went to."""
+    endpoint = await provider.register(receiver.url)
+    await provider.feed("referral-requested", uuid.uuid4())
+    await provider.pool.execute(
+        "UPDATE provider_client SET disabled_at = now() WHERE provider_id = $1", provider.provider_id
+    )
+    await provider.round()
+    pending = await provider.pool.fetchrow(
+        "SELECT status, attempts FROM webhook_delivery WHERE endpoint_id = $1",
+        uuid.UUID(endpoint["endpoint_id"]),
+    )
+    assert receiver.requests == []
+    assert pending is not None and (pending["status"], pending["attempts"]) == ("pending", 0)
+
+    await provider.pool.execute(
+        "UPDATE provider_client SET disabled_at = NULL WHERE provider_id = $1", provider.provider_id
+    )
+    await provider.round()
+    sent = await provider.pool.fetchrow(
+        "SELECT status, last_url, last_address FROM webhook_delivery WHERE endpoint_id = $1",
+        uuid.UUID(endpoint["endpoint_id"]),
+    )
+    assert len(receiver.requests) == 1
+    assert sent is not None
+    assert (sent["status"], sent["last_url"], sent["last_address"]) == (
+        "delivered",
+        receiver.url,
+        "127.0.0.1",
+    )
+
+
+async def test_an_operator_block_covers_the_host_until_the_operator_enables_the_endpoint(
+    provider: Provider, receiver: Receiver
+) -> None:
+    """After the provider deleted the endpoint an operator disabled, another endpoint cannot be
+    pointed at its host either; the operator's enable (by the deleted endpoint's id) lifts it."""
+    blocked = uuid.UUID((await provider.register(receiver.url))["endpoint_id"])
+    other = (await provider.register("http://127.0.0.2:9/elsewhere"))["endpoint_id"]
+    async with provider.pool.acquire() as conn:
+        assert await admin.disable_webhook_endpoint(conn, blocked, "sends the feed to a third party")
+    assert (await provider.http.delete(f"/v1/webhooks/{blocked}")).status_code == 204
+
+    moved = await provider.http.patch(f"/v1/webhooks/{other}", json={"url": receiver.url + "/other"})
+    assert moved.status_code == 409
+    assert moved.json()["disabled_reason"] == "sends the feed to a third party"
+
+    async with provider.pool.acquire() as conn:
+        assert await admin.enable_webhook_endpoint(conn, blocked)
+    again = await provider.http.post(
+        "/v1/webhooks", json={"url": receiver.url, "event_kinds": ["referral-requested"]}
+    )
+    assert again.status_code == 201
+
+
+async def test_an_answer_that_shows_a_signing_secret_is_not_to_be_stored(
+    provider: Provider, receiver: Receiver
+) -> None:
+    registered = await provider.http.post(
+        "/v1/webhooks", json={"url": receiver.url, "event_kinds": ["referral-requested"]}
+    )
+    rotated = await provider.http.post(f"/v1/webhooks/{registered.json()['endpoint_id']}/rotate-secret")
+    assert rotated.status_code == 200
+    assert registered.headers["cache-control"] == rotated.headers["cache-control"] == "no-store"

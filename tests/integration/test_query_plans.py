@@ -428,7 +428,11 @@ WEBHOOK_SEED = [
            md5('referral-' || i), CASE WHEN i >= 38000 THEN 'pending' ELSE 'delivered' END,
            now() + CASE WHEN i >= 39980 THEN interval '-1 minute' ELSE interval '1 hour' END
     FROM generate_series(0, 39999) AS i""",
-    "ANALYZE webhook_endpoint, webhook_message, webhook_delivery",
+    # Each provider has an enabled client (one with none is pushed nothing), one a disabled one too.
+    """INSERT INTO provider_client (client_id, provider_id, secret_hash, disabled_at)
+    SELECT 'bench-c-' || i, 'bench-p-' || (i % 200), 'x', CASE WHEN i >= 200 THEN now() END
+    FROM generate_series(0, 399) AS i""",
+    "ANALYZE webhook_endpoint, webhook_message, webhook_delivery, provider_client",
 ]
 
 

@@ -95,8 +95,9 @@ def test_only_public_addresses_are_allowed(address: str, reason: str | None) -> 
 
 
 def test_one_private_address_among_public_ones_refuses_the_host() -> None:
-    with pytest.raises(RefusedUrl, match="a private address"):
+    with pytest.raises(RefusedUrl, match="resolves to a non-public address") as refused:
         check_addresses("hooks.example", ["93.184.215.14", "10.0.0.7"], local_mode=False)
+    assert "10.0.0.7" not in str(refused.value)
     assert check_addresses("hooks.example", ["10.0.0.7"], local_mode=True) == "10.0.0.7"
     with pytest.raises(RefusedUrl, match="does not resolve"):
         check_addresses("hooks.example", [], local_mode=True)

@@ -22,6 +22,34 @@ DELIVERY_COLUMNS = (
 Db: TypeAlias = "Connection | asyncpg.Pool"
 
 
+async def lock_provider_endpoints(conn: Connection, provider_id: str) -> None:
+    """Until the caller's transaction ends, no other registration for the provider runs: the
+    count it checks against the limit stays true up to its insert."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoint:' || $1, 0))", provider_id
+    )
+
+
+async def blocked_urls(conn: Db, provider_id: str) -> list[asyncpg.Record]:
+    """The URLs of the provider's endpoints an operator disabled (deleted since or not)."""
+    return await conn.fetch(
+        "SELECT endpoint_id, url, reason FROM webhook_operator_block WHERE provider_id = $1", provider_id
+    )
+
+
+async def endpoint_disabled_at(
+    conn: Connection, endpoint_id: uuid.UUID, provider_id: str
+) -> tuple[bool, Any]:
+    """Whether the provider has the endpoint, and when it was disabled (locked for the caller's
+    transaction)."""
+    row = await conn.fetchrow(
+        "SELECT disabled_at FROM webhook_endpoint WHERE endpoint_id = $1 AND provider_id = $2 FOR UPDATE",
+        endpoint_id,
+        provider_id,
+    )
+    return (row is not None, row["disabled_at"] if row is not None else None)
+
+
 async def count_endpoints(conn: Db, provider_id: str) -> int:
     count: int = await conn.fetchval(
         "SELECT count(*) FROM webhook_endpoint WHERE provider_id = $1", provider_id
@@ -174,7 +202,12 @@ WITH due AS (
     SELECT d.seq FROM webhook_delivery d
     WHERE d.status = 'pending' AND d.next_attempt_at <= now()
     AND EXISTS (
-        SELECT 1 FROM webhook_endpoint e WHERE e.endpoint_id = d.endpoint_id AND e.disabled_at IS NULL
+        SELECT 1 FROM webhook_endpoint e
+        WHERE e.endpoint_id = d.endpoint_id AND e.disabled_at IS NULL
+        -- A provider with no enabled client is cut off: its deliveries wait.
+        AND EXISTS (
+            SELECT 1 FROM provider_client c WHERE c.provider_id = e.provider_id AND c.disabled_at IS NULL
+        )
     )
     AND NOT EXISTS (
         SELECT 1 FROM webhook_delivery earlier
@@ -199,44 +232,69 @@ async def claim_due(conn: Db, limit: int, lease: timedelta) -> list[asyncpg.Reco
     return await conn.fetch(_CLAIM, limit, lease)
 
 
-async def mark_delivered(conn: Db, seq: int, attempts: int, status_code: int) -> None:
+async def mark_delivered(
+    conn: Db, seq: int, attempts: int, status_code: int, url: str, address: str | None
+) -> None:
     """Delivered, unless another worker has attempted it since (its lease ran out)."""
     await conn.execute(
         "UPDATE webhook_delivery SET status = 'delivered', delivered_at = now(), last_status_code = $3,"
-        " last_error = NULL WHERE seq = $1 AND attempts = $2 AND status = 'pending'",
+        " last_error = NULL, last_url = $4, last_address = $5"
+        " WHERE seq = $1 AND attempts = $2 AND status = 'pending'",
         seq,
         attempts,
         status_code,
+        url,
+        address,
     )
 
 
 async def mark_failed_attempt(
-    conn: Db, seq: int, attempts: int, status_code: int | None, error: str, retry_in: timedelta
+    conn: Db,
+    seq: int,
+    attempts: int,
+    status_code: int | None,
+    error: str,
+    retry_in: timedelta,
+    url: str,
+    address: str | None,
 ) -> None:
     await conn.execute(
         # Counted from the attempt's start, so the schedule does not drift with slow answers.
         "UPDATE webhook_delivery SET next_attempt_at = last_attempt_at + $5::interval, last_status_code = $3,"
-        " last_error = $4 WHERE seq = $1 AND attempts = $2 AND status = 'pending'",
+        " last_error = $4, last_url = $6, last_address = $7"
+        " WHERE seq = $1 AND attempts = $2 AND status = 'pending'",
         seq,
         attempts,
         status_code,
         error,
         retry_in,
+        url,
+        address,
     )
 
 
 async def give_up(
-    conn: Connection, seq: int, attempts: int, status_code: int | None, error: str, endpoint_reason: str
+    conn: Connection,
+    seq: int,
+    attempts: int,
+    status_code: int | None,
+    error: str,
+    endpoint_reason: str,
+    url: str,
+    address: str | None,
 ) -> bool:
     """The delivery failed for good, and its endpoint is disabled saying why; one transaction
     (the caller's). False when another worker had attempted it since."""
     endpoint_id = await conn.fetchval(
-        "UPDATE webhook_delivery SET status = 'failed', last_status_code = $3, last_error = $4"
+        "UPDATE webhook_delivery SET status = 'failed', last_status_code = $3, last_error = $4,"
+        " last_url = $5, last_address = $6"
         " WHERE seq = $1 AND attempts = $2 AND status = 'pending' RETURNING endpoint_id",
         seq,
         attempts,
         status_code,
         error,
+        url,
+        address,
     )
     if endpoint_id is None:
         return False
@@ -261,19 +319,32 @@ async def all_endpoints(conn: Db, provider_id: str | None) -> list[asyncpg.Recor
 
 
 async def disable_by_operator(conn: Db, endpoint_id: uuid.UUID, reason: str) -> bool:
-    status: str = await conn.execute(
-        "UPDATE webhook_endpoint SET disabled_at = now(), disabled_by = 'operator', disabled_reason = $2,"
-        " updated_at = now() WHERE endpoint_id = $1",
+    """Disabled, and its URL's host blocked for the provider (`webhook_operator_block`) until an
+    operator enables it, also after the provider deletes it; one statement."""
+    disabled: bool = await conn.fetchval(
+        "WITH disabled AS ("
+        " UPDATE webhook_endpoint SET disabled_at = now(), disabled_by = 'operator', disabled_reason = $2,"
+        " updated_at = now() WHERE endpoint_id = $1 RETURNING endpoint_id, provider_id, url),"
+        " blocked AS ("
+        " INSERT INTO webhook_operator_block (endpoint_id, provider_id, url, reason)"
+        " SELECT endpoint_id, provider_id, url, $2 FROM disabled"
+        " ON CONFLICT (endpoint_id) DO UPDATE SET url = EXCLUDED.url, reason = EXCLUDED.reason)"
+        " SELECT EXISTS (SELECT 1 FROM disabled)",
         endpoint_id,
         reason,
     )
-    return status.endswith(" 1")
+    return disabled
 
 
 async def enable_by_operator(conn: Db, endpoint_id: uuid.UUID) -> bool:
-    status: str = await conn.execute(
-        "UPDATE webhook_endpoint SET disabled_at = NULL, disabled_by = NULL, disabled_reason = NULL,"
-        " updated_at = now() WHERE endpoint_id = $1 AND disabled_at IS NOT NULL",
+    """Enabled, and its block lifted (also the block of an endpoint the provider deleted); one
+    statement. False when it was neither disabled nor blocked."""
+    done: bool = await conn.fetchval(
+        "WITH enabled AS ("
+        " UPDATE webhook_endpoint SET disabled_at = NULL, disabled_by = NULL, disabled_reason = NULL,"
+        " updated_at = now() WHERE endpoint_id = $1 AND disabled_at IS NOT NULL RETURNING endpoint_id),"
+        " lifted AS (DELETE FROM webhook_operator_block WHERE endpoint_id = $1 RETURNING endpoint_id)"
+        " SELECT EXISTS (SELECT 1 FROM enabled) OR EXISTS (SELECT 1 FROM lifted)",
         endpoint_id,
     )
-    return status.endswith(" 1")
+    return done

@@ -10,9 +10,11 @@ the base64 of 32 random bytes, shown to the provider once; the gateway keeps it 
 
 An endpoint is never an address inside the gateway's own network: every address its host
 resolves to must be a global one (not loopback, link-local, private, shared, multicast or
-reserved), at registration and again at each delivery, which then goes to the address checked
+reserved; an IPv6 address that carries an IPv4 one, NAT64 or 6to4, is judged by that one), at
+registration and again at each delivery, which then goes to the address checked
 (a name that resolves anew to a private address between the check and the request gains
-nothing). Local mode (the local stack, tests) allows any address and plain http.
+nothing). A refusal never says what a name resolved to. Local mode (the local stack, tests)
+allows any address and plain http.
 """
 
 from __future__ import annotations
@@ -133,11 +135,35 @@ def target_of(url: str, *, local_mode: bool) -> Target:
     return Target(parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80), path)
 
 
+# IPv6 prefixes that carry an IPv4 address a gateway on an IPv6-only network may reach through
+# a translator (NAT64, 6to4, SIIT), or that are never a public host: Python's ipaddress calls some
+# of them global. One that embeds an IPv4 address is judged by that address.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the embedded IPv4 address decides
+_NEVER_PUBLIC_V6 = (
+    ipaddress.IPv6Network("64:ff9b:1::/48"),  # RFC 8215: local-use NAT64, never global
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # RFC 2765: IPv4-translated (SIIT)
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated)
+    ipaddress.IPv6Network("2001::/32"),  # Teredo
+)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour  # 2002::/16
+
+
 def refused_address(address: str) -> str | None:
     """Why the gateway must not connect to this address, or None for a global one."""
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and not ip.is_loopback and not ip.is_unspecified:
+        if any(ip in network for network in _NEVER_PUBLIC_V6):
+            return "not a public address"
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            ip = embedded
     if ip.is_loopback:
         return "a loopback address"
     if ip.is_link_local:
@@ -149,16 +175,19 @@ def refused_address(address: str) -> str | None:
     return None
 
 
+NON_PUBLIC = "resolves to a non-public address"
+
+
 def check_addresses(host: str, addresses: list[str], *, local_mode: bool) -> str:
     """The address to connect to: the first the host resolved to, once every one is allowed;
-    `RefusedUrl` naming the first that is not."""
+    `RefusedUrl` otherwise, never quoting the address (nor what kind it is): a provider must not
+    learn what the gateway's internal names resolve to."""
     if not addresses:
         raise RefusedUrl(f"host {host} does not resolve")
     if not local_mode:
         for address in addresses:
-            reason = refused_address(address)
-            if reason is not None:
-                raise RefusedUrl(f"host {host} resolves to {reason} ({address})")
+            if refused_address(address) is not None:
+                raise RefusedUrl(f"host {host} {NON_PUBLIC}")
     return addresses[0]
 
 

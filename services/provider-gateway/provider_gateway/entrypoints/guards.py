@@ -8,7 +8,7 @@ import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -30,6 +30,7 @@ from schemas.referrals import CLOSED_STATUSES
 log = structlog.get_logger("provider_gateway.guards")
 
 MAX_BODY_BYTES = 64 * 1024
+T = TypeVar("T")
 
 
 async def idempotent(
@@ -46,6 +47,19 @@ async def idempotent(
             await _record_in(conn, request.scope, response.status_code)
         _mark_recorded(request.scope)
     return response
+
+
+async def audited(request: Request, status_code: int, work: Callable[[Connection], Awaitable[T]]) -> T:
+    """Run ``work`` in one transaction with the request's audit row (answering ``status_code``):
+    both commit or neither does (503 when the row cannot be written). For writes that are not
+    idempotent by key (webhook endpoints). A refusal ``work`` raises rolls it back, and its row
+    is written by the AuditTrail gate."""
+    async with request.app.state.runtime.pool.acquire() as conn:
+        async with conn.transaction():
+            result = await work(conn)
+            await _record_in(conn, request.scope, status_code)
+        _mark_recorded(request.scope)
+    return result
 
 
 async def _key_and_hash(request: Request) -> tuple[str, str]:

@@ -1,7 +1,9 @@
 """The provider's webhook endpoints and their deliveries, under /v1/webhooks, with its own token.
 
 Not idempotent by key: a repeated registration makes a second endpoint (the provider lists and
-deletes), and the answer that shows a secret is never kept anywhere to be replayed."""
+deletes), and the answer that shows a secret is never kept anywhere to be replayed (nor cached:
+Cache-Control no-store). Each change commits in the transaction of the request's audit row
+(`guards.audited`)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from pydantic import BaseModel, Field
 from provider_gateway.adapters import webhooks as store
 from provider_gateway.domain.webhooks import MAX_URL_LENGTH, FeedKind, RefusedUrl
 from provider_gateway.entrypoints.auth import Provider
+from provider_gateway.entrypoints.guards import audited
 from provider_gateway.service_layer import webhooks
+from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem
 from samspil.runtime.paging import Cursor, Limit, Page, page_of, read_cursor
 from schemas.common import ShortText, Strict
@@ -51,7 +55,9 @@ class WebhookEndpointIn(Strict):
 class WebhookEndpointChange(Strict):
     """What to change; what is left out stays. ``enabled`` true enables an endpoint you or its
     failing deliveries disabled (not one an operator disabled); deliveries then resume with
-    the next feed entry, and pending ones are tried again."""
+    the next feed entry, and pending ones are tried again, with a new day before they are given
+    up (on an endpoint enabled already it changes nothing). A new URL at a host where an
+    operator disabled an endpoint of yours is refused (409)."""
 
     url: Url | None = None
     event_kinds: EventKinds | None = None
@@ -144,6 +150,18 @@ def _refused_url(refused: RefusedUrl) -> Problem:
     )
 
 
+def _blocked(blocked: webhooks.BlockedByOperator) -> Problem:
+    return Problem(
+        409,
+        "blocked-by-operator",
+        "An operator disabled an endpoint of yours at this URL's host; ask them to enable it",
+        disabled_reason=blocked.reason,
+    )
+
+
+_NO_STORE = "no-store"  # an answer that shows a secret
+
+
 def _context(request: Request) -> webhooks.WebhookContext:
     context: webhooks.WebhookContext = request.app.state.webhooks
     return context
@@ -151,28 +169,38 @@ def _context(request: Request) -> webhooks.WebhookContext:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=WebhookEndpointCreated)
 async def register_webhook_endpoint(
-    body: WebhookEndpointIn, request: Request, provider: Provider
+    body: WebhookEndpointIn, request: Request, response: Response, provider: Provider
 ) -> WebhookEndpointCreated:
     """Register an endpoint for the feed entries of the kinds you name. Each is delivered as a
     CloudEvent (structured mode, application/cloudevents+json) signed per Standard Webhooks
     with the secret in this answer, shown only now."""
+    context = _context(request)
     try:
-        row, secret = await webhooks.register_endpoint(
-            request.app.state.runtime.pool,
-            _context(request),
+        await webhooks.check_url(context, body.url)
+    except RefusedUrl as refused:
+        raise _refused_url(refused) from None
+
+    async def register(conn: Connection) -> tuple[Any, str]:
+        return await webhooks.register_endpoint(
+            conn,
+            context,
             provider.provider_id,
             body.url,
             [kind.value for kind in dict.fromkeys(body.event_kinds)],
             body.description,
         )
-    except RefusedUrl as refused:
-        raise _refused_url(refused) from None
+
+    try:
+        row, secret = await audited(request, status.HTTP_201_CREATED, register)
     except webhooks.TooManyEndpoints:
         raise Problem(
             409,
             "too-many-endpoints",
-            f"At most {_context(request).max_endpoints} webhook endpoints; delete one first",
+            f"At most {context.max_endpoints} webhook endpoints; delete one first",
         ) from None
+    except webhooks.BlockedByOperator as blocked:
+        raise _blocked(blocked) from None
+    response.headers["Cache-Control"] = _NO_STORE
     return WebhookEndpointCreated(**_endpoint_out(row).model_dump(), secret=secret)
 
 
@@ -211,56 +239,78 @@ async def change_webhook_endpoint(
     endpoint_id: uuid.UUID, body: WebhookEndpointChange, request: Request, provider: Provider
 ) -> WebhookEndpointOut:
     """Change an endpoint's URL, kinds or description, or enable or disable it."""
-    pool = request.app.state.runtime.pool
+    context = _context(request)
     if body.url is not None:
         try:
-            await webhooks.check_url(_context(request), body.url)
+            await webhooks.check_url(context, body.url)
         except RefusedUrl as refused:
             raise _refused_url(refused) from None
-    row = await store.update_endpoint(
-        pool,
-        endpoint_id,
-        provider.provider_id,
-        url=body.url,
-        event_kinds=[kind.value for kind in dict.fromkeys(body.event_kinds)] if body.event_kinds else None,
-        description=body.description,
-        set_description="description" in body.model_fields_set,
-        enabled=body.enabled,
-    )
-    if row is None:
-        existing = await store.endpoint_for_provider(pool, endpoint_id, provider.provider_id)
-        if existing is None:
+
+    async def change(conn: Connection) -> Any:
+        found, disabled_at = await store.endpoint_disabled_at(conn, endpoint_id, provider.provider_id)
+        if not found:
             raise _no_such_endpoint()
-        raise Problem(
-            409,
-            "disabled-by-operator",
-            "An operator disabled this endpoint; ask them to enable it",
-            disabled_reason=existing["disabled_reason"],
+        if body.url is not None:
+            await webhooks.refuse_blocked(conn, context, provider.provider_id, body.url)
+        kinds = [kind.value for kind in dict.fromkeys(body.event_kinds)] if body.event_kinds else None
+        row = await store.update_endpoint(
+            conn,
+            endpoint_id,
+            provider.provider_id,
+            url=body.url,
+            event_kinds=kinds,
+            description=body.description,
+            set_description="description" in body.model_fields_set,
+            enabled=body.enabled,
         )
-    if body.enabled:
-        await store.resume_pending(pool, endpoint_id)
+        if row is None:
+            existing = await store.endpoint_for_provider(conn, endpoint_id, provider.provider_id)
+            raise Problem(
+                409,
+                "disabled-by-operator",
+                "An operator disabled this endpoint; ask them to enable it",
+                disabled_reason=existing["disabled_reason"] if existing is not None else None,
+            )
+        if body.enabled and disabled_at is not None:
+            # Enabled again (not one enabled already: that would restart its day of retries).
+            await store.resume_pending(conn, endpoint_id)
+        return row
+
+    try:
+        row = await audited(request, status.HTTP_200_OK, change)
+    except webhooks.BlockedByOperator as blocked:
+        raise _blocked(blocked) from None
     return _endpoint_out(row)
 
 
 @router.delete("/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 async def delete_webhook_endpoint(endpoint_id: uuid.UUID, request: Request, provider: Provider) -> Response:
-    """Delete an endpoint with its deliveries; nothing more is sent to it."""
-    if not await store.delete_endpoint(request.app.state.runtime.pool, endpoint_id, provider.provider_id):
-        raise _no_such_endpoint()
+    """Delete an endpoint with its deliveries; nothing more is sent to it. One an operator
+    disabled keeps its host blocked for you until they enable it."""
+
+    async def delete(conn: Connection) -> None:
+        if not await store.delete_endpoint(conn, endpoint_id, provider.provider_id):
+            raise _no_such_endpoint()
+
+    await audited(request, status.HTTP_204_NO_CONTENT, delete)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{endpoint_id}/rotate-secret", response_model=WebhookSecret)
 async def rotate_webhook_secret(
-    endpoint_id: uuid.UUID, request: Request, provider: Provider
+    endpoint_id: uuid.UUID, request: Request, response: Response, provider: Provider
 ) -> WebhookSecret:
     """A new signing secret for the endpoint, used from the next attempt on; the old one signs
     nothing more."""
-    secret = await webhooks.rotate_secret(
-        request.app.state.runtime.pool, _context(request), endpoint_id, provider.provider_id
-    )
-    if secret is None:
-        raise _no_such_endpoint()
+
+    async def rotate(conn: Connection) -> str:
+        secret = await webhooks.rotate_secret(conn, _context(request), endpoint_id, provider.provider_id)
+        if secret is None:
+            raise _no_such_endpoint()
+        return secret
+
+    secret = await audited(request, status.HTTP_200_OK, rotate)
+    response.headers["Cache-Control"] = _NO_STORE
     return WebhookSecret(endpoint_id=endpoint_id, secret=secret)
 
 
@@ -289,10 +339,13 @@ async def redeliver_webhook(
 ) -> WebhookDeliveryOut:
     """Deliver the same entry again (same webhook-id), as a new delivery due now, after any
     pending one for its referral."""
-    pool = request.app.state.runtime.pool
-    if await store.endpoint_for_provider(pool, endpoint_id, provider.provider_id) is None:
-        raise _no_such_endpoint()
-    row = await store.redeliver(pool, endpoint_id, delivery_id)
-    if row is None:
-        raise Problem(404, "not-found", "No such delivery")
-    return _delivery_out(row)
+
+    async def again(conn: Connection) -> Any:
+        if await store.endpoint_for_provider(conn, endpoint_id, provider.provider_id) is None:
+            raise _no_such_endpoint()
+        row = await store.redeliver(conn, endpoint_id, delivery_id)
+        if row is None:
+            raise Problem(404, "not-found", "No such delivery")
+        return row
+
+    return _delivery_out(await audited(request, status.HTTP_202_ACCEPTED, again))

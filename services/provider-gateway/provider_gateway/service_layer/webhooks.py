@@ -27,11 +27,13 @@ from provider_gateway.adapters import webhooks as store
 from provider_gateway.adapters.webhook_sender import Outcome, WebhookSender, checked_target
 from provider_gateway.domain.webhooks import (
     CONTENT_TYPE,
+    RefusedUrl,
     RetryRule,
     SecretBox,
     cloud_event,
     new_signing_secret,
     signature,
+    target_of,
 )
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.db import Connection
@@ -42,6 +44,15 @@ USER_AGENT = "samspil-provider-gateway-webhooks/1"
 
 class TooManyEndpoints(Exception):
     pass
+
+
+class BlockedByOperator(Exception):
+    """The URL's host is one an operator blocked for the provider (an endpoint there disabled by
+    an operator, deleted since or not)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -60,34 +71,51 @@ async def check_url(context: WebhookContext, url: str) -> None:
     await checked_target(url, local_mode=context.local_mode)
 
 
+async def refuse_blocked(conn: Connection, context: WebhookContext, provider_id: str, url: str) -> None:
+    """`BlockedByOperator` when the URL's host is one an operator blocked for the provider."""
+    host = _host(url, context)
+    for block in await store.blocked_urls(conn, provider_id):
+        if _host(block["url"], context) == host:
+            raise BlockedByOperator(block["reason"])
+
+
+def _host(url: str, context: WebhookContext) -> str:
+    try:
+        return target_of(url, local_mode=context.local_mode).host.rstrip(".").lower()
+    except RefusedUrl:
+        return url
+
+
 async def register_endpoint(
-    pool: asyncpg.Pool,
+    conn: Connection,
     context: WebhookContext,
     provider_id: str,
     url: str,
     event_kinds: list[str],
     description: str | None,
 ) -> tuple[asyncpg.Record, str]:
-    """The new endpoint and its signing secret (shown once). `RefusedUrl` for a URL the gateway
-    would not deliver to; `TooManyEndpoints`."""
-    await check_url(context, url)
-    if await store.count_endpoints(pool, provider_id) >= context.max_endpoints:
+    """The new endpoint and its signing secret (shown once), in the caller's transaction, the
+    URL checked already (`check_url`). `TooManyEndpoints` (counted under a lock per provider,
+    so registrations at once cannot pass the limit together); `BlockedByOperator`."""
+    await store.lock_provider_endpoints(conn, provider_id)
+    await refuse_blocked(conn, context, provider_id, url)
+    if await store.count_endpoints(conn, provider_id) >= context.max_endpoints:
         raise TooManyEndpoints
     endpoint_id = uuid.uuid4()
     secret = new_signing_secret()
     row = await store.insert_endpoint(
-        pool, endpoint_id, provider_id, url, event_kinds, description, context.box.seal(endpoint_id, secret)
+        conn, endpoint_id, provider_id, url, event_kinds, description, context.box.seal(endpoint_id, secret)
     )
     log.info("webhook endpoint registered", endpoint_id=str(endpoint_id), provider_id=provider_id)
     return row, secret
 
 
 async def rotate_secret(
-    pool: asyncpg.Pool, context: WebhookContext, endpoint_id: uuid.UUID, provider_id: str
+    conn: Connection, context: WebhookContext, endpoint_id: uuid.UUID, provider_id: str
 ) -> str | None:
     """A new signing secret, in force for the next attempt; None when no such endpoint."""
     secret = new_signing_secret()
-    if not await store.replace_secret(pool, endpoint_id, provider_id, context.box.seal(endpoint_id, secret)):
+    if not await store.replace_secret(conn, endpoint_id, provider_id, context.box.seal(endpoint_id, secret)):
         return None
     log.info("webhook secret rotated", endpoint_id=str(endpoint_id), provider_id=provider_id)
     return secret
@@ -152,7 +180,9 @@ async def _record(pool: asyncpg.Pool, context: WebhookContext, row: asyncpg.Reco
         "attempt": row["attempts"],
     }
     if outcome.delivered:
-        await store.mark_delivered(pool, row["seq"], row["attempts"], outcome.status_code or 200)
+        await store.mark_delivered(
+            pool, row["seq"], row["attempts"], outcome.status_code or 200, row["url"], outcome.address
+        )
         log.info("webhook delivered", status_code=outcome.status_code, **fields)
         return
     error = outcome.error or "failed"
@@ -164,7 +194,9 @@ async def _record(pool: asyncpg.Pool, context: WebhookContext, row: asyncpg.Reco
             log.warning("webhook delivery given up, endpoint disabled", error=error, **fields)
         return
     retry_in = context.retry.delay(row["attempts"])
-    await store.mark_failed_attempt(pool, row["seq"], row["attempts"], outcome.status_code, error, retry_in)
+    await store.mark_failed_attempt(
+        pool, row["seq"], row["attempts"], outcome.status_code, error, retry_in, row["url"], outcome.address
+    )
     log.info("webhook attempt failed", error=error, retry_in_seconds=retry_in.total_seconds(), **fields)
 
 
@@ -176,7 +208,14 @@ async def _give_up(conn: Connection, row: asyncpg.Record, outcome: Outcome, cont
         "(PATCH with enabled true); what happened meanwhile is in the feed."
     )
     return await store.give_up(
-        conn, row["seq"], row["attempts"], outcome.status_code, outcome.error or "failed", reason
+        conn,
+        row["seq"],
+        row["attempts"],
+        outcome.status_code,
+        outcome.error or "failed",
+        reason,
+        row["url"],
+        outcome.address,
     )
 
 
