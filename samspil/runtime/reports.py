@@ -11,13 +11,15 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from fastapi import Header, Query
 from prometheus_client.core import GaugeMetricFamily, Metric
 from pydantic import BaseModel
 
 from samspil.runtime.errors import Invalid
+from schemas.common import Name
 
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 # A year and a day: a calendar year, a leap year included, fits; more is a job for the warehouse.
@@ -63,6 +65,42 @@ class Period:
     def ends_before(self) -> datetime:
         """The first instant after the period."""
         return datetime.combine(self.last + timedelta(days=1), time(), DANISH_TIME).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class KpiQuery:
+    """What a department's KPI report was asked for: the period, the team, and whether as CSV."""
+
+    period: Period
+    team: str | None
+    as_csv: bool
+
+
+def kpi_query(
+    period_from: Annotated[
+        date | None,
+        Query(
+            alias="from",
+            description=f"First day (Danish time); default {GAUGE_PERIOD_DAYS} days before 'to'.",
+        ),
+    ] = None,
+    period_to: Annotated[
+        date | None, Query(alias="to", description="Last day, included; default today.")
+    ] = None,
+    team: Annotated[
+        Name | None, Query(description="Only this caseworker team, where the data names one.")
+    ] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> KpiQuery:
+    """The query parameters every department's ``GET /v1/reports/kpis`` takes (a dependency)."""
+    today = datetime.now(DANISH_TIME).date()
+    return KpiQuery(Period.asked(period_from, period_to, today), team, wants_csv(accept))
+
+
+# The 200 of a KPI report, which may also be CSV.
+KPI_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The figures"}
+}
 
 
 @dataclass(frozen=True)

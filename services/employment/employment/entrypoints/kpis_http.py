@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from employment.adapters import kpis
@@ -18,14 +18,14 @@ from employment.service_layer.messages import danish_today
 from samspil.runtime.http import problem_responses
 from samspil.runtime.reports import (
     CSV_MEDIA_TYPE,
-    GAUGE_PERIOD_DAYS,
+    KPI_ANSWERS,
     DurationsOut,
     Figure,
+    KpiQuery,
     Period,
     danish_csv,
-    wants_csv,
+    kpi_query,
 )
-from schemas.common import Name
 
 router = APIRouter(prefix="/v1", tags=["reports"], responses=problem_responses(401, 403, 422))
 
@@ -116,38 +116,19 @@ def csv_rows(figures: EmploymentKpis) -> list[Figure]:
 
 
 @router.get(
-    "/reports/kpis",
-    response_model=EmploymentKpisOut,
-    operation_id="employment_kpis",
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The figures"}},
+    "/reports/kpis", response_model=EmploymentKpisOut, operation_id="employment_kpis", responses=KPI_ANSWERS
 )
 async def employment_kpis(
-    request: Request,
-    caller: Caseworker,
-    period_from: Annotated[
-        date | None,
-        Query(
-            alias="from",
-            description=f"First day (Danish time); default {GAUGE_PERIOD_DAYS} days before 'to'.",
-        ),
-    ] = None,
-    period_to: Annotated[
-        date | None, Query(alias="to", description="Last day, included; default today.")
-    ] = None,
-    team: Annotated[
-        Name | None, Query(description="Only this caseworker team, where the data names one.")
-    ] = None,
-    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+    request: Request, caller: Caseworker, query: Annotated[KpiQuery, Depends(kpi_query)]
 ) -> EmploymentKpisOut | Response:
     """The jobcenter's key figures over whole Danish days (at most 366): absence notice to
     assessment, follow-ups overdue, referrals by outcome, plan-change request to final outcome,
     progress reports on time, citizens in the parked report. ``Accept: text/csv`` gives one row
     per figure, ``;``-separated with a decimal comma."""
-    today = danish_today()
-    period = Period.asked(period_from, period_to, today)
+    period, team, today = query.period, query.team, danish_today()
     parked_since = add_months(today, -settings_of(request).parked_after_months)
     async with request.app.state.runtime.pool.acquire() as conn:
         figures = await kpis.read(conn, period, team, today, parked_since)
-    if wants_csv(accept):
+    if query.as_csv:
         return Response(danish_csv(period, team, csv_rows(figures)), media_type=CSV_MEDIA_TYPE)
     return kpis_out(period, team, figures)

@@ -7,20 +7,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from samspil.runtime.http import problem_responses
 from samspil.runtime.reports import (
     CSV_MEDIA_TYPE,
-    GAUGE_PERIOD_DAYS,
+    KPI_ANSWERS,
     DurationsOut,
     Figure,
-    Period,
+    KpiQuery,
     danish_csv,
-    wants_csv,
+    kpi_query,
 )
-from schemas.common import Name
 from social.adapters import kpis
 from social.domain.kpis import TEAM_FIGURES, SocialKpis
 from social.entrypoints.citizens_http import Reader
@@ -56,38 +55,17 @@ def csv_rows(figures: SocialKpis) -> list[Figure]:
     ]
 
 
-@router.get(
-    "/reports/kpis",
-    response_model=SocialKpisOut,
-    operation_id="social_kpis",
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The figures"}},
-)
+@router.get("/reports/kpis", response_model=SocialKpisOut, operation_id="social_kpis", responses=KPI_ANSWERS)
 async def social_kpis(
-    request: Request,
-    caller: Reader,
-    period_from: Annotated[
-        date | None,
-        Query(
-            alias="from",
-            description=f"First day (Danish time); default {GAUGE_PERIOD_DAYS} days before 'to'.",
-        ),
-    ] = None,
-    period_to: Annotated[
-        date | None, Query(alias="to", description="Last day, included; default today.")
-    ] = None,
-    team: Annotated[
-        Name | None, Query(description="Only this caseworker team, where the data names one.")
-    ] = None,
-    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+    request: Request, caller: Reader, query: Annotated[KpiQuery, Depends(kpi_query)]
 ) -> SocialKpisOut | Response:
     """The social department's key figures over whole Danish days (at most 366): disputes ruled on
     time, disputes overdue, plan-change request to final outcome. ``Accept: text/csv`` gives one
     row per figure, ``;``-separated with a decimal comma."""
-    today = danish_today()
-    period = Period.asked(period_from, period_to, today)
+    period, team, today = query.period, query.team, danish_today()
     async with request.app.state.runtime.pool.acquire() as conn:
         figures = await kpis.read(conn, period, team, today)
-    if wants_csv(accept):
+    if query.as_csv:
         return Response(danish_csv(period, team, csv_rows(figures)), media_type=CSV_MEDIA_TYPE)
     ruled = figures.disputes_ruled
     return SocialKpisOut(
