@@ -33,7 +33,11 @@ ALL = [(kind, employment_actions) for kind in EmploymentTaskKind] + [
 ]
 
 
-@pytest.mark.parametrize(("kind", "actions_for"), ALL, ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("kind", "actions_for"),
+    ALL,
+    ids=lambda v: getattr(v, "__module__", str(v)).split(".")[0] if callable(v) else str(v),
+)
 def test_only_a_task_bound_to_a_decision_refuses_to_be_closed_by_hand(
     kind: object, actions_for: object
 ) -> None:
