@@ -135,6 +135,9 @@ async def test_the_provider_sees_the_measures_shared_with_it_and_another_provide
             "updated_at",
             "status_history",
             "shared_social_measures",
+            "reporting_interval_days",
+            "progress_report_due_on",
+            "progress_report_overdue_since",
         }
         assert referral["shared_social_measures"][1] == {
             "category": "mental-health-treatment",
