@@ -1,4 +1,4 @@
-"""Review rev3: failing test: the webhook resolver's few threads are shared by every provider."""
+"""The webhook resolver: one provider's slow names cannot get another's good name refused."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review rev3: failing tests for the operator's webhook block (migration 012)."""
+"""The operator's webhook block: found and lifted by host, and covering every endpoint there."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ import uuid
 from provider_gateway import admin
 from tests.integration.test_gateway_webhooks import (  # noqa: F401 (fixtures)
     Provider,
-    Receiver,
     gateway_pool,
     gateway_url,
     provider,
     receiver,
 )
+from tests.support import WebhookReceiver as Receiver
 
 
 async def test_an_operator_can_find_the_block_left_by_a_deleted_endpoint_to_lift_it(
-    provider: Provider, receiver: Receiver
+    provider: Provider,  # noqa: F811 (the fixtures imported above)
+    receiver: Receiver,  # noqa: F811
 ) -> None:
     """The block outlives the endpoint and is lifted only by `samspil webhooks enable <id>` with
     the deleted endpoint's id. But `samspil webhooks list` reads webhook_endpoint only, and the
@@ -39,7 +40,8 @@ async def test_an_operator_can_find_the_block_left_by_a_deleted_endpoint_to_lift
 
 
 async def test_an_operator_block_stops_deliveries_to_every_endpoint_at_the_blocked_host(
-    provider: Provider, receiver: Receiver
+    provider: Provider,  # noqa: F811 (the fixtures imported above)
+    receiver: Receiver,  # noqa: F811
 ) -> None:
     """The block is said to cover the host for the provider, but it is checked only when a URL is
     registered or changed: a second endpoint the provider registered at the same host before the
