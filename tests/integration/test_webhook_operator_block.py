@@ -106,7 +106,7 @@ async def test_a_delivery_whose_name_cannot_be_looked_up_now_is_postponed_not_co
     failure, and a registration is asked to try again (503) rather than refused (422)."""
     endpoint_id = (await provider.register(receiver.url))["endpoint_id"]
 
-    async def busy(host: str, port: int, *, owner: str | None = None) -> list[str]:
+    async def busy(host: str, port: int, **_: object) -> list[str]:
         raise webhook_sender.ResolverBusy
 
     monkeypatch.setattr(webhook_sender, "resolve", busy)

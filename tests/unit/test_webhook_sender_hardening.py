@@ -131,7 +131,7 @@ async def test_a_host_whose_certificate_does_not_match_is_refused_even_after_ano
     the pinned IP, not the SNI name: the second delivery reuses the connection verified for
     hooks-a and is sent, body and signature, to a server never authenticated as hooks-b."""
 
-    async def both_on_loopback(host: str, port: int, owner: str | None = None) -> list[str]:
+    async def both_on_loopback(host: str, port: int, **_: object) -> list[str]:
         return ["127.0.0.1"]
 
     monkeypatch.setattr(webhook_sender, "resolve", both_on_loopback)

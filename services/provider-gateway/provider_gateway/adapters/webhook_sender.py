@@ -98,15 +98,16 @@ def _grant(granted: asyncio.Future[None]) -> None:
 _slots = _Slots()
 
 
-async def resolve(host: str, port: int, *, owner: str | None = None) -> list[str]:
+async def resolve(host: str, port: int, *, owner: str | None = None, wait: float | None = None) -> list[str]:
     """Every address the host resolves to (an address resolves to itself); [] when it resolves
-    to none in time. `ResolverBusy` when no thread was free for the lookup (see the docstring)."""
+    to none in time. `ResolverBusy` when no thread was free for the lookup within ``wait``
+    (`RESOLVER_WAIT` unless given; see the docstring)."""
     try:
         return [str(ipaddress.ip_address(host))]
     except ValueError:
         pass
     key = f"owner:{owner}" if owner is not None else f"host:{host.rstrip('.').lower()}"
-    await _slots.take(key, RESOLVER_WAIT)
+    await _slots.take(key, RESOLVER_WAIT if wait is None else min(wait, RESOLVER_WAIT))
     try:
         running = _resolver.submit(_addresses, host, port)
     except BaseException:
@@ -134,11 +135,13 @@ def _addresses(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-async def checked_target(url: str, *, local_mode: bool, owner: str | None = None) -> tuple[Target, str]:
+async def checked_target(
+    url: str, *, local_mode: bool, owner: str | None = None, wait: float | None = None
+) -> tuple[Target, str]:
     """The URL's parts and the address to connect to; `RefusedUrl` saying why not, `ResolverBusy`
     when the name could not be looked up now."""
     target = target_of(url, local_mode=local_mode)
-    addresses = await resolve(target.host, target.port, owner=owner)
+    addresses = await resolve(target.host, target.port, owner=owner, wait=wait)
     address = check_addresses(target.host, addresses, local_mode=local_mode)
     return target, address
 
@@ -173,7 +176,11 @@ class WebhookSender:
         address: str | None = None
         try:
             async with asyncio.timeout(self.timeout):
-                target, address = await checked_target(url, local_mode=self.local_mode, owner=owner)
+                # Half the attempt's time at most waiting for a resolver thread: a delivery that
+                # gets none is postponed (ResolverBusy), not timed out as the endpoint's failure.
+                target, address = await checked_target(
+                    url, local_mode=self.local_mode, owner=owner, wait=self.timeout / 2
+                )
                 host = f"[{address}]" if ":" in address else address
                 default_port = 443 if target.scheme == "https" else 80
                 name = target.host if target.port == default_port else f"{target.host}:{target.port}"
