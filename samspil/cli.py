@@ -248,6 +248,20 @@ def _webhooks(args: argparse.Namespace) -> int:
             for row in await admin.webhook_endpoints(conn, args.provider):
                 print(json.dumps({key: _plain(value) for key, value in row.items()}))
             return 0
+        if args.action == "blocks":
+            for row in await admin.webhook_blocks(conn, args.provider):
+                print(json.dumps({key: _plain(value) for key, value in row.items()}))
+            return 0
+        if args.action == "unblock":
+            if args.provider is None or args.host is None:
+                print("Name the --provider and the --host to unblock.", file=sys.stderr)
+                return 1
+            lifted = await admin.unblock_webhook_host(conn, args.provider, args.host)
+            if not lifted:
+                print("No block on that host for that provider.")
+                return 1
+            print(f"Unblocked; {len(lifted)} block(s) lifted, the endpoints an operator disabled enabled.")
+            return 0
         if args.endpoint_id is None:
             print(f"Name the endpoint id to {args.action}.", file=sys.stderr)
             return 1
@@ -706,15 +720,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     webhooks = command(
         "webhooks",
-        "list, disable or enable providers' webhook endpoints",
+        "list, disable or enable providers' webhook endpoints; list or lift operators' blocks",
         _DATABASE_ENVIRONMENT.replace("<SERVICE>_DATABASE_URL", "PROVIDER_GATEWAY_DATABASE_URL"),
         description="list: every webhook endpoint as a JSON line (never its secret), or one "
         "provider's with --provider. disable: stop deliveries to an endpoint; the provider sees "
-        "the --reason on it and cannot enable it again. enable: undo a disable (by anyone).",
+        "the --reason on it and cannot enable it again, and the endpoint's host is blocked for the "
+        "provider (every endpoint of it there, and registering there again) until lifted. enable: "
+        "undo a disable (by anyone). blocks: every operator's block as a JSON line (provider, host, "
+        "endpoint id, reason; also those whose endpoint was deleted), or one provider's with "
+        "--provider. unblock: lift the blocks on --host for --provider.",
     )
-    webhooks.add_argument("action", choices=["list", "disable", "enable"], help="see above")
+    webhooks.add_argument(
+        "action", choices=["list", "disable", "enable", "blocks", "unblock"], help="see above"
+    )
     webhooks.add_argument("endpoint_id", nargs="?", type=uuid.UUID, help="disable, enable: the endpoint")
-    webhooks.add_argument("--provider", help="list: only this provider's endpoints")
+    webhooks.add_argument(
+        "--provider", help="list, blocks: only this provider's; unblock: the provider (required)"
+    )
+    webhooks.add_argument("--host", help="unblock: the blocked host (as `blocks` shows it)")
     webhooks.add_argument(
         "--reason", default="disabled by an operator", help="disable: why, shown to the provider"
     )

@@ -13,6 +13,9 @@ import pytest
 
 from samspil.runtime.auth import DEPARTMENT_AUDIENCES, Role, issue_local_token
 from tests.e2e.conftest import EMPLOYMENT_TEAM, RunningStack
+from tests.e2e.test_first_flow import provider_client, refer, visible_to_provider
+from tests.e2e.test_task_actions import CLOSE, REPORT_BODY, one_task
+from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -120,3 +123,37 @@ async def test_a_social_note_sent_twice_with_one_key_is_written_once(running_sta
     assert [error["field"] for error in malformed.json()["errors"]] == ["header.Idempotency-Key"]
     texts = [row["text"] for row in notes]
     assert texts == [note["text"]]
+
+
+async def test_a_social_task_assigned_and_closed_twice_with_one_key_each_changes_it_once(
+    running_stack: RunningStack,
+) -> None:
+    subject = await running_stack.enrol_in_both()
+    provider = f"socidem-{uuid.uuid4().hex[:6]}"
+    referral_id = await refer(running_stack, provider, subject)
+    async with provider_client(running_stack, provider) as gateway, running_stack.social() as social:
+        await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        body = REPORT_BODY["readiness-reports", "ready-for-further-offers"]
+        sent = await gateway.post(f"/v1/referrals/{referral_id}/readiness-reports", json=body)
+        assert sent.status_code == 202, sent.text
+        task = await one_task(running_stack, "social", subject, "ready-for-further-offers")
+        path = f"/v1/tasks/{task['task_id']}"
+        assign_key = {"Idempotency-Key": uuid.uuid4().hex}
+        assigned = await social.post(f"{path}/assign", json={"assignee": "Sanne"}, headers=assign_key)
+        assigned_again = await social.post(f"{path}/assign", json={"assignee": "Sanne"}, headers=assign_key)
+        reused = await social.post(f"{path}/assign", json={"assignee": "Bo"}, headers=assign_key)
+        close_key = {"Idempotency-Key": uuid.uuid4().hex}
+        closed = await social.post(f"{path}/close", json=CLOSE, headers=close_key)
+        closed_again = await social.post(f"{path}/close", json=CLOSE, headers=close_key)
+        unkeyed_again = await social.post(f"{path}/close", json=CLOSE)
+        shown = (await social.get(path)).json()
+
+    assert assigned.status_code == 200 and assigned.json()["assignee"] == "Sanne"
+    assert assigned_again.headers["idempotent-replayed"] == "true"
+    assert assigned_again.json() == assigned.json()
+    assert reused.status_code == 422 and reused.json()["type"].endswith("/idempotency-key-reused")
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"  # the answer shows it
+    assert closed_again.headers["idempotent-replayed"] == "true"
+    assert closed_again.json() == closed.json()
+    assert unkeyed_again.status_code == 409  # closed once; only the key gives its answer again
+    assert (shown["assignee"], shown["status"]) == ("Sanne", "closed")

@@ -1,5 +1,5 @@
 """Operator actions on provider credentials, used by ``samspil provider add|rotate|disable``,
-and on their webhook endpoints, used by ``samspil webhooks list|disable|enable``.
+and on their webhook endpoints, used by ``samspil webhooks list|disable|enable|blocks|unblock``.
 
 A secret is returned once, to be handed to the provider; only its hash is stored. Rotating the
 secret or disabling the client also revokes every token issued to it so far: each moves the
@@ -64,3 +64,16 @@ async def enable_webhook_endpoint(conn: Connection, endpoint_id: uuid.UUID) -> b
         return False
     await webhooks.resume_pending(conn, endpoint_id)
     return True
+
+
+async def webhook_blocks(conn: Connection, provider_id: str | None = None) -> list[dict[str, Any]]:
+    """The operators' blocks on hosts (every provider's, or one provider's), also those whose
+    endpoint the provider deleted since: each with its host, endpoint id and reason."""
+    return [dict(row) for row in await webhooks.blocks(conn, provider_id)]
+
+
+async def unblock_webhook_host(conn: Connection, provider_id: str, host: str) -> list[uuid.UUID]:
+    """Lift every block on the host for the provider, and enable the endpoints an operator
+    disabled with them; the endpoints whose blocks were lifted (none: there was no such block)."""
+    normal = host.strip().strip("[]").rstrip(".").lower()
+    return await webhooks.unblock_host(conn, provider_id, normal)

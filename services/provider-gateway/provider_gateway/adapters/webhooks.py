@@ -30,10 +30,13 @@ async def lock_provider_endpoints(conn: Connection, provider_id: str) -> None:
     )
 
 
-async def blocked_urls(conn: Db, provider_id: str) -> list[asyncpg.Record]:
-    """The URLs of the provider's endpoints an operator disabled (deleted since or not)."""
-    return await conn.fetch(
-        "SELECT endpoint_id, url, reason FROM webhook_operator_block WHERE provider_id = $1", provider_id
+async def block_for_url(conn: Db, provider_id: str, url: str) -> asyncpg.Record | None:
+    """The operator's block on the URL's host for the provider, if any (migration 014's host)."""
+    return await conn.fetchrow(
+        "SELECT endpoint_id, host, reason FROM webhook_operator_block"
+        " WHERE provider_id = $1 AND host = webhook_url_host($2) ORDER BY blocked_at LIMIT 1",
+        provider_id,
+        url,
     )
 
 
@@ -204,6 +207,11 @@ WITH due AS (
     AND EXISTS (
         SELECT 1 FROM webhook_endpoint e
         WHERE e.endpoint_id = d.endpoint_id AND e.disabled_at IS NULL
+        -- An operator's block covers the provider's every endpoint at the host.
+        AND NOT EXISTS (
+            SELECT 1 FROM webhook_operator_block b
+            WHERE b.provider_id = e.provider_id AND b.host = webhook_url_host(e.url)
+        )
         -- A provider with no enabled client is cut off: its deliveries wait.
         AND EXISTS (
             SELECT 1 FROM provider_client c WHERE c.provider_id = e.provider_id AND c.disabled_at IS NULL
@@ -224,7 +232,7 @@ SET attempts = d.attempts + 1, next_attempt_at = now() + $2::interval, last_atte
 FROM due, webhook_endpoint e, webhook_message m
 WHERE d.seq = due.seq AND e.endpoint_id = d.endpoint_id AND m.message_id = d.message_id
 RETURNING d.seq, d.delivery_id, d.attempts, d.first_attempt_at, d.last_attempt_at, e.endpoint_id,
-    e.url, e.secret_sealed, m.message_id, m.kind, m.referral_id, m.submission_id, m.data, m.at
+    e.provider_id, e.url, e.secret_sealed, m.message_id, m.kind, m.referral_id, m.submission_id, m.data, m.at
 """
 
 
@@ -245,6 +253,19 @@ async def mark_delivered(
         status_code,
         url,
         address,
+    )
+
+
+async def postpone(conn: Db, seq: int, attempts: int, retry_in: timedelta) -> None:
+    """Not attempted after all (no resolver thread was free): the claim's attempt is taken back,
+    and the delivery is due again after ``retry_in``."""
+    await conn.execute(
+        "UPDATE webhook_delivery SET attempts = attempts - 1, next_attempt_at = now() + $3::interval,"
+        " first_attempt_at = CASE WHEN attempts = 1 THEN NULL ELSE first_attempt_at END"
+        " WHERE seq = $1 AND attempts = $2 AND status = 'pending'",
+        seq,
+        attempts,
+        retry_in,
     )
 
 
@@ -348,3 +369,39 @@ async def enable_by_operator(conn: Db, endpoint_id: uuid.UUID) -> bool:
         endpoint_id,
     )
     return done
+
+
+async def blocks(conn: Db, provider_id: str | None) -> list[asyncpg.Record]:
+    """The operators' blocks (every provider's, or one provider's), also those whose endpoint
+    the provider deleted since."""
+    return await conn.fetch(
+        "SELECT b.provider_id, b.host, b.endpoint_id, b.url, b.reason, b.blocked_at,"
+        " EXISTS (SELECT 1 FROM webhook_endpoint e WHERE e.endpoint_id = b.endpoint_id) AS endpoint_exists"
+        " FROM webhook_operator_block b WHERE $1::text IS NULL OR b.provider_id = $1"
+        " ORDER BY b.provider_id, b.host, b.blocked_at",
+        provider_id,
+    )
+
+
+async def unblock_host(conn: Db, provider_id: str, host: str) -> list[uuid.UUID]:
+    """Every block on the host (as `webhook_url_host` gives it) for the provider lifted, and the
+    endpoints an operator disabled with them enabled, the pending deliveries at the host due now
+    (one statement); the endpoints whose blocks were lifted."""
+    lifted: list[asyncpg.Record] = await conn.fetch(
+        "WITH lifted AS ("
+        " DELETE FROM webhook_operator_block WHERE provider_id = $1 AND host = $2"
+        " RETURNING endpoint_id),"
+        " enabled AS ("
+        " UPDATE webhook_endpoint SET disabled_at = NULL, disabled_by = NULL, disabled_reason = NULL,"
+        " updated_at = now() WHERE endpoint_id IN (SELECT endpoint_id FROM lifted)"
+        " AND disabled_by = 'operator' RETURNING endpoint_id),"
+        " resumed AS ("
+        " UPDATE webhook_delivery SET next_attempt_at = now(), first_attempt_at = NULL"
+        " WHERE status = 'pending' AND endpoint_id IN ("
+        "  SELECT endpoint_id FROM webhook_endpoint"
+        "  WHERE provider_id = $1 AND webhook_url_host(url) = $2))"
+        " SELECT endpoint_id FROM lifted",
+        provider_id,
+        host,
+    )
+    return [row["endpoint_id"] for row in lifted]

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
 from provider_gateway.adapters import webhooks as store
+from provider_gateway.adapters.webhook_sender import ResolverBusy
 from provider_gateway.domain.webhooks import MAX_URL_LENGTH, FeedKind, RefusedUrl
 from provider_gateway.entrypoints.auth import Provider
 from provider_gateway.entrypoints.guards import audited
@@ -154,9 +155,29 @@ def _blocked(blocked: webhooks.BlockedByOperator) -> Problem:
     return Problem(
         409,
         "blocked-by-operator",
-        "An operator disabled an endpoint of yours at this URL's host; ask them to enable it",
+        "An operator disabled an endpoint of yours at this URL's host; ask them to lift the block",
         disabled_reason=blocked.reason,
+        endpoint_id=str(blocked.endpoint_id),
+        host=blocked.host,
     )
+
+
+def _resolver_busy() -> Problem:
+    return Problem(
+        503,
+        "try-again",
+        "The URL's host could not be looked up now; send the request again",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _check_url(context: webhooks.WebhookContext, url: str, provider_id: str) -> None:
+    try:
+        await webhooks.check_url(context, url, provider_id)
+    except RefusedUrl as refused:
+        raise _refused_url(refused) from None
+    except ResolverBusy:
+        raise _resolver_busy() from None
 
 
 _NO_STORE = "no-store"  # an answer that shows a secret
@@ -175,10 +196,7 @@ async def register_webhook_endpoint(
     CloudEvent (structured mode, application/cloudevents+json) signed per Standard Webhooks
     with the secret in this answer, shown only now."""
     context = _context(request)
-    try:
-        await webhooks.check_url(context, body.url)
-    except RefusedUrl as refused:
-        raise _refused_url(refused) from None
+    await _check_url(context, body.url, provider.provider_id)
 
     async def register(conn: Connection) -> tuple[Any, str]:
         return await webhooks.register_endpoint(
@@ -241,17 +259,14 @@ async def change_webhook_endpoint(
     """Change an endpoint's URL, kinds or description, or enable or disable it."""
     context = _context(request)
     if body.url is not None:
-        try:
-            await webhooks.check_url(context, body.url)
-        except RefusedUrl as refused:
-            raise _refused_url(refused) from None
+        await _check_url(context, body.url, provider.provider_id)
 
     async def change(conn: Connection) -> Any:
         found, disabled_at = await store.endpoint_disabled_at(conn, endpoint_id, provider.provider_id)
         if not found:
             raise _no_such_endpoint()
         if body.url is not None:
-            await webhooks.refuse_blocked(conn, context, provider.provider_id, body.url)
+            await webhooks.refuse_blocked(conn, provider.provider_id, body.url)
         kinds = [kind.value for kind in dict.fromkeys(body.event_kinds)] if body.event_kinds else None
         row = await store.update_endpoint(
             conn,

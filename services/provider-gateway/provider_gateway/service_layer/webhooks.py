@@ -27,19 +27,18 @@ from provider_gateway.adapters import webhooks as store
 from provider_gateway.adapters.webhook_sender import Outcome, WebhookSender, checked_target
 from provider_gateway.domain.webhooks import (
     CONTENT_TYPE,
-    RefusedUrl,
     RetryRule,
     SecretBox,
     cloud_event,
     new_signing_secret,
     signature,
-    target_of,
 )
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.db import Connection
 
 log = structlog.get_logger("provider_gateway.webhooks")
 USER_AGENT = "samspil-provider-gateway-webhooks/1"
+POSTPONE = timedelta(seconds=30)  # a delivery not attempted (no resolver thread free) waits this long
 
 
 class TooManyEndpoints(Exception):
@@ -48,11 +47,13 @@ class TooManyEndpoints(Exception):
 
 class BlockedByOperator(Exception):
     """The URL's host is one an operator blocked for the provider (an endpoint there disabled by
-    an operator, deleted since or not)."""
+    an operator, deleted since or not): the block's endpoint and host, to ask the operator about."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, endpoint_id: uuid.UUID, host: str) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.endpoint_id = endpoint_id
+        self.host = host
 
 
 @dataclass(frozen=True)
@@ -66,24 +67,17 @@ class WebhookContext:
     max_endpoints: int
 
 
-async def check_url(context: WebhookContext, url: str) -> None:
-    """`RefusedUrl` unless the gateway would deliver to the URL now."""
-    await checked_target(url, local_mode=context.local_mode)
+async def check_url(context: WebhookContext, url: str, provider_id: str | None = None) -> None:
+    """`RefusedUrl` unless the gateway would deliver to the URL now; `ResolverBusy` when its name
+    cannot be looked up now (try again)."""
+    await checked_target(url, local_mode=context.local_mode, owner=provider_id)
 
 
-async def refuse_blocked(conn: Connection, context: WebhookContext, provider_id: str, url: str) -> None:
+async def refuse_blocked(conn: Connection, provider_id: str, url: str) -> None:
     """`BlockedByOperator` when the URL's host is one an operator blocked for the provider."""
-    host = _host(url, context)
-    for block in await store.blocked_urls(conn, provider_id):
-        if _host(block["url"], context) == host:
-            raise BlockedByOperator(block["reason"])
-
-
-def _host(url: str, context: WebhookContext) -> str:
-    try:
-        return target_of(url, local_mode=context.local_mode).host.rstrip(".").lower()
-    except RefusedUrl:
-        return url
+    block = await store.block_for_url(conn, provider_id, url)
+    if block is not None:
+        raise BlockedByOperator(block["reason"], block["endpoint_id"], block["host"])
 
 
 async def register_endpoint(
@@ -98,7 +92,7 @@ async def register_endpoint(
     URL checked already (`check_url`). `TooManyEndpoints` (counted under a lock per provider,
     so registrations at once cannot pass the limit together); `BlockedByOperator`."""
     await store.lock_provider_endpoints(conn, provider_id)
-    await refuse_blocked(conn, context, provider_id, url)
+    await refuse_blocked(conn, provider_id, url)
     if await store.count_endpoints(conn, provider_id) >= context.max_endpoints:
         raise TooManyEndpoints
     endpoint_id = uuid.uuid4()
@@ -164,7 +158,8 @@ async def _attempt(sender: WebhookSender, context: WebhookContext, row: asyncpg.
         _data(row["data"]),
         row["at"],
     )
-    return await sender.send(row["url"], signed_headers(secret, row["message_id"], body, time.time()), body)
+    headers = signed_headers(secret, row["message_id"], body, time.time())
+    return await sender.send(row["url"], headers, body, owner=row["provider_id"])
 
 
 def _data(raw: str) -> dict[str, object]:
@@ -184,6 +179,10 @@ async def _record(pool: asyncpg.Pool, context: WebhookContext, row: asyncpg.Reco
             pool, row["seq"], row["attempts"], outcome.status_code or 200, row["url"], outcome.address
         )
         log.info("webhook delivered", status_code=outcome.status_code, **fields)
+        return
+    if outcome.postponed:
+        await store.postpone(pool, row["seq"], row["attempts"], POSTPONE)
+        log.info("webhook attempt postponed", reason=outcome.error, **fields)
         return
     error = outcome.error or "failed"
     attempted_at: datetime = row["last_attempt_at"]

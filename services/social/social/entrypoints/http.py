@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from samspil.runtime.auth import Caller, Role, caller_with
 from samspil.runtime.errors import NotFound
 from samspil.runtime.http import problem_responses, unit_of_work
+from samspil.runtime.idempotency import KeyedRoute, reads
 from samspil.runtime.paging import Cursor, Limit, Page, page_of, read_cursor
 from samspil.runtime.tasks import TaskAction, TaskFilters, parse_task_key, task_key
 from schemas.common import LongText, Name, Strict
@@ -24,7 +25,9 @@ from social.service_layer import tasks
 from social.service_layer.messages import Actor, danish_today
 from social.service_layer.task_actions import actions_for
 
-router = APIRouter(prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422))
+router = APIRouter(
+    prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422), route_class=KeyedRoute
+)
 # Reading the team's tasks is open to the joint specialist unit too; working them (assigning,
 # closing: e.g. waiving the team's objection) is the social caseworkers' alone.
 SocialStaff = Annotated[Caller, Depends(caller_with(Role.SOCIAL_CASEWORKER, Role.SPECIALIST_UNIT))]
@@ -94,7 +97,7 @@ async def list_tasks(
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)
 async def get_task(task_id: uuid.UUID, request: Request, caller: SocialStaff) -> TaskOut:
-    row = await repository.get_task(request.app.state.runtime.pool, task_id)
+    row = await repository.get_task(reads(request), task_id)  # a keyed POST's own change too
     if row is None:
         raise NotFound("No such task", field="task_id")
     return _task_out(row)
