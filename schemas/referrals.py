@@ -439,7 +439,11 @@ class OfferStarted(EventData):
 
 
 # The steps that carry a reason category (the ways a referral ends without completing).
-CATEGORISED_STEPS: tuple[type[ReferralTransition], ...] = (ReferralRejected, ReferralFailed, ReferralCancelled)
+CATEGORISED_STEPS: tuple[type[ReferralTransition], ...] = (
+    ReferralRejected,
+    ReferralFailed,
+    ReferralCancelled,
+)
 
 
 def reason_category_of(step: ReferralTransition) -> ReasonCategory | None:

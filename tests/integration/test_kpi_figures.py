@@ -92,8 +92,8 @@ async def test_referrals_end_by_outcome_party_and_reason_category_on_the_day_the
             referral_id,
         )
         await employment_db.execute(
-            "INSERT INTO referral_status_change (referral_id, status, changed_by, occurred_on, reason_category)"
-            " VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO referral_status_change"
+            " (referral_id, status, changed_by, occurred_on, reason_category) VALUES ($1, $2, $3, $4, $5)",
             referral_id,
             status,
             changed_by,

@@ -472,7 +472,8 @@ async def employment_kpi_referrals_ended(db: Recorders) -> None:
     await db.employment.conn.execute(
         "INSERT INTO referral_status_change (referral_id, status, changed_by, occurred_on, reason_category)"
         " SELECT referral_id, 'rejected', 'provider', $1::date - 400, 'provider-capacity' FROM referral"
-        " UNION ALL (SELECT referral_id, 'cancelled', 'jobcenter', $1, 'citizen-moved' FROM referral LIMIT 5)",
+        " UNION ALL"
+        " (SELECT referral_id, 'cancelled', 'jobcenter', $1, 'citizen-moved' FROM referral LIMIT 5)",
         today,
     )
     await db.employment.conn.execute("ANALYZE referral_status_change")
