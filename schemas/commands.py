@@ -26,7 +26,12 @@ from schemas.contact_course import FollowUpKind, PostponementReason, other_reaso
 from schemas.decisions import AbsenceAction, PlanChangeDecision
 from schemas.disputes import RulingOutcome
 from schemas.plans import JobPlanActivity, SocialMeasure
-from schemas.referrals import DEFAULT_REPORTING_INTERVAL_DAYS, Offer, ReportingIntervalDays
+from schemas.referrals import (
+    DEFAULT_REPORTING_INTERVAL_DAYS,
+    Offer,
+    OptionalReasonCategory,
+    ReportingIntervalDays,
+)
 from schemas.topics import EMPLOYMENT_COMMANDS, SOCIAL_COMMANDS
 
 _TEAM = "Jobcenter Nord, team 3"
@@ -256,6 +261,7 @@ class WithdrawReferral(CommandData):
 
     referral_id: uuid.UUID
     reason: Annotated[ShortText, RequiredBecause("A reason is required to withdraw a referral.")]
+    reason_category: OptionalReasonCategory = None
 
 
 class AssignTask(CommandData):

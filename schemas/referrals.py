@@ -234,6 +234,42 @@ class ProgressReportOverdue(EventData):
     due_on: date
 
 
+class ReasonCategory(StrEnum):
+    """Why a referral ended without completing, as the municipality reports it: next to the
+    free-text reason on a rejection, a failure or a cancellation (by either side). Optional: a
+    step without one is counted as unspecified.
+
+    - citizen-ill: the citizen is ill or in treatment.
+    - citizen-moved: the citizen moved out of the municipality.
+    - citizen-employed: the citizen got a job (or ordinary education) instead.
+    - citizen-did-not-attend: the citizen did not turn up or stopped attending.
+    - offer-unsuitable: the offer does not fit the citizen's needs or abilities.
+    - provider-capacity: the provider has no place (or staff) for the citizen.
+    - plan-changed: the jobcenter changed the citizen's plan or benefit.
+    - other: none of these; the free-text reason says what.
+    """
+
+    CITIZEN_ILL = "citizen-ill"
+    CITIZEN_MOVED = "citizen-moved"
+    CITIZEN_EMPLOYED = "citizen-employed"
+    CITIZEN_DID_NOT_ATTEND = "citizen-did-not-attend"
+    OFFER_UNSUITABLE = "offer-unsuitable"
+    PROVIDER_CAPACITY = "provider-capacity"
+    PLAN_CHANGED = "plan-changed"
+    OTHER = "other"
+
+
+# Optional next to a free-text reason: old messages and callers that give none stay valid.
+OptionalReasonCategory = Annotated[
+    ReasonCategory | None,
+    Field(
+        description="The reason's category, as the municipality counts it; absent when not given "
+        "(counted as unspecified).",
+        examples=["provider-capacity"],
+    ),
+]
+
+
 class ReferralTransition(EventData):
     """One step in a referral's lifecycle after it was requested."""
 
@@ -290,6 +326,7 @@ class ReferralRejected(ReferralTransition):
     reason: Annotated[ShortText, RequiredBecause("A reason is required to reject a referral.")] = Field(
         description="Why; required for this step."
     )
+    reason_category: OptionalReasonCategory = None
 
 
 class ReferralCancelled(ReferralTransition):
@@ -304,6 +341,7 @@ class ReferralCancelled(ReferralTransition):
     reason: Annotated[ShortText, RequiredBecause("A reason is required to cancel a referral.")] = Field(
         description="Why; required for this step."
     )
+    reason_category: OptionalReasonCategory = None
 
 
 class ReferralStarted(ReferralTransition):
@@ -360,6 +398,7 @@ class ReferralFailed(ReferralTransition):
     reason: Annotated[ShortText, RequiredBecause("A reason is required to record a referral as failed.")] = (
         Field(description="Why; required for this step.")
     )
+    reason_category: OptionalReasonCategory = None
 
 
 class OfferStarted(EventData):
@@ -397,6 +436,21 @@ class OfferStarted(EventData):
     def _end_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
         end_not_before_start(info.data.get("started_on"), value, "expected_end_on")
         return value
+
+
+# The steps that carry a reason category (the ways a referral ends without completing).
+CATEGORISED_STEPS: tuple[type[ReferralTransition], ...] = (
+    ReferralRejected,
+    ReferralFailed,
+    ReferralCancelled,
+)
+
+
+def reason_category_of(step: ReferralTransition) -> ReasonCategory | None:
+    """The step's reason category, or None for a step that has none or was given none."""
+    if isinstance(step, ReferralRejected | ReferralFailed | ReferralCancelled):
+        return step.reason_category
+    return None
 
 
 # Two steps lead to in-progress, each only from its own status.

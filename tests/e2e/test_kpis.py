@@ -140,6 +140,9 @@ async def test_the_jobcenters_kpis_count_a_known_set_of_events_in_json_csv_and_o
             "by_who": [
                 {"outcome": outcome, "ended_by": "provider", "count": 1} for outcome in sorted(OUTCOMES)
             ],
+            "by_reason": [
+                {"outcome": outcome, "category": "unspecified", "count": 1} for outcome in sorted(OUTCOMES)
+            ],
         }
         assert on_the_day["absence_notice_to_assessment"] == {
             "count": 0,
@@ -304,3 +307,93 @@ async def test_a_ruled_dispute_counts_in_both_departments_kpis(running_stack: Ru
     async with stack.employment() as employment:
         final = (await kpis(employment, team=deciding))["plan_change_request_to_final"]
     assert final["count"] == 1 and final["median_seconds"] == final["p90_seconds"] > 0
+
+
+async def test_referrals_ended_are_counted_by_reason_category_with_none_given_as_unspecified(
+    running_stack: RunningStack,
+) -> None:
+    stack = running_stack
+    # A day long ago of this test's own (the other KPI test's days are fewer days back).
+    day = date.today() - timedelta(days=random.randint(3100, 9000))
+    provider = f"reasons-{uuid.uuid4().hex[:6]}"
+    rejected, failed, withdrawn = [await refer(stack, provider) for _ in range(3)]
+    async with provider_client(stack, provider) as gateway:
+        for referral_id in (rejected, failed, withdrawn):
+            await wait_for(functools.partial(visible_to_provider, gateway, referral_id))
+        unknown = await gateway.post(
+            f"/v1/referrals/{rejected}/reject", json={"reason": "Ingen plads.", "reason_category": "bored"}
+        )
+        assert unknown.status_code == 422, unknown.text
+        assert [e["field"] for e in unknown.json()["errors"]] == ["body.reason_category"]
+        not_for_accepting = await gateway.post(
+            f"/v1/referrals/{failed}/accept", json={"reason_category": "other"}
+        )
+        assert not_for_accepting.status_code == 422, not_for_accepting.text
+        assert [e["field"] for e in not_for_accepting.json()["errors"]] == ["body.reason_category"]
+        steps = [
+            (rejected, "reject", {"reason": "Ingen ledige pladser.", "reason_category": "provider-capacity"}),
+            (failed, "accept", {}),
+            (failed, "fail", {"reason": "Intet fremmøde i otte uger."}),
+        ]
+        for referral_id, step, body in steps:
+            answer = await gateway.post(
+                f"/v1/referrals/{referral_id}/{step}", json={**body, "occurred_on": day.isoformat()}
+            )
+            assert answer.status_code == 200, answer.text
+
+        async with stack.employment() as employment:
+            unknown = await employment.post(
+                f"/v1/referrals/{withdrawn}/withdraw", json={"reason": "Flyttet.", "reason_category": "moved"}
+            )
+            assert unknown.status_code == 422, unknown.text
+            assert [e["field"] for e in unknown.json()["errors"]] == ["body.reason_category"]
+            answer = await employment.post(
+                f"/v1/referrals/{withdrawn}/withdraw",
+                json={"reason": "Borgeren er flyttet.", "reason_category": "citizen-moved"},
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["status_history"][-1]["reason_category"] == "citizen-moved"
+
+            async def both_ended() -> list[dict[str, Any]] | None:
+                seen = [(await employment.get(f"/v1/referrals/{r}")).json() for r in (rejected, failed)]
+                return seen if [s["status"] for s in seen] == ["rejected", "failed"] else None
+
+            seen = await wait_for(both_ended)
+            assert [s["status_history"][-1]["reason_category"] for s in seen] == ["provider-capacity", None]
+            figures = await kpis(employment, **{"from": day.isoformat(), "to": day.isoformat()})
+            assert figures["referrals_ended"]["by_reason"] == [
+                {"outcome": "failed", "category": "unspecified", "count": 1},
+                {"outcome": "rejected", "category": "provider-capacity", "count": 1},
+            ]
+            rows = await kpi_csv(employment, **{"from": day.isoformat(), "to": day.isoformat()})
+            assert {key: n for key, n in rows.items() if key[0] == "referrals_ended_by_reason"} == {
+                ("referrals_ended_by_reason", "failed/unspecified"): "1",
+                ("referrals_ended_by_reason", "rejected/provider-capacity"): "1",
+            }
+            whole = await kpis(employment)
+
+        # The provider sees the jobcenter's category on its side too.
+        async def withdrawal_seen() -> dict[str, Any] | None:
+            history = (await gateway.get(f"/v1/referrals/{withdrawn}")).json()["status_history"]
+            return history[-1] if history[-1]["status"] == "cancelled" else None
+
+        assert (await wait_for(withdrawal_seen))["reason_category"] == "citizen-moved"
+
+    # The gauge counts the withdrawal (today, within its 30 days) as the report does.
+    moved = [
+        item["count"]
+        for item in whole["referrals_ended"]["by_reason"]
+        if (item["outcome"], item["category"]) == ("cancelled", "citizen-moved")
+    ]
+    assert moved and moved[0] >= 1
+
+    async def gauge_agrees() -> bool:
+        page = await gauges(stack, "employment")
+        shown = [
+            v
+            for labels, v in page.get("samspil_kpi_referrals_ended_by_reason", [])
+            if labels.get("outcome") == "cancelled" and labels.get("category") == "citizen-moved"
+        ]
+        return shown == [moved[0]]
+
+    assert await wait_for(gauge_agrees)

@@ -69,20 +69,21 @@ async def test_absence_assessments_in_a_period_of_copenhagen_days_per_team(
     assert nobody == Durations(0, None, None)
 
 
-async def test_referrals_end_by_outcome_and_party_on_the_day_the_step_took_effect(
+async def test_referrals_end_by_outcome_party_and_reason_category_on_the_day_the_step_took_effect(
     employment_db: asyncpg.Pool,
 ) -> None:
     steps = [
-        ("completed", "provider", date(2026, 3, 1)),
-        ("completed", "provider", date(2026, 3, 31)),
-        ("failed", "provider", date(2026, 3, 5)),
-        ("cancelled", "jobcenter", date(2026, 3, 6)),
-        ("cancelled", "provider", date(2026, 3, 7)),
-        ("rejected", "provider", date(2026, 3, 8)),
-        ("completed", "provider", date(2026, 4, 1)),  # after the period
-        ("in-progress", "provider", date(2026, 3, 9)),  # not an ending
+        ("completed", "provider", date(2026, 3, 1), None),
+        ("completed", "provider", date(2026, 3, 31), None),
+        ("failed", "provider", date(2026, 3, 5), None),
+        ("cancelled", "jobcenter", date(2026, 3, 6), "citizen-moved"),
+        ("cancelled", "provider", date(2026, 3, 7), "citizen-moved"),
+        ("rejected", "provider", date(2026, 3, 8), "provider-capacity"),
+        ("rejected", "provider", date(2026, 4, 8), "provider-capacity"),  # after the period
+        ("completed", "provider", date(2026, 4, 1), None),  # after the period
+        ("in-progress", "provider", date(2026, 3, 9), None),  # not an ending
     ]
-    for status, changed_by, occurred_on in steps:
+    for status, changed_by, occurred_on, category in steps:
         referral_id = uuid.uuid4()
         await employment_db.execute(
             "INSERT INTO referral (referral_id, citizen_ref, provider_id, offer_kind, offer_title,"
@@ -91,20 +92,21 @@ async def test_referrals_end_by_outcome_and_party_on_the_day_the_step_took_effec
             referral_id,
         )
         await employment_db.execute(
-            "INSERT INTO referral_status_change (referral_id, status, changed_by, occurred_on)"
-            " VALUES ($1, $2, $3, $4)",
+            "INSERT INTO referral_status_change"
+            " (referral_id, status, changed_by, occurred_on, reason_category) VALUES ($1, $2, $3, $4, $5)",
             referral_id,
             status,
             changed_by,
             occurred_on,
+            category,
         )
     ended = await employment_kpis.referrals_ended(employment_db, MARCH)
-    assert [(e.outcome.value, e.ended_by, e.count) for e in ended] == [
-        ("cancelled", "jobcenter", 1),
-        ("cancelled", "provider", 1),
-        ("completed", "provider", 2),
-        ("failed", "provider", 1),
-        ("rejected", "provider", 1),
+    assert [(e.outcome.value, e.ended_by, e.category, e.count) for e in ended] == [
+        ("cancelled", "jobcenter", "citizen-moved", 1),
+        ("cancelled", "provider", "citizen-moved", 1),
+        ("completed", "provider", "unspecified", 2),
+        ("failed", "provider", "unspecified", 1),
+        ("rejected", "provider", "provider-capacity", 1),
     ]
     nothing = Durations(0, None, None)
     totals = EmploymentKpis(

@@ -90,7 +90,14 @@ LARGE_TABLES = frozenset(
     size.EMPLOYMENT_TABLES
     + size.GATEWAY_TABLES
     + SOCIAL_TABLES
-    + ("provider_report", "case_note", "webhook_delivery", "webhook_message", "follow_up_overdue")
+    + (
+        "provider_report",
+        "case_note",
+        "webhook_delivery",
+        "webhook_message",
+        "follow_up_overdue",
+        "referral_status_change",
+    )
 )
 # A scan on a large table may pass over a few rows it then filters out (a caseworker's closed
 # tasks), never a large share of the table.
@@ -458,6 +465,22 @@ async def employment_kpi_report(db: Recorders) -> None:
     assert figures.follow_ups_overdue_now == 0 and figures.parked_citizens == 0
 
 
+async def employment_kpi_referrals_ended(db: Recorders) -> None:
+    """The KPIs' referrals ended by outcome, party and reason category (the report's and the
+    gauges' one statement), among many status changes."""
+    today = danish_today()
+    await db.employment.conn.execute(
+        "INSERT INTO referral_status_change (referral_id, status, changed_by, occurred_on, reason_category)"
+        " SELECT referral_id, 'rejected', 'provider', $1::date - 400, 'provider-capacity' FROM referral"
+        " UNION ALL"
+        " (SELECT referral_id, 'cancelled', 'jobcenter', $1, 'citizen-moved' FROM referral LIMIT 5)",
+        today,
+    )
+    await db.employment.conn.execute("ANALYZE referral_status_change")
+    ended = await employment_kpis.referrals_ended(db.employment, Period.last_days(today))
+    assert any(e.category == "citizen-moved" for e in ended)
+
+
 async def employment_kpi_overdue_now(db: Recorders) -> None:
     """The KPIs' follow-ups overdue now (and the overdue gauge's query alike)."""
     await db.employment.conn.execute(size.MAKE_DUE, SEEDED - 40, SEEDED)
@@ -517,6 +540,9 @@ HOT_PATHS = {
     "webhook deliveries": HotPath(webhook_deliveries, ("gateway", "DROP INDEX webhook_delivery_due")),
     "employment kpi report": HotPath(
         employment_kpi_report, ("employment", "DROP INDEX caseworker_task_closed")
+    ),
+    "employment kpi referrals ended": HotPath(
+        employment_kpi_referrals_ended, ("employment", "DROP INDEX referral_status_change_ended_by_reason")
     ),
     "employment kpi overdue now": HotPath(
         employment_kpi_overdue_now, ("employment", "DROP INDEX contact_course_due")

@@ -29,8 +29,15 @@ async def read(pool: asyncpg.Pool, today: date, parked_after_months: int) -> lis
         f"Referrals ended {_WINDOW}, by outcome and by who ended them (provider or jobcenter).",
         labels=["service", "outcome", "ended_by"],
     )
-    for item in figures.referrals_ended:
-        ended.add_metric([SERVICE, item.outcome.value, item.ended_by], item.count)
+    for (outcome, ended_by), count in figures.referrals_by_who().items():
+        ended.add_metric([SERVICE, outcome.value, ended_by], count)
+    by_reason = GaugeMetricFamily(
+        "samspil_kpi_referrals_ended_by_reason",
+        f"Referrals ended {_WINDOW}, by outcome and reason category ('unspecified' when none was given).",
+        labels=["service", "outcome", "category"],
+    )
+    for (outcome, category), count in figures.referrals_by_reason().items():
+        by_reason.add_metric([SERVICE, outcome.value, category], count)
     by_outcome = GaugeMetricFamily(
         "samspil_kpi_referrals_ended_by_outcome",
         f"Referrals ended {_WINDOW}, by outcome.",
@@ -59,6 +66,7 @@ async def read(pool: asyncpg.Pool, today: date, parked_after_months: int) -> lis
         ),
         ended,
         by_outcome,
+        by_reason,
         *figures.plan_change_request_to_final.families(
             SERVICE,
             "samspil_kpi_plan_change_request_to_final",

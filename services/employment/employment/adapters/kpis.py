@@ -7,7 +7,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from employment.adapters.cases import PARKED_CITIZENS
-from employment.domain.kpis import EmploymentKpis, EndedReferrals, ProgressReports, ReferralOutcome
+from employment.domain.kpis import (
+    UNSPECIFIED,
+    EmploymentKpis,
+    EndedReferrals,
+    ProgressReports,
+    ReferralOutcome,
+)
 from samspil.runtime.reports import Durations, Period, quantiles_sql
 
 Reader = Any  # a connection or a pool (or anything with fetchrow/fetch/fetchval)
@@ -52,15 +58,22 @@ async def follow_ups_overdue_in_period(conn: Reader, period: Period) -> int:
 
 
 async def referrals_ended(conn: Reader, period: Period) -> tuple[EndedReferrals, ...]:
+    """One statement for every breakdown (by who, by reason category), read from the index
+    referral_status_change_ended_by_reason alone."""
     rows = await conn.fetch(
-        "SELECT status, changed_by, count(*) AS n FROM referral_status_change"
+        "SELECT status, changed_by, coalesce(reason_category, $3) AS category, count(*) AS n"
+        " FROM referral_status_change"
         " WHERE occurred_on >= $1 AND occurred_on <= $2"
         " AND status IN ('completed', 'failed', 'cancelled', 'rejected')"
-        " GROUP BY status, changed_by ORDER BY status, changed_by",
+        " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
         period.first,
         period.last,
+        UNSPECIFIED,
     )
-    return tuple(EndedReferrals(ReferralOutcome(row["status"]), row["changed_by"], row["n"]) for row in rows)
+    return tuple(
+        EndedReferrals(ReferralOutcome(row["status"]), row["changed_by"], row["category"], row["n"])
+        for row in rows
+    )
 
 
 async def plan_change_request_to_final(conn: Reader, period: Period, team: str | None) -> Durations:

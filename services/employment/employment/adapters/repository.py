@@ -73,6 +73,7 @@ async def set_referral_status(
     changed_by: str,
     occurred_on: date,
     reason: str | None,
+    reason_category: str | None = None,
     source_event_id: uuid.UUID | None = None,
 ) -> None:
     # A closed referral awaits no progress report: the scheduler stops looking at it.
@@ -86,20 +87,21 @@ async def set_referral_status(
     )
     await conn.execute(
         "INSERT INTO referral_status_change"
-        " (referral_id, status, changed_by, occurred_on, reason, source_event_id)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
+        " (referral_id, status, changed_by, occurred_on, reason, reason_category, source_event_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
         referral_id,
         status,
         changed_by,
         occurred_on,
         reason,
+        reason_category,
         source_event_id,
     )
 
 
 async def status_history(conn: Connection | asyncpg.Pool, referral_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT status, changed_by, occurred_on, reason FROM referral_status_change"
+        "SELECT status, changed_by, occurred_on, reason, reason_category FROM referral_status_change"
         " WHERE referral_id = $1 ORDER BY id",
         referral_id,
     )

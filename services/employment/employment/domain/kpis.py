@@ -4,9 +4,10 @@
   was made) to the assessment that closed the task, for assessments made in the period.
 - Follow-ups overdue: now (contact courses the jobcenter leads whose due date has passed), and
   during the period (due dates that passed without a follow-up, counted on the first overdue day).
-- Referrals ended: by outcome (completed, failed, cancelled, rejected) and by who ended them
-  (the provider or the jobcenter), on the day the step took effect. Reasons are free text in the
-  contracts, so there are no reason categories to count.
+- Referrals ended: by outcome (completed, failed, cancelled, rejected), by who ended them
+  (the provider or the jobcenter) and by the reason's category (``ReasonCategory`` in
+  schemas/referrals.py: rejected, failed and cancelled steps may carry one; a step without one,
+  and every completion, counts as ``unspecified``), on the day the step took effect.
 - Plan-change request to final outcome: from when the provider's request arrived to when the
   decision on it became final (unopposed or by a ruling), for decisions final in the period.
 - Progress reports received in the period, on time (by their due date) or late, and the
@@ -20,6 +21,7 @@ team) and the plan-change decisions (the deciding team).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -37,10 +39,15 @@ class ReferralOutcome(StrEnum):
 TEAM_FIGURES = ("absence_notice_to_assessment", "plan_change_request_to_final")
 
 
+# The category of an ending whose step gave none.
+UNSPECIFIED = "unspecified"
+
+
 @dataclass(frozen=True)
 class EndedReferrals:
     outcome: ReferralOutcome
     ended_by: str
+    category: str  # a ReasonCategory value, or UNSPECIFIED
     count: int
 
 
@@ -69,3 +76,17 @@ class EmploymentKpis:
         for ended in self.referrals_ended:
             totals[ended.outcome] += ended.count
         return totals
+
+    def referrals_by_who(self) -> dict[tuple[ReferralOutcome, str], int]:
+        """Endings by outcome and who ended them, in outcome and then ender order."""
+        totals: Counter[tuple[ReferralOutcome, str]] = Counter()
+        for ended in self.referrals_ended:
+            totals[ended.outcome, ended.ended_by] += ended.count
+        return dict(sorted(totals.items()))
+
+    def referrals_by_reason(self) -> dict[tuple[ReferralOutcome, str], int]:
+        """Endings by outcome and reason category, in outcome and then category order."""
+        totals: Counter[tuple[ReferralOutcome, str]] = Counter()
+        for ended in self.referrals_ended:
+            totals[ended.outcome, ended.category] += ended.count
+        return dict(sorted(totals.items()))

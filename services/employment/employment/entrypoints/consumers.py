@@ -125,7 +125,14 @@ def subscription(settings: EmploymentSettings) -> Subscription:
     async def withdraw(
         conn: Connection, ref: str, cmd: WithdrawReferral, actor: Actor, env: Envelope
     ) -> None:
-        await handlers.withdraw_referral(conn, cmd.referral_id, cmd.reason, danish_today(), citizen_ref=ref)
+        await handlers.withdraw_referral(
+            conn,
+            cmd.referral_id,
+            cmd.reason,
+            danish_today(),
+            citizen_ref=ref,
+            reason_category=cmd.reason_category,
+        )
 
     async def taken_over(conn: Connection, envelope: Envelope, data: Any) -> None:
         await course.lead_taken_over(conn, envelope, data, rules)

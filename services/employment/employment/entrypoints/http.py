@@ -32,6 +32,8 @@ from schemas.envelope import CITIZEN_REF_PATTERN, CitizenRef
 from schemas.referrals import (
     DEFAULT_REPORTING_INTERVAL_DAYS,
     Offer,
+    OptionalReasonCategory,
+    ReasonCategory,
     ReferralRequested,
     ReferralStatus,
     ReportingIntervalDays,
@@ -120,6 +122,7 @@ async def refer_citizen(
 
 class WithdrawIn(Strict):
     reason: Annotated[ShortText, RequiredBecause("A reason is required to withdraw a referral.")]
+    reason_category: OptionalReasonCategory = None
 
 
 class StatusChangeOut(BaseModel):
@@ -127,6 +130,9 @@ class StatusChangeOut(BaseModel):
     changed_by: str
     occurred_on: date
     reason: str | None
+    reason_category: ReasonCategory | None = Field(
+        description="The reason's category on a step that ended the referral, when one was given."
+    )
 
 
 class ReferralOut(BaseModel):
@@ -172,7 +178,9 @@ async def withdraw_referral(
 ) -> ReferralOut:
     """Withdraw (cancel) a referral; the provider sees it cancelled through the gateway."""
     async with unit_of_work(request) as conn:
-        await handlers.withdraw_referral(conn, referral_id, body.reason, danish_today())
+        await handlers.withdraw_referral(
+            conn, referral_id, body.reason, danish_today(), reason_category=body.reason_category
+        )
     return await get_referral(referral_id, request, caller)
 
 

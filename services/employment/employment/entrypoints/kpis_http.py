@@ -5,7 +5,7 @@ its shape). Caseworkers of the jobcenter may read it, as the parked-citizens rep
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
@@ -26,6 +26,7 @@ from samspil.runtime.reports import (
     danish_csv,
     kpi_query,
 )
+from schemas.referrals import ReasonCategory
 
 router = APIRouter(prefix="/v1", tags=["reports"], responses=problem_responses(401, 403, 422))
 
@@ -36,12 +37,22 @@ class EndedByOut(BaseModel):
     count: int
 
 
+class EndedForReasonOut(BaseModel):
+    outcome: ReferralOutcome
+    category: ReasonCategory | Literal["unspecified"] = Field(
+        description="The reason's category as the step gave it; 'unspecified' when it gave none "
+        "(always so for completed)."
+    )
+    count: int
+
+
 class ReferralsEndedOut(BaseModel):
     completed: int
     failed: int
     cancelled: int
     rejected: int
     by_who: list[EndedByOut]
+    by_reason: list[EndedForReasonOut] = Field(description="By outcome and reason category.")
 
 
 class ProgressReportsOut(BaseModel):
@@ -81,8 +92,12 @@ def kpis_out(period: Period, team: str | None, figures: EmploymentKpis) -> Emplo
         referrals_ended=ReferralsEndedOut(
             **{outcome.value: count for outcome, count in totals.items()},
             by_who=[
-                EndedByOut(outcome=e.outcome, ended_by=e.ended_by, count=e.count)
-                for e in figures.referrals_ended
+                EndedByOut(outcome=outcome, ended_by=ended_by, count=count)
+                for (outcome, ended_by), count in figures.referrals_by_who().items()
+            ],
+            by_reason=[
+                EndedForReasonOut.model_validate({"outcome": outcome, "category": category, "count": count})
+                for (outcome, category), count in figures.referrals_by_reason().items()
             ],
         ),
         plan_change_request_to_final=figures.plan_change_request_to_final.out(),
@@ -104,8 +119,12 @@ def csv_rows(figures: EmploymentKpis) -> list[Figure]:
             for outcome, count in figures.referrals_by_outcome().items()
         ),
         *(
-            Figure("referrals_ended", f"{e.outcome.value}/{e.ended_by}", e.count, "number")
-            for e in figures.referrals_ended
+            Figure("referrals_ended", f"{outcome.value}/{ended_by}", count, "number")
+            for (outcome, ended_by), count in figures.referrals_by_who().items()
+        ),
+        *(
+            Figure("referrals_ended_by_reason", f"{outcome.value}/{category}", count, "number")
+            for (outcome, category), count in figures.referrals_by_reason().items()
         ),
         *figures.plan_change_request_to_final.rows("plan_change_request_to_final"),
         Figure("progress_reports", "on_time", figures.progress_reports.on_time, "number"),

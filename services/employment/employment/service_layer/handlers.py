@@ -41,12 +41,14 @@ from schemas.referrals import (
     IllegalTransition,
     OfferKind,
     OfferStarted,
+    ReasonCategory,
     ReferralCancelled,
     ReferralRequested,
     ReferralStarted,
     ReferralStatus,
     ReferralTransition,
     check_transition,
+    reason_category_of,
 )
 
 log = structlog.get_logger("employment.handlers")
@@ -108,6 +110,7 @@ async def follow_provider_step(conn: Connection, envelope: Envelope, step: Refer
         changed_by="provider",
         occurred_on=step.occurred_on,
         reason=step.reason,
+        reason_category=category.value if (category := reason_category_of(step)) else None,
         source_event_id=envelope.id,
     )
     if isinstance(step, ReferralStarted):
@@ -126,7 +129,12 @@ async def follow_provider_step(conn: Connection, envelope: Envelope, step: Refer
 
 
 async def withdraw_referral(
-    conn: Connection, referral_id: uuid.UUID, reason: str, on: date, citizen_ref: str | None = None
+    conn: Connection,
+    referral_id: uuid.UUID,
+    reason: str,
+    on: date,
+    citizen_ref: str | None = None,
+    reason_category: ReasonCategory | None = None,
 ) -> str:
     """The jobcenter withdraws (cancels) a referral; the provider sees it through the gateway."""
     referral = await repository.referral(conn, referral_id, lock=True)
@@ -141,10 +149,20 @@ async def withdraw_referral(
             current_status=illegal.current.value,
         ) from None
     cancelled = ReferralCancelled(
-        referral_id=referral_id, provider_id=referral["provider_id"], occurred_on=on, reason=reason
+        referral_id=referral_id,
+        provider_id=referral["provider_id"],
+        occurred_on=on,
+        reason=reason,
+        reason_category=reason_category,
     )
     await repository.set_referral_status(
-        conn, referral_id, new_status, changed_by="jobcenter", occurred_on=on, reason=reason
+        conn,
+        referral_id,
+        new_status,
+        changed_by="jobcenter",
+        occurred_on=on,
+        reason=reason,
+        reason_category=reason_category.value if reason_category else None,
     )
     await emit(conn, cancelled, referral["citizen_ref"])
     return new_status

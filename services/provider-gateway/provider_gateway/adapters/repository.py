@@ -67,24 +67,28 @@ async def set_referral_status(
     changed_by: str,
     occurred_on: date,
     reason: str | None,
+    reason_category: str | None = None,
 ) -> None:
     await conn.execute(
         "UPDATE referral_view SET status = $2, updated_at = now() WHERE referral_id = $1", referral_id, status
     )
     await conn.execute(
-        "INSERT INTO referral_status_change (referral_id, status, changed_by, occurred_on, reason)"
-        " VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO referral_status_change"
+        " (referral_id, status, changed_by, occurred_on, reason, reason_category)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
         referral_id,
         status,
         changed_by,
         occurred_on,
         reason,
+        reason_category,
     )
 
 
 async def status_history(conn: Connection | asyncpg.Pool, referral_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT status, changed_by, occurred_on, reason, recorded_at FROM referral_status_change"
+        "SELECT status, changed_by, occurred_on, reason, reason_category, recorded_at"
+        " FROM referral_status_change"
         " WHERE referral_id = $1 ORDER BY id",
         referral_id,
     )

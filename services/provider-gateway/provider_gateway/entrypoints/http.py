@@ -38,7 +38,7 @@ from schemas.provider_reports import (
     ProviderReport,
     ReadinessReportSubmitted,
 )
-from schemas.referrals import ReferralCompleted, ReferralStatus, ReferralTransition
+from schemas.referrals import ReasonCategory, ReferralCompleted, ReferralStatus, ReferralTransition
 
 router = APIRouter()
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
@@ -75,6 +75,9 @@ class StatusChange(BaseModel):
     changed_by: str = Field(description="'provider' or 'jobcenter'.")
     occurred_on: date
     reason: str | None
+    reason_category: ReasonCategory | None = Field(
+        description="The reason's category on a step that ended the referral, when one was given."
+    )
 
 
 class SharedSocialMeasure(BaseModel):
@@ -116,10 +119,14 @@ class ReferralPage(BaseModel):
 
 class StepIn(Strict):
     """A step in the referral's lifecycle. A reason is required to reject, cancel, put on hold
-    or fail; an outcome to complete."""
+    or fail; an outcome to complete. Rejecting, failing and cancelling may also give the reason's
+    category (how the municipality counts why referrals end); no other step takes one."""
 
     occurred_on: date | None = Field(default=None, description="Defaults to today.")
     reason: ShortText | None = None
+    reason_category: ReasonCategory | None = Field(
+        default=None, description="Only to reject, fail or cancel: the reason's category."
+    )
     outcome: ShortText | None = None
 
 
@@ -263,6 +270,8 @@ def _step_endpoint(action: str, step: type[ReferralTransition]) -> Any:
         referral_id: uuid.UUID, body: StepIn, request: Request, provider: Provider, _key: IdempotencyKey
     ) -> Response:
         details: dict[str, Any] = {"occurred_on": body.occurred_on or date.today(), "reason": body.reason}
+        if body.reason_category is not None:  # a step that takes none refuses it by name
+            details["reason_category"] = body.reason_category
         if step is ReferralCompleted:
             details["outcome"] = body.outcome
         try:

@@ -31,6 +31,7 @@ from schemas.referrals import (
     ReferralRequested,
     ReferralStatus,
     ReferralTransition,
+    reason_category_of,
 )
 from schemas.topics import PROVIDER_REPORTS
 
@@ -72,6 +73,7 @@ async def record_cancellation_by_jobcenter(
         "jobcenter",
         cancelled.occurred_on,
         cancelled.reason,
+        cancelled.reason_category.value if cancelled.reason_category else None,
     )
     await _to_feed(
         conn,
@@ -143,8 +145,15 @@ async def take_step(
         raise ReferralNotFound
     new_status = check_transition(ReferralStatus(referral["status"]), step)
     event = step(referral_id=referral_id, provider_id=provider_id, **details)
+    category = reason_category_of(event)
     await repository.set_referral_status(
-        conn, referral_id, new_status, "provider", event.occurred_on, event.reason
+        conn,
+        referral_id,
+        new_status,
+        "provider",
+        event.occurred_on,
+        event.reason,
+        category.value if category else None,
     )
     envelope = Envelope(
         source=SOURCE,
