@@ -28,6 +28,10 @@ MAX_PERIOD_DAYS = 366
 GAUGE_PERIOD_DAYS = 30
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 CSV_HEADER = ("figure", "breakdown", "value", "unit")
+# Days a period may name: the instants around them must exist in UTC (no year 0 or 10000).
+FIRST_DAY, LAST_DAY = date(2, 1, 1), date(9998, 12, 31)
+# What a spreadsheet reads as the start of a formula in a text cell (OWASP: CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class Period:
 
     @classmethod
     def checked(cls, first: date, last: date) -> Period:
+        for day, field in ((first, "query.from"), (last, "query.to")):
+            if not FIRST_DAY <= day <= LAST_DAY:
+                raise Invalid(f"must be between {FIRST_DAY} and {LAST_DAY}", field=field)
         if first > last:
             raise Invalid("must not be after 'to'", field="query.from")
         if (last - first).days + 1 > MAX_PERIOD_DAYS:
@@ -50,7 +57,11 @@ class Period:
         """The period a query asked for: ``to`` defaults to today, ``from`` to the gauges'
         span before it."""
         last = last or today
-        return cls.checked(first or last - timedelta(days=GAUGE_PERIOD_DAYS - 1), last)
+        if first is None:
+            if not FIRST_DAY <= last <= LAST_DAY:
+                raise Invalid(f"must be between {FIRST_DAY} and {LAST_DAY}", field="query.to")
+            first = max(FIRST_DAY, last - timedelta(days=GAUGE_PERIOD_DAYS - 1))
+        return cls.checked(first, last)
 
     @classmethod
     def last_days(cls, today: date, days: int = GAUGE_PERIOD_DAYS) -> Period:
@@ -129,23 +140,40 @@ def danish_csv(period: Period, team: str | None, figures: Iterable[Figure]) -> b
     writer.writerow(CSV_HEADER)
     writer.writerow(("period_from", "", period.first.isoformat(), "date"))
     writer.writerow(("period_to", "", period.last.isoformat(), "date"))
-    writer.writerow(("team", "", team or "", "text"))
+    writer.writerow(("team", "", _as_text(team or ""), "text"))
     for item in figures:
         writer.writerow((item.figure, item.breakdown, danish_number(item.value), item.unit))
     return ("\ufeff" + out.getvalue()).encode()
 
 
+def _as_text(cell: str) -> str:
+    """A caller's text as a cell a spreadsheet shows as text, never runs as a formula."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
 def wants_csv(accept: str | None) -> bool:
-    """True when the client asks for CSV before JSON (``Accept: text/csv``)."""
+    """True when the client prefers CSV to JSON (``Accept: text/csv``; weights honoured, q=0
+    meaning not at all; on equal weights the one listed first)."""
     if not accept:
         return False
-    for part in accept.split(","):
-        kind = part.split(";")[0].strip().lower()
-        if kind == "text/csv":
-            return True
-        if kind in ("application/json", "*/*", "application/*"):
-            return False
-    return False
+    csv_at = json_at = None  # (weight, -position) of the first mention of each
+    for position, part in enumerate(accept.split(",")):
+        kind, *params = (piece.strip().lower() for piece in part.split(";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if kind == "text/csv" and csv_at is None:
+            csv_at = (weight, -position)
+        elif kind in ("application/json", "*/*", "application/*") and json_at is None:
+            json_at = (weight, -position)
+    if csv_at is None or csv_at[0] <= 0:
+        return False
+    return json_at is None or csv_at > json_at
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,19 @@ Reader = Any  # a connection or a pool
 
 # The Danish day a dispute was ruled on (the deadline is a Danish date).
 _RULED_ON = "(ruled_at AT TIME ZONE 'Europe/Copenhagen')::date"
+# A dispute this department's team raised: ``raised_by`` names the objecting team of either
+# department, so the team is this department's only when it objected to the jobcenter's decision.
+_RAISED_BY_TEAM = (
+    "($team::text IS NULL OR (raised_by = $team AND EXISTS (SELECT 1 FROM decision_review d"
+    " WHERE d.decision_id = dispute.decision_id AND d.deciding_department = 'employment')))"
+)
 
 
 async def disputes_ruled(conn: Reader, period: Period, team: str | None) -> DisputesRuled:
     row = await conn.fetchrow(
         f"SELECT count(*) FILTER (WHERE {_RULED_ON} <= rule_by) AS on_time,"
         f" count(*) FILTER (WHERE {_RULED_ON} > rule_by) AS late"
-        " FROM dispute WHERE ruled_at >= $1 AND ruled_at < $2 AND ($3::text IS NULL OR raised_by = $3)",
+        " FROM dispute WHERE ruled_at >= $1 AND ruled_at < $2 AND " + _RAISED_BY_TEAM.replace("$team", "$3"),
         period.starts_at,
         period.ends_before,
         team,
@@ -30,8 +36,8 @@ async def disputes_ruled(conn: Reader, period: Period, team: str | None) -> Disp
 
 async def disputes_overdue_now(conn: Reader, today: date, team: str | None) -> int:
     count: int = await conn.fetchval(
-        "SELECT count(*) FROM dispute WHERE status = 'open' AND rule_by < $1"
-        " AND ($2::text IS NULL OR raised_by = $2)",
+        "SELECT count(*) FROM dispute WHERE status = 'open' AND rule_by < $1 AND "
+        + _RAISED_BY_TEAM.replace("$team", "$2"),
         today,
         team,
     )
