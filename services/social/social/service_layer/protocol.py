@@ -41,8 +41,9 @@ from social.domain.tasks import (
     objection_task,
     overdue_dispute_task,
 )
-from social.service_layer.case import NOT_SHARED, log_shared, require_citizen, shared_text
+from social.service_layer.citizens import require_citizen
 from social.service_layer.messages import DANISH_TIME, Actor, emit
+from social.service_layer.shares import NOT_SHARED, log_shared, shared_text
 
 log = structlog.get_logger("social.protocol")
 
