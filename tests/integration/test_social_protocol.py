@@ -31,7 +31,7 @@ from schemas.envelope import Envelope
 from schemas.plans import MeasureCategory, SocialMeasure, SocialPlanRevised, SocialPlanSummaryWithdrawn
 from schemas.provider_reports import TargetPlan
 from social.adapters import repository
-from social.service_layer import case, protocol
+from social.service_layer import consents, lead, notes, plans, protocol
 from social.service_layer.messages import Actor
 from tests.support import citizen_ref
 
@@ -143,9 +143,9 @@ async def test_an_expired_consent_withdraws_the_summary_once(social_db: asyncpg.
         date(2026, 3, 1),
         date(2027, 3, 1),
     )
-    assert await case.expire_consents(social_db, date(2027, 2, 28), None) == 0
-    assert await case.expire_consents(social_db, date(2027, 3, 1), None) == 1
-    assert await case.expire_consents(social_db, date(2027, 3, 2), None) == 0
+    assert await consents.expire_consents(social_db, date(2027, 2, 28), None) == 0
+    assert await consents.expire_consents(social_db, date(2027, 3, 1), None) == 1
+    assert await consents.expire_consents(social_db, date(2027, 3, 2), None) == 0
     [withdrawn] = await outbox(social_db, SocialPlanSummaryWithdrawn.event_type)
     assert withdrawn == {"withdrawn_on": "2027-03-01"}
     shares = await social_db.fetch(
@@ -183,9 +183,9 @@ async def test_a_consent_to_a_provider_shares_the_measures_and_its_withdrawal_en
         expires_on=date(2028, 3, 1),
     )
     async with social_db.acquire() as conn, conn.transaction():
-        await case.revise_social_plan(conn, subject, plan, SOCIAL_TEAM, today, None)
-        consent_id = await case.record_consent(conn, subject, consent, SOCIAL_TEAM, today, None)
-        await case.withdraw_consent(
+        await plans.revise_social_plan(conn, subject, plan, SOCIAL_TEAM, today, None)
+        consent_id = await consents.record_consent(conn, subject, consent, SOCIAL_TEAM, today, None)
+        await consents.withdraw_consent(
             conn, subject, WithdrawConsent(consent_id=consent_id), SOCIAL_TEAM, today, None
         )
     [shared] = await outbox(social_db, MeasuresSharedWithProvider.event_type)
@@ -216,7 +216,7 @@ async def test_social_case_notes_cannot_be_changed_or_removed(social_db: asyncpg
     subject = citizen_ref()
     await informed(social_db, subject)  # enrols the citizen
     async with social_db.acquire() as conn:
-        await case.add_case_note(conn, subject, AddSocialCaseNote(text="Hjemmebesøg."), SOCIAL_TEAM)
+        await notes.add_case_note(conn, subject, AddSocialCaseNote(text="Hjemmebesøg."), SOCIAL_TEAM)
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await conn.execute("UPDATE case_note SET text = 'ændret'")
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
@@ -249,10 +249,10 @@ async def test_a_social_follow_up_before_the_takeover_is_refused(social_db: asyn
     await informed(social_db, subject)  # enrols the citizen
     async with social_db.acquire() as conn, conn.transaction():
         taken = TakeOverLead(from_date=date(2027, 3, 1), reason="Én indgang.", team="Team 2")
-        await case.take_over_lead(conn, subject, taken, SOCIAL_TEAM, date(2027, 3, 1), None)
+        await lead.take_over_lead(conn, subject, taken, SOCIAL_TEAM, date(2027, 3, 1), None)
         early = RecordSocialFollowUp(kind=FollowUpKind.PHONE, held_on=date(2027, 2, 20))
         with pytest.raises(Invalid) as refused:
-            await case.record_follow_up(conn, subject, early, SOCIAL_TEAM, date(2027, 3, 2))
+            await lead.record_follow_up(conn, subject, early, SOCIAL_TEAM, date(2027, 3, 2))
     assert refused.value.field == "held_on"
 
 

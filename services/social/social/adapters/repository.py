@@ -209,21 +209,7 @@ async def plan_version(conn: Reader, citizen_ref: str, version: int | None = Non
     )
 
 
-# -- consent and shares -------------------------------------------------------------------------
-
-
-async def active_consent(
-    conn: Reader, citizen_ref: str, information: str, to_department: str, today: date
-) -> uuid.UUID | None:
-    consent_id: uuid.UUID | None = await conn.fetchval(
-        "SELECT consent_id FROM consent WHERE citizen_ref = $1 AND information = $2 AND to_department = $3"
-        " AND withdrawn_on IS NULL AND given_on <= $4 AND expires_on > $4 ORDER BY given_on DESC LIMIT 1",
-        citizen_ref,
-        information,
-        to_department,
-        today,
-    )
-    return consent_id
+# -- shares ------------------------------------------------------------------------------------
 
 
 # Shares are logged by the runtime's audit module, in the chained audit.share_log.

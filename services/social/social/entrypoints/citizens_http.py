@@ -34,7 +34,17 @@ from schemas.disputes import RulingOutcome
 from schemas.envelope import CITIZEN_REF_PATTERN
 from social.adapters import repository
 from social.entrypoints import views
-from social.service_layer import case, protocol
+from social.service_layer import (
+    citizens,
+    consents,
+    handovers,
+    lead,
+    notes,
+    plans,
+    protocol,
+    readiness,
+    shares,
+)
 from social.service_layer.messages import Actor, danish_today
 from social.settings import SocialSettings
 
@@ -84,7 +94,7 @@ async def enrol_citizen(
     settings = settings_of(request)
     citizen_ref = citizen_ref_for(body.cpr, settings.citizen_ref_key, settings.citizen_ref_key_id)
     async with unit_of_work(request) as conn:
-        created = await case.enrol_citizen(conn, citizen_ref, body.cpr, actor_of(caller))
+        created = await citizens.enrol_citizen(conn, citizen_ref, body.cpr, actor_of(caller))
     if not created:
         response.status_code = status.HTTP_200_OK
     return Enrolled(citizen_ref=citizen_ref, created=created)
@@ -178,7 +188,7 @@ async def revise_social_plan(
     reaches the jobcenter only on a consent or a recorded statutory basis."""
     statute = settings_of(request).social_plan_share_statute
     async with unit_of_work(request) as conn:
-        version, shared = await case.revise_social_plan(
+        version, shared = await plans.revise_social_plan(
             conn, citizen_ref, body, actor_of(caller), danish_today(), statute
         )
     return PlanRevised(plan_version=version, shared_with_employment=shared)
@@ -194,7 +204,7 @@ async def record_consent(
 ) -> ConsentOut:
     statute = settings_of(request).social_plan_share_statute
     async with unit_of_work(request) as conn:
-        consent_id = await case.record_consent(
+        consent_id = await consents.record_consent(
             conn, citizen_ref, body, actor_of(caller), danish_today(), statute
         )
     return ConsentOut(consent_id=consent_id)
@@ -208,7 +218,7 @@ async def withdraw_consent(
     statute = settings_of(request).social_plan_share_statute
     command = WithdrawConsent(consent_id=consent_id)
     async with unit_of_work(request) as conn:
-        await case.withdraw_consent(conn, citizen_ref, command, actor_of(caller), danish_today(), statute)
+        await consents.withdraw_consent(conn, citizen_ref, command, actor_of(caller), danish_today(), statute)
 
 
 @router.post("/citizens/{citizen_ref}/lead", status_code=204)
@@ -217,7 +227,7 @@ async def take_over_lead(
 ) -> None:
     """The social department takes over the contact course (lead department)."""
     async with unit_of_work(request) as conn:
-        await case.take_over_lead(
+        await lead.take_over_lead(
             conn,
             citizen_ref,
             body,
@@ -233,7 +243,7 @@ async def record_follow_up(
 ) -> None:
     """A follow-up the social department held; it counts while the social department leads."""
     async with unit_of_work(request) as conn:
-        await case.record_follow_up(conn, citizen_ref, body, actor_of(caller), danish_today())
+        await lead.record_follow_up(conn, citizen_ref, body, actor_of(caller), danish_today())
 
 
 class HandoverRequested(BaseModel):
@@ -246,7 +256,7 @@ async def request_handover(
 ) -> HandoverRequested:
     """The citizen is ready: ask the jobcenter to take over toward an employment offer."""
     async with unit_of_work(request) as conn:
-        handover_id = await case.request_handover(
+        handover_id = await handovers.request_handover(
             conn,
             citizen_ref,
             body,
@@ -292,7 +302,7 @@ async def decide_plan_change(
     settings = settings_of(request)
     today = danish_today()
     async with unit_of_work(request) as conn:
-        basis = await case.share_basis(conn, citizen_ref, today, settings.social_plan_share_statute)
+        basis = await shares.share_basis(conn, citizen_ref, today, settings.social_plan_share_statute)
         decision_id = await protocol.decide_social_plan_change(
             conn, citizen_ref, body, actor_of(caller), today, settings.objection_working_days, basis
         )
@@ -351,7 +361,7 @@ async def assess_readiness(
 ) -> None:
     """The social department's own assessment of the citizen's readiness."""
     async with unit_of_work(request) as conn:
-        await case.assess_readiness(conn, citizen_ref, body, actor_of(caller))
+        await readiness.assess_readiness(conn, citizen_ref, body, actor_of(caller))
 
 
 @router.post("/citizens/{citizen_ref}/notes", status_code=204)
@@ -360,7 +370,7 @@ async def add_case_note(
 ) -> None:
     """Add a note to the social case; notes are never changed or removed."""
     async with unit_of_work(request) as conn:
-        await case.add_case_note(conn, citizen_ref, body, actor_of(caller))
+        await notes.add_case_note(conn, citizen_ref, body, actor_of(caller))
 
 
 def _note_key(raw: list[Any]) -> int:

@@ -32,7 +32,18 @@ from schemas.plans import JobPlanRevised
 from schemas.provider_reports import PlanChangeRequested, ReadinessReportSubmitted
 from schemas.referrals import OfferStarted
 from schemas.topics import EMPLOYMENT_EVENTS, PROVIDER_REPORTS, SOCIAL_COMMANDS
-from social.service_layer import case, handlers, protocol
+from social.service_layer import (
+    consents,
+    handlers,
+    handovers,
+    jobcenter,
+    lead,
+    notes,
+    plans,
+    protocol,
+    readiness,
+    shares,
+)
 from social.service_layer.messages import DANISH_TIME, Actor, danish_today
 from social.settings import SocialSettings
 
@@ -56,25 +67,25 @@ def subscription(settings: SocialSettings) -> Subscription:
         await protocol.informed_of_decision(conn, envelope, data, settings.objection_working_days)
 
     async def on_conflict(conn: Connection, envelope: Envelope, data: Any) -> None:
-        await case.plan_conflict_detected(conn, envelope, data, settings.task_working_days)
+        await jobcenter.plan_conflict_detected(conn, envelope, data, settings.task_working_days)
 
     async def revise(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
-        await case.revise_social_plan(conn, ref, cmd, actor, danish_today(), statute, env)
+        await plans.revise_social_plan(conn, ref, cmd, actor, danish_today(), statute, env)
 
     async def consent(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
-        await case.record_consent(conn, ref, cmd, actor, danish_today(), statute, env)
+        await consents.record_consent(conn, ref, cmd, actor, danish_today(), statute, env)
 
     async def withdraw(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
-        await case.withdraw_consent(conn, ref, cmd, actor, danish_today(), statute, env)
+        await consents.withdraw_consent(conn, ref, cmd, actor, danish_today(), statute, env)
 
     async def take_over(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
-        await case.take_over_lead(conn, ref, cmd, actor, danish_today(), statute, env)
+        await lead.take_over_lead(conn, ref, cmd, actor, danish_today(), statute, env)
 
     async def follow_up(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
-        await case.record_follow_up(conn, ref, cmd, actor, danish_today(), env)
+        await lead.record_follow_up(conn, ref, cmd, actor, danish_today(), env)
 
     async def handover(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
-        await case.request_handover(conn, ref, cmd, actor, danish_today(), statute, env)
+        await handovers.request_handover(conn, ref, cmd, actor, danish_today(), statute, env)
 
     async def objection(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
         # On time is judged by when the team sent it, not when this service got to it.
@@ -88,15 +99,15 @@ def subscription(settings: SocialSettings) -> Subscription:
         # specialist unit's, made through its role on the API.
         raise Forbidden("Rulings are made by the joint specialist unit through the API", field="dispute_id")
 
-    async def readiness(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
-        await case.assess_readiness(conn, ref, cmd, actor)
+    async def assess(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
+        await readiness.assess_readiness(conn, ref, cmd, actor)
 
     async def note(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
-        await case.add_case_note(conn, ref, cmd, actor)
+        await notes.add_case_note(conn, ref, cmd, actor)
 
     async def decide(conn: Connection, ref: str, cmd: Any, actor: Actor, env: Envelope) -> None:
         today = danish_today()
-        basis = await case.share_basis(conn, ref, today, statute)
+        basis = await shares.share_basis(conn, ref, today, statute)
         await protocol.decide_social_plan_change(
             conn, ref, cmd, actor, today, settings.objection_working_days, basis, env
         )
@@ -110,7 +121,7 @@ def subscription(settings: SocialSettings) -> Subscription:
         RequestHandover: handover,
         ObjectToDecision: objection,
         RuleDispute: ruling,
-        AssessReadiness: readiness,
+        AssessReadiness: assess,
         AddSocialCaseNote: note,
         DecideSocialPlanChange: decide,
     }
@@ -121,10 +132,10 @@ def subscription(settings: SocialSettings) -> Subscription:
             PlanChangeRequested: on_report,
             PlanChangeDecided: on_decision,
             PlanConflictDetected: on_conflict,
-            OfferStarted: case.offer_started,
-            JobPlanRevised: case.job_plan_revised,
-            HandoverAccepted: case.handover_answered,
-            HandoverRejected: case.handover_answered,
+            OfferStarted: jobcenter.offer_started,
+            JobPlanRevised: jobcenter.job_plan_revised,
+            HandoverAccepted: handovers.handover_answered,
+            HandoverRejected: handovers.handover_answered,
             DisputeRaised: protocol.jobcenter_objected,
             PlanChangeDecisionFinal: protocol.jobcenter_let_stand,
             **{command: _command(handle) for command, handle in commands.items()},

@@ -17,7 +17,7 @@ import structlog
 from samspil.runtime import retention
 from samspil.runtime.handled_input import HandledInput
 from samspil.runtime.metrics import scheduler_run
-from social.service_layer.case import expire_consents
+from social.service_layer.consents import expire_consents
 from social.service_layer.messages import DANISH_TIME, danish_today
 from social.service_layer.protocol import settle_deadlines
 from social.settings import SocialSettings

@@ -35,14 +35,15 @@ from schemas.disputes import (
 from schemas.envelope import Envelope
 from schemas.provider_reports import TargetPlan
 from social.adapters import repository
+from social.domain.protocol import check_objection, objection_window
 from social.domain.tasks import (
     apply_ruling_task,
     dispute_task,
-    objection_task,
     overdue_dispute_task,
 )
-from social.service_layer.case import NOT_SHARED, log_shared, require_citizen, shared_text
+from social.service_layer.citizens import require_citizen
 from social.service_layer.messages import DANISH_TIME, Actor, emit
+from social.service_layer.shares import NOT_SHARED, log_shared, shared_text
 
 log = structlog.get_logger("social.protocol")
 
@@ -71,12 +72,7 @@ async def informed_of_decision(
     if decided.deciding_team.department is not Department.EMPLOYMENT:
         return
     received_on = envelope.time.astimezone(DANISH_TIME).date()
-    task = objection_task(received_on, objection_days, decided.decision.value)
-    if decided.objection_deadline is not None and decided.objection_deadline > task.due_on:
-        # The deadline the jobcenter announced holds, unless the decision reached this side so
-        # late that the team would get less than its full window: then the window counts from
-        # arrival (the jobcenter's view shows its own date; the outcome is the same on both).
-        task = dataclasses.replace(task, due_on=decided.objection_deadline)
+    task = objection_window(received_on, objection_days, decided.decision.value, decided.objection_deadline)
     inserted = await conn.fetchval(
         "INSERT INTO decision_review (decision_id, citizen_ref, deciding_department, deciding_team,"
         " submission_id, referral_id, provider_id, target_plan, decision, reason, resulting_plan_version,"
@@ -132,19 +128,7 @@ async def object_to_decision(
     """The social team objects: a dispute for the specialist unit, to rule by the deadline."""
     await require_citizen(conn, citizen_ref)
     review = await _review(conn, command.decision_id, citizen_ref)
-    if review["deciding_department"] != Department.EMPLOYMENT.value:
-        # The jobcenter holds the window on the social team's own decisions.
-        raise NotFound("No decision of the jobcenter with this id for the citizen", field="decision_id")
-    if review["status"] != "open":
-        raise Conflict(
-            f"The decision is {review['status']}", field="decision_id", current_status=review["status"]
-        )
-    if today > review["object_by"]:
-        raise Conflict(
-            f"The deadline for objections was {review['object_by'].isoformat()}",
-            field="decision_id",
-            object_by=review["object_by"].isoformat(),
-        )
+    check_objection(review["deciding_department"], review["status"], review["object_by"], today)
     dispute_id = uuid.uuid4()
     task = dispute_task(today, ruling_days)
     await conn.execute(
