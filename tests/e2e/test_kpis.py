@@ -270,6 +270,8 @@ async def test_a_ruled_dispute_counts_in_both_departments_kpis(running_stack: Ru
         )
         assert decided.status_code == 201, decided.text
         decision_id = decided.json()["decision_id"]
+    # The social team objects once the decision has reached it (its task to consider it).
+    await wait_for(lambda: tasks(stack, "social", subject, "consider-employment-decision"))
     async with stack.social() as social:
         objected = await social.post(
             f"/v1/citizens/{subject}/objections",
