@@ -59,17 +59,32 @@ def absence_notice(
     return envelope, notice
 
 
-async def produce(bootstrap_servers: str, *records: Record) -> list[tuple[int, int]]:
-    """Produce in order; returns each record's (partition, offset)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=False)
+async def produce(bootstrap_servers: str, *records: Record, together: bool = False) -> list[tuple[int, int]]:
+    """Produce in order; returns each record's (partition, offset). ``together``: the records of a
+    partition go as one record batch (sent at once, gathered by the producer's linger), so a
+    consumer's fetch brings them all or none; else each is sent once the one before it is stored."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=500 if together else 0,
+        max_batch_size=1024 * 1024,
+    )
     await producer.start()
     placed = []
     try:
-        for record in records:
-            sent = await producer.send_and_wait(
-                record.topic, record.value, key=record.key, headers=record.headers
-            )
-            placed.append((sent.partition, sent.offset))
+        if together:
+            futures = [
+                await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
+                for record in records
+            ]
+            placed = [((sent := await future).partition, sent.offset) for future in futures]
+        else:
+            for record in records:
+                sent = await producer.send_and_wait(
+                    record.topic, record.value, key=record.key, headers=record.headers
+                )
+                placed.append((sent.partition, sent.offset))
     finally:
         await producer.stop()
     return placed

@@ -67,7 +67,7 @@ async def test_a_poison_record_inside_a_batch_is_dead_lettered_and_its_neighbour
         )
 
     # Put on the topic before the consumer joins its group, so one fetch brings them together.
-    placed = await produce(infra.bootstrap_servers, *records)
+    placed = await produce(infra.bootstrap_servers, *records, together=True)
     [partition] = {p for p, _ in placed}
     async with consumer_runtime(handler=handler, consumer_max_attempts=3) as runtime:
         end = placed[-1][1] + 1
@@ -115,7 +115,7 @@ async def test_a_consumer_killed_in_the_middle_of_a_batch_loses_and_doubles_noth
     conn = await asyncpg.connect(database_url)
     await conn.execute(EFFECT_TABLE)
     envelopes, records = notices_for_one_citizen(6)
-    placed = await produce(infra.bootstrap_servers, *records)
+    placed = await produce(infra.bootstrap_servers, *records, together=True)
     [partition] = {p for p, _ in placed}
     target = envelopes[4]  # the fifth: four handled before it in the same batch, one after
     ids = [envelope.id for envelope in envelopes]
