@@ -8,6 +8,7 @@ import asyncio
 import csv
 import json
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -32,6 +33,8 @@ from samspil.runtime.auth import (
     issue_local_token,
 )
 from samspil.runtime.db import Connection, database_tls_problem, pending_migrations
+from samspil.runtime.deadletters import DEFAULT_PAGE
+from samspil.runtime.http import Problem
 from schemas.cpr import contains_cpr
 
 if TYPE_CHECKING:
@@ -286,8 +289,22 @@ def _dlq(args: argparse.Namespace) -> int:
 
     async def work(conn: Connection) -> int:
         if args.action == "list":
-            for row in await list_dead_letters(conn, include_replayed=args.all):
-                print(json.dumps({key: str(value) for key, value in dict(row).items()}))
+            try:
+                page = await list_dead_letters(
+                    conn, include_replayed=args.all, cursor=args.cursor, limit=args.limit
+                )
+            except Problem:
+                print("The --cursor is not one a dead-letter list gave.", file=sys.stderr)
+                return 1
+            if args.json:
+                print(page.model_dump_json())
+                return 0
+            for item in page.items:
+                print(item.model_dump_json())
+            if page.next_cursor is not None:
+                print(f"More: {_next_dead_letter_page(args, page.next_cursor)}", file=sys.stderr)
+            elif not page.items:
+                print("No dead letters.", file=sys.stderr)
             return 0
         ids = None if args.all else args.ids
         if not ids and not args.all:
@@ -303,6 +320,18 @@ def _dlq(args: argparse.Namespace) -> int:
         return 0
 
     return _with_db(args.state_dir, args.service, work)
+
+
+def _next_dead_letter_page(args: argparse.Namespace, cursor: str) -> str:
+    """The command that lists the page after this one, with this one's options."""
+    command = ["samspil", "dlq", "list", args.service]
+    if args.state_dir != _default_state_dir():
+        command += ["--state-dir", str(args.state_dir)]
+    if args.all:
+        command.append("--all")
+    if args.limit != DEFAULT_PAGE:
+        command += ["--limit", str(args.limit)]
+    return shlex.join([*command, "--cursor", cursor])
 
 
 def _outbox(args: argparse.Namespace) -> int:
@@ -652,8 +681,18 @@ _ISSUER_ENVIRONMENT = (
 )
 
 
+def _page_limit(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 500:
+        raise argparse.ArgumentTypeError(f"a number from 1 to 500, not {text!r}")
+    return int(text)
+
+
+def _default_state_dir() -> Path:
+    return Path(os.environ.get("SAMSPIL_STATE_DIR", ".samspil"))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    default_state_dir = Path(os.environ.get("SAMSPIL_STATE_DIR", ".samspil"))
+    default_state_dir = _default_state_dir()
     state_dir_help = (
         f"local state folder (default: SAMSPIL_STATE_DIR, else .samspil; now {default_state_dir})"
     )
@@ -743,13 +782,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     webhooks.set_defaults(run=_webhooks)
 
-    dlq = command("dlq", "list or replay dead letters", _DATABASE_ENVIRONMENT)
+    dlq = command(
+        "dlq",
+        "list or replay dead letters",
+        _DATABASE_ENVIRONMENT,
+        description="list: a page of dead letters, oldest first, as JSON lines (never a CPR number: "
+        "a dead letter that held one was redacted); when there are more, the command for the next "
+        "page is printed on stderr. replay: put dead letters back on their topics.",
+    )
     dlq.add_argument(
         "action", choices=["list", "replay"], help="list dead letters as JSON lines, or replay some"
     )
     service_argument(dlq)
     dlq.add_argument("ids", nargs="*", type=int, help="replay: the dead-letter ids to replay")
     dlq.add_argument("--all", action="store_true", help="list: include replayed; replay: every one")
+    dlq.add_argument(
+        "--limit",
+        type=_page_limit,
+        default=DEFAULT_PAGE,
+        metavar="N",
+        help=f"list: at most N per page, 1-500 (default {DEFAULT_PAGE})",
+    )
+    dlq.add_argument("--cursor", help="list: the page after this cursor (as the page before printed it)")
+    dlq.add_argument(
+        "--json",
+        action="store_true",
+        help='list: the page as one JSON object {"items": [...], "next_cursor": ...}',
+    )
     dlq.set_defaults(run=_dlq)
 
     contracts = command("contracts", "generate JSON Schemas and AsyncAPI, or check compatibility")

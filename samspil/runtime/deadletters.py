@@ -12,21 +12,65 @@ more, so it is never replayed: its sender must send it again without the number.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-import asyncpg
+from pydantic import BaseModel
 
 from samspil.runtime.codec import Record
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import add_record
+from samspil.runtime.paging import Page, page_of, read_cursor
+
+DEFAULT_PAGE = 50
 
 
-async def list_dead_letters(conn: Connection, *, include_replayed: bool = False) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT id, consumer, topic, kafka_partition, kafka_offset, event_id, event_type, reason,"
-        " error, attempts, redacted, created_at, replayed_at FROM dead_letter"
-        " WHERE $1 OR replayed_at IS NULL ORDER BY id",
-        include_replayed,
-    )
+class DeadLetter(BaseModel):
+    """A dead letter as an operator sees it: where it came from, why it was given up on, whether
+    it was replayed. Never its payload (a redacted one names the fields it held a CPR number in)."""
+
+    id: int
+    consumer: str
+    topic: str
+    kafka_partition: int
+    kafka_offset: int
+    event_id: str | None
+    event_type: str | None
+    reason: str
+    error: str
+    attempts: int
+    redacted: list[str]
+    created_at: datetime
+    replayed_at: datetime | None
+
+
+class DeadLetterPage(Page[DeadLetter]):
+    """A page of dead letters, oldest first."""
+
+
+_LISTED = (
+    "SELECT id, consumer, topic, kafka_partition, kafka_offset, event_id, event_type, reason,"
+    " error, attempts, redacted, created_at, replayed_at FROM dead_letter"
+)
+
+
+def _dead_letter_id(key: list[Any]) -> int:
+    [dead_letter_id] = key
+    if type(dead_letter_id) is not int:
+        raise TypeError("not a dead-letter id")
+    return dead_letter_id
+
+
+async def list_dead_letters(
+    conn: Connection, *, include_replayed: bool = False, cursor: str | None = None, limit: int = DEFAULT_PAGE
+) -> DeadLetterPage:
+    """A page of dead letters in the order they were written (keyset on the id: the primary key,
+    or for the pending ones the index of those not replayed), after ``cursor``'s."""
+    after = 0 if cursor is None else read_cursor(cursor, _dead_letter_id)
+    pending = "" if include_replayed else " AND replayed_at IS NULL"
+    rows = await conn.fetch(f"{_LISTED} WHERE id > $1{pending} ORDER BY id LIMIT $2", after, limit + 1)
+    page = page_of(rows, limit, lambda row: DeadLetter.model_validate(dict(row)), lambda row: [row["id"]])
+    return DeadLetterPage(items=page.items, next_cursor=page.next_cursor)
 
 
 async def replay_dead_letters(conn: Connection, ids: Sequence[int] | None = None) -> int:

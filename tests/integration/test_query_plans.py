@@ -44,6 +44,7 @@ from provider_gateway.entrypoints import guards
 from provider_gateway.entrypoints import http as gateway_http
 from provider_gateway.service_layer import handlers as gateway_handlers
 from samspil.runtime.db import migrate
+from samspil.runtime.deadletters import list_dead_letters
 from samspil.runtime.paging import make_cursor
 from samspil.runtime.reports import Period
 from samspil.runtime.tasks import TaskFilters, parse_task_key, task_key
@@ -97,6 +98,7 @@ LARGE_TABLES = frozenset(
         "webhook_message",
         "follow_up_overdue",
         "referral_status_change",
+        "dead_letter",
     )
 )
 # A scan on a large table may pass over a few rows it then filters out (a caseworker's closed
@@ -455,6 +457,24 @@ async def webhook_deliveries(db: Recorders) -> None:
     assert len(listed) == 101
 
 
+async def dead_letter_list(db: Recorders) -> None:
+    """`samspil dlq list`: a page of the pending dead letters after a cursor, among many replayed
+    long ago, and a page of all of them (--all)."""
+    await db.gateway.conn.execute(
+        "INSERT INTO dead_letter (consumer, topic, kafka_partition, kafka_offset, header_names,"
+        " header_values, payload, event_id, reason, error, attempts, replayed_at)"
+        " SELECT 'provider-gateway', 't', 0, i, '{}', '{}', '', 'e-' || i, 'rejected', 'e', 1,"
+        " CASE WHEN i < 39900 THEN now() END FROM generate_series(0, 39999) AS i"
+    )
+    await db.gateway.conn.execute("ANALYZE dead_letter")
+    first = await list_dead_letters(db.gateway, limit=20)  # type: ignore[arg-type]
+    assert len(first.items) == 20 and first.next_cursor is not None
+    second = await list_dead_letters(db.gateway, cursor=first.next_cursor, limit=20)  # type: ignore[arg-type]
+    assert second.items[0].id > first.items[-1].id
+    every = await list_dead_letters(db.gateway, include_replayed=True, cursor=second.next_cursor, limit=20)  # type: ignore[arg-type]
+    assert len(every.items) == 20
+
+
 async def employment_kpi_report(db: Recorders) -> None:
     """GET /v1/reports/kpis on the employment service: every figure over a month, per team."""
     today = danish_today()
@@ -538,6 +558,7 @@ HOT_PATHS = {
     "social notes": HotPath(social_notes, ("social", "DROP INDEX case_note_by_citizen")),
     "open disputes": HotPath(open_disputes, ("social", "DROP INDEX social_dispute_open_page")),
     "webhook deliveries": HotPath(webhook_deliveries, ("gateway", "DROP INDEX webhook_delivery_due")),
+    "dead letter list": HotPath(dead_letter_list, ("gateway", "DROP INDEX dead_letter_pending_page")),
     "employment kpi report": HotPath(
         employment_kpi_report, ("employment", "DROP INDEX caseworker_task_closed")
     ),
