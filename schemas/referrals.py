@@ -270,6 +270,37 @@ OptionalReasonCategory = Annotated[
 ]
 
 
+class CompletionCategory(StrEnum):
+    """What the citizen went on to when an offer ended as planned, as the municipality counts it:
+    next to the free-text outcome on a completion. Optional: a completion without one is counted
+    as unspecified.
+
+    - job: an ordinary or subsidised job (flexjob included).
+    - education: an ordinary education.
+    - next-offer: another offer or an internship (praktik), the plan's next step.
+    - other: none of these; the free-text outcome says what.
+    """
+
+    JOB = "job"
+    EDUCATION = "education"
+    NEXT_OFFER = "next-offer"
+    OTHER = "other"
+
+
+# Optional next to the free-text outcome, as a reason's category is next to a reason.
+OptionalCompletionCategory = Annotated[
+    CompletionCategory | None,
+    Field(
+        description="The outcome's category, as the municipality counts it; absent when not given "
+        "(counted as unspecified).",
+        examples=["next-offer"],
+    ),
+]
+
+# The category of a step that ended a referral: a reason's, or a completion's outcome's.
+StepCategory = ReasonCategory | CompletionCategory
+
+
 class ReferralTransition(EventData):
     """One step in a referral's lifecycle after it was requested."""
 
@@ -384,7 +415,10 @@ class ReferralCompleted(ReferralTransition):
     outcome: Annotated[ShortText, RequiredBecause("An outcome is required to complete a referral.")] = Field(
         description="How the offer ended, in the provider's words."
     )
-    model_config = _transition_example(outcome="Gennemført med stabilt fremmøde; klar til praktik.")
+    outcome_category: OptionalCompletionCategory = None
+    model_config = _transition_example(
+        outcome="Gennemført med stabilt fremmøde; klar til praktik.", outcome_category="next-offer"
+    )
 
 
 class ReferralFailed(ReferralTransition):
@@ -451,6 +485,14 @@ def reason_category_of(step: ReferralTransition) -> ReasonCategory | None:
     if isinstance(step, ReferralRejected | ReferralFailed | ReferralCancelled):
         return step.reason_category
     return None
+
+
+def step_category_of(step: ReferralTransition) -> StepCategory | None:
+    """The category of a step that ended the referral, as the status history keeps it and the
+    KPIs count it: its reason's, or a completion's outcome's; None when it has none."""
+    if isinstance(step, ReferralCompleted):
+        return step.outcome_category
+    return reason_category_of(step)
 
 
 # Two steps lead to in-progress, each only from its own status.

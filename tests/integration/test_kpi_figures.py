@@ -69,12 +69,13 @@ async def test_absence_assessments_in_a_period_of_copenhagen_days_per_team(
     assert nobody == Durations(0, None, None)
 
 
-async def test_referrals_end_by_outcome_party_and_reason_category_on_the_day_the_step_took_effect(
+async def test_referrals_end_by_outcome_party_and_category_on_the_day_the_step_took_effect(
     employment_db: asyncpg.Pool,
 ) -> None:
     steps = [
         ("completed", "provider", date(2026, 3, 1), None),
         ("completed", "provider", date(2026, 3, 31), None),
+        ("completed", "provider", date(2026, 3, 15), "education"),  # an outcome's category
         ("failed", "provider", date(2026, 3, 5), None),
         ("cancelled", "jobcenter", date(2026, 3, 6), "citizen-moved"),
         ("cancelled", "provider", date(2026, 3, 7), "citizen-moved"),
@@ -104,6 +105,7 @@ async def test_referrals_end_by_outcome_party_and_reason_category_on_the_day_the
     assert [(e.outcome.value, e.ended_by, e.category, e.count) for e in ended] == [
         ("cancelled", "jobcenter", "citizen-moved", 1),
         ("cancelled", "provider", "citizen-moved", 1),
+        ("completed", "provider", "education", 1),
         ("completed", "provider", "unspecified", 2),
         ("failed", "provider", "unspecified", 1),
         ("rejected", "provider", "provider-capacity", 1),
@@ -120,7 +122,7 @@ async def test_referrals_end_by_outcome_party_and_reason_category_on_the_day_the
         progress_reports_overdue_now=0,
     )
     assert totals.referrals_by_outcome() == {
-        ReferralOutcome.COMPLETED: 2,
+        ReferralOutcome.COMPLETED: 3,
         ReferralOutcome.FAILED: 1,
         ReferralOutcome.CANCELLED: 2,
         ReferralOutcome.REJECTED: 1,

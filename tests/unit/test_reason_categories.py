@@ -1,6 +1,7 @@
 """Reason categories: the typed list next to the free-text reason on the steps that end a
-referral without completing it, refused by name when unknown or on a step that takes none, and
-counted in the jobcenter's KPIs by outcome/category with none given as unspecified."""
+referral without completing it, and outcome categories next to a completion's free-text outcome;
+refused by name when unknown or on a step that takes none, and counted in the jobcenter's KPIs by
+outcome/category with none given as unspecified."""
 
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ from samspil.runtime.reports import Durations, Figure, Period
 from schemas.commands import WithdrawReferral
 from schemas.referrals import (
     CATEGORISED_STEPS,
+    CompletionCategory,
     ReasonCategory,
     ReferralAccepted,
     ReferralCancelled,
     ReferralCompleted,
+    ReferralRejected,
     ReferralTransition,
     reason_category_of,
+    step_category_of,
 )
 
 STEP: dict[str, Any] = {
@@ -85,6 +89,48 @@ def test_a_step_that_ends_no_referral_unsuccessfully_refuses_a_category_by_name(
     assert [e["loc"] for e in refused.value.errors()] == [("reason_category",)]
 
 
+COMPLETION: dict[str, Any] = {**STEP, "reason": None, "outcome": "Fik job som lagermedarbejder."}
+
+
+def test_the_outcome_categories_are_the_documented_list_in_kebab_case() -> None:
+    assert [c.value for c in CompletionCategory] == ["job", "education", "next-offer", "other"]
+    for category in CompletionCategory:
+        assert f"- {category.value}:" in (CompletionCategory.__doc__ or "")
+
+
+@pytest.mark.parametrize("category", list(CompletionCategory))
+def test_a_completion_takes_every_outcome_category_as_its_step_category(category: CompletionCategory) -> None:
+    completed = ReferralCompleted.model_validate({**COMPLETION, "outcome_category": category.value})
+    assert step_category_of(completed) is category
+    assert reason_category_of(completed) is None
+
+
+def test_the_outcome_category_is_optional_so_earlier_completions_stay_valid() -> None:
+    assert step_category_of(ReferralCompleted.model_validate(COMPLETION)) is None
+
+
+def test_an_unknown_outcome_category_is_a_422_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as refused:
+        ReferralCompleted.model_validate({**COMPLETION, "outcome_category": "retired"})
+    problem = problem_from_validation(refused.value, prefix="body")
+    assert [e["field"] for e in problem.extra["errors"]] == ["body.outcome_category"]
+
+
+@pytest.mark.parametrize("step", [ReferralAccepted, ReferralRejected])
+def test_a_step_that_is_no_completion_refuses_an_outcome_category_by_name(
+    step: type[ReferralTransition],
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        step.model_validate({**STEP, "outcome_category": "job"})
+    assert [e["loc"] for e in refused.value.errors()] == [("outcome_category",)]
+
+
+@pytest.mark.parametrize("step", CATEGORISED_STEPS)
+def test_an_ending_steps_category_is_its_reasons(step: type[ReferralTransition]) -> None:
+    event = step.model_validate({**STEP, "reason_category": "other"})
+    assert step_category_of(event) is ReasonCategory.OTHER
+
+
 def test_the_jobcenters_withdrawal_takes_a_category_or_none() -> None:
     referral_id = uuid.uuid4()
     moved = WithdrawReferral.model_validate(
@@ -109,7 +155,8 @@ FIGURES = EmploymentKpis(
         EndedReferrals(O.CANCELLED, "jobcenter", "citizen-moved", 2),
         EndedReferrals(O.CANCELLED, "provider", "citizen-moved", 1),
         EndedReferrals(O.CANCELLED, "provider", UNSPECIFIED, 1),
-        EndedReferrals(O.COMPLETED, "provider", UNSPECIFIED, 3),
+        EndedReferrals(O.COMPLETED, "provider", "job", 2),
+        EndedReferrals(O.COMPLETED, "provider", UNSPECIFIED, 1),
         EndedReferrals(O.FAILED, "provider", UNSPECIFIED, 1),
         EndedReferrals(O.REJECTED, "provider", "provider-capacity", 4),
     ),
@@ -132,7 +179,8 @@ def test_endings_are_counted_by_who_and_by_reason_category_from_one_breakdown() 
     assert FIGURES.referrals_by_reason() == {
         (O.CANCELLED, "citizen-moved"): 3,
         (O.CANCELLED, UNSPECIFIED): 1,
-        (O.COMPLETED, UNSPECIFIED): 3,
+        (O.COMPLETED, "job"): 2,
+        (O.COMPLETED, UNSPECIFIED): 1,
         (O.FAILED, UNSPECIFIED): 1,
         (O.REJECTED, "provider-capacity"): 4,
     }
@@ -144,7 +192,8 @@ def test_the_report_shows_the_categories_in_json_and_csv() -> None:
     assert [(e.outcome, e.category, e.count) for e in ended.by_reason] == [
         (O.CANCELLED, "citizen-moved", 3),
         (O.CANCELLED, "unspecified", 1),
-        (O.COMPLETED, "unspecified", 3),
+        (O.COMPLETED, "job", 2),
+        (O.COMPLETED, "unspecified", 1),
         (O.FAILED, "unspecified", 1),
         (O.REJECTED, "provider-capacity", 4),
     ]
@@ -156,7 +205,8 @@ def test_the_report_shows_the_categories_in_json_and_csv() -> None:
     assert rows == [
         Figure("referrals_ended_by_reason", "cancelled/citizen-moved", 3, "number"),
         Figure("referrals_ended_by_reason", "cancelled/unspecified", 1, "number"),
-        Figure("referrals_ended_by_reason", "completed/unspecified", 3, "number"),
+        Figure("referrals_ended_by_reason", "completed/job", 2, "number"),
+        Figure("referrals_ended_by_reason", "completed/unspecified", 1, "number"),
         Figure("referrals_ended_by_reason", "failed/unspecified", 1, "number"),
         Figure("referrals_ended_by_reason", "rejected/provider-capacity", 4, "number"),
     ]

@@ -5,9 +5,10 @@
 - Follow-ups overdue: now (contact courses the jobcenter leads whose due date has passed), and
   during the period (due dates that passed without a follow-up, counted on the first overdue day).
 - Referrals ended: by outcome (completed, failed, cancelled, rejected), by who ended them
-  (the provider or the jobcenter) and by the reason's category (``ReasonCategory`` in
-  schemas/referrals.py: rejected, failed and cancelled steps may carry one; a step without one,
-  and every completion, counts as ``unspecified``), on the day the step took effect.
+  (the provider or the jobcenter) and by category: the reason's (``ReasonCategory`` in
+  schemas/referrals.py) on rejected, failed and cancelled steps, the outcome's
+  (``CompletionCategory``: job, education, next-offer, other) on completions; a step without one
+  counts as ``unspecified``. Each on the day the step took effect.
 - Plan-change request to final outcome: from when the provider's request arrived to when the
   decision on it became final (unopposed or by a ruling), for decisions final in the period.
 - Progress reports received in the period, on time (by their due date) or late, and the
@@ -47,7 +48,7 @@ UNSPECIFIED = "unspecified"
 class EndedReferrals:
     outcome: ReferralOutcome
     ended_by: str
-    category: str  # a ReasonCategory value, or UNSPECIFIED
+    category: str  # a ReasonCategory or (completed) CompletionCategory value, or UNSPECIFIED
     count: int
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -31,6 +32,7 @@ from schemas.common import ContactPerson, LongText, Name, ProviderId, RequiredBe
 from schemas.envelope import CITIZEN_REF_PATTERN, CitizenRef
 from schemas.referrals import (
     DEFAULT_REPORTING_INTERVAL_DAYS,
+    CompletionCategory,
     Offer,
     OptionalReasonCategory,
     ReasonCategory,
@@ -131,8 +133,27 @@ class StatusChangeOut(BaseModel):
     occurred_on: date
     reason: str | None
     reason_category: ReasonCategory | None = Field(
-        description="The reason's category on a step that ended the referral, when one was given."
+        description="The reason's category on a step that ended the referral without completing "
+        "it, when one was given."
     )
+    outcome_category: CompletionCategory | None = Field(
+        description="On a completion: the outcome's category, when the provider gave one."
+    )
+
+    @classmethod
+    def of(cls, change: Mapping[str, Any]) -> StatusChangeOut:
+        """From a row of the status history, whose one category column holds a completion's
+        outcome category or another step's reason category."""
+        completed = change["status"] == ReferralStatus.COMPLETED
+        category = change["reason_category"]
+        return cls(
+            status=change["status"],
+            changed_by=change["changed_by"],
+            occurred_on=change["occurred_on"],
+            reason=change["reason"],
+            reason_category=None if completed else category,
+            outcome_category=category if completed else None,
+        )
 
 
 class ReferralOut(BaseModel):
@@ -166,7 +187,7 @@ async def get_referral(referral_id: uuid.UUID, request: Request, caller: Casewor
     if row is None:
         raise Problem(404, "not-found", "No such referral")
     history = [
-        StatusChangeOut(**dict(change)) for change in await repository.status_history(pool, referral_id)
+        StatusChangeOut.of(dict(change)) for change in await repository.status_history(pool, referral_id)
     ]
     fields = {name: row[name] for name in ReferralOut.model_fields if name != "status_history"}
     return ReferralOut(**fields, status_history=history)

@@ -26,7 +26,7 @@ from samspil.runtime.reports import (
     danish_csv,
     kpi_query,
 )
-from schemas.referrals import ReasonCategory
+from schemas.referrals import CompletionCategory, ReasonCategory
 
 router = APIRouter(prefix="/v1", tags=["reports"], responses=problem_responses(401, 403, 422))
 
@@ -39,9 +39,10 @@ class EndedByOut(BaseModel):
 
 class EndedForReasonOut(BaseModel):
     outcome: ReferralOutcome
-    category: ReasonCategory | Literal["unspecified"] = Field(
-        description="The reason's category as the step gave it; 'unspecified' when it gave none "
-        "(always so for completed)."
+    category: ReasonCategory | CompletionCategory | Literal["unspecified"] = Field(
+        description="The category as the step gave it: the reason's (failed, cancelled, rejected) "
+        "or, for completed, the outcome's (job, education, next-offer, other); 'unspecified' when "
+        "it gave none."
     )
     count: int
 
@@ -52,7 +53,7 @@ class ReferralsEndedOut(BaseModel):
     cancelled: int
     rejected: int
     by_who: list[EndedByOut]
-    by_reason: list[EndedForReasonOut] = Field(description="By outcome and reason category.")
+    by_reason: list[EndedForReasonOut] = Field(description="By outcome and category (reason or outcome).")
 
 
 class ProgressReportsOut(BaseModel):

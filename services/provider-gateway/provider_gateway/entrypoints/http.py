@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -38,7 +39,13 @@ from schemas.provider_reports import (
     ProviderReport,
     ReadinessReportSubmitted,
 )
-from schemas.referrals import ReasonCategory, ReferralCompleted, ReferralStatus, ReferralTransition
+from schemas.referrals import (
+    CompletionCategory,
+    ReasonCategory,
+    ReferralCompleted,
+    ReferralStatus,
+    ReferralTransition,
+)
 
 router = APIRouter()
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
@@ -76,8 +83,27 @@ class StatusChange(BaseModel):
     occurred_on: date
     reason: str | None
     reason_category: ReasonCategory | None = Field(
-        description="The reason's category on a step that ended the referral, when one was given."
+        description="The reason's category on a step that ended the referral without completing "
+        "it, when one was given."
     )
+    outcome_category: CompletionCategory | None = Field(
+        description="On a completion: the outcome's category, when one was given."
+    )
+
+    @classmethod
+    def of(cls, change: Mapping[str, Any]) -> StatusChange:
+        """From a row of the status history, whose one category column holds a completion's
+        outcome category or another step's reason category."""
+        completed = change["status"] == ReferralStatus.COMPLETED
+        category = change["reason_category"]
+        return cls(
+            status=change["status"],
+            changed_by=change["changed_by"],
+            occurred_on=change["occurred_on"],
+            reason=change["reason"],
+            reason_category=None if completed else category,
+            outcome_category=category if completed else None,
+        )
 
 
 class SharedSocialMeasure(BaseModel):
@@ -120,7 +146,8 @@ class ReferralPage(BaseModel):
 class StepIn(Strict):
     """A step in the referral's lifecycle. A reason is required to reject, cancel, put on hold
     or fail; an outcome to complete. Rejecting, failing and cancelling may also give the reason's
-    category (how the municipality counts why referrals end); no other step takes one."""
+    category, and completing the outcome's category (how the municipality counts how referrals
+    end); no other step takes either."""
 
     occurred_on: date | None = Field(default=None, description="Defaults to today.")
     reason: ShortText | None = None
@@ -128,6 +155,10 @@ class StepIn(Strict):
         default=None, description="Only to reject, fail or cancel: the reason's category."
     )
     outcome: ShortText | None = None
+    outcome_category: CompletionCategory | None = Field(
+        default=None,
+        description="Only to complete: what the citizen goes on to (job, education, next-offer, other).",
+    )
 
 
 class AbsenceNoticeIn(AbsenceNotice):
@@ -255,7 +286,7 @@ async def get_referral(referral_id: uuid.UUID, request: Request, provider: Provi
     if row is None:
         raise _no_such_referral()
     request.state.citizen_ref = row["citizen_ref"]
-    history = [StatusChange(**dict(change)) for change in await repository.status_history(pool, referral_id)]
+    history = [StatusChange.of(dict(change)) for change in await repository.status_history(pool, referral_id)]
     today = datetime.now(UTC).astimezone(DANISH_TIME).date()
     shares = await repository.measures_shared_with(pool, row["citizen_ref"], provider.provider_id, today)
     return ReferralDetail(
@@ -272,6 +303,8 @@ def _step_endpoint(action: str, step: type[ReferralTransition]) -> Any:
         details: dict[str, Any] = {"occurred_on": body.occurred_on or date.today(), "reason": body.reason}
         if body.reason_category is not None:  # a step that takes none refuses it by name
             details["reason_category"] = body.reason_category
+        if body.outcome_category is not None:  # likewise: only a completion takes one
+            details["outcome_category"] = body.outcome_category
         if step is ReferralCompleted:
             details["outcome"] = body.outcome
         try:

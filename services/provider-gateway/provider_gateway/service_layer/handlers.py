@@ -31,7 +31,7 @@ from schemas.referrals import (
     ReferralRequested,
     ReferralStatus,
     ReferralTransition,
-    reason_category_of,
+    step_category_of,
 )
 from schemas.topics import PROVIDER_REPORTS
 
@@ -145,7 +145,7 @@ async def take_step(
         raise ReferralNotFound
     new_status = check_transition(ReferralStatus(referral["status"]), step)
     event = step(referral_id=referral_id, provider_id=provider_id, **details)
-    category = reason_category_of(event)
+    category = step_category_of(event)
     await repository.set_referral_status(
         conn,
         referral_id,
