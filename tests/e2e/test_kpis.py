@@ -311,17 +311,30 @@ async def test_a_ruled_dispute_counts_in_both_departments_kpis(running_stack: Ru
     assert final["count"] == 1 and final["median_seconds"] == final["p90_seconds"] > 0
 
 
-async def test_referrals_ended_are_counted_by_reason_category_with_none_given_as_unspecified(
+async def test_referrals_ended_are_counted_by_reason_or_outcome_category_with_none_given_as_unspecified(
     running_stack: RunningStack,
 ) -> None:
     stack = running_stack
     # A day long ago of this test's own (the other KPI test's days are fewer days back).
     day = date.today() - timedelta(days=random.randint(3100, 9000))
     provider = f"reasons-{uuid.uuid4().hex[:6]}"
-    rejected, failed, withdrawn = [await refer(stack, provider) for _ in range(3)]
+    rejected, failed, withdrawn, completed = [await refer(stack, provider) for _ in range(4)]
     async with provider_client(stack, provider) as gateway:
-        for referral_id in (rejected, failed, withdrawn):
+        for referral_id in (rejected, failed, withdrawn, completed):
             await wait_for(functools.partial(visible_to_provider, gateway, referral_id))
+        for referral_id, step, body in [
+            (completed, "accept", {}),
+            (completed, "start", {}),
+            (completed, "complete", {"outcome": "Fik job.", "outcome_category": "retired"}),
+            (rejected, "reject", {"reason": "Ingen plads.", "outcome_category": "job"}),
+        ]:
+            answer = await gateway.post(f"/v1/referrals/{referral_id}/{step}", json=body)
+            if step in ("accept", "start"):
+                assert answer.status_code == 200, answer.text
+                continue
+            # An unknown outcome category, or one on a step that is no completion: refused by name.
+            assert answer.status_code == 422, answer.text
+            assert [e["field"] for e in answer.json()["errors"]] == ["body.outcome_category"]
         unknown = await gateway.post(
             f"/v1/referrals/{rejected}/reject", json={"reason": "Ingen plads.", "reason_category": "bored"}
         )
@@ -336,6 +349,7 @@ async def test_referrals_ended_are_counted_by_reason_category_with_none_given_as
             (rejected, "reject", {"reason": "Ingen ledige pladser.", "reason_category": "provider-capacity"}),
             (failed, "accept", {}),
             (failed, "fail", {"reason": "Intet fremmøde i otte uger."}),
+            (completed, "complete", {"outcome": "Fik job som lagermedarbejder.", "outcome_category": "job"}),
         ]
         for referral_id, step, body in steps:
             answer = await gateway.post(
@@ -356,19 +370,26 @@ async def test_referrals_ended_are_counted_by_reason_category_with_none_given_as
             assert answer.status_code == 200, answer.text
             assert answer.json()["status_history"][-1]["reason_category"] == "citizen-moved"
 
-            async def both_ended() -> list[dict[str, Any]] | None:
-                seen = [(await employment.get(f"/v1/referrals/{r}")).json() for r in (rejected, failed)]
-                return seen if [s["status"] for s in seen] == ["rejected", "failed"] else None
+            async def all_ended() -> list[dict[str, Any]] | None:
+                seen = [
+                    (await employment.get(f"/v1/referrals/{r}")).json() for r in (rejected, failed, completed)
+                ]
+                return seen if [s["status"] for s in seen] == ["rejected", "failed", "completed"] else None
 
-            seen = await wait_for(both_ended)
-            assert [s["status_history"][-1]["reason_category"] for s in seen] == ["provider-capacity", None]
+            seen = await wait_for(all_ended)
+            assert [
+                (s["status_history"][-1]["reason_category"], s["status_history"][-1]["outcome_category"])
+                for s in seen
+            ] == [("provider-capacity", None), (None, None), (None, "job")]
             figures = await kpis(employment, **{"from": day.isoformat(), "to": day.isoformat()})
             assert figures["referrals_ended"]["by_reason"] == [
+                {"outcome": "completed", "category": "job", "count": 1},
                 {"outcome": "failed", "category": "unspecified", "count": 1},
                 {"outcome": "rejected", "category": "provider-capacity", "count": 1},
             ]
             rows = await kpi_csv(employment, **{"from": day.isoformat(), "to": day.isoformat()})
             assert {key: n for key, n in rows.items() if key[0] == "referrals_ended_by_reason"} == {
+                ("referrals_ended_by_reason", "completed/job"): "1",
                 ("referrals_ended_by_reason", "failed/unspecified"): "1",
                 ("referrals_ended_by_reason", "rejected/provider-capacity"): "1",
             }
@@ -380,6 +401,21 @@ async def test_referrals_ended_are_counted_by_reason_category_with_none_given_as
             return history[-1] if history[-1]["status"] == "cancelled" else None
 
         assert (await wait_for(withdrawal_seen))["reason_category"] == "citizen-moved"
+
+        # And in its feed (and so in its webhooks): the reason with its category.
+        async def cancellations_in_feed() -> list[dict[str, Any]] | None:
+            feed = (await gateway.get("/v1/feed", params={"limit": 100})).json()["items"]
+            return [item["data"] for item in feed if item["kind"] == "referral-cancelled"] or None
+
+        assert await wait_for(cancellations_in_feed) == [
+            {"reason": "Borgeren er flyttet.", "reason_category": "citizen-moved"}
+        ]
+        completion = (await gateway.get(f"/v1/referrals/{completed}")).json()["status_history"][-1]
+        assert (completion["status"], completion["reason_category"], completion["outcome_category"]) == (
+            "completed",
+            None,
+            "job",
+        )
 
     # The gauge counts the withdrawal (today, within its 30 days) as the report does.
     moved = [

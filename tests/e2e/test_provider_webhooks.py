@@ -52,7 +52,7 @@ async def test_a_referral_and_its_withdrawal_are_pushed_to_the_providers_endpoin
         assert {event["subject"] for event in events} == {f"referrals/{referral_id}"}
         for _, body, _ in receiver.requests:
             assert not contains_cpr(body.decode()) and subject not in body.decode()
-        assert events[1]["data"]["data"] == {"reason": "Flyttet til anden kommune."}
+        assert events[1]["data"]["data"] == {"reason": "Flyttet til anden kommune.", "reason_category": None}
 
         listed = await gateway.get(f"/v1/webhooks/{endpoint['endpoint_id']}/deliveries")
         assert [d["status"] for d in listed.json()["items"]] == ["delivered", "delivered"]

@@ -570,14 +570,18 @@ class FeedItem(BaseModel):
         "committed, so no entry ever appears below one you have read. Not contiguous."
     )
     kind: str = Field(
-        description="referral-requested, referral-cancelled, submission-acknowledged, "
+        description="referral-requested, referral-cancelled (by the jobcenter; data: reason, and "
+        f"reason_category: one of {', '.join(ReasonCategory)}, or null when the jobcenter gave "
+        "none; absent on entries from before it was recorded), submission-acknowledged, "
         "submission-decided or submission-final (data is then the acknowledgement), "
         "progress-report-due (data: due_on, a few days before a progress report is due) or "
         "progress-report-overdue (data: due_on)."
     )
     referral_id: uuid.UUID | None
     submission_id: uuid.UUID | None
-    data: dict[str, Any]
+    data: dict[str, Any] = Field(
+        examples=[{"reason": "Borgeren er flyttet til en anden kommune.", "reason_category": "citizen-moved"}]
+    )
     at: datetime
 
 

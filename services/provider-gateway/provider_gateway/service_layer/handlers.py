@@ -66,6 +66,7 @@ async def record_cancellation_by_jobcenter(
     referral = await repository.referral_by_id(conn, cancelled.referral_id)
     if referral is None or referral["status"] == ReferralStatus.CANCELLED:
         return
+    category = cancelled.reason_category.value if cancelled.reason_category else None
     await repository.set_referral_status(
         conn,
         cancelled.referral_id,
@@ -73,14 +74,14 @@ async def record_cancellation_by_jobcenter(
         "jobcenter",
         cancelled.occurred_on,
         cancelled.reason,
-        cancelled.reason_category.value if cancelled.reason_category else None,
+        category,
     )
     await _to_feed(
         conn,
         referral["provider_id"],
         FeedKind.REFERRAL_CANCELLED,
         referral_id=cancelled.referral_id,
-        data={"reason": cancelled.reason},
+        data={"reason": cancelled.reason, "reason_category": category},
     )
 
 
