@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from samspil.runtime.db import Connection
-from samspil.runtime.outbox import add_event
 from schemas.common import Department
 from schemas.decisions import ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
 from schemas.provider_reports import ProviderReport
-from schemas.topics import SOCIAL_EVENTS
 from social.adapters import reports
 from social.domain.reports import report_task
-
-SOURCE = "/samspil/social"
-DANISH_TIME = ZoneInfo("Europe/Copenhagen")
+from social.service_layer.messages import DANISH_TIME, emit
 
 
 async def receive_report(
@@ -38,16 +32,4 @@ async def receive_report(
         outcome=ReportOutcome.TASK_CREATED,
         task_due_on=task.due_on,
     )
-    await add_event(
-        conn,
-        Envelope(
-            source=SOURCE,
-            type=received.event_type,
-            subject=envelope.subject,
-            dataschema=received.dataschema,
-            correlationid=envelope.correlationid,
-            causationid=envelope.id,
-        ),
-        received,
-        topic=SOCIAL_EVENTS.name,
-    )
+    await emit(conn, received, envelope.subject, cause=envelope)
