@@ -53,6 +53,7 @@ from schemas.decisions import ReportOutcome, ReportReceived
 from schemas.envelope import Envelope
 from schemas.provider_reports import AbsenceNoticeSubmitted, AbsenceReason
 from social.adapters import kpis as social_kpis
+from social.adapters import overview as social_overview
 from social.adapters import repository as social_repository
 from tests.infra import Infra
 
@@ -394,6 +395,13 @@ async def social_notes(db: Recorders) -> None:
     assert await social_repository.notes(db.social, size.seeded_citizen_ref(11), first[0]["id"], 1)  # type: ignore[arg-type]
 
 
+async def social_case_overview(db: Recorders) -> None:
+    """GET /v1/citizens/{ref} on the social side: every part of the case, each read by the citizen."""
+    case = await social_overview.case_overview(db.social, size.seeded_citizen_ref(11))  # type: ignore[arg-type]
+    assert len(case["decisions"]) == 1
+    assert len(case["disputes"]) == 1
+
+
 async def open_disputes(db: Recorders) -> None:
     """The specialist unit's GET /v1/disputes (open ones): first page and the next."""
     today = danish_today()
@@ -556,6 +564,12 @@ HOT_PATHS = {
         social_citizen_task_list, ("social", "DROP INDEX social_task_by_citizen_page")
     ),
     "social notes": HotPath(social_notes, ("social", "DROP INDEX case_note_by_citizen")),
+    "social case overview": HotPath(
+        social_case_overview, ("social", "DROP INDEX decision_review_by_citizen")
+    ),
+    "social case overview disputes": HotPath(
+        social_case_overview, ("social", "DROP INDEX dispute_by_citizen")
+    ),
     "open disputes": HotPath(open_disputes, ("social", "DROP INDEX social_dispute_open_page")),
     "webhook deliveries": HotPath(webhook_deliveries, ("gateway", "DROP INDEX webhook_delivery_due")),
     "dead letter list": HotPath(dead_letter_list, ("gateway", "DROP INDEX dead_letter_pending_page")),

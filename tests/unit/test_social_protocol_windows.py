@@ -9,7 +9,7 @@ import pytest
 
 from samspil.runtime.calendar import add_working_days
 from samspil.runtime.errors import Conflict, NotFound, Rejected
-from social.domain.protocol import check_objection, objection_window
+from social.domain.protocol import check_objection, objection_window, objections_close_before
 
 RECEIVED = date(2027, 3, 1)  # a Monday
 FULL_WINDOW = add_working_days(RECEIVED, 5)
@@ -54,3 +54,19 @@ def test_an_objection_is_allowed_only_on_an_open_jobcenter_decision_by_the_deadl
         check_objection(department, status, FULL_WINDOW, sent_on)
     assert refused.value.field == "decision_id"
     assert detail is not None and refused.value.detail.startswith(detail)
+
+
+@pytest.mark.parametrize(
+    ("handled_on", "closes_before"),
+    [
+        (None, RECEIVED),
+        (date(2027, 2, 26), date(2027, 2, 26)),
+        (RECEIVED, RECEIVED),
+        (date(2027, 3, 2), RECEIVED),
+    ],
+    ids=["all-handled", "objections-unread-since-before-today", "handled-through-today", "handled-later"],
+)
+def test_a_window_closes_only_before_the_day_whose_objections_are_all_handled(
+    handled_on: date | None, closes_before: date
+) -> None:
+    assert objections_close_before(RECEIVED, handled_on) == closes_before

@@ -32,7 +32,7 @@ from schemas.commands import (
 from schemas.common import LongText, RequiredBecause, ShortText, Strict
 from schemas.disputes import RulingOutcome
 from schemas.envelope import CITIZEN_REF_PATTERN
-from social.adapters import repository
+from social.adapters import overview, repository
 from social.entrypoints import views
 from social.service_layer import (
     citizens,
@@ -105,74 +105,7 @@ async def get_citizen(citizen_ref: CitizenRefPath, request: Request, caller: Rea
     """The social case at a glance: lead department, the social plan beside the job plan summary,
     the offers the citizen started, handovers, decisions under review, disputes, consents and shares."""
     await _known(request, citizen_ref)
-    pool = request.app.state.runtime.pool
-
-    async def one(sql: str) -> dict[str, Any] | None:
-        found = await repository.rows(pool, sql, citizen_ref)
-        return found[0] if found else None
-
-    return {
-        "citizen_ref": citizen_ref,
-        "lead": await one("SELECT lead, since, reason FROM contact_lead WHERE citizen_ref = $1"),
-        "social_plan": await one(
-            "SELECT version, goal, measures, weekly_capacity_hours, revised_by, revised_at"
-            " FROM social_plan_version"
-            " WHERE citizen_ref = $1 ORDER BY version DESC LIMIT 1"
-        ),
-        "job_plan_summary": await one(
-            "SELECT plan_version, goal, activities, legal_basis, received_at FROM job_plan_summary"
-            " WHERE citizen_ref = $1"
-        ),
-        "offers_started": await repository.rows(
-            pool,
-            "SELECT referral_id, provider_id, offer_kind, offer_title, hours_per_week, started_on,"
-            " expected_end_on FROM offer_started WHERE citizen_ref = $1 ORDER BY started_on",
-            citizen_ref,
-        ),
-        "follow_ups": await repository.rows(
-            pool,
-            "SELECT kind, held_on, note, recorded_by FROM social_follow_up WHERE citizen_ref = $1"
-            " ORDER BY held_on DESC",
-            citizen_ref,
-        ),
-        "handovers": await repository.rows(
-            pool,
-            "SELECT handover_id, justification, proposed_from, status, answer FROM handover"
-            " WHERE citizen_ref = $1 ORDER BY requested_at",
-            citizen_ref,
-        ),
-        "decisions": await repository.rows(
-            pool,
-            "SELECT decision_id, deciding_department, deciding_team, submission_id, target_plan, decision,"
-            " reason, resulting_plan_version, object_by, status, final_outcome, final_summary"
-            " FROM decision_review WHERE citizen_ref = $1 ORDER BY received_at",
-            citizen_ref,
-        ),
-        "disputes": await repository.rows(
-            pool,
-            "SELECT dispute_id, decision_id, raised_by, employment_position, social_position, rule_by,"
-            " status, outcome, ruling, ruled_by FROM dispute WHERE citizen_ref = $1 ORDER BY raised_at",
-            citizen_ref,
-        ),
-        "readiness_assessments": await repository.rows(
-            pool,
-            "SELECT ready, assessment, assessed_by, assessed_at FROM readiness_assessment"
-            " WHERE citizen_ref = $1 ORDER BY id",
-            citizen_ref,
-        ),
-        "consents": await repository.rows(
-            pool,
-            "SELECT consent_id, information, to_department, to_provider_id, purpose, given_on, expires_on,"
-            " withdrawn_on FROM consent WHERE citizen_ref = $1 ORDER BY given_on",
-            citizen_ref,
-        ),
-        "shares": await repository.rows(
-            pool,
-            "SELECT information, recipient, basis, shared_by, event_id, shared_at FROM audit.share_log"
-            " WHERE citizen_ref = $1 ORDER BY id",
-            citizen_ref,
-        ),
-    }
+    return await overview.case_overview(request.app.state.runtime.pool, citizen_ref)
 
 
 class PlanRevised(BaseModel):

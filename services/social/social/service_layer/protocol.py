@@ -10,7 +10,6 @@ waits and resumes, and both sides end in the same state.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import date
 
@@ -19,10 +18,9 @@ import structlog
 
 from samspil.runtime.calendar import add_working_days
 from samspil.runtime.db import Connection
-from samspil.runtime.errors import Conflict, Invalid, NotFound
 from schemas.commands import DecideSocialPlanChange, ObjectToDecision, RuleDispute
 from schemas.common import CaseworkerTeam, Department
-from schemas.decisions import PlanChangeDecided, PlanChangeDecision
+from schemas.decisions import PlanChangeDecided
 from schemas.disputes import (
     DisputeOverdue,
     DisputeRaised,
@@ -30,17 +28,12 @@ from schemas.disputes import (
     FinalOutcome,
     FinalVia,
     PlanChangeDecisionFinal,
-    RulingOutcome,
 )
 from schemas.envelope import Envelope
 from schemas.provider_reports import TargetPlan
-from social.adapters import repository
-from social.domain.protocol import check_objection, objection_window
-from social.domain.tasks import (
-    apply_ruling_task,
-    dispute_task,
-    overdue_dispute_task,
-)
+from social.adapters import protocol, repository
+from social.domain import protocol as rules
+from social.domain.tasks import apply_ruling_task, dispute_task, overdue_dispute_task
 from social.service_layer.citizens import require_citizen
 from social.service_layer.messages import DANISH_TIME, Actor, emit
 from social.service_layer.shares import NOT_SHARED, log_shared, shared_text
@@ -54,14 +47,6 @@ DISPUTE_PROTOCOL_BASIS = "the joint dispute protocol of the two departments"
 PROVIDER_SHARE_BASIS = "the citizen's referral to the provider"
 # Who shares an outcome that became final because nobody objected by the deadline.
 SHARED_BY_DEADLINE = "social (deadline passed)"
-# What the provider who asked reads of a ruling when the unit wrote nothing for it.
-RULED_FOR_PROVIDER = {
-    RulingOutcome.EMPLOYMENT_POSITION: "The joint specialist unit upheld the jobcenter's position.",
-    RulingOutcome.SOCIAL_POSITION: "The joint specialist unit upheld the social department's position.",
-    RulingOutcome.COMPROMISE: (
-        "The joint specialist unit ruled a compromise; the department that decided will tell you more."
-    ),
-}
 
 
 async def informed_of_decision(
@@ -72,26 +57,10 @@ async def informed_of_decision(
     if decided.deciding_team.department is not Department.EMPLOYMENT:
         return
     received_on = envelope.time.astimezone(DANISH_TIME).date()
-    task = objection_window(received_on, objection_days, decided.decision.value, decided.objection_deadline)
-    inserted = await conn.fetchval(
-        "INSERT INTO decision_review (decision_id, citizen_ref, deciding_department, deciding_team,"
-        " submission_id, referral_id, provider_id, target_plan, decision, reason, resulting_plan_version,"
-        " object_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        " ON CONFLICT DO NOTHING RETURNING true",
-        decided.decision_id,
-        envelope.subject,
-        decided.deciding_team.department.value,
-        decided.deciding_team.team,
-        decided.submission_id,
-        decided.referral_id,
-        decided.provider_id,
-        decided.target_plan.value,
-        decided.decision.value,
-        decided.reason,
-        decided.resulting_plan_version,
-        task.due_on,
+    task = rules.objection_window(
+        received_on, objection_days, decided.decision.value, decided.objection_deadline
     )
-    if not inserted:
+    if not await protocol.insert_employment_decision(conn, envelope.subject, decided, task.due_on):
         return
     details = {
         "decision_id": str(decided.decision_id),
@@ -108,11 +77,10 @@ async def informed_of_decision(
 
 
 async def _review(conn: Connection, decision_id: uuid.UUID, citizen_ref: str | None) -> asyncpg.Record:
-    row = await conn.fetchrow("SELECT * FROM decision_review WHERE decision_id = $1 FOR UPDATE", decision_id)
-    if row is None or (citizen_ref is not None and row["citizen_ref"] != citizen_ref):
-        raise NotFound("No such decision for the citizen", field="decision_id")
-    found: asyncpg.Record = row
-    return found
+    row = await protocol.decision(conn, decision_id)
+    rules.check_decision_found(None if row is None else row["citizen_ref"], citizen_ref)
+    assert row is not None, "checked above"
+    return row
 
 
 async def object_to_decision(
@@ -128,15 +96,12 @@ async def object_to_decision(
     """The social team objects: a dispute for the specialist unit, to rule by the deadline."""
     await require_citizen(conn, citizen_ref)
     review = await _review(conn, command.decision_id, citizen_ref)
-    check_objection(review["deciding_department"], review["status"], review["object_by"], today)
+    rules.check_objection(review["deciding_department"], review["status"], review["object_by"], today)
     dispute_id = uuid.uuid4()
     task = dispute_task(today, ruling_days)
-    await conn.execute(
-        "UPDATE decision_review SET status = 'objected' WHERE decision_id = $1", command.decision_id
-    )
-    await conn.execute(
-        "INSERT INTO dispute (dispute_id, decision_id, citizen_ref, raised_by, employment_position,"
-        " social_position, rule_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    await protocol.mark_objected(conn, command.decision_id)
+    await protocol.insert_dispute(
+        conn,
         dispute_id,
         command.decision_id,
         citizen_ref,
@@ -174,23 +139,16 @@ async def rule_dispute(
     cause: Envelope | None = None,
 ) -> None:
     """The joint specialist unit rules; the ruling is applied on both sides and is final."""
-    dispute = await conn.fetchrow(
-        "SELECT * FROM dispute WHERE dispute_id = $1 FOR UPDATE", command.dispute_id
+    dispute = await protocol.dispute(conn, command.dispute_id)
+    rules.check_ruling(
+        None if dispute is None else dispute["citizen_ref"],
+        citizen_ref,
+        None if dispute is None else dispute["status"],
     )
-    if dispute is None or (citizen_ref is not None and dispute["citizen_ref"] != citizen_ref):
-        raise NotFound("No such dispute", field="dispute_id")
-    if dispute["status"] != "open":
-        raise Conflict("The dispute was already ruled", field="dispute_id", current_status=dispute["status"])
+    assert dispute is not None, "checked above"
     subject = dispute["citizen_ref"]
     review = await _review(conn, dispute["decision_id"], subject)
-    await conn.execute(
-        "UPDATE dispute SET status = 'ruled', outcome = $2, ruling = $3, ruled_by = $4, ruled_at = now()"
-        " WHERE dispute_id = $1",
-        command.dispute_id,
-        command.outcome.value,
-        command.ruling,
-        actor.name,
-    )
+    await protocol.record_ruling(conn, command.dispute_id, command.outcome.value, command.ruling, actor.name)
     await _finalise(conn, review, FinalVia.RULING, FinalOutcome(command.outcome.value), command.ruling)
     await repository.close_tasks(
         conn, subject, "rule-dispute", "dispute_id", str(command.dispute_id), actor.name
@@ -198,7 +156,7 @@ async def rule_dispute(
     await repository.close_tasks(
         conn, subject, "dispute-overdue", "dispute_id", str(command.dispute_id), actor.name
     )
-    if command.outcome is not RulingOutcome.SOCIAL_POSITION:  # the social plan must follow the ruling
+    if rules.social_plan_follows(command.outcome):
         details = {
             "dispute_id": str(command.dispute_id),
             "outcome": command.outcome.value,
@@ -212,9 +170,7 @@ async def rule_dispute(
         await repository.log_share(
             conn, subject, "dispute-ruling", team, DISPUTE_PROTOCOL_BASIS, actor.name, envelope.id
         )
-    # The ruling's reasons may touch the citizen's health: the provider reads only what the unit
-    # wrote for it, or else the outcome.
-    for_provider = command.summary_for_provider or RULED_FOR_PROVIDER[command.outcome]
+    for_provider = rules.ruling_for_provider(command.outcome, command.summary_for_provider)
     outcome = FinalOutcome(command.outcome.value)
     await _emit_final(conn, review, FinalVia.RULING, outcome, for_provider, actor.name, cause)
 
@@ -222,13 +178,7 @@ async def rule_dispute(
 async def _finalise(
     conn: Connection, review: asyncpg.Record, via: FinalVia, outcome: FinalOutcome, summary: str
 ) -> None:
-    await conn.execute(
-        "UPDATE decision_review SET status = 'final', final_outcome = $2, final_summary = $3"
-        " WHERE decision_id = $1",
-        review["decision_id"],
-        f"{via.value}:{outcome.value}",
-        summary,
-    )
+    await protocol.mark_final(conn, review["decision_id"], rules.final_outcome(via, outcome), summary)
 
 
 async def _emit_final(
@@ -273,14 +223,9 @@ async def settle_deadlines(
     start every objection sent on the command topic has been handled (default ``today``); a
     window closes only before it, so an objection sent in time and still unread is not refused."""
     settled = 0
-    objections_until = today if objections_handled_on is None else min(today, objections_handled_on)
+    objections_until = rules.objections_close_before(today, objections_handled_on)
     async with pool.acquire() as conn, conn.transaction():
-        reviews = await conn.fetch(
-            "SELECT * FROM decision_review WHERE status = 'open' AND object_by < $1"
-            " AND deciding_department = 'employment' ORDER BY object_by LIMIT $2 FOR UPDATE SKIP LOCKED",
-            objections_until,
-            batch,
-        )
+        reviews = await protocol.claim_unopposed(conn, objections_until, batch)
         for review in reviews:
             outcome = FinalOutcome(review["decision"])
             await _finalise(conn, review, FinalVia.UNOPPOSED, outcome, review["reason"])
@@ -294,17 +239,9 @@ async def settle_deadlines(
             )
             await _emit_final(conn, review, FinalVia.UNOPPOSED, outcome, review["reason"], SHARED_BY_DEADLINE)
             settled += 1
-        disputes = await conn.fetch(
-            "SELECT dispute_id, citizen_ref, rule_by FROM dispute"
-            " WHERE status = 'open' AND NOT overdue_announced AND rule_by < $1"
-            " ORDER BY rule_by LIMIT $2 FOR UPDATE SKIP LOCKED",
-            today,
-            batch,
-        )
+        disputes = await protocol.claim_overdue_disputes(conn, today, batch)
         for dispute in disputes:
-            await conn.execute(
-                "UPDATE dispute SET overdue_announced = true WHERE dispute_id = $1", dispute["dispute_id"]
-            )
+            await protocol.mark_overdue_announced(conn, dispute["dispute_id"])
             details = {"dispute_id": str(dispute["dispute_id"]), "rule_by": dispute["rule_by"]}
             await repository.insert_task(conn, dispute["citizen_ref"], overdue_dispute_task(today), details)
             overdue = DisputeOverdue(dispute_id=dispute["dispute_id"], rule_by=dispute["rule_by"])
@@ -331,34 +268,22 @@ async def decide_social_plan_change(
     """Decide a provider's request to change the social action plan. The provider sees the
     decision (not its social reasons); the jobcenter's team is informed and may object."""
     await require_citizen(conn, citizen_ref)
-    request = await conn.fetchrow(
-        "SELECT submission_id, referral_id, provider_id FROM provider_report"
-        " WHERE submission_id = $1 AND citizen_ref = $2 AND kind = 'plan-change-request'",
-        command.submission_id,
-        citizen_ref,
+    request = await protocol.plan_change_request(conn, command.submission_id, citizen_ref)
+    # Each read only once the one before it found nothing to refuse, as the rule checks them.
+    earlier = await protocol.social_decision_on(conn, command.submission_id) if request else None
+    version = rules.resulting_version(command.decision, command.resulting_plan_version)
+    version_exists = (
+        request is not None
+        and earlier is None
+        and version is not None
+        and await repository.plan_version(conn, citizen_ref, version) is not None
     )
-    if request is None:
-        raise NotFound(
-            "No request to change the social plan with this id for the citizen", field="submission_id"
-        )
-    earlier = await conn.fetchval(
-        "SELECT decision FROM decision_review WHERE submission_id = $1 AND deciding_department = 'social'",
-        command.submission_id,
-    )
-    if earlier is not None:
-        raise Conflict(f"The request was already {earlier}", field="submission_id")
-    version = command.resulting_plan_version if command.decision is PlanChangeDecision.APPROVED else None
-    if version is not None and await repository.plan_version(conn, citizen_ref, version) is None:
-        raise Invalid(
-            f"The social plan has no version {version}; revise it first", field="resulting_plan_version"
-        )
+    rules.check_own_decision(request is not None, earlier, version, version_exists)
+    assert request is not None, "checked above"
     decision_id = uuid.uuid4()
     objection_deadline = add_working_days(today, objection_days)
-    await conn.execute(
-        "INSERT INTO decision_review (decision_id, citizen_ref, deciding_department, deciding_team,"
-        " submission_id, referral_id, provider_id, target_plan, decision, reason, resulting_plan_version,"
-        " object_by)"
-        " VALUES ($1, $2, 'social', $3, $4, $5, $6, 'social-plan', $7, $8, $9, $10)",
+    await protocol.insert_social_decision(
+        conn,
         decision_id,
         citizen_ref,
         command.team,
@@ -370,12 +295,7 @@ async def decide_social_plan_change(
         version,
         objection_deadline,
     )
-    await conn.execute(
-        "UPDATE caseworker_task SET status = 'closed', closed_at = now(), closed_by = $2"
-        " WHERE submission_id = $1 AND status = 'open'",
-        command.submission_id,
-        actor.name,
-    )
+    await protocol.close_request_tasks(conn, command.submission_id, actor.name)
     decided = PlanChangeDecided(
         decision_id=decision_id,
         submission_id=command.submission_id,
@@ -398,19 +318,13 @@ async def jobcenter_objected(conn: Connection, envelope: Envelope, raised: Dispu
     specialist unit, with the deadline the jobcenter set from the rules both share."""
     if raised.raised_by.department is not Department.EMPLOYMENT:
         return
-    review = await conn.fetchrow(
-        "SELECT * FROM decision_review WHERE decision_id = $1 AND deciding_department = 'social' FOR UPDATE",
-        raised.decision_id,
-    )
-    if review is None or review["status"] != "open":
+    review = await protocol.social_decision(conn, raised.decision_id)
+    if not rules.jobcenter_objection_applies(None if review is None else review["status"]):
         log.warning("objection to no open decision of ours", decision_id=str(raised.decision_id))
         return
-    await conn.execute(
-        "UPDATE decision_review SET status = 'objected' WHERE decision_id = $1", raised.decision_id
-    )
-    await conn.execute(
-        "INSERT INTO dispute (dispute_id, decision_id, citizen_ref, raised_by, employment_position,"
-        " social_position, rule_by) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    await protocol.mark_objected(conn, raised.decision_id)
+    await protocol.insert_dispute_once(
+        conn,
         raised.dispute_id,
         raised.decision_id,
         envelope.subject,
@@ -424,22 +338,11 @@ async def jobcenter_objected(conn: Connection, envelope: Envelope, raised: Dispu
         "decision_id": str(raised.decision_id),
         "rule_by": raised.rule_by,
     }
-    task = dispute_task(envelope.time.astimezone(DANISH_TIME).date(), 0)
-    await repository.insert_task(
-        conn,
-        envelope.subject,
-        dataclasses.replace(task, due_on=raised.rule_by),
-        details,
-        source_event_id=envelope.id,
-    )
+    task = rules.jobcenter_dispute_task(raised.rule_by)
+    await repository.insert_task(conn, envelope.subject, task, details, source_event_id=envelope.id)
 
 
 async def jobcenter_let_stand(conn: Connection, envelope: Envelope, final: PlanChangeDecisionFinal) -> None:
     """The jobcenter did not object to the social team's decision in time: it is final."""
-    await conn.execute(
-        "UPDATE decision_review SET status = 'final', final_outcome = $2, final_summary = $3"
-        " WHERE decision_id = $1 AND deciding_department = 'social' AND status = 'open'",
-        final.decision_id,
-        f"{final.via.value}:{final.outcome.value}",
-        final.summary,
-    )
+    outcome = rules.final_outcome(final.via, final.outcome)
+    await protocol.mark_social_decision_final(conn, final.decision_id, outcome, final.summary)
