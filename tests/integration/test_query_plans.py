@@ -86,8 +86,20 @@ SOCIAL_SEED = [
         social_position, rule_by, status)
     SELECT md5('dispute-' || i)::uuid, md5('decision-' || i)::uuid, {_CITIZEN}, 'social', 'e', 's',
            current_date + (i % 60) - 30, CASE WHEN i % 500 = 0 THEN 'open' ELSE 'ruled' END {_ROWS}""",
+    f"""INSERT INTO social_follow_up (citizen_ref, kind, held_on, recorded_by)
+    SELECT {_CITIZEN}, 'meeting', current_date - (i % 300), 'plans-seed' {_ROWS}""",
+    f"""INSERT INTO readiness_assessment (citizen_ref, ready, assessment, assessed_by)
+    SELECT {_CITIZEN}, i % 3 = 0, 'Vurdering', 'plans-seed' {_ROWS}""",
 ]
-SOCIAL_TABLES = ("citizen", "caseworker_task", "case_note", "decision_review", "dispute")
+SOCIAL_TABLES = (
+    "citizen",
+    "caseworker_task",
+    "case_note",
+    "decision_review",
+    "dispute",
+    "social_follow_up",
+    "readiness_assessment",
+)
 LARGE_TABLES = frozenset(
     size.EMPLOYMENT_TABLES
     + size.GATEWAY_TABLES
@@ -400,6 +412,8 @@ async def social_case_overview(db: Recorders) -> None:
     case = await social_overview.case_overview(db.social, size.seeded_citizen_ref(11))  # type: ignore[arg-type]
     assert len(case["decisions"]) == 1
     assert len(case["disputes"]) == 1
+    assert len(case["follow_ups"]) == 1
+    assert len(case["readiness_assessments"]) == 1
 
 
 async def open_disputes(db: Recorders) -> None:
@@ -569,6 +583,12 @@ HOT_PATHS = {
     ),
     "social case overview disputes": HotPath(
         social_case_overview, ("social", "DROP INDEX dispute_by_citizen")
+    ),
+    "social case overview follow-ups": HotPath(
+        social_case_overview, ("social", "DROP INDEX social_follow_up_by_citizen")
+    ),
+    "social case overview readiness": HotPath(
+        social_case_overview, ("social", "DROP INDEX readiness_assessment_by_citizen")
     ),
     "open disputes": HotPath(open_disputes, ("social", "DROP INDEX social_dispute_open_page")),
     "webhook deliveries": HotPath(webhook_deliveries, ("gateway", "DROP INDEX webhook_delivery_due")),
