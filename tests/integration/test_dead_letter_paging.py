@@ -16,6 +16,7 @@ import pytest
 from samspil.cli import main
 from samspil.runtime.db import migrate
 from samspil.runtime.deadletters import replay_dead_letters
+from samspil.runtime.paging import make_cursor
 from tests.infra import Infra
 
 PAYLOAD_MARK = "PAYLOAD-NEVER-PRINTED"
@@ -111,3 +112,47 @@ async def test_dlq_list_refuses_a_cursor_it_did_not_make(
     assert await asyncio.to_thread(main, ["dlq", "list", "employment", "--cursor", "bm90LWEtY3Vyc29y"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "--cursor" in captured.err
+
+
+@pytest.mark.parametrize("key", [2**63, -(2**63) - 1])
+async def test_dlq_list_refuses_a_cursor_whose_id_is_out_of_range_like_any_other_bad_cursor(
+    key: int, dead_letters: DeadLetters, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tampered cursor holding an id no bigint can hold is one the list did not make: the same
+    one-line refusal, not a traceback from the database driver."""
+    monkeypatch.setenv("EMPLOYMENT_DATABASE_URL", dead_letters.url)
+    tampered = make_cursor([key])
+    assert await asyncio.to_thread(main, ["dlq", "list", "employment", "--cursor", tampered]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "--cursor" in captured.err
+
+
+# As INSERT, with event ids of their own (so two writers do not wait on each other's unique key).
+OWN_EVENTS = INSERT.replace("'e-' || i", "$1 || '-' || i")
+
+
+async def test_dlq_list_walk_does_not_skip_a_dead_letter_committed_after_a_later_one(
+    infra: Infra, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two consumers dead-letter at once: the one that drew the lower id commits last. An
+    operator walking the pages meanwhile must still see it (keyset on a sequence value is not
+    commit order: the walk skips it for good)."""
+    url = infra.create_database()
+    pool = await asyncpg.create_pool(url, min_size=2, max_size=2)
+    try:
+        await migrate(pool, "samspil.runtime.migrations")
+        async with pool.acquire() as slow, slow.transaction():
+            [late] = [row["id"] for row in await slow.fetch(OWN_EVENTS, "slow", 1)]
+            early = [row["id"] for row in await pool.fetch(OWN_EVENTS, "fast", 2)]
+            assert late < min(early)
+            monkeypatch.setenv("EMPLOYMENT_DATABASE_URL", url)
+            out, err = await _run(["dlq", "list", "employment", "--limit", "1"], capsys)
+            assert [json.loads(line)["id"] for line in out.splitlines()] == [early[0]]
+            [command] = [
+                line.removeprefix("More: ") for line in err.splitlines() if line.startswith("More: ")
+            ]
+        # The slow consumer's transaction has committed now; the operator follows "More:".
+        seen, _ = await _walk(shlex.split(command)[1:], capsys)
+        assert late in seen, f"dead letter {late} never listed: pages showed {[early[0], *seen]}"
+    finally:
+        await pool.close()
