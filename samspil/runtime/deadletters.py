@@ -54,18 +54,32 @@ _LISTED = (
 )
 
 
+# A dead letter's id is a bigint drawn from its sequence (from 1; 0 is before the first).
+_LARGEST_ID = 2**63 - 1
+
+
 def _dead_letter_id(key: list[Any]) -> int:
     [dead_letter_id] = key
     if type(dead_letter_id) is not int:
         raise TypeError("not a dead-letter id")
+    if not 0 <= dead_letter_id <= _LARGEST_ID:  # else the driver, not the list, would refuse it
+        raise ValueError("not a dead-letter id")
     return dead_letter_id
 
 
 async def list_dead_letters(
     conn: Connection, *, include_replayed: bool = False, cursor: str | None = None, limit: int = DEFAULT_PAGE
 ) -> DeadLetterPage:
-    """A page of dead letters in the order they were written (keyset on the id: the primary key,
-    or for the pending ones the index of those not replayed), after ``cursor``'s."""
+    """A page of dead letters in the order of their ids (keyset on the id: the primary key, or
+    for the pending ones the index of those not replayed), after ``cursor``'s.
+
+    A walk through the pages never shows a dead letter twice, and shows every one committed
+    before it began (without ``include_replayed``: still pending when its page is read). One
+    written while you page may not appear in that walk: its id is drawn when it is inserted but
+    it becomes visible when its consumer's transaction commits, possibly after the walk has passed
+    a higher id. It appears when you list again from the start (no cursor). An operator's list
+    needs no more; the provider feed's commit-ordered positions (gateway migration 008) are for
+    readers that must never miss an entry."""
     after = 0 if cursor is None else read_cursor(cursor, _dead_letter_id)
     pending = "" if include_replayed else " AND replayed_at IS NULL"
     rows = await conn.fetch(f"{_LISTED} WHERE id > $1{pending} ORDER BY id LIMIT $2", after, limit + 1)
