@@ -788,7 +788,9 @@ def build_parser() -> argparse.ArgumentParser:
         _DATABASE_ENVIRONMENT,
         description="list: a page of dead letters, oldest first, as JSON lines (never a CPR number: "
         "a dead letter that held one was redacted); when there are more, the command for the next "
-        "page is printed on stderr. replay: put dead letters back on their topics.",
+        "page is printed on stderr. A dead letter written while you page may not be in that walk "
+        "(its id is drawn before its transaction commits): list again from the start, without "
+        "--cursor, to see it. replay: put dead letters back on their topics.",
     )
     dlq.add_argument(
         "action", choices=["list", "replay"], help="list dead letters as JSON lines, or replay some"
@@ -803,7 +805,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"list: at most N per page, 1-500 (default {DEFAULT_PAGE})",
     )
-    dlq.add_argument("--cursor", help="list: the page after this cursor (as the page before printed it)")
+    dlq.add_argument(
+        "--cursor",
+        help="list: the page after this cursor (as the page before printed it); dead letters "
+        "written since the first page may appear only in a new listing from the start",
+    )
     dlq.add_argument(
         "--json",
         action="store_true",
