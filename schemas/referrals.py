@@ -487,12 +487,19 @@ def reason_category_of(step: ReferralTransition) -> ReasonCategory | None:
     return None
 
 
-def step_category_of(step: ReferralTransition) -> StepCategory | None:
-    """The category of a step that ended the referral, as the status history keeps it and the
-    KPIs count it: its reason's, or a completion's outcome's; None when it has none."""
+def outcome_category_of(step: ReferralTransition) -> CompletionCategory | None:
+    """A completion's outcome category, or None for any other step or a completion given none.
+    The status history keeps it in a column of its own, apart from the reason's category (which
+    earlier versions read strictly as a ReasonCategory)."""
     if isinstance(step, ReferralCompleted):
         return step.outcome_category
-    return reason_category_of(step)
+    return None
+
+
+def step_category_of(step: ReferralTransition) -> StepCategory | None:
+    """The category of a step that ended the referral, as the KPIs count it: its reason's, or a
+    completion's outcome's; None when it has none."""
+    return outcome_category_of(step) or reason_category_of(step)
 
 
 # Two steps lead to in-progress, each only from its own status.

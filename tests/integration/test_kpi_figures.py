@@ -72,19 +72,22 @@ async def test_absence_assessments_in_a_period_of_copenhagen_days_per_team(
 async def test_referrals_end_by_outcome_party_and_category_on_the_day_the_step_took_effect(
     employment_db: asyncpg.Pool,
 ) -> None:
+    # (status, by, on, reason category, outcome category)
     steps = [
-        ("completed", "provider", date(2026, 3, 1), None),
-        ("completed", "provider", date(2026, 3, 31), None),
-        ("completed", "provider", date(2026, 3, 15), "education"),  # an outcome's category
-        ("failed", "provider", date(2026, 3, 5), None),
-        ("cancelled", "jobcenter", date(2026, 3, 6), "citizen-moved"),
-        ("cancelled", "provider", date(2026, 3, 7), "citizen-moved"),
-        ("rejected", "provider", date(2026, 3, 8), "provider-capacity"),
-        ("rejected", "provider", date(2026, 4, 8), "provider-capacity"),  # after the period
-        ("completed", "provider", date(2026, 4, 1), None),  # after the period
-        ("in-progress", "provider", date(2026, 3, 9), None),  # not an ending
+        ("completed", "provider", date(2026, 3, 1), None, None),
+        ("completed", "provider", date(2026, 3, 31), None, None),
+        ("completed", "provider", date(2026, 3, 15), None, "education"),  # an outcome's category
+        # As a replica of the version before migration 023 wrote it during the rollout.
+        ("completed", "provider", date(2026, 3, 16), "job", None),
+        ("failed", "provider", date(2026, 3, 5), None, None),
+        ("cancelled", "jobcenter", date(2026, 3, 6), "citizen-moved", None),
+        ("cancelled", "provider", date(2026, 3, 7), "citizen-moved", None),
+        ("rejected", "provider", date(2026, 3, 8), "provider-capacity", None),
+        ("rejected", "provider", date(2026, 4, 8), "provider-capacity", None),  # after the period
+        ("completed", "provider", date(2026, 4, 1), None, None),  # after the period
+        ("in-progress", "provider", date(2026, 3, 9), None, None),  # not an ending
     ]
-    for status, changed_by, occurred_on, category in steps:
+    for status, changed_by, occurred_on, category, outcome_category in steps:
         referral_id = uuid.uuid4()
         await employment_db.execute(
             "INSERT INTO referral (referral_id, citizen_ref, provider_id, offer_kind, offer_title,"
@@ -94,18 +97,21 @@ async def test_referrals_end_by_outcome_party_and_category_on_the_day_the_step_t
         )
         await employment_db.execute(
             "INSERT INTO referral_status_change"
-            " (referral_id, status, changed_by, occurred_on, reason_category) VALUES ($1, $2, $3, $4, $5)",
+            " (referral_id, status, changed_by, occurred_on, reason_category, outcome_category)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
             referral_id,
             status,
             changed_by,
             occurred_on,
             category,
+            outcome_category,
         )
     ended = await employment_kpis.referrals_ended(employment_db, MARCH)
     assert [(e.outcome.value, e.ended_by, e.category, e.count) for e in ended] == [
         ("cancelled", "jobcenter", "citizen-moved", 1),
         ("cancelled", "provider", "citizen-moved", 1),
         ("completed", "provider", "education", 1),
+        ("completed", "provider", "job", 1),
         ("completed", "provider", "unspecified", 2),
         ("failed", "provider", "unspecified", 1),
         ("rejected", "provider", "provider-capacity", 1),
@@ -122,7 +128,7 @@ async def test_referrals_end_by_outcome_party_and_category_on_the_day_the_step_t
         progress_reports_overdue_now=0,
     )
     assert totals.referrals_by_outcome() == {
-        ReferralOutcome.COMPLETED: 3,
+        ReferralOutcome.COMPLETED: 4,
         ReferralOutcome.FAILED: 1,
         ReferralOutcome.CANCELLED: 2,
         ReferralOutcome.REJECTED: 1,

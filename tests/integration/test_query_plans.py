@@ -508,19 +508,22 @@ async def employment_kpi_report(db: Recorders) -> None:
 
 
 async def employment_kpi_referrals_ended(db: Recorders) -> None:
-    """The KPIs' referrals ended by outcome, party and reason category (the report's and the
-    gauges' one statement), among many status changes."""
+    """The KPIs' referrals ended by outcome, party and category (the reason's, or a completion's
+    outcome's: the report's and the gauges' one statement), among many status changes."""
     today = danish_today()
     await db.employment.conn.execute(
-        "INSERT INTO referral_status_change (referral_id, status, changed_by, occurred_on, reason_category)"
-        " SELECT referral_id, 'rejected', 'provider', $1::date - 400, 'provider-capacity' FROM referral"
+        "INSERT INTO referral_status_change"
+        " (referral_id, status, changed_by, occurred_on, reason_category, outcome_category)"
+        " SELECT referral_id, 'rejected', 'provider', $1::date - 400, 'provider-capacity', NULL FROM referral"
         " UNION ALL"
-        " (SELECT referral_id, 'cancelled', 'jobcenter', $1, 'citizen-moved' FROM referral LIMIT 5)",
+        " (SELECT referral_id, 'cancelled', 'jobcenter', $1, 'citizen-moved', NULL FROM referral LIMIT 5)"
+        " UNION ALL"
+        " (SELECT referral_id, 'completed', 'provider', $1, NULL, 'job' FROM referral LIMIT 5)",
         today,
     )
     await db.employment.conn.execute("ANALYZE referral_status_change")
     ended = await employment_kpis.referrals_ended(db.employment, Period.last_days(today))
-    assert any(e.category == "citizen-moved" for e in ended)
+    assert {e.category for e in ended} >= {"citizen-moved", "job"}
 
 
 async def employment_kpi_overdue_now(db: Recorders) -> None:
@@ -597,7 +600,7 @@ HOT_PATHS = {
         employment_kpi_report, ("employment", "DROP INDEX caseworker_task_closed")
     ),
     "employment kpi referrals ended": HotPath(
-        employment_kpi_referrals_ended, ("employment", "DROP INDEX referral_status_change_ended_by_reason")
+        employment_kpi_referrals_ended, ("employment", "DROP INDEX referral_status_change_ended_by_category")
     ),
     "employment kpi overdue now": HotPath(
         employment_kpi_overdue_now, ("employment", "DROP INDEX contact_course_due")

@@ -14,7 +14,9 @@ from pydantic import ValidationError
 
 from employment.domain.kpis import UNSPECIFIED, EmploymentKpis, EndedReferrals, ProgressReports
 from employment.domain.kpis import ReferralOutcome as O
+from employment.entrypoints.http import StatusChangeOut
 from employment.entrypoints.kpis_http import csv_rows, kpis_out
+from provider_gateway.entrypoints.http import StatusChange
 from samspil.runtime.http import problem_from_validation
 from samspil.runtime.reports import Durations, Figure, Period
 from schemas.commands import WithdrawReferral
@@ -27,6 +29,7 @@ from schemas.referrals import (
     ReferralCompleted,
     ReferralRejected,
     ReferralTransition,
+    outcome_category_of,
     reason_category_of,
     step_category_of,
 )
@@ -107,6 +110,48 @@ def test_a_completion_takes_every_outcome_category_as_its_step_category(category
 
 def test_the_outcome_category_is_optional_so_earlier_completions_stay_valid() -> None:
     assert step_category_of(ReferralCompleted.model_validate(COMPLETION)) is None
+
+
+def test_only_a_completion_has_an_outcome_category_and_no_completion_a_reason_category() -> None:
+    completed = ReferralCompleted.model_validate({**COMPLETION, "outcome_category": "education"})
+    assert (outcome_category_of(completed), reason_category_of(completed)) == (
+        CompletionCategory.EDUCATION,
+        None,
+    )
+    cancelled = ReferralCancelled.model_validate({**STEP, "reason_category": "citizen-moved"})
+    assert (outcome_category_of(cancelled), reason_category_of(cancelled)) == (
+        None,
+        ReasonCategory.CITIZEN_MOVED,
+    )
+
+
+def _history_row(status: str, reason_category: str | None, outcome_category: str | None) -> dict[str, Any]:
+    return {
+        "status": status,
+        "changed_by": "provider",
+        "occurred_on": date(2026, 12, 1),
+        "reason": None,
+        "reason_category": reason_category,
+        "outcome_category": outcome_category,
+    }
+
+
+@pytest.mark.parametrize("model", [StatusChangeOut, StatusChange])
+@pytest.mark.parametrize(
+    ("row", "shown"),
+    [
+        (_history_row("completed", None, "job"), (None, "job")),
+        # As a replica of the version before the column wrote it during the rollout.
+        (_history_row("completed", "job", None), (None, "job")),
+        (_history_row("completed", None, None), (None, None)),
+        (_history_row("cancelled", "citizen-moved", None), ("citizen-moved", None)),
+    ],
+)
+def test_the_status_history_shows_a_completions_category_as_the_outcomes_and_no_other(
+    model: type[StatusChangeOut | StatusChange], row: dict[str, Any], shown: tuple[str | None, str | None]
+) -> None:
+    change = model.of(row)
+    assert (change.reason_category, change.outcome_category) == shown
 
 
 def test_an_unknown_outcome_category_is_a_422_naming_the_field() -> None:

@@ -58,10 +58,13 @@ async def follow_ups_overdue_in_period(conn: Reader, period: Period) -> int:
 
 
 async def referrals_ended(conn: Reader, period: Period) -> tuple[EndedReferrals, ...]:
-    """One statement for every breakdown (by who, by reason category), read from the index
-    referral_status_change_ended_by_reason alone."""
+    """One statement for every breakdown (by who, by category: a completion's outcome's, another
+    ending's reason's), read from the index referral_status_change_ended_by_category alone. A
+    completion's category is in outcome_category (migration 023); one a replica of the version
+    before wrote during the rollout is in reason_category, and counts all the same."""
     rows = await conn.fetch(
-        "SELECT status, changed_by, coalesce(reason_category, $3) AS category, count(*) AS n"
+        "SELECT status, changed_by, coalesce(outcome_category, reason_category, $3) AS category,"
+        " count(*) AS n"
         " FROM referral_status_change"
         " WHERE occurred_on >= $1 AND occurred_on <= $2"
         " AND status IN ('completed', 'failed', 'cancelled', 'rejected')"

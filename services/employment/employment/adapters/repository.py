@@ -74,8 +74,11 @@ async def set_referral_status(
     occurred_on: date,
     reason: str | None,
     reason_category: str | None = None,
+    outcome_category: str | None = None,
     source_event_id: uuid.UUID | None = None,
 ) -> None:
+    """A step in the referral's status history. ``reason_category`` is a ReasonCategory only
+    (earlier versions read it strictly so): a completion's category goes in ``outcome_category``."""
     # A closed referral awaits no progress report: the scheduler stops looking at it.
     await conn.execute(
         "UPDATE referral SET status = $2,"
@@ -87,22 +90,23 @@ async def set_referral_status(
     )
     await conn.execute(
         "INSERT INTO referral_status_change"
-        " (referral_id, status, changed_by, occurred_on, reason, reason_category, source_event_id)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        " (referral_id, status, changed_by, occurred_on, reason, reason_category, outcome_category,"
+        " source_event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         referral_id,
         status,
         changed_by,
         occurred_on,
         reason,
         reason_category,
+        outcome_category,
         source_event_id,
     )
 
 
 async def status_history(conn: Connection | asyncpg.Pool, referral_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT status, changed_by, occurred_on, reason, reason_category FROM referral_status_change"
-        " WHERE referral_id = $1 ORDER BY id",
+        "SELECT status, changed_by, occurred_on, reason, reason_category, outcome_category"
+        " FROM referral_status_change WHERE referral_id = $1 ORDER BY id",
         referral_id,
     )
 

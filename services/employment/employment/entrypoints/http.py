@@ -142,17 +142,17 @@ class StatusChangeOut(BaseModel):
 
     @classmethod
     def of(cls, change: Mapping[str, Any]) -> StatusChangeOut:
-        """From a row of the status history, whose one category column holds a completion's
-        outcome category or another step's reason category."""
+        """From a row of the status history. A completion's category is in its own column,
+        outcome_category; one a replica of the version before it wrote during the rollout is in
+        reason_category, and is shown as the outcome's all the same."""
         completed = change["status"] == ReferralStatus.COMPLETED
-        category = change["reason_category"]
         return cls(
             status=change["status"],
             changed_by=change["changed_by"],
             occurred_on=change["occurred_on"],
             reason=change["reason"],
-            reason_category=None if completed else category,
-            outcome_category=category if completed else None,
+            reason_category=None if completed else change["reason_category"],
+            outcome_category=(change["outcome_category"] or change["reason_category"]) if completed else None,
         )
 
 

@@ -48,7 +48,8 @@ from schemas.referrals import (
     ReferralStatus,
     ReferralTransition,
     check_transition,
-    step_category_of,
+    outcome_category_of,
+    reason_category_of,
 )
 
 log = structlog.get_logger("employment.handlers")
@@ -110,7 +111,8 @@ async def follow_provider_step(conn: Connection, envelope: Envelope, step: Refer
         changed_by="provider",
         occurred_on=step.occurred_on,
         reason=step.reason,
-        reason_category=category.value if (category := step_category_of(step)) else None,
+        reason_category=category.value if (category := reason_category_of(step)) else None,
+        outcome_category=outcome.value if (outcome := outcome_category_of(step)) else None,
         source_event_id=envelope.id,
     )
     if isinstance(step, ReferralStarted):

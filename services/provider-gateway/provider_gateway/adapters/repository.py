@@ -68,26 +68,30 @@ async def set_referral_status(
     occurred_on: date,
     reason: str | None,
     reason_category: str | None = None,
+    outcome_category: str | None = None,
 ) -> None:
+    """A step in the referral's status history. ``reason_category`` is a ReasonCategory only
+    (earlier versions read it strictly so): a completion's category goes in ``outcome_category``."""
     await conn.execute(
         "UPDATE referral_view SET status = $2, updated_at = now() WHERE referral_id = $1", referral_id, status
     )
     await conn.execute(
         "INSERT INTO referral_status_change"
-        " (referral_id, status, changed_by, occurred_on, reason, reason_category)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
+        " (referral_id, status, changed_by, occurred_on, reason, reason_category, outcome_category)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
         referral_id,
         status,
         changed_by,
         occurred_on,
         reason,
         reason_category,
+        outcome_category,
     )
 
 
 async def status_history(conn: Connection | asyncpg.Pool, referral_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT status, changed_by, occurred_on, reason, reason_category, recorded_at"
+        "SELECT status, changed_by, occurred_on, reason, reason_category, outcome_category, recorded_at"
         " FROM referral_status_change"
         " WHERE referral_id = $1 ORDER BY id",
         referral_id,

@@ -31,7 +31,8 @@ from schemas.referrals import (
     ReferralRequested,
     ReferralStatus,
     ReferralTransition,
-    step_category_of,
+    outcome_category_of,
+    reason_category_of,
 )
 from schemas.topics import PROVIDER_REPORTS
 
@@ -146,7 +147,7 @@ async def take_step(
         raise ReferralNotFound
     new_status = check_transition(ReferralStatus(referral["status"]), step)
     event = step(referral_id=referral_id, provider_id=provider_id, **details)
-    category = step_category_of(event)
+    reason_category, outcome_category = reason_category_of(event), outcome_category_of(event)
     await repository.set_referral_status(
         conn,
         referral_id,
@@ -154,7 +155,8 @@ async def take_step(
         "provider",
         event.occurred_on,
         event.reason,
-        category.value if category else None,
+        reason_category.value if reason_category else None,
+        outcome_category.value if outcome_category else None,
     )
     envelope = Envelope(
         source=SOURCE,
