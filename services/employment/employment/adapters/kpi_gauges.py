@@ -33,7 +33,8 @@ async def read(pool: asyncpg.Pool, today: date, parked_after_months: int) -> lis
         ended.add_metric([SERVICE, outcome.value, ended_by], count)
     by_reason = GaugeMetricFamily(
         "samspil_kpi_referrals_ended_by_reason",
-        f"Referrals ended {_WINDOW}, by outcome and reason category ('unspecified' when none was given).",
+        f"Referrals ended {_WINDOW}, by outcome and category: completions by outcome category, other"
+        " endings by reason category ('unspecified' when none was given).",
         labels=["service", "outcome", "category"],
     )
     for (outcome, category), count in figures.referrals_by_reason().items():
