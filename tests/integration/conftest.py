@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ import asyncpg
 import pytest
 from pydantic import AliasChoices
 
+from samspil.runtime.codec import Record
 from samspil.runtime.consumer import EventHandler
 from samspil.runtime.db import Connection, create_pool, migrate
 from samspil.runtime.kafka import ensure_topics
@@ -99,6 +101,24 @@ def consumer_runtime(infra: Infra) -> RuntimeFactory:
             yield runtime
 
     return start
+
+
+@pytest.fixture
+async def own_reports_topic(infra: Infra) -> Topic:
+    """A copy of the providers' reports topic that only this test writes to, on one partition.
+    What a consumer of it fetches is the test's records alone: on the shared topic a batch also
+    holds what earlier tests left on every partition, and one unreadable record among them sends
+    the whole batch one by one (each record committed on its own)."""
+    topic = dataclasses.replace(
+        PROVIDER_REPORTS, name=f"samspil.test-{uuid.uuid4().hex[:8]}.reports.v1", partitions=1
+    )
+    await ensure_topics(infra.bootstrap_servers, [topic])
+    return topic
+
+
+def on_topic(topic: Topic, *records: Record) -> list[Record]:
+    """The records, bound for ``topic`` instead."""
+    return [dataclasses.replace(record, topic=topic.name) for record in records]
 
 
 @pytest.fixture
