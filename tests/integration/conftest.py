@@ -3,7 +3,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,17 +103,30 @@ def consumer_runtime(infra: Infra) -> RuntimeFactory:
     return start
 
 
+OwnTopic = Callable[..., Awaitable[Topic]]
+
+
 @pytest.fixture
-async def own_reports_topic(infra: Infra) -> Topic:
-    """A copy of the providers' reports topic that only this test writes to, on one partition.
-    What a consumer of it fetches is the test's records alone: on the shared topic a batch also
-    holds what earlier tests left on every partition, and one unreadable record among them sends
-    the whole batch one by one (each record committed on its own)."""
-    topic = dataclasses.replace(
-        PROVIDER_REPORTS, name=f"samspil.test-{uuid.uuid4().hex[:8]}.reports.v1", partitions=1
-    )
-    await ensure_topics(infra.bootstrap_servers, [topic])
-    return topic
+def own_topic(infra: Infra) -> OwnTopic:
+    """Creates a copy of a catalogue topic that only this test writes to (on one partition unless
+    told), so that what a consumer of it fetches is the test's records alone. The catalogue's
+    topics are shared by every test on the broker (all files of an xdist worker): a new consumer
+    group reads everything earlier tests left there, and a batch holding one unreadable record
+    goes one by one, each record committed on its own."""
+
+    async def create(topic: Topic, partitions: int = 1) -> Topic:
+        name = f"samspil.test-{uuid.uuid4().hex[:8]}.{topic.name.removeprefix('samspil.')}"
+        own = dataclasses.replace(topic, name=name, partitions=partitions)
+        await ensure_topics(infra.bootstrap_servers, [own])
+        return own
+
+    return create
+
+
+@pytest.fixture
+async def own_reports_topic(own_topic: OwnTopic) -> Topic:
+    """A copy of the providers' reports topic that only this test writes to, on one partition."""
+    return await own_topic(PROVIDER_REPORTS)
 
 
 def on_topic(topic: Topic, *records: Record) -> list[Record]:
