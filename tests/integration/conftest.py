@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import asyncpg
 import pytest
 from pydantic import AliasChoices
 
+from samspil.runtime.codec import Record
 from samspil.runtime.consumer import EventHandler
 from samspil.runtime.db import Connection, create_pool, migrate
 from samspil.runtime.kafka import ensure_topics
@@ -99,6 +101,37 @@ def consumer_runtime(infra: Infra) -> RuntimeFactory:
             yield runtime
 
     return start
+
+
+OwnTopic = Callable[..., Awaitable[Topic]]
+
+
+@pytest.fixture
+def own_topic(infra: Infra) -> OwnTopic:
+    """Creates a copy of a catalogue topic that only this test writes to (on one partition unless
+    told), so that what a consumer of it fetches is the test's records alone. The catalogue's
+    topics are shared by every test on the broker (all files of an xdist worker): a new consumer
+    group reads everything earlier tests left there, and a batch holding one unreadable record
+    goes one by one, each record committed on its own."""
+
+    async def create(topic: Topic, partitions: int = 1) -> Topic:
+        name = f"samspil.test-{uuid.uuid4().hex[:8]}.{topic.name.removeprefix('samspil.')}"
+        own = dataclasses.replace(topic, name=name, partitions=partitions)
+        await ensure_topics(infra.bootstrap_servers, [own])
+        return own
+
+    return create
+
+
+@pytest.fixture
+async def own_reports_topic(own_topic: OwnTopic) -> Topic:
+    """A copy of the providers' reports topic that only this test writes to, on one partition."""
+    return await own_topic(PROVIDER_REPORTS)
+
+
+def on_topic(topic: Topic, *records: Record) -> list[Record]:
+    """The records, bound for ``topic`` instead."""
+    return [dataclasses.replace(record, topic=topic.name) for record in records]
 
 
 @pytest.fixture

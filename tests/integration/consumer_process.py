@@ -1,10 +1,12 @@
-"""A consumer process for the kill tests: it records an effect per absence notice and, in
-``stall`` mode, then stalls inside the handler's open transaction until it is killed, having
-written to the marker file which of the watched events it handled before."""
+"""A consumer process for the kill tests: it reads the reports topic named by REPORTS_TOPIC (the
+test's own), records an effect per absence notice and, in ``stall`` mode, then stalls inside the
+handler's open transaction until it is killed, having written to the marker file which of the
+watched events it handled before."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
@@ -21,7 +23,7 @@ from schemas.topics import PROVIDER_REPORTS
 
 
 async def main(name: str, mode: str, marker: Path) -> None:
-    # The events of the test's own (its other records come from other tests on the topic).
+    # The events whose handling the test follows.
     watched = set(os.environ.get("WATCHED_EVENT_IDS", "").split(","))
     handled: list[str] = []
 
@@ -36,13 +38,14 @@ async def main(name: str, mode: str, marker: Path) -> None:
             await asyncio.to_thread(marker.write_text, ",".join(handled))
             await asyncio.sleep(3600)
 
+    topic = dataclasses.replace(PROVIDER_REPORTS, name=os.environ["REPORTS_TOPIC"])
     runtime = ServiceRuntime(
         name=name,
         settings=RuntimeSettings(
             database_url=os.environ["DATABASE_URL"], kafka_create_topics=False, dead_letter_key="k" * 32
         ),
         migration_packages=[],
-        subscription=Subscription(topics=[PROVIDER_REPORTS], handlers={AbsenceNoticeSubmitted: handler}),
+        subscription=Subscription(topics=[topic], handlers={AbsenceNoticeSubmitted: handler}),
     )
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

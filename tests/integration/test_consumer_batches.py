@@ -15,7 +15,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from samspil.runtime.codec import Record
 from samspil.runtime.db import Connection
@@ -23,19 +22,20 @@ from samspil.runtime.errors import Rejected
 from samspil.runtime.kafka import ensure_topics
 from samspil.runtime.service import ServiceRuntime
 from schemas.envelope import Envelope
-from schemas.topics import PROVIDER_REPORTS, dead_letter_topic
+from schemas.topics import Topic, dead_letter_topic
 from tests.infra import Infra
-from tests.integration.conftest import EFFECT_TABLE, RuntimeFactory
+from tests.integration.conftest import EFFECT_TABLE, RuntimeFactory, on_topic
 from tests.integration.test_consumer_crash import committed_offset
 from tests.integration.test_reliable_messaging import dead_letters_on_topic, effects, inbox_count
 from tests.support import citizen_ref, encoded_notice, produce, wait_for
 
 
-def notices_for_one_citizen(count: int) -> tuple[list[Envelope], list[Record]]:
-    """Absence notices about one citizen: one key, so one partition, in this order."""
+def notices_for_one_citizen(count: int, topic: Topic) -> tuple[list[Envelope], list[Record]]:
+    """Absence notices about one citizen, bound for ``topic`` (the test's own, so that a batch
+    holds nothing but the test's records): one key, so one partition, in this order."""
     subject = citizen_ref()
     pairs = [encoded_notice(subject=subject) for _ in range(count)]
-    return [envelope for envelope, _ in pairs], [record for _, record in pairs]
+    return [envelope for envelope, _ in pairs], on_topic(topic, *(record for _, record in pairs))
 
 
 def unreadable(record: Record) -> Record:
@@ -45,15 +45,15 @@ def unreadable(record: Record) -> Record:
     )
 
 
-async def committed(runtime: ServiceRuntime, partition: int, infra: Infra) -> int:
-    return await committed_offset(infra, runtime.group_id, partition) or 0
+async def committed(runtime: ServiceRuntime, topic: Topic, partition: int, infra: Infra) -> int:
+    return await committed_offset(infra, runtime.group_id, topic, partition) or 0
 
 
 @pytest.mark.parametrize("failure", ["handler-failed", "rejected"])
 async def test_a_poison_record_inside_a_batch_is_dead_lettered_and_its_neighbours_handled_once(
-    infra: Infra, consumer_runtime: RuntimeFactory, failure: str
+    infra: Infra, consumer_runtime: RuntimeFactory, own_reports_topic: Topic, failure: str
 ) -> None:
-    envelopes, records = notices_for_one_citizen(7)
+    envelopes, records = notices_for_one_citizen(7, own_reports_topic)
     poison = envelopes[3]
     calls: dict[uuid.UUID, int] = {}
 
@@ -70,9 +70,13 @@ async def test_a_poison_record_inside_a_batch_is_dead_lettered_and_its_neighbour
     # Put on the topic before the consumer joins its group, so one fetch brings them together.
     placed = await produce(infra.bootstrap_servers, *records, together=True)
     [partition] = {p for p, _ in placed}
-    async with consumer_runtime(handler=handler, consumer_max_attempts=3) as runtime:
+    async with consumer_runtime(
+        handler=handler, topics=(own_reports_topic,), consumer_max_attempts=3
+    ) as runtime:
         end = placed[-1][1] + 1
-        await wait_for(lambda: _at_least(committed(runtime, partition, infra), end), timeout=60)
+        await wait_for(
+            lambda: _at_least(committed(runtime, own_reports_topic, partition, infra), end), timeout=60
+        )
 
         for envelope in envelopes:
             if envelope.id != poison.id:
@@ -96,56 +100,52 @@ async def _at_least(value: Any, minimum: int) -> bool:
 
 
 def start_consumer(
-    infra: Infra, name: str, mode: str, marker: Path, database_url: str, env: dict[str, str], log: Path
+    infra: Infra,
+    topic: Topic,
+    name: str,
+    mode: str,
+    marker: Path,
+    database_url: str,
+    env: dict[str, str],
+    log: Path,
 ) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "tests.integration.consumer_process", name, mode, str(marker)],
-            env={**os.environ, "DATABASE_URL": database_url, **infra.client_env, **env},
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "REPORTS_TOPIC": topic.name,
+                **infra.client_env,
+                **env,
+            },
             stdout=out,
             stderr=subprocess.STDOUT,
         )
 
 
-async def _start_group_at(infra: Infra, group: str, partition: int, offset: int) -> None:
-    """Commit ``group``'s offset on the reports topic's partition, before the group first joins."""
-    probe = AIOKafkaConsumer(
-        bootstrap_servers=infra.bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
-    await probe.start()
-    try:
-        topic_partition = TopicPartition(PROVIDER_REPORTS.name, partition)
-        probe.assign([topic_partition])
-        await probe.commit({topic_partition: offset})
-    finally:
-        await probe.stop()
-
-
 async def test_a_consumer_killed_in_the_middle_of_a_batch_loses_and_doubles_nothing(
-    infra: Infra, tmp_path: Path
+    infra: Infra, own_reports_topic: Topic, tmp_path: Path
 ) -> None:
     name = f"test-{uuid.uuid4().hex[:8]}"
     await ensure_topics(infra.bootstrap_servers, [dead_letter_topic(name)])
     database_url = infra.create_database()
     conn = await asyncpg.connect(database_url)
     await conn.execute(EFFECT_TABLE)
-    envelopes, records = notices_for_one_citizen(6)
+    envelopes, records = notices_for_one_citizen(6, own_reports_topic)
     placed = await produce(infra.bootstrap_servers, *records, together=True)
     [partition] = {p for p, _ in placed}
-    # Other tests on this broker may have left unreadable records on the partition, which would
-    # send the batch one by one: the group starts at the first of ours.
-    await _start_group_at(infra, f"samspil-{name}", partition, min(offset for _, offset in placed))
     target = envelopes[4]  # the fifth: four handled before it in the same batch, one after
     ids = [envelope.id for envelope in envelopes]
     env = {
         "TARGET_EVENT_ID": str(target.id),
         "WATCHED_EVENT_IDS": ",".join(map(str, ids)),
-        # Big enough for everything on the partition, so the six come in one batch.
-        "SAMSPIL_CONSUMER_BATCH_SIZE": "10000",
+        # Room for all six in one batch (they are one record batch on the topic).
+        "SAMSPIL_CONSUMER_BATCH_SIZE": "100",
     }
     marker, log = tmp_path / "in-handler", tmp_path / "consumer.log"
 
-    first = start_consumer(infra, name, "stall", marker, database_url, env, log)
+    first = start_consumer(infra, own_reports_topic, name, "stall", marker, database_url, env, log)
     try:
         await wait_for(lambda: asyncio.to_thread(marker.exists), timeout=60)
         await asyncio.sleep(0.5)
@@ -159,14 +159,14 @@ async def test_a_consumer_killed_in_the_middle_of_a_batch_loses_and_doubles_noth
     assert handled_before == [str(i) for i in ids[:5]], log.read_text()[-3000:]
     assert await conn.fetchval("SELECT count(*) FROM effect WHERE event_id = ANY($1::uuid[])", ids) == 0
     assert await conn.fetchval("SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", ids) == 0
-    offset = await committed_offset(infra, f"samspil-{name}", partition)
+    offset = await committed_offset(infra, f"samspil-{name}", own_reports_topic, partition)
     assert offset is None or offset <= placed[0][1], f"committed {offset} past the unhandled {placed[0][1]}"
 
-    second = start_consumer(infra, name, "normal", marker, database_url, env, log)
+    second = start_consumer(infra, own_reports_topic, name, "normal", marker, database_url, env, log)
     try:
 
         async def all_committed() -> bool:
-            offset = await committed_offset(infra, f"samspil-{name}", partition)
+            offset = await committed_offset(infra, f"samspil-{name}", own_reports_topic, partition)
             return offset is not None and offset > placed[-1][1]
 
         await wait_for(all_committed, timeout=90)
@@ -181,10 +181,10 @@ async def test_a_consumer_killed_in_the_middle_of_a_batch_loses_and_doubles_noth
 
 
 async def test_an_unexpected_failure_in_the_consumer_does_not_let_the_offset_pass_the_record(
-    infra: Infra, consumer_runtime: RuntimeFactory
+    infra: Infra, consumer_runtime: RuntimeFactory, own_reports_topic: Topic
 ) -> None:
-    (poison, good), (poison_record, good_record) = notices_for_one_citizen(2)
-    async with consumer_runtime() as runtime:
+    (poison, good), (poison_record, good_record) = notices_for_one_citizen(2, own_reports_topic)
+    async with consumer_runtime(topics=(own_reports_topic,)) as runtime:
         await runtime.connected()
         consumer = runtime.consumer
         assert consumer is not None
@@ -203,7 +203,10 @@ async def test_an_unexpected_failure_in_the_consumer_does_not_let_the_offset_pas
         placed = await produce(infra.bootstrap_servers, unreadable(poison_record), good_record)
         partition = placed[0][0]
         await wait_for(lambda: effects(runtime, good.id), timeout=60)
-        await wait_for(lambda: _at_least(committed(runtime, partition, infra), placed[1][1] + 1), timeout=30)
+        await wait_for(
+            lambda: _at_least(committed(runtime, own_reports_topic, partition, infra), placed[1][1] + 1),
+            timeout=30,
+        )
         assert failures == 1
         # The offset is past the poison record only because it was read again and dead-lettered.
         row = await runtime.pool.fetchrow("SELECT * FROM dead_letter WHERE event_id = $1", str(poison.id))
@@ -231,10 +234,10 @@ CREATE TRIGGER dead_letter_fault BEFORE INSERT ON dead_letter
 
 
 async def test_a_database_failure_while_dead_lettering_does_not_let_the_offset_move_on(
-    infra: Infra, consumer_runtime: RuntimeFactory
+    infra: Infra, consumer_runtime: RuntimeFactory, own_reports_topic: Topic
 ) -> None:
-    (poison, good), (poison_record, good_record) = notices_for_one_citizen(2)
-    async with consumer_runtime() as runtime:
+    (poison, good), (poison_record, good_record) = notices_for_one_citizen(2, own_reports_topic)
+    async with consumer_runtime(topics=(own_reports_topic,)) as runtime:
         await runtime.connected()
         await runtime.pool.execute(DEAD_LETTER_FAULT)
         await runtime.pool.execute("INSERT INTO dead_letter_fault VALUES ($1)", str(poison.id))
@@ -248,7 +251,7 @@ async def test_a_database_failure_while_dead_lettering_does_not_let_the_offset_m
             return value
 
         async def tried_again_or_moved_on() -> tuple[int, int | None] | None:
-            offset = await committed_offset(infra, runtime.group_id, partition)
+            offset = await committed_offset(infra, runtime.group_id, own_reports_topic, partition)
             tries = await attempts()
             moved_on = offset is not None and offset > poison_offset
             return (tries, offset) if tries >= 2 or (tries >= 1 and moved_on) else None
@@ -266,7 +269,10 @@ async def test_a_database_failure_while_dead_lettering_does_not_let_the_offset_m
         )
 
         await runtime.pool.execute("DELETE FROM dead_letter_fault")  # the disk has room again
-        await wait_for(lambda: _at_least(committed(runtime, partition, infra), placed[1][1] + 1), timeout=60)
+        await wait_for(
+            lambda: _at_least(committed(runtime, own_reports_topic, partition, infra), placed[1][1] + 1),
+            timeout=60,
+        )
         row = await runtime.pool.fetchrow("SELECT * FROM dead_letter WHERE event_id = $1", str(poison.id))
         assert row is not None and row["reason"] == "invalid-data"
         assert await effects(runtime, good.id) == 1

@@ -18,9 +18,9 @@ from samspil.runtime.service import ServiceRuntime
 from schemas.commands import RecordFollowUp
 from schemas.contact_course import FollowUpKind
 from schemas.envelope import Envelope, cpr_spans
-from schemas.topics import EMPLOYMENT_COMMANDS, PROVIDER_REPORTS, dead_letter_topic
+from schemas.topics import EMPLOYMENT_COMMANDS, PROVIDER_REPORTS, Topic, dead_letter_topic
 from tests.infra import Infra
-from tests.integration.conftest import DEAD_LETTER_KEY, RuntimeFactory
+from tests.integration.conftest import DEAD_LETTER_KEY, OwnTopic, RuntimeFactory
 from tests.support import produce, read_topic, wait_for
 
 PLACEHOLDER = "NOTE-PLACEHOLDER"
@@ -42,6 +42,13 @@ def follow_up_command(note: str, *, source: str = "/kommune/case-system") -> tup
     value = record.value.replace(json.dumps(PLACEHOLDER).encode(), json.dumps(note).encode())
     headers = [(name, source.encode() if name == "ce_source" else raw) for name, raw in record.headers]
     return envelope, replace(record, value=value, headers=headers)
+
+
+@pytest.fixture
+async def topics(own_topic: OwnTopic) -> tuple[Topic, Topic]:
+    """Copies of the reports and the employment commands topics that only this test writes to:
+    its consumer reads nothing that other tests left there."""
+    return await own_topic(PROVIDER_REPORTS), await own_topic(EMPLOYMENT_COMMANDS)
 
 
 async def dead_letter_everywhere(
@@ -87,19 +94,17 @@ CPR_SPELLINGS = ["010203-1234", SPACED]
 
 @pytest.mark.parametrize("cpr", CPR_SPELLINGS)
 async def test_a_command_whose_note_holds_a_cpr_number_is_dead_lettered_without_it(
-    infra: Infra, consumer_runtime: RuntimeFactory, cpr: str
+    infra: Infra, consumer_runtime: RuntimeFactory, topics: tuple[Topic, Topic], cpr: str
 ) -> None:
     handled: list[Envelope] = []
 
     async def record_follow_up(_: Any, handled_envelope: Envelope, __: Any) -> None:
-        handled.append(handled_envelope)  # other tests' commands share the topic
+        handled.append(handled_envelope)
 
     note = f"Talt med borgeren ({cpr}) om forløbet."
     envelope, record = follow_up_command(note)
-    async with consumer_runtime(
-        topics=(PROVIDER_REPORTS, EMPLOYMENT_COMMANDS), handlers={RecordFollowUp: record_follow_up}
-    ) as runtime:
-        await produce(infra.bootstrap_servers, record)
+    async with consumer_runtime(topics=topics, handlers={RecordFollowUp: record_follow_up}) as runtime:
+        await produce(infra.bootstrap_servers, replace(record, topic=topics[1].name))
         row, outbox, on_topic = await dead_letter_everywhere(infra, runtime, envelope)
         async with runtime.pool.acquire() as conn:
             assert await replay_dead_letters(conn, [row["id"]]) == 0
@@ -120,12 +125,12 @@ async def test_a_command_whose_note_holds_a_cpr_number_is_dead_lettered_without_
 
 
 async def test_a_cpr_number_in_ce_source_or_the_key_is_redacted_whatever_the_reason(
-    infra: Infra, consumer_runtime: RuntimeFactory
+    infra: Infra, consumer_runtime: RuntimeFactory, topics: tuple[Topic, Topic]
 ) -> None:
     # An envelope whose ce_source holds a CPR number is refused before its data is read.
     envelope, record = follow_up_command("Kort status.", source="/kommune/sag/010203-1234")
-    record = replace(record, key=b"0102031234")
-    async with consumer_runtime(topics=(PROVIDER_REPORTS, EMPLOYMENT_COMMANDS)) as runtime:
+    record = replace(record, key=b"0102031234", topic=topics[1].name)
+    async with consumer_runtime(topics=topics) as runtime:
         await produce(infra.bootstrap_servers, record)
         row, outbox, on_topic = await dead_letter_everywhere(infra, runtime, envelope)
 
@@ -150,16 +155,14 @@ async def test_a_cpr_number_in_ce_source_or_the_key_is_redacted_whatever_the_rea
 
 
 async def test_a_value_that_is_not_json_keeps_its_text_around_the_redacted_number(
-    infra: Infra, consumer_runtime: RuntimeFactory
+    infra: Infra, consumer_runtime: RuntimeFactory, topics: tuple[Topic, Topic]
 ) -> None:
     async def record_follow_up(*_: Any) -> None:
-        """Other tests' commands share the topic; this test's never reaches it."""
+        """The test's command never reaches it."""
 
     envelope, record = follow_up_command("x")
-    record = replace(record, value=b"not json: 010203-1234, and more")
-    async with consumer_runtime(
-        topics=(PROVIDER_REPORTS, EMPLOYMENT_COMMANDS), handlers={RecordFollowUp: record_follow_up}
-    ) as runtime:
+    record = replace(record, value=b"not json: 010203-1234, and more", topic=topics[1].name)
+    async with consumer_runtime(topics=topics, handlers={RecordFollowUp: record_follow_up}) as runtime:
         await produce(infra.bootstrap_servers, record)
         row, outbox, on_topic = await dead_letter_everywhere(infra, runtime, envelope)
 

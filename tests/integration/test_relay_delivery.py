@@ -20,6 +20,7 @@ from samspil.runtime.kafka import KafkaSender
 from samspil.runtime.outbox import OutboxRelay, add_records
 from schemas.topics import PROVIDER_REPORTS
 from tests.infra import Infra
+from tests.integration.conftest import OwnTopic
 from tests.support import read_topic
 
 # The topic's own limit, far below the producer's (1 MiB): the sender queues a larger record,
@@ -42,6 +43,14 @@ async def small_topic(infra: Infra) -> str:
     return name
 
 
+@pytest.fixture
+async def topic(own_topic: OwnTopic) -> str:
+    """A copy of the reports topic (its six partitions) that only this test writes to: its records
+    are no events (no envelope), and on the shared topic every consumer that reads it from the
+    beginning, in later tests on this broker, would have to dead-letter them one by one."""
+    return (await own_topic(PROVIDER_REPORTS, partitions=PROVIDER_REPORTS.partitions)).name
+
+
 def record(topic: str, key: bytes, name: str, size: int = 10) -> Record:
     return Record(
         topic=topic, key=key, value=name.encode().ljust(size, b"."), headers=[("ce_id", name.encode())]
@@ -49,14 +58,13 @@ def record(topic: str, key: bytes, name: str, size: int = 10) -> Record:
 
 
 async def test_records_whose_delivery_times_out_after_they_were_queued_stay_pending(
-    infra: Infra, outbox_db: asyncpg.Pool
+    infra: Infra, topic: str, outbox_db: asyncpg.Pool
 ) -> None:
     """The embedded broker stops answering (paused) once the sender has the topic's metadata:
     the records are queued, their delivery fails when the request times out, and none of them
     is marked published."""
     if infra.broker is None or infra.broker.pid is None:
         pytest.skip("pauses the embedded broker's process")
-    topic = PROVIDER_REPORTS.name
     rows = [record(topic, f"k{n % 7}".encode(), f"e{n}") for n in range(40)]
     async with outbox_db.acquire() as conn:
         await add_records(conn, [(r, r.headers[0][1].decode(), "test") for r in rows])
@@ -124,13 +132,12 @@ async def test_a_record_the_broker_refuses_in_delivery_is_not_counted_published_
 
 
 async def test_a_batch_failing_in_delivery_holds_back_the_later_records_of_its_partition(
-    infra: Infra, outbox_db: asyncpg.Pool
+    infra: Infra, topic: str, outbox_db: asyncpg.Pool
 ) -> None:
     """One record per batch; the delivery of the citizen's second record is reported failed
     after it was queued (the seam: the future the producer gives for the batch; the record did
     reach the broker, as when an acknowledgement is lost). The citizen's later records are not
     sent before it goes again; another citizen's, on another partition, are published."""
-    topic = PROVIDER_REPORTS.name
     sender = KafkaSender(infra.bootstrap_servers, enable_idempotence=False, max_batch_bytes=1)
     await sender.start()
     partitions = sorted(await sender._producer.partitions_for(topic))
@@ -164,29 +171,26 @@ async def test_a_batch_failing_in_delivery_holds_back_the_later_records_of_its_p
     try:
         relay = OutboxRelay(outbox_db, sender)
         assert await relay.publish_batch() == (3, 3)  # a1 b1 b2; a2 failed, a3 a4 held back
-        assert await _on_topic(infra, subject) == [b"a1", b"a2"]
+        assert await _on_topic(infra, topic, subject) == [b"a1", b"a2"]
         assert await relay.publish_batch() == (3, 0)
     finally:
         await sender.stop()
     # a2 twice (consumers drop the second by its event id), and never a3 before a2.
-    assert await _on_topic(infra, subject) == [b"a1", b"a2", b"a2", b"a3", b"a4"]
-    assert await _on_topic(infra, other) == [b"b1", b"b2"]
+    assert await _on_topic(infra, topic, subject) == [b"a1", b"a2", b"a2", b"a3", b"a4"]
+    assert await _on_topic(infra, topic, other) == [b"b1", b"b2"]
 
 
-async def _on_topic(infra: Infra, key: bytes) -> list[bytes]:
+async def _on_topic(infra: Infra, topic: str, key: bytes) -> list[bytes]:
     return [
         dict(headers)["ce_id"]
-        for record_key, _, headers in await read_topic(
-            infra.bootstrap_servers, PROVIDER_REPORTS.name, settle=0.5
-        )
+        for record_key, _, headers in await read_topic(infra.bootstrap_servers, topic, settle=0.5)
         if record_key == key
     ]
 
 
 async def test_a_batch_costs_one_query_to_fetch_and_one_to_mark_however_many_rows(
-    infra: Infra, outbox_db: asyncpg.Pool
+    infra: Infra, topic: str, outbox_db: asyncpg.Pool
 ) -> None:
-    topic = PROVIDER_REPORTS.name
     rows = [record(topic, f"k{n % 50}".encode(), f"e{n}") for n in range(500)]
     async with outbox_db.acquire() as conn:
         await add_records(conn, [(r, r.headers[0][1].decode(), "test") for r in rows])
@@ -242,14 +246,13 @@ class _NoSender:
 
 
 async def test_an_idempotent_sender_goes_on_with_a_new_producer_after_the_broker_refused_a_batch(
-    infra: Infra,
+    infra: Infra, topic: str
 ) -> None:
     """An idempotent producer numbers each partition's batches; one the broker refused as too
     large leaves its number ahead of the broker's, and every later batch to that partition would
     be refused as out of order, for ever (Apache Kafka; the embedded broker has no idempotent
     producer, so the refusal is made at the seam: the producer's first multi-record batch). The
     sender goes on with a new producer, the records one by one, all published."""
-    topic = PROVIDER_REPORTS.name
     sender = KafkaSender(infra.bootstrap_servers, enable_idempotence=False)
     sender._idempotent = True  # what the refusal does to an idempotent producer is the point
     await sender.start()
@@ -270,4 +273,4 @@ async def test_an_idempotent_sender_goes_on_with_a_new_producer_after_the_broker
         await sender.stop()
     assert results == [None, None, None]
     assert renewed is not first, "the refused batch's producer numbers batches the broker will refuse"
-    assert await _on_topic(infra, key) == [b"r0", b"r1", b"r2"]
+    assert await _on_topic(infra, topic, key) == [b"r0", b"r1", b"r2"]
