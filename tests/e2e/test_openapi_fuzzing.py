@@ -47,13 +47,15 @@ async def test_no_server_error_and_every_response_as_documented(
             f"Authorization: {token}",
             "--checks",
             CHECKS,
-            # The coverage phase crashes inside schemathesis 4.32 (an AST recursion SystemError).
+            # The coverage phase crashes inside schemathesis 4.32 on Python 3.11 (an AST recursion
+            # SystemError, CPython gh-106905), and so did the fuzzing phase once with two workers:
+            # one worker.
             "--phases",
             "examples,fuzzing",
             "--max-examples",
             "25",
             "--workers",
-            "2",
+            "1",
             "--seed",
             "20261122",
         ],
