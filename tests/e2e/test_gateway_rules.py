@@ -55,8 +55,14 @@ async def test_the_same_idempotency_key_returns_the_first_response_and_creates_n
 
 async def test_a_provider_sending_too_fast_gets_429_with_retry_after(running_stack: RunningStack) -> None:
     provider = f"hurtig-{uuid.uuid4().hex[:6]}"
+    responses: list[httpx.Response] = []
     async with provider_client(running_stack, provider) as gateway:
-        responses = await asyncio.gather(*(gateway.get("/v1/referrals") for _ in range(120)))
+        # The burst (60) and then more than the rate (20/s) refills: on a loaded machine the
+        # answers may come slower than the refill, so bursts go on until one is refused (or ten).
+        for _ in range(10):
+            responses += await asyncio.gather(*(gateway.get("/v1/referrals") for _ in range(120)))
+            if any(r.status_code == 429 for r in responses):
+                break
     limited = [r for r in responses if r.status_code == 429]
     assert limited, "a burst beyond the limit must be refused"
     assert int(limited[0].headers["retry-after"]) >= 1
