@@ -39,9 +39,9 @@ PORTAL := services/provider-gateway/provider_gateway/portal
 
 portal-messages: $(STAMP)  ## extract the provider portal's texts, update the da/en catalogues, compile them (commit the .po and .mo)
 	$(BIN)/pybabel -q extract -F $(PORTAL)/babel.cfg --no-location --sort-output --omit-header -o $(PORTAL)/locale/messages.pot $(PORTAL)
-	for lang in da en; do \
+	set -e; for lang in da en; do \
 	  if [ -f $(PORTAL)/locale/$$lang/LC_MESSAGES/messages.po ]; then \
-	    $(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete --no-location -i $(PORTAL)/locale/messages.pot -d $(PORTAL)/locale -D messages -l $$lang; \
+	    $(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i $(PORTAL)/locale/messages.pot -d $(PORTAL)/locale -D messages -l $$lang; \
 	  else \
 	    $(BIN)/pybabel -q init -i $(PORTAL)/locale/messages.pot -d $(PORTAL)/locale -D messages -l $$lang; \
 	  fi; \
