@@ -164,3 +164,12 @@ async def test_the_portal_speaks_danish_and_english_on_request(running_stack: Ru
         assert (await portal.get("/portal/login?lang=en")).text.count("Password") >= 1
         english = await portal.get("/portal/login")  # the choice is kept
         assert '<html lang="en">' in english.text and "Adgangskode" not in english.text
+
+
+async def test_an_htmx_request_without_a_session_sends_the_whole_page_to_log_in(
+    running_stack: RunningStack,
+) -> None:
+    async with PortalClient(running_stack.url("provider-gateway")) as portal:
+        answer = await portal.get("/portal/", headers={"HX-Request": "true"})
+        assert answer.status_code == 401
+        assert answer.headers["HX-Redirect"] == "/portal/login?next=/portal/"
