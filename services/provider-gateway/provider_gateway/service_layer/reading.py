@@ -80,6 +80,11 @@ async def submission_detail(pool: Reader, provider_id: str, submission_id: uuid.
     )
 
 
+async def citizen_display_name(pool: Reader, provider_id: str, referral_id: uuid.UUID) -> str | None:
+    """How the provider addresses the citizen of its referral; None unless it is the provider's."""
+    return (await portal_reading.display_names(pool, provider_id, [referral_id])).get(referral_id)
+
+
 @dataclass(frozen=True)
 class InboxPage:
     items: list[ReferralOut]
