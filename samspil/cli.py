@@ -731,13 +731,22 @@ def build_parser() -> argparse.ArgumentParser:
         "manage provider credentials",
         _DATABASE_ENVIRONMENT.replace("<SERVICE>_DATABASE_URL", "PROVIDER_GATEWAY_DATABASE_URL"),
     )
-    provider_actions = provider.add_subparsers(dest="action", required=True, metavar="ACTION")
+    provider_actions = provider.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="what to do (each has its own --help)"
+    )
     for action, summary, name_help in (
         ("add", "add a provider and print its API credentials", "the provider id"),
         ("rotate", "rotate a client's secret (its tokens stop working)", "the client id"),
         ("disable", "disable a client (its tokens stop working)", "the client id"),
     ):
-        sub = provider_actions.add_parser(action, help=summary, description=summary, parents=[state_dir])
+        sub = provider_actions.add_parser(
+            action,
+            help=summary,
+            description=summary,
+            parents=[state_dir],
+            epilog=provider.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         sub.add_argument("name", help=name_help)
         sub.set_defaults(run=_provider)
     user = provider_actions.add_parser(
@@ -747,7 +756,9 @@ def build_parser() -> argparse.ArgumentParser:
         " identity provider).",
         parents=[state_dir],
     )
-    user_actions = user.add_subparsers(dest="user_action", required=True, metavar="USER_ACTION")
+    user_actions = user.add_subparsers(
+        dest="user_action", required=True, metavar="USER_ACTION", help="what to do (each has its own --help)"
+    )
     user_add = user_actions.add_parser(
         "add",
         help="add a person of PROVIDER who logs in as EMAIL (or set a new password for them)",
@@ -755,6 +766,8 @@ def build_parser() -> argparse.ArgumentParser:
         " one a new password. A generated password is printed once; --password-stdin reads one"
         " instead (at least 12 characters). Only its argon2 hash is stored.",
         parents=[state_dir],
+        epilog=provider.epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     user_add.add_argument("provider", metavar="PROVIDER", help="the provider id the person works for")
     user_add.add_argument("email", metavar="EMAIL", help="the e-mail address the person logs in with")
