@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ from babel.dates import format_date
 
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_first_flow import provider_client, visible_to_provider
+from tests.e2e.test_progress_reports import danish_today
 from tests.e2e.test_provider_shares import HOUSING, TREATMENT, shared
 from tests.infra import Infra
 from tests.portal_support import PortalClient, add_portal_person
@@ -31,6 +32,7 @@ async def refer_named(
     name: str,
     subject: str | None = None,
     offer: dict[str, Any] | None = None,
+    interval_days: int = 28,
 ) -> str:
     """The jobcenter refers a citizen, shown to the provider as ``name``, through its API."""
     subject = subject or await stack.enrol()
@@ -54,7 +56,7 @@ async def refer_named(
                     "phone": "+45 12 34 56 78",
                     "email": "kim.testesen@jobcenter.example",
                 },
-                "reporting_interval_days": 28,
+                "reporting_interval_days": interval_days,
             },
         )
     assert response.status_code == 201, response.text
@@ -240,6 +242,51 @@ async def test_the_submission_page_shows_the_closed_loop_once_the_jobcenter_acte
         assert theirs.status_code == missing.status_code == 404
         assert theirs.text == missing.text and "Sofie Lund" not in theirs.text
         assert (await rival.get("/portal/submissions/not-an-id")).text == missing.text
+
+
+async def test_an_overdue_progress_report_is_marked_in_the_inbox_on_the_referral_and_told_on_the_start_page(
+    running_stack: RunningStack,
+) -> None:
+    provider = f"rapport-{uuid.uuid4().hex[:6]}"
+    today = danish_today()
+    offer = {
+        "kind": "mentor",
+        "title": "Mentorstøtte",
+        "hours_per_week": 3,
+        "starts_on": str(today - timedelta(days=30)),
+    }
+    referral_id = await refer_named(running_stack, provider, "Ahmad Karimi", offer=offer, interval_days=7)
+    due = today - timedelta(days=3)  # started ten days ago, a report every seven days
+    async with provider_client(running_stack, provider) as gateway:
+        await wait_for(lambda: visible_to_provider(gateway, referral_id))
+        for step, body in (("accept", {}), ("start", {"occurred_on": str(today - timedelta(days=10))})):
+            assert (await gateway.post(f"/v1/referrals/{referral_id}/{step}", json=body)).status_code == 200
+
+        async def marked() -> dict[str, Any] | None:
+            seen = await visible_to_provider(gateway, referral_id)
+            return seen if seen and seen["progress_report_overdue_since"] else None
+
+        await wait_for(marked)
+
+    def danish(day: date) -> str:
+        return format_date(day, "d. MMMM y", locale="da")
+
+    async with await logged_in(running_stack, provider) as portal:
+
+        async def told() -> str | None:
+            start = text_of((await portal.get("/portal/")).text)
+            return start if "Statusrapporten om Ahmad Karimi" in start else None
+
+        start = await wait_for(told)
+        assert f"Statusrapporten om Ahmad Karimi skulle være sendt {danish(due)} og er ikke modtaget" in start
+        inbox = await page_listing(portal, "/portal/referrals", referral_id, tab="active")
+        assert inbox is not None and "Statusrapport overskredet" in text_of(inbox)
+        referral = text_of((await portal.get(f"/portal/referrals/{referral_id}")).text)
+        assert (
+            f"Næste statusrapport senest {danish(due)} Overskredet siden {danish(due + timedelta(days=1))}"
+            in referral
+        )
+        assert "Hver 7. dag" in referral
 
 
 async def test_a_page_asked_for_without_a_session_sends_to_the_login_page(
