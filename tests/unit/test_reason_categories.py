@@ -16,7 +16,7 @@ from employment.domain.kpis import UNSPECIFIED, EmploymentKpis, EndedReferrals, 
 from employment.domain.kpis import ReferralOutcome as O
 from employment.entrypoints.http import StatusChangeOut
 from employment.entrypoints.kpis_http import csv_rows, kpis_out
-from provider_gateway.entrypoints.http import StatusChange
+from provider_gateway.service_layer.views import StatusChange
 from samspil.runtime.http import problem_from_validation
 from samspil.runtime.reports import Durations, Figure, Period
 from schemas.commands import WithdrawReferral
