@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.credentials import TokenClaims
+from provider_gateway.service_layer import keys
 from samspil.runtime import idempotency
 from samspil.runtime.codec import safe_text
 from samspil.runtime.db import Connection
@@ -148,11 +149,6 @@ async def report_at_once(
     return JSONResponse(content, status_code=202)
 
 
-# The gateway's own table (it came before the runtime's): the short way writes it in its one
-# statement, `repository._REPORT_AT_ONCE`.
-_GATEWAY_KEYS = idempotency.KeyTable("idempotency_key", "provider_id")
-
-
 async def _first_or_repeat(
     conn: Connection,
     provider_id: str,
@@ -160,13 +156,10 @@ async def _first_or_repeat(
     request_hash: str,
     work: Callable[[Connection], Awaitable[tuple[int, BaseModel]]],
 ) -> Response:
-    first = await idempotency.claim(conn, _GATEWAY_KEYS, provider_id, key, request_hash)
-    if first is not None:
-        return first.replayed()
-    status_code, body = await work(conn)
-    answer = idempotency.Answer(status_code, body.model_dump(mode="json"))
-    await idempotency.keep(conn, _GATEWAY_KEYS, provider_id, key, answer)
-    return JSONResponse(answer.content, status_code=status_code)
+    outcome = await keys.first_or_repeat(conn, provider_id, keys.RequestKey(key, request_hash), work)
+    if outcome.replayed:
+        return outcome.answer.replayed()
+    return JSONResponse(outcome.answer.content, status_code=outcome.answer.status_code)
 
 
 class BodyRules:
