@@ -41,13 +41,30 @@ async def idempotent(
     is stored in the same transaction and returned again for a repeat with the same body; a
     repeat with another body is refused. A concurrent repeat waits for the first to finish."""
     kept_key, request_hash = await _key_and_hash(request)
+    outcome = await keyed(request, provider_id, keys.RequestKey(kept_key, request_hash), work)
+    if outcome.replayed:
+        return outcome.answer.replayed()
+    return JSONResponse(outcome.answer.content, status_code=outcome.answer.status_code)
+
+
+async def keyed(
+    request: Request,
+    provider_id: str,
+    key: keys.RequestKey,
+    work: keys.Work,
+    *,
+    audit_status: int | None = None,
+) -> keys.Outcome:
+    """``work`` under ``key`` (`keys.first_or_repeat`) in one transaction with the request's
+    audit row, which says ``audit_status`` (by default the answer's status): both commit or
+    neither does. The API's `idempotent` and the portal's forms write through here."""
     async with request.app.state.runtime.pool.acquire() as conn:
         async with conn.transaction():
-            response = await _first_or_repeat(conn, provider_id, kept_key, request_hash, work)
+            outcome = await keys.first_or_repeat(conn, provider_id, key, work)
             # The audit row commits with the work, or neither does.
-            await _record_in(conn, request.scope, response.status_code)
+            await _record_in(conn, request.scope, audit_status or outcome.answer.status_code)
         _mark_recorded(request.scope)
-    return response
+    return outcome
 
 
 async def audited(request: Request, status_code: int, work: Callable[[Connection], Awaitable[T]]) -> T:
@@ -147,19 +164,6 @@ async def report_at_once(
         return None
     _mark_recorded(request.scope)
     return JSONResponse(content, status_code=202)
-
-
-async def _first_or_repeat(
-    conn: Connection,
-    provider_id: str,
-    key: str,
-    request_hash: str,
-    work: Callable[[Connection], Awaitable[tuple[int, BaseModel]]],
-) -> Response:
-    outcome = await keys.first_or_repeat(conn, provider_id, keys.RequestKey(key, request_hash), work)
-    if outcome.replayed:
-        return outcome.answer.replayed()
-    return JSONResponse(outcome.answer.content, status_code=outcome.answer.status_code)
 
 
 class BodyRules:
