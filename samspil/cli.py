@@ -240,6 +240,27 @@ def _provider(args: argparse.Namespace) -> int:
     return _with_db(args.state_dir, "provider-gateway", work)
 
 
+def _portal_user(args: argparse.Namespace) -> int:
+    from provider_gateway.portal import people
+
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+
+    async def work(conn: Connection) -> int:
+        try:
+            chosen = await people.add_person(conn, args.provider, args.email, args.name, password)
+        except ValueError as refused:
+            print(str(refused), file=sys.stderr)
+            return 1
+        print(f"{args.email} can log in to the provider portal for {args.provider}.")
+        if password is None:
+            print(f"password: {chosen}\n(The password is shown only now.)")
+        return 0
+
+    return _with_db(args.state_dir, "provider-gateway", work)
+
+
 def _webhooks(args: argparse.Namespace) -> int:
     from provider_gateway import admin
 
@@ -710,13 +731,51 @@ def build_parser() -> argparse.ArgumentParser:
         "manage provider credentials",
         _DATABASE_ENVIRONMENT.replace("<SERVICE>_DATABASE_URL", "PROVIDER_GATEWAY_DATABASE_URL"),
     )
-    provider.add_argument(
-        "action",
-        choices=["add", "rotate", "disable"],
-        help="add a provider and print its credentials; rotate a client's secret; disable a client",
+    provider_actions = provider.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="what to do (each has its own --help)"
     )
-    provider.add_argument("name", help="provider id for add; client id for rotate and disable")
-    provider.set_defaults(run=_provider)
+    for action, summary, name_help in (
+        ("add", "add a provider and print its API credentials", "the provider id"),
+        ("rotate", "rotate a client's secret (its tokens stop working)", "the client id"),
+        ("disable", "disable a client (its tokens stop working)", "the client id"),
+    ):
+        sub = provider_actions.add_parser(
+            action,
+            help=summary,
+            description=summary,
+            parents=[state_dir],
+            epilog=provider.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument("name", help=name_help)
+        sub.set_defaults(run=_provider)
+    user = provider_actions.add_parser(
+        "user",
+        help="manage the people who log in to the provider portal",
+        description="The provider portal's built-in user store (local runs, and providers without an"
+        " identity provider).",
+        parents=[state_dir],
+    )
+    user_actions = user.add_subparsers(
+        dest="user_action", required=True, metavar="USER_ACTION", help="what to do (each has its own --help)"
+    )
+    user_add = user_actions.add_parser(
+        "add",
+        help="add a person of PROVIDER who logs in as EMAIL (or set a new password for them)",
+        description="Add a person of PROVIDER who logs in to the portal as EMAIL, or give an existing"
+        " one a new password. A generated password is printed once; --password-stdin reads one"
+        " instead (at least 12 characters). Only its argon2 hash is stored.",
+        parents=[state_dir],
+        epilog=provider.epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    user_add.add_argument("provider", metavar="PROVIDER", help="the provider id the person works for")
+    user_add.add_argument("email", metavar="EMAIL", help="the e-mail address the person logs in with")
+    user_add.add_argument("--name", help="the person's name as the portal shows it (default: from EMAIL)")
+    user_add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user_add.set_defaults(run=_portal_user)
 
     webhooks = command(
         "webhooks",

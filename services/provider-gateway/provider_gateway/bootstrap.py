@@ -10,6 +10,7 @@ from provider_gateway.entrypoints import consumers, http, scheduler, tokens, web
 from provider_gateway.entrypoints.auth import TokenIdentity, client_before_refusal
 from provider_gateway.entrypoints.guards import AuditTrail, BodyRules, ReferralCitizens
 from provider_gateway.entrypoints.limits import AddressLimit, RateLimiter
+from provider_gateway.portal import install as install_portal
 from provider_gateway.service_layer.webhooks import context_from, delivery_worker
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.http import Problem, create_app, problem_responses
@@ -73,4 +74,5 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(tokens.router, responses=responses)
     app.include_router(http.router, responses=responses)
     app.include_router(webhooks.router, responses=responses)
+    install_portal(app, settings)  # the provider portal's pages under /portal
     return app

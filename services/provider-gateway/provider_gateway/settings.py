@@ -144,3 +144,50 @@ class GatewaySettings(RuntimeSettings):
         gt=0,
         description="How long delivered and given-up deliveries are kept for the provider's list.",
     )
+
+    # The provider portal (provider_gateway.portal): sessions, login, OpenID Connect.
+    portal_idle_minutes: float = Field(
+        default=30, gt=0, le=24 * 60, description="A portal session unused this long ends (login again)."
+    )
+    portal_session_hours: float = Field(
+        default=12, gt=0, le=7 * 24, description="A portal session ends this long after login, used or not."
+    )
+    portal_login_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Wrong passwords in a row after which a portal account is locked for "
+        "PROVIDER_GATEWAY_PORTAL_LOCKOUT_MINUTES (a right one resets the count).",
+    )
+    portal_lockout_minutes: float = Field(
+        default=15, gt=0, description="How long a portal account stays locked after too many wrong passwords."
+    )
+    portal_oidc_issuer: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^?#\s]+$",
+        description="The OpenID Connect provider people log in with (its discovery document is at "
+        "<issuer>/.well-known/openid-configuration). Unset: the built-in user store only.",
+    )
+    portal_oidc_client_id: str | None = Field(default=None, description="The portal's client id there.")
+    portal_oidc_client_secret: SecretStr | None = Field(
+        default=None, description="The portal's client secret there."
+    )
+    portal_oidc_provider_claim: str = Field(
+        default="provider_id",
+        min_length=1,
+        description="The ID token's claim naming the provider the person works for.",
+    )
+    portal_oidc_scopes: str = Field(
+        default="openid email profile", description="The scopes asked for, space-separated."
+    )
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Self:
+        if self.portal_oidc_issuer is not None:
+            if not self.portal_oidc_client_id or self.portal_oidc_client_secret is None:
+                raise ValueError(
+                    "PROVIDER_GATEWAY_PORTAL_OIDC_ISSUER needs PROVIDER_GATEWAY_PORTAL_OIDC_CLIENT_ID and "
+                    "PROVIDER_GATEWAY_PORTAL_OIDC_CLIENT_SECRET"
+                )
+            if not self.local_mode and not self.portal_oidc_issuer.startswith("https://"):
+                raise ValueError("PROVIDER_GATEWAY_PORTAL_OIDC_ISSUER must be https:// outside local mode")
+        return self

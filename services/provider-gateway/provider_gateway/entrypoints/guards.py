@@ -184,8 +184,11 @@ class BodyRules:
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             await _answer(scope, receive, send, _too_large())
             return
+        # The token endpoint and the portal's forms take form posts, the API JSON.
         expected = (
-            "application/x-www-form-urlencoded" if scope["path"] == "/oauth/token" else "application/json"
+            "application/x-www-form-urlencoded"
+            if scope["path"] == "/oauth/token" or scope["path"].startswith("/portal/")
+            else "application/json"
         )
         content_type = headers.get("content-type")
         # A POST with no body at all (e.g. rotating a webhook secret) has no type to check.
@@ -235,9 +238,18 @@ async def _answer(scope: Any, receive: Any, send: Any, response: Response) -> No
 AUDIT_UNAVAILABLE = "audit-unavailable"
 
 
+AUDITED = ("/v1/", "/oauth/", "/portal/")
+NOT_AUDITED = ("/portal/static/",)
+
+
+def audited_path(path: str) -> bool:
+    """The API's paths and the portal's pages and forms (not its static files)."""
+    return path.startswith(AUDITED) and not path.startswith(NOT_AUDITED)
+
+
 class AuditTrail:
-    """Every request to the provider API leaves exactly one audit row, also when it is refused,
-    and no answer leaves before its row is committed (ASGI).
+    """Every request to the provider API and the portal leaves exactly one audit row, also when
+    it is refused, and no answer leaves before its row is committed (ASGI).
 
     A request that changes something runs in ``idempotent()``, which writes the row in the
     transaction of the work. For any other answer (a read, a refusal, an error) the row is written
@@ -248,7 +260,7 @@ class AuditTrail:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(("/v1/", "/oauth/")):
+        if scope["type"] != "http" or not audited_path(scope["path"]):
             await self.app(scope, receive, send)
             return
         gate = _AuditGate(scope, send)
@@ -325,6 +337,25 @@ async def _record_in(conn: Connection, scope: Any, status: int) -> None:
     except Exception as error:
         log.error("audit row could not be written; the work is rolled back", error=type(error).__name__)
         raise _audit_problem() from None
+
+
+async def record_audit_row(
+    pool: asyncpg.Pool,
+    *,
+    client_id: str | None,
+    provider_id: str | None,
+    method: str,
+    path: str,
+    citizen_ref: str | None,
+    status: int,
+) -> None:
+    """One audit row written on its own (the portal's extra facts), masked as a request's is."""
+    scope = {
+        "method": method,
+        "path": path,
+        "state": {"client_id": client_id, "provider_id": provider_id, "citizen_ref": citizen_ref},
+    }
+    await pool.execute(_AUDIT_INSERT, *_audit_values(scope, status))
 
 
 async def _record_alone(scope: Any, status: int) -> None:

@@ -131,7 +131,7 @@ def client_address(scope: Any, trusted_proxies: Sequence[IPNetwork]) -> str:
 
 
 class AddressLimit:
-    """A ceiling per caller's address on every request to the provider API (ASGI), answered
+    """A ceiling per caller's address on every request to the provider API and portal (ASGI), answered
     before the audit trail and anything else: whatever a caller sends (no token, a revoked one,
     paths that do not exist, bodies refused for their size or type), it costs at most this many
     audit rows and database round trips a second. Providers' own limits are lower; this one
@@ -142,7 +142,7 @@ class AddressLimit:
         self._last_logged: OrderedDict[str, float] = OrderedDict()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(("/v1/", "/oauth/")):
+        if scope["type"] != "http" or not scope["path"].startswith(("/v1/", "/oauth/", "/portal/")):
             await self.app(scope, receive, send)
             return
         state = scope["app"].state

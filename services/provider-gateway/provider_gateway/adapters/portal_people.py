@@ -1,0 +1,133 @@
+"""The provider portal's people and sessions in the gateway's database (migration 015).
+
+A session is looked up by the hash of its id, and its idle and absolute limits are checked in
+the same statement that marks it used: one round trip a page."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any, TypeAlias
+
+import asyncpg
+
+from samspil.runtime.db import Connection
+
+Executor: TypeAlias = "Connection | asyncpg.Pool"
+
+
+async def insert_person(
+    conn: Executor,
+    *,
+    provider_id: str,
+    email: str,
+    display_name: str,
+    password_hash: str | None,
+    oidc_issuer: str | None = None,
+    oidc_subject: str | None = None,
+) -> uuid.UUID:
+    person_id = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO portal_person (person_id, provider_id, email, display_name, password_hash,"
+        " oidc_issuer, oidc_subject) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        person_id,
+        provider_id,
+        email,
+        display_name,
+        password_hash,
+        oidc_issuer,
+        oidc_subject,
+    )
+    return person_id
+
+
+async def set_password(conn: Executor, email: str, password_hash: str) -> bool:
+    status: str = await conn.execute(
+        "UPDATE portal_person SET password_hash = $2, failed_logins = 0, locked_until = NULL"
+        " WHERE lower(email) = lower($1)",
+        email,
+        password_hash,
+    )
+    return status.endswith(" 1")
+
+
+async def person_by_email(conn: Executor, email: str) -> Any:
+    return await conn.fetchrow(
+        "SELECT person_id, provider_id, email, display_name, password_hash, failed_logins,"
+        " locked_until > now() AS locked, disabled_at IS NOT NULL AS disabled"
+        " FROM portal_person WHERE lower(email) = lower($1)",
+        email,
+    )
+
+
+async def login_failed(conn: Executor, person_id: uuid.UUID, attempts: int, lockout: timedelta) -> None:
+    """Count a wrong password; the ``attempts``-th in a row locks the account for ``lockout``."""
+    await conn.execute(
+        "UPDATE portal_person SET failed_logins = failed_logins + 1,"
+        " locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + $3::interval ELSE locked_until END"
+        " WHERE person_id = $1",
+        person_id,
+        attempts,
+        lockout,
+    )
+
+
+async def login_succeeded(conn: Executor, person_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE portal_person SET failed_logins = 0, locked_until = NULL"
+        " WHERE person_id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)",
+        person_id,
+    )
+
+
+async def oidc_person(
+    conn: Executor, issuer: str, subject: str, provider_id: str, email: str, display_name: str
+) -> Any:
+    """The person the identity provider names (created at the first login, their provider, e-mail
+    and name kept as it says); None when they were disabled here."""
+    return await conn.fetchrow(
+        "INSERT INTO portal_person (person_id, provider_id, email, display_name, oidc_issuer, oidc_subject)"
+        " VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (oidc_issuer, oidc_subject) WHERE oidc_issuer IS NOT NULL DO UPDATE"
+        " SET provider_id = EXCLUDED.provider_id, email = EXCLUDED.email,"
+        " display_name = EXCLUDED.display_name"
+        " WHERE portal_person.disabled_at IS NULL"
+        " RETURNING person_id, provider_id, email, display_name",
+        uuid.uuid4(),
+        provider_id,
+        email,
+        display_name,
+        issuer,
+        subject,
+    )
+
+
+async def start_session(conn: Executor, session_hash: str, person_id: uuid.UUID, lifetime: timedelta) -> None:
+    await conn.execute(
+        "INSERT INTO portal_session (session_hash, person_id, expires_at)"
+        " VALUES ($1, $2, now() + $3::interval)",
+        session_hash,
+        person_id,
+        lifetime,
+    )
+
+
+async def use_session(conn: Executor, session_hash: str, idle: timedelta) -> Any:
+    """The session's person, the session marked used now; None when there is no such session,
+    it has been idle longer than ``idle`` or outlived its lifetime, or the person was disabled."""
+    return await conn.fetchrow(
+        "UPDATE portal_session s SET last_seen_at = now() FROM portal_person p"
+        " WHERE s.session_hash = $1 AND p.person_id = s.person_id"
+        " AND s.last_seen_at > now() - $2::interval AND s.expires_at > now() AND p.disabled_at IS NULL"
+        " RETURNING p.person_id, p.provider_id, p.email, p.display_name",
+        session_hash,
+        idle,
+    )
+
+
+async def end_session(conn: Executor, session_hash: str) -> None:
+    await conn.execute("DELETE FROM portal_session WHERE session_hash = $1", session_hash)
+
+
+async def forget_expired_sessions(conn: Executor) -> None:
+    await conn.execute("DELETE FROM portal_session WHERE expires_at < now()")

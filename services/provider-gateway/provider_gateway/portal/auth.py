@@ -1,0 +1,160 @@
+"""Logging in and out of the portal: the built-in user store's e-mail and password form (and,
+when configured, OpenID Connect: `oidc`), and logout.
+
+Guessing passwords is held back twice: per address by the gateway's anonymous rate limit, and
+per account by a lockout after PROVIDER_GATEWAY_PORTAL_LOGIN_ATTEMPTS wrong passwords in a row
+(for PROVIDER_GATEWAY_PORTAL_LOCKOUT_MINUTES). A refusal never says whether the address exists.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from provider_gateway.adapters import portal_people
+from provider_gateway.entrypoints.auth import limit_anonymous
+from provider_gateway.portal import people, sessions
+from provider_gateway.portal.web import N_, CheckedForm, CurrentPerson, Person, Refused, name_in_audit, render
+from provider_gateway.settings import GatewaySettings
+from samspil.runtime.http import Problem
+
+log = structlog.get_logger("provider_gateway.portal")
+
+router = APIRouter(prefix="/portal", include_in_schema=False)
+START = "/portal/"
+LOGIN_COOKIE_SECONDS = 3600
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after login: a portal path only (never another site)."""
+    if value and value.startswith("/portal/") and "//" not in value and "\\" not in value:
+        return value
+    return START
+
+
+def _login_page(
+    request: Request, next_path: str, *, error: str | None = None, email: str = "", status_code: int = 200
+) -> Response:
+    nonce = request.cookies.get(sessions.LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    settings: GatewaySettings = request.app.state.settings
+    response = render(
+        request,
+        "login.html",
+        {
+            "next": next_path,
+            "error": error,
+            "email": email,
+            "csrf_token": sessions.login_token(request, nonce),
+            "oidc": settings.portal_oidc_issuer is not None,
+        },
+        status_code=status_code,
+    )
+    sessions.set_cookie(request, response, sessions.LOGIN_COOKIE, nonce, max_age=LOGIN_COOKIE_SECONDS)
+    return response
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str | None = None) -> Response:
+    return _login_page(request, safe_next(next))
+
+
+@router.post("/login")
+async def log_in(
+    request: Request,
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = START,
+) -> Response:
+    next_path = safe_next(next)
+    request.state.client_id = f"portal:{email.strip()}"  # typed, masked in the audit row
+    nonce = request.cookies.get(sessions.LOGIN_COOKIE)
+    if not sessions.same_origin(request) or not sessions.token_matches(
+        None if nonce is None else sessions.login_token(request, nonce), csrf_token
+    ):
+        return _login_page(
+            request, next_path, error=N_("The form had expired. Try again."), email=email, status_code=403
+        )
+    try:
+        limit_anonymous(request, "portal-login")
+    except Problem:
+        return _login_page(
+            request,
+            next_path,
+            error=N_("Too many attempts. Wait a moment and try again."),
+            email=email,
+            status_code=429,
+        )
+    person = await authenticate(request, email.strip(), password)
+    if person is None:
+        return _login_page(
+            request,
+            next_path,
+            error=N_("Wrong e-mail address or password, or the account is locked for a while."),
+            email=email,
+            status_code=401,
+        )
+    return await start_session(request, person, next_path)
+
+
+async def authenticate(request: Request, email: str, password: str) -> Person | None:
+    """The person whose password this is, the failure counted against the account otherwise."""
+    settings: GatewaySettings = request.app.state.settings
+    pool = request.app.state.runtime.pool
+    row = await portal_people.person_by_email(pool, email) if email else None
+    usable = row is not None and not row["locked"] and not row["disabled"]
+    matches = await people.password_matches(row["password_hash"] if usable and row else None, password)
+    if row is None or not usable:
+        return None
+    if not matches:
+        await portal_people.login_failed(
+            pool,
+            row["person_id"],
+            settings.portal_login_attempts,
+            timedelta(minutes=settings.portal_lockout_minutes),
+        )
+        log.info("portal login refused", reason="wrong password", provider_id=row["provider_id"])
+        return None
+    await portal_people.login_succeeded(pool, row["person_id"])
+    return Person(row["person_id"], row["provider_id"], row["email"], row["display_name"])
+
+
+async def start_session(request: Request, person: Person, next_path: str) -> Response:
+    """A new session for ``person`` (a new id at every login, never one the browser brought)."""
+    settings: GatewaySettings = request.app.state.settings
+    session_id = sessions.new_session_id()
+    pool = request.app.state.runtime.pool
+    await portal_people.forget_expired_sessions(pool)
+    await portal_people.start_session(
+        pool,
+        sessions.session_hash(session_id),
+        person.person_id,
+        timedelta(hours=settings.portal_session_hours),
+    )
+    name_in_audit(request, person)
+    response = RedirectResponse(next_path, status_code=303)
+    sessions.set_cookie(
+        request,
+        response,
+        sessions.session_cookie(request),
+        session_id,
+        max_age=int(settings.portal_session_hours * 3600),
+    )
+    sessions.delete_cookie(request, response, sessions.LOGIN_COOKIE)
+    return response
+
+
+@router.post("/logout")
+async def log_out(request: Request, person: CurrentPerson, form: CheckedForm) -> Response:
+    session_id = sessions.session_id_of(request)
+    if session_id is None:  # current_person found it, so this cannot be
+        raise Refused(403, N_("Your session has ended. Log in again."))
+    await portal_people.end_session(request.app.state.runtime.pool, sessions.session_hash(session_id))
+    response = RedirectResponse("/portal/login", status_code=303)
+    sessions.delete_cookie(request, response, sessions.session_cookie(request))
+    return response
