@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up stop test lint typecheck unit bench reset lock clean promtool stunnel deploy-files
+.PHONY: up stop test lint typecheck unit bench reset lock clean promtool stunnel chromium deploy-files portal-messages
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ up: $(STAMP)  ## run broker, databases and all three services on the embedded de
 # worker starts the end-to-end stack once). TEST_WORKERS=0 runs them all in this process.
 TEST_WORKERS ?= 0
 
-test: lint typecheck promtool stunnel  ## every check and every test, against the real broker and PostgreSQL
+test: lint typecheck promtool stunnel chromium  ## every check and every test, against the real broker and PostgreSQL
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # sudo only where we are not root already (CI runs as root, often without sudo).
@@ -31,6 +31,22 @@ promtool:  ## install Prometheus (for promtool and the metrics tests) from Debia
 
 stunnel:  ## install stunnel (the TLS proxy in front of the test broker and PostgreSQL) from Debian when missing
 	command -v stunnel4 >/dev/null || command -v stunnel >/dev/null || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends stunnel4)
+
+chromium:  ## install Chromium (the portal's browser tests drive it with Playwright; never a browser download) from Debian when missing
+	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+
+PORTAL := services/provider-gateway/provider_gateway/portal
+
+portal-messages: $(STAMP)  ## extract the provider portal's texts, update the da/en catalogues, compile them (commit the .po and .mo)
+	$(BIN)/pybabel -q extract -F $(PORTAL)/babel.cfg --no-location --sort-output --omit-header -o $(PORTAL)/locale/messages.pot $(PORTAL)
+	set -e; for lang in da en; do \
+	  if [ -f $(PORTAL)/locale/$$lang/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i $(PORTAL)/locale/messages.pot -d $(PORTAL)/locale -D messages -l $$lang; \
+	  else \
+	    $(BIN)/pybabel -q init -i $(PORTAL)/locale/messages.pot -d $(PORTAL)/locale -D messages -l $$lang; \
+	  fi; \
+	done
+	$(BIN)/pybabel -q compile -d $(PORTAL)/locale -D messages
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

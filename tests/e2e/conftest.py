@@ -15,6 +15,7 @@ import pytest
 from samspil.local.runner import SERVICES, LocalStack, free_port
 from samspil.runtime.auth import DEPARTMENT_AUDIENCES, DEPARTMENT_OF_ROLE, Role, issue_local_token
 from tests.infra import Infra
+from tests.oidc_provider import OidcProvider, running_oidc_provider
 from tests.otlp import OtlpReceiver
 from tests.support import random_cpr
 
@@ -114,11 +115,22 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
 
 
 @pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[OidcProvider]:
+    """The identity provider the stack's provider portal offers login through (OpenID Connect)."""
+    with running_oidc_provider() as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
 def running_stack(
-    infra: Infra, tmp_path_factory: pytest.TempPathFactory, otlp_receiver: OtlpReceiver
+    infra: Infra,
+    tmp_path_factory: pytest.TempPathFactory,
+    otlp_receiver: OtlpReceiver,
+    oidc_provider: OidcProvider,
 ) -> Iterator[RunningStack]:
     """All three services as separate processes, on the test run's broker and databases,
-    exporting their spans to the test's OTLP receiver."""
+    exporting their spans to the test's OTLP receiver; the provider portal logs in through the
+    test's OpenID Connect provider too."""
     env = {
         **os.environ,
         **infra.client_env,
@@ -131,6 +143,9 @@ def running_stack(
         "EMPLOYMENT_KPI_GAUGE_SECONDS": "0.5",
         "SOCIAL_KPI_GAUGE_SECONDS": "0.5",
         "SAMSPIL_LOG_LEVEL": "info",
+        "PROVIDER_GATEWAY_PORTAL_OIDC_ISSUER": oidc_provider.issuer,
+        "PROVIDER_GATEWAY_PORTAL_OIDC_CLIENT_ID": oidc_provider.client_id,
+        "PROVIDER_GATEWAY_PORTAL_OIDC_CLIENT_SECRET": oidc_provider.client_secret,
     }
     for spec in SERVICES:
         # Each service as its own role, no superuser, as in production.

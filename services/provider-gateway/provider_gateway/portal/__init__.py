@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from provider_gateway.portal import actions, auth, pages
+from provider_gateway.portal import actions, auth, oidc, pages, sessions
 from provider_gateway.portal.web import HERE, LoginRequired, Refused, render
 from provider_gateway.settings import GatewaySettings
 
@@ -53,7 +53,11 @@ class PortalHeaders:
 
 async def _login_required(request: Request, error: Exception) -> Response:
     assert isinstance(error, LoginRequired)
-    return RedirectResponse(f"/portal/login?next={_quoted(error.next_path)}", status_code=303)
+    ended = "&ended=1" if error.ended else ""
+    response = RedirectResponse(f"/portal/login?next={_quoted(error.next_path)}{ended}", status_code=303)
+    if error.ended:  # the browser need not bring it again
+        sessions.delete_cookie(request, response, sessions.session_cookie(request))
+    return response
 
 
 async def _refused(request: Request, error: Exception) -> Response:
@@ -68,6 +72,7 @@ def _quoted(path: str) -> str:
 def install(app: FastAPI, settings: GatewaySettings) -> None:
     """The portal's routes under /portal (none in the OpenAPI document) and its static files."""
     app.include_router(auth.router)
+    app.include_router(oidc.router)
     app.include_router(pages.router)
     app.include_router(actions.router)
     app.mount("/portal/static", StaticFiles(directory=HERE / "static"), name="portal-static")

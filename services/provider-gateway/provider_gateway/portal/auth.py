@@ -38,7 +38,13 @@ def safe_next(value: str | None) -> str:
 
 
 def _login_page(
-    request: Request, next_path: str, *, error: str | None = None, email: str = "", status_code: int = 200
+    request: Request,
+    next_path: str,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    email: str = "",
+    status_code: int = 200,
 ) -> Response:
     nonce = request.cookies.get(sessions.LOGIN_COOKIE) or secrets.token_urlsafe(24)
     settings: GatewaySettings = request.app.state.settings
@@ -48,6 +54,7 @@ def _login_page(
         {
             "next": next_path,
             "error": error,
+            "notice": notice,
             "email": email,
             "csrf_token": sessions.login_token(request, nonce),
             "oidc": settings.portal_oidc_issuer is not None,
@@ -59,8 +66,9 @@ def _login_page(
 
 
 @router.get("/login")
-async def login_form(request: Request, next: str | None = None) -> Response:
-    return _login_page(request, safe_next(next))
+async def login_form(request: Request, next: str | None = None, ended: bool = False) -> Response:
+    notice = N_("Your session has ended. Log in again.") if ended else None
+    return _login_page(request, safe_next(next), notice=notice)
 
 
 @router.post("/login")

@@ -74,7 +74,8 @@ def _key(settings: GatewaySettings) -> bytes:
     return hashlib.sha256(b"samspil portal csrf\0" + settings.token_secret.encode()).digest()
 
 
-def _mac(settings: GatewaySettings, purpose: str, value: str) -> str:
+def mac(settings: GatewaySettings, purpose: str, value: str) -> str:
+    """A keyed hash of ``value`` for ``purpose`` (CSRF tokens, the OIDC flow's cookie)."""
     digest = hmac.new(_key(settings), f"{purpose}\0{value}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
@@ -82,12 +83,12 @@ def _mac(settings: GatewaySettings, purpose: str, value: str) -> str:
 def csrf_token(request: Request) -> str | None:
     """The CSRF token of the request's session (None without a session cookie)."""
     session_id = session_id_of(request)
-    return None if session_id is None else _mac(request.app.state.settings, "session", session_id)
+    return None if session_id is None else mac(request.app.state.settings, "session", session_id)
 
 
 def login_token(request: Request, login_nonce: str) -> str:
     """The CSRF token of the login form, bound to the login cookie's random value."""
-    return _mac(request.app.state.settings, "login", login_nonce)
+    return mac(request.app.state.settings, "login", login_nonce)
 
 
 def token_matches(expected: str | None, sent: object) -> bool:

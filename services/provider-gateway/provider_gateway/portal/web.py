@@ -53,10 +53,12 @@ class Person:
 
 
 class LoginRequired(Exception):
-    """No valid session: a GET is sent to the login page (and back to ``next`` after)."""
+    """No valid session: a GET is sent to the login page (and back to ``next`` after); ``ended``
+    when the browser brought a session that has ended (the page says so)."""
 
-    def __init__(self, next_path: str) -> None:
+    def __init__(self, next_path: str, *, ended: bool = False) -> None:
         self.next_path = next_path
+        self.ended = ended
 
 
 class Refused(Exception):
@@ -181,7 +183,10 @@ async def current_person(request: Request) -> Person:
         )
     if row is None:
         if request.method in ("GET", "HEAD"):
-            raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+            raise LoginRequired(
+                request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+                ended=session_id is not None,
+            )
         raise Refused(403, N_("Your session has ended. Log in again."))
     person = Person(row["person_id"], row["provider_id"], row["email"], row["display_name"])
     name_in_audit(request, person)
