@@ -133,6 +133,7 @@ async def test_the_provider_sees_the_measures_shared_with_it_and_another_provide
             "expected_end_on",
             "citizen_display_name",
             "updated_at",
+            "jobcenter_contact",
             "status_history",
             "shared_social_measures",
             "reporting_interval_days",

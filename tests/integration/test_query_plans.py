@@ -40,9 +40,11 @@ from employment.service_layer.progress_reports import (
 from provider_gateway.adapters import repository as gateway_repository
 from provider_gateway.adapters import webhooks as webhook_store
 from provider_gateway.domain.credentials import TokenClaims
+from provider_gateway.domain.inbox import InboxTab
 from provider_gateway.entrypoints import http as gateway_http
 from provider_gateway.service_layer import handlers as gateway_handlers
 from provider_gateway.service_layer import keys as gateway_keys
+from provider_gateway.service_layer import reading as gateway_reading
 from provider_gateway.service_layer import reports as gateway_reports
 from samspil.runtime.db import migrate
 from samspil.runtime.paging import make_cursor
@@ -420,6 +422,77 @@ async def provider_feed(db: Recorders) -> None:
     assert page.items and all(item.seq > after for item in page.items)
 
 
+async def portal_inbox_tab(db: Recorders) -> None:
+    """The portal's inbox, one tab newest change first and its next page, for a provider most of
+    whose referrals are in another tab."""
+    await db.gateway.conn.execute(
+        "UPDATE referral_view SET status = 'accepted', updated_at = now() - i * interval '1 minute'"
+        " FROM generate_series(0, 29) AS i WHERE referral_id = md5('referral-' || i * $1)::uuid",
+        size.PROVIDER_SPREAD,
+    )
+    await db.gateway.conn.execute("ANALYZE referral_view")
+    first = await gateway_reading.inbox(
+        db.gateway,  # type: ignore[arg-type]
+        size.PROVIDER,
+        tab=InboxTab.ACTIVE,
+        search="",
+        before=None,
+        limit=25,
+    )
+    assert len(first.items) == 25 and first.next_before is not None
+    rest = await gateway_reading.inbox(
+        db.gateway,  # type: ignore[arg-type]
+        size.PROVIDER,
+        tab=InboxTab.ACTIVE,
+        search="",
+        before=first.next_before,
+        limit=25,
+    )
+    assert len(rest.items) == 5 and rest.next_before is None
+
+
+async def portal_inbox_search(db: Recorders) -> None:
+    """The portal's inbox searched by the citizen's display name, among many names."""
+    await db.gateway.conn.execute(
+        "UPDATE referral_view SET citizen_display_name = 'Borger ' || substr(md5(referral_id::text), 1, 8)"
+    )
+    await db.gateway.conn.execute("ANALYZE referral_view")
+    wanted = size.seeded_uuid("referral", size.provider_row(11))
+    name = await db.gateway.conn.fetchval(
+        "SELECT citizen_display_name FROM referral_view WHERE referral_id = $1", wanted
+    )
+    found = await gateway_reading.inbox(
+        db.gateway,  # type: ignore[arg-type]
+        size.PROVIDER,
+        tab=None,
+        search=name.split()[1][:6],
+        before=None,
+        limit=25,
+    )
+    assert wanted in [item.referral_id for item in found.items]
+
+
+async def portal_start_page(db: Recorders) -> None:
+    """The portal's start page: what came in the provider's feed since the person last looked
+    (first visit and the next), with the citizens' names, for a provider among many."""
+    person = uuid.uuid4()
+    first = await gateway_reading.what_changed(db.gateway, person, size.PROVIDER)  # type: ignore[arg-type]
+    assert len(first.new) == gateway_reading.NEW_SHOWN and first.more_new
+    assert first.new[0].citizen_display_name == "Seeded citizen"
+    again = await gateway_reading.what_changed(db.gateway, person, size.PROVIDER)  # type: ignore[arg-type]
+    assert again.new == [] and len(again.earlier) == gateway_reading.EARLIER_SHOWN
+
+
+async def portal_referral_page(db: Recorders) -> None:
+    """The portal's referral page: the referral, its history and shared measures, and the
+    reports sent on it."""
+    referral_id = size.seeded_uuid("referral", size.provider_row(5))
+    found = await gateway_reading.referral_detail(db.gateway, size.PROVIDER, referral_id, date.today())  # type: ignore[arg-type]
+    assert found is not None
+    reports = await gateway_reading.reports_on_referral(db.gateway, size.PROVIDER, referral_id)  # type: ignore[arg-type]
+    assert len(reports) == 1
+
+
 # Webhook deliveries as they pile up: 40,000 to 200 endpoints, all delivered but the last 2,000
 # (waiting to be retried), of which the last 20 are due (each for a referral of its own).
 WEBHOOK_SEED = [
@@ -533,6 +606,13 @@ HOT_PATHS = {
         provider_feed,
         ("gateway", "DROP INDEX provider_feed_by_provider; DROP INDEX provider_feed_by_position"),
     ),
+    "portal inbox tab": HotPath(portal_inbox_tab, ("gateway", "DROP INDEX referral_view_inbox")),
+    "portal inbox search": HotPath(portal_inbox_search, ("gateway", "DROP INDEX referral_view_name_search")),
+    "portal start page": HotPath(
+        portal_start_page,
+        ("gateway", "DROP INDEX provider_feed_by_provider; DROP INDEX provider_feed_by_position"),
+    ),
+    "portal referral page": HotPath(portal_referral_page, ("gateway", "DROP INDEX submission_by_referral")),
     "social task list": HotPath(social_task_list, ("social", "DROP INDEX social_task_by_assignee_page")),
     "social citizen task list": HotPath(
         social_citizen_task_list, ("social", "DROP INDEX social_task_by_citizen_page")

@@ -17,15 +17,16 @@ from schemas.referrals import ReferralRequested
 REFERRAL_COLUMNS = (
     "referral_id, provider_id, citizen_ref, citizen_display_name, offer_title, hours_per_week,"
     " starts_on, expected_end_on, status, updated_at, reporting_interval_days, progress_report_due_on,"
-    " progress_report_overdue_since"
+    " progress_report_overdue_since, jobcenter_contact"
 )
 
 
 async def upsert_referral(conn: Connection, citizen_ref: str, referral: ReferralRequested) -> None:
     await conn.execute(
         "INSERT INTO referral_view (referral_id, provider_id, citizen_ref, citizen_display_name,"
-        " offer_title, hours_per_week, starts_on, expected_end_on, status, reporting_interval_days)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'requested',$9) ON CONFLICT (referral_id) DO NOTHING",
+        " offer_title, hours_per_week, starts_on, expected_end_on, status, reporting_interval_days,"
+        " jobcenter_contact) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'requested',$9,$10::jsonb)"
+        " ON CONFLICT (referral_id) DO NOTHING",
         referral.referral_id,
         referral.provider_id,
         citizen_ref,
@@ -35,6 +36,7 @@ async def upsert_referral(conn: Connection, citizen_ref: str, referral: Referral
         referral.offer.starts_on,
         referral.offer.expected_end_on,
         referral.reporting_interval_days,
+        referral.jobcenter_contact.model_dump_json(exclude_none=True),
     )
 
 
@@ -227,7 +229,7 @@ async def active_client(conn: asyncpg.Pool, client_id: str) -> asyncpg.Record | 
 
 
 async def submission_for_provider(
-    conn: asyncpg.Pool, submission_id: uuid.UUID, provider_id: str
+    conn: Connection | asyncpg.Pool, submission_id: uuid.UUID, provider_id: str
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT submission_id, referral_id, kind, status, acknowledgements, received_at, updated_at,"

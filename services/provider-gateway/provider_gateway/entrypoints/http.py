@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -15,11 +15,9 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, Validation
 from provider_gateway.adapters import repository
 from provider_gateway.domain.credentials import TokenClaims
 from provider_gateway.domain.lifecycle import ACTIONS, IllegalTransition, ReferralClosed, ReferralNotFound
-from provider_gateway.domain.shares import measures_in_view
-from provider_gateway.domain.submissions import SubmissionStatus
 from provider_gateway.entrypoints.auth import Provider, ProviderToken, check_client
 from provider_gateway.entrypoints.guards import ReferralCitizens, idempotent, report_at_once
-from provider_gateway.service_layer import referral_steps, reports
+from provider_gateway.service_layer import reading, referral_steps, reports
 from provider_gateway.service_layer.referral_steps import StepIn
 from provider_gateway.service_layer.reports import (
     REPORT_KINDS,
@@ -27,88 +25,19 @@ from provider_gateway.service_layer.reports import (
     ReportKind,
     SubmissionAccepted,
 )
+from provider_gateway.service_layer.views import ReferralDetail, ReferralOut, SubmissionOut
 from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_from_validation, problem_responses
 from samspil.runtime.paging import Cursor as PageCursor
 from samspil.runtime.paging import Limit as PageLimit
 from samspil.runtime.paging import Page, make_cursor, read_cursor
-from schemas.disputes import FinalVia
-from schemas.plans import MeasureCategory
 from schemas.provider_reports import (
     ProviderReport,
 )
-from schemas.referrals import ReasonCategory, ReferralStatus, ReferralTransition
+from schemas.referrals import ReferralStatus, ReferralTransition
 
 router = APIRouter()
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
-
-
-class ReferralOut(BaseModel):
-    """What a provider may know of a referral: never a CPR number."""
-
-    referral_id: uuid.UUID
-    status: ReferralStatus
-    offer_title: str
-    hours_per_week: float
-    starts_on: date
-    expected_end_on: date | None
-    citizen_display_name: str
-    updated_at: datetime
-    reporting_interval_days: int | None = Field(
-        description="Days between the progress reports you are obliged to send, as agreed with the "
-        "jobcenter; null for referrals made before reporting was tracked."
-    )
-    progress_report_due_on: date | None = Field(
-        description="When your next progress report (POST .../progress-reports) is due: the "
-        "interval after the citizen started, then after each report; null until the start. You "
-        "are reminded in the feed (progress-report-due) a few days before."
-    )
-    progress_report_overdue_since: date | None = Field(
-        description="Set while a progress report that was due has not arrived (the jobcenter "
-        "follows it up); cleared by the next progress report you send."
-    )
-
-
-class StatusChange(BaseModel):
-    status: ReferralStatus
-    changed_by: str = Field(description="'provider' or 'jobcenter'.")
-    occurred_on: date
-    reason: str | None
-    reason_category: ReasonCategory | None = Field(
-        description="The reason's category on a step that ended the referral, when one was given."
-    )
-
-
-class SharedSocialMeasure(BaseModel):
-    """A social measure of the citizen's, as the social department shares it with the provider of
-    their offer on the citizen's consent: what kind and when, so the offer can be planned around
-    it. Never who provides it, its hours or any notes."""
-
-    category: MeasureCategory
-    starts_on: date
-    ends_on: date | None = Field(description="Open-ended when null.")
-    compatible_with_activation: bool = Field(
-        description="False when activation should wait while the measure runs."
-    )
-
-
-class ReferralDetail(ReferralOut):
-    status_history: list[StatusChange]
-    shared_social_measures: list[SharedSocialMeasure] = Field(
-        description="Social measures the citizen consented to share with you, earliest first; "
-        "empty when no consent is in force. Gone at once when the citizen withdraws the consent "
-        "or it expires.",
-        examples=[
-            [
-                {
-                    "category": "mental-health-treatment",
-                    "starts_on": "2026-11-01",
-                    "ends_on": "2027-01-31",
-                    "compatible_with_activation": False,
-                }
-            ]
-        ],
-    )
 
 
 class ReferralPage(BaseModel):
@@ -126,10 +55,6 @@ IdempotencyKey = Annotated[
         description="Unique per request you mean to make once; repeat it to retry safely.",
     ),
 ]
-
-
-def _referral_out(row: Any) -> ReferralOut:
-    return ReferralOut(**{name: row[name] for name in ReferralOut.model_fields})
 
 
 def _no_such_referral() -> Problem:
@@ -169,7 +94,7 @@ async def list_referrals(
         after=after,
         limit=limit + 1,
     )
-    items = [_referral_out(row) for row in rows[:limit]]
+    items = [reading.referral_out(row) for row in rows[:limit]]
     next_cursor = _make_cursor(rows[limit - 1]) if len(rows) > limit else None
     return ReferralPage(items=items, next_cursor=next_cursor)
 
@@ -211,21 +136,15 @@ def _read_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 @router.get("/v1/referrals/{referral_id}", response_model=ReferralDetail, tags=["referrals"])
 async def get_referral(referral_id: uuid.UUID, request: Request, provider: Provider) -> ReferralDetail:
-    """A referral with its status history, the minimal citizen details the provider needs, and
-    the social measures the citizen consented to share with the provider."""
-    pool = request.app.state.runtime.pool
-    row = await repository.referral_for_provider(pool, referral_id, provider.provider_id)
-    if row is None:
-        raise _no_such_referral()
-    request.state.citizen_ref = row["citizen_ref"]
-    history = [StatusChange(**dict(change)) for change in await repository.status_history(pool, referral_id)]
+    """A referral with its status history, the jobcenter contact, the minimal citizen details
+    the provider needs, and the social measures the citizen consented to share with the provider."""
     today = datetime.now(UTC).astimezone(DANISH_TIME).date()
-    shares = await repository.measures_shared_with(pool, row["citizen_ref"], provider.provider_id, today)
-    return ReferralDetail(
-        **_referral_out(row).model_dump(),
-        status_history=history,
-        shared_social_measures=[SharedSocialMeasure(**measure) for measure in measures_in_view(shares)],
-    )
+    pool = request.app.state.runtime.pool
+    found = await reading.referral_detail(pool, provider.provider_id, referral_id, today)
+    if found is None:
+        raise _no_such_referral()
+    request.state.citizen_ref = found.citizen_ref
+    return found.detail
 
 
 def _step_endpoint(action: str, step: type[ReferralTransition]) -> Any:
@@ -250,7 +169,7 @@ def _step_endpoint(action: str, step: type[ReferralTransition]) -> Any:
                     current_status=illegal.current.value,
                 ) from None
             request.state.citizen_ref = row["citizen_ref"]
-            return 200, _referral_out(row)
+            return 200, reading.referral_out(row)
 
         return await idempotent(request, provider.provider_id, work)
 
@@ -359,106 +278,13 @@ for _kind in REPORT_KINDS.values():
     )
 
 
-class Acknowledgement(BaseModel):
-    """What one department did: recorded it, created a task, decided (with its reason), or made
-    the decision final (with what now holds). A plan-change decision is provisional until a
-    final acknowledgement follows: the other department's team may object, and then the joint
-    specialist unit rules."""
-
-    department: str
-    outcome: str = Field(
-        description="recorded, task-created, completed (the department's task for it was "
-        "closed), decided, or final: the outcome of the decision is settled, unopposed or by "
-        "ruling.",
-        examples=["final"],
-    )
-    final: bool = Field(
-        default=False,
-        description="Whether this is settled. False for a plan-change decision (outcome "
-        "decided): the other department's team may still object. True for an absence notice's "
-        "assessment, which no one objects to, and for every final acknowledgement.",
-    )
-    task_due_on: date | None = None
-    decision: str | None = Field(
-        default=None,
-        description="With decided: approved or rejected (acceptable or not-acceptable for an "
-        "absence notice). With final: what holds: approved or rejected as decided, or the "
-        "specialist unit's ruling: employment-position, social-position or compromise.",
-        examples=["compromise"],
-    )
-    reason: str | None = Field(
-        default=None,
-        description="With decided: why. Withheld (null) for a social-plan decision.",
-    )
-    via: FinalVia | None = Field(
-        default=None,
-        description="With final: unopposed (no objection within the deadline) or ruling (the "
-        "joint specialist unit ruled on an objection).",
-    )
-    summary: str | None = Field(
-        default=None,
-        description="With final: what now holds, the decision's reason or the ruling. Withheld "
-        "(null) for a social-plan request.",
-        examples=["12 timer om ugen til behandlingen er afsluttet, derefter 15."],
-    )
-
-
-class SubmissionStates(BaseModel):
-    """When the submission reached each state; null until it has. A later state implies the
-    earlier ones: a report a department makes a task for is delivered and acted on at once."""
-
-    received: datetime
-    delivered: datetime | None
-    acted_on: datetime | None
-    final: datetime | None
-
-
-class SubmissionOut(BaseModel):
-    """Where a submission stands. The states mean the same for every kind of report:
-
-    - `received`: the gateway has it, on its way to the departments.
-    - `delivered`: a department recorded it.
-    - `acted-on`: a department made a task for it, or decided on it provisionally (the other
-      department's team may still object to a plan-change decision).
-    - `final`: nothing more will happen to it. An absence notice: once the jobcenter assessed
-      the absence. A plan-change request: once the decision on it is final (unopposed, or as the
-      joint specialist unit ruled). A progress report: once the jobcenter's review task for it is
-      closed (at once when the jobcenter made none). A readiness report: once the social
-      department's task for it is closed (by its readiness assessment).
-
-    The status only moves forward; `reached` says when each state was reached."""
-
-    submission_id: uuid.UUID
-    referral_id: uuid.UUID
-    kind: str
-    status: SubmissionStatus
-    reached: SubmissionStates
-    acknowledgements: list[Acknowledgement] = Field(description="Oldest first.")
-    received_at: datetime
-    updated_at: datetime
-
-
 @router.get("/v1/submissions/{submission_id}", response_model=SubmissionOut, tags=["reports"])
 async def get_submission(submission_id: uuid.UUID, request: Request, provider: Provider) -> SubmissionOut:
-    row = await repository.submission_for_provider(
-        request.app.state.runtime.pool, submission_id, provider.provider_id
-    )
-    if row is None:
+    pool = request.app.state.runtime.pool
+    found = await reading.submission_detail(pool, provider.provider_id, submission_id)
+    if found is None:
         raise Problem(404, "not-found", "No such submission")
-    reached = SubmissionStates(
-        received=row["received_at"],
-        delivered=row["delivered_at"],
-        acted_on=row["acted_on_at"],
-        final=row["final_at"],
-    )
-    fields = {name: row[name] for name in ("submission_id", "referral_id", "kind", "status")}
-    return SubmissionOut(
-        **fields,
-        reached=reached,
-        acknowledgements=json.loads(row["acknowledgements"]),
-        received_at=row["received_at"],
-        updated_at=row["updated_at"],
-    )
+    return found
 
 
 class FeedItem(BaseModel):

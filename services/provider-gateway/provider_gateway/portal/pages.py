@@ -1,16 +1,140 @@
-"""The portal's pages: the start page, the referral inbox, a referral, a report's closed loop
-(P2 fills this in; the start page below is P1's placeholder, for P2 to replace)."""
+"""The portal's read side: the start page (what changed since the person's last visit), the
+referral inbox, a referral, and a report's closed loop. Every page reads through
+`service_layer.reading`, as the API's GETs do, so the portal shows exactly what the API answers
+and nothing of another provider's: someone else's referral or submission is answered 404 as a
+missing one is, with the same page."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import base64
+import binascii
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from provider_gateway.portal.web import CurrentPerson, render
+from provider_gateway.domain.inbox import InboxTab
+from provider_gateway.portal.web import CurrentPerson, render, templates
+from provider_gateway.service_layer import reading
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
+DANISH_TIME = ZoneInfo("Europe/Copenhagen")
+INBOX_PAGE = 25
+
+
+def _as_date(value: Any) -> Any:
+    """A date as the feed's data carries it (ISO text) made a date, for the ``date`` filter."""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _hours(value: float) -> str:
+    """Hours per week as a Dane writes them: 10, 7,5."""
+    return f"{value:g}".replace(".", ",")
+
+
+templates.env.filters["as_date"] = _as_date
+templates.env.filters["hours"] = _hours
+
+
+def _pool(request: Request) -> Any:
+    return request.app.state.runtime.pool
+
+
+def _not_found(request: Request) -> HTMLResponse:
+    # The same page whether it does not exist or is another provider's.
+    return render(request, "not_found.html", {}, status_code=404)
 
 
 @router.get("/")
 async def start(request: Request, person: CurrentPerson) -> HTMLResponse:
-    return render(request, "placeholder_start.html", {})
+    changed = await reading.what_changed(_pool(request), person.person_id, person.provider_id)
+    return render(request, "start.html", {"changed": changed})
+
+
+def _page_key(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The inbox's next-page cursor read back; anything else starts at the first page."""
+    if not cursor:
+        return None
+    try:
+        when, referral_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        after = datetime.fromisoformat(when)
+        return (after, uuid.UUID(referral_id)) if after.tzinfo is not None else None
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def _cursor(key: tuple[datetime, uuid.UUID]) -> str:
+    return base64.urlsafe_b64encode(f"{key[0].isoformat()}|{key[1]}".encode()).decode()
+
+
+def _inbox_url(tab: str | None, search: str, cursor: str | None = None) -> str:
+    query = {name: value for name, value in (("tab", tab), ("q", search), ("cursor", cursor)) if value}
+    return "/portal/referrals" + (f"?{urlencode(query)}" if query else "")
+
+
+@router.get("/referrals")
+async def inbox(
+    request: Request,
+    person: CurrentPerson,
+    tab: Annotated[InboxTab | None, Query()] = None,
+    q: Annotated[str, Query(max_length=200)] = "",
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> HTMLResponse:
+    """The provider's referrals, newest change first: all, or one tab; searched by name."""
+    page = await reading.inbox(
+        _pool(request), person.provider_id, tab=tab, search=q, before=_page_key(cursor), limit=INBOX_PAGE
+    )
+    return render(
+        request,
+        "referrals.html",
+        {
+            "items": page.items,
+            "tab": tab.value if tab else None,
+            "search": q,
+            "inbox_url": _inbox_url,
+            "next_url": _inbox_url(tab.value if tab else None, q, _cursor(page.next_before))
+            if page.next_before
+            else None,
+        },
+    )
+
+
+@router.get("/referrals/{referral_id}")
+async def referral_page(referral_id: str, request: Request, person: CurrentPerson) -> HTMLResponse:
+    """The referral with all a provider may know of it, its reports, and (P3's) what can be
+    done with it."""
+    try:
+        wanted = uuid.UUID(referral_id)
+    except ValueError:
+        return _not_found(request)
+    today = datetime.now(UTC).astimezone(DANISH_TIME).date()
+    found = await reading.referral_detail(_pool(request), person.provider_id, wanted, today)
+    if found is None:
+        return _not_found(request)
+    request.state.citizen_ref = found.citizen_ref  # for the page view's audit row
+    reports = await reading.reports_on_referral(_pool(request), person.provider_id, wanted)
+    return render(request, "referral.html", {"referral": found.detail, "reports": reports, "today": today})
+
+
+@router.get("/submissions/{submission_id}")
+async def submission_page(submission_id: str, request: Request, person: CurrentPerson) -> HTMLResponse:
+    """A report's closed loop: when it was received, delivered, acted on and final, and what
+    each department did with it."""
+    try:
+        wanted = uuid.UUID(submission_id)
+    except ValueError:
+        return _not_found(request)
+    submission = await reading.submission_detail(_pool(request), person.provider_id, wanted)
+    if submission is None:
+        return _not_found(request)
+    name = await reading.citizen_display_name(_pool(request), person.provider_id, submission.referral_id)
+    return render(request, "submission.html", {"submission": submission, "citizen_display_name": name})

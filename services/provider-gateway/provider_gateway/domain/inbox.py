@@ -1,0 +1,44 @@
+"""The provider's referral inbox: its tabs and its search by name; plain Python, no I/O.
+
+A referral is new while it is requested, active once accepted and while in progress or on hold,
+and closed once it can take no step onward (rejected, cancelled, completed, failed). The gateway
+keeps the tab beside the status (``referral_view.inbox_tab``, migration 016) so each tab is read
+through an index; `tab_of` says the same in Python, and a test holds the two together.
+
+A search matches a referral when each word typed begins a word of the citizen's display name:
+"jens" finds "Testborger Jensen", "t jens" too, "jensen x" not.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from schemas.referrals import CLOSED_STATUSES, ReferralStatus
+
+
+class InboxTab(StrEnum):
+    NEW = "new"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+def tab_of(status: ReferralStatus) -> InboxTab:
+    if status is ReferralStatus.REQUESTED:
+        return InboxTab.NEW
+    return InboxTab.CLOSED if status in CLOSED_STATUSES else InboxTab.ACTIVE
+
+
+# Letters and digits only: whatever else is typed separates words and cannot reach the query
+# syntax. A few words are plenty for a name.
+_WORD = re.compile(r"[^\W_]+")
+MAX_WORDS = 6
+
+
+def name_query(typed: str) -> str | None:
+    """The text-search query (PostgreSQL tsquery) for what was typed: each word as a prefix,
+    all of them required; None when nothing searchable was typed."""
+    words = _WORD.findall(typed)[:MAX_WORDS]
+    if not words:
+        return None
+    return " & ".join(f"{word[:100]}:*" for word in words)
