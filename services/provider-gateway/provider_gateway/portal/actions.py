@@ -33,7 +33,7 @@ from provider_gateway.entrypoints import guards
 from provider_gateway.portal.web import N_, CheckedForm, CurrentPerson, Person, Refused, render, templates
 from provider_gateway.service_layer import keys, referral_steps, reports
 from provider_gateway.service_layer.referral_steps import StepIn
-from provider_gateway.service_layer.reports import REPORT_KINDS, SubmissionAccepted
+from provider_gateway.service_layer.reports import REPORT_KINDS, ReportKind, SubmissionAccepted
 from samspil.runtime import idempotency
 from samspil.runtime.cpr_guard import CPR_FIELDS
 from samspil.runtime.db import Connection
@@ -158,14 +158,22 @@ def cpr_errors(request: Request) -> dict[str, str]:
     return {name: _CPR for name in getattr(request.state, CPR_FIELDS, None) or ()}
 
 
-def field_errors(error: ValidationError, names: dict[tuple[Any, ...], str] | None = None) -> dict[str, str]:
+def field_errors(
+    error: ValidationError, names: dict[tuple[Any, ...], str] | None = None, known: set[str] | None = None
+) -> dict[str, str]:
     """A message for each field a model refused (the first for a field), keyed by the form's
-    field name: a location's first element, or the name ``names`` gives a longer location."""
+    field name: the name ``names`` gives the location (an empty name: not shown), else its first
+    element; a field the form does not have (``known``) is named ``_form``, for the top."""
     found: dict[str, str] = {}
     for item in error.errors(include_input=False, include_url=False):
         location = tuple(item["loc"])
-        field = (names or {}).get(location) or (str(location[0]) if location else "_form")
-        found.setdefault(field, _message(item))
+        field = (names or {}).get(location)
+        if field is None:
+            field = str(location[0]) if location else "_form"
+            if known is not None and field not in known:
+                field = "_form"
+        if field:
+            found.setdefault(field, _message(item))
     return found
 
 
@@ -376,7 +384,22 @@ def report_body(kind: str, values: dict[str, str]) -> tuple[dict[str, Any], dict
                 names[("contact_attempts", *branch, index, "on")] = f"attempt_on_{row}"
                 names[("contact_attempts", *branch, index, "channel")] = f"attempt_channel_{row}"
         body["contact_attempts"] = attempts
+        # Sent as a list, the body's other branch (a count) is not the form's to explain.
+        names[("contact_attempts", "constrained-int")] = ""
     return body, names
+
+
+def whole_report_errors(
+    kind: ReportKind, data: dict[str, Any], names: dict[tuple[Any, ...], str], known: set[str]
+) -> dict[str, str]:
+    """The report model's own refusals of the form's data (its rules across fields, such as an
+    end before the start), so a form the body model refused shows them too, all at once."""
+    ids = {"submission_id": uuid.uuid4(), "referral_id": uuid.uuid4(), "provider_id": "portal"}
+    try:
+        kind.report.model_validate({**data, **ids})
+    except ValidationError as error:
+        return field_errors(error, names, known)
+    return {}
 
 
 # --- the routes ------------------------------------------------------------------------------
@@ -607,7 +630,8 @@ async def submit_report(
         body = report_kind.body.model_validate(data)
         report = reports.build_report(report_kind, referral_id, person.provider_id, body)
     except ValidationError as error:
-        errors = {**field_errors(error, names), **errors}
+        found = field_errors(error, names, set(values))
+        errors = {**whole_report_errors(report_kind, data, names, set(values)), **found, **errors}
     if errors:
         referral = await _referral(request, person, referral_id)
         form_key = _text(form, FORM_KEY) or new_form_key()
