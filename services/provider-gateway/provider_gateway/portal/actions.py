@@ -69,6 +69,7 @@ _KEY_PREFIX = "portal:"
 ATTEMPT_ROWS = 3
 
 
+_NOT_RECORDED = N_("Nothing was done: it could not be recorded just now. Try again in a moment.")
 _NO_KEY = N_("The form is missing its key. Open the page again and try once more.")
 
 
@@ -438,7 +439,8 @@ async def _keyed(request: Request, person: Person, key: keys.RequestKey, work: k
                 409,
                 N_("This form was already sent with other values. Open the referral again to continue."),
             ) from None
-        raise
+        # The audit row could not be written, so nothing was done (the API answers 503 too).
+        raise Refused(problem.status, _NOT_RECORDED) from None
 
 
 def _referral_page(referral_id: uuid.UUID) -> RedirectResponse:
