@@ -79,6 +79,8 @@ def _up(args: argparse.Namespace) -> int:
         )
         print(f"\nSamspil is ready after {time.monotonic() - started:.1f} s.\n")
         print(f"  Provider gateway API docs  {stack.url('provider-gateway')}/docs")
+        print(f"  Provider portal            {stack.url('provider-gateway')}/portal/")
+        print("    (add a person: samspil provider user add PROVIDER EMAIL)")
         for name in stack.all_instances():
             print(f"  {name + ' health':<26} {stack.url(name)}/readyz")
         for name in stack.all_instances():

@@ -4,6 +4,8 @@ and ends at logout."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 
 import asyncpg
@@ -77,3 +79,99 @@ async def test_a_post_without_the_csrf_token_is_refused(running_stack: RunningSt
         await portal.log_in(email, password)
         assert (await portal.post("/portal/logout", {"csrf_token": "forged"})).status_code == 403
         assert (await portal.get("/portal/")).status_code == 200  # still logged in: nothing done
+
+
+async def test_guessing_a_password_locks_the_account_for_a_while(running_stack: RunningStack) -> None:
+    provider_id = f"portal-{uuid.uuid4().hex[:8]}"
+    email = f"dan-{uuid.uuid4().hex[:6]}@example.org"
+    password = await add_portal_person(gateway_db(running_stack), provider_id, email)
+    async with PortalClient(running_stack.url("provider-gateway")) as portal:
+        for guess in range(5):  # PROVIDER_GATEWAY_PORTAL_LOGIN_ATTEMPTS, by default
+            assert (await portal.log_in(email, f"guess number {guess}")).status_code == 401
+        # Locked: now even the right password is refused, and the page says no more than before.
+        locked = await portal.log_in(email, password)
+        assert locked.status_code == 401
+        assert "locked for a while" in locked.text or "spærret" in locked.text
+        conn = await asyncpg.connect(gateway_db(running_stack))
+        try:  # the lockout's 15 minutes have passed
+            await conn.execute(
+                "UPDATE portal_person SET locked_until = now() - interval '1 second' WHERE email = $1", email
+            )
+        finally:
+            await conn.close()
+        # The count starts again: one more slip does not lock the account at once.
+        assert (await portal.log_in(email, "one more slip")).status_code == 401
+        assert (await portal.log_in(email, password)).status_code == 303
+
+
+async def test_a_session_ends_at_its_lifetime_however_busy(running_stack: RunningStack) -> None:
+    provider_id = f"portal-{uuid.uuid4().hex[:8]}"
+    email = f"eva-{uuid.uuid4().hex[:6]}@example.org"
+    password = await add_portal_person(gateway_db(running_stack), provider_id, email)
+    async with PortalClient(running_stack.url("provider-gateway")) as portal:
+        assert (await portal.log_in(email, password)).status_code == 303
+        assert (await portal.get("/portal/")).status_code == 200
+        conn = await asyncpg.connect(gateway_db(running_stack))
+        try:  # used a second ago, but logged in longer ago than PROVIDER_GATEWAY_PORTAL_SESSION_HOURS
+            await conn.execute(
+                "UPDATE portal_session SET expires_at = now() - interval '1 second'"
+                " WHERE person_id = (SELECT person_id FROM portal_person WHERE email = $1)",
+                email,
+            )
+        finally:
+            await conn.close()
+        ended = await portal.get("/portal/?view=all")
+        assert ended.status_code == 303
+        assert ended.headers["location"] == "/portal/login?next=/portal/%3Fview%3Dall&ended=1"
+
+
+def samspil_user_add(stack: RunningStack, *args: str, stdin: str | None = None) -> str:
+    cli = [sys.executable, "-m", "samspil.cli", "--state-dir", str(stack.stack.state_dir)]
+    result = subprocess.run(
+        [*cli, "provider", "user", "add", *args],
+        env=stack.env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+async def test_the_command_line_adds_a_person_who_can_log_in(running_stack: RunningStack) -> None:
+    provider_id = f"portal-{uuid.uuid4().hex[:8]}"
+    email = f"finn-{uuid.uuid4().hex[:6]}@example.org"
+    out = samspil_user_add(running_stack, provider_id, email, "--name", "Finn Frost")
+    password = next(
+        line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("password:")
+    )
+    async with PortalClient(running_stack.url("provider-gateway")) as portal:
+        assert (await portal.log_in(email, password)).status_code == 303
+        assert "Finn Frost" in (await portal.get("/portal/")).text
+
+    # --password-stdin sets the one given, prints none, and the old one stops working.
+    out = samspil_user_add(
+        running_stack, provider_id, email, "--password-stdin", stdin="a chosen passphrase\n"
+    )
+    assert "password" not in out and "a chosen passphrase" not in out
+    async with PortalClient(running_stack.url("provider-gateway")) as portal:
+        assert (await portal.log_in(email, password)).status_code == 401
+        assert (await portal.log_in(email, "a chosen passphrase")).status_code == 303
+
+
+async def test_the_portal_speaks_danish_and_english_on_request(running_stack: RunningStack) -> None:
+    async with PortalClient(running_stack.url("provider-gateway")) as portal:
+        danish = await portal.get("/portal/login")
+        assert '<html lang="da">' in danish.text and "Adgangskode" in danish.text
+        assert (await portal.get("/portal/login?lang=en")).text.count("Password") >= 1
+        english = await portal.get("/portal/login")  # the choice is kept
+        assert '<html lang="en">' in english.text and "Adgangskode" not in english.text
+
+
+async def test_an_htmx_request_without_a_session_sends_the_whole_page_to_log_in(
+    running_stack: RunningStack,
+) -> None:
+    async with PortalClient(running_stack.url("provider-gateway")) as portal:
+        answer = await portal.get("/portal/", headers={"HX-Request": "true"})
+        assert answer.status_code == 401
+        assert answer.headers["HX-Redirect"] == "/portal/login?next=/portal/"

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+import httpx
 import pytest
 
 from samspil.local.runner import SERVICES, free_port
@@ -120,6 +121,10 @@ def test_samspil_up_restarts_a_killed_service_and_stops_cleanly_on_ctrl_c(server
         assert any(
             re.fullmatch(r"  provider-gateway is ready \(\d+\.\d s\)\n", line) for line in terminal.lines
         )
+        # The provider portal's address is printed, and it answers there (asking to log in first).
+        portal = next(line.split()[-1] for line in terminal.lines if line.startswith("  Provider portal "))
+        assert portal == f"http://127.0.0.1:{env['PROVIDER_GATEWAY_HTTP_PORT']}/portal/"
+        assert httpx.get(portal, timeout=30).headers["location"] == "/portal/login?next=/portal/"
         started = descendants(up.pid)
         crashed = service_pid(up.pid, "employment", int(env["EMPLOYMENT_HTTP_PORT"]))
         os.kill(crashed, signal.SIGKILL)

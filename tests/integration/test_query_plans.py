@@ -37,6 +37,7 @@ from employment.service_layer.progress_reports import (
     announce_progress_reports,
     change_reporting_interval,
 )
+from provider_gateway.adapters import portal_people
 from provider_gateway.adapters import repository as gateway_repository
 from provider_gateway.adapters import webhooks as webhook_store
 from provider_gateway.domain.credentials import TokenClaims
@@ -100,6 +101,8 @@ LARGE_TABLES = frozenset(
         "webhook_message",
         "follow_up_overdue",
         "referral_status_change",
+        "portal_person",
+        "portal_session",
     )
 )
 # A scan on a large table may pass over a few rows it then filters out (a caseworker's closed
@@ -530,6 +533,40 @@ async def webhook_deliveries(db: Recorders) -> None:
     assert len(listed) == 101
 
 
+PORTAL_SEED = [
+    """INSERT INTO portal_person (person_id, provider_id, email, display_name, password_hash)
+    SELECT md5('person-' || i)::uuid, 'bench-p-' || (i % 200), 'person-' || i || '@example.org',
+           'Person ' || i, 'x'
+    FROM generate_series(0, 39999) AS i""",
+    # Most sessions have ended long since (expired ones are swept at each login), a few are live.
+    """INSERT INTO portal_session (session_hash, person_id, last_seen_at, expires_at)
+    SELECT md5('session-' || i), md5('person-' || i)::uuid, now(),
+           now() + CASE WHEN i >= 39990 THEN interval '-1 minute' ELSE interval '1 hour' END
+    FROM generate_series(0, 39999) AS i""",
+    "ANALYZE portal_person, portal_session",
+]
+
+
+async def portal_page(db: Recorders) -> None:
+    """Every portal page: its session looked up (by its hash) and marked used, with its person."""
+    for statement in PORTAL_SEED:
+        await db.gateway.conn.execute(statement)
+    session_hash = await db.gateway.conn.fetchval("SELECT md5('session-7')")
+    person = await portal_people.use_session(db.gateway, session_hash, timedelta(minutes=30))  # type: ignore[arg-type]
+    assert person is not None and person["email"] == "person-7@example.org"
+
+
+async def portal_login(db: Recorders) -> None:
+    """POST /portal/login: the person by e-mail address (any case), expired sessions swept, a
+    new session."""
+    for statement in PORTAL_SEED:
+        await db.gateway.conn.execute(statement)
+    person = await portal_people.person_by_email(db.gateway, "Person-7@Example.org")  # type: ignore[arg-type]
+    assert person is not None
+    await portal_people.forget_expired_sessions(db.gateway)  # type: ignore[arg-type]
+    await portal_people.start_session(db.gateway, "new-session", person["person_id"], timedelta(hours=1))  # type: ignore[arg-type]
+
+
 async def employment_kpi_report(db: Recorders) -> None:
     """GET /v1/reports/kpis on the employment service: every figure over a month, per team."""
     today = danish_today()
@@ -620,6 +657,11 @@ HOT_PATHS = {
     "social notes": HotPath(social_notes, ("social", "DROP INDEX case_note_by_citizen")),
     "open disputes": HotPath(open_disputes, ("social", "DROP INDEX social_dispute_open_page")),
     "webhook deliveries": HotPath(webhook_deliveries, ("gateway", "DROP INDEX webhook_delivery_due")),
+    "portal page": HotPath(
+        portal_page, ("gateway", "ALTER TABLE portal_session DROP CONSTRAINT portal_session_pkey CASCADE")
+    ),
+    "portal login": HotPath(portal_login, ("gateway", "DROP INDEX portal_person_email")),
+    "portal expired sessions": HotPath(portal_login, ("gateway", "DROP INDEX portal_session_expiry")),
     "employment kpi report": HotPath(
         employment_kpi_report, ("employment", "DROP INDEX caseworker_task_closed")
     ),

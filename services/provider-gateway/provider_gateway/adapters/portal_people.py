@@ -61,11 +61,16 @@ async def person_by_email(conn: Executor, email: str) -> Any:
 
 
 async def login_failed(conn: Executor, person_id: uuid.UUID, attempts: int, lockout: timedelta) -> None:
-    """Count a wrong password; the ``attempts``-th in a row locks the account for ``lockout``."""
+    """Count a wrong password; the ``attempts``-th in a row locks the account for ``lockout``.
+    The count starts again once a lockout has passed."""
     await conn.execute(
-        "UPDATE portal_person SET failed_logins = failed_logins + 1,"
-        " locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + $3::interval ELSE locked_until END"
-        " WHERE person_id = $1",
+        "UPDATE portal_person SET failed_logins = f.counted,"
+        " locked_until = CASE WHEN f.counted >= $2 THEN now() + $3::interval"
+        " WHEN f.lock_passed THEN NULL ELSE portal_person.locked_until END"
+        " FROM (SELECT person_id, coalesce(locked_until <= now(), false) AS lock_passed,"
+        " CASE WHEN locked_until <= now() THEN 1 ELSE failed_logins + 1 END AS counted"
+        " FROM portal_person WHERE person_id = $1) AS f"
+        " WHERE portal_person.person_id = f.person_id",
         person_id,
         attempts,
         lockout,

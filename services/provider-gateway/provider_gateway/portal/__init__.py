@@ -54,7 +54,14 @@ class PortalHeaders:
 async def _login_required(request: Request, error: Exception) -> Response:
     assert isinstance(error, LoginRequired)
     ended = "&ended=1" if error.ended else ""
-    response = RedirectResponse(f"/portal/login?next={_quoted(error.next_path)}{ended}", status_code=303)
+    login = f"/portal/login?next={_quoted(error.next_path)}{ended}"
+    response: Response
+    if request.headers.get("hx-request") == "true":
+        # htmx would follow a redirect itself and put the login page into a part of the page:
+        # it sends the whole browser there instead when told so.
+        response = Response(status_code=401, headers={"HX-Redirect": login})
+    else:
+        response = RedirectResponse(login, status_code=303)
     if error.ended:  # the browser need not bring it again
         sessions.delete_cookie(request, response, sessions.session_cookie(request))
     return response
