@@ -25,7 +25,13 @@ from tests.support import produce, wait_for
 pytestmark = pytest.mark.e2e
 
 
-async def refer_named(stack: RunningStack, provider_id: str, name: str, subject: str | None = None) -> str:
+async def refer_named(
+    stack: RunningStack,
+    provider_id: str,
+    name: str,
+    subject: str | None = None,
+    offer: dict[str, Any] | None = None,
+) -> str:
     """The jobcenter refers a citizen, shown to the provider as ``name``, through its API."""
     subject = subject or await stack.enrol()
     async with stack.employment() as employment:
@@ -34,7 +40,8 @@ async def refer_named(stack: RunningStack, provider_id: str, name: str, subject:
             json={
                 "citizen_ref": subject,
                 "provider_id": provider_id,
-                "offer": {
+                "offer": offer
+                or {
                     "kind": "activation",
                     "title": "Værkstedsforløb med praktik",
                     "hours_per_week": 12.5,

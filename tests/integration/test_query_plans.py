@@ -620,7 +620,13 @@ class HotPath:
 
 HOT_PATHS = {
     "report ingest": HotPath(
-        report_ingest, ("gateway", "ALTER TABLE referral_view DROP CONSTRAINT referral_view_pkey CASCADE")
+        report_ingest,
+        # The inbox's index too: PostgreSQL 18 would skip-scan it on (provider_id, referral_id).
+        (
+            "gateway",
+            "ALTER TABLE referral_view DROP CONSTRAINT referral_view_pkey CASCADE;"
+            " DROP INDEX referral_view_inbox",
+        ),
     ),
     "report to task": HotPath(
         report_to_task, ("gateway", "ALTER TABLE submission DROP CONSTRAINT submission_pkey CASCADE")
