@@ -120,12 +120,15 @@ def _fields_in_body(scope: Any, body: bytes, allowed: frozenset[str]) -> list[st
     text = body.decode("utf-8", "replace")
     if content_type == "application/x-www-form-urlencoded":
         pairs = parse_qsl(text, keep_blank_values=True)
-        # A client secret is random, not text a person wrote; it is never stored in clear.
+        # A client secret is random, not text a person wrote; it is never stored in clear. A
+        # route may name other such fields (a password, only ever hashed) in ``allowed``.
         return sorted(
             {
                 f"body.{name}"
                 for name, value in pairs
-                if name != "client_secret" and (contains_cpr(name) or contains_cpr(value))
+                if name != "client_secret"
+                and f"body.{name}" not in allowed
+                and (contains_cpr(name) or contains_cpr(value))
             }
         )
     try:

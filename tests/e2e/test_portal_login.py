@@ -11,8 +11,10 @@ import uuid
 import asyncpg
 import pytest
 
+from provider_gateway.portal import people
 from tests.e2e.conftest import RunningStack
 from tests.portal_support import PortalClient, add_portal_person
+from tests.support import random_cpr
 
 pytestmark = pytest.mark.e2e
 
@@ -175,3 +177,19 @@ async def test_an_htmx_request_without_a_session_sends_the_whole_page_to_log_in(
         answer = await portal.get("/portal/", headers={"HX-Request": "true"})
         assert answer.status_code == 401
         assert answer.headers["HX-Redirect"] == "/portal/login?next=/portal/"
+
+
+async def test_a_password_may_hold_ten_digits_that_read_as_a_cpr_number(running_stack: RunningStack) -> None:
+    provider_id = f"portal-{uuid.uuid4().hex[:8]}"
+    email = f"gry-{uuid.uuid4().hex[:6]}@example.org"
+    password = f"kode-{random_cpr()}"
+    conn = await asyncpg.connect(gateway_db(running_stack))
+    try:
+        await people.add_person(conn, provider_id, email, "Gry", password)
+    finally:
+        await conn.close()
+    async with PortalClient(running_stack.url("provider-gateway")) as portal:
+        assert (await portal.log_in(email, password)).status_code == 303
+        # Anywhere else, a CPR number is still refused before any route sees it.
+        refused = await portal.post("/portal/logout", {"note": random_cpr()})
+        assert refused.status_code == 422

@@ -104,6 +104,8 @@ async def test_a_new_referral_is_on_the_start_page_and_in_the_inbox_found_by_nam
         assert await page_listing(portal, "/portal/referrals", referral_id, q="freja " + surname)
         assert await page_listing(portal, "/portal/referrals", referral_id, q="Ukendtnavn") is None
         assert await page_listing(portal, "/portal/referrals", referral_id, tab="closed") is None
+        # An address edited by hand shows the first page of all, never an error.
+        assert await page_listing(portal, "/portal/referrals", referral_id, tab="bogus", cursor="x")
 
         start = await portal.get("/portal/")
         assert f"Ny henvisning af Freja {surname}" in text_of(start.text)

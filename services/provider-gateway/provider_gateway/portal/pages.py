@@ -67,8 +67,11 @@ def _page_key(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     try:
         when, referral_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         after = datetime.fromisoformat(when)
-        return (after, uuid.UUID(referral_id)) if after.tzinfo is not None else None
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        if after.tzinfo is None:
+            return None
+        after.astimezone(UTC)  # a time the database can hold (this raises OverflowError if not)
+        return after, uuid.UUID(referral_id)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         return None
 
 
@@ -85,23 +88,32 @@ def _inbox_url(tab: str | None, search: str, cursor: str | None = None) -> str:
 async def inbox(
     request: Request,
     person: CurrentPerson,
-    tab: Annotated[InboxTab | None, Query()] = None,
-    q: Annotated[str, Query(max_length=200)] = "",
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    tab: Annotated[str | None, Query()] = None,
+    q: Annotated[str, Query()] = "",
+    cursor: Annotated[str | None, Query()] = None,
 ) -> HTMLResponse:
-    """The provider's referrals, newest change first: all, or one tab; searched by name."""
+    """The provider's referrals, newest change first: all, or one tab; searched by name. What
+    a hand-edited address gets wrong (an unknown tab, a cursor not from this page) shows the
+    first page of all referrals rather than an error."""
+    shown_tab = InboxTab(tab) if tab in set(InboxTab) else None
+    q = q[:200]
     page = await reading.inbox(
-        _pool(request), person.provider_id, tab=tab, search=q, before=_page_key(cursor), limit=INBOX_PAGE
+        _pool(request),
+        person.provider_id,
+        tab=shown_tab,
+        search=q,
+        before=_page_key(cursor[:400] if cursor else None),
+        limit=INBOX_PAGE,
     )
     return render(
         request,
         "referrals.html",
         {
             "items": page.items,
-            "tab": tab.value if tab else None,
+            "tab": shown_tab.value if shown_tab else None,
             "search": q,
             "inbox_url": _inbox_url,
-            "next_url": _inbox_url(tab.value if tab else None, q, _cursor(page.next_before))
+            "next_url": _inbox_url(shown_tab.value if shown_tab else None, q, _cursor(page.next_before))
             if page.next_before
             else None,
         },

@@ -9,6 +9,11 @@ route to name the citizen a page is about. Page views and actions are therefore 
 without doing anything; `audit` writes an extra row for a fact the request row does not say.
 A write that keeps its own row in its transaction (``guards.idempotent``/``guards.audited``)
 marks the request recorded, and the gate writes no second row.
+
+Refusals: raise ``Refused(status, N_("message"))`` for an HTML page saying why (e.g. 404 for a
+referral of another provider). Without a session, a GET is redirected to the login page (an htmx
+request gets 401 with HX-Redirect, so the whole page goes there) and anything else gets 403.
+Texts in Python are marked with ``N_()`` and translated in the template with ``{{ _(text) }}``.
 """
 
 from __future__ import annotations
