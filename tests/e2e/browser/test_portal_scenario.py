@@ -3,7 +3,11 @@ referral, accepts it, sends an absence notice (a first try with an error shows t
 the field and writes nothing) and sees the jobcenter's assessment of it appear, once the
 employment caseworker has assessed it through the employment API. Another provider's person
 cannot reach the referral by its URL. The referral page and the report form pass axe-core; a
-screenshot of the filled report form goes to docs/portal/."""
+screenshot of the filled report form is taken, into docs/portal/report-form.png with
+
+    PORTAL_SCREENSHOTS=docs/portal .venv/bin/python -m pytest tests/e2e/browser/test_portal_scenario.py
+
+(into the test's own directory otherwise)."""
 
 from __future__ import annotations
 
@@ -15,14 +19,13 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from tests.e2e.browser.conftest import assert_accessible, login
+from tests.e2e.browser.test_portal_read_pages import screenshot_dir
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_first_flow import refer
 from tests.portal_support import add_portal_person
 from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
-
-SCREENSHOT = Path(__file__).parents[3] / "docs" / "portal" / "report-form.png"
 
 
 async def gateway_value(stack: RunningStack, query: str, *args: object) -> object:
@@ -40,7 +43,7 @@ async def a_person(stack: RunningStack, provider_id: str, name: str) -> tuple[st
 
 
 async def test_a_contact_person_accepts_a_referral_reports_absence_and_sees_the_assessment(
-    page: Page, browser: Browser, running_stack: RunningStack
+    page: Page, browser: Browser, running_stack: RunningStack, tmp_path: Path
 ) -> None:
     base = running_stack.url("provider-gateway")
     provider_id = f"browser-{uuid.uuid4().hex[:8]}"
@@ -93,8 +96,7 @@ async def test_a_contact_person_accepts_a_referral_reports_absence_and_sees_the_
     await page.locator("#attempt_channel_1").select_option("text-message")
     await assert_accessible(page)
     await page.evaluate("document.activeElement && document.activeElement.blur()")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOT), full_page=True)
+    await page.screenshot(path=str(screenshot_dir(tmp_path) / "report-form.png"), full_page=True)
     async with page.expect_navigation():
         await page.get_by_role("button", name="Send rapporten").click()
     assert page.url.startswith(f"{base}/portal/submissions/")
