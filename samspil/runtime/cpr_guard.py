@@ -9,6 +9,11 @@ A request that holds a CPR number anywhere answers
 exception is a field that is meant to carry the number, such as ``cpr`` when a department enrols
 a citizen: routes name those fields in ``allowed``.
 
+Web forms answer a person, not a program: under the path prefixes named in ``forms_to_routes``
+(the gateway's portal forms), a form body's values that hold a CPR number are emptied before the
+route sees them, and their names listed in the request's state (``CPR_FIELDS``), so the route
+shows the form again with a message by each such field; the number still reaches no handler.
+
 The models check their free-text fields too; this guard is what makes "every field" true for
 fields a model types loosely, for path parameters and for headers.
 """
@@ -18,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from samspil.runtime.http import problem_response
 from schemas.cpr import contains_cpr, cpr_fields_in_json, unescaped
@@ -28,6 +33,8 @@ _MESSAGE = "must not contain a CPR number"
 ENROLMENT_CPR_FIELD: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/citizens"): frozenset({"body.cpr"})
 }
+# The request state's list of form fields whose CPR number was taken out (`forms_to_routes`).
+CPR_FIELDS = "cpr_fields"
 # The most a department's API reads of a body (the gateway refuses more than 64 KiB before this).
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -35,9 +42,15 @@ MAX_BODY_BYTES = 1024 * 1024
 class CprGuard:
     """ASGI middleware: 422 for a request with a CPR number anywhere it is not asked for."""
 
-    def __init__(self, app: Any, allowed: Mapping[tuple[str, str], frozenset[str]] | None = None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        allowed: Mapping[tuple[str, str], frozenset[str]] | None = None,
+        forms_to_routes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.allowed = dict(allowed or {})
+        self.forms_to_routes = forms_to_routes
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -65,6 +78,8 @@ class CprGuard:
                 await response(scope, receive, send)
                 return
         allowed = self.allowed.get((method, scope["path"].rstrip("/")), frozenset())
+        if not fields and self.forms_to_routes and scope["path"].startswith(self.forms_to_routes):
+            body = _form_without_cpr(scope, body)
         try:
             fields += _fields_in_body(scope, body, allowed)
         except TooDeep:
@@ -101,10 +116,7 @@ class CprGuard:
 def _fields_in_body(scope: Any, body: bytes, allowed: frozenset[str]) -> list[str]:
     if not body:
         return []
-    content_type = ""
-    for raw_name, raw_value in scope["headers"]:
-        if raw_name.lower() == b"content-type":
-            content_type = raw_value.decode("latin-1").split(";")[0].strip().lower()
+    content_type = _content_type(scope)
     text = body.decode("utf-8", "replace")
     if content_type == "application/x-www-form-urlencoded":
         pairs = parse_qsl(text, keep_blank_values=True)
@@ -129,6 +141,39 @@ def _fields_in_body(scope: Any, body: bytes, allowed: frozenset[str]) -> list[st
         as_text = body.decode(json.detect_encoding(body), "replace")
         return ["body"] if contains_cpr(as_text) or contains_cpr(unescaped(as_text)) else []
     return cpr_fields_in_json(document, "body", allowed)
+
+
+def _form_without_cpr(scope: Any, body: bytes) -> bytes:
+    """A form body with every value that holds a CPR number emptied (a field whose name holds
+    one dropped), their names listed in the request's state; any other body as it is."""
+    if _content_type(scope) != "application/x-www-form-urlencoded":
+        return body
+    pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    kept, emptied = [], []
+    for name, value in pairs:
+        if contains_cpr(name):
+            emptied.append("_form")
+        elif contains_cpr(value):
+            kept.append((name, ""))
+            emptied.append(name)
+        else:
+            kept.append((name, value))
+    if not emptied:
+        return body
+    scope.setdefault("state", {})[CPR_FIELDS] = emptied
+    rewritten = urlencode(kept).encode()
+    scope["headers"] = [
+        *((name, value) for name, value in scope["headers"] if name.lower() != b"content-length"),
+        (b"content-length", str(len(rewritten)).encode()),
+    ]
+    return rewritten
+
+
+def _content_type(scope: Any) -> str:
+    for raw_name, raw_value in scope["headers"]:
+        if raw_name.lower() == b"content-type":
+            return str(raw_value.decode("latin-1").split(";")[0].strip().lower())
+    return ""
 
 
 class TooDeep(Exception):

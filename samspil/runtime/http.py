@@ -324,12 +324,14 @@ def create_app(
     description: str,
     cpr_allowed: Mapping[tuple[str, str], frozenset[str]] | None = None,
     continue_callers_trace: bool = True,
+    cpr_forms_to_routes: tuple[str, ...] = (),
 ) -> FastAPI:
     """The service's FastAPI app. ``cpr_allowed`` names the only body fields, by (method, path),
     where a CPR number may be sent (a department's enrolment); every other field, path, query
     parameter and stored header that holds one is refused with 422 before any route runs.
     ``continue_callers_trace``: whether a caller's W3C ``traceparent`` is continued (not on a
-    public API)."""
+    public API). ``cpr_forms_to_routes``: path prefixes of web forms whose routes show a CPR
+    number's refusal by the field themselves (see `cpr_guard.CprGuard`)."""
     from samspil.runtime.cpr_guard import CprGuard  # it answers with this module's problems
 
     @asynccontextmanager
@@ -388,7 +390,7 @@ def create_app(
     async def asyncapi_page() -> HTMLResponse:
         return HTMLResponse(get_asyncapi_html(runtime.asyncapi_specification()))
 
-    app.add_middleware(CprGuard, allowed=cpr_allowed)
+    app.add_middleware(CprGuard, allowed=cpr_allowed, forms_to_routes=cpr_forms_to_routes)
     app.add_middleware(RequestCounter, metrics=runtime.metrics)
     app.state.metrics_app = metrics_app(runtime)
 

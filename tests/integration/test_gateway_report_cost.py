@@ -22,7 +22,7 @@ from provider_gateway.adapters.report_connections import ReportConnections
 from provider_gateway.admin import add_provider, disable_client
 from provider_gateway.bootstrap import build_app
 from provider_gateway.domain.credentials import TokenClaims, issue_token
-from provider_gateway.service_layer.handlers import new_submission_id, report_envelope
+from provider_gateway.service_layer.reports import new_submission_id, report_envelope
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.db import migrate
 from samspil.runtime.outbox import NOTIFY_CHANNEL, add_event, outbox_columns

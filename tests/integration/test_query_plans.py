@@ -42,10 +42,11 @@ from provider_gateway.adapters import repository as gateway_repository
 from provider_gateway.adapters import webhooks as webhook_store
 from provider_gateway.domain.credentials import TokenClaims
 from provider_gateway.domain.inbox import InboxTab
-from provider_gateway.entrypoints import guards
 from provider_gateway.entrypoints import http as gateway_http
 from provider_gateway.service_layer import handlers as gateway_handlers
+from provider_gateway.service_layer import keys as gateway_keys
 from provider_gateway.service_layer import reading as gateway_reading
+from provider_gateway.service_layer import reports as gateway_reports
 from samspil.runtime.db import migrate
 from samspil.runtime.deadletters import list_dead_letters
 from samspil.runtime.paging import make_cursor
@@ -281,12 +282,13 @@ async def report_ingest(db: Recorders) -> None:
     assert await gateway_repository.active_client(db.gateway, size.PROVIDER) is not None  # type: ignore[arg-type]
     notice = _notice(size.provider_row(7))
 
-    async def work(conn: Any) -> tuple[int, gateway_http.SubmissionAccepted]:
-        await gateway_handlers.submit_report(conn, size.PROVIDER, "absence-notice", notice)
-        return 202, gateway_http.SubmissionAccepted(submission_id=notice.submission_id)
+    async def work(conn: Any) -> tuple[int, gateway_reports.SubmissionAccepted]:
+        await gateway_reports.record_report(conn, size.PROVIDER, "absence-notice", notice)
+        return 202, gateway_reports.SubmissionAccepted(submission_id=notice.submission_id)
 
-    response = await guards._first_or_repeat(db.gateway, size.PROVIDER, f"h1:{uuid.uuid4().hex}", "h", work)  # type: ignore[arg-type]
-    assert response.status_code == 202
+    key = gateway_keys.RequestKey(f"h1:{uuid.uuid4().hex}", "h")
+    outcome = await gateway_keys.first_or_repeat(db.gateway, size.PROVIDER, key, work)  # type: ignore[arg-type]
+    assert outcome.answer.status_code == 202
 
 
 async def report_to_task(db: Recorders) -> None:

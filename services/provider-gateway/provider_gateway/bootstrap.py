@@ -11,6 +11,7 @@ from provider_gateway.entrypoints.auth import TokenIdentity, client_before_refus
 from provider_gateway.entrypoints.guards import AuditTrail, BodyRules, ReferralCitizens
 from provider_gateway.entrypoints.limits import AddressLimit, RateLimiter
 from provider_gateway.portal import install as install_portal
+from provider_gateway.portal.actions import PORTAL_REFERRAL_FORMS
 from provider_gateway.service_layer.webhooks import context_from, delivery_worker
 from provider_gateway.settings import GatewaySettings
 from samspil.runtime.http import Problem, create_app, problem_responses
@@ -40,7 +41,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             "webhook-deliveries": delivery_worker(settings, webhook_context),
         },
     )
-    # Providers are outside parties: their trace context is not continued.
+    # Providers are outside parties: their trace context is not continued. The portal's forms on
+    # a referral show a CPR number's refusal by its field (`portal.actions`).
     app = create_app(
         runtime,
         title="Samspil provider gateway",
@@ -48,6 +50,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         continue_callers_trace=False,
         # A portal password may hold any ten digits: it is only ever hashed, never stored or shown.
         cpr_allowed={("POST", "/portal/login"): frozenset({"body.password"})},
+        cpr_forms_to_routes=(PORTAL_REFERRAL_FORMS,),
     )
     app.state.settings = settings
     app.state.webhooks = webhook_context

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.credentials import TokenClaims
+from provider_gateway.service_layer import keys
 from samspil.runtime import idempotency
 from samspil.runtime.codec import safe_text
 from samspil.runtime.db import Connection
@@ -40,13 +41,30 @@ async def idempotent(
     is stored in the same transaction and returned again for a repeat with the same body; a
     repeat with another body is refused. A concurrent repeat waits for the first to finish."""
     kept_key, request_hash = await _key_and_hash(request)
+    outcome = await keyed(request, provider_id, keys.RequestKey(kept_key, request_hash), work)
+    if outcome.replayed:
+        return outcome.answer.replayed()
+    return JSONResponse(outcome.answer.content, status_code=outcome.answer.status_code)
+
+
+async def keyed(
+    request: Request,
+    provider_id: str,
+    key: keys.RequestKey,
+    work: keys.Work,
+    *,
+    audit_status: int | None = None,
+) -> keys.Outcome:
+    """``work`` under ``key`` (`keys.first_or_repeat`) in one transaction with the request's
+    audit row, which says ``audit_status`` (by default the answer's status): both commit or
+    neither does. The API's `idempotent` and the portal's forms write through here."""
     async with request.app.state.runtime.pool.acquire() as conn:
         async with conn.transaction():
-            response = await _first_or_repeat(conn, provider_id, kept_key, request_hash, work)
+            outcome = await keys.first_or_repeat(conn, provider_id, key, work)
             # The audit row commits with the work, or neither does.
-            await _record_in(conn, request.scope, response.status_code)
+            await _record_in(conn, request.scope, audit_status or outcome.answer.status_code)
         _mark_recorded(request.scope)
-    return response
+    return outcome
 
 
 async def audited(request: Request, status_code: int, work: Callable[[Connection], Awaitable[T]]) -> T:
@@ -146,27 +164,6 @@ async def report_at_once(
         return None
     _mark_recorded(request.scope)
     return JSONResponse(content, status_code=202)
-
-
-# The gateway's own table (it came before the runtime's): the short way writes it in its one
-# statement, `repository._REPORT_AT_ONCE`.
-_GATEWAY_KEYS = idempotency.KeyTable("idempotency_key", "provider_id")
-
-
-async def _first_or_repeat(
-    conn: Connection,
-    provider_id: str,
-    key: str,
-    request_hash: str,
-    work: Callable[[Connection], Awaitable[tuple[int, BaseModel]]],
-) -> Response:
-    first = await idempotency.claim(conn, _GATEWAY_KEYS, provider_id, key, request_hash)
-    if first is not None:
-        return first.replayed()
-    status_code, body = await work(conn)
-    answer = idempotency.Answer(status_code, body.model_dump(mode="json"))
-    await idempotency.keep(conn, _GATEWAY_KEYS, provider_id, key, answer)
-    return JSONResponse(answer.content, status_code=status_code)
 
 
 class BodyRules:

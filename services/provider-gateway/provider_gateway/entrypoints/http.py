@@ -5,43 +5,36 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, ValidationError, create_model
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, ValidationError
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.credentials import TokenClaims
-from provider_gateway.domain.lifecycle import ACTIONS, IllegalTransition
+from provider_gateway.domain.lifecycle import ACTIONS, IllegalTransition, ReferralClosed, ReferralNotFound
 from provider_gateway.entrypoints.auth import Provider, ProviderToken, check_client
 from provider_gateway.entrypoints.guards import ReferralCitizens, idempotent, report_at_once
-from provider_gateway.service_layer import handlers, reading
+from provider_gateway.service_layer import reading, referral_steps, reports
+from provider_gateway.service_layer.referral_steps import StepIn
+from provider_gateway.service_layer.reports import (
+    REPORT_KINDS,
+    AbsenceNoticeIn,
+    ReportKind,
+    SubmissionAccepted,
+)
 from provider_gateway.service_layer.views import ReferralDetail, ReferralOut, SubmissionOut
 from samspil.runtime.db import Connection
 from samspil.runtime.http import Problem, problem_from_validation, problem_responses
 from samspil.runtime.paging import Cursor as PageCursor
 from samspil.runtime.paging import Limit as PageLimit
 from samspil.runtime.paging import Page, make_cursor, read_cursor
-from schemas.common import ShortText, Strict
 from schemas.provider_reports import (
-    AbsenceNotice,
-    AbsenceNoticeSubmitted,
-    ContactAttempt,
-    ContactChannel,
-    PlanChangeRequested,
-    ProgressReportSubmitted,
     ProviderReport,
-    ReadinessReportSubmitted,
 )
-from schemas.referrals import (
-    CompletionCategory,
-    ReasonCategory,
-    ReferralCompleted,
-    ReferralStatus,
-    ReferralTransition,
-)
+from schemas.referrals import ReasonCategory, ReferralStatus, ReferralTransition
 
 router = APIRouter()
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
@@ -50,47 +43,6 @@ DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 class ReferralPage(BaseModel):
     items: list[ReferralOut]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; empty at the end.")
-
-
-class StepIn(Strict):
-    """A step in the referral's lifecycle. A reason is required to reject, cancel, put on hold
-    or fail; an outcome to complete. Rejecting, failing and cancelling may also give the reason's
-    category, and completing the outcome's category (how the municipality counts how referrals
-    end); no other step takes either."""
-
-    occurred_on: date | None = Field(default=None, description="Defaults to today.")
-    reason: ShortText | None = None
-    reason_category: ReasonCategory | None = Field(
-        default=None, description="Only to reject, fail or cancel: the reason's category."
-    )
-    outcome: ShortText | None = None
-    outcome_category: CompletionCategory | None = Field(
-        default=None,
-        description="Only to complete: what the citizen goes on to (job, education, next-offer, other).",
-    )
-
-
-class AbsenceNoticeIn(AbsenceNotice):
-    """An absence notice as a provider sends it. Contact attempts may be listed (when and how)
-    or, as in the first version of this API, only counted."""
-
-    contact_attempts: (
-        Annotated[list[ContactAttempt], Field(max_length=100)] | Annotated[int, Field(ge=0, le=100)]
-    ) = Field(
-        default_factory=list,
-        description="The provider's attempts to reach the citizen, or just how many there were.",
-        examples=[[{"on": "2026-11-17", "channel": "phone"}]],
-    )
-
-    def attempts(self) -> list[ContactAttempt]:
-        if isinstance(self.contact_attempts, int):
-            return [ContactAttempt(channel=ContactChannel.UNKNOWN)] * self.contact_attempts
-        return self.contact_attempts
-
-
-class SubmissionAccepted(BaseModel):
-    submission_id: uuid.UUID
-    status: str = "received"
 
 
 IdempotencyKey = Annotated[
@@ -199,22 +151,15 @@ def _step_endpoint(action: str, step: type[ReferralTransition]) -> Any:
     async def take_step(
         referral_id: uuid.UUID, body: StepIn, request: Request, provider: Provider, _key: IdempotencyKey
     ) -> Response:
-        details: dict[str, Any] = {"occurred_on": body.occurred_on or date.today(), "reason": body.reason}
-        if body.reason_category is not None:  # a step that takes none refuses it by name
-            details["reason_category"] = body.reason_category
-        if body.outcome_category is not None:  # likewise: only a completion takes one
-            details["outcome_category"] = body.outcome_category
-        if step is ReferralCompleted:
-            details["outcome"] = body.outcome
         try:
-            step.model_validate({"referral_id": referral_id, "provider_id": provider.provider_id, **details})
+            details = referral_steps.step_details(step, referral_id, provider.provider_id, body)
         except ValidationError as error:
             raise problem_from_validation(error, prefix="body") from None
 
         async def work(conn: Connection) -> tuple[int, BaseModel]:
             try:
-                await handlers.take_step(conn, provider.provider_id, referral_id, step, details)
-            except handlers.ReferralNotFound:
+                row = await referral_steps.take_step(conn, provider.provider_id, referral_id, step, details)
+            except ReferralNotFound:
                 raise _no_such_referral() from None
             except IllegalTransition as illegal:
                 raise Problem(
@@ -223,8 +168,6 @@ def _step_endpoint(action: str, step: type[ReferralTransition]) -> Any:
                     f"The referral is {illegal.current.value}; it cannot take the step '{action}'",
                     current_status=illegal.current.value,
                 ) from None
-            row = await repository.referral_for_provider(conn, referral_id, provider.provider_id)
-            assert row is not None  # locked and updated just now in this transaction
             request.state.citizen_ref = row["citizen_ref"]
             return 200, reading.referral_out(row)
 
@@ -257,7 +200,7 @@ async def _submit(request: Request, provider: TokenClaims, kind: str, report: Pr
     citizen_ref = citizens.get(report.referral_id, provider.provider_id)
     answer = SubmissionAccepted(submission_id=report.submission_id)
     if citizen_ref is not None:
-        envelope = handlers.report_envelope(report, citizen_ref)
+        envelope = reports.report_envelope(report, citizen_ref)
         done = await report_at_once(request, provider, kind, report, envelope, answer)
         if done is not None:
             return done
@@ -265,10 +208,10 @@ async def _submit(request: Request, provider: TokenClaims, kind: str, report: Pr
 
     async def work(conn: Connection) -> tuple[int, BaseModel]:
         try:
-            request.state.citizen_ref = await handlers.submit_report(conn, provider.provider_id, kind, report)
-        except handlers.ReferralNotFound:
+            request.state.citizen_ref = await reports.record_report(conn, provider.provider_id, kind, report)
+        except ReferralNotFound:
             raise _no_such_referral() from None
-        except handlers.ReferralClosed as closed:
+        except ReferralClosed as closed:
             raise Problem(
                 409, "referral-closed", "The referral is closed", current_status=closed.status
             ) from None
@@ -280,18 +223,14 @@ async def _submit(request: Request, provider: TokenClaims, kind: str, report: Pr
     return response
 
 
-def _build(
-    model: type[ProviderReport], referral_id: uuid.UUID, provider: TokenClaims, fields: dict[str, Any]
-) -> Any:
+def _build(kind: ReportKind, referral_id: uuid.UUID, provider: TokenClaims, body: BaseModel) -> Any:
     try:
-        return model(
-            submission_id=handlers.new_submission_id(),
-            referral_id=referral_id,
-            provider_id=provider.provider_id,
-            **fields,
-        )
+        return reports.build_report(kind, referral_id, provider.provider_id, body)
     except ValidationError as error:
         raise problem_from_validation(error, prefix="body") from None
+
+
+_ABSENCE_NOTICE = REPORT_KINDS["absence-notice"]
 
 
 @router.post(
@@ -309,51 +248,29 @@ async def submit_absence_notice(
 ) -> Response:
     """Notify the jobcenter that the citizen has stayed away from the offer. The jobcenter,
     not the provider, then re-contacts the citizen."""
-    fields = {**body.model_dump(exclude={"contact_attempts"}), "contact_attempts": body.attempts()}
-    notice = _build(AbsenceNoticeSubmitted, referral_id, provider, fields)
-    return await _submit(request, provider, "absence-notice", notice)
+    notice = _build(_ABSENCE_NOTICE, referral_id, provider, body)
+    return await _submit(request, provider, _ABSENCE_NOTICE.kind, notice)
 
 
-def _input_model(model: type[ProviderReport]) -> type[BaseModel]:
-    """The request body: the report's own fields, without the ids the gateway fills in."""
-    fields: Any = {
-        name: (info.annotation, info) for name, info in model.model_fields.items() if name not in _REPORT_IDS
-    }
-    return create_model(
-        f"{model.__name__.removesuffix('Submitted').removesuffix('Requested')}In",
-        __base__=Strict,
-        __doc__=model.__doc__,
-        **fields,
-    )
-
-
-_REPORT_IDS = {"submission_id", "referral_id", "provider_id"}
-REPORTS: dict[str, tuple[type[ProviderReport], str]] = {
-    "progress-reports": (ProgressReportSubmitted, "progress-report"),
-    "readiness-reports": (ReadinessReportSubmitted, "readiness-report"),
-    "plan-change-requests": (PlanChangeRequested, "plan-change-request"),
-}
-
-
-def _report_endpoint(model: type[ProviderReport], kind: str) -> Any:
-    body_model = _input_model(model)
-
+def _report_endpoint(kind: ReportKind) -> Any:
     async def submit(
         referral_id: uuid.UUID, body: Any, request: Request, provider: ProviderToken, _key: IdempotencyKey
     ) -> Response:
-        report = _build(model, referral_id, provider, body.model_dump())
-        return await _submit(request, provider, kind, report)
+        report = _build(kind, referral_id, provider, body)
+        return await _submit(request, provider, kind.kind, report)
 
-    submit.__annotations__["body"] = body_model
-    submit.__name__ = f"submit_{kind.replace('-', '_')}"
-    submit.__doc__ = (model.__doc__ or "").strip()
+    submit.__annotations__["body"] = kind.body
+    submit.__name__ = f"submit_{kind.kind.replace('-', '_')}"
+    submit.__doc__ = (kind.report.__doc__ or "").strip()
     return submit
 
 
-for _path, (_model, _kind) in REPORTS.items():
+for _kind in REPORT_KINDS.values():
+    if _kind is _ABSENCE_NOTICE:
+        continue
     router.add_api_route(
-        f"/v1/referrals/{{referral_id}}/{_path}",
-        _report_endpoint(_model, _kind),
+        f"/v1/referrals/{{referral_id}}/{_kind.path}",
+        _report_endpoint(_kind),
         methods=["POST"],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=SubmissionAccepted,

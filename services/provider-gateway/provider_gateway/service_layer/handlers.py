@@ -11,44 +11,27 @@ from typing import Any
 import structlog
 
 from provider_gateway.adapters import repository
-from provider_gateway.domain.lifecycle import check_transition
 from provider_gateway.domain.shares import ShareVerdict, StoredShare, judge_share
 from provider_gateway.domain.submissions import SubmissionStatus, reached_by_acknowledgement
 from provider_gateway.domain.webhooks import FeedKind
 from samspil.runtime.db import Connection
-from samspil.runtime.outbox import add_event
 from schemas.consent import MeasuresSharedWithProvider, ProviderShareEnded
 from schemas.decisions import AbsenceAssessed, PlanChangeDecided, ReportReceived
 from schemas.disputes import PlanChangeDecisionFinal
 from schemas.envelope import Envelope
-from schemas.provider_reports import ProviderReport, TargetPlan
+from schemas.provider_reports import TargetPlan
 from schemas.referrals import (
-    CLOSED_STATUSES,
     ProgressReportDueSoon,
     ProgressReportOverdue,
     ProgressReportScheduled,
     ReferralCancelled,
     ReferralRequested,
     ReferralStatus,
-    ReferralTransition,
-    outcome_category_of,
-    reason_category_of,
 )
-from schemas.topics import PROVIDER_REPORTS
 
 SOURCE = "/samspil/provider-gateway"
 
 log = structlog.get_logger("provider_gateway.handlers")
-
-
-class ReferralNotFound(Exception):
-    """No such referral for this provider (whether it exists for another is not told)."""
-
-
-class ReferralClosed(Exception):
-    def __init__(self, status: str) -> None:
-        super().__init__(status)
-        self.status = status
 
 
 async def record_referral(conn: Connection, envelope: Envelope, referral: ReferralRequested) -> None:
@@ -130,70 +113,6 @@ async def record_progress_overdue(
         FeedKind.PROGRESS_REPORT_OVERDUE,
         referral_id=overdue.referral_id,
         data={"due_on": overdue.due_on.isoformat()},
-    )
-
-
-async def take_step(
-    conn: Connection,
-    provider_id: str,
-    referral_id: uuid.UUID,
-    step: type[ReferralTransition],
-    details: dict[str, Any],
-) -> ReferralStatus:
-    """The provider takes a step in the referral's lifecycle; the jobcenter hears of it through
-    the outbox, in the same transaction."""
-    referral = await repository.referral_for_provider(conn, referral_id, provider_id, lock="FOR UPDATE")
-    if referral is None:
-        raise ReferralNotFound
-    new_status = check_transition(ReferralStatus(referral["status"]), step)
-    event = step(referral_id=referral_id, provider_id=provider_id, **details)
-    reason_category, outcome_category = reason_category_of(event), outcome_category_of(event)
-    await repository.set_referral_status(
-        conn,
-        referral_id,
-        new_status,
-        "provider",
-        event.occurred_on,
-        event.reason,
-        reason_category.value if reason_category else None,
-        outcome_category.value if outcome_category else None,
-    )
-    envelope = Envelope(
-        source=SOURCE,
-        type=event.event_type,
-        subject=referral["citizen_ref"],
-        dataschema=event.dataschema,
-        correlationid=uuid.uuid4(),
-    )
-    await add_event(conn, envelope, event, topic=PROVIDER_REPORTS.name)
-    return new_status
-
-
-async def submit_report(conn: Connection, provider_id: str, kind: str, report: ProviderReport) -> str:
-    """Record the provider's report and put it in the outbox, in one transaction. Returns the
-    citizen reference (for the audit trail, never for the provider)."""
-    # Shared, as the one-statement way takes it (`repository.record_report_at_once`): two
-    # reports with one Idempotency-Key, one each way, then wait for each other in one order.
-    referral = await repository.referral_for_provider(conn, report.referral_id, provider_id, lock="FOR SHARE")
-    if referral is None:
-        raise ReferralNotFound
-    if referral["status"] in CLOSED_STATUSES:
-        raise ReferralClosed(referral["status"])
-    await repository.insert_submission(conn, report.submission_id, provider_id, report.referral_id, kind)
-    await add_event(conn, report_envelope(report, referral["citizen_ref"]), report)
-    citizen_ref: str = referral["citizen_ref"]
-    return citizen_ref
-
-
-def report_envelope(report: ProviderReport, citizen_ref: str) -> Envelope:
-    """The envelope a provider's report travels in: about the referral's citizen, correlated
-    by the submission."""
-    return Envelope(
-        source=SOURCE,
-        type=report.event_type,
-        subject=citizen_ref,
-        dataschema=report.dataschema,
-        correlationid=report.submission_id,
     )
 
 
@@ -385,7 +304,3 @@ async def _to_feed(
 ) -> None:
     """The one place a feed entry is written (what reacts to new entries hooks on here)."""
     await repository.insert_feed_entry(conn, provider_id, kind, referral_id, submission_id, data or {})
-
-
-def new_submission_id() -> uuid.UUID:
-    return uuid.uuid4()
