@@ -157,6 +157,30 @@ async def test_steps_from_the_page_forms_change_the_referral_as_the_apis_steps_d
         assert (f"/portal/referrals/{by_page}/steps/accept", 303) in [tuple(row) for row in audit]
 
 
+async def test_a_completion_from_the_page_keeps_its_outcome_category_and_shows_it(
+    running_stack: RunningStack,
+) -> None:
+    provider_id = f"portal-done-{uuid.uuid4().hex[:6]}"
+    portal = await logged_in(running_stack, provider_id)
+    async with portal:
+        referral_id = await referred(running_stack, portal, provider_id)
+        for action in ("accept", "start"):
+            assert (await step(portal, referral_id, action)).status_code == 303
+        done = await step(
+            portal, referral_id, "complete", outcome="Fik job som lagermedarbejder.", outcome_category="job"
+        )
+        assert done.status_code == 303, done.text
+        [last] = await rows(
+            running_stack,
+            "SELECT status, reason_category, outcome_category FROM referral_status_change"
+            " WHERE referral_id = $1 ORDER BY id DESC LIMIT 1",
+            uuid.UUID(referral_id),
+        )
+        assert tuple(last) == ("completed", None, "job")
+        page = await portal.get(f"/portal/referrals/{referral_id}")
+        assert "Job (også fleksjob)" in page.text
+
+
 async def test_a_refused_report_form_shows_the_messages_by_the_fields_and_writes_nothing(
     running_stack: RunningStack,
 ) -> None:

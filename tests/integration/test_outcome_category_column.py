@@ -16,7 +16,7 @@ from employment.adapters import repository as employment_repository
 from employment.entrypoints.http import StatusChangeOut
 from employment.service_layer.handlers import follow_provider_step
 from provider_gateway.adapters import repository as gateway_repository
-from provider_gateway.service_layer.handlers import take_step
+from provider_gateway.service_layer.referral_steps import take_step
 from provider_gateway.service_layer.views import StatusChange
 from samspil.runtime.db import _sql_files, migrate
 from schemas.envelope import Envelope

@@ -51,6 +51,7 @@ from schemas.provider_reports import (
 from schemas.referrals import (
     CATEGORISED_STEPS,
     CLOSED_STATUSES,
+    CompletionCategory,
     ReasonCategory,
     ReferralCompleted,
     ReferralStatus,
@@ -118,6 +119,12 @@ REASON_CATEGORIES = [
     (ReasonCategory.PROVIDER_CAPACITY, N_("We have no place for the citizen")),
     (ReasonCategory.PLAN_CHANGED, N_("The citizen's plan changed")),
     (ReasonCategory.OTHER, N_("Other")),
+]
+OUTCOME_CATEGORIES = [
+    (CompletionCategory.JOB, N_("A job (flexjob included)")),
+    (CompletionCategory.EDUCATION, N_("Education")),
+    (CompletionCategory.NEXT_OFFER, N_("Another offer or an internship")),
+    (CompletionCategory.OTHER, N_("Other")),
 ]
 
 _REQUIRED = N_("Fill in this field.")
@@ -461,6 +468,7 @@ def step_form(action: str) -> dict[str, Any]:
         "reason": step.model_fields["reason"].is_required(),
         "outcome": step is ReferralCompleted,
         "categories": REASON_CATEGORIES if step in CATEGORISED_STEPS else None,
+        "outcome_categories": OUTCOME_CATEGORIES if step is ReferralCompleted else None,
     }
 
 
@@ -543,7 +551,8 @@ async def take_step(
     """Take a step as the API's step does; a refused form is shown again (422), a step the
     referral's status no longer allows is explained (409), and 303 to the referral once done."""
     step = _step(action)
-    values = {name: _text(form, name) for name in ("reason", "reason_category", "outcome")}
+    fields = ("reason", "reason_category", "outcome", "outcome_category")
+    values = {name: _text(form, name) for name in fields}
     errors = cpr_errors(request)
     try:
         body = StepIn.model_validate({name: value for name, value in values.items() if value})
