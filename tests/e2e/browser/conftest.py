@@ -33,7 +33,10 @@ async def browser() -> AsyncIterator[Browser]:
     executable = shutil.which("chromium")
     assert executable, "Chromium is missing: `make chromium` installs it (apt-get install chromium)"
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, headless=True)
+        # Its own interface language decides how date fields read (dd.mm.åååå in Danish).
+        launched = await playwright.chromium.launch(
+            executable_path=executable, headless=True, args=["--lang=da-DK"]
+        )
         try:
             yield launched
         finally:

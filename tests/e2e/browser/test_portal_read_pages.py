@@ -194,7 +194,7 @@ async def test_the_read_pages_pass_axe_and_the_inbox_and_a_referral_are_photogra
     await page.screenshot(path=str(shots / "referral.png"), full_page=True)
 
     # The report's closed loop.
-    await page.get_by_role("link", name="Fraværsmelding").click()
+    await page.locator("#sent-reports").get_by_role("link", name="Fraværsmelding").click()
     await page.wait_for_url(f"{base}/portal/submissions/{provider.submission_id}")
     assert "Fraværet er acceptabelt" in await page.locator("#acknowledgements").inner_text()
     await assert_accessible(page)
