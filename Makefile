@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml requirements-dev.lock
 up: $(STAMP)  ## run broker, databases and all three services on the embedded defaults
 	$(BIN)/samspil up
 
-# Test files run on this many processes with TEST_WORKERS=2 (pytest-xdist; a file's tests stay together, so each
-# worker starts the end-to-end stack once). TEST_WORKERS=0 runs them all in this process.
-TEST_WORKERS ?= 0
+# Test files run on this many processes (pytest-xdist; a file's tests stay together, so each worker starts the
+# end-to-end stack once, with its own broker and PostgreSQL). TEST_WORKERS=0 runs them all in this process.
+TEST_WORKERS ?= 2
 
 test: lint typecheck promtool stunnel chromium  ## every check and every test, against the real broker and PostgreSQL
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
