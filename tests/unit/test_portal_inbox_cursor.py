@@ -17,6 +17,9 @@ def test_the_next_page_starts_after_the_last_referral_shown() -> None:
     assert _page_key(_cursor(key)) == key
 
 
+_SOME_ID = uuid.UUID("5a75b0d4-57ea-4969-83c8-e76149782908")  # fixed: xdist's workers collect the same ids
+
+
 @pytest.mark.parametrize(
     "cursor",
     [
@@ -24,8 +27,8 @@ def test_the_next_page_starts_after_the_last_referral_shown() -> None:
         "",
         "not base64 at all!",
         base64.urlsafe_b64encode(b"2026-12-02T09:30:00|not-a-uuid").decode(),
-        base64.urlsafe_b64encode(f"2026-12-02T09:30:00|{uuid.uuid4()}".encode()).decode(),  # no offset
-        base64.urlsafe_b64encode(f"0001-01-01T00:00:00+05:00|{uuid.uuid4()}".encode()).decode(),
+        base64.urlsafe_b64encode(f"2026-12-02T09:30:00|{_SOME_ID}".encode()).decode(),  # no offset
+        base64.urlsafe_b64encode(f"0001-01-01T00:00:00+05:00|{_SOME_ID}".encode()).decode(),
         base64.urlsafe_b64encode(b"\xff\xfe").decode(),
     ],
 )
