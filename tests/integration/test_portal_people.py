@@ -4,6 +4,8 @@ password is stored only as an argon2 hash and shown once, a person belongs to on
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
@@ -13,7 +15,8 @@ import pytest
 from argon2 import PasswordHasher
 from starlette.requests import Request
 
-from provider_gateway.portal import people
+from provider_gateway.adapters import portal_people
+from provider_gateway.portal import auth, people
 from provider_gateway.portal.web import Person, audit
 from samspil.runtime.db import create_pool, migrate
 from tests.infra import Infra
@@ -65,6 +68,46 @@ async def test_a_person_belongs_to_one_provider_and_needs_a_long_password(gatewa
         with pytest.raises(ValueError, match="e-mail"):
             await people.add_person(conn, "aktivcenter-nord", "not an address")
         assert await conn.fetchval("SELECT count(*) FROM portal_person") == 1
+
+
+def test_a_new_hash_costs_what_owasp_recommends_and_an_old_costlier_one_still_verifies() -> None:
+    fresh = people.hash_password("a passphrase long enough")
+    assert fresh.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    made_before = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash("the old passphrase")
+    assert asyncio.run(people.password_matches(made_before, "the old passphrase"))
+
+
+async def test_a_login_finding_every_password_check_taken_is_told_to_try_again(
+    gateway_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Logins never take more than CHECKS_AT_ONCE threads: one that finds them all taken (past
+    its wait, here none) is refused with LoginBusy, and nothing is counted against the account."""
+    async with gateway_pool.acquire() as conn:
+        password = await people.add_person(conn, "aktivcenter-nord", "ida@example.org")
+    settings = SimpleNamespace(portal_login_attempts=5, portal_lockout_minutes=15)
+    request = SimpleNamespace(
+        app=SimpleNamespace(
+            state=SimpleNamespace(settings=settings, runtime=SimpleNamespace(pool=gateway_pool))
+        )
+    )
+    monkeypatch.setattr(people, "CHECK_WAIT_SECONDS", 0)
+    async with contextlib.AsyncExitStack() as taken:
+        for _ in range(people.CHECKS_AT_ONCE):
+            await taken.enter_async_context(people.checking())
+        with pytest.raises(people.LoginBusy):
+            await auth.authenticate(request, "ida@example.org", password)  # type: ignore[arg-type]
+    assert await gateway_pool.fetchval("SELECT failed_logins FROM portal_person") == 0
+    assert await auth.authenticate(request, "ida@example.org", password) is not None  # type: ignore[arg-type]
+
+
+async def test_a_person_of_the_identity_provider_gets_no_password(gateway_pool: asyncpg.Pool) -> None:
+    async with gateway_pool.acquire() as conn:
+        await portal_people.oidc_person(
+            conn, "https://idp.example", "subject-1", "aktivcenter-nord", "ida@example.org", "Ida"
+        )
+        with pytest.raises(ValueError, match="identity provider"):
+            await people.add_person(conn, "aktivcenter-nord", "Ida@Example.org")
+        assert await conn.fetchval("SELECT password_hash FROM portal_person") is None
 
 
 async def test_audit_writes_a_row_in_the_chain_naming_the_person(gateway_pool: asyncpg.Pool) -> None:

@@ -41,37 +41,44 @@ async def insert_person(
     return person_id
 
 
-async def set_password(conn: Executor, email: str, password_hash: str) -> bool:
-    status: str = await conn.execute(
+async def set_password(conn: Executor, person_id: uuid.UUID, password_hash: str) -> None:
+    """A new password for the person, their failed logins forgotten and every session of
+    theirs ended (run it in a transaction)."""
+    await conn.execute(
         "UPDATE portal_person SET password_hash = $2, failed_logins = 0, locked_until = NULL"
-        " WHERE lower(email) = lower($1)",
-        email,
+        " WHERE person_id = $1",
+        person_id,
         password_hash,
     )
-    return status.endswith(" 1")
+    await end_sessions_of(conn, person_id)
 
 
 async def person_by_email(conn: Executor, email: str) -> Any:
     return await conn.fetchrow(
         "SELECT person_id, provider_id, email, display_name, password_hash, failed_logins,"
-        " locked_until > now() AS locked, disabled_at IS NOT NULL AS disabled"
+        " locked_until > now() AS locked, disabled_at IS NOT NULL AS disabled,"
+        " oidc_subject IS NOT NULL AS oidc"
         " FROM portal_person WHERE lower(email) = lower($1)",
         email,
     )
 
 
-async def login_failed(conn: Executor, person_id: uuid.UUID, attempts: int, lockout: timedelta) -> None:
-    """Count a wrong password; the ``attempts``-th in a row locks the account for ``lockout``.
-    The count starts again once a lockout has passed."""
-    await conn.execute(
-        "UPDATE portal_person SET failed_logins = f.counted,"
-        " locked_until = CASE WHEN f.counted >= $2 THEN now() + $3::interval"
-        " WHEN f.lock_passed THEN NULL ELSE portal_person.locked_until END"
-        " FROM (SELECT person_id, coalesce(locked_until <= now(), false) AS lock_passed,"
-        " CASE WHEN locked_until <= now() THEN 1 ELSE failed_logins + 1 END AS counted"
-        " FROM portal_person WHERE person_id = $1) AS f"
-        " WHERE portal_person.person_id = f.person_id",
-        person_id,
+async def login_attempt(conn: Executor, email: str, attempts: int, lockout: timedelta) -> Any:
+    """Count a login attempt on the person who logs in with ``email`` BEFORE their password is
+    checked, in one statement, so guesses sent at once cannot all be checked before the first
+    is counted: the ``attempts``-th in a row locks the account for ``lockout`` (a right password
+    among them resets the count, `login_succeeded`). The count starts again once a lockout has
+    passed. The person (with their password hash), or None when there is none who may try now
+    (unknown, disabled, locked, or logging in through the identity provider only)."""
+    return await conn.fetchrow(
+        "UPDATE portal_person SET"
+        " failed_logins = CASE WHEN locked_until <= now() THEN 1 ELSE failed_logins + 1 END,"
+        " locked_until = CASE WHEN (CASE WHEN locked_until <= now() THEN 1 ELSE failed_logins + 1 END) >= $2"
+        " THEN now() + $3::interval END"
+        " WHERE lower(email) = lower($1) AND disabled_at IS NULL AND password_hash IS NOT NULL"
+        " AND (locked_until IS NULL OR locked_until <= now())"
+        " RETURNING person_id, provider_id, email, display_name, password_hash",
+        email,
         attempts,
         lockout,
     )
@@ -128,6 +135,10 @@ async def use_session(conn: Executor, session_hash: str, idle: timedelta) -> Any
         session_hash,
         idle,
     )
+
+
+async def end_sessions_of(conn: Executor, person_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM portal_session WHERE person_id = $1", person_id)
 
 
 async def end_session(conn: Executor, session_hash: str) -> None:

@@ -98,7 +98,16 @@ async def log_in(
             email=email,
             status_code=429,
         )
-    person = await authenticate(request, email.strip(), password)
+    try:
+        person = await authenticate(request, email.strip(), password)
+    except people.LoginBusy:
+        return _login_page(
+            request,
+            next_path,
+            error=N_("Too many logins at once. Wait a moment and try again."),
+            email=email,
+            status_code=503,
+        )
     if person is None:
         return _login_page(
             request,
@@ -111,21 +120,28 @@ async def log_in(
 
 
 async def authenticate(request: Request, email: str, password: str) -> Person | None:
-    """The person whose password this is, the failure counted against the account otherwise."""
+    """The person whose password this is, None otherwise. The attempt is counted against the
+    account before the password is checked (and the count reset when it was right), so guesses
+    sent at once cannot get past the lockout. Raises `people.LoginBusy` when every password
+    check is taken (nothing counted then)."""
     settings: GatewaySettings = request.app.state.settings
     pool = request.app.state.runtime.pool
-    row = await portal_people.person_by_email(pool, email) if email else None
-    usable = row is not None and not row["locked"] and not row["disabled"]
-    matches = await people.password_matches(row["password_hash"] if usable and row else None, password)
-    if row is None or not usable:
+    async with people.checking():
+        row = (
+            await portal_people.login_attempt(
+                pool,
+                email,
+                settings.portal_login_attempts,
+                timedelta(minutes=settings.portal_lockout_minutes),
+            )
+            if email
+            else None
+        )
+        # Unknown, locked and disabled take as long to refuse as a wrong password.
+        matches = await people.verify(row["password_hash"] if row else None, password)
+    if row is None:
         return None
     if not matches:
-        await portal_people.login_failed(
-            pool,
-            row["person_id"],
-            settings.portal_login_attempts,
-            timedelta(minutes=settings.portal_lockout_minutes),
-        )
         log.info("portal login refused", reason="wrong password", provider_id=row["provider_id"])
         return None
     await portal_people.login_succeeded(pool, row["person_id"])
