@@ -137,6 +137,37 @@ async def use_session(conn: Executor, session_hash: str, idle: timedelta) -> Any
     )
 
 
+async def set_disabled(conn: Executor, provider_id: str, email: str, disabled: bool) -> bool:
+    """Close (``disabled``) or reopen the portal to the person of ``provider_id`` who logs in as
+    ``email``; closing ends their sessions at once. Whether there is such a person. Run it in a
+    transaction."""
+    person_id = await conn.fetchval(
+        "UPDATE portal_person SET disabled_at = CASE WHEN $3 THEN coalesce(disabled_at, now()) END,"
+        " failed_logins = 0, locked_until = NULL"
+        " WHERE provider_id = $1 AND lower(email) = lower($2) RETURNING person_id",
+        provider_id,
+        email,
+        disabled,
+    )
+    if person_id is not None and disabled:
+        await end_sessions_of(conn, person_id)
+    return person_id is not None
+
+
+async def people_of(conn: Executor, provider_id: str) -> list[Any]:
+    """The portal's people of ``provider_id`` (never a password hash), by e-mail address."""
+    rows: list[Any] = await conn.fetch(
+        "SELECT p.email, p.display_name, CASE WHEN p.oidc_subject IS NULL THEN 'password'"
+        " ELSE 'identity provider' END AS login, p.created_at, p.disabled_at,"
+        " p.locked_until > now() AS locked,"
+        " (SELECT count(*) FROM portal_session s WHERE s.person_id = p.person_id"
+        " AND s.expires_at > now()) AS sessions"
+        " FROM portal_person p WHERE p.provider_id = $1 ORDER BY lower(p.email)",
+        provider_id,
+    )
+    return rows
+
+
 async def end_sessions_of(conn: Executor, person_id: uuid.UUID) -> None:
     await conn.execute("DELETE FROM portal_session WHERE person_id = $1", person_id)
 
