@@ -92,18 +92,29 @@ async def login_succeeded(conn: Executor, person_id: uuid.UUID) -> None:
     )
 
 
+async def provider_known(conn: Executor, provider_id: str) -> bool:
+    """Whether the gateway knows ``provider_id``: it has an API client in use here or a
+    referral (the departments' word that it exists)."""
+    known: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM provider_client WHERE provider_id = $1 AND disabled_at IS NULL)"
+        " OR EXISTS (SELECT 1 FROM referral_view WHERE provider_id = $1)",
+        provider_id,
+    )
+    return known
+
+
 async def oidc_person(
     conn: Executor, issuer: str, subject: str, provider_id: str, email: str, display_name: str
 ) -> Any:
-    """The person the identity provider names (created at the first login, their provider, e-mail
-    and name kept as it says); None when they were disabled here."""
+    """The person the identity provider names (created at the first login; their e-mail and name
+    kept as it says). None when they were disabled here or a later login names another provider
+    than their first (a person's provider never changes by a login): `oidc_refusal` says which."""
     return await conn.fetchrow(
         "INSERT INTO portal_person (person_id, provider_id, email, display_name, oidc_issuer, oidc_subject)"
         " VALUES ($1, $2, $3, $4, $5, $6)"
         " ON CONFLICT (oidc_issuer, oidc_subject) WHERE oidc_issuer IS NOT NULL DO UPDATE"
-        " SET provider_id = EXCLUDED.provider_id, email = EXCLUDED.email,"
-        " display_name = EXCLUDED.display_name"
-        " WHERE portal_person.disabled_at IS NULL"
+        " SET email = EXCLUDED.email, display_name = EXCLUDED.display_name"
+        " WHERE portal_person.disabled_at IS NULL AND portal_person.provider_id = EXCLUDED.provider_id"
         " RETURNING person_id, provider_id, email, display_name",
         uuid.uuid4(),
         provider_id,
@@ -112,6 +123,16 @@ async def oidc_person(
         issuer,
         subject,
     )
+
+
+async def oidc_refusal(conn: Executor, issuer: str, subject: str) -> str:
+    """Why `oidc_person` let nobody in: "disabled" or "another provider"."""
+    disabled: bool = await conn.fetchval(
+        "SELECT disabled_at IS NOT NULL FROM portal_person WHERE oidc_issuer = $1 AND oidc_subject = $2",
+        issuer,
+        subject,
+    )
+    return "disabled" if disabled else "another provider"
 
 
 async def start_session(conn: Executor, session_hash: str, person_id: uuid.UUID, lifetime: timedelta) -> None:
