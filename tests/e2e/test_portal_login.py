@@ -62,6 +62,28 @@ async def test_a_person_logs_in_sees_their_name_and_logs_out(running_stack: Runn
     assert sessions == 0
 
 
+async def test_a_second_login_in_the_same_browser_ends_the_first_session(running_stack: RunningStack) -> None:
+    provider_id = f"portal-{uuid.uuid4().hex[:8]}"
+    email = f"eva-{uuid.uuid4().hex[:6]}@example.org"
+    password = await add_portal_person(gateway_db(running_stack), provider_id, email)
+    async with PortalClient(running_stack.url("provider-gateway")) as portal:
+        first = await portal.log_in(email, password)
+        (session_cookie,) = [
+            c for c in first.headers.get_list("set-cookie") if c.startswith("samspil_portal=")
+        ]
+        assert "max-age" not in session_cookie.lower() and "expires" not in session_cookie.lower()
+        assert (await portal.log_in(email, password)).status_code == 303
+    conn = await asyncpg.connect(gateway_db(running_stack))
+    try:
+        sessions = await conn.fetchval(
+            "SELECT count(*) FROM portal_session s JOIN portal_person p USING (person_id) WHERE p.email = $1",
+            email,
+        )
+    finally:
+        await conn.close()
+    assert sessions == 1
+
+
 async def test_a_wrong_password_is_refused_without_a_session(running_stack: RunningStack) -> None:
     provider_id = f"portal-{uuid.uuid4().hex[:8]}"
     email = f"bo-{uuid.uuid4().hex[:6]}@example.org"

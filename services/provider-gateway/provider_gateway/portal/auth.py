@@ -46,7 +46,7 @@ def _login_page(
     email: str = "",
     status_code: int = 200,
 ) -> Response:
-    nonce = request.cookies.get(sessions.LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    nonce = sessions.cookie(request, sessions.LOGIN_COOKIE) or secrets.token_urlsafe(24)
     settings: GatewaySettings = request.app.state.settings
     response = render(
         request,
@@ -81,7 +81,7 @@ async def log_in(
 ) -> Response:
     next_path = safe_next(next)
     request.state.client_id = f"portal:{email.strip()}"  # typed, masked in the audit row
-    nonce = request.cookies.get(sessions.LOGIN_COOKIE)
+    nonce = sessions.cookie(request, sessions.LOGIN_COOKIE)
     if not sessions.same_origin(request) or not sessions.token_matches(
         None if nonce is None else sessions.login_token(request, nonce), csrf_token
     ):
@@ -149,10 +149,14 @@ async def authenticate(request: Request, email: str, password: str) -> Person | 
 
 
 async def start_session(request: Request, person: Person, next_path: str) -> Response:
-    """A new session for ``person`` (a new id at every login, never one the browser brought)."""
+    """A new session for ``person`` (a new id at every login, never one the browser brought; the
+    one it brought ends), in a cookie that lives until the browser closes."""
     settings: GatewaySettings = request.app.state.settings
     session_id = sessions.new_session_id()
     pool = request.app.state.runtime.pool
+    earlier = sessions.session_id_of(request)
+    if earlier is not None:
+        await portal_people.end_session(pool, sessions.session_hash(earlier))
     await portal_people.forget_expired_sessions(pool)
     await portal_people.start_session(
         pool,
@@ -162,13 +166,7 @@ async def start_session(request: Request, person: Person, next_path: str) -> Res
     )
     name_in_audit(request, person)
     response = RedirectResponse(next_path, status_code=303)
-    sessions.set_cookie(
-        request,
-        response,
-        sessions.session_cookie(request),
-        session_id,
-        max_age=int(settings.portal_session_hours * 3600),
-    )
+    sessions.set_cookie(request, response, sessions.SESSION_COOKIE, session_id, max_age=None)
     sessions.delete_cookie(request, response, sessions.LOGIN_COOKIE)
     return response
 
@@ -180,5 +178,5 @@ async def log_out(request: Request, person: CurrentPerson, form: CheckedForm) ->
         raise Refused(403, N_("Your session has ended. Log in again."))
     await portal_people.end_session(request.app.state.runtime.pool, sessions.session_hash(session_id))
     response = RedirectResponse("/portal/login", status_code=303)
-    sessions.delete_cookie(request, response, sessions.session_cookie(request))
+    sessions.delete_cookie(request, response, sessions.SESSION_COOKIE)
     return response

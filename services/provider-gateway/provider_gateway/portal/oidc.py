@@ -231,7 +231,7 @@ async def callback(
 ) -> Response:
     oidc = client(request)
     _limited(request)
-    flow = _unseal(request, request.cookies.get(FLOW_COOKIE))
+    flow = _unseal(request, sessions.cookie(request, FLOW_COOKIE))
     if flow is None or state is None or not sessions.token_matches(flow["state"], state):
         log.info("portal login refused", reason="OIDC callback without a matching state")
         raise Refused(400, N_("The login took too long or did not start here. Log in again."))
