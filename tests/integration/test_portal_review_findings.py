@@ -95,6 +95,7 @@ async def test_an_identity_providers_email_claim_does_not_become_a_password_logi
             " WHERE person_id = $1",
             row["person_id"],
         )
+    assert linked is not None
     assert not (linked["oidc_subject"] and linked["has_password"]), (
         "the password for ida@example.org was set on the OIDC person 'subject-of-mallory'"
     )
