@@ -3,7 +3,10 @@ when configured, OpenID Connect: `oidc`), and logout.
 
 Guessing passwords is held back twice: per address by the gateway's anonymous rate limit, and
 per account by a lockout after PROVIDER_GATEWAY_PORTAL_LOGIN_ATTEMPTS wrong passwords in a row
-(for PROVIDER_GATEWAY_PORTAL_LOCKOUT_MINUTES). A refusal never says whether the address exists.
+(for PROVIDER_GATEWAY_PORTAL_LOCKOUT_MINUTES). Each attempt is counted before its password is
+checked, so guesses sent at once cannot all be checked. A refusal never says whether the address
+exists. At most `people.CHECKS_AT_ONCE` checks run at once; a login that finds none free in time
+is answered 503 "try again" (nothing counted).
 """
 
 from __future__ import annotations
