@@ -80,6 +80,23 @@ def test_a_new_hash_costs_what_owasp_recommends_and_an_old_costlier_one_still_ve
     assert asyncio.run(people.password_matches(made_before, "the old passphrase"))
 
 
+async def test_a_hash_made_at_the_old_cost_is_replaced_at_the_next_login(gateway_pool: asyncpg.Pool) -> None:
+    async with gateway_pool.acquire() as conn:
+        await people.add_person(conn, "aktivcenter-nord", "ida@example.org")
+        old = PasswordHasher().hash("the old passphrase")  # argon2-cffi's defaults, as stored before
+        await conn.execute("UPDATE portal_person SET password_hash = $1", old)
+    settings = SimpleNamespace(portal_login_attempts=5, portal_lockout_minutes=15)
+    request = SimpleNamespace(
+        app=SimpleNamespace(
+            state=SimpleNamespace(settings=settings, runtime=SimpleNamespace(pool=gateway_pool))
+        )
+    )
+    assert await auth.authenticate(request, "ida@example.org", "the old passphrase") is not None  # type: ignore[arg-type]
+    stored = await gateway_pool.fetchval("SELECT password_hash FROM portal_person")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert await people.password_matches(stored, "the old passphrase")
+
+
 async def test_a_login_finding_every_password_check_taken_is_told_to_try_again(
     gateway_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:

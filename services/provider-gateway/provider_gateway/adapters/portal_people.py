@@ -84,11 +84,19 @@ async def login_attempt(conn: Executor, email: str, attempts: int, lockout: time
     )
 
 
-async def login_succeeded(conn: Executor, person_id: uuid.UUID) -> None:
+async def login_succeeded(
+    conn: Executor, person_id: uuid.UUID, checked_hash: str, new_hash: str | None = None
+) -> None:
+    """The failed logins forgotten; the password hash replaced by ``new_hash`` (the same password
+    at today's cost) unless the password was changed meanwhile."""
     await conn.execute(
-        "UPDATE portal_person SET failed_logins = 0, locked_until = NULL"
-        " WHERE person_id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)",
+        "UPDATE portal_person SET failed_logins = 0, locked_until = NULL,"
+        " password_hash = CASE WHEN password_hash = $2 THEN coalesce($3, password_hash)"
+        " ELSE password_hash END"
+        " WHERE person_id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL OR $3::text IS NOT NULL)",
         person_id,
+        checked_hash,
+        new_hash,
     )
 
 

@@ -142,12 +142,13 @@ async def authenticate(request: Request, email: str, password: str) -> Person | 
         )
         # Unknown, locked and disabled take as long to refuse as a wrong password.
         matches = await people.verify(row["password_hash"] if row else None, password)
+        cheaper = await people.rehashed(row["password_hash"], password) if row and matches else None
     if row is None:
         return None
     if not matches:
         log.info("portal login refused", reason="wrong password", provider_id=row["provider_id"])
         return None
-    await portal_people.login_succeeded(pool, row["person_id"])
+    await portal_people.login_succeeded(pool, row["person_id"], row["password_hash"], cheaper)
     return Person(row["person_id"], row["provider_id"], row["email"], row["display_name"])
 
 

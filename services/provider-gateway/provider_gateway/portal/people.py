@@ -85,6 +85,14 @@ async def verify(password_hash: str | None, password: str) -> bool:
     return await asyncio.get_running_loop().run_in_executor(_checks, check)
 
 
+async def rehashed(password_hash: str, password: str) -> str | None:
+    """A hash of ``password`` at today's cost when ``password_hash`` (which it matched) was made
+    at another, else None. Call it inside `checking`."""
+    if not _hasher.check_needs_rehash(password_hash):
+        return None
+    return await asyncio.get_running_loop().run_in_executor(_checks, _hasher.hash, password)
+
+
 async def password_matches(password_hash: str | None, password: str) -> bool:
     """`verify` in a check of its own (raises `LoginBusy` when none comes free in time)."""
     async with checking():
