@@ -266,6 +266,37 @@ def _portal_user(args: argparse.Namespace) -> int:
     return _with_db(args.state_dir, "provider-gateway", work)
 
 
+def _portal_user_access(args: argparse.Namespace) -> int:
+    from provider_gateway.adapters import portal_people
+
+    disabled = args.user_action == "disable"
+
+    async def work(conn: Connection) -> int:
+        async with conn.transaction():
+            found = await portal_people.set_disabled(conn, args.provider, args.email, disabled)
+        if not found:
+            print(f"No person of {args.provider} logs in as {args.email}.", file=sys.stderr)
+            return 1
+        if disabled:
+            print(f"{args.email} can no longer log in to the provider portal; their sessions have ended.")
+        else:
+            print(f"{args.email} can log in to the provider portal for {args.provider} again.")
+        return 0
+
+    return _with_db(args.state_dir, "provider-gateway", work)
+
+
+def _portal_user_list(args: argparse.Namespace) -> int:
+    from provider_gateway.adapters import portal_people
+
+    async def work(conn: Connection) -> int:
+        for row in await portal_people.people_of(conn, args.provider):
+            print(json.dumps({key: _plain(value) for key, value in row.items()}))
+        return 0
+
+    return _with_db(args.state_dir, "provider-gateway", work)
+
+
 def _webhooks(args: argparse.Namespace) -> int:
     from provider_gateway import admin
 
@@ -817,6 +848,44 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     user_add.set_defaults(run=_portal_user)
+    for action, summary, description in (
+        (
+            "disable",
+            "close the portal to the person of PROVIDER who logs in as EMAIL (their sessions end at once)",
+            "Close the portal to the person of PROVIDER who logs in as EMAIL (with a password or through"
+            " the identity provider): every session of theirs ends at once and no login lets them in"
+            " until `enable`. Their audit rows and what they did stay.",
+        ),
+        (
+            "enable",
+            "open the portal again to a disabled person of PROVIDER",
+            "Let the disabled person of PROVIDER who logs in as EMAIL log in again (with the password"
+            " they had, or through the identity provider); a lockout for wrong passwords is lifted too.",
+        ),
+    ):
+        user_access = user_actions.add_parser(
+            action,
+            help=summary,
+            description=description,
+            parents=[state_dir],
+            epilog=provider.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        user_access.add_argument("provider", metavar="PROVIDER", help="the provider id the person works for")
+        user_access.add_argument("email", metavar="EMAIL", help="the e-mail address the person logs in with")
+        user_access.set_defaults(run=_portal_user_access)
+    user_list = user_actions.add_parser(
+        "list",
+        help="the people of PROVIDER who may log in to the portal, as JSON lines",
+        description="Every person of PROVIDER in the portal's user store as a JSON line: email,"
+        " display_name, login (password or identity provider), created_at, disabled_at, locked and"
+        " sessions (how many are open). Never a password or its hash.",
+        parents=[state_dir],
+        epilog=provider.epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    user_list.add_argument("provider", metavar="PROVIDER", help="the provider id")
+    user_list.set_defaults(run=_portal_user_list)
 
     webhooks = command(
         "webhooks",

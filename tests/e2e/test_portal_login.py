@@ -4,6 +4,7 @@ and ends at logout."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -59,6 +60,28 @@ async def test_a_person_logs_in_sees_their_name_and_logs_out(running_stack: Runn
     assert ("POST", "/portal/logout", 303) in seen
     assert {row["provider_id"] for row in rows} == {provider_id}
     assert sessions == 0
+
+
+async def test_a_second_login_in_the_same_browser_ends_the_first_session(running_stack: RunningStack) -> None:
+    provider_id = f"portal-{uuid.uuid4().hex[:8]}"
+    email = f"eva-{uuid.uuid4().hex[:6]}@example.org"
+    password = await add_portal_person(gateway_db(running_stack), provider_id, email)
+    async with PortalClient(running_stack.url("provider-gateway")) as portal:
+        first = await portal.log_in(email, password)
+        (session_cookie,) = [
+            c for c in first.headers.get_list("set-cookie") if c.startswith("samspil_portal=")
+        ]
+        assert "max-age" not in session_cookie.lower() and "expires" not in session_cookie.lower()
+        assert (await portal.log_in(email, password)).status_code == 303
+    conn = await asyncpg.connect(gateway_db(running_stack))
+    try:
+        sessions = await conn.fetchval(
+            "SELECT count(*) FROM portal_session s JOIN portal_person p USING (person_id) WHERE p.email = $1",
+            email,
+        )
+    finally:
+        await conn.close()
+    assert sessions == 1
 
 
 async def test_a_wrong_password_is_refused_without_a_session(running_stack: RunningStack) -> None:
@@ -128,9 +151,13 @@ async def test_a_session_ends_at_its_lifetime_however_busy(running_stack: Runnin
 
 
 def samspil_user_add(stack: RunningStack, *args: str, stdin: str | None = None) -> str:
+    return samspil_user(stack, "add", *args, stdin=stdin)
+
+
+def samspil_user(stack: RunningStack, action: str, *args: str, stdin: str | None = None) -> str:
     cli = [sys.executable, "-m", "samspil.cli", "--state-dir", str(stack.stack.state_dir)]
     result = subprocess.run(
-        [*cli, "provider", "user", "add", *args],
+        [*cli, "provider", "user", action, *args],
         env=stack.env,
         input=stdin,
         capture_output=True,
@@ -159,6 +186,33 @@ async def test_the_command_line_adds_a_person_who_can_log_in(running_stack: Runn
     async with PortalClient(running_stack.url("provider-gateway")) as portal:
         assert (await portal.log_in(email, password)).status_code == 401
         assert (await portal.log_in(email, "a chosen passphrase")).status_code == 303
+
+
+async def test_the_command_line_closes_the_portal_to_a_person_at_once_and_opens_it_again(
+    running_stack: RunningStack,
+) -> None:
+    provider_id = f"portal-{uuid.uuid4().hex[:8]}"
+    email = f"gry-{uuid.uuid4().hex[:6]}@example.org"
+    password = await add_portal_person(gateway_db(running_stack), provider_id, email, "Gry Gram")
+    async with PortalClient(running_stack.url("provider-gateway")) as portal:
+        assert (await portal.log_in(email, password)).status_code == 303
+        out = samspil_user(running_stack, "disable", provider_id, email.upper())
+        assert "sessions have ended" in out
+        assert (await portal.get("/portal/")).status_code == 303  # the open session ended at once
+        assert (await portal.log_in(email, password)).status_code == 401
+        listed = [json.loads(line) for line in samspil_user(running_stack, "list", provider_id).splitlines()]
+        assert [(p["email"], p["login"], p["sessions"]) for p in listed] == [(email, "password", 0)]
+        assert listed[0]["disabled_at"] is not None
+        assert "argon2" not in json.dumps(listed)
+
+        samspil_user(running_stack, "enable", provider_id, email)
+        assert (await portal.log_in(email, password)).status_code == 303
+        (again,) = [
+            json.loads(line) for line in samspil_user(running_stack, "list", provider_id).splitlines()
+        ]
+        assert again["disabled_at"] is None and again["sessions"] == 1
+    with pytest.raises(subprocess.CalledProcessError):  # another provider's person is not found
+        samspil_user(running_stack, "disable", "another-provider", email)
 
 
 async def test_the_portal_speaks_danish_and_english_on_request(running_stack: RunningStack) -> None:

@@ -6,10 +6,13 @@ did not start here logs nobody in."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
+from provider_gateway import admin
 from tests.e2e.conftest import RunningStack
 from tests.oidc_provider import OidcProvider
 from tests.portal_support import PortalClient
@@ -28,21 +31,28 @@ async def through_identity_provider(portal: PortalClient, next_path: str = "/por
 
 
 @pytest.fixture
-def person(oidc_provider: OidcProvider) -> dict[str, str]:
+async def person(running_stack: RunningStack, oidc_provider: OidcProvider) -> dict[str, Any]:
+    """A person of a provider the gateway knows (it has an API client)."""
     suffix = uuid.uuid4().hex[:8]
-    claims = {
+    claims: dict[str, Any] = {
         "sub": f"subject-{suffix}",
         "provider_id": f"oidc-provider-{suffix}",
         "email": f"mette-{suffix}@example.org",
+        "email_verified": True,
         "name": "Mette Mikkelsen",
     }
+    conn = await asyncpg.connect(running_stack.env["PROVIDER_GATEWAY_DATABASE_URL"])
+    try:
+        await admin.add_provider(conn, claims["provider_id"])
+    finally:
+        await conn.close()
     oidc_provider.login_as = claims
     oidc_provider.rogue_key = False
     return claims
 
 
 async def test_a_person_logs_in_through_the_identity_provider(
-    running_stack: RunningStack, oidc_provider: OidcProvider, person: dict[str, str]
+    running_stack: RunningStack, oidc_provider: OidcProvider, person: dict[str, Any]
 ) -> None:
     async with PortalClient(running_stack.url("provider-gateway")) as portal:
         login_page = await portal.get("/portal/login")
@@ -58,7 +68,7 @@ async def test_a_person_logs_in_through_the_identity_provider(
 
 
 async def test_an_id_token_the_issuer_did_not_sign_logs_nobody_in(
-    running_stack: RunningStack, oidc_provider: OidcProvider, person: dict[str, str]
+    running_stack: RunningStack, oidc_provider: OidcProvider, person: dict[str, Any]
 ) -> None:
     oidc_provider.rogue_key = True
     async with PortalClient(running_stack.url("provider-gateway")) as portal:
@@ -68,7 +78,7 @@ async def test_an_id_token_the_issuer_did_not_sign_logs_nobody_in(
 
 
 async def test_a_login_that_names_no_provider_is_refused(
-    running_stack: RunningStack, oidc_provider: OidcProvider, person: dict[str, str]
+    running_stack: RunningStack, oidc_provider: OidcProvider, person: dict[str, Any]
 ) -> None:
     del oidc_provider.login_as["provider_id"]
     async with PortalClient(running_stack.url("provider-gateway")) as portal:
@@ -78,7 +88,7 @@ async def test_a_login_that_names_no_provider_is_refused(
 
 
 async def test_a_callback_that_did_not_start_here_is_refused(
-    running_stack: RunningStack, oidc_provider: OidcProvider, person: dict[str, str]
+    running_stack: RunningStack, oidc_provider: OidcProvider, person: dict[str, Any]
 ) -> None:
     async with PortalClient(running_stack.url("provider-gateway")) as victim:
         started = await victim.get("/portal/oidc/start")

@@ -599,11 +599,11 @@ async def portal_page(db: Recorders) -> None:
 
 
 async def portal_login(db: Recorders) -> None:
-    """POST /portal/login: the person by e-mail address (any case), expired sessions swept, a
-    new session."""
+    """POST /portal/login: the attempt counted on the person by e-mail address (any case),
+    expired sessions swept, a new session."""
     for statement in PORTAL_SEED:
         await db.gateway.conn.execute(statement)
-    person = await portal_people.person_by_email(db.gateway, "Person-7@Example.org")  # type: ignore[arg-type]
+    person = await portal_people.login_attempt(db.gateway, "Person-7@Example.org", 5, timedelta(minutes=15))  # type: ignore[arg-type]
     assert person is not None
     await portal_people.forget_expired_sessions(db.gateway)  # type: ignore[arg-type]
     await portal_people.start_session(db.gateway, "new-session", person["person_id"], timedelta(hours=1))  # type: ignore[arg-type]

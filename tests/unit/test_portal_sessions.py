@@ -1,7 +1,8 @@
 """The portal's cookies, CSRF tokens and redirects, without a server: cookies are Secure,
 HttpOnly and SameSite=Lax (``__Host-`` in production; not Secure only in local mode over plain
 http), a CSRF token belongs to its session, a POST naming another origin is refused, and login
-only ever leads back into the portal. Settings that cannot work are refused at start-up."""
+only ever leads back into the portal; HSTS outside local mode, and the OIDC steps are rate
+limited per address. Settings that cannot work are refused at start-up."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ from http.cookies import SimpleCookie
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from provider_gateway.portal import sessions
+from provider_gateway.entrypoints.limits import RateLimiter
+from provider_gateway.portal import PortalHeaders, oidc, sessions
 from provider_gateway.portal.auth import safe_next
+from provider_gateway.portal.web import Refused
 from provider_gateway.settings import GatewaySettings
 
 
@@ -46,9 +51,9 @@ def request(
     )
 
 
-def cookie_set(req: Request) -> SimpleCookie:
+def cookie_set(req: Request, name: str = sessions.SESSION_COOKIE) -> SimpleCookie:
     response = Response()
-    sessions.set_cookie(req, response, sessions.session_cookie(req), "value", max_age=60)
+    sessions.set_cookie(req, response, name, "value", max_age=60)
     jar: SimpleCookie = SimpleCookie()
     jar.load(response.headers["set-cookie"])
     return jar
@@ -71,6 +76,48 @@ def test_the_session_cookie_is_secure_except_in_local_mode_over_http(
     assert morsel.key == name
     assert bool(morsel["secure"]) is secure
     assert morsel["httponly"] and morsel["samesite"] == "lax" and morsel["path"] == "/"
+
+
+@pytest.mark.parametrize("name", [sessions.LOGIN_COOKIE, sessions.LANG_COOKIE, oidc.FLOW_COOKIE])
+def test_every_portal_cookie_is_host_only_outside_local_mode(name: str) -> None:
+    (morsel,) = cookie_set(request("http", local_mode=False), name).values()
+    assert morsel.key == f"__Host-{name}" and morsel["secure"]
+    prefixed = request(headers={"cookie": f"{name}=planted; __Host-{name}=own"})
+    assert sessions.cookie(prefixed, name) == "own"  # one a subdomain could plant is not read
+    (local,) = cookie_set(request("http", local_mode=True), name).values()
+    assert local.key == name
+
+
+@pytest.mark.parametrize(("local_mode", "hsts"), [(False, True), (True, False)])
+async def test_the_portal_asks_for_https_only_outside_local_mode(local_mode: bool, hsts: bool) -> None:
+    app = FastAPI()
+    app.add_middleware(PortalHeaders, hsts=not local_mode)
+
+    @app.get("/portal/page")
+    async def page() -> dict[str, str]:
+        return {}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://gw") as http:
+        answer = await http.get("/portal/page")
+    assert ("strict-transport-security" in answer.headers) is hsts
+    if hsts:
+        assert answer.headers["strict-transport-security"] == "max-age=31536000"
+
+
+async def test_the_oidc_callback_is_rate_limited_per_address() -> None:
+    req = request(
+        portal_oidc_issuer="https://login.example",
+        portal_oidc_client_id="portal",
+        portal_oidc_client_secret="s",
+    )
+    req.scope["client"] = ("198.51.100.7", 50000)
+    req.app.state.anonymous_limiter = RateLimiter(rate=0.001, burst=1, max_buckets=10)
+    with pytest.raises(Refused) as first:
+        await oidc.callback(req, code="c", state="s")
+    assert first.value.status_code == 400  # no flow cookie: counted, then refused for that
+    with pytest.raises(Refused) as second:
+        await oidc.callback(req, code="c", state="s")
+    assert second.value.status_code == 429
 
 
 def test_a_csrf_token_belongs_to_its_session() -> None:

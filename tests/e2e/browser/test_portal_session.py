@@ -66,6 +66,7 @@ async def test_a_person_logs_in_and_out(page: Page, running_stack: RunningStack)
 
     cookie = next(c for c in await page.context.cookies() if c["name"] == "samspil_portal")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert cookie["expires"] == -1  # ends with the browser; the server's limits end it sooner
 
     async with page.expect_navigation():
         await page.get_by_role("button", name="Log ud").click()

@@ -28,20 +28,24 @@ _HEADERS = [
     (b"referrer-policy", b"same-origin"),
 ]
 _NO_STORE = [(b"cache-control", b"no-store")]
+# Outside local mode the portal is only ever reached over https (TLS may end at a proxy in front):
+# a browser that has seen it once never tries plain http again, for a year.
+_HSTS = [(b"strict-transport-security", b"max-age=31536000")]
 
 
 class PortalHeaders:
-    """The portal's security headers on every answer under /portal (ASGI)."""
+    """The portal's security headers on every answer under /portal (ASGI); HSTS with ``hsts``."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, hsts: bool = False) -> None:
         self.app = app
+        self.headers = _HEADERS + (_HSTS if hsts else [])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or not (path == "/portal" or path.startswith("/portal/")):
             await self.app(scope, receive, send)
             return
-        extra = _HEADERS + ([] if path.startswith("/portal/static/") else _NO_STORE)
+        extra = self.headers + ([] if path.startswith("/portal/static/") else _NO_STORE)
 
         async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -63,7 +67,7 @@ async def _login_required(request: Request, error: Exception) -> Response:
     else:
         response = RedirectResponse(login, status_code=303)
     if error.ended:  # the browser need not bring it again
-        sessions.delete_cookie(request, response, sessions.session_cookie(request))
+        sessions.delete_cookie(request, response, sessions.SESSION_COOKIE)
     return response
 
 
@@ -85,7 +89,7 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     app.mount("/portal/static", StaticFiles(directory=HERE / "static"), name="portal-static")
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Refused, _refused)
-    app.add_middleware(PortalHeaders)
+    app.add_middleware(PortalHeaders, hsts=not settings.local_mode)
 
     @app.get("/portal", include_in_schema=False)
     async def portal_root() -> RedirectResponse:

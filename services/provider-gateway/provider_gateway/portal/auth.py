@@ -3,7 +3,10 @@ when configured, OpenID Connect: `oidc`), and logout.
 
 Guessing passwords is held back twice: per address by the gateway's anonymous rate limit, and
 per account by a lockout after PROVIDER_GATEWAY_PORTAL_LOGIN_ATTEMPTS wrong passwords in a row
-(for PROVIDER_GATEWAY_PORTAL_LOCKOUT_MINUTES). A refusal never says whether the address exists.
+(for PROVIDER_GATEWAY_PORTAL_LOCKOUT_MINUTES). Each attempt is counted before its password is
+checked, so guesses sent at once cannot all be checked. A refusal never says whether the address
+exists. At most `people.CHECKS_AT_ONCE` checks run at once; a login that finds none free in time
+is answered 503 "try again" (nothing counted).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def _login_page(
     email: str = "",
     status_code: int = 200,
 ) -> Response:
-    nonce = request.cookies.get(sessions.LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    nonce = sessions.cookie(request, sessions.LOGIN_COOKIE) or secrets.token_urlsafe(24)
     settings: GatewaySettings = request.app.state.settings
     response = render(
         request,
@@ -81,7 +84,7 @@ async def log_in(
 ) -> Response:
     next_path = safe_next(next)
     request.state.client_id = f"portal:{email.strip()}"  # typed, masked in the audit row
-    nonce = request.cookies.get(sessions.LOGIN_COOKIE)
+    nonce = sessions.cookie(request, sessions.LOGIN_COOKIE)
     if not sessions.same_origin(request) or not sessions.token_matches(
         None if nonce is None else sessions.login_token(request, nonce), csrf_token
     ):
@@ -98,7 +101,16 @@ async def log_in(
             email=email,
             status_code=429,
         )
-    person = await authenticate(request, email.strip(), password)
+    try:
+        person = await authenticate(request, email.strip(), password)
+    except people.LoginBusy:
+        return _login_page(
+            request,
+            next_path,
+            error=N_("Too many logins at once. Wait a moment and try again."),
+            email=email,
+            status_code=503,
+        )
     if person is None:
         return _login_page(
             request,
@@ -111,32 +123,44 @@ async def log_in(
 
 
 async def authenticate(request: Request, email: str, password: str) -> Person | None:
-    """The person whose password this is, the failure counted against the account otherwise."""
+    """The person whose password this is, None otherwise. The attempt is counted against the
+    account before the password is checked (and the count reset when it was right), so guesses
+    sent at once cannot get past the lockout. Raises `people.LoginBusy` when every password
+    check is taken (nothing counted then)."""
     settings: GatewaySettings = request.app.state.settings
     pool = request.app.state.runtime.pool
-    row = await portal_people.person_by_email(pool, email) if email else None
-    usable = row is not None and not row["locked"] and not row["disabled"]
-    matches = await people.password_matches(row["password_hash"] if usable and row else None, password)
-    if row is None or not usable:
+    async with people.checking():
+        row = (
+            await portal_people.login_attempt(
+                pool,
+                email,
+                settings.portal_login_attempts,
+                timedelta(minutes=settings.portal_lockout_minutes),
+            )
+            if email
+            else None
+        )
+        # Unknown, locked and disabled take as long to refuse as a wrong password.
+        matches = await people.verify(row["password_hash"] if row else None, password)
+        cheaper = await people.rehashed(row["password_hash"], password) if row and matches else None
+    if row is None:
         return None
     if not matches:
-        await portal_people.login_failed(
-            pool,
-            row["person_id"],
-            settings.portal_login_attempts,
-            timedelta(minutes=settings.portal_lockout_minutes),
-        )
         log.info("portal login refused", reason="wrong password", provider_id=row["provider_id"])
         return None
-    await portal_people.login_succeeded(pool, row["person_id"])
+    await portal_people.login_succeeded(pool, row["person_id"], row["password_hash"], cheaper)
     return Person(row["person_id"], row["provider_id"], row["email"], row["display_name"])
 
 
 async def start_session(request: Request, person: Person, next_path: str) -> Response:
-    """A new session for ``person`` (a new id at every login, never one the browser brought)."""
+    """A new session for ``person`` (a new id at every login, never one the browser brought; the
+    one it brought ends), in a cookie that lives until the browser closes."""
     settings: GatewaySettings = request.app.state.settings
     session_id = sessions.new_session_id()
     pool = request.app.state.runtime.pool
+    earlier = sessions.session_id_of(request)
+    if earlier is not None:
+        await portal_people.end_session(pool, sessions.session_hash(earlier))
     await portal_people.forget_expired_sessions(pool)
     await portal_people.start_session(
         pool,
@@ -146,13 +170,7 @@ async def start_session(request: Request, person: Person, next_path: str) -> Res
     )
     name_in_audit(request, person)
     response = RedirectResponse(next_path, status_code=303)
-    sessions.set_cookie(
-        request,
-        response,
-        sessions.session_cookie(request),
-        session_id,
-        max_age=int(settings.portal_session_hours * 3600),
-    )
+    sessions.set_cookie(request, response, sessions.SESSION_COOKIE, session_id, max_age=None)
     sessions.delete_cookie(request, response, sessions.LOGIN_COOKIE)
     return response
 
@@ -164,5 +182,5 @@ async def log_out(request: Request, person: CurrentPerson, form: CheckedForm) ->
         raise Refused(403, N_("Your session has ended. Log in again."))
     await portal_people.end_session(request.app.state.runtime.pool, sessions.session_hash(session_id))
     response = RedirectResponse("/portal/login", status_code=303)
-    sessions.delete_cookie(request, response, sessions.session_cookie(request))
+    sessions.delete_cookie(request, response, sessions.SESSION_COOKIE)
     return response

@@ -8,8 +8,15 @@ against the identity provider PROVIDER_GATEWAY_PORTAL_OIDC_ISSUER names.
    verifier, the client authenticating with its secret) for tokens at the token endpoint, and
    checks the ID token: signature against the issuer's JWKS, issuer, audience, expiry and the
    nonce. The person is the issuer's subject; the claim PROVIDER_GATEWAY_PORTAL_OIDC_PROVIDER_CLAIM
-   names their provider (no claim, no login). They are added at their first login and kept as
-   the identity provider describes them; one disabled here stays out.
+   names their provider, which must be one the gateway knows (an API client in use, or a
+   referral); no such claim, no login. They are added at their first login, and their provider
+   never changes after it (a login naming another is refused: an administrator disables the old
+   person). Their name and e-mail address are kept as the identity provider says; the address
+   only when the token says it is verified (``email_verified``), else the subject stands in, and
+   such an address is never a password login (`people.add_person`). A claim holding a CPR number
+   logs nobody in and is neither stored nor shown. One disabled here stays out.
+
+Both steps are limited per address like the login form (the gateway's anonymous rate limit).
 
 Nothing of the flow is kept on the server between the two steps, so any replica can finish it.
 """
@@ -35,10 +42,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from provider_gateway.adapters import portal_people
+from provider_gateway.entrypoints.auth import limit_anonymous
 from provider_gateway.portal import sessions
 from provider_gateway.portal.auth import safe_next, start_session
 from provider_gateway.portal.web import N_, Person, Refused
 from provider_gateway.settings import GatewaySettings
+from samspil.runtime.http import Problem
+from schemas.envelope import cpr_spans
 
 log = structlog.get_logger("provider_gateway.portal.oidc")
 
@@ -47,6 +57,7 @@ FLOW_COOKIE = "samspil_portal_oidc"
 FLOW_SECONDS = 600
 ALGORITHMS = ["RS256", "ES256", "PS256"]
 DISCOVERY_SECONDS = 3600
+ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri")
 
 
 class LoginFailed(Exception):
@@ -80,8 +91,11 @@ class OidcClient:
             if response.status_code != 200:
                 raise LoginFailed(f"discovery document answered {response.status_code}")
             document = response.json()
-            if document.get("issuer") != self.issuer:
+            if not isinstance(document, dict) or document.get("issuer") != self.issuer:
                 raise LoginFailed("discovery document names another issuer")
+            missing = [name for name in ENDPOINTS if not isinstance(document.get(name), str)]
+            if missing:
+                raise LoginFailed(f"discovery document names no {', '.join(missing)}")
             keys = jwt.PyJWKClient(document["jwks_uri"], cache_jwk_set=True, lifespan=300, timeout=10)
             self._discovery = Discovery(time.monotonic(), document, keys)
         return self._discovery
@@ -165,9 +179,17 @@ def _unseal(request: Request, value: str | None) -> dict[str, Any] | None:
     return flow if flow.get("until", 0) > time.time() else None
 
 
+def _limited(request: Request) -> None:
+    try:
+        limit_anonymous(request, "portal-oidc")
+    except Problem:
+        raise Refused(429, N_("Too many attempts. Wait a moment and try again.")) from None
+
+
 @router.get("/start")
 async def start(request: Request, next: str | None = None) -> Response:
     oidc = client(request)
+    _limited(request)
     try:
         discovery = await oidc.discovery()
     except (LoginFailed, httpx.HTTPError, ValueError, KeyError) as error:
@@ -208,7 +230,8 @@ async def callback(
     request: Request, code: str | None = None, state: str | None = None, error: str | None = None
 ) -> Response:
     oidc = client(request)
-    flow = _unseal(request, request.cookies.get(FLOW_COOKIE))
+    _limited(request)
+    flow = _unseal(request, sessions.cookie(request, FLOW_COOKIE))
     if flow is None or state is None or not sessions.token_matches(flow["state"], state):
         log.info("portal login refused", reason="OIDC callback without a matching state")
         raise Refused(400, N_("The login took too long or did not start here. Log in again."))
@@ -231,29 +254,44 @@ async def callback(
 
 
 async def _person(request: Request, oidc: OidcClient, claims: dict[str, Any]) -> Person:
+    shown = {name: claims.get(name) for name in ("sub", "name", "email")}
+    if any(isinstance(value, str) and cpr_spans(value) for value in shown.values()):
+        log.warning("portal login refused", reason="a claim holds a CPR number")  # no claim logged
+        raise Refused(
+            403, N_("Your login from the identity provider cannot be used here. Ask your administrator.")
+        )
+    subject = str(claims["sub"])
     provider_id = claims.get(oidc.settings.portal_oidc_provider_claim)
     if not isinstance(provider_id, str) or not provider_id.strip():
-        log.info("portal login refused", reason="ID token names no provider", subject=claims["sub"])
+        log.info("portal login refused", reason="ID token names no provider", subject=subject)
         raise Refused(403, N_("Your login does not say which provider you work for. Ask your administrator."))
-    email = claims.get("email") if isinstance(claims.get("email"), str) else ""
+    provider_id = provider_id.strip()
+    pool = request.app.state.runtime.pool
+    if not await portal_people.provider_known(pool, provider_id):
+        log.info("portal login refused", reason="ID token names an unknown provider", subject=subject)
+        raise Refused(
+            403, N_("Your login names a provider this portal does not know. Ask your administrator.")
+        )
+    # An address the identity provider has not verified could be anyone's: the subject stands in.
+    email = (
+        claims.get("email")
+        if claims.get("email_verified") is True and isinstance(claims.get("email"), str)
+        else ""
+    )
     name = claims.get("name") if isinstance(claims.get("name"), str) else ""
     try:
         row = await portal_people.oidc_person(
-            request.app.state.runtime.pool,
-            oidc.issuer,
-            str(claims["sub"]),
-            provider_id.strip(),
-            email or str(claims["sub"]),
-            name or email or str(claims["sub"]),
+            pool, oidc.issuer, subject, provider_id, email or subject, name or email or subject
         )
     except asyncpg.UniqueViolationError:
-        log.info(
-            "portal login refused", reason="e-mail address taken by another person", subject=claims["sub"]
-        )
+        log.info("portal login refused", reason="e-mail address taken by another person", subject=subject)
         raise Refused(
             409, N_("Another account uses your e-mail address here. Ask your administrator.")
         ) from None
     if row is None:
-        log.info("portal login refused", reason="person disabled", subject=claims["sub"])
-        raise Refused(403, N_("Your access to the portal has been closed. Ask your administrator."))
+        reason = await portal_people.oidc_refusal(pool, oidc.issuer, subject)
+        log.info("portal login refused", reason=f"person {reason}", subject=subject)
+        if reason == "disabled":
+            raise Refused(403, N_("Your access to the portal has been closed. Ask your administrator."))
+        raise Refused(403, N_("Your login names another provider than before. Ask your administrator."))
     return Person(row["person_id"], row["provider_id"], row["email"], row["display_name"])

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,7 +16,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from provider_gateway.adapters import portal_people
 from samspil.runtime.db import Connection
 
-_hasher = PasswordHasher()
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+CHECKS_AT_ONCE = 2
+CHECK_WAIT_SECONDS = 5.0
+_checks = ThreadPoolExecutor(max_workers=CHECKS_AT_ONCE, thread_name_prefix="portal-password")
+_gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
 # Checked against when the e-mail address is unknown, so an unknown address takes as long to
 # refuse as a wrong password (the time tells nobody which addresses exist).
 _NOBODY = _hasher.hash(secrets.token_urlsafe(16))
@@ -22,6 +29,20 @@ MIN_PASSWORD_LENGTH = 12
 
 class WeakPassword(ValueError):
     """A password too short to be set."""
+
+
+class LoginBusy(Exception):
+    """Every password check is taken and none came free in time: try again in a moment."""
+
+
+def _gate() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        for other in [known for known in _gates if known.is_closed()]:
+            del _gates[other]
+        gate = _gates[loop] = asyncio.Semaphore(CHECKS_AT_ONCE)
+    return gate
 
 
 def new_password() -> str:
@@ -34,18 +55,48 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-async def password_matches(password_hash: str | None, password: str) -> bool:
-    """Whether ``password`` is the one hashed (in a thread: argon2 takes tens of milliseconds
-    of CPU on purpose). None (an unknown person, or one without a password) never matches,
-    after the same work."""
+@asynccontextmanager
+async def checking() -> AsyncIterator[None]:
+    """One of the CHECKS_AT_ONCE password checks, held for the block; `LoginBusy` when none
+    comes free within CHECK_WAIT_SECONDS."""
+    gate = _gate()
+    try:
+        async with asyncio.timeout(CHECK_WAIT_SECONDS):
+            await gate.acquire()
+    except TimeoutError:
+        raise LoginBusy from None
+    try:
+        yield
+    finally:
+        gate.release()
 
-    def verify() -> bool:
+
+async def verify(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` is the one hashed (in a thread of the checks' own: argon2 takes tens
+    of milliseconds of CPU on purpose). None (an unknown person, or one without a password)
+    never matches, after the same work. Call it inside `checking`."""
+
+    def check() -> bool:
         try:
             return _hasher.verify(password_hash or _NOBODY, password) and password_hash is not None
         except (VerificationError, InvalidHashError):
             return False
 
-    return await asyncio.to_thread(verify)
+    return await asyncio.get_running_loop().run_in_executor(_checks, check)
+
+
+async def rehashed(password_hash: str, password: str) -> str | None:
+    """A hash of ``password`` at today's cost when ``password_hash`` (which it matched) was made
+    at another, else None. Call it inside `checking`."""
+    if not _hasher.check_needs_rehash(password_hash):
+        return None
+    return await asyncio.get_running_loop().run_in_executor(_checks, _hasher.hash, password)
+
+
+async def password_matches(password_hash: str | None, password: str) -> bool:
+    """`verify` in a check of its own (raises `LoginBusy` when none comes free in time)."""
+    async with checking():
+        return await verify(password_hash, password)
 
 
 async def add_person(
@@ -75,6 +126,11 @@ async def add_person(
             )
         elif existing["provider_id"] != provider_id:
             raise ValueError(f"{email} belongs to another provider ({existing['provider_id']})")
+        elif existing["oidc"]:
+            # The address came from an identity provider's claim: a password here would make its
+            # owner and the identity provider's person one account.
+            raise ValueError(f"{email} logs in through the identity provider; it cannot have a password")
         else:
-            await portal_people.set_password(conn, email, password_hash)
+            # A new password is how a leaked one is replaced: whoever logged in with it is out.
+            await portal_people.set_password(conn, existing["person_id"], password_hash)
     return password

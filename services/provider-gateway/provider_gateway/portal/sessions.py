@@ -1,10 +1,13 @@
 """Portal sessions and CSRF tokens.
 
-A session id is 256 random bits in a cookie (HttpOnly, SameSite=Lax, Secure and ``__Host-``
-outside local mode over plain http); the database keeps only its SHA-256, with the person,
-when it was last used and when it ends. A session ends when unused for
+Every portal cookie (session, login form, OIDC flow, language) is HttpOnly, SameSite=Lax, and
+Secure with the ``__Host-`` prefix but in local mode over plain http. A session id is 256 random
+bits in a cookie that lives as long as the browser runs (no Max-Age: the server's limits below
+end it, the browser keeps no session on disk); the database keeps only its SHA-256, with the
+person, when it was last used and when it ends. A session ends when unused for
 PROVIDER_GATEWAY_PORTAL_IDLE_MINUTES, PROVIDER_GATEWAY_PORTAL_SESSION_HOURS after login, at
-logout, or when its person is disabled; it survives a restart and works on every replica.
+logout, at a new login in the same browser, when its person gets a new password or is
+disabled; it survives a restart and works on every replica.
 
 A form's CSRF token is an HMAC of the session id (so it needs no storage and dies with the
 session); before login, of a random value in a short-lived cookie of its own. POSTs must also
@@ -23,6 +26,7 @@ from fastapi.responses import Response
 
 from provider_gateway.settings import GatewaySettings
 
+SESSION_COOKIE = "samspil_portal"
 LOGIN_COOKIE = "samspil_portal_login"
 LANG_COOKIE = "samspil_portal_lang"
 
@@ -36,9 +40,18 @@ def secure_cookies(request: Request) -> bool:
     return not settings.local_mode or request.url.scheme == "https"
 
 
-def session_cookie(request: Request) -> str:
+def cookie_name(request: Request, name: str) -> str:
     # __Host-: only this host, path /, Secure; no subdomain can set or shadow it.
-    return "__Host-samspil_portal" if secure_cookies(request) else "samspil_portal"
+    return f"__Host-{name}" if secure_cookies(request) else name
+
+
+def session_cookie(request: Request) -> str:
+    return cookie_name(request, SESSION_COOKIE)
+
+
+def cookie(request: Request, name: str) -> str | None:
+    """The value of the portal's cookie ``name`` (e.g. `LOGIN_COOKIE`) the browser brought."""
+    return request.cookies.get(cookie_name(request, name))
 
 
 def new_session_id() -> str:
@@ -50,13 +63,15 @@ def session_hash(session_id: str) -> str:
 
 
 def session_id_of(request: Request) -> str | None:
-    value = request.cookies.get(session_cookie(request))
+    value = cookie(request, SESSION_COOKIE)
     return value if value and len(value) <= 100 else None
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None) -> None:
+    """Sets the portal's cookie ``name`` (``__Host-`` prefixed when Secure); ``max_age`` None: until
+    the browser closes."""
     response.set_cookie(
-        name,
+        cookie_name(request, name),
         value,
         max_age=max_age,
         path="/",
@@ -67,7 +82,9 @@ def set_cookie(request: Request, response: Response, name: str, value: str, max_
 
 
 def delete_cookie(request: Request, response: Response, name: str) -> None:
-    response.delete_cookie(name, path="/", secure=secure_cookies(request), httponly=True, samesite="lax")
+    response.delete_cookie(
+        cookie_name(request, name), path="/", secure=secure_cookies(request), httponly=True, samesite="lax"
+    )
 
 
 def _key(settings: GatewaySettings) -> bytes:

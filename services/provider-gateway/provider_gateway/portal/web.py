@@ -107,7 +107,7 @@ def language(request: Request) -> str:
     asked = request.query_params.get("lang")
     if asked in LANGUAGES:
         return asked
-    kept = request.cookies.get(sessions.LANG_COOKIE)
+    kept = sessions.cookie(request, sessions.LANG_COOKIE)
     return kept if kept in LANGUAGES else DEFAULT_LANGUAGE
 
 
