@@ -4,6 +4,7 @@ Each test states the behaviour the portal should have; it fails on main as revie
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from types import SimpleNamespace
@@ -98,3 +99,42 @@ async def test_an_identity_providers_email_claim_does_not_become_a_password_logi
         "the password for ida@example.org was set on the OIDC person 'subject-of-mallory'"
     )
 
+
+
+async def test_a_submission_page_names_its_citizen_in_the_audit_row(gateway_pool: asyncpg.Pool) -> None:
+    """The submission page shows the citizen's display name and what the departments decided on
+    their report; like the referral page, its audit row must name the citizen (citizen_ref), or
+    "who looked at this citizen" misses every view of it."""
+    from starlette.requests import Request
+
+    from provider_gateway.adapters import repository
+    from provider_gateway.portal import pages
+    from provider_gateway.portal.web import Person
+    from tests.integration.test_portal_reading import PROVIDER, referred
+
+    referral_id = await referred(gateway_pool, "Testborger Jensen")
+    submission_id = uuid.uuid4()
+    async with gateway_pool.acquire() as conn:
+        await repository.insert_submission(conn, submission_id, PROVIDER, referral_id, "absence-notice")
+    app = SimpleNamespace(
+        state=SimpleNamespace(runtime=SimpleNamespace(pool=gateway_pool), settings=SimpleNamespace(local_mode=False, token_secret="t" * 48))
+    )
+    request = Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "scheme": "https",
+            "server": ("gateway.example", 443),
+            "path": f"/portal/submissions/{submission_id}",
+            "query_string": b"",
+            "headers": [(b"host", b"gateway.example")],
+            "app": app,
+            "state": {},
+        }
+    )
+    request.state.person = person = Person(uuid.uuid4(), PROVIDER, "ida@example.org", "Ida")
+    response = await pages.submission_page(str(submission_id), request, person)
+    assert response.status_code == 200 and "Testborger Jensen" in response.body.decode()
+    assert getattr(request.state, "citizen_ref", None) is not None, (
+        "the page shows the citizen, its audit row does not name them"
+    )
