@@ -100,7 +100,6 @@ async def test_an_identity_providers_email_claim_does_not_become_a_password_logi
     )
 
 
-
 async def test_a_submission_page_names_its_citizen_in_the_audit_row(gateway_pool: asyncpg.Pool) -> None:
     """The submission page shows the citizen's display name and what the departments decided on
     their report; like the referral page, its audit row must name the citizen (citizen_ref), or
@@ -117,7 +116,10 @@ async def test_a_submission_page_names_its_citizen_in_the_audit_row(gateway_pool
     async with gateway_pool.acquire() as conn:
         await repository.insert_submission(conn, submission_id, PROVIDER, referral_id, "absence-notice")
     app = SimpleNamespace(
-        state=SimpleNamespace(runtime=SimpleNamespace(pool=gateway_pool), settings=SimpleNamespace(local_mode=False, token_secret="t" * 48))
+        state=SimpleNamespace(
+            runtime=SimpleNamespace(pool=gateway_pool),
+            settings=SimpleNamespace(local_mode=False, token_secret="t" * 48),
+        )
     )
     request = Request(
         {
@@ -134,7 +136,7 @@ async def test_a_submission_page_names_its_citizen_in_the_audit_row(gateway_pool
     )
     request.state.person = person = Person(uuid.uuid4(), PROVIDER, "ida@example.org", "Ida")
     response = await pages.submission_page(str(submission_id), request, person)
-    assert response.status_code == 200 and "Testborger Jensen" in response.body.decode()
+    assert response.status_code == 200 and "Testborger Jensen" in bytes(response.body).decode()
     assert getattr(request.state, "citizen_ref", None) is not None, (
         "the page shows the citizen, its audit row does not name them"
     )

@@ -148,5 +148,8 @@ async def submission_page(submission_id: str, request: Request, person: CurrentP
     submission = await reading.submission_detail(_pool(request), person.provider_id, wanted)
     if submission is None:
         return _not_found(request)
-    name = await reading.citizen_display_name(_pool(request), person.provider_id, submission.referral_id)
+    citizen = await reading.citizen_of(_pool(request), person.provider_id, submission.referral_id)
+    if citizen is not None:
+        request.state.citizen_ref = citizen.citizen_ref  # for the page view's audit row
+    name = citizen.display_name if citizen else None
     return render(request, "submission.html", {"submission": submission, "citizen_display_name": name})

@@ -80,9 +80,18 @@ async def submission_detail(pool: Reader, provider_id: str, submission_id: uuid.
     )
 
 
-async def citizen_display_name(pool: Reader, provider_id: str, referral_id: uuid.UUID) -> str | None:
-    """How the provider addresses the citizen of its referral; None unless it is the provider's."""
-    return (await portal_reading.display_names(pool, provider_id, [referral_id])).get(referral_id)
+@dataclass(frozen=True)
+class Citizen:
+    display_name: str
+    """How the provider addresses the citizen."""
+    citizen_ref: str
+    """For the audit row of a page about them."""
+
+
+async def citizen_of(pool: Reader, provider_id: str, referral_id: uuid.UUID) -> Citizen | None:
+    """The citizen of the provider's referral; None unless it is the provider's."""
+    row = await portal_reading.citizen_of(pool, provider_id, referral_id)
+    return Citizen(row["citizen_display_name"], row["citizen_ref"]) if row else None
 
 
 @dataclass(frozen=True)
