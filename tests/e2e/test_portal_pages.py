@@ -11,6 +11,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from babel.dates import format_date
@@ -88,6 +89,19 @@ async def page_listing(portal: PortalClient, path: str, referral_id: str, **para
     return page.text if f"/portal/referrals/{referral_id}" in page.text else None
 
 
+async def audit_paths(stack: RunningStack, provider_id: str, like: str) -> list[str]:
+    conn = await asyncpg.connect(stack.env["PROVIDER_GATEWAY_DATABASE_URL"])
+    try:
+        found = await conn.fetch(
+            "SELECT path FROM audit.audit_log WHERE provider_id = $1 AND path LIKE $2 ORDER BY chain_seq",
+            provider_id,
+            like,
+        )
+    finally:
+        await conn.close()
+    return [row["path"] for row in found]
+
+
 async def test_a_new_referral_is_on_the_start_page_and_in_the_inbox_found_by_name_and_no_one_elses(
     running_stack: RunningStack,
 ) -> None:
@@ -108,6 +122,11 @@ async def test_a_new_referral_is_on_the_start_page_and_in_the_inbox_found_by_nam
         assert await page_listing(portal, "/portal/referrals", referral_id, tab="closed") is None
         # An address edited by hand shows the first page of all, never an error.
         assert await page_listing(portal, "/portal/referrals", referral_id, tab="bogus", cursor="x")
+
+        # The searches are in the inbox's audit rows, each with what was searched for.
+        searched = await audit_paths(running_stack, provider, "/portal/referrals%")
+        assert f"/portal/referrals#search:{surname.lower()[:6]}" in searched
+        assert "/portal/referrals#search:Ukendtnavn" in searched
 
         start = await portal.get("/portal/")
         assert f"Ny henvisning af Freja {surname}" in text_of(start.text)

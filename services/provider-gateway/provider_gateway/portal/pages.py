@@ -97,6 +97,10 @@ async def inbox(
     first page of all referrals rather than an error."""
     shown_tab = InboxTab(tab) if tab in set(InboxTab) else None
     q = q[:200]
+    if q:
+        # The request's audit row says what was searched for (a CPR number never gets here: the
+        # CPR guard refuses it in the query, and the audit row masks one anyway).
+        request.state.audit_detail = f"#search:{q}"
     page = await reading.inbox(
         _pool(request),
         person.provider_id,

@@ -6,10 +6,11 @@ audit table and chain as the API, written by the gateway's AuditTrail gate when 
 starts: client_id ``portal:<e-mail>`` of the person logged in (or the address typed into the
 login form), their provider, method, path and status. Set ``request.state.citizen_ref`` in a
 route to name the citizen a page is about, and ``request.state.audit_detail`` (e.g.
-``#search:<term>``) to say what it asked for beyond its path (written after the path). Page views and actions are therefore audited
-without doing anything; `audit` writes an extra row for a fact the request row does not say.
-A write that keeps its own row in its transaction (``guards.idempotent``/``guards.audited``)
-marks the request recorded, and the gate writes no second row.
+``#search:<term>``) to say what it asked for beyond its path (written after the path). Page
+views and actions are therefore audited without doing anything; `audit` writes an extra row
+for a fact the request row does not say. A write that keeps its own row in its transaction
+(``guards.idempotent``/``guards.audited``) marks the request recorded, and the gate writes no
+second row.
 
 Refusals: raise ``Refused(status, N_("message"))`` for an HTML page saying why (e.g. 404 for a
 referral of another provider). Without a session, a GET is redirected to the login page (an htmx
