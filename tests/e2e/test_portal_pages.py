@@ -131,9 +131,21 @@ async def test_a_new_referral_is_on_the_start_page_and_in_the_inbox_found_by_nam
         start = await portal.get("/portal/")
         assert f"Ny henvisning af Freja {surname}" in text_of(start.text)
         assert f'href="/portal/referrals/{referral_id}"' in start.text
-        # Seen once: on the next visit it is no longer new.
-        again = text_of((await portal.get("/portal/")).text)
-        assert "Intet nyt siden dit sidste besøg" in again and f"Freja {surname}" in again
+        # Viewing the start page marks nothing (a link from another site cannot clear it): new
+        # until the person marks it seen with the page's form, which needs the page's token.
+        again = await portal.get("/portal/")
+        assert f"Ny henvisning af Freja {surname}" in text_of(again.text)
+        shown = re.search(r'name="up_to" value="(\d+)"', again.text)
+        assert shown is not None, again.text
+        forged = await portal.post("/portal/seen", {"up_to": shown.group(1), "csrf_token": "forged"})
+        assert forged.status_code == 403
+        assert (await portal.post("/portal/seen", {"up_to": "many"})).status_code == 400
+        await portal.get("/portal/")
+        marked = await portal.post("/portal/seen", {"up_to": shown.group(1)})
+        assert marked.status_code == 303 and marked.headers["location"] == "/portal/"
+        after = text_of((await portal.get("/portal/")).text)
+        assert "Intet nyt, siden du sidst markerede beskederne som set" in after
+        assert f"Freja {surname}" in after  # among those seen before
 
         # The other provider's person: not in their inbox, search or start page, and its page
         # answers exactly as a referral that does not exist.
