@@ -155,6 +155,18 @@ async def test_steps_from_the_page_forms_change_the_referral_as_the_apis_steps_d
             provider_id,
         )
         assert (f"/portal/referrals/{by_page}/steps/accept", 303) in [tuple(row) for row in audit]
+        # A step's page shows one citizen: its audit row names them, the refused one too
+        viewed = await rows(
+            running_stack,
+            "SELECT status, citizen_ref FROM audit.audit_log WHERE provider_id = $1 AND method = 'GET'"
+            " AND path = $2 ORDER BY chain_seq",
+            provider_id,
+            f"/portal/referrals/{by_page}/steps/accept",
+        )
+        # (a 404 while the referral was on its way shows no one)
+        shown = [row for row in viewed if row["status"] != 404]
+        assert {row["status"] for row in shown} == {200, 409}
+        assert all(row["citizen_ref"] for row in shown), shown
 
 
 async def test_a_completion_from_the_page_keeps_its_outcome_category_and_shows_it(
@@ -212,6 +224,15 @@ async def test_a_refused_report_form_shows_the_messages_by_the_fields_and_writes
         assert 'value="2026-11-16"' in text and 'value="2026-11-17"' in text  # the values kept
         assert cpr not in text  # the one value not shown again: a CPR number is on no page
         assert await submissions(running_stack, referral_id) == []
+        # The form's page and the form refused show one citizen: their audit rows name them.
+        named = await rows(
+            running_stack,
+            "SELECT method, citizen_ref FROM audit.audit_log WHERE provider_id = $1 AND path = $2",
+            provider_id,
+            path,
+        )
+        assert sorted(row["method"] for row in named) == ["GET", "POST"]
+        assert all(row["citizen_ref"] for row in named), named
 
         sent = await portal.post(
             path,

@@ -11,6 +11,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from babel.dates import format_date
@@ -88,6 +89,19 @@ async def page_listing(portal: PortalClient, path: str, referral_id: str, **para
     return page.text if f"/portal/referrals/{referral_id}" in page.text else None
 
 
+async def audit_paths(stack: RunningStack, provider_id: str, like: str) -> list[str]:
+    conn = await asyncpg.connect(stack.env["PROVIDER_GATEWAY_DATABASE_URL"])
+    try:
+        found = await conn.fetch(
+            "SELECT path FROM audit.audit_log WHERE provider_id = $1 AND path LIKE $2 ORDER BY chain_seq",
+            provider_id,
+            like,
+        )
+    finally:
+        await conn.close()
+    return [row["path"] for row in found]
+
+
 async def test_a_new_referral_is_on_the_start_page_and_in_the_inbox_found_by_name_and_no_one_elses(
     running_stack: RunningStack,
 ) -> None:
@@ -109,12 +123,29 @@ async def test_a_new_referral_is_on_the_start_page_and_in_the_inbox_found_by_nam
         # An address edited by hand shows the first page of all, never an error.
         assert await page_listing(portal, "/portal/referrals", referral_id, tab="bogus", cursor="x")
 
+        # The searches are in the inbox's audit rows, each with what was searched for.
+        searched = await audit_paths(running_stack, provider, "/portal/referrals%")
+        assert f"/portal/referrals#search:{surname.lower()[:6]}" in searched
+        assert "/portal/referrals#search:Ukendtnavn" in searched
+
         start = await portal.get("/portal/")
         assert f"Ny henvisning af Freja {surname}" in text_of(start.text)
         assert f'href="/portal/referrals/{referral_id}"' in start.text
-        # Seen once: on the next visit it is no longer new.
-        again = text_of((await portal.get("/portal/")).text)
-        assert "Intet nyt siden dit sidste besøg" in again and f"Freja {surname}" in again
+        # Viewing the start page marks nothing (a link from another site cannot clear it): new
+        # until the person marks it seen with the page's form, which needs the page's token.
+        again = await portal.get("/portal/")
+        assert f"Ny henvisning af Freja {surname}" in text_of(again.text)
+        shown = re.search(r'name="up_to" value="(\d+)"', again.text)
+        assert shown is not None, again.text
+        forged = await portal.post("/portal/seen", {"up_to": shown.group(1), "csrf_token": "forged"})
+        assert forged.status_code == 403
+        assert (await portal.post("/portal/seen", {"up_to": "many"})).status_code == 400
+        await portal.get("/portal/")
+        marked = await portal.post("/portal/seen", {"up_to": shown.group(1)})
+        assert marked.status_code == 303 and marked.headers["location"] == "/portal/"
+        after = text_of((await portal.get("/portal/")).text)
+        assert "Intet nyt, siden du sidst markerede beskederne som set" in after
+        assert f"Freja {surname}" in after  # among those seen before
 
         # The other provider's person: not in their inbox, search or start page, and its page
         # answers exactly as a referral that does not exist.

@@ -135,17 +135,24 @@ async def test_notifications_are_new_once_per_person_and_the_referral_names_its_
     assert [(n.kind, n.referral_id, n.citizen_display_name) for n in seen_by_kim.new] == [
         ("referral-requested", first, "Testborger Jensen")
     ]
+    # Reading marks nothing: new until marked seen (up to what was shown).
+    assert [n.referral_id for n in (await reading.what_changed(gateway_pool, kim, PROVIDER)).new] == [first]
     second = await referred(gateway_pool, "Anna Hansen")
+    await reading.mark_seen(gateway_pool, kim, PROVIDER, seen_by_kim.new[0].seq)
 
     again = await reading.what_changed(gateway_pool, kim, PROVIDER)
     assert [n.referral_id for n in again.new] == [second]
     assert [n.referral_id for n in again.earlier] == [first]
-    # Each person has their own "last visit".
+    # Each person marks their own.
     assert [n.referral_id for n in (await reading.what_changed(gateway_pool, sam, PROVIDER)).new] == [
         second,
         first,
     ]
+    # A position past the newest (posted by hand) marks no more than the feed holds.
+    await reading.mark_seen(gateway_pool, kim, PROVIDER, 2**62)
     assert (await reading.what_changed(gateway_pool, kim, PROVIDER)).new == []
+    third = await referred(gateway_pool, "Bo Holm")
+    assert [n.referral_id for n in (await reading.what_changed(gateway_pool, kim, PROVIDER)).new] == [third]
 
     found = await reading.referral_detail(gateway_pool, PROVIDER, first, datetime.now(UTC).date())
     assert found is not None

@@ -137,7 +137,7 @@ async def test_a_submission_page_names_its_citizen_in_the_audit_row(gateway_pool
     )
     request.state.person = person = Person(uuid.uuid4(), PROVIDER, "ida@example.org", "Ida")
     response = await pages.submission_page(str(submission_id), request, person)
-    assert response.status_code == 200 and "Testborger Jensen" in response.body.decode()
+    assert response.status_code == 200 and "Testborger Jensen" in bytes(response.body).decode()
     assert getattr(request.state, "citizen_ref", None) is not None, (
         "the page shows the citizen, its audit row does not name them"
     )

@@ -500,12 +500,14 @@ async def portal_inbox_search(db: Recorders) -> None:
 
 
 async def portal_start_page(db: Recorders) -> None:
-    """The portal's start page: what came in the provider's feed since the person last looked
-    (first visit and the next), with the citizens' names, for a provider among many."""
+    """The portal's start page: what came in the provider's feed since the person last marked it
+    seen (first visit, marking seen, and the next), with the citizens' names, for a provider among
+    many."""
     person = uuid.uuid4()
     first = await gateway_reading.what_changed(db.gateway, person, size.PROVIDER)  # type: ignore[arg-type]
     assert len(first.new) == gateway_reading.NEW_SHOWN and first.more_new
     assert first.new[0].citizen_display_name == "Seeded citizen"
+    await gateway_reading.mark_seen(db.gateway, person, size.PROVIDER, first.new[0].seq)  # type: ignore[arg-type]
     again = await gateway_reading.what_changed(db.gateway, person, size.PROVIDER)  # type: ignore[arg-type]
     assert again.new == [] and len(again.earlier) == gateway_reading.EARLIER_SHOWN
 

@@ -202,3 +202,12 @@ async def test_the_read_pages_pass_axe_and_the_inbox_and_a_referral_are_photogra
     await page.goto(f"{base}/portal/submissions/{provider.submission_id}?lang=en")
     assert "The absence is acceptable" in await page.locator("#acknowledgements").inner_text()
     await page.goto(f"{base}/portal/?lang=da")
+
+    # Back on the start page the notifications are still new (viewing marks nothing) until the
+    # person marks them seen; then they are among those seen before.
+    assert "Ny henvisning af Freja Nørgaard" in await new.inner_text()
+    await page.get_by_role("button", name="Markér som set").click()
+    await page.wait_for_url(f"{base}/portal/")
+    await page.locator("#nothing-new").wait_for()
+    assert "Ny henvisning af Freja Nørgaard" in await page.locator("#content").inner_text()
+    await assert_accessible(page)

@@ -62,6 +62,18 @@ async def display_names(
     return {row["referral_id"]: row["citizen_display_name"] for row in rows}
 
 
+async def citizen_of(
+    conn: Connection | asyncpg.Pool, provider_id: str, referral_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """The display name and reference of the citizen of the provider's referral."""
+    return await conn.fetchrow(
+        "SELECT citizen_display_name, citizen_ref FROM referral_view"
+        " WHERE referral_id = $1 AND provider_id = $2",
+        referral_id,
+        provider_id,
+    )
+
+
 _FEED_COLUMNS = "position AS seq, kind, referral_id, submission_id, data, at"
 
 

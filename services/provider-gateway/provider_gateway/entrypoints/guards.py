@@ -318,13 +318,16 @@ def _escaped(match: re.Match[str]) -> str:
 def _audit_values(scope: Any, status: int) -> tuple[Any, ...]:
     state = scope.get("state", {})
     outcome = "ok" if status < 400 else "denied" if status in (401, 403, 404) else "refused"
+    # What the request asked for beyond its path, set by a route (e.g. the portal inbox's search
+    # term, "#search:<term>"), is kept in the path column after it.
+    detail = state.get("audit_detail") or ""
     return (
         # What a caller typed (a client id, a path, even a method) is masked: it may hold a CPR
         # number, and control characters (a NUL cannot even be stored) are written as escapes.
         _masked(state.get("client_id")),
         state.get("provider_id"),
         scope["method"] if scope["method"] in _METHODS else "OTHER",
-        mask_cpr_numbers(safe_text(_CONTROL.sub(_escaped, scope["path"]))[:_MAX_PATH]),
+        mask_cpr_numbers(safe_text(_CONTROL.sub(_escaped, scope["path"] + detail))[:_MAX_PATH]),
         state.get("citizen_ref"),
         status,
         outcome,

@@ -1,5 +1,5 @@
-"""The portal's read side: the start page (what changed since the person's last visit), the
-referral inbox, a referral, and a report's closed loop. Every page reads through
+"""The portal's read side: the start page (what changed since the person last marked it seen),
+the referral inbox, a referral, and a report's closed loop. Every page reads through
 `service_layer.reading`, as the API's GETs do, so the portal shows exactly what the API answers
 and nothing of another provider's: someone else's referral or submission is answered 404 as a
 missing one is, with the same page."""
@@ -15,15 +15,16 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from provider_gateway.domain.inbox import InboxTab
-from provider_gateway.portal.web import CurrentPerson, render, templates
+from provider_gateway.portal.web import N_, CheckedForm, CurrentPerson, Refused, render, templates
 from provider_gateway.service_layer import reading
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 INBOX_PAGE = 25
+_FEED_POSITION_MAX = 2**63 - 1  # bigint
 
 
 def _as_date(value: Any) -> Any:
@@ -58,6 +59,22 @@ def _not_found(request: Request) -> HTMLResponse:
 async def start(request: Request, person: CurrentPerson) -> HTMLResponse:
     changed = await reading.what_changed(_pool(request), person.person_id, person.provider_id)
     return render(request, "start.html", {"changed": changed})
+
+
+@router.post("/seen")
+async def mark_seen(request: Request, person: CurrentPerson, form: CheckedForm) -> RedirectResponse:
+    """The start page's "mark as seen": what it showed as new (up to feed position ``up_to``)
+    is no longer new. Only this form (CSRF token, same origin) marks it; viewing the start page
+    does not, so a link from another site cannot clear it."""
+    posted = form.get("up_to")
+    try:
+        up_to = int(posted) if isinstance(posted, str) else 0
+    except ValueError:
+        up_to = 0
+    if not 0 < up_to <= _FEED_POSITION_MAX:
+        raise Refused(400, N_("Nothing was marked as seen: open the start page and try again."))
+    await reading.mark_seen(_pool(request), person.person_id, person.provider_id, up_to)
+    return RedirectResponse("/portal/", status_code=303)
 
 
 def _page_key(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
@@ -97,6 +114,10 @@ async def inbox(
     first page of all referrals rather than an error."""
     shown_tab = InboxTab(tab) if tab in set(InboxTab) else None
     q = q[:200]
+    if q:
+        # The request's audit row says what was searched for (a CPR number never gets here: the
+        # CPR guard refuses it in the query, and the audit row masks one anyway).
+        request.state.audit_detail = f"#search:{q}"
     page = await reading.inbox(
         _pool(request),
         person.provider_id,
@@ -148,5 +169,8 @@ async def submission_page(submission_id: str, request: Request, person: CurrentP
     submission = await reading.submission_detail(_pool(request), person.provider_id, wanted)
     if submission is None:
         return _not_found(request)
-    name = await reading.citizen_display_name(_pool(request), person.provider_id, submission.referral_id)
+    citizen = await reading.citizen_of(_pool(request), person.provider_id, submission.referral_id)
+    if citizen is not None:
+        request.state.citizen_ref = citizen.citizen_ref  # for the page view's audit row
+    name = citizen.display_name if citizen else None
     return render(request, "submission.html", {"submission": submission, "citizen_display_name": name})

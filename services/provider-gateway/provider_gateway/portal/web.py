@@ -5,19 +5,25 @@ Auditing: every request under /portal (but its static files) leaves one audit ro
 audit table and chain as the API, written by the gateway's AuditTrail gate when the answer
 starts: client_id ``portal:<e-mail>`` of the person logged in (or the address typed into the
 login form), their provider, method, path and status. Set ``request.state.citizen_ref`` in a
-route to name the citizen a page is about. Page views and actions are therefore audited
-without doing anything; `audit` writes an extra row for a fact the request row does not say.
-A write that keeps its own row in its transaction (``guards.idempotent``/``guards.audited``)
-marks the request recorded, and the gate writes no second row.
+route to name the citizen a page is about, and ``request.state.audit_detail`` (e.g.
+``#search:<term>``) to say what it asked for beyond its path (written after the path). Page
+views and actions are therefore audited without doing anything; `audit` writes an extra row
+for a fact the request row does not say. A write that keeps its own row in its transaction
+(``guards.idempotent``/``guards.audited``) marks the request recorded, and the gate writes no
+second row.
 
 Refusals: raise ``Refused(status, N_("message"))`` for an HTML page saying why (e.g. 404 for a
 referral of another provider). Without a session, a GET is redirected to the login page (an htmx
 request gets 401 with HX-Redirect, so the whole page goes there) and anything else gets 403.
 Texts in Python are marked with ``N_()`` and translated in the template with ``{{ _(text) }}``.
+A text translated in a template is escaped like any other value, the message itself and the
+values put into it (Jinja's new-style gettext would take the translation as markup): a
+message is text, never HTML.
 """
 
 from __future__ import annotations
 
+import html
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -102,6 +108,16 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _current.get().ngettext(singular, plural, n)
 
 
+def _escaped_gettext(message: str) -> str:
+    """The translation for templates, escaped: Jinja's new-style gettext takes what this returns
+    as markup and then puts the values in (escaping them), so the message is escaped here, once."""
+    return html.escape(gettext(message))
+
+
+def _escaped_ngettext(singular: str, plural: str, n: int) -> str:
+    return html.escape(ngettext(singular, plural, n))
+
+
 def language(request: Request) -> str:
     """``?lang=`` if it names one, else the language cookie, else Danish."""
     asked = request.query_params.get("lang")
@@ -140,7 +156,7 @@ templates = Jinja2Templates(
         extensions=["jinja2.ext.i18n"],
     )
 )
-templates.env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
+templates.env.install_gettext_callables(_escaped_gettext, _escaped_ngettext, newstyle=True)  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
 templates.env.filters["date"] = _date
 templates.env.filters["datetime"] = _datetime
 templates.env.policies["ext.i18n.trimmed"] = True

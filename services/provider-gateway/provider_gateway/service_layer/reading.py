@@ -80,9 +80,18 @@ async def submission_detail(pool: Reader, provider_id: str, submission_id: uuid.
     )
 
 
-async def citizen_display_name(pool: Reader, provider_id: str, referral_id: uuid.UUID) -> str | None:
-    """How the provider addresses the citizen of its referral; None unless it is the provider's."""
-    return (await portal_reading.display_names(pool, provider_id, [referral_id])).get(referral_id)
+@dataclass(frozen=True)
+class Citizen:
+    display_name: str
+    """How the provider addresses the citizen."""
+    citizen_ref: str
+    """For the audit row of a page about them."""
+
+
+async def citizen_of(pool: Reader, provider_id: str, referral_id: uuid.UUID) -> Citizen | None:
+    """The citizen of the provider's referral; None unless it is the provider's."""
+    row = await portal_reading.citizen_of(pool, provider_id, referral_id)
+    return Citizen(row["citizen_display_name"], row["citizen_ref"]) if row else None
 
 
 @dataclass(frozen=True)
@@ -160,9 +169,20 @@ NEW_SHOWN = 50
 EARLIER_SHOWN = 10
 
 
+async def mark_seen(pool: Reader, person_id: uuid.UUID, provider_id: str, up_to: int) -> None:
+    """The person has seen their provider's feed up to position ``up_to``, the newest the start
+    page showed them (should more have come than it shows, the rest are older: they show among
+    the earlier ones next time). Only as far as the provider's feed goes: a larger number posted
+    by hand marks no more than there is."""
+    newest = await portal_reading.feed_up_to(pool, provider_id, up_to, 1)
+    if newest:
+        await portal_reading.mark_seen(pool, person_id, provider_id, newest[0]["seq"])
+
+
 async def what_changed(pool: Reader, person_id: uuid.UUID, provider_id: str) -> WhatChanged:
-    """The provider's feed as the person's notifications: what came since they last looked, and
-    a few they had seen; what is shown now counts as seen from the next visit on."""
+    """The provider's feed as the person's notifications: what came since they last marked them
+    seen (`mark_seen`), and a few they had seen. Reading marks nothing: a link from another site
+    to the start page must not clear what is new."""
     seen = await portal_reading.seen_position(pool, person_id, provider_id)
     fresh = await portal_reading.feed_after(pool, provider_id, seen, NEW_SHOWN + 1)
     earlier = await portal_reading.feed_up_to(pool, provider_id, seen, EARLIER_SHOWN) if seen else []
@@ -177,10 +197,6 @@ async def what_changed(pool: Reader, person_id: uuid.UUID, provider_id: str) -> 
             new=new,
         )
 
-    if shown:
-        # Up to the newest shown: should more have come than are shown, the rest are not lost,
-        # as they are older than it; they show among the earlier ones next time.
-        await portal_reading.mark_seen(pool, person_id, provider_id, shown[0]["seq"])
     return WhatChanged(
         new=[notification(row, True) for row in shown],
         more_new=len(fresh) > NEW_SHOWN,
