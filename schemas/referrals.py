@@ -6,9 +6,10 @@ cancelled, on-hold and failed; either side may cancel."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import ConfigDict, Field, JsonValue, ValidationInfo, field_validator
 
@@ -494,6 +495,18 @@ def outcome_category_of(step: ReferralTransition) -> CompletionCategory | None:
     if isinstance(step, ReferralCompleted):
         return step.outcome_category
     return None
+
+
+def history_categories(change: Mapping[str, Any]) -> dict[str, Any]:
+    """A status-history row's two categories as both services show them: a completion's in
+    ``outcome_category`` (one a replica of the version before wrote during the rollout is in
+    ``reason_category``, and is shown as the outcome's all the same), any other step's in
+    ``reason_category``."""
+    completed = change["status"] == ReferralStatus.COMPLETED
+    return {
+        "reason_category": None if completed else change["reason_category"],
+        "outcome_category": (change["outcome_category"] or change["reason_category"]) if completed else None,
+    }
 
 
 def step_category_of(step: ReferralTransition) -> StepCategory | None:

@@ -14,7 +14,7 @@ from provider_gateway.domain.submissions import SubmissionStatus
 from schemas.common import ContactPerson
 from schemas.disputes import FinalVia
 from schemas.plans import MeasureCategory
-from schemas.referrals import CompletionCategory, ReasonCategory, ReferralStatus
+from schemas.referrals import CompletionCategory, ReasonCategory, ReferralStatus, history_categories
 
 
 class ReferralOut(BaseModel):
@@ -58,17 +58,13 @@ class StatusChange(BaseModel):
 
     @classmethod
     def of(cls, change: Mapping[str, Any]) -> StatusChange:
-        """From a row of the status history. A completion's category is in its own column,
-        outcome_category; one a replica of the version before it wrote during the rollout is in
-        reason_category, and is shown as the outcome's all the same."""
-        completed = change["status"] == ReferralStatus.COMPLETED
+        """From a row of the status history (its categories as `history_categories` reads them)."""
         return cls(
             status=change["status"],
             changed_by=change["changed_by"],
             occurred_on=change["occurred_on"],
             reason=change["reason"],
-            reason_category=None if completed else change["reason_category"],
-            outcome_category=(change["outcome_category"] or change["reason_category"]) if completed else None,
+            **history_categories(change),
         )
 
 
