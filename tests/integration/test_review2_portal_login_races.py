@@ -27,8 +27,8 @@ async def gateway_pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
         await pool.close()
 
 
-def _request(pool: asyncpg.Pool) -> SimpleNamespace:
-    settings = SimpleNamespace(portal_login_attempts=5, portal_lockout_minutes=15)
+def _request(pool: asyncpg.Pool, attempts: int = 5) -> SimpleNamespace:
+    settings = SimpleNamespace(portal_login_attempts=attempts, portal_lockout_minutes=15)
     app = SimpleNamespace(state=SimpleNamespace(settings=settings, runtime=SimpleNamespace(pool=pool)))
     return SimpleNamespace(app=app)
 
@@ -81,3 +81,34 @@ async def test_a_session_started_while_the_person_was_disabled_does_not_come_bac
         await portal_people.set_disabled(conn, "aktivcenter-nord", "ida@example.org", False)
     revived = await portal_people.use_session(gateway_pool, session_hash, timedelta(minutes=30))
     assert revived is None, "a session started as the person was disabled works again after enable"
+
+
+async def _median_ms(request: SimpleNamespace, email: str) -> float:
+    import statistics
+    import time
+
+    spent = []
+    for _ in range(5):
+        started = time.perf_counter()
+        await auth.authenticate(request, email, "a wrong guess")  # type: ignore[arg-type]
+        spent.append((time.perf_counter() - started) * 1000)
+    return statistics.median(spent)
+
+
+async def test_an_address_with_a_hash_of_the_old_cost_takes_no_longer_to_refuse_than_an_unknown_one(
+    gateway_pool: asyncpg.Pool,
+) -> None:
+    """'A refusal never says whether the address exists' (portal/auth.py): every person's hash was
+    made at argon2-cffi's default cost (t=3, 64 MiB, p=4) before this change, and stays so until
+    their next right login, while an unknown address is checked against `_NOBODY` at the new cost."""
+    from argon2 import PasswordHasher
+
+    async with gateway_pool.acquire() as conn:
+        await people.add_person(conn, "aktivcenter-nord", "ida@example.org")
+        await conn.execute("UPDATE portal_person SET password_hash = $1", PasswordHasher().hash("kept"))
+    request = _request(gateway_pool, attempts=1000)
+    known = await _median_ms(request, "ida@example.org")
+    unknown = await _median_ms(request, "nobody@example.org")
+    assert known < 2 * unknown, (
+        f"an existing address took {known:.0f} ms to refuse, an unknown one {unknown:.0f} ms"
+    )
