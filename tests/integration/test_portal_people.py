@@ -206,6 +206,9 @@ async def test_only_a_verified_email_claim_is_kept_and_a_claim_with_a_cpr_number
     assert unverified.email == "subject-1"
     verified = await oidc._person(request, client, {**claims, "email_verified": True})
     assert verified.email == "ida@example.org" and verified.person_id == unverified.person_id
+    assert (await oidc._person(request, client, {**claims, "email_verified": "false"})).email == "subject-1"
+    as_a_string = await oidc._person(request, client, {**claims, "email_verified": "true"})  # as some send it
+    assert as_a_string.email == "ida@example.org"
     for name, value in (
         ("sub", "070761-4285"),
         ("name", "Ida 0707614285"),

@@ -86,18 +86,21 @@ async def login_attempt(conn: Executor, email: str, attempts: int, lockout: time
 
 async def login_succeeded(
     conn: Executor, person_id: uuid.UUID, checked_hash: str, new_hash: str | None = None
-) -> None:
-    """The failed logins forgotten; the password hash replaced by ``new_hash`` (the same password
-    at today's cost) unless the password was changed meanwhile."""
-    await conn.execute(
+) -> str | None:
+    """The failed logins forgotten and the password hash replaced by ``new_hash`` (the same
+    password at today's cost), only while the person still has the hash the password was checked
+    against and is not disabled: the hash they now have (to start the session with,
+    `start_session`), or None when the password was replaced or the person disabled meanwhile."""
+    stored: str | None = await conn.fetchval(
         "UPDATE portal_person SET failed_logins = 0, locked_until = NULL,"
-        " password_hash = CASE WHEN password_hash = $2 THEN coalesce($3, password_hash)"
-        " ELSE password_hash END"
-        " WHERE person_id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL OR $3::text IS NOT NULL)",
+        " password_hash = coalesce($3, password_hash)"
+        " WHERE person_id = $1 AND password_hash = $2 AND disabled_at IS NULL"
+        " RETURNING password_hash",
         person_id,
         checked_hash,
         new_hash,
     )
+    return stored
 
 
 async def provider_known(conn: Executor, provider_id: str) -> bool:
@@ -143,14 +146,29 @@ async def oidc_refusal(conn: Executor, issuer: str, subject: str) -> str:
     return "disabled" if disabled else "another provider"
 
 
-async def start_session(conn: Executor, session_hash: str, person_id: uuid.UUID, lifetime: timedelta) -> None:
-    await conn.execute(
+async def start_session(
+    conn: Executor,
+    session_hash: str,
+    person_id: uuid.UUID,
+    lifetime: timedelta,
+    checked_hash: str | None = None,
+) -> bool:
+    """A session for the person, in one statement only while they are not disabled and (given
+    ``checked_hash``, the hash their password was checked against) still have that password.
+    The person's row is share-locked, so `set_password` and `set_disabled` (which change it, then
+    end the person's sessions) either wait for this session and end it, or are seen by it. Whether
+    the session was started."""
+    status: str = await conn.execute(
         "INSERT INTO portal_session (session_hash, person_id, expires_at)"
-        " VALUES ($1, $2, now() + $3::interval)",
+        " SELECT $1, person_id, now() + $3::interval FROM portal_person"
+        " WHERE person_id = $2 AND disabled_at IS NULL AND ($4::text IS NULL OR password_hash = $4)"
+        " FOR SHARE",
         session_hash,
         person_id,
         lifetime,
+        checked_hash,
     )
+    return status == "INSERT 0 1"
 
 
 async def use_session(conn: Executor, session_hash: str, idle: timedelta) -> Any:

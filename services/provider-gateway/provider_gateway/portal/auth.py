@@ -12,6 +12,7 @@ is answered 503 "try again" (nothing counted).
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated
 
@@ -31,6 +32,14 @@ log = structlog.get_logger("provider_gateway.portal")
 router = APIRouter(prefix="/portal", include_in_schema=False)
 START = "/portal/"
 LOGIN_COOKIE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class PasswordLogin(Person):
+    """A person whose password was just checked, with the hash it matched: their session starts
+    only while they still have it (not if an administrator replaced it meanwhile)."""
+
+    checked_hash: str = field(repr=False)
 
 
 def safe_next(value: str | None) -> str:
@@ -122,10 +131,11 @@ async def log_in(
     return await start_session(request, person, next_path)
 
 
-async def authenticate(request: Request, email: str, password: str) -> Person | None:
+async def authenticate(request: Request, email: str, password: str) -> PasswordLogin | None:
     """The person whose password this is, None otherwise. The attempt is counted against the
     account before the password is checked (and the count reset when it was right), so guesses
-    sent at once cannot get past the lockout. Raises `people.LoginBusy` when every password
+    sent at once cannot get past the lockout. None too when the password was replaced or the
+    person disabled while it was checked. Raises `people.LoginBusy` when every password
     check is taken (nothing counted then)."""
     settings: GatewaySettings = request.app.state.settings
     pool = request.app.state.runtime.pool
@@ -148,13 +158,21 @@ async def authenticate(request: Request, email: str, password: str) -> Person | 
     if not matches:
         log.info("portal login refused", reason="wrong password", provider_id=row["provider_id"])
         return None
-    await portal_people.login_succeeded(pool, row["person_id"], row["password_hash"], cheaper)
-    return Person(row["person_id"], row["provider_id"], row["email"], row["display_name"])
+    stored = await portal_people.login_succeeded(pool, row["person_id"], row["password_hash"], cheaper)
+    if stored is None:
+        log.info(
+            "portal login refused",
+            reason="password replaced or person disabled meanwhile",
+            provider_id=row["provider_id"],
+        )
+        return None
+    return PasswordLogin(row["person_id"], row["provider_id"], row["email"], row["display_name"], stored)
 
 
 async def start_session(request: Request, person: Person, next_path: str) -> Response:
     """A new session for ``person`` (a new id at every login, never one the browser brought; the
-    one it brought ends), in a cookie that lives until the browser closes."""
+    one it brought ends), in a cookie that lives until the browser closes; refused when the person
+    was disabled (or their password replaced) since they were let in."""
     settings: GatewaySettings = request.app.state.settings
     session_id = sessions.new_session_id()
     pool = request.app.state.runtime.pool
@@ -162,12 +180,16 @@ async def start_session(request: Request, person: Person, next_path: str) -> Res
     if earlier is not None:
         await portal_people.end_session(pool, sessions.session_hash(earlier))
     await portal_people.forget_expired_sessions(pool)
-    await portal_people.start_session(
+    started = await portal_people.start_session(
         pool,
         sessions.session_hash(session_id),
         person.person_id,
         timedelta(hours=settings.portal_session_hours),
+        person.checked_hash if isinstance(person, PasswordLogin) else None,
     )
+    if not started:
+        log.info("portal login refused", reason="person disabled or password replaced meanwhile")
+        raise Refused(401, N_("Your session has ended. Log in again."))
     name_in_audit(request, person)
     response = RedirectResponse(next_path, status_code=303)
     sessions.set_cookie(request, response, sessions.SESSION_COOKIE, session_id, max_age=None)

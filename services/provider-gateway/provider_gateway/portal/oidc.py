@@ -12,9 +12,10 @@ against the identity provider PROVIDER_GATEWAY_PORTAL_OIDC_ISSUER names.
    referral); no such claim, no login. They are added at their first login, and their provider
    never changes after it (a login naming another is refused: an administrator disables the old
    person). Their name and e-mail address are kept as the identity provider says; the address
-   only when the token says it is verified (``email_verified``), else the subject stands in, and
-   such an address is never a password login (`people.add_person`). A claim holding a CPR number
-   logs nobody in and is neither stored nor shown. One disabled here stays out.
+   only when the token says it is verified (``email_verified`` true, or "true" as some send it),
+   else the subject stands in, and such an address is never a password login
+   (`people.add_person`). A claim holding a CPR number logs nobody in and is neither stored nor
+   shown. One disabled here stays out.
 
 Both steps are limited per address like the login form (the gateway's anonymous rate limit).
 
@@ -275,7 +276,7 @@ async def _person(request: Request, oidc: OidcClient, claims: dict[str, Any]) ->
     # An address the identity provider has not verified could be anyone's: the subject stands in.
     email = (
         claims.get("email")
-        if claims.get("email_verified") is True and isinstance(claims.get("email"), str)
+        if claims.get("email_verified") in (True, "true") and isinstance(claims.get("email"), str)
         else ""
     )
     name = claims.get("name") if isinstance(claims.get("name"), str) else ""
