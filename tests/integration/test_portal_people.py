@@ -35,6 +35,11 @@ async def gateway_pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
         await pool.close()
 
 
+async def _password_matches(password_hash: str | None, password: str) -> bool:
+    async with people.checking():
+        return await people.verify(password_hash, password)
+
+
 async def test_a_password_is_kept_only_as_an_argon2_hash_and_can_be_replaced(
     gateway_pool: asyncpg.Pool,
 ) -> None:
@@ -45,9 +50,9 @@ async def test_a_password_is_kept_only_as_an_argon2_hash_and_can_be_replaced(
         )
         assert first not in stored and stored.startswith("$argon2id$")
         assert PasswordHasher().verify(stored, first)
-        assert await people.password_matches(stored, first)
-        assert not await people.password_matches(stored, first + "x")
-        assert not await people.password_matches(None, first)
+        assert await _password_matches(stored, first)
+        assert not await _password_matches(stored, first + "x")
+        assert not await _password_matches(None, first)
 
         # The same person (any case of the address) gets a new password; the old one stops working.
         second = await people.add_person(
@@ -55,9 +60,7 @@ async def test_a_password_is_kept_only_as_an_argon2_hash_and_can_be_replaced(
         )
         assert second == "a chosen password"
         stored = await conn.fetchval("SELECT password_hash FROM portal_person")
-        assert await people.password_matches(stored, second) and not await people.password_matches(
-            stored, first
-        )
+        assert await _password_matches(stored, second) and not await _password_matches(stored, first)
         assert await conn.fetchval("SELECT count(*) FROM portal_person") == 1
 
 
@@ -77,7 +80,7 @@ def test_a_new_hash_costs_what_owasp_recommends_and_an_old_costlier_one_still_ve
     fresh = people.hash_password("a passphrase long enough")
     assert fresh.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     made_before = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash("the old passphrase")
-    assert asyncio.run(people.password_matches(made_before, "the old passphrase"))
+    assert asyncio.run(_password_matches(made_before, "the old passphrase"))
 
 
 async def test_a_hash_made_at_the_old_cost_is_replaced_at_the_next_login(gateway_pool: asyncpg.Pool) -> None:
@@ -94,7 +97,7 @@ async def test_a_hash_made_at_the_old_cost_is_replaced_at_the_next_login(gateway
     assert await auth.authenticate(request, "ida@example.org", "the old passphrase") is not None  # type: ignore[arg-type]
     stored = await gateway_pool.fetchval("SELECT password_hash FROM portal_person")
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
-    assert await people.password_matches(stored, "the old passphrase")
+    assert await _password_matches(stored, "the old passphrase")
 
 
 async def test_a_login_finding_every_password_check_taken_is_told_to_try_again(

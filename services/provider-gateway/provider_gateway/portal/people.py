@@ -1,6 +1,7 @@
 """The portal's built-in user store: people of a provider who log in with an e-mail address and a
 password (local runs, tests, and providers without an identity provider). Passwords are hashed
-with argon2id (argon2-cffi's defaults); a generated password is shown once and never stored."""
+with argon2id at OWASP's cost (19 MiB, t=2, p=1); a generated password is shown once and never
+stored."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from provider_gateway.adapters import portal_people
@@ -21,9 +22,14 @@ CHECKS_AT_ONCE = 2
 CHECK_WAIT_SECONDS = 5.0
 _checks = ThreadPoolExecutor(max_workers=CHECKS_AT_ONCE, thread_name_prefix="portal-password")
 _gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
-# Checked against when the e-mail address is unknown, so an unknown address takes as long to
-# refuse as a wrong password (the time tells nobody which addresses exist).
-_NOBODY = _hasher.hash(secrets.token_urlsafe(16))
+# A refused login checks one hash at each cost a stored hash may have: today's, and argon2-cffi's
+# defaults (t=3, 64 MiB, p=4) of the hashes made before, replaced only at their person's next
+# right login. The person's own hash stands for its cost, one of these for each other cost (all
+# of them for an unknown address), so the time of a refusal tells nobody which addresses exist.
+_NOBODY = tuple(
+    hasher.hash(secrets.token_urlsafe(16))
+    for hasher in (_hasher, PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4))
+)
 MIN_PASSWORD_LENGTH = 12
 
 
@@ -71,16 +77,34 @@ async def checking() -> AsyncIterator[None]:
         gate.release()
 
 
+def _parameters(password_hash: str) -> Parameters | None:
+    try:
+        return extract_parameters(password_hash)
+    except InvalidHashError:
+        return None
+
+
+def _matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 async def verify(password_hash: str | None, password: str) -> bool:
     """Whether ``password`` is the one hashed (in a thread of the checks' own: argon2 takes tens
     of milliseconds of CPU on purpose). None (an unknown person, or one without a password)
-    never matches, after the same work. Call it inside `checking`."""
+    never matches. A refusal costs the same whatever the hash (see `_NOBODY`). Call it inside
+    `checking`."""
 
     def check() -> bool:
-        try:
-            return _hasher.verify(password_hash or _NOBODY, password) and password_hash is not None
-        except (VerificationError, InvalidHashError):
-            return False
+        if password_hash is not None and _matches(password_hash, password):
+            return True
+        checked = None if password_hash is None else _parameters(password_hash)
+        for other in _NOBODY:
+            if _parameters(other) != checked:
+                _matches(other, password)
+        return False
 
     return await asyncio.get_running_loop().run_in_executor(_checks, check)
 
@@ -91,12 +115,6 @@ async def rehashed(password_hash: str, password: str) -> str | None:
     if not _hasher.check_needs_rehash(password_hash):
         return None
     return await asyncio.get_running_loop().run_in_executor(_checks, _hasher.hash, password)
-
-
-async def password_matches(password_hash: str | None, password: str) -> bool:
-    """`verify` in a check of its own (raises `LoginBusy` when none comes free in time)."""
-    async with checking():
-        return await verify(password_hash, password)
 
 
 async def add_person(
