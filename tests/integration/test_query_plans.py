@@ -601,14 +601,24 @@ async def portal_page(db: Recorders) -> None:
 
 
 async def portal_login(db: Recorders) -> None:
-    """POST /portal/login: the attempt counted on the person by e-mail address (any case),
-    expired sessions swept, a new session."""
+    """POST /portal/login: the attempt counted on the person by e-mail address (any case), the
+    count reset while the person still has the checked hash, expired sessions swept, a new session
+    (only while they still have it)."""
     for statement in PORTAL_SEED:
         await db.gateway.conn.execute(statement)
     person = await portal_people.login_attempt(db.gateway, "Person-7@Example.org", 5, timedelta(minutes=15))  # type: ignore[arg-type]
     assert person is not None
+    stored = await portal_people.login_succeeded(db.gateway, person["person_id"], person["password_hash"])  # type: ignore[arg-type]
+    assert stored == person["password_hash"]
     await portal_people.forget_expired_sessions(db.gateway)  # type: ignore[arg-type]
-    await portal_people.start_session(db.gateway, "new-session", person["person_id"], timedelta(hours=1))  # type: ignore[arg-type]
+    started = await portal_people.start_session(
+        db.gateway,  # type: ignore[arg-type]
+        "new-session",
+        person["person_id"],
+        timedelta(hours=1),
+        stored,
+    )
+    assert started
 
 
 async def employment_kpi_report(db: Recorders) -> None:
