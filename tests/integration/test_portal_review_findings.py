@@ -77,10 +77,10 @@ async def test_setting_a_new_password_ends_the_persons_sessions(gateway_pool: as
 async def test_an_identity_providers_email_claim_does_not_become_a_password_login(
     gateway_pool: asyncpg.Pool,
 ) -> None:
-    """An OIDC person's e-mail is whatever the identity provider's claim says (email_verified is
-    not checked). When the administrator later adds the real owner of that address to the built-in
-    store, they must get an account of their own, not a password on the OIDC person's account
-    (which would make two people one person_id, one audit name, one feed position)."""
+    """An OIDC person's e-mail is the identity provider's claim (kept only when verified). When the
+    administrator later adds the real owner of that address to the built-in store, the OIDC
+    person's account never gets a password (which would make two people one person_id, one audit
+    name, one feed position)."""
     async with gateway_pool.acquire() as conn:
         row = await portal_people.oidc_person(
             conn,

@@ -1,6 +1,6 @@
-"""Review 2 of the portal security fixes: a login whose password check is under way when an
-administrator sets a new password (or disables the person) still gets a session, made with the
-old password, after "every session of theirs ended". Fails on eff55f1."""
+"""A login whose password check is under way when an administrator sets a new password (or
+disables the person) gets no session: every session of theirs ends, also one a login in flight
+would have started (found by a review; it failed on eff55f1)."""
 
 from __future__ import annotations
 
