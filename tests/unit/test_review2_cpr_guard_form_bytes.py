@@ -51,3 +51,19 @@ async def test_a_cpr_number_in_raw_latin1_form_bytes_never_reaches_a_route(
         return  # refused at the door
     seen = answer.json()["form"].get("reason", "")
     assert not contains_cpr(seen), f"the route got {seen!r}, a CPR number the guard did not see"
+
+
+async def test_a_cpr_number_in_raw_latin1_multipart_bytes_never_reaches_a_route() -> None:
+    """Starlette decodes a multipart part that is not UTF-8 as Latin-1 (`_user_safe_decode`)."""
+    guarded = CprGuard(_echo(), forms_to_routes=(actions.PORTAL_REFERRAL_FORMS,))
+    body = b'--b\r\ncontent-disposition: form-data; name="reason"\r\n\r\n010190\xad1234\r\n--b--\r\n'
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guarded), base_url="http://gw") as client:
+        answer = await client.post(
+            "/portal/referrals/r-1/steps/hold",
+            content=body,
+            headers={"content-type": "multipart/form-data; boundary=b"},
+        )
+    if answer.status_code == 422:
+        return
+    seen = answer.json()["form"].get("reason", "")
+    assert not contains_cpr(seen), f"the route got {seen!r}, a CPR number the guard did not see"
