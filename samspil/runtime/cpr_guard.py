@@ -164,11 +164,9 @@ def _fields_in_body(scope: Any, body: bytes, form: Form | None, allowed: frozens
     if not body:
         return []
     if form is not None:
-        if _content_type(scope) == "multipart/form-data" and _holds_cpr(body):
-            return ["body"]  # anywhere, a part's headers too: a multipart form is never rewritten
         # A client secret is random, not text a person wrote; it is never stored in clear. A
         # route may name other such fields (a password, only ever hashed) in ``allowed``.
-        return sorted(
+        named = sorted(
             {
                 f"body.{name}"
                 for name, value in form
@@ -177,6 +175,9 @@ def _fields_in_body(scope: Any, body: bytes, form: Form | None, allowed: frozens
                 and (contains_cpr(name) or _holds_cpr(value))
             }
         )
+        if not named and _content_type(scope) == "multipart/form-data" and _holds_cpr(body):
+            return ["body"]  # in a part's headers: a multipart form is never rewritten
+        return named
     try:
         # From the bytes, as the route will read them: UTF-16 and UTF-32 are detected too.
         document = json.loads(body)
