@@ -14,6 +14,11 @@ Web forms answer a person, not a program: under the path prefixes named in ``for
 route sees them, and their names listed in the request's state (``CPR_FIELDS``), so the route
 shows the form again with a message by each such field; the number still reaches no handler.
 
+A form body (URL-encoded or multipart) is read by Starlette's own parsers, the ones the route's
+``request.form()`` uses, so the guard sees each field exactly as the route will: URL-encoded
+bytes as Latin-1, a multipart part in its charset or else as Latin-1. A form the parsers refuse
+answers 400, as the route would.
+
 The models check their free-text fields too; this guard is what makes "every field" true for
 fields a model types loosely, for path parameters and for headers.
 """
@@ -21,9 +26,13 @@ fields a model types loosely, for path parameters and for headers.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
+
+from python_multipart.multipart import parse_options_header
+from starlette.datastructures import Headers
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
 from samspil.runtime.http import problem_response
 from schemas.cpr import contains_cpr, cpr_fields_in_json, unescaped
@@ -78,10 +87,17 @@ class CprGuard:
                 await response(scope, receive, send)
                 return
         allowed = self.allowed.get((method, scope["path"].rstrip("/")), frozenset())
-        if not fields and self.forms_to_routes and scope["path"].startswith(self.forms_to_routes):
-            body = _form_without_cpr(scope, body)
         try:
-            fields += _fields_in_body(scope, body, allowed)
+            form = await _form(scope, body)
+        except MultiPartException as refused:
+            response = problem_response(400, "bad-form", "The form cannot be read", detail=refused.message)
+            await response(scope, receive, send)
+            return
+        rewrites = self.forms_to_routes and scope["path"].startswith(self.forms_to_routes)
+        if form is not None and not fields and rewrites:
+            body, form = _form_without_cpr(scope, body, form)
+        try:
+            fields += _fields_in_body(scope, body, form, allowed)
         except TooDeep:
             await _refuse_with(["body"], "is nested too deeply", "too-deep", scope, receive, send)
             return
@@ -113,24 +129,55 @@ class CprGuard:
         return fields
 
 
-def _fields_in_body(scope: Any, body: bytes, allowed: frozenset[str]) -> list[str]:
+# A form's fields as the route reads them: a file's content as bytes.
+Form = list[tuple[str, str | bytes]]
+
+
+async def _form(scope: Any, body: bytes) -> Form | None:
+    """The body's form fields exactly as the route's ``request.form()`` reads them (Starlette's
+    parsers, chosen as Starlette chooses them), or None for a body that is not a form."""
+    headers = Headers(scope=scope)
+    media_type, _ = parse_options_header(headers.get("content-type"))
+
+    async def stream() -> AsyncGenerator[bytes]:
+        yield body
+
+    if media_type == b"application/x-www-form-urlencoded":
+        parsed = await FormParser(headers, stream()).parse()
+    elif media_type == b"multipart/form-data":
+        parsed = await MultiPartParser(headers, stream()).parse()
+    else:
+        return None
+    form: Form = []
+    try:
+        for name, value in parsed.multi_items():
+            if isinstance(value, str):
+                form.append((name, value))
+            else:
+                form += [(name, value.filename or ""), (name, await value.read())]
+    finally:
+        await parsed.close()
+    return form
+
+
+def _fields_in_body(scope: Any, body: bytes, form: Form | None, allowed: frozenset[str]) -> list[str]:
     if not body:
         return []
-    content_type = _content_type(scope)
-    text = body.decode("utf-8", "replace")
-    if content_type == "application/x-www-form-urlencoded":
-        pairs = parse_qsl(text, keep_blank_values=True)
+    if form is not None:
         # A client secret is random, not text a person wrote; it is never stored in clear. A
         # route may name other such fields (a password, only ever hashed) in ``allowed``.
-        return sorted(
+        named = sorted(
             {
                 f"body.{name}"
-                for name, value in pairs
+                for name, value in form
                 if name != "client_secret"
                 and f"body.{name}" not in allowed
-                and (contains_cpr(name) or contains_cpr(value))
+                and (contains_cpr(name) or _holds_cpr(value))
             }
         )
+        if not named and _content_type(scope) == "multipart/form-data" and _holds_cpr(body):
+            return ["body"]  # in a part's headers: a multipart form is never rewritten
+        return named
     try:
         # From the bytes, as the route will read them: UTF-16 and UTF-32 are detected too.
         document = json.loads(body)
@@ -143,37 +190,45 @@ def _fields_in_body(scope: Any, body: bytes, allowed: frozenset[str]) -> list[st
     return cpr_fields_in_json(document, "body", allowed)
 
 
-def _form_without_cpr(scope: Any, body: bytes) -> bytes:
-    """A form body with every value that holds a CPR number emptied (a field whose name holds
-    one dropped), their names listed in the request's state; any other body as it is."""
+def _holds_cpr(value: str | bytes) -> bool:
+    if isinstance(value, str):
+        return contains_cpr(value)
+    # A file's name and content: the route may read its bytes in any of these ways.
+    return any(contains_cpr(value.decode(codec, "replace")) for codec in ("utf-8", "latin-1"))
+
+
+def _form_without_cpr(scope: Any, body: bytes, form: Form) -> tuple[bytes, Form]:
+    """A URL-encoded form with every value that holds a CPR number emptied (a field whose name
+    holds one dropped), their names listed in the request's state, the other fields re-encoded
+    so the route reads them as it would have; any other body as it is."""
     if _content_type(scope) != "application/x-www-form-urlencoded":
-        return body
-    pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-    kept, emptied = [], []
-    for name, value in pairs:
+        return body, form
+    kept: Form = []
+    emptied = []
+    for name, value in form:
         if contains_cpr(name):
             emptied.append("_form")
-        elif contains_cpr(value):
+        elif _holds_cpr(value):
             kept.append((name, ""))
             emptied.append(name)
         else:
             kept.append((name, value))
     if not emptied:
-        return body
+        return body, form
     scope.setdefault("state", {})[CPR_FIELDS] = emptied
+    # UTF-8 percent-escapes, which Starlette decodes back to the very same text.
     rewritten = urlencode(kept).encode()
     scope["headers"] = [
         *((name, value) for name, value in scope["headers"] if name.lower() != b"content-length"),
         (b"content-length", str(len(rewritten)).encode()),
     ]
-    return rewritten
+    return rewritten, kept
 
 
 def _content_type(scope: Any) -> str:
-    for raw_name, raw_value in scope["headers"]:
-        if raw_name.lower() == b"content-type":
-            return str(raw_value.decode("latin-1").split(";")[0].strip().lower())
-    return ""
+    """The media type as Starlette reads it to choose a form parser."""
+    media_type, _ = parse_options_header(Headers(scope=scope).get("content-type"))
+    return media_type.decode("latin-1")
 
 
 class TooDeep(Exception):
