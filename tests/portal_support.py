@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -78,3 +79,11 @@ class PortalClient:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+def portal_request(pool: Any, attempts: int = 5) -> SimpleNamespace:
+    """As much of a request as the portal's login code reads: the settings of its lockout and
+    the gateway's pool."""
+    settings = SimpleNamespace(portal_login_attempts=attempts, portal_lockout_minutes=15)
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings, runtime=SimpleNamespace(pool=pool)))
+    return SimpleNamespace(app=app)

@@ -186,3 +186,14 @@ async def outbox_db(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
         yield pool
     finally:
         await pool.close()
+
+
+@pytest.fixture
+async def gateway_pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
+    """A provider gateway database of the test's own, migrated as the service migrates it."""
+    pool = await create_pool(infra.create_database("gateway"))
+    await migrate(pool, "samspil.runtime.migrations", "provider_gateway.migrations")
+    try:
+        yield pool
+    finally:
+        await pool.close()

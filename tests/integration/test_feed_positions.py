@@ -5,28 +5,14 @@ all seen by a poller that always continues from where its last poll ended."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.webhooks import FeedKind
 from provider_gateway.service_layer.handlers import _to_feed
-from samspil.runtime.db import create_pool, migrate
-from tests.infra import Infra
 
 PROVIDER = "aktivcenter-nord"
-
-
-@pytest.fixture
-async def gateway_pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(infra.create_database("feed"))
-    await migrate(pool, "samspil.runtime.migrations", "provider_gateway.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def _seq_of(pool: asyncpg.Pool, referral_id: uuid.UUID) -> int:

@@ -4,27 +4,13 @@ still answers 500 only after its row is written, and when no row can be written 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 
 from provider_gateway.entrypoints.guards import AuditTrail
-from samspil.runtime.db import create_pool, migrate
-from tests.infra import Infra
-
-
-@pytest.fixture
-async def gateway_pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(infra.create_database("gw"))
-    await migrate(pool, "samspil.runtime.migrations", "provider_gateway.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 def gated(app: Any, pool: asyncpg.Pool) -> httpx.AsyncClient:

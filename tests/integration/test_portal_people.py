@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,19 +19,7 @@ from provider_gateway import admin
 from provider_gateway.adapters import portal_people
 from provider_gateway.portal import auth, oidc, people
 from provider_gateway.portal.web import Person, Refused, audit
-from samspil.runtime.db import create_pool, migrate
-from tests.infra import Infra
 from tests.oidc_provider import running_oidc_provider
-
-
-@pytest.fixture
-async def gateway_pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(infra.create_database("portal"))
-    await migrate(pool, "samspil.runtime.migrations", "provider_gateway.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def _password_matches(password_hash: str | None, password: str) -> bool:

@@ -5,7 +5,6 @@ the start page's notifications, new only once per person; and nothing of another
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import asyncpg
@@ -14,23 +13,11 @@ import pytest
 from provider_gateway.adapters import repository
 from provider_gateway.domain.inbox import InboxTab, tab_of
 from provider_gateway.service_layer import handlers, reading
-from samspil.runtime.db import create_pool, migrate
 from schemas.common import ContactPerson
 from schemas.envelope import Envelope
 from schemas.referrals import Offer, OfferKind, ReferralRequested, ReferralStatus
-from tests.infra import Infra
 
 PROVIDER, OTHER = "dagcenter-syd", "skole-vest"
-
-
-@pytest.fixture
-async def gateway_pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(infra.create_database("portal_reading"))
-    await migrate(pool, "samspil.runtime.migrations", "provider_gateway.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def referred(pool: asyncpg.Pool, name: str, provider_id: str = PROVIDER) -> uuid.UUID:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -14,24 +13,7 @@ import pytest
 
 from provider_gateway.adapters import portal_people
 from provider_gateway.portal import auth, people, sessions
-from samspil.runtime.db import create_pool, migrate
-from tests.infra import Infra
-
-
-@pytest.fixture
-async def gateway_pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(infra.create_database("portal_review"))
-    await migrate(pool, "samspil.runtime.migrations", "provider_gateway.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
-
-
-def _request(pool: asyncpg.Pool, attempts: int = 5) -> SimpleNamespace:
-    settings = SimpleNamespace(portal_login_attempts=attempts, portal_lockout_minutes=15)
-    app = SimpleNamespace(state=SimpleNamespace(settings=settings, runtime=SimpleNamespace(pool=pool)))
-    return SimpleNamespace(app=app)
+from tests.portal_support import portal_request
 
 
 async def test_concurrent_guesses_cannot_get_past_the_lockout(
@@ -44,7 +26,7 @@ async def test_concurrent_guesses_cannot_get_past_the_lockout(
     all 21 here, so only the count made before the check can hold them back."""
     async with gateway_pool.acquire() as conn:
         password = await people.add_person(conn, "aktivcenter-nord", "ida@example.org")
-    request = _request(gateway_pool, attempts=5)
+    request = portal_request(gateway_pool, attempts=5)
     guesses = [f"wrong guess number {n}" for n in range(20)] + [password]
     monkeypatch.setattr(people, "CHECKS_AT_ONCE", len(guesses))
     monkeypatch.setattr(people, "_gates", {})

@@ -4,33 +4,14 @@ would have started (found by a review; it failed on eff55f1)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from types import SimpleNamespace
 
 import asyncpg
 import pytest
 
 from provider_gateway.adapters import portal_people
 from provider_gateway.portal import auth, people, sessions
-from samspil.runtime.db import create_pool, migrate
-from tests.infra import Infra
-
-
-@pytest.fixture
-async def gateway_pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(infra.create_database("portal_review2"))
-    await migrate(pool, "samspil.runtime.migrations", "provider_gateway.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
-
-
-def _request(pool: asyncpg.Pool, attempts: int = 5) -> SimpleNamespace:
-    settings = SimpleNamespace(portal_login_attempts=attempts, portal_lockout_minutes=15)
-    app = SimpleNamespace(state=SimpleNamespace(settings=settings, runtime=SimpleNamespace(pool=pool)))
-    return SimpleNamespace(app=app)
+from tests.portal_support import portal_request
 
 
 async def test_a_login_checked_against_a_replaced_password_gets_no_session(
@@ -47,7 +28,7 @@ async def test_a_login_checked_against_a_replaced_password_gets_no_session(
         return matches
 
     monkeypatch.setattr(people, "verify", verify_while_the_administrator_replaces_it)
-    person = await auth.authenticate(_request(gateway_pool), "ida@example.org", leaked)  # type: ignore[arg-type]
+    person = await auth.authenticate(portal_request(gateway_pool), "ida@example.org", leaked)  # type: ignore[arg-type]
     if person is not None:  # what auth.start_session then does
         await portal_people.start_session(
             gateway_pool,
@@ -73,7 +54,7 @@ async def test_a_session_started_while_the_person_was_disabled_does_not_come_bac
         return matches
 
     monkeypatch.setattr(people, "verify", verify_while_the_administrator_disables)
-    person = await auth.authenticate(_request(gateway_pool), "ida@example.org", password)  # type: ignore[arg-type]
+    person = await auth.authenticate(portal_request(gateway_pool), "ida@example.org", password)  # type: ignore[arg-type]
     session_hash = sessions.session_hash(sessions.new_session_id())
     if person is not None:
         await portal_people.start_session(gateway_pool, session_hash, person.person_id, timedelta(hours=12))
@@ -136,7 +117,7 @@ async def test_a_refusal_checks_hashes_of_the_same_costs_whether_or_not_the_addr
         return real_matches(password_hash, password)
 
     monkeypatch.setattr(people, "_matches", recording)
-    request = _request(gateway_pool, attempts=1000)
+    request = portal_request(gateway_pool, attempts=1000)
     costs = {}
     for email in ("nobody@example.org", "ida@example.org", "jon@example.org"):
         checked.clear()
