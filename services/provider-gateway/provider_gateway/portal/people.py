@@ -6,6 +6,7 @@ stored."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,14 +23,22 @@ CHECKS_AT_ONCE = 2
 CHECK_WAIT_SECONDS = 5.0
 _checks = ThreadPoolExecutor(max_workers=CHECKS_AT_ONCE, thread_name_prefix="portal-password")
 _gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
-# A refused login checks one hash at each cost a stored hash may have: today's, and argon2-cffi's
-# defaults (t=3, 64 MiB, p=4) of the hashes made before, replaced only at their person's next
-# right login. The person's own hash stands for its cost, one of these for each other cost (all
-# of them for an unknown address), so the time of a refusal tells nobody which addresses exist.
-_NOBODY = tuple(
-    hasher.hash(secrets.token_urlsafe(16))
-    for hasher in (_hasher, PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4))
-)
+
+
+@functools.cache
+def _nobody() -> tuple[str, ...]:
+    """A refused login checks one hash at each cost a stored hash may have: today's, and
+    argon2-cffi's defaults (t=3, 64 MiB, p=4) of the hashes made before, replaced only at their
+    person's next right login. The person's own hash stands for its cost, one of these for each
+    other cost (all of them for an unknown address), so the time of a refusal tells nobody which
+    addresses exist. Made at the first refusal, not at import (the old cost's 64 MiB would count
+    in every gateway process's peak memory)."""
+    return tuple(
+        hasher.hash(secrets.token_urlsafe(16))
+        for hasher in (_hasher, PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4))
+    )
+
+
 MIN_PASSWORD_LENGTH = 12
 
 
@@ -94,14 +103,14 @@ def _matches(password_hash: str, password: str) -> bool:
 async def verify(password_hash: str | None, password: str) -> bool:
     """Whether ``password`` is the one hashed (in a thread of the checks' own: argon2 takes tens
     of milliseconds of CPU on purpose). None (an unknown person, or one without a password)
-    never matches. A refusal costs the same whatever the hash (see `_NOBODY`). Call it inside
+    never matches. A refusal costs the same whatever the hash (see `_nobody`). Call it inside
     `checking`."""
 
     def check() -> bool:
         if password_hash is not None and _matches(password_hash, password):
             return True
         checked = None if password_hash is None else _parameters(password_hash)
-        for other in _NOBODY:
+        for other in _nobody():
             if _parameters(other) != checked:
                 _matches(other, password)
         return False
