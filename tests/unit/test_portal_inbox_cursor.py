@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from provider_gateway.portal.pages import _cursor, _page_key
+from provider_gateway.domain.inbox import referral_cursor
+from provider_gateway.portal.pages import _page_key
 
 
 def test_the_next_page_starts_after_the_last_referral_shown() -> None:
     key = (datetime(2026, 12, 2, 9, 30, 15, 123456, tzinfo=UTC), uuid.uuid4())
-    assert _page_key(_cursor(key)) == key
+    assert _page_key(referral_cursor(*key)) == key
 
 
 _SOME_ID = uuid.UUID("5a75b0d4-57ea-4969-83c8-e76149782908")  # fixed: xdist's workers collect the same ids

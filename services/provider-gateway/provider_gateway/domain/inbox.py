@@ -11,7 +11,10 @@ A search matches a referral when each word typed begins a word of the citizen's 
 
 from __future__ import annotations
 
+import base64
 import re
+import uuid
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from schemas.referrals import CLOSED_STATUSES, ReferralStatus
@@ -42,3 +45,25 @@ def name_query(typed: str) -> str | None:
     if not words:
         return None
     return " & ".join(f"{word[:100]}:*" for word in words)
+
+
+ReferralKey = tuple[datetime, uuid.UUID]
+
+
+def referral_cursor(updated_at: datetime, referral_id: uuid.UUID) -> str:
+    """The cursor after a referral in a list by change (the API's ``GET /v1/referrals`` and the
+    portal's inbox read the same)."""
+    return base64.urlsafe_b64encode(f"{updated_at.isoformat()}|{referral_id}".encode()).decode()
+
+
+def referral_after(cursor: str) -> ReferralKey:
+    """The referral a `referral_cursor` names; ValueError for anything else (also a time without
+    an offset, or one outside the years 2 to 9998 that the database holds)."""
+    try:
+        when, referral_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        after = datetime.fromisoformat(when)
+        if after.tzinfo is None or not 2 <= after.astimezone(UTC).year <= 9998:
+            raise ValueError("not a cursor of a referral list")
+        return after, uuid.UUID(referral_id)
+    except OverflowError:
+        raise ValueError("not a cursor of a referral list") from None

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, ValidationError
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.credentials import TokenClaims
+from provider_gateway.domain.inbox import ReferralKey, referral_after, referral_cursor
 from provider_gateway.domain.lifecycle import ACTIONS, IllegalTransition, ReferralClosed, ReferralNotFound
 from provider_gateway.entrypoints.auth import Provider, ProviderToken, check_client
 from provider_gateway.entrypoints.guards import ReferralCitizens, idempotent, report_at_once
@@ -37,7 +36,6 @@ from schemas.provider_reports import (
 from schemas.referrals import ReasonCategory, ReferralStatus, ReferralTransition
 
 router = APIRouter()
-DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 
 
 class ReferralPage(BaseModel):
@@ -95,7 +93,10 @@ async def list_referrals(
         limit=limit + 1,
     )
     items = [reading.referral_out(row) for row in rows[:limit]]
-    next_cursor = _make_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = referral_cursor(last["updated_at"], last["referral_id"])
     return ReferralPage(items=items, next_cursor=next_cursor)
 
 
@@ -111,19 +112,10 @@ def _storable(value: datetime | None) -> datetime | None:
     return value
 
 
-def _make_cursor(row: Any) -> str:
-    raw = f"{row['updated_at'].isoformat()}|{row['referral_id']}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _read_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def _read_cursor(cursor: str) -> ReferralKey:
     try:
-        when, referral_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        after = datetime.fromisoformat(when)
-        if after.tzinfo is None or _storable(after) is None:
-            raise ValueError("not a cursor from this API")
-        return after, uuid.UUID(referral_id)
-    except (ValueError, OverflowError):
+        return referral_after(cursor)
+    except ValueError:
         raise Problem(
             422,
             "validation-failed",
@@ -138,7 +130,7 @@ def _read_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 async def get_referral(referral_id: uuid.UUID, request: Request, provider: Provider) -> ReferralDetail:
     """A referral with its status history, the jobcenter contact, the minimal citizen details
     the provider needs, and the social measures the citizen consented to share with the provider."""
-    today = datetime.now(UTC).astimezone(DANISH_TIME).date()
+    today = reading.danish_today()
     pool = request.app.state.runtime.pool
     found = await reading.referral_detail(pool, provider.provider_id, referral_id, today)
     if found is None:

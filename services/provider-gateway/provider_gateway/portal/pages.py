@@ -6,23 +6,19 @@ missing one is, with the same page."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from provider_gateway.domain.inbox import InboxTab
+from provider_gateway.domain.inbox import InboxTab, ReferralKey, referral_after, referral_cursor
 from provider_gateway.portal.web import N_, CheckedForm, CurrentPerson, Refused, render, templates
 from provider_gateway.service_layer import reading
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
-DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 INBOX_PAGE = 25
 _FEED_POSITION_MAX = 2**63 - 1  # bigint
 
@@ -77,23 +73,12 @@ async def mark_seen(request: Request, person: CurrentPerson, form: CheckedForm) 
     return RedirectResponse("/portal/", status_code=303)
 
 
-def _page_key(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+def _page_key(cursor: str | None) -> ReferralKey | None:
     """The inbox's next-page cursor read back; anything else starts at the first page."""
-    if not cursor:
-        return None
     try:
-        when, referral_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        after = datetime.fromisoformat(when)
-        if after.tzinfo is None:
-            return None
-        after.astimezone(UTC)  # a time the database can hold (this raises OverflowError if not)
-        return after, uuid.UUID(referral_id)
-    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
+        return referral_after(cursor) if cursor else None
+    except ValueError:
         return None
-
-
-def _cursor(key: tuple[datetime, uuid.UUID]) -> str:
-    return base64.urlsafe_b64encode(f"{key[0].isoformat()}|{key[1]}".encode()).decode()
 
 
 def _inbox_url(tab: str | None, search: str, cursor: str | None = None) -> str:
@@ -134,7 +119,9 @@ async def inbox(
             "tab": shown_tab.value if shown_tab else None,
             "search": q,
             "inbox_url": _inbox_url,
-            "next_url": _inbox_url(shown_tab.value if shown_tab else None, q, _cursor(page.next_before))
+            "next_url": _inbox_url(
+                shown_tab.value if shown_tab else None, q, referral_cursor(*page.next_before)
+            )
             if page.next_before
             else None,
         },
@@ -149,7 +136,7 @@ async def referral_page(referral_id: str, request: Request, person: CurrentPerso
         wanted = uuid.UUID(referral_id)
     except ValueError:
         return _not_found(request)
-    today = datetime.now(UTC).astimezone(DANISH_TIME).date()
+    today = reading.danish_today()
     found = await reading.referral_detail(_pool(request), person.provider_id, wanted, today)
     if found is None:
         return _not_found(request)

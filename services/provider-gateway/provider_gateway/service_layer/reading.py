@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeAlias
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -27,6 +28,12 @@ from provider_gateway.service_layer.views import (
 from samspil.runtime.db import Connection
 
 Reader: TypeAlias = "Connection | asyncpg.Pool"
+DANISH_TIME = ZoneInfo("Europe/Copenhagen")
+
+
+def danish_today() -> date:
+    """Today in Denmark, where the referrals' dates are kept."""
+    return datetime.now(UTC).astimezone(DANISH_TIME).date()
 
 
 def referral_out(row: Any) -> ReferralOut:
