@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks import backlog, flow, latency, memory, raw, setup, size
+from benchmarks import backlog, cpu, flow, latency, memory, raw, setup, size
 from benchmarks.onboarding import onboarding
 from benchmarks.relay import relay_backlog
 from benchmarks.relay import report_line as relay_report_line
@@ -91,17 +91,18 @@ async def measure(args: argparse.Namespace, work: Path, results: dict[str, Any])
         progress("starting the three service processes")
         stack.start(timeout=90)
         peaks = memory.PeakMemory()
+        meter = cpu.CpuMeter(stack, broker.pid, postgres.data_dir)
         try:
             async with peaks.watching(stack):
                 if "flow" in wanted:
                     progress("first flow, closed loop")
                     results["flow"] = await flow.first_flow(
-                        stack, env, args.notices, args.concurrency, args.idle_notices
+                        stack, env, args.notices, args.concurrency, args.idle_notices, meter
                     )
                 if "latency" in wanted:
                     progress(f"open loop, {args.rate:g} notices/s for {args.duration:g} s")
                     results["latency"] = await latency.open_loop(
-                        stack, env, args.rate, args.duration, args.referrals
+                        stack, env, args.rate, args.duration, args.referrals, meter=meter
                     )
                 if "consumer" in wanted:
                     progress("employment consumer draining a backlog")

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from benchmarks import setup
+from benchmarks import cpu, setup
 from benchmarks.raw import ratio, row
 from samspil.local.runner import LocalStack
 
@@ -22,8 +22,13 @@ PG16 = "commit_per_s_16_conns"
 
 
 async def first_flow(
-    stack: LocalStack, env: Mapping[str, str], notices: int, concurrency: int, idle_notices: int
-) -> dict[str, float]:
+    stack: LocalStack,
+    env: Mapping[str, str],
+    notices: int,
+    concurrency: int,
+    idle_notices: int,
+    meter: cpu.CpuMeter | None = None,
+) -> dict[str, Any]:
     provider = f"bench-{uuid.uuid4().hex[:6]}"
     # A made-up CPR number (born 1 January 1970); the service answers with its pseudonym.
     (referral,) = await setup.refer_citizens(stack, env, provider, 1, first_serial=123)
@@ -59,12 +64,14 @@ async def first_flow(
                 await asyncio.sleep(0.002)
             idle.append((time.perf_counter() - sent) * 1000)
 
+        before = meter.read() if meter is not None else None
         started = time.perf_counter()
         await asyncio.gather(*(post_notices() for _ in range(concurrency)))
         ingest_seconds = time.perf_counter() - started
 
     while await tasks_for(subject) < notices + idle_notices:
         await asyncio.sleep(0.1)
+    cpu_shares = cpu.per_notice(before, meter.read(), notices) if meter and before else None
     tasks = await employment_db.fetch(
         "SELECT details->>'submission_id' AS submission_id, created_at FROM caseworker_task"
         " WHERE citizen_ref = $1 ORDER BY created_at OFFSET $2",
@@ -97,10 +104,12 @@ async def first_flow(
         "ingest_ms_p99": statistics.quantiles(ingest_ms, n=100)[98],
         "idle_latency_ms_p50": statistics.median(idle),
         "idle_latency_ms_max": max(idle),
+        "cpu_ms_per_notice": cpu_shares,
     }
 
 
-def report(f: dict[str, float], concurrency: int, results: dict[str, Any]) -> list[str]:
+def report(f: dict[str, Any], concurrency: int, results: dict[str, Any]) -> list[str]:
+    shares = f.get("cpu_ms_per_notice")
     return [
         f"gateway ingest (POST -> 202)           {f['ingest_per_s']:>10,.0f} notices/s   (target 1,500)",
         f"gateway ingest latency p50/95/99       {f['ingest_ms_p50']:>7,.0f} / {f['ingest_ms_p95']:,.0f} / "
@@ -115,4 +124,5 @@ def report(f: dict[str, float], concurrency: int, results: dict[str, Any]) -> li
         row("  flow / raw consume", ratio(f["flow_per_s"], results, "broker", "consume_per_s")),
         row("  flow / raw commits (16 connections)", ratio(f["flow_per_s"], results, "postgres", PG16)),
         row("  ingest / raw commits (16 connections)", ratio(f["ingest_per_s"], results, "postgres", PG16)),
+        *(cpu.report("closed loop", shares) if shares else []),
     ]
