@@ -21,7 +21,7 @@ up: $(STAMP)  ## run broker, databases and all three services on the embedded de
 TEST_WORKERS ?= 2
 
 test: lint typecheck promtool stunnel chromium  ## every check and every test, against the real broker and PostgreSQL
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=20
 
 # sudo only where we are not root already (CI runs as root, often without sudo).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
