@@ -414,10 +414,10 @@ def _audit_verify(args: argparse.Namespace) -> int:
         failed = False
         for report in await audit.verify_chains(conn):
             if report.broken is None:
-                print(
-                    f"{report.table}: {report.rows} row(s), chain intact;"
-                    f" head seq {report.head_seq} hash {report.head_hash}"
-                )
+                # One line a table; each lane's head, to keep and compare with a later run.
+                heads = "".join(f"; lane {h.lane} head seq {h.seq} hash {h.hash}" for h in report.lanes)
+                lanes = len(report.lanes)
+                print(f"{report.table}: {report.rows} row(s) in {lanes} lane(s), chain intact{heads}")
             else:
                 print(str(report.broken), file=sys.stderr)
                 failed = True
@@ -994,10 +994,11 @@ def build_parser() -> argparse.ArgumentParser:
         "check the audit tables' hash chains, or hand the tables to their own owner role",
         _DATABASE_ENVIRONMENT
         + "\n  SAMSPIL_ADMIN_DATABASE_URL  protect: a superuser's database URL (else --admin-url)",
-        description="verify: recompute the hash chain of every table in the service's audit schema"
-        " and name the first broken link (exit code 1). protect: as a superuser, give the audit"
-        " schema to a NOLOGIN role <service role>_audit; the service's role may then only insert"
-        " and read. Run protect once the service has started (and migrated); it is idempotent.",
+        description="verify: recompute the hash chains (one a lane) of every table in the service's"
+        " audit schema, print each lane's head, and name the first broken link (exit code 1)."
+        " protect: as a superuser, give the audit schema to a NOLOGIN role <service role>_audit;"
+        " the service's role may then only insert and read. Run protect once the service has"
+        " started (and migrated); it is idempotent.",
     )
     audit.add_argument("action", choices=["verify", "protect"], help="see above")
     service_argument(audit)

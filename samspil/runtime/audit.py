@@ -1,10 +1,13 @@
 """The audit tables of a service database: who owns them, and whether their hash chains hold.
 
-Every table in schema ``audit`` is append-only and hash-chained (runtime migration
-003_audit_chain.sql): each row carries ``chain_seq`` (1, 2, 3, ...) and ``chain_hash`` =
-sha256(previous row's hash, or 64 zeros for the first, || the row's canonical text), where the
-canonical text is the row as jsonb without ``chain_hash``, timestamps in UTC. ``verify_chains``
-recomputes every link here, in Python, so it trusts no function in the database it checks.
+Every table in schema ``audit`` is append-only and hash-chained (runtime migrations
+003_audit_chain.sql and 011_audit_chain_lanes.sql) in lanes, so that writers need not wait for
+each other: each row carries ``chain_lane`` (0 for a table without the column), ``chain_seq``
+(1, 2, 3, ... within its lane) and ``chain_hash`` = sha256(the lane's previous row's hash, or 64
+zeros for its first, || the row's canonical text), where the canonical text is the row as jsonb
+without ``chain_hash`` (and without ``chain_lane`` in lane 0, as the rows chained before lanes
+were hashed), timestamps in UTC. ``verify_chains`` recomputes every link of every lane here, in
+Python, so it trusts no function in the database it checks.
 
 The service creates these tables as its own role when it migrates. ``protect`` is the privileged
 step that makes them tamper-proof for that role: schema, tables, sequences and functions go to a
@@ -35,9 +38,25 @@ class BrokenLink:
     chain_seq: int
     row_id: object
     problem: str
+    lane: int = 0
 
     def __str__(self) -> str:
-        return f"{self.table}: chain broken at seq {self.chain_seq} (row id {self.row_id}): {self.problem}"
+        return (
+            f"{self.table}: chain broken in lane {self.lane} at seq {self.chain_seq}"
+            f" (row id {self.row_id}): {self.problem}"
+        )
+
+
+@dataclass(frozen=True)
+class LaneHead:
+    """One lane's chain that holds: its rows and its last link. Removing rows from a lane's end
+    leaves a shorter chain that still holds, so an operator keeps these elsewhere and compares
+    them with a later run."""
+
+    lane: int
+    rows: int
+    seq: int
+    hash: str
 
 
 @dataclass(frozen=True)
@@ -45,10 +64,8 @@ class ChainReport:
     table: str
     rows: int
     broken: BrokenLink | None
-    # The last link: removing rows from the end leaves a shorter chain that still holds, so an
-    # operator keeps this elsewhere and compares it with a later run.
-    head_seq: int = 0
-    head_hash: str = GENESIS_HASH
+    # Each lane's head, in lane order (of the lanes checked before a broken link).
+    lanes: tuple[LaneHead, ...] = ()
 
 
 async def log_share(
@@ -221,24 +238,45 @@ async def verify_chains(conn: Connection) -> list[ChainReport]:
 
 async def _verify_table(conn: Connection, table: str) -> ChainReport:
     name = f"{AUDIT_SCHEMA}.{table}"
-    has_id = await conn.fetchval(
-        "SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2"
-        " AND column_name = 'id'",
-        AUDIT_SCHEMA,
-        table,
-    )
-    id_column = "t.id" if has_id else "NULL"
+    columns = {
+        row["column_name"]
+        for row in await conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = $1"
+            " AND table_name = $2 AND column_name IN ('id', 'chain_lane')",
+            AUDIT_SCHEMA,
+            table,
+        )
+    }
+    id_column = "t.id" if "id" in columns else "NULL"
+    if "chain_lane" in columns:
+        lane_column = "t.chain_lane"
+        # Lane 0's rows are hashed without chain_lane, as those chained before lanes were.
+        canonical = (
+            "CASE WHEN t.chain_lane = 0 THEN to_jsonb(t) - 'chain_hash' - 'chain_lane'"
+            " ELSE to_jsonb(t) - 'chain_hash' END"
+        )
+    else:
+        lane_column, canonical = "0", "to_jsonb(t) - 'chain_hash'"
     query = await conn.fetchval(
-        "SELECT format('SELECT %s AS row_id, t.chain_seq, t.chain_hash,"
-        " (to_jsonb(t) - ''chain_hash'')::text AS canonical FROM %I.%I t ORDER BY t.chain_seq',"
-        " $1::text, $2::text, $3::text)",
+        "SELECT format('SELECT %s AS row_id, %s AS chain_lane, t.chain_seq, t.chain_hash,"
+        " (%s)::text AS canonical FROM %I.%I t ORDER BY 2, t.chain_seq',"
+        " $1::text, $2::text, $3::text, $4::text, $5::text)",
         id_column,
+        lane_column,
+        canonical,
         AUDIT_SCHEMA,
         table,
     )
+    heads: list[LaneHead] = []
+    lane: int | None = None
     previous, expected_seq, rows = GENESIS_HASH, 1, 0
     async for row in conn.cursor(query):
         rows += 1
+        row_lane: int = row["chain_lane"]
+        if row_lane != lane:
+            if lane is not None:
+                heads.append(LaneHead(lane, expected_seq - 1, expected_seq - 1, previous))
+            lane, previous, expected_seq = row_lane, GENESIS_HASH, 1
         seq = row["chain_seq"]
         if seq != expected_seq:
             problem = (
@@ -246,13 +284,19 @@ async def _verify_table(conn: Connection, table: str) -> ChainReport:
                 if seq > expected_seq
                 else f"seq {seq} appears twice or out of order"
             )
-            return ChainReport(name, rows, BrokenLink(name, seq, row["row_id"], problem))
+            return ChainReport(
+                name, rows, BrokenLink(name, seq, row["row_id"], problem, row_lane), tuple(heads)
+            )
         recomputed = hashlib.sha256((previous + row["canonical"]).encode()).hexdigest()
         if recomputed != row["chain_hash"]:
-            problem = "the row's hash does not match its content and the previous row (edited)"
-            return ChainReport(name, rows, BrokenLink(name, seq, row["row_id"], problem))
+            problem = "the row's hash does not match its content, its lane and the previous row (edited)"
+            return ChainReport(
+                name, rows, BrokenLink(name, seq, row["row_id"], problem, row_lane), tuple(heads)
+            )
         previous, expected_seq = row["chain_hash"], seq + 1
-    return ChainReport(name, rows, None, expected_seq - 1, previous)
+    if lane is not None:
+        heads.append(LaneHead(lane, expected_seq - 1, expected_seq - 1, previous))
+    return ChainReport(name, rows, None, tuple(heads))
 
 
 async def _is_chained(conn: Connection, table: str) -> bool:
