@@ -80,6 +80,22 @@ async def pending_migrations(conn: Connection, *packages: str) -> list[str]:
     return [name for name in names if name not in applied]
 
 
+class MigrationRefused(RuntimeError):
+    """The service's role may not apply a migration: after ``samspil audit protect`` it no
+    longer owns schema ``audit``, so a migration that changes it must be applied by that
+    schema's owner or a superuser. The message says so in one line."""
+
+    def __init__(self, name: str, reason: str, audit_owner: str | None) -> None:
+        self.name = name
+        said = f"migration {name} is refused to the service's role ({reason})"
+        if audit_owner is not None:
+            said += (
+                f"; schema audit belongs to {audit_owner} since 'samspil audit protect': a migration that"
+                f" changes it must be applied as {audit_owner} or a superuser, then the service started again"
+            )
+        super().__init__(said)
+
+
 async def migrate(pool: asyncpg.Pool, *packages: str) -> list[str]:
     """Apply each package's ``*.sql`` files in name order, once, under an advisory lock so two
     replicas starting together do not race. Returns the names applied now."""
@@ -97,9 +113,17 @@ async def migrate(pool: asyncpg.Pool, *packages: str) -> list[str]:
                     name = f"{package}/{file.name}"
                     if name in done:
                         continue
-                    async with conn.transaction():
-                        await conn.execute(file.read_text(encoding="utf-8"))
-                        await conn.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
+                    try:
+                        async with conn.transaction():
+                            await conn.execute(file.read_text(encoding="utf-8"))
+                            await conn.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
+                    except asyncpg.InsufficientPrivilegeError as error:
+                        owner = await conn.fetchval(
+                            "SELECT pg_catalog.pg_get_userbyid(nspowner) FROM pg_catalog.pg_namespace"
+                            " WHERE nspname = 'audit' AND nspowner <> (SELECT oid FROM pg_catalog.pg_roles"
+                            " WHERE rolname = current_user)"
+                        )
+                        raise MigrationRefused(name, " ".join(str(error).split()), owner) from None
                     applied_now.append(name)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
