@@ -305,7 +305,7 @@ async def test_the_ruling_is_logged_as_shared_with_both_teams_and_the_text_with_
         await protocol.rule_dispute(conn, ruling, SPECIALIST, date(2027, 3, 5), 5)
     shares = await social_db.fetch(
         "SELECT information, recipient, shared_by FROM audit.share_log WHERE citizen_ref = $1"
-        " AND information <> 'dispute-position' ORDER BY chain_seq",
+        " AND information <> 'dispute-position' ORDER BY id",
         subject,
     )
     assert [(row["information"], row["recipient"]) for row in shares] == [
