@@ -209,6 +209,12 @@ class LocalStack:
                 )
                 self.postgres.start()
             self.database_urls[spec.name] = self.postgres.ensure_service_database(spec.database)
+            # Its audit schema protected by an earlier start: what changes it is the owner's to apply.
+            self.postgres.apply_audit_migrations(
+                spec.database,
+                self.database_urls[spec.name],
+                ("samspil.runtime.migrations", f"{spec.module}.migrations"),
+            )
         self._base_env = env
 
     def service_env(self, spec: ServiceSpec, instance: str | None = None) -> dict[str, str]:

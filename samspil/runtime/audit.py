@@ -23,10 +23,11 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 
 import asyncpg
 
-from samspil.runtime.db import Connection
+from samspil.runtime.db import Connection, pending_migrations
 
 AUDIT_SCHEMA = "audit"
 GENESIS_HASH = "0" * 64
@@ -219,6 +220,56 @@ async def protect(conn: Connection, service_role: str) -> str:
         ):
             await _execute(conn, statement, AUDIT_SCHEMA, service_role)
     return owner
+
+
+async def apply_as_owner(conn: Connection, service_role: str, migration: str) -> str:
+    """Apply one migration that changes schema ``audit`` of a protected database (one the
+    service's role is refused) as the schema's owner ``<service_role>_audit``, in the caller's
+    transaction, on the pinned search_path: it may touch only what that owner owns, and nothing
+    the service's role made is resolved or run. Returns the owner's name. ``conn`` must be a
+    superuser's, from `admin_connect`."""
+    owner = f"{service_role}_audit"
+    await conn.execute("SET LOCAL search_path = pg_catalog, pg_temp")
+    await _execute(conn, "SET LOCAL ROLE %I", owner)
+    await conn.execute(migration)
+    await conn.execute("RESET ROLE")
+    return owner
+
+
+class _WouldApply(Exception):
+    pass
+
+
+async def apply_refused_migrations(
+    as_service: Connection, admin: Connection, service_role: str, packages: Sequence[str]
+) -> list[str]:
+    """On a protected database: apply, from the first pending migration on, those the service's
+    own role is refused (they change schema ``audit``) as its owner (`apply_as_owner`), stopping
+    at the first the role may apply itself (the service does when it starts); then `protect`
+    again. Returns the names applied. What is applied is read and recorded on ``as_service``,
+    the service role's own connection: a superuser must not touch the tables that role made.
+    ``admin`` is a superuser's, from `admin_connect`. A migration that fails for the role for
+    another reason raises that error."""
+    applied: list[str] = []
+    for name in await pending_migrations(as_service, *packages):
+        package, file = name.split("/")
+        migration = (resources.files(package) / file).read_text(encoding="utf-8")
+        try:  # as the service would, rolled back: is its role refused this one?
+            async with as_service.transaction():
+                await as_service.execute(migration)
+                raise _WouldApply
+        except _WouldApply:
+            break
+        except asyncpg.InsufficientPrivilegeError:
+            pass
+        async with as_service.transaction():
+            await as_service.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
+            async with admin.transaction():
+                await apply_as_owner(admin, service_role, migration)
+        applied.append(name)
+    if applied:
+        await protect(admin, service_role)  # what the migrations made is the owner's too
+    return applied
 
 
 async def verify_chains(conn: Connection) -> list[ChainReport]:

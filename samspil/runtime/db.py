@@ -83,17 +83,22 @@ async def pending_migrations(conn: Connection, *packages: str) -> list[str]:
 class MigrationRefused(RuntimeError):
     """The service's role may not apply a migration: after ``samspil audit protect`` it no
     longer owns schema ``audit``, so a migration that changes it must be applied by that
-    schema's owner or a superuser. The message says so in one line."""
+    schema's owner (``samspil audit migrate``). The message says so in one line."""
 
-    def __init__(self, name: str, reason: str, audit_owner: str | None) -> None:
-        self.name = name
+    def __init__(self, name: str, reason: str, audit_owner: str | None, service: str = "SERVICE") -> None:
+        self.name, self.reason, self.audit_owner = name, reason, audit_owner
         said = f"migration {name} is refused to the service's role ({reason})"
         if audit_owner is not None:
             said += (
-                f"; schema audit belongs to {audit_owner} since 'samspil audit protect': a migration that"
-                f" changes it must be applied as {audit_owner} or a superuser, then the service started again"
+                f"; schema audit belongs to {audit_owner} since 'samspil audit protect': apply it as that"
+                f" owner with 'samspil audit migrate {service}' (a superuser's --admin-url), then start"
+                " the service again"
             )
         super().__init__(said)
+
+    def of(self, service: str) -> MigrationRefused:
+        """The same, naming the service in the command to run."""
+        return MigrationRefused(self.name, self.reason, self.audit_owner, service)
 
 
 async def migrate(pool: asyncpg.Pool, *packages: str) -> list[str]:

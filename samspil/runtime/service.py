@@ -145,7 +145,7 @@ class ServiceRuntime:
             applied = await migrate(self.pool, "samspil.runtime.migrations", *self.migration_packages)
         except MigrationRefused as refused:
             await self.pool.close()
-            raise StartupProblem(f"{self.name}: {refused}") from None
+            raise StartupProblem(f"{self.name}: {refused.of(self.name)}") from None
         if applied:
             log.info("migrations applied", migrations=applied)
         self._outage = BrokerOutage(s.broker_outage_log_seconds)

@@ -505,47 +505,92 @@ async def test_rows_chained_before_lanes_still_verify_and_lane_0_continues_their
         await pool.close()
 
 
-async def test_a_protected_database_refuses_the_lanes_migration_until_the_audit_owner_applies_it(
-    infra: Infra,
+AUDIT_ROW = "INSERT INTO audit.audit_log (method, path, status, outcome) VALUES ('GET', '/v1/x', 200, 'ok')"
+
+
+def test_a_protected_database_refuses_the_lanes_migration_until_the_audit_owner_applies_it(
+    infra: Infra, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """After `samspil audit protect` the service's role may not change schema audit: its start
-    fails with one line that says who must apply the migration. As that owner (a superuser's
-    session, SET ROLE), the operator applies it and records it; then the service starts."""
+    fails with one line that says how the migration is applied; `samspil audit migrate` applies
+    it as the audit owner, and the service then starts with its audit trail still protected."""
     url = infra.create_service_database("gw")
     role, database = urlsplit(url).username or "", urlsplit(url).path.lstrip("/")
-    pool = await create_pool(url)
-    try:
-        await apply_by_hand(pool, GATEWAY_MIGRATIONS, before_lanes)
-        await pool.execute(
-            "INSERT INTO audit.audit_log (method, path, status, outcome) VALUES ('GET', '/v1/x', 200, 'ok')"
-        )
-        admin = await admin_connect(infra.admin_dsn, database)
+    monkeypatch.setenv("PROVIDER_GATEWAY_DATABASE_URL", url)
+
+    async def protected_before_lanes() -> str:
+        pool = await create_pool(url)
         try:
-            owner = await protect(admin, role)
+            await apply_by_hand(pool, GATEWAY_MIGRATIONS, before_lanes)
+            await pool.execute(AUDIT_ROW)
+            admin = await admin_connect(infra.admin_dsn, database)
+            try:
+                await protect(admin, role)
+            finally:
+                await admin.close()
             with pytest.raises(MigrationRefused) as refused:
                 await migrate(pool, *GATEWAY_MIGRATIONS)
-            said = str(refused.value)
-            assert "\n" not in said and said.startswith(
-                "migration samspil.runtime.migrations/011_audit_chain_lanes.sql is refused to the service's"
-            )
-            assert f"applied as {owner} or a superuser" in said
-
-            lanes = [name for name in await pool_pending(pool, *GATEWAY_MIGRATIONS) if not before_lanes(name)]
-            async with admin.transaction():
-                await admin.execute(f'SET LOCAL ROLE "{owner}"')
-                for name in lanes:
-                    package, file = name.split("/")
-                    await admin.execute((resources.files(package) / file).read_text(encoding="utf-8"))
-            await pool.executemany(
-                "INSERT INTO schema_migration (name) VALUES ($1)", [(name,) for name in lanes]
-            )
-            await protect(admin, role)
+            return str(refused.value.of("provider-gateway"))
         finally:
-            await admin.close()
-        assert await migrate(pool, *GATEWAY_MIGRATIONS) == []
-        await pool.execute(
-            "INSERT INTO audit.audit_log (method, path, status, outcome) VALUES ('GET', '/v1/y', 200, 'ok')"
-        )
+            await pool.close()
+
+    said = asyncio.run(protected_before_lanes())
+    assert "\n" not in said and said.startswith(
+        "migration samspil.runtime.migrations/011_audit_chain_lanes.sql is refused to the service's role"
+    )
+    assert f"belongs to {role}_audit since 'samspil audit protect'" in said
+    assert "'samspil audit migrate provider-gateway'" in said
+
+    assert cli.main(["audit", "migrate", "provider-gateway", "--admin-url", infra.admin_dsn]) == 0
+    assert capsys.readouterr().out == (
+        f"Applied as {role}_audit: samspil.runtime.migrations/011_audit_chain_lanes.sql,"
+        " provider_gateway.migrations/020_audit_chain_lanes.sql."
+        " Start provider-gateway: it applies the rest.\n"
+    )
+    assert cli.main(["audit", "migrate", "provider-gateway", "--admin-url", infra.admin_dsn]) == 0
+    assert "No pending migration" in capsys.readouterr().out
+
+    async def started() -> None:
+        pool = await create_pool(url)
+        try:
+            assert await migrate(pool, *GATEWAY_MIGRATIONS) == []
+            await pool.execute(AUDIT_ROW)
+            async with pool.acquire() as conn:
+                assert await protection_status(conn) == "ok"
+                owners = await conn.fetch(
+                    "SELECT DISTINCT pg_get_userbyid(p.proowner) AS owner FROM pg_proc p"
+                    " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'audit'"
+                )
+                [report] = await verify_chains(conn)
+            assert [row["owner"] for row in owners] == [f"{role}_audit"]
+            assert (report.rows, report.broken) == (2, None)
+        finally:
+            await pool.close()
+
+    asyncio.run(started())
+
+
+async def test_the_local_stack_applies_the_lanes_migration_as_the_owner_of_its_protected_audit_schema(
+    infra: Infra,
+) -> None:
+    """`samspil up` on a state folder of before: the embedded PostgreSQL's superuser applies the
+    migrations the service's role is refused before the service starts (LocalStack)."""
+    if infra.postgres is None:
+        pytest.skip("the local stack's own PostgreSQL only")
+    url = infra.create_service_database("social")
+    name = urlsplit(url).path.lstrip("/")
+    pool = await create_pool(url)
+    try:
+        await apply_by_hand(pool, SOCIAL_MIGRATIONS, before_lanes)
+        await share(pool, citizen_ref())
+        infra.postgres.protect_audit_tables(name)
+        assert infra.postgres.apply_audit_migrations(name, url, SOCIAL_MIGRATIONS) == [
+            "samspil.runtime.migrations/011_audit_chain_lanes.sql",
+            "social.migrations/012_audit_chain_lanes.sql",
+        ]
+        assert infra.postgres.apply_audit_migrations(name, url, SOCIAL_MIGRATIONS) == []
+        assert await migrate(pool, *SOCIAL_MIGRATIONS) == []
+        await share(pool, citizen_ref())
         async with pool.acquire() as conn:
             assert await protection_status(conn) == "ok"
             [report] = await verify_chains(conn)
