@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
+from provider_gateway.bootstrap import build_app
+from provider_gateway.settings import GatewaySettings
 from samspil import cli
 from samspil.runtime.audit import (
     LaneHead,
@@ -26,7 +28,8 @@ from samspil.runtime.audit import (
     protection_status,
     verify_chains,
 )
-from samspil.runtime.db import MigrationRefused, create_pool, migrate, pending_migrations
+from samspil.runtime.db import create_pool, migrate, pending_migrations
+from samspil.runtime.service import StartupProblem
 from schemas.commands import ObjectToDecision, RuleDispute
 from schemas.disputes import RulingOutcome
 from social.adapters import repository
@@ -528,15 +531,18 @@ def test_a_protected_database_refuses_the_lanes_migration_until_the_audit_owner_
                 await protect(admin, role)
             finally:
                 await admin.close()
-            with pytest.raises(MigrationRefused) as refused:
-                await migrate(pool, *GATEWAY_MIGRATIONS)
-            return str(refused.value.of("provider-gateway"))
         finally:
             await pool.close()
+        # The gateway's start, as far as its database (it stops before the broker).
+        settings = GatewaySettings(database_url=url, token_secret="t" * 48, dead_letter_key="d" * 32)
+        with pytest.raises(StartupProblem) as refused:
+            await build_app(settings).state.runtime.start()
+        return str(refused.value)
 
     said = asyncio.run(protected_before_lanes())
     assert "\n" not in said and said.startswith(
-        "migration samspil.runtime.migrations/011_audit_chain_lanes.sql is refused to the service's role"
+        "provider-gateway: migration samspil.runtime.migrations/011_audit_chain_lanes.sql is refused to"
+        " the service's role"
     )
     assert f"belongs to {role}_audit since 'samspil audit protect'" in said
     assert "'samspil audit migrate provider-gateway'" in said
