@@ -482,9 +482,8 @@ def _audit_protect(args: argparse.Namespace) -> int:
 
 
 def _audit_migrate(args: argparse.Namespace) -> int:
-    """Apply, as the audit schema's owner, the pending migrations the service's own role is
-    refused since `protect` (they change schema audit), from the first pending one on, and stop
-    at one the service may apply itself (it does when it starts)."""
+    """Apply the service's pending migrations as it would when it starts, and those its role is
+    refused since `protect` (they change schema audit) as the audit schema's owner."""
     from samspil.runtime import audit
 
     admin_url = args.admin_url or os.environ.get("SAMSPIL_ADMIN_DATABASE_URL")
@@ -519,18 +518,18 @@ def _audit_migrate(args: argparse.Namespace) -> int:
 
     async def apply_refused(as_service: Connection, admin: Connection) -> int:
         try:
-            applied = await audit.apply_refused_migrations(as_service, admin, role, packages)
+            by_service, by_owner = await audit.migrate_protected(as_service, admin, role, packages)
         except asyncpg.PostgresError as error:
             print(f"A migration fails for {role}: {' '.join(str(error).split())}", file=sys.stderr)
             return 1
-        if not applied:
-            print(f"No pending migration of {args.service} is refused to its role: start {args.service}.")
-            return 0
         left = await audit.unprotected_objects(admin, role)
         if left:
             print(f"Still changeable by {role}: {', '.join(left)}", file=sys.stderr)
             return 1
-        print(f"Applied as {role}_audit: {', '.join(applied)}. Start {args.service}: it applies the rest.")
+        print(
+            f"Applied as {role}_audit: {', '.join(by_owner) or 'none'}; as {role}: {len(by_service)}"
+            f" migration(s). {args.service} may start."
+        )
         return 0
 
     return asyncio.run(migrate())

@@ -32,7 +32,7 @@ import asyncpg
 
 from samspil.local.embedded import POSTGRES, not_installed_message
 from samspil.local.files import open_private_log
-from samspil.runtime.audit import admin_connect, apply_refused_migrations, protect
+from samspil.runtime.audit import admin_connect, migrate_protected, protect
 from samspil.runtime.db import Connection
 
 __all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "pg_bin_dir"]
@@ -193,9 +193,9 @@ class EmbeddedPostgres:
         return _run_in_fresh_loop(run())
 
     def apply_audit_migrations(self, name: str, url: str, packages: tuple[str, ...]) -> list[str]:
-        """Before service ``name`` starts on a database its audit schema was protected in: apply
-        the pending migrations its role is refused (they change schema audit) as the audit owner
-        (see samspil.runtime.audit.apply_refused_migrations). Returns the names applied."""
+        """Before service ``name`` starts: apply its pending migrations, those its role is refused
+        once its audit schema is protected (they change schema audit) as the audit owner (see
+        samspil.runtime.audit.migrate_protected). Returns the names the owner applied."""
         if self._proc is None or self._proc.poll() is not None:
             raise EmbeddedPostgresError("the server is not started")
 
@@ -204,7 +204,7 @@ class EmbeddedPostgres:
             try:
                 admin = await admin_connect(self.admin_dsn, name)
                 try:
-                    return await apply_refused_migrations(as_service, admin, name, packages)
+                    return (await migrate_protected(as_service, admin, name, packages))[1]
                 finally:
                     await admin.close()
             finally:

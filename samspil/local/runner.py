@@ -209,7 +209,8 @@ class LocalStack:
                 )
                 self.postgres.start()
             self.database_urls[spec.name] = self.postgres.ensure_service_database(spec.database)
-            # Its audit schema protected by an earlier start: what changes it is the owner's to apply.
+            # Migrated here, not by the service: once an earlier start protected its audit schema,
+            # a migration that changes it is the owner's to apply.
             self.postgres.apply_audit_migrations(
                 spec.database,
                 self.database_urls[spec.name],

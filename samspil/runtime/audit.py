@@ -23,11 +23,10 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 
 import asyncpg
 
-from samspil.runtime.db import Connection, pending_migrations
+from samspil.runtime.db import Connection, migration_lock, migration_text, pending_migrations
 
 AUDIT_SCHEMA = "audit"
 GENESIS_HASH = "0" * 64
@@ -236,40 +235,37 @@ async def apply_as_owner(conn: Connection, service_role: str, migration: str) ->
     return owner
 
 
-class _WouldApply(Exception):
-    pass
-
-
-async def apply_refused_migrations(
+async def migrate_protected(
     as_service: Connection, admin: Connection, service_role: str, packages: Sequence[str]
-) -> list[str]:
-    """On a protected database: apply, from the first pending migration on, those the service's
-    own role is refused (they change schema ``audit``) as its owner (`apply_as_owner`), stopping
-    at the first the role may apply itself (the service does when it starts); then `protect`
-    again. Returns the names applied. What is applied is read and recorded on ``as_service``,
-    the service role's own connection: a superuser must not touch the tables that role made.
-    ``admin`` is a superuser's, from `admin_connect`. A migration that fails for the role for
-    another reason raises that error."""
-    applied: list[str] = []
-    for name in await pending_migrations(as_service, *packages):
-        package, file = name.split("/")
-        migration = (resources.files(package) / file).read_text(encoding="utf-8")
-        try:  # as the service would, rolled back: is its role refused this one?
+) -> tuple[list[str], list[str]]:
+    """Apply the service's pending migrations in order as the service does when it starts, on
+    ``as_service`` (its role's own connection), except those its role is refused on a protected
+    database (they change schema ``audit``): those as the audit schema's owner
+    (`apply_as_owner`) on ``admin`` (a superuser's, from `admin_connect`), and recorded on
+    ``as_service``: a superuser must not touch the tables the service's role made. Then
+    `protect` again, if the owner applied any. Returns the names applied by the service's role
+    and by the owner. Any other failure raises."""
+    by_service: list[str] = []
+    by_owner: list[str] = []
+    async with migration_lock(as_service):
+        for name in await pending_migrations(as_service, *packages):
+            migration = migration_text(name)
+            try:
+                async with as_service.transaction():
+                    await as_service.execute(migration)
+                    await as_service.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
+                by_service.append(name)
+                continue
+            except asyncpg.InsufficientPrivilegeError:
+                pass
             async with as_service.transaction():
-                await as_service.execute(migration)
-                raise _WouldApply
-        except _WouldApply:
-            break
-        except asyncpg.InsufficientPrivilegeError:
-            pass
-        async with as_service.transaction():
-            await as_service.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
-            async with admin.transaction():
-                await apply_as_owner(admin, service_role, migration)
-        applied.append(name)
-    if applied:
+                await as_service.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
+                async with admin.transaction():
+                    await apply_as_owner(admin, service_role, migration)
+            by_owner.append(name)
+    if by_owner:
         await protect(admin, service_role)  # what the migrations made is the owner's too
-    return applied
+    return by_service, by_owner
 
 
 async def verify_chains(conn: Connection) -> list[ChainReport]:
