@@ -14,7 +14,9 @@ step that makes them tamper-proof for that role: schema, tables, sequences and f
 NOLOGIN owner role ``<service role>_audit``, and the service role keeps only USAGE on the schema
 and INSERT and SELECT on the tables. It has to be run by a role that may change owners (a
 superuser) once the service has migrated. Afterwards the service's own migrations can no longer
-change schema ``audit``: a later migration that does must be applied by its owner or a superuser.
+change schema ``audit``: a later migration that does must be applied by its owner or a superuser
+(``migrate_protected``, as ``samspil audit migrate`` and the local stack do; the service, refused
+one, stops at start with one line that says so).
 """
 
 from __future__ import annotations
