@@ -404,7 +404,8 @@ def _outbox(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    return _audit_protect(args) if args.action == "protect" else _audit_verify(args)
+    actions = {"protect": _audit_protect, "migrate": _audit_migrate, "verify": _audit_verify}
+    return actions[args.action](args)
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
@@ -414,10 +415,10 @@ def _audit_verify(args: argparse.Namespace) -> int:
         failed = False
         for report in await audit.verify_chains(conn):
             if report.broken is None:
-                print(
-                    f"{report.table}: {report.rows} row(s), chain intact;"
-                    f" head seq {report.head_seq} hash {report.head_hash}"
-                )
+                # One line a table; each lane's head, to keep and compare with a later run.
+                heads = "".join(f"; lane {h.lane} head seq {h.seq} hash {h.hash}" for h in report.lanes)
+                lanes = len(report.lanes)
+                print(f"{report.table}: {report.rows} row(s) in {lanes} lane(s), chain intact{heads}")
             else:
                 print(str(report.broken), file=sys.stderr)
                 failed = True
@@ -478,6 +479,60 @@ def _audit_protect(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(protect())
+
+
+def _audit_migrate(args: argparse.Namespace) -> int:
+    """Apply the service's pending migrations as it would when it starts, and those its role is
+    refused since `protect` (they change schema audit) as the audit schema's owner."""
+    from samspil.runtime import audit
+
+    admin_url = args.admin_url or os.environ.get("SAMSPIL_ADMIN_DATABASE_URL")
+    if not admin_url:
+        print("Give --admin-url (or SAMSPIL_ADMIN_DATABASE_URL): a superuser's URL.", file=sys.stderr)
+        return 1
+    service_url = database_url(args.state_dir, args.service)
+    role, database = (
+        unquote(urlsplit(service_url).username or ""),
+        unquote(urlsplit(service_url).path.lstrip("/")),
+    )
+    spec = next(s for s in SERVICES if s.name == args.service)
+    packages = ("samspil.runtime.migrations", f"{spec.module}.migrations")
+
+    async def migrate() -> int:
+        # What the service has applied is read, and recorded, as the service's own role: a
+        # superuser must not touch tables (or their triggers) that role made.
+        as_service = await _connect(service_url, args.service)
+        try:
+            with _connection_failure_said(
+                admin_url,
+                f"{args.service} (as the administrator)",
+                "--admin-url (SAMSPIL_ADMIN_DATABASE_URL)",
+            ):
+                admin = await audit.admin_connect(admin_url, database)
+            try:
+                return await apply_refused(as_service, admin)
+            finally:
+                await admin.close()
+        finally:
+            await as_service.close()
+
+    async def apply_refused(as_service: Connection, admin: Connection) -> int:
+        try:
+            by_service, by_owner = await audit.migrate_protected(as_service, admin, role, packages)
+        except asyncpg.PostgresError as error:
+            print(f"A migration fails for {role}: {' '.join(str(error).split())}", file=sys.stderr)
+            return 1
+        left = await audit.unprotected_objects(admin, role)
+        if left:
+            print(f"Still changeable by {role}: {', '.join(left)}", file=sys.stderr)
+            return 1
+        print(
+            f"Applied as {role}_audit: {', '.join(by_owner) or 'none'}; as {role}: {len(by_service)}"
+            f" migration(s). {args.service} may start."
+        )
+        return 0
+
+    return asyncio.run(migrate())
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -993,16 +1048,19 @@ def build_parser() -> argparse.ArgumentParser:
         "audit",
         "check the audit tables' hash chains, or hand the tables to their own owner role",
         _DATABASE_ENVIRONMENT
-        + "\n  SAMSPIL_ADMIN_DATABASE_URL  protect: a superuser's database URL (else --admin-url)",
-        description="verify: recompute the hash chain of every table in the service's audit schema"
-        " and name the first broken link (exit code 1). protect: as a superuser, give the audit"
-        " schema to a NOLOGIN role <service role>_audit; the service's role may then only insert"
-        " and read. Run protect once the service has started (and migrated); it is idempotent.",
+        + "\n  SAMSPIL_ADMIN_DATABASE_URL  protect, migrate: a superuser's database URL (else --admin-url)",
+        description="verify: recompute the hash chains (one a lane) of every table in the service's"
+        " audit schema, print each lane's head, and name the first broken link (exit code 1)."
+        " protect: as a superuser, give the audit schema to a NOLOGIN role <service role>_audit;"
+        " the service's role may then only insert and read. Run protect once the service has"
+        " started (and migrated); it is idempotent. migrate: as a superuser, apply the pending"
+        " migrations the service's role is refused since protect (they change the audit schema)"
+        " as that owner role; then start the service.",
     )
-    audit.add_argument("action", choices=["verify", "protect"], help="see above")
+    audit.add_argument("action", choices=["verify", "protect", "migrate"], help="see above")
     service_argument(audit)
     audit.add_argument(
-        "--admin-url", help="protect: a superuser's database URL (else SAMSPIL_ADMIN_DATABASE_URL)"
+        "--admin-url", help="protect, migrate: a superuser's database URL (else SAMSPIL_ADMIN_DATABASE_URL)"
     )
     audit.set_defaults(run=_audit)
 

@@ -32,7 +32,7 @@ import asyncpg
 
 from samspil.local.embedded import POSTGRES, not_installed_message
 from samspil.local.files import open_private_log
-from samspil.runtime.audit import admin_connect, protect
+from samspil.runtime.audit import admin_connect, migrate_protected, protect
 from samspil.runtime.db import Connection
 
 __all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "pg_bin_dir"]
@@ -189,6 +189,26 @@ class EmbeddedPostgres:
                 return await protect(conn, name)
             finally:
                 await conn.close()
+
+        return _run_in_fresh_loop(run())
+
+    def apply_audit_migrations(self, name: str, url: str, packages: tuple[str, ...]) -> list[str]:
+        """Before service ``name`` starts: apply its pending migrations, those its role is refused
+        once its audit schema is protected (they change schema audit) as the audit owner (see
+        samspil.runtime.audit.migrate_protected). Returns the names the owner applied."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise EmbeddedPostgresError("the server is not started")
+
+        async def run() -> list[str]:
+            as_service = await asyncpg.connect(url)
+            try:
+                admin = await admin_connect(self.admin_dsn, name)
+                try:
+                    return (await migrate_protected(as_service, admin, name, packages))[1]
+                finally:
+                    await admin.close()
+            finally:
+                await as_service.close()
 
         return _run_in_fresh_loop(run())
 

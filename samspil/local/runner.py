@@ -209,6 +209,13 @@ class LocalStack:
                 )
                 self.postgres.start()
             self.database_urls[spec.name] = self.postgres.ensure_service_database(spec.database)
+            # Migrated here, not by the service: once an earlier start protected its audit schema,
+            # a migration that changes it is the owner's to apply.
+            self.postgres.apply_audit_migrations(
+                spec.database,
+                self.database_urls[spec.name],
+                ("samspil.runtime.migrations", f"{spec.module}.migrations"),
+            )
         self._base_env = env
 
     def service_env(self, spec: ServiceSpec, instance: str | None = None) -> dict[str, str]:

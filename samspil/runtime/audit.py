@@ -1,17 +1,22 @@
 """The audit tables of a service database: who owns them, and whether their hash chains hold.
 
-Every table in schema ``audit`` is append-only and hash-chained (runtime migration
-003_audit_chain.sql): each row carries ``chain_seq`` (1, 2, 3, ...) and ``chain_hash`` =
-sha256(previous row's hash, or 64 zeros for the first, || the row's canonical text), where the
-canonical text is the row as jsonb without ``chain_hash``, timestamps in UTC. ``verify_chains``
-recomputes every link here, in Python, so it trusts no function in the database it checks.
+Every table in schema ``audit`` is append-only and hash-chained (runtime migrations
+003_audit_chain.sql and 011_audit_chain_lanes.sql) in lanes, so that writers need not wait for
+each other: each row carries ``chain_lane`` (0 for a table without the column), ``chain_seq``
+(1, 2, 3, ... within its lane) and ``chain_hash`` = sha256(the lane's previous row's hash, or 64
+zeros for its first, || the row's canonical text), where the canonical text is the row as jsonb
+without ``chain_hash`` (and without ``chain_lane`` in lane 0, as the rows chained before lanes
+were hashed), timestamps in UTC. ``verify_chains`` recomputes every link of every lane here, in
+Python, so it trusts no function in the database it checks.
 
 The service creates these tables as its own role when it migrates. ``protect`` is the privileged
 step that makes them tamper-proof for that role: schema, tables, sequences and functions go to a
 NOLOGIN owner role ``<service role>_audit``, and the service role keeps only USAGE on the schema
 and INSERT and SELECT on the tables. It has to be run by a role that may change owners (a
 superuser) once the service has migrated. Afterwards the service's own migrations can no longer
-change schema ``audit``: a later migration that does must be applied by its owner or a superuser.
+change schema ``audit``: a later migration that does must be applied by its owner or a superuser
+(``migrate_protected``, as ``samspil audit migrate`` and the local stack do; the service, refused
+one, stops at start with one line that says so).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from samspil.runtime.db import Connection
+from samspil.runtime.db import Connection, migration_lock, migration_text, pending_migrations
 
 AUDIT_SCHEMA = "audit"
 GENESIS_HASH = "0" * 64
@@ -35,9 +40,25 @@ class BrokenLink:
     chain_seq: int
     row_id: object
     problem: str
+    lane: int = 0
 
     def __str__(self) -> str:
-        return f"{self.table}: chain broken at seq {self.chain_seq} (row id {self.row_id}): {self.problem}"
+        return (
+            f"{self.table}: chain broken in lane {self.lane} at seq {self.chain_seq}"
+            f" (row id {self.row_id}): {self.problem}"
+        )
+
+
+@dataclass(frozen=True)
+class LaneHead:
+    """One lane's chain that holds: its rows and its last link. Removing rows from a lane's end
+    leaves a shorter chain that still holds, so an operator keeps these elsewhere and compares
+    them with a later run."""
+
+    lane: int
+    rows: int
+    seq: int
+    hash: str
 
 
 @dataclass(frozen=True)
@@ -45,10 +66,8 @@ class ChainReport:
     table: str
     rows: int
     broken: BrokenLink | None
-    # The last link: removing rows from the end leaves a shorter chain that still holds, so an
-    # operator keeps this elsewhere and compares it with a later run.
-    head_seq: int = 0
-    head_hash: str = GENESIS_HASH
+    # Each lane's head, in lane order (of the lanes checked before a broken link).
+    lanes: tuple[LaneHead, ...] = ()
 
 
 async def log_share(
@@ -204,6 +223,53 @@ async def protect(conn: Connection, service_role: str) -> str:
     return owner
 
 
+async def apply_as_owner(conn: Connection, service_role: str, migration: str) -> str:
+    """Apply one migration that changes schema ``audit`` of a protected database (one the
+    service's role is refused) as the schema's owner ``<service_role>_audit``, in the caller's
+    transaction, on the pinned search_path: it may touch only what that owner owns, and nothing
+    the service's role made is resolved or run. Returns the owner's name. ``conn`` must be a
+    superuser's, from `admin_connect`."""
+    owner = f"{service_role}_audit"
+    await conn.execute("SET LOCAL search_path = pg_catalog, pg_temp")
+    await _execute(conn, "SET LOCAL ROLE %I", owner)
+    await conn.execute(migration)
+    await conn.execute("RESET ROLE")
+    return owner
+
+
+async def migrate_protected(
+    as_service: Connection, admin: Connection, service_role: str, packages: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """Apply the service's pending migrations in order as the service does when it starts, on
+    ``as_service`` (its role's own connection), except those its role is refused on a protected
+    database (they change schema ``audit``): those as the audit schema's owner
+    (`apply_as_owner`) on ``admin`` (a superuser's, from `admin_connect`), and recorded on
+    ``as_service``: a superuser must not touch the tables the service's role made. Then
+    `protect` again, if the owner applied any. Returns the names applied by the service's role
+    and by the owner. Any other failure raises."""
+    by_service: list[str] = []
+    by_owner: list[str] = []
+    async with migration_lock(as_service):
+        for name in await pending_migrations(as_service, *packages):
+            migration = migration_text(name)
+            try:
+                async with as_service.transaction():
+                    await as_service.execute(migration)
+                    await as_service.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
+                by_service.append(name)
+                continue
+            except asyncpg.InsufficientPrivilegeError:
+                pass
+            async with as_service.transaction():
+                await as_service.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
+                async with admin.transaction():
+                    await apply_as_owner(admin, service_role, migration)
+            by_owner.append(name)
+    if by_owner:
+        await protect(admin, service_role)  # what the migrations made is the owner's too
+    return by_service, by_owner
+
+
 async def verify_chains(conn: Connection) -> list[ChainReport]:
     """Check every chained table in schema ``audit``; each report names its first broken link."""
     reports = []
@@ -221,24 +287,45 @@ async def verify_chains(conn: Connection) -> list[ChainReport]:
 
 async def _verify_table(conn: Connection, table: str) -> ChainReport:
     name = f"{AUDIT_SCHEMA}.{table}"
-    has_id = await conn.fetchval(
-        "SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2"
-        " AND column_name = 'id'",
-        AUDIT_SCHEMA,
-        table,
-    )
-    id_column = "t.id" if has_id else "NULL"
+    columns = {
+        row["column_name"]
+        for row in await conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = $1"
+            " AND table_name = $2 AND column_name IN ('id', 'chain_lane')",
+            AUDIT_SCHEMA,
+            table,
+        )
+    }
+    id_column = "t.id" if "id" in columns else "NULL"
+    if "chain_lane" in columns:
+        lane_column = "t.chain_lane"
+        # Lane 0's rows are hashed without chain_lane, as those chained before lanes were.
+        canonical = (
+            "CASE WHEN t.chain_lane = 0 THEN to_jsonb(t) - 'chain_hash' - 'chain_lane'"
+            " ELSE to_jsonb(t) - 'chain_hash' END"
+        )
+    else:
+        lane_column, canonical = "0", "to_jsonb(t) - 'chain_hash'"
     query = await conn.fetchval(
-        "SELECT format('SELECT %s AS row_id, t.chain_seq, t.chain_hash,"
-        " (to_jsonb(t) - ''chain_hash'')::text AS canonical FROM %I.%I t ORDER BY t.chain_seq',"
-        " $1::text, $2::text, $3::text)",
+        "SELECT format('SELECT %s AS row_id, %s AS chain_lane, t.chain_seq, t.chain_hash,"
+        " (%s)::text AS canonical FROM %I.%I t ORDER BY 2, t.chain_seq',"
+        " $1::text, $2::text, $3::text, $4::text, $5::text)",
         id_column,
+        lane_column,
+        canonical,
         AUDIT_SCHEMA,
         table,
     )
+    heads: list[LaneHead] = []
+    lane: int | None = None
     previous, expected_seq, rows = GENESIS_HASH, 1, 0
     async for row in conn.cursor(query):
         rows += 1
+        row_lane: int = row["chain_lane"]
+        if row_lane != lane:
+            if lane is not None:
+                heads.append(LaneHead(lane, expected_seq - 1, expected_seq - 1, previous))
+            lane, previous, expected_seq = row_lane, GENESIS_HASH, 1
         seq = row["chain_seq"]
         if seq != expected_seq:
             problem = (
@@ -246,13 +333,19 @@ async def _verify_table(conn: Connection, table: str) -> ChainReport:
                 if seq > expected_seq
                 else f"seq {seq} appears twice or out of order"
             )
-            return ChainReport(name, rows, BrokenLink(name, seq, row["row_id"], problem))
+            return ChainReport(
+                name, rows, BrokenLink(name, seq, row["row_id"], problem, row_lane), tuple(heads)
+            )
         recomputed = hashlib.sha256((previous + row["canonical"]).encode()).hexdigest()
         if recomputed != row["chain_hash"]:
-            problem = "the row's hash does not match its content and the previous row (edited)"
-            return ChainReport(name, rows, BrokenLink(name, seq, row["row_id"], problem))
+            problem = "the row's hash does not match its content, its lane and the previous row (edited)"
+            return ChainReport(
+                name, rows, BrokenLink(name, seq, row["row_id"], problem, row_lane), tuple(heads)
+            )
         previous, expected_seq = row["chain_hash"], seq + 1
-    return ChainReport(name, rows, None, expected_seq - 1, previous)
+    if lane is not None:
+        heads.append(LaneHead(lane, expected_seq - 1, expected_seq - 1, previous))
+    return ChainReport(name, rows, None, tuple(heads))
 
 
 async def _is_chained(conn: Connection, table: str) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any, TypeAlias
@@ -80,27 +82,64 @@ async def pending_migrations(conn: Connection, *packages: str) -> list[str]:
     return [name for name in names if name not in applied]
 
 
+class MigrationRefused(RuntimeError):
+    """The service's role may not apply a migration: after ``samspil audit protect`` it no
+    longer owns schema ``audit``, so a migration that changes it must be applied by that
+    schema's owner (``samspil audit migrate``). The message says so in one line."""
+
+    def __init__(self, name: str, reason: str, audit_owner: str | None, service: str = "SERVICE") -> None:
+        self.name, self.reason, self.audit_owner = name, reason, audit_owner
+        said = f"migration {name} is refused to the service's role ({reason})"
+        if audit_owner is not None:
+            said += (
+                f"; schema audit belongs to {audit_owner} since 'samspil audit protect': apply it as that"
+                f" owner with 'samspil audit migrate {service}' (a superuser's --admin-url), then start"
+                " the service again"
+            )
+        super().__init__(said)
+
+    def of(self, service: str) -> MigrationRefused:
+        """The same, naming the service in the command to run."""
+        return MigrationRefused(self.name, self.reason, self.audit_owner, service)
+
+
 async def migrate(pool: asyncpg.Pool, *packages: str) -> list[str]:
     """Apply each package's ``*.sql`` files in name order, once, under an advisory lock so two
     replicas starting together do not race. Returns the names applied now."""
     applied_now: list[str] = []
-    async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
-        try:
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migration ("
-                " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            done = {row["name"] for row in await conn.fetch("SELECT name FROM schema_migration")}
-            for package in packages:
-                for file in _sql_files(package):
-                    name = f"{package}/{file.name}"
-                    if name in done:
-                        continue
-                    async with conn.transaction():
-                        await conn.execute(file.read_text(encoding="utf-8"))
-                        await conn.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
-                    applied_now.append(name)
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    async with pool.acquire() as conn, migration_lock(conn):
+        for name in await pending_migrations(conn, *packages):
+            try:
+                async with conn.transaction():
+                    await conn.execute(migration_text(name))
+                    await conn.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
+            except asyncpg.InsufficientPrivilegeError as error:
+                owner = await conn.fetchval(
+                    "SELECT pg_catalog.pg_get_userbyid(nspowner) FROM pg_catalog.pg_namespace"
+                    " WHERE nspname = 'audit' AND nspowner <> (SELECT oid FROM pg_catalog.pg_roles"
+                    " WHERE rolname = current_user)"
+                )
+                raise MigrationRefused(name, " ".join(str(error).split()), owner) from None
+            applied_now.append(name)
     return applied_now
+
+
+@asynccontextmanager
+async def migration_lock(conn: Connection) -> AsyncIterator[None]:
+    """Held while migrating (by one replica, or `samspil audit migrate`); makes sure the table
+    that records the applied migrations exists."""
+    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migration ("
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        yield
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+
+
+def migration_text(name: str) -> str:
+    """The SQL of a migration named as `pending_migrations` names it."""
+    package, file = name.split("/")
+    return (resources.files(package) / file).read_text(encoding="utf-8")

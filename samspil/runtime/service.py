@@ -27,7 +27,7 @@ from samspil.runtime.consumer import (
     commit_offsets,
     tolerant_headers,
 )
-from samspil.runtime.db import create_pool, database_tls_problem, migrate
+from samspil.runtime.db import MigrationRefused, create_pool, database_tls_problem, migrate
 from samspil.runtime.kafka import BrokerOutage, KafkaSender, ensure_topics
 from samspil.runtime.kafka_security import faststream_security, kafka_client_options, kafka_tls_problem
 from samspil.runtime.metrics import DatabaseGauge, ScheduledGauges, ServiceMetrics, worker_context
@@ -141,7 +141,11 @@ class ServiceRuntime:
                 # Perhaps only a broker behind a TLS proxy that is down: keep trying; readiness
                 # says the likely cause while it lasts.
                 log.warning("Kafka TLS session not established yet, will retry", problem=verdict.message)
-        applied = await migrate(self.pool, "samspil.runtime.migrations", *self.migration_packages)
+        try:
+            applied = await migrate(self.pool, "samspil.runtime.migrations", *self.migration_packages)
+        except MigrationRefused as refused:
+            await self.pool.close()
+            raise StartupProblem(f"{self.name}: {refused.of(self.name)}") from None
         if applied:
             log.info("migrations applied", migrations=applied)
         self._outage = BrokerOutage(s.broker_outage_log_seconds)

@@ -151,7 +151,7 @@ async def test_steps_from_the_page_forms_change_the_referral_as_the_apis_steps_d
         audit = await rows(
             running_stack,
             "SELECT path, status FROM audit.audit_log WHERE provider_id = $1 AND method = 'POST'"
-            " AND path LIKE '%/steps/%' ORDER BY chain_seq",
+            " AND path LIKE '%/steps/%' ORDER BY id",
             provider_id,
         )
         assert (f"/portal/referrals/{by_page}/steps/accept", 303) in [tuple(row) for row in audit]
@@ -159,7 +159,7 @@ async def test_steps_from_the_page_forms_change_the_referral_as_the_apis_steps_d
         viewed = await rows(
             running_stack,
             "SELECT status, citizen_ref FROM audit.audit_log WHERE provider_id = $1 AND method = 'GET'"
-            " AND path = $2 ORDER BY chain_seq",
+            " AND path = $2 ORDER BY id",
             provider_id,
             f"/portal/referrals/{by_page}/steps/accept",
         )

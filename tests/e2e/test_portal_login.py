@@ -44,8 +44,7 @@ async def test_a_person_logs_in_sees_their_name_and_logs_out(running_stack: Runn
     conn = await asyncpg.connect(gateway_db(running_stack))
     try:
         rows = await conn.fetch(
-            "SELECT method, path, status, provider_id FROM audit.audit_log"
-            " WHERE client_id = $1 ORDER BY chain_seq",
+            "SELECT method, path, status, provider_id FROM audit.audit_log WHERE client_id = $1 ORDER BY id",
             f"portal:{email}",
         )
         sessions = await conn.fetchval(

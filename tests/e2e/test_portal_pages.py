@@ -93,7 +93,7 @@ async def audit_paths(stack: RunningStack, provider_id: str, like: str) -> list[
     conn = await asyncpg.connect(stack.env["PROVIDER_GATEWAY_DATABASE_URL"])
     try:
         found = await conn.fetch(
-            "SELECT path FROM audit.audit_log WHERE provider_id = $1 AND path LIKE $2 ORDER BY chain_seq",
+            "SELECT path FROM audit.audit_log WHERE provider_id = $1 AND path LIKE $2 ORDER BY id",
             provider_id,
             like,
         )

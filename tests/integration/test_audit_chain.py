@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import date
 from importlib import resources
 from urllib.parse import urlsplit
@@ -15,9 +16,20 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
+from provider_gateway.bootstrap import build_app
+from provider_gateway.settings import GatewaySettings
 from samspil import cli
-from samspil.runtime.audit import admin_connect, protect, protection_status, verify_chains
+from samspil.runtime.audit import (
+    LaneHead,
+    admin_connect,
+    log_share,
+    log_shares,
+    protect,
+    protection_status,
+    verify_chains,
+)
 from samspil.runtime.db import create_pool, migrate, pending_migrations
+from samspil.runtime.service import StartupProblem
 from schemas.commands import ObjectToDecision, RuleDispute
 from schemas.disputes import RulingOutcome
 from social.adapters import repository
@@ -43,15 +55,162 @@ async def broken_link(pool: asyncpg.Pool) -> str | None:
     return None if report.broken is None else str(report.broken)
 
 
-async def test_concurrent_shares_form_one_unbroken_chain(social_db: asyncpg.Pool) -> None:
+async def test_concurrent_shares_form_one_unbroken_chain_a_lane(social_db: asyncpg.Pool) -> None:
     subject = citizen_ref()
     await asyncio.gather(*(share(social_db, subject) for _ in range(25)))
-    seqs = [row["chain_seq"] for row in await social_db.fetch("SELECT chain_seq FROM audit.share_log")]
-    assert sorted(seqs) == list(range(1, 26))
+    lanes = await seqs_by_lane(social_db)
+    assert sum(len(seqs) for seqs in lanes.values()) == 25
+    assert all(seqs == list(range(1, len(seqs) + 1)) for seqs in lanes.values())
     async with social_db.acquire() as conn:
         [report] = [r for r in await verify_chains(conn) if r.table == "audit.share_log"]
-        last = await conn.fetchval("SELECT chain_hash FROM audit.share_log WHERE chain_seq = 25")
-    assert (report.rows, report.broken, report.head_seq, report.head_hash) == (25, None, 25, last)
+        heads = await conn.fetch(
+            "SELECT DISTINCT ON (chain_lane) chain_lane, chain_seq, chain_hash FROM audit.share_log"
+            " ORDER BY chain_lane, chain_seq DESC"
+        )
+    assert (report.rows, report.broken) == (25, None)
+    assert [(head.lane, head.rows, head.seq, head.hash) for head in report.lanes] == [
+        (row["chain_lane"], len(lanes[row["chain_lane"]]), row["chain_seq"], row["chain_hash"])
+        for row in heads
+    ]
+
+
+async def seqs_by_lane(pool: asyncpg.Pool) -> dict[int, list[int]]:
+    """Each lane's chain_seq values, in the order the rows were written."""
+    lanes: dict[int, list[int]] = {}
+    for row in await pool.fetch("SELECT chain_lane, chain_seq FROM audit.share_log ORDER BY id"):
+        lanes.setdefault(row["chain_lane"], []).append(row["chain_seq"])
+    return lanes
+
+
+async def test_a_writer_does_not_wait_for_another_writers_commit(social_db: asyncpg.Pool) -> None:
+    """With one lock a table held until commit (runtime migration 003), the second insert would
+    wait for the first transaction and fail on the lock timeout; in lanes it takes a free one."""
+    async with social_db.acquire() as first, social_db.acquire() as second:
+        async with first.transaction():
+            await log_share(first, citizen_ref(), "first", "employment", "basis", "Sam", uuid.uuid4())
+            async with second.transaction():
+                await second.execute("SET LOCAL lock_timeout = '2s'")
+                await log_share(second, citizen_ref(), "second", "employment", "basis", "Sam", uuid.uuid4())
+    rows = await social_db.fetch("SELECT information, chain_lane, chain_seq FROM audit.share_log ORDER BY id")
+    assert [(row["information"], row["chain_seq"]) for row in rows] == [("first", 1), ("second", 1)]
+    assert rows[0]["chain_lane"] != rows[1]["chain_lane"]
+    assert await broken_link(social_db) is None
+
+
+async def test_the_rows_of_one_transaction_follow_each_other_in_one_lane(social_db: asyncpg.Pool) -> None:
+    async with social_db.acquire() as one, social_db.acquire() as other:
+        async with one.transaction(), other.transaction():
+            for n in range(3):  # the two transactions' rows interleave in time
+                await log_share(one, citizen_ref(), f"one-{n}", "employment", "basis", "Sam", uuid.uuid4())
+                await log_share(
+                    other, citizen_ref(), f"other-{n}", "employment", "basis", "Sam", uuid.uuid4()
+                )
+            await log_shares(
+                one,
+                [
+                    (citizen_ref(), f"one-copy-{n}", "employment", "basis", "Sam", uuid.uuid4())
+                    for n in range(3)
+                ],
+            )
+    rows = await social_db.fetch("SELECT information, chain_lane, chain_seq FROM audit.share_log ORDER BY id")
+    ones = [row for row in rows if row["information"].startswith("one-")]
+    others = [row for row in rows if row["information"].startswith("other-")]
+    assert [row["information"] for row in ones] == [f"one-{n}" for n in range(3)] + [
+        f"one-copy-{n}" for n in range(3)
+    ]
+    assert [(row["chain_lane"], row["chain_seq"]) for row in ones] == [
+        (ones[0]["chain_lane"], n) for n in range(1, 7)
+    ]
+    assert [(row["chain_lane"], row["chain_seq"]) for row in others] == [
+        (others[0]["chain_lane"], n) for n in range(1, 4)
+    ]
+    assert ones[0]["chain_lane"] != others[0]["chain_lane"]
+    assert await broken_link(social_db) is None
+
+
+async def test_many_concurrent_writers_end_with_every_lane_holding(social_db: asyncpg.Pool) -> None:
+    async def writer() -> None:
+        async with social_db.acquire() as conn:
+            for _ in range(50):
+                async with conn.transaction():
+                    for information in ("plan", "summary"):
+                        await log_share(
+                            conn, citizen_ref(), information, "employment", "b", "Sam", uuid.uuid4()
+                        )
+
+    await asyncio.gather(*(writer() for _ in range(8)))
+    async with social_db.acquire() as conn:
+        [report] = [r for r in await verify_chains(conn) if r.table == "audit.share_log"]
+    assert (report.rows, report.broken) == (800, None)
+    assert sum(head.rows for head in report.lanes) == 800
+    assert await social_db.fetchval("SELECT count(*) FROM audit.share_log") == 800
+
+
+# The transaction-level lock of a lane of audit.share_log, as the chain trigger takes it
+# (runtime migration 011_audit_chain_lanes.sql: key 7310100 + lane, hashtext of the table).
+LANE_LOCK = "SELECT pg_advisory_xact_lock(7310100 + $1, hashtext('audit.share_log'))"
+
+
+async def tamper(pool: asyncpg.Pool, statement: str, *args: object) -> None:
+    """As someone who may switch the guards off would (the database owner here): change rows and
+    keep their chain_seq, chain_lane and chain_hash as given."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("ALTER TABLE audit.share_log DISABLE TRIGGER USER")
+        await conn.execute(statement, *args)
+        await conn.execute("ALTER TABLE audit.share_log ENABLE TRIGGER USER")
+
+
+async def test_verify_names_the_row_edited_deleted_or_moved_in_a_lane_above_0(
+    social_db: asyncpg.Pool,
+) -> None:
+    async with social_db.acquire() as holder, social_db.acquire() as writer:
+        async with holder.transaction():
+            await holder.execute(LANE_LOCK, 0)  # as a writer in lane 0 would: this one takes another
+            for _ in range(4):
+                async with writer.transaction():
+                    await log_share(writer, citizen_ref(), "plan", "employment", "basis", "Sam", uuid.uuid4())
+    [lane] = await seqs_by_lane(social_db)
+    assert lane > 0
+    second = await social_db.fetchrow(
+        "SELECT * FROM audit.share_log WHERE chain_lane = $1 AND chain_seq = 2", lane
+    )
+    assert second is not None
+
+    await tamper(social_db, "UPDATE audit.share_log SET recipient = 'nobody' WHERE id = $1", second["id"])
+    edited = await broken_link(social_db)
+    assert (
+        edited is not None
+        and f"lane {lane} at seq 2 (row id {second['id']})" in edited
+        and "edited" in edited
+    )
+    await tamper(
+        social_db,
+        "UPDATE audit.share_log SET recipient = $2 WHERE id = $1",
+        second["id"],
+        second["recipient"],
+    )
+    assert await broken_link(social_db) is None
+
+    await tamper(social_db, "DELETE FROM audit.share_log WHERE id = $1", second["id"])
+    deleted = await broken_link(social_db)
+    assert deleted is not None and f"lane {lane} at seq 3 " in deleted and "2..2 are missing" in deleted
+    columns = list(second.keys())
+    await tamper(
+        social_db,
+        f"INSERT INTO audit.share_log ({', '.join(columns)})"
+        f" VALUES ({', '.join(f'${n}' for n in range(1, len(columns) + 1))})",
+        *second.values(),
+    )
+    assert await broken_link(social_db) is None
+
+    # The whole lane moved to an empty one: every link to the row before still holds, but the
+    # lane is part of what each row's hash covers (left out in lane 0, where no row had it).
+    for elsewhere in (lane % 15 + 1, 0):
+        await tamper(social_db, "UPDATE audit.share_log SET chain_lane = $1", elsewhere)
+        moved = await broken_link(social_db)
+        assert moved is not None and f"lane {elsewhere} at seq 1 " in moved and "edited" in moved
+        await tamper(social_db, "UPDATE audit.share_log SET chain_lane = $1", lane)
+        assert await broken_link(social_db) is None
 
 
 async def test_a_row_written_in_another_time_zone_still_verifies(social_db: asyncpg.Pool) -> None:
@@ -111,11 +270,16 @@ async def test_the_share_log_refuses_changes_even_from_its_owner(social_db: asyn
             raise AssertionError(f"{statement} was allowed")
 
 
-async def test_rows_from_before_the_chain_are_linked_by_the_migration(social_db: asyncpg.Pool) -> None:
+@pytest.mark.parametrize(
+    "lanes", ["", ", chain_lane smallint NOT NULL DEFAULT 0"], ids=["one chain", "lanes"]
+)
+async def test_rows_from_before_the_chain_are_linked_by_the_migration(
+    social_db: asyncpg.Pool, lanes: str
+) -> None:
     async with social_db.acquire() as conn, conn.transaction():
         await conn.execute(
             "CREATE TABLE audit.earlier (id bigserial PRIMARY KEY, what text NOT NULL,"
-            " at timestamptz NOT NULL DEFAULT now(), chain_seq bigint, chain_hash text)"
+            f" at timestamptz NOT NULL DEFAULT now(), chain_seq bigint, chain_hash text{lanes})"
         )
         await conn.execute("INSERT INTO audit.earlier (what) SELECT 'row ' || n FROM generate_series(1, 4) n")
         await conn.execute("SELECT audit.chain_existing_rows('audit.earlier')")
@@ -144,7 +308,7 @@ async def test_the_ruling_is_logged_as_shared_with_both_teams_and_the_text_with_
         await protocol.rule_dispute(conn, ruling, SPECIALIST, date(2027, 3, 5), 5)
     shares = await social_db.fetch(
         "SELECT information, recipient, shared_by FROM audit.share_log WHERE citizen_ref = $1"
-        " AND information <> 'dispute-position' ORDER BY chain_seq",
+        " AND information <> 'dispute-position' ORDER BY id",
         subject,
     )
     assert [(row["information"], row["recipient"]) for row in shares] == [
@@ -252,27 +416,20 @@ async def test_upgrading_chains_the_audit_rows_written_before(infra: Infra) -> N
     pool = await create_pool(infra.create_database("gw"))
     try:
         # The gateway as it was before the chain: every migration but the audit-chain ones.
-        earlier = [
-            name
-            for name in await pool_pending(pool, "samspil.runtime.migrations", "provider_gateway.migrations")
-            if not name.endswith("_audit_chain.sql")
-        ]
-        async with pool.acquire() as conn:
-            await conn.execute(
-                "CREATE TABLE schema_migration"
-                " (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            for name in earlier:
-                package, file = name.split("/")
-                await conn.execute((resources.files(package) / file).read_text(encoding="utf-8"))
-                await conn.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
-            await conn.execute(
-                "INSERT INTO audit_log (client_id, method, path, status, outcome)"
-                " SELECT 'client-' || n, 'GET', '/v1/referrals', 200, 'ok' FROM generate_series(1, 3) n"
-            )
-        assert await migrate(pool, "samspil.runtime.migrations", "provider_gateway.migrations") == [
+        await apply_by_hand(
+            pool,
+            GATEWAY_MIGRATIONS,
+            lambda name: not name.endswith(("_audit_chain.sql", "_audit_chain_lanes.sql")),
+        )
+        await pool.execute(
+            "INSERT INTO audit_log (client_id, method, path, status, outcome)"
+            " SELECT 'client-' || n, 'GET', '/v1/referrals', 200, 'ok' FROM generate_series(1, 3) n"
+        )
+        assert await migrate(pool, *GATEWAY_MIGRATIONS) == [
             "samspil.runtime.migrations/003_audit_chain.sql",
+            "samspil.runtime.migrations/011_audit_chain_lanes.sql",
             "provider_gateway.migrations/007_audit_chain.sql",
+            "provider_gateway.migrations/020_audit_chain_lanes.sql",
         ]
         await pool.execute(
             "INSERT INTO audit.audit_log (method, path, status, outcome)"
@@ -281,6 +438,169 @@ async def test_upgrading_chains_the_audit_rows_written_before(infra: Infra) -> N
         async with pool.acquire() as conn:
             [report] = await verify_chains(conn)
         assert (report.table, report.rows, report.broken) == ("audit.audit_log", 4, None)
+    finally:
+        await pool.close()
+
+
+GATEWAY_MIGRATIONS = ("samspil.runtime.migrations", "provider_gateway.migrations")
+SOCIAL_MIGRATIONS = ("samspil.runtime.migrations", "social.migrations")
+
+
+async def apply_by_hand(pool: asyncpg.Pool, packages: Sequence[str], chosen: Callable[[str], bool]) -> None:
+    """Apply the chosen ones of the packages' migrations, in order, as `migrate` would: the
+    database as it was before the others."""
+    async with pool.acquire() as conn:
+        names = [name for name in await pending_migrations(conn, *packages) if chosen(name)]
+        await conn.execute(
+            "CREATE TABLE schema_migration"
+            " (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for name in names:
+            package, file = name.split("/")
+            await conn.execute((resources.files(package) / file).read_text(encoding="utf-8"))
+            await conn.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
+
+
+def before_lanes(name: str) -> bool:
+    return not name.endswith("_audit_chain_lanes.sql")
+
+
+async def test_rows_chained_before_lanes_still_verify_and_lane_0_continues_their_chain(infra: Infra) -> None:
+    pool = await create_pool(infra.create_database("social"))
+    try:
+        await apply_by_hand(pool, SOCIAL_MIGRATIONS, before_lanes)
+        for n in range(3):
+            await share(pool, citizen_ref(), f"before-{n}")
+        async with pool.acquire() as conn:
+            [before] = await verify_chains(conn)
+        assert (before.rows, before.broken, [(head.lane, head.seq) for head in before.lanes]) == (
+            3,
+            None,
+            [(0, 3)],
+        )
+
+        assert await migrate(pool, *SOCIAL_MIGRATIONS) == [
+            "samspil.runtime.migrations/011_audit_chain_lanes.sql",
+            "social.migrations/012_audit_chain_lanes.sql",
+        ]
+        async with pool.acquire() as conn:
+            [after] = await verify_chains(conn)
+        assert (after.rows, after.broken, after.lanes) == (3, None, before.lanes)
+
+        # Lanes 1 to 15 taken by writers: the next one continues the old chain in lane 0.
+        async with pool.acquire() as holder, pool.acquire() as writer:
+            async with holder.transaction():
+                for lane in range(1, 16):
+                    await holder.execute(LANE_LOCK, lane)
+                await log_share(writer, citizen_ref(), "after", "employment", "basis", "Sam", uuid.uuid4())
+        async with pool.acquire() as conn:
+            [report] = await verify_chains(conn)
+            last = await conn.fetchrow(
+                "SELECT chain_lane, chain_seq, chain_hash FROM audit.share_log ORDER BY id DESC"
+            )
+        assert last is not None and (last["chain_lane"], last["chain_seq"]) == (0, 4)
+        assert (report.rows, report.broken, report.lanes) == (
+            4,
+            None,
+            (LaneHead(0, 4, 4, last["chain_hash"]),),
+        )
+    finally:
+        await pool.close()
+
+
+AUDIT_ROW = "INSERT INTO audit.audit_log (method, path, status, outcome) VALUES ('GET', '/v1/x', 200, 'ok')"
+
+
+def test_a_protected_database_refuses_the_lanes_migration_until_the_audit_owner_applies_it(
+    infra: Infra, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `samspil audit protect` the service's role may not change schema audit: its start
+    fails with one line that says how the migration is applied; `samspil audit migrate` applies
+    it as the audit owner, and the service then starts with its audit trail still protected."""
+    url = infra.create_service_database("gw")
+    role, database = urlsplit(url).username or "", urlsplit(url).path.lstrip("/")
+    monkeypatch.setenv("PROVIDER_GATEWAY_DATABASE_URL", url)
+
+    async def protected_before_lanes() -> str:
+        pool = await create_pool(url)
+        try:
+            await apply_by_hand(pool, GATEWAY_MIGRATIONS, before_lanes)
+            await pool.execute(AUDIT_ROW)
+            admin = await admin_connect(infra.admin_dsn, database)
+            try:
+                await protect(admin, role)
+            finally:
+                await admin.close()
+        finally:
+            await pool.close()
+        # The gateway's start, as far as its database (it stops before the broker).
+        settings = GatewaySettings(database_url=url, token_secret="t" * 48, dead_letter_key="d" * 32)
+        with pytest.raises(StartupProblem) as refused:
+            await build_app(settings).state.runtime.start()
+        return str(refused.value)
+
+    said = asyncio.run(protected_before_lanes())
+    assert "\n" not in said and said.startswith(
+        "provider-gateway: migration samspil.runtime.migrations/011_audit_chain_lanes.sql is refused to"
+        " the service's role"
+    )
+    assert f"belongs to {role}_audit since 'samspil audit protect'" in said
+    assert "'samspil audit migrate provider-gateway'" in said
+
+    assert cli.main(["audit", "migrate", "provider-gateway", "--admin-url", infra.admin_dsn]) == 0
+    assert capsys.readouterr().out == (
+        f"Applied as {role}_audit: samspil.runtime.migrations/011_audit_chain_lanes.sql,"
+        f" provider_gateway.migrations/020_audit_chain_lanes.sql; as {role}: 0 migration(s)."
+        " provider-gateway may start.\n"
+    )
+    assert cli.main(["audit", "migrate", "provider-gateway", "--admin-url", infra.admin_dsn]) == 0
+    assert capsys.readouterr().out.startswith(f"Applied as {role}_audit: none; as {role}: 0 migration(s).")
+
+    async def started() -> None:
+        pool = await create_pool(url)
+        try:
+            assert await migrate(pool, *GATEWAY_MIGRATIONS) == []
+            await pool.execute(AUDIT_ROW)
+            async with pool.acquire() as conn:
+                assert await protection_status(conn) == "ok"
+                owners = await conn.fetch(
+                    "SELECT DISTINCT pg_get_userbyid(p.proowner) AS owner FROM pg_proc p"
+                    " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'audit'"
+                )
+                [report] = await verify_chains(conn)
+            assert [row["owner"] for row in owners] == [f"{role}_audit"]
+            assert (report.rows, report.broken) == (2, None)
+        finally:
+            await pool.close()
+
+    asyncio.run(started())
+
+
+async def test_the_local_stack_applies_the_lanes_migration_as_the_owner_of_its_protected_audit_schema(
+    infra: Infra,
+) -> None:
+    """`samspil up` on a state folder of before: the embedded PostgreSQL's superuser applies the
+    migrations the service's role is refused before the service starts (LocalStack)."""
+    if infra.postgres is None:
+        pytest.skip("the local stack's own PostgreSQL only")
+    url = infra.create_service_database("social")
+    name = urlsplit(url).path.lstrip("/")
+    pool = await create_pool(url)
+    try:
+        await apply_by_hand(pool, SOCIAL_MIGRATIONS, before_lanes)
+        await share(pool, citizen_ref())
+        infra.postgres.protect_audit_tables(name)
+        assert infra.postgres.apply_audit_migrations(name, url, SOCIAL_MIGRATIONS) == [
+            "samspil.runtime.migrations/011_audit_chain_lanes.sql",
+            "social.migrations/012_audit_chain_lanes.sql",
+        ]
+        assert infra.postgres.apply_audit_migrations(name, url, SOCIAL_MIGRATIONS) == []
+        assert await migrate(pool, *SOCIAL_MIGRATIONS) == []
+        await share(pool, citizen_ref())
+        async with pool.acquire() as conn:
+            assert await protection_status(conn) == "ok"
+            [report] = await verify_chains(conn)
+        assert (report.rows, report.broken) == (2, None)
     finally:
         await pool.close()
 

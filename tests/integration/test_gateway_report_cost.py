@@ -168,7 +168,7 @@ async def test_the_short_way_keeps_the_idempotency_rules(gateway: Gateway) -> No
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
     assert other.json()["type"].endswith("idempotency-key-reused")
     assert await gateway.count("submission") == 2
-    statuses = await gateway.pool.fetch("SELECT status FROM audit.audit_log ORDER BY chain_seq")
+    statuses = await gateway.pool.fetch("SELECT status FROM audit.audit_log ORDER BY id")
     assert [row["status"] for row in statuses] == [202, 202, 202, 422]
 
 
@@ -184,7 +184,7 @@ async def test_a_disabled_clients_very_next_report_is_refused_though_its_token_i
     assert refused.headers["www-authenticate"] == 'Bearer error="invalid_token"'
     assert await gateway.count("submission") == 2
     assert await gateway.count("outbox") == 2
-    last = await gateway_pool.fetchrow("SELECT status, outcome FROM audit.audit_log ORDER BY chain_seq DESC")
+    last = await gateway_pool.fetchrow("SELECT status, outcome FROM audit.audit_log ORDER BY id DESC")
     assert last is not None and (last["status"], last["outcome"]) == (401, "denied")
 
 
@@ -258,7 +258,7 @@ async def test_a_disabled_clients_report_with_a_bad_body_is_refused_401_not_422(
     refused = await gateway.notice(body={"absent_from": "not a date"})
     assert refused.status_code == 401, refused.text
     assert "absent_from" not in refused.text
-    last = await gateway_pool.fetchrow("SELECT status, outcome FROM audit.audit_log ORDER BY chain_seq DESC")
+    last = await gateway_pool.fetchrow("SELECT status, outcome FROM audit.audit_log ORDER BY id DESC")
     assert last is not None and (last["status"], last["outcome"]) == (401, "denied")
 
 

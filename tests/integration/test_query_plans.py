@@ -118,6 +118,7 @@ LARGE_TABLES = frozenset(
         "dead_letter",
         "portal_person",
         "portal_session",
+        "audit_log",
     )
 )
 # A scan on a large table may pass over a few rows it then filters out (a caseworker's closed
@@ -668,6 +669,44 @@ async def social_kpi_report(db: Recorders) -> None:
     assert figures.disputes_ruled.total == 0 and figures.disputes_overdue_now == 0
 
 
+async def audit_chain_lane(db: Recorders) -> None:
+    """The chain trigger's look-up of its lane's last row, on every audit row the gateway writes
+    (runtime migration 011_audit_chain_lanes.sql): the statements the trigger runs are seen in
+    auto_explain's plans of nested statements, sent to this connection as notices."""
+    conn = db.gateway.conn
+    # Rows in all 16 lanes, as many writers leave them: written with the triggers off (no hashes
+    # to compute for the look-up), rolled back with the test.
+    await conn.execute("ALTER TABLE audit.audit_log DISABLE TRIGGER USER")
+    await conn.execute(
+        "INSERT INTO audit.audit_log (method, path, status, outcome, chain_lane, chain_seq, chain_hash)"
+        " SELECT 'GET', '/v1/referrals', 200, 'ok', i % 16, i / 16 + 1, md5(i::text)"
+        " FROM generate_series(0, $1::int - 1) AS i",
+        SEEDED,
+    )
+    await conn.execute("ALTER TABLE audit.audit_log ENABLE TRIGGER USER")
+    await conn.execute("ANALYZE audit.audit_log")
+    notices: list[str] = []
+
+    def heard(_: object, message: asyncpg.PostgresLogMessage) -> None:
+        notices.append(str(message))
+
+    conn.add_log_listener(heard)
+    await conn.execute(
+        "LOAD 'auto_explain'; SET LOCAL auto_explain.log_min_duration = 0;"
+        " SET LOCAL auto_explain.log_nested_statements = on; SET LOCAL auto_explain.log_analyze = on;"
+        " SET LOCAL auto_explain.log_format = json; SET LOCAL auto_explain.log_level = notice"
+    )
+    await conn.execute(
+        "INSERT INTO audit.audit_log (method, path, status, outcome) VALUES ('GET', '/v1/x', 200, 'ok')"
+    )
+    await conn.execute("SET LOCAL auto_explain.log_min_duration = -1")
+    conn.remove_log_listener(heard)
+    for notice in notices:
+        explained = json.loads(notice[notice.index("{") :])
+        db.gateway.plans.append((explained["Query Text"], explained["Plan"]))
+    assert any("chain_lane = $1" in query for query, _ in db.gateway.plans), notices
+
+
 @dataclass(frozen=True)
 class HotPath:
     run: Callable[[Recorders], Awaitable[None]]
@@ -676,6 +715,7 @@ class HotPath:
 
 
 HOT_PATHS = {
+    "audit chain lane": HotPath(audit_chain_lane, ("gateway", "DROP INDEX audit.audit_log_chain")),
     "report ingest": HotPath(
         report_ingest,
         # The inbox's index too: PostgreSQL 18 would skip-scan it on (provider_id, referral_id).
