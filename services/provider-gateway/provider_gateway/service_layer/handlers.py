@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
@@ -159,7 +160,12 @@ async def record_department_answers(conn: Connection, events: Sequence[tuple[Env
     locked and read at once, the answers judged in order against them as each earlier one left
     them (two answers to one submission in a run see each other), then the submissions are
     updated and the feed entries written, in the run's order, at once."""
-    answers = [(envelope, answer) for envelope, data in events if (answer := _answer_to(data)) is not None]
+    answers: list[tuple[Envelope, DepartmentAnswer]] = []
+    for envelope, data in events:
+        with _about(envelope):
+            answer = _answer_to(data)
+        if answer is not None:
+            answers.append((envelope, answer))
     if not answers:
         return
     rows = await repository.submissions_for_update(conn, [answer.submission_id for _, answer in answers])
@@ -178,9 +184,7 @@ async def record_department_answers(conn: Connection, events: Sequence[tuple[Env
     for envelope, answer in answers:
         submission = submissions.get(answer.submission_id)
         verdict = take_answer(submission, answer)
-        with structlog.contextvars.bound_contextvars(
-            event_id=str(envelope.id), event_type=envelope.type, correlation_id=str(envelope.correlationid)
-        ):
+        with _about(envelope):
             _log_verdict(verdict, answer)
         if verdict is AnswerVerdict.SHOWN:
             assert submission is not None
@@ -203,6 +207,13 @@ async def record_department_answers(conn: Connection, events: Sequence[tuple[Env
             ],
             feed,
         )
+
+
+def _about(envelope: Envelope) -> AbstractContextManager[None]:
+    """What the consumer binds for an event handled alone, for the log lines of one in a run."""
+    return structlog.contextvars.bound_contextvars(
+        event_id=str(envelope.id), event_type=envelope.type, correlation_id=str(envelope.correlationid)
+    )
 
 
 def _answer_to(data: Any) -> DepartmentAnswer | None:
@@ -384,5 +395,7 @@ async def _to_feed(
     submission_id: uuid.UUID | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """The one place a feed entry is written (what reacts to new entries hooks on here)."""
+    """The one place a feed entry is written one at a time; `record_department_answers` writes
+    its run's at once (`repository.add_acknowledgements`). What reacts to new entries hooks on
+    the table's row triggers (webhooks, the position at commit), which both fire."""
     await repository.insert_feed_entry(conn, provider_id, kind, referral_id, submission_id, data or {})
