@@ -332,6 +332,35 @@ async def report_to_task(db: Recorders) -> None:
     await gateway_handlers.record_acknowledgement(db.gateway, answer, received)  # type: ignore[arg-type]
 
 
+async def acknowledgements_set_wise(db: Recorders) -> None:
+    """The gateway takes a run of acknowledgements at once: their submissions locked and read,
+    then updated with the feed entries written (record_department_answers)."""
+    run = []
+    for row in (size.provider_row(11), size.provider_row(12)):
+        received = ReportReceived(
+            submission_id=size.seeded_uuid("submission", row),
+            referral_id=size.seeded_uuid("referral", row),
+            provider_id=size.PROVIDER,
+            department=Department.EMPLOYMENT,
+            outcome=ReportOutcome.TASK_CREATED,
+            task_due_on=date(2026, 12, 3),
+        )
+        answer = Envelope(
+            source="/samspil/employment",
+            type=received.event_type,
+            subject=size.seeded_citizen_ref(row),
+            dataschema=received.dataschema,
+            correlationid=received.submission_id,
+        )
+        run.append((answer, received))
+    await gateway_handlers.record_department_answers(db.gateway, run)  # type: ignore[arg-type]
+    acknowledged = await db.gateway.conn.fetchval(
+        "SELECT count(*) FROM submission WHERE submission_id = ANY($1::uuid[]) AND status = 'acted-on'",
+        [received.submission_id for _, received in run],
+    )
+    assert acknowledged == 2
+
+
 async def overdue_scan(db: Recorders) -> None:
     """The contact-course scheduler's round, over courses made due for it."""
     await db.employment.conn.execute(size.MAKE_DUE, SEEDED - 40, SEEDED)
@@ -727,6 +756,10 @@ HOT_PATHS = {
     ),
     "report to task": HotPath(
         report_to_task, ("gateway", "ALTER TABLE submission DROP CONSTRAINT submission_pkey CASCADE")
+    ),
+    "acknowledgements set-wise": HotPath(
+        acknowledgements_set_wise,
+        ("gateway", "ALTER TABLE submission DROP CONSTRAINT submission_pkey CASCADE"),
     ),
     "overdue scan": HotPath(overdue_scan, ("employment", "DROP INDEX contact_course_alarm")),
     "progress report scan": HotPath(

@@ -1,10 +1,20 @@
-"""What a department's acknowledgement of a provider's report reaches, per kind of report."""
+"""What a department's acknowledgement of a provider's report reaches, per kind of report, and
+what an answer does to the submission it is about."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from provider_gateway.domain.submissions import SubmissionStatus, reached_by_acknowledgement
+from provider_gateway.domain.submissions import (
+    AnswerVerdict,
+    DepartmentAnswer,
+    SubmissionState,
+    SubmissionStatus,
+    reached_by_acknowledgement,
+    take_answer,
+)
 
 DELIVERED, ACTED_ON, FINAL = SubmissionStatus.DELIVERED, SubmissionStatus.ACTED_ON, SubmissionStatus.FINAL
 
@@ -42,3 +52,62 @@ def test_a_state_never_moves_back() -> None:
     assert FINAL.advanced_to(DELIVERED) is FINAL
     assert SubmissionStatus.RECEIVED.advanced_to(ACTED_ON) is ACTED_ON
     assert [status.rank for status in SubmissionStatus] == [0, 1, 2, 3]
+
+
+TASK = {"department": "employment", "outcome": "task-created"}
+FINAL_ENTRY = {"outcome": "final", "decision": "approved"}
+
+
+def submission(status: str = "received", *acknowledgements: dict[str, str]) -> SubmissionState:
+    return SubmissionState(
+        "nord", uuid.UUID(int=1), "absence-notice", SubmissionStatus(status), list(acknowledgements)
+    )
+
+
+def answer(
+    entry: dict[str, str] = TASK,
+    reached: SubmissionStatus = ACTED_ON,
+    provider: str | None = "nord",
+    same_as: dict[str, str] | None = None,
+) -> DepartmentAnswer:
+    return DepartmentAnswer(uuid.UUID(int=2), provider, entry, reached, "submission-acknowledged", same_as)
+
+
+@pytest.mark.parametrize(
+    ("before", "given", "verdict", "status", "shown"),
+    [
+        (None, answer(), AnswerVerdict.NOT_OURS, None, 0),
+        (submission(), answer(provider="syd"), AnswerVerdict.NOT_OURS, "received", 0),
+        # Decisions name no provider of their own to check against.
+        (submission(), answer(provider=None), AnswerVerdict.SHOWN, "acted-on", 1),
+        (submission("acted-on", TASK), answer(), AnswerVerdict.ALREADY_SHOWN, "acted-on", 1),
+        # Late: shown, but the status never goes back.
+        (submission("final"), answer(), AnswerVerdict.SHOWN, "final", 1),
+        # One final outcome: another of the same identity does not replace the first.
+        (
+            submission("final", FINAL_ENTRY),
+            answer({"outcome": "final", "decision": "rejected"}, FINAL, same_as={"outcome": "final"}),
+            AnswerVerdict.ANOTHER_STANDS,
+            "final",
+            1,
+        ),
+    ],
+)
+def test_what_a_departments_answer_does_to_the_submission(
+    before: SubmissionState | None,
+    given: DepartmentAnswer,
+    verdict: AnswerVerdict,
+    status: str | None,
+    shown: int,
+) -> None:
+    assert take_answer(before, given) is verdict
+    if before is not None:
+        assert (before.status, len(before.acknowledgements)) == (status, shown)
+
+
+def test_a_second_answer_sees_the_first() -> None:
+    state = submission()
+    assert take_answer(state, answer()) is AnswerVerdict.SHOWN
+    assert take_answer(state, answer()) is AnswerVerdict.ALREADY_SHOWN
+    assert take_answer(state, answer({"outcome": "completed"}, FINAL)) is AnswerVerdict.SHOWN
+    assert (state.status, state.acknowledgements) == (FINAL, [TASK, {"outcome": "completed"}])

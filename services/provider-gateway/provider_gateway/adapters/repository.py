@@ -222,6 +222,76 @@ async def add_acknowledgement(
     )
 
 
+async def submissions_for_update(conn: Connection, submission_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    """The submissions (those that exist), locked, in one order whoever asks (no deadlock
+    between two callers locking overlapping sets)."""
+    return await conn.fetch(
+        "SELECT submission_id, provider_id, referral_id, kind, status, acknowledgements FROM submission"
+        " WHERE submission_id = ANY($1::uuid[]) ORDER BY submission_id FOR UPDATE",
+        sorted(set(submission_ids)),
+    )
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """What `add_acknowledgements` adds to one submission: its new acknowledgements, in order,
+    and the status they lead to."""
+
+    submission_id: uuid.UUID
+    acknowledgements: list[dict[str, Any]]
+    status: SubmissionStatus
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    provider_id: str
+    kind: str
+    referral_id: uuid.UUID | None
+    submission_id: uuid.UUID | None
+    data: dict[str, Any]
+
+
+# `add_acknowledgement` for several submissions, and `insert_feed_entry` for several entries (in
+# their order: each row's seq, and so its position at commit, follows it; the row triggers fire
+# in it), in one statement. The update may set each state's time at once for the highest status
+# reached: now() is the transaction's time, so one update per acknowledgement would set the same.
+_ACKNOWLEDGEMENTS_AND_FEED = """
+WITH acknowledged AS (
+    UPDATE submission AS s SET acknowledgements = s.acknowledgements || a.added::jsonb, status = a.status,
+        updated_at = now(),
+        delivered_at = coalesce(s.delivered_at, CASE WHEN a.reached >= 1 THEN now() END),
+        acted_on_at = coalesce(s.acted_on_at, CASE WHEN a.reached >= 2 THEN now() END),
+        final_at = coalesce(s.final_at, CASE WHEN a.reached >= 3 THEN now() END)
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS a(submission_id, added, status, reached)
+    WHERE s.submission_id = a.submission_id
+)
+INSERT INTO provider_feed (provider_id, kind, referral_id, submission_id, data)
+SELECT f.provider_id, f.kind, f.referral_id, f.submission_id, f.data::jsonb
+FROM unnest($5::text[], $6::text[], $7::uuid[], $8::uuid[], $9::text[])
+    WITH ORDINALITY AS f(provider_id, kind, referral_id, submission_id, data, n)
+ORDER BY f.n
+"""
+
+
+async def add_acknowledgements(
+    conn: Connection, acknowledged: list[Acknowledged], feed: list[FeedEntry]
+) -> None:
+    """Several submissions' new acknowledgements and statuses (as `add_acknowledgement`), and
+    the feed entries they make (as `insert_feed_entry`, in this order), in one statement."""
+    await conn.execute(
+        _ACKNOWLEDGEMENTS_AND_FEED,
+        [a.submission_id for a in acknowledged],
+        [json.dumps(a.acknowledgements) for a in acknowledged],
+        [a.status.value for a in acknowledged],
+        [a.status.rank for a in acknowledged],
+        [e.provider_id for e in feed],
+        [e.kind for e in feed],
+        [e.referral_id for e in feed],
+        [e.submission_id for e in feed],
+        [json.dumps(e.data) for e in feed],
+    )
+
+
 async def active_client(conn: asyncpg.Pool, client_id: str) -> asyncpg.Record | None:
     """The client unless it is disabled, with its secret's hash and its token generation (a
     token of an older generation is revoked)."""

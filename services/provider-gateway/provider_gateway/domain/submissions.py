@@ -18,7 +18,11 @@ acted on at once, and each state's time says when it was reached.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class SubmissionStatus(StrEnum):
@@ -64,3 +68,56 @@ def reached_by_acknowledgement(kind: str, department: str, outcome: str) -> Subm
     if FINISHED_BY.get(kind) == department:
         return SubmissionStatus.FINAL
     return SubmissionStatus.DELIVERED if outcome == "recorded" else SubmissionStatus.ACTED_ON
+
+
+@dataclass(frozen=True)
+class DepartmentAnswer:
+    """What a department did with a provider's submission (acknowledged, decided, made final),
+    to be shown on the submission and in the provider's feed once. ``same_as``: what makes an
+    entry already on the submission the same answer (by default the whole entry)."""
+
+    submission_id: uuid.UUID
+    provider_id: str | None
+    entry: dict[str, Any]
+    reached: SubmissionStatus | Callable[[str], SubmissionStatus]
+    feed_kind: str
+    same_as: dict[str, Any] | None = None
+
+
+@dataclass
+class SubmissionState:
+    """A submission as an answer finds it."""
+
+    provider_id: str
+    referral_id: uuid.UUID
+    kind: str
+    status: SubmissionStatus
+    acknowledgements: list[dict[str, Any]] = field(default_factory=list)
+
+
+class AnswerVerdict(StrEnum):
+    NOT_OURS = "not-ours"
+    """No such submission, or another provider's: nothing is shown."""
+    ALREADY_SHOWN = "already-shown"
+    """The same answer is on the submission (a department published the fact anew)."""
+    ANOTHER_STANDS = "another-stands"
+    """A different answer of the same identity is on it: the first stands."""
+    SHOWN = "shown"
+    """Added to the submission, whose status it may advance."""
+
+
+def take_answer(submission: SubmissionState | None, answer: DepartmentAnswer) -> AnswerVerdict:
+    """Judge the answer against the submission and, when it is to be shown, add it to the
+    submission (its acknowledgements and the status it reaches: never a step back)."""
+    if submission is None or answer.provider_id not in (None, submission.provider_id):
+        return AnswerVerdict.NOT_OURS
+    identity = (answer.same_as or answer.entry).items()
+    recorded = [a for a in submission.acknowledgements if identity <= a.items()]
+    if recorded:
+        if any(answer.entry.items() <= acknowledgement.items() for acknowledgement in recorded):
+            return AnswerVerdict.ALREADY_SHOWN
+        return AnswerVerdict.ANOTHER_STANDS
+    reached = answer.reached(submission.kind) if callable(answer.reached) else answer.reached
+    submission.status = submission.status.advanced_to(reached)
+    submission.acknowledgements.append(answer.entry)
+    return AnswerVerdict.SHOWN

@@ -35,4 +35,10 @@ def subscription() -> Subscription:
             MeasuresSharedWithProvider: handlers.record_measures_shared,
             ProviderShareEnded: handlers.record_share_ended,
         },
+        # The departments' answers to submissions (one per report, at least) are taken set-wise
+        # when several come in a row.
+        batch_handlers={
+            answer: handlers.record_department_answers
+            for answer in (ReportReceived, PlanChangeDecided, AbsenceAssessed, PlanChangeDecisionFinal)
+        },
     )

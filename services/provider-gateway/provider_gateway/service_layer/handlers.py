@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +13,14 @@ import structlog
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.shares import ShareVerdict, StoredShare, judge_share
-from provider_gateway.domain.submissions import SubmissionStatus, reached_by_acknowledgement
+from provider_gateway.domain.submissions import (
+    AnswerVerdict,
+    DepartmentAnswer,
+    SubmissionState,
+    SubmissionStatus,
+    reached_by_acknowledgement,
+    take_answer,
+)
 from provider_gateway.domain.webhooks import FeedKind
 from samspil.runtime.db import Connection
 from schemas.consent import MeasuresSharedWithProvider, ProviderShareEnded
@@ -118,15 +126,7 @@ async def record_progress_overdue(
 
 async def record_acknowledgement(conn: Connection, envelope: Envelope, received: ReportReceived) -> None:
     """A department tells what it did with a submission: the provider sees it on the submission."""
-    department, outcome = received.department.value, received.outcome.value
-    await _tell_provider(
-        conn,
-        received.submission_id,
-        received.provider_id,
-        received.model_dump(mode="json", include={"department", "outcome", "task_due_on"}),
-        reached=lambda report_kind: reached_by_acknowledgement(report_kind, department, outcome),
-        kind=FeedKind.SUBMISSION_ACKNOWLEDGED,
-    )
+    await _tell_provider(conn, _acknowledgement(received))
 
 
 async def record_decision(
@@ -139,8 +139,107 @@ async def record_decision(
     A plan-change decision is provisional: the other department's team may still object, and
     the provider is told so (``final`` false) until the decision becomes final. An absence
     assessment is final as made: no objection applies to it."""
-    if decided.submission_id is None or decided.provider_id is None:
+    answer = _decision(decided)
+    if answer is not None:
+        await _tell_provider(conn, answer)
+
+
+async def record_final_outcome(conn: Connection, envelope: Envelope, final: PlanChangeDecisionFinal) -> None:
+    """A plan-change decision became final, unopposed or as the joint specialist unit ruled: the
+    provider who asked sees what now holds on the submission and in its feed. A submission has
+    one final outcome; should another arrive for it, the first stands."""
+    answer = _final_outcome(final)
+    if answer is not None:
+        await _tell_provider(conn, answer)
+
+
+async def record_department_answers(conn: Connection, events: Sequence[tuple[Envelope, Any]]) -> None:
+    """The set-wise twin of `record_acknowledgement`, `record_decision` and
+    `record_final_outcome` for a run of their events (consumer.BatchHandler): the same effect as
+    each handled in turn, in two statements whatever the run's length. The run's submissions are
+    locked and read at once, the answers judged in order against them as each earlier one left
+    them (two answers to one submission in a run see each other), then the submissions are
+    updated and the feed entries written, in the run's order, at once."""
+    answers: list[tuple[Envelope, DepartmentAnswer]] = []
+    for envelope, data in events:
+        with _about(envelope):
+            answer = _answer_to(data)
+        if answer is not None:
+            answers.append((envelope, answer))
+    if not answers:
         return
+    rows = await repository.submissions_for_update(conn, [answer.submission_id for _, answer in answers])
+    submissions = {
+        row["submission_id"]: SubmissionState(
+            row["provider_id"],
+            row["referral_id"],
+            row["kind"],
+            SubmissionStatus(row["status"]),
+            json.loads(row["acknowledgements"]),
+        )
+        for row in rows
+    }
+    shown: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    feed: list[repository.FeedEntry] = []
+    for envelope, answer in answers:
+        submission = submissions.get(answer.submission_id)
+        verdict = take_answer(submission, answer)
+        with _about(envelope):
+            _log_verdict(verdict, answer)
+        if verdict is AnswerVerdict.SHOWN:
+            assert submission is not None
+            shown.setdefault(answer.submission_id, []).append(answer.entry)
+            feed.append(
+                repository.FeedEntry(
+                    submission.provider_id,
+                    answer.feed_kind,
+                    submission.referral_id,
+                    answer.submission_id,
+                    answer.entry,
+                )
+            )
+    if feed:
+        await repository.add_acknowledgements(
+            conn,
+            [
+                repository.Acknowledged(submission_id, entries, submissions[submission_id].status)
+                for submission_id, entries in shown.items()
+            ],
+            feed,
+        )
+
+
+def _about(envelope: Envelope) -> AbstractContextManager[None]:
+    """What the consumer binds for an event handled alone, for the log lines of one in a run."""
+    return structlog.contextvars.bound_contextvars(
+        event_id=str(envelope.id), event_type=envelope.type, correlation_id=str(envelope.correlationid)
+    )
+
+
+def _answer_to(data: Any) -> DepartmentAnswer | None:
+    if isinstance(data, ReportReceived):
+        return _acknowledgement(data)
+    if isinstance(data, PlanChangeDecided | AbsenceAssessed):
+        return _decision(data)
+    if isinstance(data, PlanChangeDecisionFinal):
+        return _final_outcome(data)
+    raise TypeError(f"not a department's answer to a submission: {type(data).__name__}")
+
+
+def _acknowledgement(received: ReportReceived) -> DepartmentAnswer:
+    department, outcome = received.department.value, received.outcome.value
+    return DepartmentAnswer(
+        received.submission_id,
+        received.provider_id,
+        received.model_dump(mode="json", include={"department", "outcome", "task_due_on"}),
+        reached=lambda report_kind: reached_by_acknowledgement(report_kind, department, outcome),
+        feed_kind=FeedKind.SUBMISSION_ACKNOWLEDGED,
+    )
+
+
+def _decision(decided: PlanChangeDecided | AbsenceAssessed) -> DepartmentAnswer | None:
+    if decided.submission_id is None or decided.provider_id is None:
+        return None
     entry: dict[str, Any]
     if isinstance(decided, PlanChangeDecided):
         entry = {
@@ -160,25 +259,21 @@ async def record_decision(
             "decision": "acceptable" if decided.acceptable else "not-acceptable",
             "reason": decided.note,
         }
-    await _tell_provider(
-        conn,
+    return DepartmentAnswer(
         decided.submission_id,
         decided.provider_id,
         entry,
         reached=SubmissionStatus.FINAL if entry["final"] else SubmissionStatus.ACTED_ON,
-        kind=FeedKind.SUBMISSION_DECIDED,
+        feed_kind=FeedKind.SUBMISSION_DECIDED,
     )
 
 
-async def record_final_outcome(conn: Connection, envelope: Envelope, final: PlanChangeDecisionFinal) -> None:
-    """A plan-change decision became final, unopposed or as the joint specialist unit ruled: the
-    provider who asked sees what now holds on the submission and in its feed. A submission has
-    one final outcome; should another arrive for it, the first stands."""
+def _final_outcome(final: PlanChangeDecisionFinal) -> DepartmentAnswer | None:
     if final.submission_id is None:
         log.info(
             "final outcome of a decision no provider asked for, not shown", decision_id=str(final.decision_id)
         )
-        return
+        return None
     entry = {
         "department": final.target_plan.department.value,
         "outcome": "final",
@@ -188,13 +283,12 @@ async def record_final_outcome(conn: Connection, envelope: Envelope, final: Plan
         # As with the decision's reason: what holds in a social plan is social-plan detail.
         "summary": final.summary if final.target_plan is TargetPlan.JOB_PLAN else None,
     }
-    await _tell_provider(
-        conn,
+    return DepartmentAnswer(
         final.submission_id,
         final.provider_id,
         entry,
         reached=SubmissionStatus.FINAL,
-        kind=FeedKind.SUBMISSION_FINAL,
+        feed_kind=FeedKind.SUBMISSION_FINAL,
         same_as={"outcome": "final"},
     )
 
@@ -248,49 +342,48 @@ async def record_share_ended(conn: Connection, envelope: Envelope, ended: Provid
         log.info("share with a provider had ended already", consent_id=str(ended.consent_id))
 
 
-async def _tell_provider(
-    conn: Connection,
-    submission_id: uuid.UUID,
-    provider_id: str | None,
-    entry: dict[str, Any],
-    *,
-    reached: SubmissionStatus | Callable[[str], SubmissionStatus],
-    kind: FeedKind,
-    same_as: dict[str, Any] | None = None,
-) -> None:
+async def _tell_provider(conn: Connection, answer: DepartmentAnswer) -> None:
     """Add what a department did to the provider's submission, and to its feed, once: not again
     if an acknowledgement matching ``same_as`` (by default the entry itself) is already there,
     as when a department publishes the same fact anew."""
-    submission = await repository.submission_for_update(conn, submission_id)
-    if submission is None or (provider_id is not None and submission["provider_id"] != provider_id):
-        log.warning(
-            "acknowledgement for a submission not ours, ignored", submission_id=str(submission_id), kind=kind
+    row = await repository.submission_for_update(conn, answer.submission_id)
+    submission = (
+        None
+        if row is None
+        else SubmissionState(
+            row["provider_id"],
+            row["referral_id"],
+            row["kind"],
+            SubmissionStatus(row["status"]),
+            json.loads(row["acknowledgements"]),
         )
+    )
+    verdict = take_answer(submission, answer)
+    _log_verdict(verdict, answer)
+    if verdict is not AnswerVerdict.SHOWN:
         return
-    identity = (same_as or entry).items()
-    recorded = [a for a in json.loads(submission["acknowledgements"]) if identity <= a.items()]
-    if recorded:
-        if any(entry.items() <= acknowledgement.items() for acknowledgement in recorded):
-            log.info("acknowledgement already on the submission", submission_id=str(submission_id), kind=kind)
-        else:
-            log.warning(
-                "a different acknowledgement of this kind is already on the submission; the first stands",
-                submission_id=str(submission_id),
-                kind=kind,
-            )
-        return
-    if callable(reached):
-        reached = reached(submission["kind"])
-    status = SubmissionStatus(submission["status"]).advanced_to(reached)
-    await repository.add_acknowledgement(conn, submission_id, entry, status)
+    assert submission is not None
+    await repository.add_acknowledgement(conn, answer.submission_id, answer.entry, submission.status)
     await _to_feed(
         conn,
-        submission["provider_id"],
-        kind,
-        referral_id=submission["referral_id"],
-        submission_id=submission_id,
-        data=entry,
+        submission.provider_id,
+        FeedKind(answer.feed_kind),
+        referral_id=submission.referral_id,
+        submission_id=answer.submission_id,
+        data=answer.entry,
     )
+
+
+def _log_verdict(verdict: AnswerVerdict, answer: DepartmentAnswer) -> None:
+    about = {"submission_id": str(answer.submission_id), "kind": answer.feed_kind}
+    if verdict is AnswerVerdict.NOT_OURS:
+        log.warning("acknowledgement for a submission not ours, ignored", **about)
+    elif verdict is AnswerVerdict.ALREADY_SHOWN:
+        log.info("acknowledgement already on the submission", **about)
+    elif verdict is AnswerVerdict.ANOTHER_STANDS:
+        log.warning(
+            "a different acknowledgement of this kind is already on the submission; the first stands", **about
+        )
 
 
 async def _to_feed(
@@ -302,5 +395,7 @@ async def _to_feed(
     submission_id: uuid.UUID | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """The one place a feed entry is written (what reacts to new entries hooks on here)."""
+    """The one place a feed entry is written one at a time; `record_department_answers` writes
+    its run's at once (`repository.add_acknowledgements`). What reacts to new entries hooks on
+    the table's row triggers (webhooks, the position at commit), which both fire."""
     await repository.insert_feed_entry(conn, provider_id, kind, referral_id, submission_id, data or {})
