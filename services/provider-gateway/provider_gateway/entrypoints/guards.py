@@ -15,6 +15,7 @@ import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.datastructures import URL
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.credentials import TokenClaims
@@ -86,7 +87,17 @@ async def _key_and_hash(request: Request) -> tuple[str, str]:
     key = idempotency.kept_key(
         request.headers.get(idempotency.KEY_HEADER), request.app.state.settings.dead_letter_key
     )
-    return key, idempotency.request_hash(request.method, request.url.path, await request.body())
+    return key, idempotency.request_hash(request.method, _url_path(request.scope), await request.body())
+
+
+def _url_path(scope: Any) -> str:
+    """``request.url.path`` without building the URL: the hash of a request sent again must not
+    change. A printable ASCII path without the characters Starlette escapes there (or that
+    ``urlsplit`` drops) reads the same; any other is read as it always was."""
+    path: str = scope["path"]
+    if path.isascii() and path.isprintable() and not ("?" in path or "#" in path or "\\" in path):
+        return path
+    return str(URL(scope=scope).path)
 
 
 class ReferralCitizens:
