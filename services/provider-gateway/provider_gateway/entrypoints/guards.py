@@ -180,7 +180,7 @@ async def report_at_once(
     return Response(body, status_code=202, media_type=JSONResponse.media_type)
 
 
-_CLOSED_STATUSES = sorted(CLOSED_STATUSES)
+_CLOSED_STATUSES: list[str] = sorted(CLOSED_STATUSES)
 
 
 class BodyRules:
