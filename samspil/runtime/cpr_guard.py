@@ -123,7 +123,7 @@ class CprGuard:
         if contains_cpr(scope["path"]):
             fields.append("path")
         query = scope.get("query_string", b"").decode("latin-1")
-        for name, value in parse_qsl(query, keep_blank_values=True):
+        for name, value in parse_qsl(query, keep_blank_values=True) if query else ():
             if contains_cpr(name) or contains_cpr(value):
                 fields.append(f"query.{name}" if not contains_cpr(name) else "query")
         return fields

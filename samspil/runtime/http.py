@@ -360,6 +360,11 @@ def create_app(
         generate_unique_id_function=operation_id,
         docs_url=None,  # served by install_docs, from this package's files
         redoc_url=None,
+        # FastAPI's own OpenTelemetry bridge stays off: tracing is `instrument_app`'s (with its
+        # CPR masking, no headers, probes left out), and the bridge only deferred to it. Left
+        # on, it asked on every request whether a provider was set up (2 % of the gateway's
+        # CPU per report), and FASTAPI_OTEL_AUTO_CONFIGURE could export past the masking.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     install_docs(app)
     install_finished_document(app)

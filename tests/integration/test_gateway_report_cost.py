@@ -19,7 +19,7 @@ import pytest
 
 from provider_gateway.adapters import repository
 from provider_gateway.adapters.report_connections import ReportConnections
-from provider_gateway.admin import add_provider, disable_client
+from provider_gateway.admin import add_provider, disable_client, rotate_secret
 from provider_gateway.bootstrap import build_app
 from provider_gateway.domain.credentials import TokenClaims, issue_token
 from provider_gateway.service_layer.reports import new_submission_id, report_envelope
@@ -186,6 +186,35 @@ async def test_a_disabled_clients_very_next_report_is_refused_though_its_token_i
     assert await gateway.count("outbox") == 2
     last = await gateway_pool.fetchrow("SELECT status, outcome FROM audit.audit_log ORDER BY id DESC")
     assert last is not None and (last["status"], last["outcome"]) == (401, "denied")
+
+
+async def test_a_kept_token_loses_access_at_once_when_its_client_is_disabled_or_its_secret_rotated(
+    gateway: Gateway, gateway_pool: asyncpg.Pool
+) -> None:
+    # The gateway keeps the tokens it verified (`auth.VerifiedTokens`), never whether their
+    # client may still use them.
+    assert (await gateway.notice()).status_code == 202
+    assert (await gateway.notice()).status_code == 202  # the short way, with the token kept
+    assert len(gateway.app.state.verified_tokens) == 1
+    async with gateway_pool.acquire() as conn:
+        assert await rotate_secret(conn, gateway.client_id) is not None
+    revoked = await gateway.notice()
+    assert (
+        revoked.status_code == 401 and revoked.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    )
+    new_generation = issue_token(
+        TokenClaims(gateway.client_id, gateway.provider_id, int(time.time()) + 900, generation=1),
+        TOKEN_SECRET,
+    )
+    gateway.http.headers["authorization"] = f"Bearer {new_generation}"
+    assert (await gateway.notice()).status_code == 202
+    assert (await gateway.notice()).status_code == 202  # kept too
+    async with gateway_pool.acquire() as conn:
+        assert await disable_client(conn, gateway.client_id)
+    assert (await gateway.notice()).status_code == 401
+    assert await gateway.count("submission") == 4
+    statuses = await gateway_pool.fetch("SELECT status FROM audit.audit_log ORDER BY chain_seq")
+    assert [row["status"] for row in statuses] == [202, 202, 401, 202, 202, 401]
 
 
 async def test_a_report_to_a_referral_closed_since_is_refused_the_long_way(gateway: Gateway) -> None:

@@ -17,6 +17,7 @@ from provider_gateway.entrypoints.auth import (
     WHAT_TO_DO,
     NoToken,
     TokenIdentity,
+    VerifiedTokens,
     bearer_claims,
     current_provider,
 )
@@ -107,6 +108,48 @@ def test_bearer_claims_read_a_verified_token_without_the_database() -> None:
     )
     with pytest.raises(InvalidToken, match="audience"):
         bearer_claims(f"Bearer {token(valid_claims())}", other)
+
+
+def test_a_verified_token_is_kept_until_it_expires_and_a_refused_one_never(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    verified = VerifiedTokens(SETTINGS, capacity=2)
+    claims = valid_claims(3)
+    kept = token(claims)
+    assert bearer_claims(f"Bearer {kept}", SETTINGS, verified) == bearer_claims(f"Bearer {kept}", SETTINGS)
+    with pytest.raises(InvalidToken):
+        verified.claims("not-a-token")
+    assert len(verified) == 1
+
+    def must_not_verify(*_: Any, **__: Any) -> TokenClaims:
+        raise AssertionError("a kept token was verified again")
+
+    monkeypatch.setattr("provider_gateway.entrypoints.auth.read_token", must_not_verify)
+    assert verified.claims(kept, now=claims.expires_at - 1).generation == 3
+    with pytest.raises(InvalidToken, match="expired"):
+        verified.claims(kept, now=claims.expires_at)
+    assert len(verified) == 0  # forgotten: its next use is verified (and refused) again
+    with pytest.raises(AssertionError, match="verified again"):
+        verified.claims(kept, now=claims.expires_at - 1)
+
+
+def test_verified_tokens_are_kept_per_app_and_bounded() -> None:
+    verified = VerifiedTokens(SETTINGS, capacity=2)
+    tokens = [token(TokenClaims(f"c{n}", "p1", int(time.time()) + 600)) for n in range(3)]
+    for kept in tokens:
+        verified.claims(kept)
+    assert len(verified) == 2
+    # Another app's settings verify for themselves: a token kept by one is not another's.
+    other = VerifiedTokens(
+        GatewaySettings(
+            database_url="postgresql://u/u",
+            token_secret="t" * 48,
+            dead_letter_key="d" * 32,
+            token_audience="other-api",
+        )
+    )
+    with pytest.raises(InvalidToken, match="audience"):
+        other.claims(tokens[-1])
 
 
 class DatabaseMustNotBeAsked:

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 
 from provider_gateway.adapters.report_connections import ReportConnections
 from provider_gateway.entrypoints import consumers, http, scheduler, tokens, webhooks
-from provider_gateway.entrypoints.auth import TokenIdentity, client_before_refusal
+from provider_gateway.entrypoints.auth import TokenIdentity, VerifiedTokens, client_before_refusal
 from provider_gateway.entrypoints.guards import AuditTrail, BodyRules, ReferralCitizens
 from provider_gateway.entrypoints.limits import AddressLimit, RateLimiter
 from provider_gateway.portal import install as install_portal
@@ -68,6 +68,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         max_buckets=settings.rate_limit_max_buckets,
     )
     app.state.referral_citizens = ReferralCitizens()
+    app.state.verified_tokens = VerifiedTokens(settings)
     app.state.report_connections = report_connections
     app.add_middleware(BodyRules)
     app.add_middleware(TokenIdentity)  # names the caller before BodyRules may refuse

@@ -15,6 +15,7 @@ import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.datastructures import URL
 
 from provider_gateway.adapters import repository
 from provider_gateway.domain.credentials import TokenClaims
@@ -86,7 +87,17 @@ async def _key_and_hash(request: Request) -> tuple[str, str]:
     key = idempotency.kept_key(
         request.headers.get(idempotency.KEY_HEADER), request.app.state.settings.dead_letter_key
     )
-    return key, idempotency.request_hash(request.method, request.url.path, await request.body())
+    return key, idempotency.request_hash(request.method, _url_path(request.scope), await request.body())
+
+
+def _url_path(scope: Any) -> str:
+    """``request.url.path`` without building the URL: the hash of a request sent again must not
+    change. A printable ASCII path without the characters Starlette escapes there (or that
+    ``urlsplit`` drops) reads the same; any other is read as it always was."""
+    path: str = scope["path"]
+    if path.isascii() and path.isprintable() and not ("?" in path or "#" in path or "\\" in path):
+        return path
+    return str(URL(scope=scope).path)
 
 
 class ReferralCitizens:
@@ -124,7 +135,10 @@ async def report_at_once(
     `repository.record_report_at_once`). None when it wrote nothing: a check failed or the key
     was used before, and the long way answers (and says why)."""
     kept_key, request_hash = await _key_and_hash(request)
-    content = answer.model_dump(mode="json")
+    # Rendered once, for the answer and the key's stored copy, as JSONResponse renders it.
+    body = json.dumps(
+        answer.model_dump(mode="json"), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode()
     request.state.citizen_ref = envelope.subject
     audit_client_id, _, audit_method, audit_path, *_ = _audit_values(request.scope, 202)
     try:
@@ -136,11 +150,11 @@ async def report_at_once(
                 token_generation=claims.generation,
                 referral_id=report.referral_id,
                 citizen_ref=envelope.subject,
-                closed_statuses=sorted(CLOSED_STATUSES),
+                closed_statuses=_CLOSED_STATUSES,
                 key=kept_key,
                 request_hash=request_hash,
                 status_code=202,
-                response=json.dumps(content),
+                response=body.decode(),
                 submission_id=report.submission_id,
                 kind=kind,
                 outbox_row=outbox_columns(envelope, report),
@@ -163,7 +177,10 @@ async def report_at_once(
         del request.state.citizen_ref
         return None
     _mark_recorded(request.scope)
-    return JSONResponse(content, status_code=202)
+    return Response(body, status_code=202, media_type=JSONResponse.media_type)
+
+
+_CLOSED_STATUSES: list[str] = sorted(CLOSED_STATUSES)
 
 
 class BodyRules:
@@ -177,10 +194,13 @@ class BodyRules:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
-        headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
-        }
-        length = headers.get("content-length")
+        length = content_type = None
+        for name, value in scope["headers"]:  # the last of each, as a dict of them all kept
+            lowered = name.lower()
+            if lowered == b"content-length":
+                length = value.decode("latin-1")
+            elif lowered == b"content-type":
+                content_type = value.decode("latin-1")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             await _answer(scope, receive, send, _too_large())
             return
@@ -190,7 +210,6 @@ class BodyRules:
             if scope["path"] == "/oauth/token" or scope["path"].startswith("/portal/")
             else "application/json"
         )
-        content_type = headers.get("content-type")
         # A POST with no body at all (e.g. rotating a webhook secret) has no type to check.
         bodyless = length == "0" and content_type is None
         if not bodyless and (content_type or "").split(";")[0].strip().lower() != expected:

@@ -14,6 +14,7 @@ trusted hop saw. Entries further left are whatever the caller chose to send.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import time
@@ -83,6 +84,9 @@ class RateLimiter:
         return tokens + (now - last) * self.rate >= self.burst
 
 
+# Parsing an address was most of what the address limit cost a request; a caller comes back
+# from the same address, and both functions give the same answer for the same text.
+@functools.lru_cache(maxsize=4096)
 def _ip(text: str) -> IPAddress | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # [v6]:port
@@ -99,6 +103,7 @@ def _trusted(address: IPAddress | None, proxies: Sequence[IPNetwork]) -> bool:
     return address is not None and any(address in network for network in proxies)
 
 
+@functools.lru_cache(maxsize=4096)
 def _counted(address: IPAddress | None, written: str) -> str:
     """What a caller is counted as: an IPv4 address, an IPv6 /64 (an IPv4-mapped IPv6 address
     as its IPv4 address), or, for a value that is no address, the text itself."""
