@@ -209,6 +209,16 @@ class KafkaSender:
             hashed = self._key_hashes[key] = murmur2(key) & 0x7FFFFFFF
         return partitions[hashed % len(partitions)]
 
+    def connections(self) -> tuple[object, ...] | None:
+        """The producer's open broker connections, the objects themselves (kept, so none is
+        mistaken for a later one). The same ones as at an earlier look mean no connection was
+        made again since, so the broker is the same process: one replaced at its address closes
+        them. None when the client does not say (the relay then asks the broker itself)."""
+        conns = getattr(self._producer.client, "_conns", None)
+        if not isinstance(conns, dict):
+            return None
+        return tuple(conn for conn in conns.values() if conn.connected())
+
     async def is_reachable(self) -> bool:
         return bool(await self._producer.client.force_metadata_update())
 

@@ -16,8 +16,14 @@ context goes into the headers as it is.
 The relay drains a backlog in batches (``batch_size`` rows, OUTBOX_BATCH_SIZE): one query
 fetches a batch, the sender publishes it (KafkaSender.send_all: per-partition record batches),
 one statement marks what the broker acknowledged, and while a full batch is being sent the next
-is fetched. It wakes on the outbox's notification (LISTEN/NOTIFY; migration 008's trigger sends
-it at commit), and looks anyway every ``poll_interval`` seconds.
+is fetched. Asleep, it wakes on the outbox's notification (LISTEN/NOTIFY; the trigger sends it
+at commit) and looks anyway every ``poll_interval`` seconds. Awake, it looks by itself every
+``busy_poll`` seconds and writers do not notify: a NOTIFY holds a cluster-wide lock through its
+transaction's commit, which made every notifying commit of every service wait for the one before
+(migration 012). It falls asleep after ``stay_awake`` seconds without a row, and only when no
+writer that saw it awake (and so did not notify) is still uncommitted: each writer holds the
+"writing" lock shared from its insert to its commit, and the relay goes to sleep only when it
+can take that lock itself; then it looks once more, and sleeps.
 """
 
 from __future__ import annotations
@@ -50,6 +56,10 @@ log = structlog.get_logger("samspil.outbox")
 NOTIFY_CHANNEL = "samspil_outbox"
 # One relay publishes at a time per database, so per-key order holds with several replicas.
 _LEADER_LOCK = 7_310_002
+# Held shared by every outbox writer from its insert to its commit (migration 012).
+_WRITING_LOCK = 7_310_021
+# Held by the leading relay while it is awake; a writer that cannot take it shared does not notify.
+_AWAKE_LOCK = 7_310_022
 
 
 class RecordSender(Protocol):
@@ -160,20 +170,28 @@ class OutboxRelay:
         *,
         batch_size: int = 2000,
         poll_interval: float = 1.0,
+        busy_poll: float = 0.005,
+        stay_awake: float = 0.25,
         broker_epoch: str | None = None,
         broker_identity: Callable[[], Awaitable[str | None]] | None = None,
+        broker_connections: Callable[[], tuple[object, ...] | None] | None = None,
     ) -> None:
         """``broker_identity``: asks the broker who it is (its cluster id), None when it cannot
         be reached. Asked before each batch, except within ``_IDENTITY_FRESH_SECONDS`` of the
-        last answer in a run of full batches with no failed send, so nothing is published to a
-        broker that replaced the one the rows went to until the retained rows are pending
-        again."""
+        last answer in a run of full batches with no failed send, or when
+        ``broker_connections`` (the sender's open connections) are the very ones it answered
+        on, so nothing is published to a broker that replaced the one the rows went to until
+        the retained rows are pending again. ``busy_poll``, ``stay_awake``: see the module's
+        text."""
         self._pool = pool
         self._sender = sender
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        self._busy_poll = busy_poll
+        self._stay_awake = stay_awake
         self._broker_epoch = broker_epoch
         self._broker_identity = broker_identity
+        self._broker_connections = broker_connections
         self._wakeup = asyncio.Event()
         self._stopping = False
         self.is_leader = False
@@ -209,51 +227,109 @@ class OutboxRelay:
         log.info("outbox relay leads")
         failures = 0
         checked_at: float | None = None  # when the broker last said who it is; None: ask now
+        connected_at_check: tuple[object, ...] | None = None  # the connections it answered on
         next_rows: list[Any] | None = None  # the next batch, fetched while the last was sent
         loop = asyncio.get_running_loop()
+        awake = False  # holding _AWAKE_LOCK: writers do not notify
+        ask_broker = True  # asleep, it asks every poll_interval, rows or not
+        last_rows_at = loop.time()
+
+        async def same_broker() -> bool:
+            """Whether rows may go to the broker now: False when it cannot be reached, or when
+            it is not the one the published rows went to (then every retained row is pending
+            again, and comes first)."""
+            nonlocal checked_at, connected_at_check, known
+            if self._broker_identity is None:
+                return True
+            if checked_at is not None and loop.time() - checked_at < _IDENTITY_FRESH_SECONDS:
+                return True
+            now_connected = self._broker_connections() if self._broker_connections else None
+            if now_connected is not None and _same(now_connected, connected_at_check):
+                # No connection made again since the broker said who it is: the same broker
+                # process (a metadata request before every small batch of a steady flow cost
+                # the broker more than the batch).
+                checked_at = loop.time()
+                return True
+            current = await self._broker_identity()
+            if current is None:
+                # Unreachable (the service logs that once per interval): try again soon, but
+                # not on every notification.
+                await asyncio.sleep(self._poll_interval)
+                return False
+            checked_at = loop.time()
+            connected_at_check = self._broker_connections() if self._broker_connections else None
+            if current != known:
+                await self._follow_broker(leader_conn, known, current)
+                known = current
+                return False
+            return True
+
         try:
             while not self._stopping:
                 self._wakeup.clear()
-                if self._broker_identity is not None and (
-                    checked_at is None or loop.time() - checked_at >= _IDENTITY_FRESH_SECONDS
-                ):
-                    current = await self._broker_identity()
-                    if current is None:
-                        # Unreachable (the service logs that once per interval): try again soon,
-                        # but not on every notification.
-                        await asyncio.sleep(self._poll_interval)
+                if not awake:
+                    # Waits only for writers that took it shared to notify: they are committing.
+                    await leader_conn.execute("SELECT pg_advisory_lock($1)", _AWAKE_LOCK)
+                    awake = True
+                if ask_broker:
+                    ask_broker = False
+                    if not await same_broker():
+                        next_rows = None
                         continue
-                    if current != known:
-                        await self._follow_broker(leader_conn, known, current)
-                        known = current
-                        next_rows = None  # the retained rows come first now
-                    checked_at = loop.time()
                 # On the lock's own connection: if that session is lost, the lock is gone, and
                 # so is this relay's right to publish; the batch fails instead of doubling up.
                 rows = next_rows if next_rows is not None else await self._pending(leader_conn)
                 next_rows = None
                 if not rows:
                     checked_at = None  # caught up: the next batch may come after a while
-                    await self._sleep(self._poll_interval)
+                    if loop.time() - last_rows_at < self._stay_awake or not await self._fall_asleep(
+                        leader_conn
+                    ):
+                        await asyncio.sleep(self._busy_poll)
+                        continue
+                    awake = False
+                    # Every writer that did not notify has committed: one more look, then sleep.
+                    if not await self._pending(leader_conn):
+                        await self._sleep(self._poll_interval)
+                    ask_broker = True
                     continue
+                if not await same_broker():
+                    continue  # the retained rows come first now, or the broker is away
+                last_rows_at = loop.time()
                 # A full batch: more are likely waiting, fetched while this one is sent.
                 published, failed, next_rows = await self._publish(
                     leader_conn, rows, fetch_next=len(rows) >= self._batch_size
                 )
                 if failed:
                     checked_at = None  # a failed send may be a broker going away: ask first
+                    connected_at_check = None
                     failures += 1
                     await self._sleep(_backoff(failures))
                     continue
                 failures = 0
                 if published < self._batch_size:
                     checked_at = None  # caught up: the next batch may come after a while
-                    await self._sleep(self._poll_interval)
+                    await asyncio.sleep(self._busy_poll)
             # Still holding the lead: publish what the service wrote while it was stopping.
             await self.drain(leader_conn, timeout=5.0)
         finally:
             if not leader_conn.is_closed():
                 await leader_conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+                if awake:
+                    await leader_conn.execute("SELECT pg_advisory_unlock($1)", _AWAKE_LOCK)
+
+    async def _fall_asleep(self, conn: Connection) -> bool:
+        """Stop looking by itself: writers notify again from now on. False (still awake) while
+        a writer that may have seen it awake has not committed (it holds the writing lock
+        shared), since that writer's rows would come with no notification."""
+        await conn.execute("SELECT pg_advisory_unlock($1)", _AWAKE_LOCK)
+        quiet: bool = await conn.fetchval(
+            "SELECT CASE WHEN pg_try_advisory_lock($1) THEN pg_advisory_unlock($1) ELSE false END",
+            _WRITING_LOCK,
+        )
+        if not quiet:
+            await conn.execute("SELECT pg_advisory_lock($1)", _AWAKE_LOCK)
+        return quiet
 
     async def publish_batch(self, conn: Connection | None = None) -> tuple[int, int]:
         """Publish the oldest pending rows once. Returns (published, failed)."""
@@ -491,6 +567,12 @@ def _retrieved(task: asyncio.Future[Any]) -> None:
     exception never retrieved."""
     if not task.cancelled():
         task.exception()
+
+
+def _same(now: tuple[object, ...], before: tuple[object, ...] | None) -> bool:
+    if before is None or len(now) != len(before):
+        return False
+    return all(a is b for a, b in zip(now, before, strict=True))
 
 
 def _backoff(failures: int) -> float:

@@ -220,6 +220,7 @@ class ServiceRuntime:
             poll_interval=s.outbox_poll_seconds,
             broker_epoch=s.broker_epoch,
             broker_identity=self.broker_identity if s.broker_check_seconds > 0 else None,
+            broker_connections=sender.connections,
         )
         self._relay_task = self._background(self.relay.run(), "outbox-relay")
         if self.subscription is not None:
