@@ -302,32 +302,17 @@ class ReliableConsumer:
                 for item in ready:
                     outcomes.append(await self._claim_and_handle(conn, item))
                 return outcomes
-            pending = {
-                row[0]
-                for row in await conn.fetch(
-                    "SELECT event_id FROM dead_letter WHERE consumer = $1 AND event_id = ANY($2::text[])"
-                    " AND replayed_at IS NULL AND cardinality(redacted) = 0",
-                    self.name,
-                    sorted({str(item.envelope.id) for item in ready}),
-                )
-            }
-            fresh = [item for item in ready if str(item.envelope.id) not in pending]
-            claimed: set[uuid.UUID] = set()
-            if fresh:
-                claimed = {
-                    row[0]
-                    for row in await conn.fetch(
-                        "INSERT INTO inbox (consumer, event_id, event_type, topic)"
-                        " SELECT $1, event_id, event_type, topic"
-                        " FROM unnest($2::uuid[], $3::text[], $4::text[])"
-                        " AS claim(event_id, event_type, topic)"
-                        " ON CONFLICT DO NOTHING RETURNING event_id",
-                        self.name,
-                        [item.envelope.id for item in fresh],
-                        [item.envelope.type for item in fresh],
-                        [item.record.topic for item in fresh],
-                    )
-                }
+            # One round trip: the events whose dead letter waits for replay are not claimed
+            # (they are given again, and wait), the others are claimed in the inbox.
+            rows = await conn.fetch(
+                _PENDING_OR_CLAIM,
+                self.name,
+                [item.envelope.id for item in ready],
+                [item.envelope.type for item in ready],
+                [item.record.topic for item in ready],
+            )
+            pending = {row["event_id"] for row in rows if not row["claimed"]}
+            claimed = {uuid.UUID(row["event_id"]) for row in rows if row["claimed"]}
             seen_again: list[uuid.UUID] = []
             to_handle: list[_Ready] = []
             for item in ready:
@@ -724,6 +709,20 @@ _PENDING_DEAD_LETTER = (
 _CLAIM = (
     "INSERT INTO inbox (consumer, event_id, event_type, topic) VALUES ($1, $2, $3, $4)"
     " ON CONFLICT DO NOTHING RETURNING true"
+)
+# A batch's pending-dead-letter check and inbox claims in one statement: the events whose dead
+# letter waits for replay (claimed false), and those newly claimed (claimed true); any other was
+# claimed before (a duplicate). A second copy of an event in the batch is claimed once.
+_PENDING_OR_CLAIM = (
+    "WITH pending AS (SELECT event_id FROM dead_letter WHERE consumer = $1"
+    " AND event_id = ANY($2::uuid[]::text[]) AND replayed_at IS NULL AND cardinality(redacted) = 0),"
+    " claimed AS (INSERT INTO inbox (consumer, event_id, event_type, topic)"
+    " SELECT $1, claim.event_id, claim.event_type, claim.topic"
+    " FROM unnest($2::uuid[], $3::text[], $4::text[]) AS claim(event_id, event_type, topic)"
+    " WHERE claim.event_id::text NOT IN (SELECT event_id FROM pending)"
+    " ON CONFLICT DO NOTHING RETURNING event_id)"
+    " SELECT event_id::text AS event_id, true AS claimed FROM claimed"
+    " UNION ALL SELECT event_id, false FROM pending"
 )
 _SEEN_AGAIN = "UPDATE inbox SET last_seen_at = now() WHERE consumer = $1 AND event_id = $2"
 
