@@ -214,23 +214,31 @@ class OutboxRelay:
         try:
             while not self._stopping:
                 self._wakeup.clear()
+                # On the lock's own connection: if that session is lost, the lock is gone, and
+                # so is this relay's right to publish; the batch fails instead of doubling up.
                 if self._broker_identity is not None and (
                     checked_at is None or loop.time() - checked_at >= _IDENTITY_FRESH_SECONDS
                 ):
-                    current = await self._broker_identity()
+                    # The broker is asked while the rows are read (one wait, not two in a row on
+                    # each wake-up); nothing is sent before its answer.
+                    rows, current = await _with_answer(
+                        self._broker_identity(),
+                        next_rows if next_rows is not None else self._pending(leader_conn),
+                    )
                     if current is None:
                         # Unreachable (the service logs that once per interval): try again soon,
                         # but not on every notification.
+                        next_rows = None
                         await asyncio.sleep(self._poll_interval)
                         continue
                     if current != known:
                         await self._follow_broker(leader_conn, known, current)
                         known = current
-                        next_rows = None  # the retained rows come first now
+                        # The retained rows come first now.
+                        rows = await self._pending(leader_conn)
                     checked_at = loop.time()
-                # On the lock's own connection: if that session is lost, the lock is gone, and
-                # so is this relay's right to publish; the batch fails instead of doubling up.
-                rows = next_rows if next_rows is not None else await self._pending(leader_conn)
+                else:
+                    rows = next_rows if next_rows is not None else await self._pending(leader_conn)
                 next_rows = None
                 if not rows:
                     checked_at = None  # caught up: the next batch may come after a while
@@ -484,6 +492,21 @@ def _end_spans(spans: Sequence[Span | None], results: Sequence[BaseException | N
             span.set_status(Status(StatusCode.ERROR, type(error).__name__))
             span.set_attribute("error.type", type(error).__name__)
         span.end()
+
+
+async def _with_answer(
+    question: Awaitable[str | None], rows: list[Any] | Awaitable[list[Any]]
+) -> tuple[list[Any], str | None]:
+    """The rows (read now, or already read) and the broker's answer to ``question``, both awaited
+    together. If reading the rows fails, the question is given up on."""
+    asking = asyncio.ensure_future(question)
+    try:
+        read = rows if isinstance(rows, list) else await rows
+    except BaseException:
+        asking.cancel()
+        asking.add_done_callback(_retrieved)
+        raise
+    return read, await asking
 
 
 def _retrieved(task: asyncio.Future[Any]) -> None:
