@@ -193,6 +193,17 @@ def cpr_fields_in_json(document: Any, prefix: str, allowed: frozenset[str] = fro
     )
 
 
+def json_text_may_hold_cpr(text: str) -> bool:
+    """False only when no string of this JSON text (a member name or a value) can hold a CPR
+    number: one scan of the whole text in place of one per string, for the common case of a
+    document with none. The strings of JSON are delimited by quotes, which the detector never
+    reads across, so a number in a string is found in the whole text as in the string alone; a
+    text with an escape (a backslash: ``\\n`` or ``\\u0033`` stands for a space or a digit) or
+    a NUL (UTF-16 or UTF-32 read as UTF-8) says True, as does one with a number outside any
+    string (a count ten digits long): :func:`cpr_fields_in_json` then decides."""
+    return "\\" in text or "\x00" in text or bool(cpr_spans(text))
+
+
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from samspil.local.broker import CLIENT_ENV, EmbeddedBroker
+from samspil.local.broker import CLIENT_ENV, SLOWER_FETCH_ENV, EmbeddedBroker
 from samspil.local.files import open_private_log, private_directory
 from samspil.local.postgres import EmbeddedPostgres
 from samspil.local.processes import stop_process
@@ -227,6 +227,9 @@ class LocalStack:
             if not name.startswith(other_prefixes) and spec.name in SHARED_SECRETS.get(name, {spec.name})
         }
         env[f"{spec.env_prefix}DATABASE_URL"] = self.database_urls[spec.name]
+        if env.get("KAFKA_FETCH_MAX_WAIT_MS") == CLIENT_ENV["KAFKA_FETCH_MAX_WAIT_MS"]:
+            # The embedded broker's settings, not an operator's choice: see SLOWER_FETCH_ENV.
+            env.update(SLOWER_FETCH_ENV.get(spec.name, {}))
         env[f"{spec.env_prefix}HTTP_PORT"] = str(self.port(instance))
         env[f"{spec.env_prefix}METRICS_PORT"] = str(self.metrics_port(instance))
         env.setdefault("SAMSPIL_LOG_FORMAT", "json")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from schemas.base import EventData
-from schemas.cpr import cpr_fields_in_json, cpr_spans, mask_cpr_numbers
+from schemas.cpr import cpr_fields_in_json, cpr_spans, json_text_may_hold_cpr, mask_cpr_numbers
 from schemas.envelope import SPEC_VERSION, Envelope
 
 Headers = list[tuple[str, bytes]]
@@ -119,15 +119,21 @@ def _extension_problems(attributes: dict[str, str]) -> list[str]:
 
 def decode_data(model: type[EventData], value: bytes) -> EventData:
     """The record's data as its model; ValueError naming each failing field. A CPR number in any
-    string of the data is refused whatever the model's field types, so none is ever handled."""
+    string of the data is refused whatever the model's field types, so none is ever handled.
+    The data's text is scanned once; only a text that may hold one is read string by string."""
     try:
-        document = json.loads(value)
-    except RecursionError:
-        raise ValueError("data: nested too deeply") from None
-    except ValueError:
-        document = None
-    if fields := cpr_fields_in_json(document, "data"):
-        raise ValueError("; ".join(f"{field}: must not contain a CPR number" for field in fields))
+        clean = not json_text_may_hold_cpr(value.decode("utf-8"))
+    except UnicodeDecodeError:
+        clean = False  # UTF-16 or UTF-32 JSON, or not JSON: read it as json.loads does
+    if not clean:
+        try:
+            document = json.loads(value)
+        except RecursionError:
+            raise ValueError("data: nested too deeply") from None
+        except ValueError:
+            document = None
+        if fields := cpr_fields_in_json(document, "data"):
+            raise ValueError("; ".join(f"{field}: must not contain a CPR number" for field in fields))
     try:
         return model.model_validate_json(value)
     except ValidationError as error:

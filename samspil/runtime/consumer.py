@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -219,8 +221,8 @@ class ReliableConsumer:
             alone, ready, ignored = list(records), [], []
         for record in alone:
             await self._process_alone(record, progress)
-        for item in ignored:
-            self._finish(item, Outcome.IGNORED, 0.0)
+        tally: Counter[Outcome] = Counter()
+        self._finish(ignored, [Outcome.IGNORED] * len(ignored), 0.0, tally)
         ready = [item for item in ready if not progress.stopped(item.record)]
         if ready:
             started = time.perf_counter()
@@ -240,9 +242,15 @@ class ReliableConsumer:
                     earlier = failed.error if failed is not None and failed.record is item.record else None
                     await self._process_alone(item.record, progress, earlier)
             else:
-                each = (time.perf_counter() - started) / len(ready)
-                for item, outcome in zip(ready, outcomes, strict=True):
-                    self._finish(item, outcome, each)
+                self._finish(ready, outcomes, (time.perf_counter() - started) / len(ready), tally)
+        if tally[Outcome.PROCESSED] or tally[Outcome.DUPLICATE]:
+            # One line per batch; each event's own line is at debug level (_finish).
+            log.info(
+                "batch handled",
+                processed=tally[Outcome.PROCESSED],
+                duplicates=tally[Outcome.DUPLICATE],
+                ignored=tally[Outcome.IGNORED],
+            )
         for record in records:
             progress.handled(record)
         return progress
@@ -294,32 +302,17 @@ class ReliableConsumer:
                 for item in ready:
                     outcomes.append(await self._claim_and_handle(conn, item))
                 return outcomes
-            pending = {
-                row[0]
-                for row in await conn.fetch(
-                    "SELECT event_id FROM dead_letter WHERE consumer = $1 AND event_id = ANY($2::text[])"
-                    " AND replayed_at IS NULL AND cardinality(redacted) = 0",
-                    self.name,
-                    sorted({str(item.envelope.id) for item in ready}),
-                )
-            }
-            fresh = [item for item in ready if str(item.envelope.id) not in pending]
-            claimed: set[uuid.UUID] = set()
-            if fresh:
-                claimed = {
-                    row[0]
-                    for row in await conn.fetch(
-                        "INSERT INTO inbox (consumer, event_id, event_type, topic)"
-                        " SELECT $1, event_id, event_type, topic"
-                        " FROM unnest($2::uuid[], $3::text[], $4::text[])"
-                        " AS claim(event_id, event_type, topic)"
-                        " ON CONFLICT DO NOTHING RETURNING event_id",
-                        self.name,
-                        [item.envelope.id for item in fresh],
-                        [item.envelope.type for item in fresh],
-                        [item.record.topic for item in fresh],
-                    )
-                }
+            # One round trip: the events whose dead letter waits for replay are not claimed
+            # (they are given again, and wait), the others are claimed in the inbox.
+            rows = await conn.fetch(
+                _PENDING_OR_CLAIM,
+                self.name,
+                [item.envelope.id for item in ready],
+                [item.envelope.type for item in ready],
+                [item.record.topic for item in ready],
+            )
+            pending = {row["event_id"] for row in rows if not row["claimed"]}
+            claimed = {uuid.UUID(row["event_id"]) for row in rows if row["claimed"]}
             seen_again: list[uuid.UUID] = []
             to_handle: list[_Ready] = []
             for item in ready:
@@ -431,26 +424,39 @@ class ReliableConsumer:
                 structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
             span.set_attribute("samspil.outcome", Outcome.PROCESSED.value)
 
-    def _finish(self, item: _Ready, outcome: Outcome, seconds: float) -> None:
-        """After the batch's transaction: what the per-record path logs and measures."""
-        envelope = item.envelope
-        event_type = envelope.type if envelope.type in self.known_types else "unknown"
-        structlog.contextvars.bind_contextvars(
-            event_id=str(envelope.id), event_type=envelope.type, correlation_id=str(envelope.correlationid)
-        )
-        try:
-            if outcome is Outcome.PROCESSED:
-                log.info("event processed")
-            elif outcome is Outcome.SKIPPED:
-                log.info("event already dead-lettered, skipped until replayed")
+    def _finish(
+        self, items: Sequence[_Ready], outcomes: Sequence[Outcome], seconds: float, tally: Counter[Outcome]
+    ) -> None:
+        """After the batch's transaction: what the per-record path measures for each event, and
+        counted in ``tally`` for the batch's line. Each event's own line (its ids bound, as the
+        per-record path logs it) is at debug level, except that an event given again while its
+        dead letter waits for replay is said at info, as the per-record path says it."""
+        each_event = _debug_enabled()
+        now = datetime.now(UTC)
+        for item, outcome in zip(items, outcomes, strict=True):
+            envelope = item.envelope
+            if outcome is Outcome.SKIPPED or (each_event and outcome is not Outcome.IGNORED):
+                structlog.contextvars.bind_contextvars(
+                    event_id=str(envelope.id),
+                    event_type=envelope.type,
+                    correlation_id=str(envelope.correlationid),
+                )
+                try:
+                    if outcome is Outcome.PROCESSED:
+                        log.debug("event processed")
+                    elif outcome is Outcome.SKIPPED:
+                        log.info("event already dead-lettered, skipped until replayed")
+                    elif outcome is Outcome.DUPLICATE:
+                        log.debug("duplicate event ignored")
+                finally:
+                    structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
+            if outcome is Outcome.SKIPPED:
                 outcome = Outcome.DUPLICATE
-            elif outcome is Outcome.DUPLICATE:
-                log.info("duplicate event ignored")
-        finally:
-            structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
-        if self.metrics is not None:
-            self.metrics.observe_event_age(event_type, (datetime.now(UTC) - envelope.time).total_seconds())
-            self.metrics.observe_handling(event_type, outcome.value, seconds)
+            tally[outcome] += 1
+            if self.metrics is not None:
+                event_type = envelope.type if envelope.type in self.known_types else "unknown"
+                self.metrics.observe_event_age(event_type, (now - envelope.time).total_seconds())
+                self.metrics.observe_handling(event_type, outcome.value, seconds)
 
     def _span(self, record: ConsumedRecord, headers: Headers) -> AbstractContextManager[Span]:
         """The record's span, current while it is handled: it continues the trace the record's
@@ -704,7 +710,26 @@ _CLAIM = (
     "INSERT INTO inbox (consumer, event_id, event_type, topic) VALUES ($1, $2, $3, $4)"
     " ON CONFLICT DO NOTHING RETURNING true"
 )
+# A batch's pending-dead-letter check and inbox claims in one statement: the events whose dead
+# letter waits for replay (claimed false), and those newly claimed (claimed true); any other was
+# claimed before (a duplicate). A second copy of an event in the batch is claimed once.
+_PENDING_OR_CLAIM = (
+    "WITH pending AS (SELECT event_id FROM dead_letter WHERE consumer = $1"
+    " AND event_id = ANY($2::uuid[]::text[]) AND replayed_at IS NULL AND cardinality(redacted) = 0),"
+    " claimed AS (INSERT INTO inbox (consumer, event_id, event_type, topic)"
+    " SELECT $1, claim.event_id, claim.event_type, claim.topic"
+    " FROM unnest($2::uuid[], $3::text[], $4::text[]) AS claim(event_id, event_type, topic)"
+    " WHERE claim.event_id::text NOT IN (SELECT event_id FROM pending)"
+    " ON CONFLICT DO NOTHING RETURNING event_id)"
+    " SELECT event_id::text AS event_id, true AS claimed FROM claimed"
+    " UNION ALL SELECT event_id, false FROM pending"
+)
 _SEEN_AGAIN = "UPDATE inbox SET last_seen_at = now() WHERE consumer = $1 AND event_id = $2"
+
+
+def _debug_enabled() -> bool:
+    """Whether this module's debug lines are written (the level is read at each batch)."""
+    return logging.getLogger("samspil.consumer").isEnabledFor(logging.DEBUG)
 
 
 def _recording() -> bool:

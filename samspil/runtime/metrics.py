@@ -171,6 +171,8 @@ class ServiceMetrics:
             ["service", "gauge"],
             registry=r,
         )
+        self._handling: dict[tuple[str, str], Histogram] = {}
+        self._age: dict[str, Histogram] = {}
         self.relay_leader = Gauge(
             "samspil_outbox_relay_leader",
             "1 when this process's relay publishes.",
@@ -193,10 +195,20 @@ class ServiceMetrics:
         children[1].observe(seconds)
 
     def observe_handling(self, event_type: str, outcome: str, seconds: float) -> None:
-        self.handler_duration.labels(self.service, event_type, outcome).observe(seconds)
+        # Per consumed record: the labelled child is kept (labels() costs more than observe()).
+        # The label values are bounded (the service's known types and the outcomes).
+        child = self._handling.get((event_type, outcome))
+        if child is None:
+            child = self._handling[(event_type, outcome)] = self.handler_duration.labels(
+                self.service, event_type, outcome
+            )
+        child.observe(seconds)
 
     def observe_event_age(self, event_type: str, seconds: float) -> None:
-        self.event_age.labels(self.service, event_type).observe(max(0.0, seconds))
+        child = self._age.get(event_type)
+        if child is None:
+            child = self._age[event_type] = self.event_age.labels(self.service, event_type)
+        child.observe(max(0.0, seconds))
 
     def count_dead_letter(self, reason: str) -> None:
         self.dead_lettered.labels(self.service, reason).inc()

@@ -3,9 +3,12 @@ keeps the duplicates an older version wrote before it (nothing an operator reads
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 import pytest
 
+from samspil.runtime.consumer import _PENDING_OR_CLAIM
 from samspil.runtime.db import _sql_files, migrate
 from samspil.runtime.deadletters import replay_dead_letters
 from tests.infra import Infra
@@ -85,6 +88,17 @@ async def test_the_consumers_lookup_of_a_pending_dead_letter_can_use_an_index(in
                 for row in await conn.fetch(
                     "EXPLAIN SELECT EXISTS (SELECT 1 FROM dead_letter WHERE consumer = 'social'"
                     " AND event_id = 'e' AND replayed_at IS NULL AND cardinality(redacted) = 0)"
+                )
+            )
+        assert "dead_letter_pending" in plan, plan
+        # A batch asks it for all its events in the statement that claims them in the inbox.
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL enable_seqscan = off")
+            ids = [uuid.uuid4(), uuid.uuid4()]
+            plan = "\n".join(
+                row[0]
+                for row in await conn.fetch(
+                    "EXPLAIN " + _PENDING_OR_CLAIM, "social", ids, ["t", "t"], ["topic", "topic"]
                 )
             )
         assert "dead_letter_pending" in plan, plan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from samspil.runtime.logging import mask_cpr
 from samspil.runtime.pseudonym import citizen_ref_for, normalise_cpr
-from schemas.cpr import birth_date, contains_cpr, cpr_fields_in_json, mask_cpr_numbers
+from schemas.cpr import birth_date, contains_cpr, cpr_fields_in_json, json_text_may_hold_cpr, mask_cpr_numbers
 
 # Every script whose ten decimal digits Unicode lists, found by name: ASCII, full-width,
 # Arabic-Indic, extended Arabic-Indic, Devanagari, Bengali, Thai, mathematical bold...
@@ -161,6 +162,61 @@ def test_a_cpr_number_in_a_json_document_is_named_by_its_path() -> None:
     assert cpr_fields_in_json({"cpr": "0102031234"}, "body", frozenset({"body.cpr"})) == []
     # A number is typed and bounded by its model: a large version number is no text to read.
     assert cpr_fields_in_json({"expected_version": 1102031234}, "body") == []
+
+
+# Strings a consumed payload may hold: prose, digits and separators (dates, times, counts,
+# identifiers), or a CPR number in any spelling within prose.
+_payload_texts = st.one_of(
+    prose,
+    st.text(alphabet="0123456789 -./:_,abcdef", max_size=30),
+    st.uuids().map(str),
+    st.builds(lambda before, written, after: f"{before} {written} {after}", prose, st.just(""), prose),
+)
+
+
+@st.composite
+def _payload_strings(draw: st.DrawFn) -> str:
+    if draw(st.booleans()):
+        return draw(_payload_texts)
+    written = draw(spellings(draw(cpr_numbers())))
+    return draw(st.sampled_from(["{}", "borger {}", "{} ringede", "x{}"])).format(written)
+
+
+_documents = st.recursive(
+    st.one_of(_payload_strings(), st.integers(), st.booleans(), st.none()),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(_payload_strings(), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(document=_documents, ascii_only=st.booleans())
+def test_a_json_text_said_to_hold_no_cpr_number_has_none_in_any_of_its_strings(
+    document: object, ascii_only: bool
+) -> None:
+    # The consumer scans a payload's whole text once, and its strings one by one only when that
+    # text may hold a number: it must never say "none" of a document whose strings hold one.
+    text = json.dumps(document, ensure_ascii=ascii_only)
+    if cpr_fields_in_json(document, "data"):
+        assert json_text_may_hold_cpr(text)
+
+
+def test_a_json_text_with_no_cpr_number_is_said_to_hold_none() -> None:
+    notice = {
+        "submission_id": "5f0e6a57-3c1b-4a43-9f0a-1d0c2f2f7a10",
+        "absent_from": "2026-11-16",
+        "contact_attempts": [{"on": "2026-11-17", "channel": "phone"}],
+        "comment": "Ikke set siden mandag kl. 10.15; tlf. 12 34 56 78.",
+        "expected_version": 3,
+    }
+    assert not json_text_may_hold_cpr(json.dumps(notice, ensure_ascii=False))
+    # A number outside any string is read too (the strings are then read one by one, and a
+    # number is no text: cpr_fields_in_json finds none).
+    assert json_text_may_hold_cpr(json.dumps({**notice, "expected_version": 1102031234}))
+    # An escape may stand for a digit or a space: the strings are then read one by one.
+    assert json_text_may_hold_cpr('{"comment": "010203\\n1234"}')
 
 
 def test_the_log_processor_masks_spaced_and_full_width_spellings() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from samspil.local.broker import CLIENT_ENV
 from samspil.local.files import open_private_log, private_directory
 from samspil.local.runner import SERVICES, LocalStack, spec_of
 
@@ -51,6 +52,15 @@ def test_departments_get_their_shared_secrets_but_not_the_gateways(tmp_path: Pat
     assert "PROVIDER_GATEWAY_TOKEN_SECRET" not in env
     own = next(spec for spec in SERVICES if spec.name == department).env_prefix
     assert [name for name in env if name.endswith("_DATABASE_URL")] == [f"{own}DATABASE_URL"]
+
+
+def test_on_the_embedded_broker_only_the_social_service_fetches_less_often(tmp_path: Path) -> None:
+    envs = environments(tmp_path, {**GIVEN, **CLIENT_ENV})
+    waits = {name: env["KAFKA_FETCH_MAX_WAIT_MS"] for name, env in envs.items()}
+    assert waits == {"provider-gateway": "20", "employment": "20", "social": "100"}
+    # An operator's own wait is everyone's.
+    envs = environments(tmp_path, {**GIVEN, "KAFKA_FETCH_MAX_WAIT_MS": "300"})
+    assert {env["KAFKA_FETCH_MAX_WAIT_MS"] for env in envs.values()} == {"300"}
 
 
 def test_each_service_gets_its_own_metrics_port_kept_across_restarts(tmp_path: Path) -> None:

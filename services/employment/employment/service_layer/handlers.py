@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import date
@@ -206,7 +207,8 @@ async def receive_report(
                 **report.model_dump(mode="json", exclude=_IDS),
             },
         )
-        log.info(
+        # At debug level: the consumer logs each batch's counts, and the task keeps its source event.
+        log.debug(
             "task created from report",
             task_id=str(task_id),
             kind=task.kind.value,
@@ -275,9 +277,10 @@ async def receive_reports(
         )
         answers.append((received, envelope.subject, envelope))
     created = await repository.insert_tasks_once(conn, tasks)
-    for sourced in tasks:
+    # At debug level: the consumer logs each batch's counts, and each task keeps its source event.
+    for sourced in tasks if created and _debug_enabled() else ():
         if sourced.source_event_id in created:
-            log.info(
+            log.debug(
                 "task created from report",
                 task_id=str(created[sourced.source_event_id]),
                 kind=sourced.task.kind.value,
@@ -288,6 +291,11 @@ async def receive_reports(
 
 
 _IDS = {"submission_id", "referral_id", "provider_id"}
+
+
+def _debug_enabled() -> bool:
+    return logging.getLogger("employment.handlers").isEnabledFor(logging.DEBUG)
+
 
 REPORT_KINDS: dict[type[ProviderReport], str] = {
     AbsenceNoticeSubmitted: "absence-notice",
