@@ -570,7 +570,9 @@ def _retrieved(task: asyncio.Future[Any]) -> None:
 
 
 def _same(now: tuple[object, ...], before: tuple[object, ...] | None) -> bool:
-    if before is None or len(now) != len(before):
+    """Whether the sender still holds the very connections the broker answered on. None open
+    (then or now) proves nothing: the next send connects to whatever listens there now."""
+    if not now or before is None or len(now) != len(before):
         return False
     return all(a is b for a, b in zip(now, before, strict=True))
 

@@ -608,3 +608,59 @@ async def test_the_local_stack_applies_the_lanes_migration_as_the_owner_of_its_p
 async def pool_pending(pool: asyncpg.Pool, *packages: str) -> list[str]:
     async with pool.acquire() as conn:
         return await pending_migrations(conn, *packages)
+
+
+async def test_a_service_role_that_picks_its_own_lane_neither_forks_a_lane_nor_escapes_the_chain(
+    infra: Infra,
+) -> None:
+    """After protect, the service's role sets the trigger's transaction-local lane setting
+    itself: into a lane another open transaction holds (without its lock), and into lanes the
+    trigger never picks. Its row either follows the holder's or fails on the lane's unique
+    sequence; no lane forks, and every row it wrote is chained and verified in its lane."""
+    url = infra.create_service_database("gw")
+    role = urlsplit(url).username or ""
+    pool = await create_pool(url, min_size=2, max_size=3)
+    insert = "INSERT INTO audit.audit_log (method, path, status, outcome) VALUES ('GET', '/v1/x', 200, 'ok')"
+    try:
+        await migrate(pool, "samspil.runtime.migrations", "provider_gateway.migrations")
+        admin = await admin_connect(infra.admin_dsn, urlsplit(url).path.lstrip("/"))
+        try:
+            await protect(admin, role)
+        finally:
+            await admin.close()
+        setting = "samspil.audit_lane_" + str(await pool.fetchval("SELECT 'audit.audit_log'::regclass::oid"))
+        await pool.execute(insert)
+        async with pool.acquire() as holder, pool.acquire() as forger:
+            holding = holder.transaction()
+            await holding.start()
+            lane = await holder.fetchval(insert + " RETURNING chain_lane")
+
+            async def forge() -> str:
+                try:
+                    async with forger.transaction():
+                        await forger.execute("SELECT set_config($1, $2, true)", setting, str(lane))
+                        await forger.execute(insert)
+                except asyncpg.UniqueViolationError:
+                    return "refused"
+                return "followed"
+
+            forging = asyncio.create_task(forge())
+            await asyncio.sleep(0)
+            await holding.commit()
+            assert await forging in ("refused", "followed")
+            for forged_lane in ("99", "-1"):
+                async with forger.transaction():
+                    await forger.execute("SELECT set_config($1, $2, true)", setting, forged_lane)
+                    await forger.execute(insert)
+        async with pool.acquire() as conn:
+            [report] = [r for r in await verify_chains(conn) if r.table == "audit.audit_log"]
+            assert report.broken is None
+            assert {99, -1} <= {head.lane for head in report.lanes}
+            assert sum(head.rows for head in report.lanes) == report.rows
+            forks = await conn.fetchval(
+                "SELECT count(*) FROM (SELECT 1 FROM audit.audit_log GROUP BY chain_lane, chain_seq"
+                " HAVING count(*) > 1) f"
+            )
+            assert forks == 0
+    finally:
+        await pool.close()

@@ -217,6 +217,37 @@ async def test_a_kept_token_loses_access_at_once_when_its_client_is_disabled_or_
     assert [row["status"] for row in statuses] == [202, 202, 401, 202, 202, 401]
 
 
+async def test_a_kept_token_loses_access_at_once_on_every_route_that_takes_one(
+    gateway: Gateway, gateway_pool: asyncpg.Pool
+) -> None:
+    """Not only the report path: each route that accepts a provider token asks the database
+    whether its client may still use it, whatever the gateway keeps of the token."""
+    assert (await gateway.notice()).status_code == 202
+    submission_id = (await gateway.notice()).json()["submission_id"]
+    reads = (
+        "/v1/referrals",
+        f"/v1/referrals/{gateway.referral_id}",
+        f"/v1/submissions/{submission_id}",
+        "/v1/feed",
+        "/v1/webhooks",
+    )
+    for path in reads:
+        assert (await gateway.http.get(path)).status_code == 200, path
+    assert len(gateway.app.state.verified_tokens) == 1
+    async with gateway_pool.acquire() as conn:
+        assert await disable_client(conn, gateway.client_id)
+    for path in reads:
+        refused = await gateway.http.get(path)
+        assert refused.status_code == 401, path
+        assert refused.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    step = await gateway.http.post(
+        f"/v1/referrals/{gateway.referral_id}/accept",
+        json={},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert step.status_code == 401
+
+
 async def test_a_report_to_a_referral_closed_since_is_refused_the_long_way(gateway: Gateway) -> None:
     assert (await gateway.notice()).status_code == 202
     await gateway.pool.execute(

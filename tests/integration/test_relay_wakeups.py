@@ -158,3 +158,44 @@ async def test_the_relay_asks_the_broker_who_it_is_again_only_when_its_connectio
     finally:
         relay.stop()
         await asyncio.wait_for(running, timeout=30)
+
+
+async def test_no_open_connection_is_no_proof_of_the_same_broker(outbox_db: asyncpg.Pool) -> None:
+    """A sender with no open connection at the broker's answer (the old broker closed them as it
+    stopped) and none at the next batch has made none since, but the next send connects to
+    whatever listens there now: the relay asks who that is before each such batch, so rows do
+    not go to a replaced broker before the retained ones are pending again."""
+    happened: list[str] = []
+
+    class Sent(Recorded):
+        async def send_all(self, records: Sequence[Record]) -> list[BaseException | None]:
+            happened.append("sent")
+            return await super().send_all(records)
+
+    sender = Sent()
+
+    async def identity() -> str:
+        happened.append("asked")
+        return "cluster-a"
+
+    relay = OutboxRelay(
+        outbox_db,
+        sender,
+        poll_interval=60.0,
+        busy_poll=0.005,
+        stay_awake=0.05,
+        broker_identity=identity,
+        broker_connections=lambda: (),
+    )
+    running = asyncio.create_task(relay.run())
+    try:
+        for n in range(1, 3):
+            sender.arrived.clear()
+            await _write(outbox_db, n)
+            await asyncio.wait_for(sender.arrived.wait(), timeout=30)
+        before_each_send = "".join("a" if event == "asked" else "s" for event in happened).split("s")[:-1]
+        assert len(before_each_send) == 2 and all(before_each_send), happened
+        assert sender.values == [b"value-1", b"value-2"]
+    finally:
+        relay.stop()
+        await asyncio.wait_for(running, timeout=30)

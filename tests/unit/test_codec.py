@@ -99,3 +99,35 @@ def test_a_known_attribute_is_still_validated_strictly_beside_extensions() -> No
     headers = [(k, b"/samspil/0101901234" if k == "ce_source" else v) for k, v in headers]
     with pytest.raises(EnvelopeError, match="ce_source"):
         decode_envelope(headers)
+
+
+def _note(text: str) -> bytes:
+    return ('{"note": "' + text + '"}').encode()
+
+
+_CPR_SPELLINGS = {
+    "plain": b'{"note": "borger 0101701234"}',
+    "json escapes for digits": b'{"note": "\\u00301017012\\u00334"}',
+    "an escaped surrogate pair (mathematical digit)": b'{"note": "\\ud835\\udfce101701234"}',
+    "full-width digits and dash": _note(
+        "".join(chr(0xFF10 + int(d)) for d in "010170") + "\uff0d\uff11\uff12\uff13\uff14"
+    ),
+    "Arabic-Indic digits": _note("".join(chr(0x0660 + int(d)) for d in "0101701234")),
+    "zero-width and combining marks between digits": '{"note": "01\u200b0170\u00ad12\u030134"}'.encode(),
+    "in a member name": b'{"0101701234": "x"}',
+    "after a UTF-8 byte order mark": '\ufeff{"note": "0101701234"}'.encode(),
+    "UTF-16 with a byte order mark": '{"note": "0101701234"}'.encode("utf-16"),
+    "UTF-16 without one": '{"note": "0101701234"}'.encode("utf-16-le"),
+    "UTF-32": '{"note": "0101701234"}'.encode("utf-32"),
+    "at the end of a long text": ('{"note": "' + "x" * 200_000 + ' 01-01-70-1234"}').encode(),
+}
+
+
+@pytest.mark.parametrize("payload", _CPR_SPELLINGS.values(), ids=_CPR_SPELLINGS.keys())
+def test_a_cpr_number_in_any_spelling_of_a_payload_is_refused_before_the_model_reads_it(
+    payload: bytes,
+) -> None:
+    # The consumer scans the payload's whole text once and reads its strings one by one only
+    # when that text may hold a number (codec.decode_data): no spelling may pass that scan.
+    with pytest.raises(ValueError, match=r"data\.[^ ]*: must not contain a CPR number"):
+        decode_data(AbsenceNoticeSubmitted, payload)
