@@ -23,7 +23,9 @@ transaction's commit, which made every notifying commit of every service wait fo
 (migration 012). It falls asleep after ``stay_awake`` seconds without a row, and only when no
 writer that saw it awake (and so did not notify) is still uncommitted: each writer holds the
 "writing" lock shared from its insert to its commit, and the relay goes to sleep only when it
-can take that lock itself; then it looks once more, and sleeps.
+can take that lock itself; then it looks once more, and sleeps. The relay only tries the awake
+lock, never waits for it: a writer that took it shared (it saw the relay asleep, and notifies)
+may commit long after; meanwhile the relay looks by itself without it, and writers notify.
 """
 
 from __future__ import annotations
@@ -268,9 +270,11 @@ class OutboxRelay:
             while not self._stopping:
                 self._wakeup.clear()
                 if not awake:
-                    # Waits only for writers that took it shared to notify: they are committing.
-                    await leader_conn.execute("SELECT pg_advisory_lock($1)", _AWAKE_LOCK)
-                    awake = True
+                    # Never waited for: a writer that saw it asleep holds it shared until its
+                    # commit, which may be long after its insert, and the other writers' rows
+                    # would wait with it. Not taken, the relay looks by itself all the same and
+                    # the writers notify (they can take it shared), as while it sleeps.
+                    awake = await leader_conn.fetchval("SELECT pg_try_advisory_lock($1)", _AWAKE_LOCK)
                 if ask_broker:
                     ask_broker = False
                     if not await same_broker():
@@ -282,12 +286,15 @@ class OutboxRelay:
                 next_rows = None
                 if not rows:
                     checked_at = None  # caught up: the next batch may come after a while
-                    if loop.time() - last_rows_at < self._stay_awake or not await self._fall_asleep(
-                        leader_conn
-                    ):
+                    if loop.time() - last_rows_at < self._stay_awake:
                         await asyncio.sleep(self._busy_poll)
                         continue
-                    awake = False
+                    if awake:
+                        await leader_conn.execute("SELECT pg_advisory_unlock($1)", _AWAKE_LOCK)
+                        awake = False  # writers notify from now on
+                    if not await self._quiet(leader_conn):
+                        await asyncio.sleep(self._busy_poll)
+                        continue  # and takes the awake lock again if it can
                     # Every writer that did not notify has committed: one more look, then sleep.
                     if not await self._pending(leader_conn):
                         await self._sleep(self._poll_interval)
@@ -318,17 +325,14 @@ class OutboxRelay:
                 if awake:
                     await leader_conn.execute("SELECT pg_advisory_unlock($1)", _AWAKE_LOCK)
 
-    async def _fall_asleep(self, conn: Connection) -> bool:
-        """Stop looking by itself: writers notify again from now on. False (still awake) while
-        a writer that may have seen it awake has not committed (it holds the writing lock
-        shared), since that writer's rows would come with no notification."""
-        await conn.execute("SELECT pg_advisory_unlock($1)", _AWAKE_LOCK)
+    async def _quiet(self, conn: Connection) -> bool:
+        """Whether the relay may sleep, the awake lock let go: False while a writer that may
+        have seen it awake has not committed (it holds the writing lock shared), since that
+        writer's rows would come with no notification."""
         quiet: bool = await conn.fetchval(
             "SELECT CASE WHEN pg_try_advisory_lock($1) THEN pg_advisory_unlock($1) ELSE false END",
             _WRITING_LOCK,
         )
-        if not quiet:
-            await conn.execute("SELECT pg_advisory_lock($1)", _AWAKE_LOCK)
         return quiet
 
     async def publish_batch(self, conn: Connection | None = None) -> tuple[int, int]:

@@ -158,3 +158,54 @@ async def test_the_relay_asks_the_broker_who_it_is_again_only_when_its_connectio
     finally:
         relay.stop()
         await asyncio.wait_for(running, timeout=30)
+
+
+async def test_a_relay_is_not_held_up_by_an_open_writer_that_woke_it(outbox_db: asyncpg.Pool) -> None:
+    """A writer that saw the relay asleep holds the awake lock shared until it commits, and a
+    transaction may stay open long after its outbox insert (a consumer's batch, an import's
+    chunk, an operator's session). The relay it woke must not wait for that commit to take the
+    lock: meanwhile every other writer's rows would wait with it (and a stopping relay too)."""
+    sender = Recorded()
+    relay = OutboxRelay(outbox_db, sender, poll_interval=60.0, busy_poll=0.005, stay_awake=0.05)
+    running = asyncio.create_task(relay.run())
+    try:
+        await _write(outbox_db, 1)
+        await asyncio.wait_for(sender.arrived.wait(), timeout=30)
+        await _until_asleep(outbox_db)
+        async with outbox_db.acquire() as long_writer:
+            open_transaction = long_writer.transaction()
+            await open_transaction.start()
+            try:
+                await add_record(long_writer, record(2), "e-2", "type")
+                sender.arrived.clear()
+                await _write(outbox_db, 3)  # its notification wakes the relay
+                try:
+                    await asyncio.wait_for(sender.arrived.wait(), timeout=20)
+                except TimeoutError:
+                    raise AssertionError(
+                        "a committed row waited for another writer's open transaction: the relay"
+                        " waited for the awake lock that writer holds shared"
+                    ) from None
+                assert sender.values == [b"value-1", b"value-3"]
+                sender.arrived.clear()
+            finally:
+                await open_transaction.commit()
+        await asyncio.wait_for(sender.arrived.wait(), timeout=30)
+        assert sender.values == [b"value-1", b"value-3", b"value-2"]
+    finally:
+        relay.stop()
+        await asyncio.wait_for(running, timeout=30)
+
+
+async def _until_asleep(pool: asyncpg.Pool) -> None:
+    """Until the relay has let the awake lock go (it sleeps)."""
+    async with pool.acquire() as probe:
+        for _ in range(400):
+            held = await probe.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted",
+                _AWAKE_LOCK,
+            )
+            if not held:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError("the relay never fell asleep")
