@@ -293,8 +293,11 @@ class OutboxRelay:
                         await leader_conn.execute("SELECT pg_advisory_unlock($1)", _AWAKE_LOCK)
                         awake = False  # writers notify from now on
                     if not await self._quiet(leader_conn):
+                        # Still awake: the lock again at once, so that writers do not notify
+                        # meanwhile (when taken shared by one, the loop tries again).
+                        awake = await leader_conn.fetchval("SELECT pg_try_advisory_lock($1)", _AWAKE_LOCK)
                         await asyncio.sleep(self._busy_poll)
-                        continue  # and takes the awake lock again if it can
+                        continue
                     # Every writer that did not notify has committed: one more look, then sleep.
                     if not await self._pending(leader_conn):
                         await self._sleep(self._poll_interval)
