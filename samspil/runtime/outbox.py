@@ -577,7 +577,9 @@ def _retrieved(task: asyncio.Future[Any]) -> None:
 
 
 def _same(now: tuple[object, ...], before: tuple[object, ...] | None) -> bool:
-    if before is None or len(now) != len(before):
+    """Whether the sender's open connections are the very ones of the broker's last answer. None
+    open then proves nothing (all closed before the relay looked: the broker going away)."""
+    if not before or len(now) != len(before):
         return False
     return all(a is b for a, b in zip(now, before, strict=True))
 

@@ -209,3 +209,42 @@ async def _until_asleep(pool: asyncpg.Pool) -> None:
                 return
             await asyncio.sleep(0.05)
     raise AssertionError("the relay never fell asleep")
+
+
+async def test_no_open_connection_is_no_proof_of_the_same_broker(outbox_db: asyncpg.Pool) -> None:
+    """The sender's connections can all be closed when the relay looks at them after the
+    broker's answer (the broker went away right after it): none then, none later says nothing
+    about who listens now, and the relay must ask again before it sends."""
+    sender = Recorded()
+    answers = ["cluster-a"]
+
+    async def identity() -> str:
+        return answers[0]
+
+    relay = OutboxRelay(
+        outbox_db,
+        sender,
+        poll_interval=60.0,
+        busy_poll=0.005,
+        stay_awake=0.05,
+        broker_identity=identity,
+        broker_connections=lambda: (),
+    )
+    running = asyncio.create_task(relay.run())
+    try:
+        await _write(outbox_db, 1)
+        await asyncio.wait_for(sender.arrived.wait(), timeout=30)
+        answers[0] = "cluster-b"  # replaced
+        sender.arrived.clear()
+        await _write(outbox_db, 2)
+        await asyncio.wait_for(sender.arrived.wait(), timeout=30)
+        for _ in range(200):
+            if b"value-2" in sender.values:
+                break
+            await asyncio.sleep(0.05)
+        assert sender.values == [b"value-1", b"value-1", b"value-2"], (
+            "the new broker got the new row without the rows the old one held"
+        )
+    finally:
+        relay.stop()
+        await asyncio.wait_for(running, timeout=30)
