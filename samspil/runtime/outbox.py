@@ -181,8 +181,8 @@ class OutboxRelay:
         """``broker_identity``: asks the broker who it is (its cluster id), None when it cannot
         be reached. Asked before each batch, except within ``_IDENTITY_FRESH_SECONDS`` of the
         last answer in a run of full batches with no failed send, or when
-        ``broker_connections`` (the sender's open connections) are the very ones it answered
-        on, so nothing is published to a broker that replaced the one the rows went to until
+        ``broker_connections`` (the sender's open connections) are the very ones open when it
+        was last asked, so nothing is published to a broker that replaced the one the rows went to until
         the retained rows are pending again. ``busy_poll``, ``stay_awake``: see the module's
         text."""
         self._pool = pool
@@ -229,7 +229,7 @@ class OutboxRelay:
         log.info("outbox relay leads")
         failures = 0
         checked_at: float | None = None  # when the broker last said who it is; None: ask now
-        connected_at_check: tuple[object, ...] | None = None  # the connections it answered on
+        connected_at_check: tuple[object, ...] | None = None  # the connections open as it was asked
         next_rows: list[Any] | None = None  # the next batch, fetched while the last was sent
         loop = asyncio.get_running_loop()
         awake = False  # holding _AWAKE_LOCK: writers do not notify
@@ -252,6 +252,9 @@ class OutboxRelay:
                 # the broker more than the batch).
                 checked_at = loop.time()
                 return True
+            # Read before asking: only a connection open before the question vouches for the
+            # answer (one made meanwhile may be to a broker that replaced the one answering).
+            asked_on = now_connected
             current = await self._broker_identity()
             if current is None:
                 # Unreachable (the service logs that once per interval): try again soon, but
@@ -259,7 +262,7 @@ class OutboxRelay:
                 await asyncio.sleep(self._poll_interval)
                 return False
             checked_at = loop.time()
-            connected_at_check = self._broker_connections() if self._broker_connections else None
+            connected_at_check = asked_on
             if current != known:
                 await self._follow_broker(leader_conn, known, current)
                 known = current
@@ -577,8 +580,8 @@ def _retrieved(task: asyncio.Future[Any]) -> None:
 
 
 def _same(now: tuple[object, ...], before: tuple[object, ...] | None) -> bool:
-    """Whether the sender's open connections are the very ones of the broker's last answer. None
-    open then proves nothing (all closed before the relay looked: the broker going away)."""
+    """Whether the sender's open connections are the very ones open when the broker was last
+    asked. None open then proves nothing (the answer came on a connection made for it)."""
     if not before or len(now) != len(before):
         return False
     return all(a is b for a, b in zip(now, before, strict=True))

@@ -212,9 +212,9 @@ async def _until_asleep(pool: asyncpg.Pool) -> None:
 
 
 async def test_no_open_connection_is_no_proof_of_the_same_broker(outbox_db: asyncpg.Pool) -> None:
-    """The sender's connections can all be closed when the relay looks at them after the
-    broker's answer (the broker went away right after it): none then, none later says nothing
-    about who listens now, and the relay must ask again before it sends."""
+    """The sender may have no open connection when the relay asks the broker who it is (the
+    question makes one; or all closed, the broker going away): none then and none later says
+    nothing about who listens now, and the relay must ask again before it sends."""
     sender = Recorded()
     answers = ["cluster-a"]
 
@@ -242,6 +242,47 @@ async def test_no_open_connection_is_no_proof_of_the_same_broker(outbox_db: asyn
             if b"value-2" in sender.values:
                 break
             await asyncio.sleep(0.05)
+        assert sender.values == [b"value-1", b"value-1", b"value-2"], (
+            "the new broker got the new row without the rows the old one held"
+        )
+    finally:
+        relay.stop()
+        await asyncio.wait_for(running, timeout=30)
+
+
+async def test_a_connection_made_while_the_broker_answered_is_not_taken_for_the_one_it_answered_on(
+    outbox_db: asyncpg.Pool,
+) -> None:
+    """The broker answers who it is and goes away; a new one at its address is connected to
+    before the relay reads the answer. Only connections open before the question vouch for the
+    answer."""
+    sender = Recorded()
+    answers = ["cluster-a"]
+    connections: list[tuple[object, ...]] = [(object(),)]
+
+    async def identity() -> str:
+        answer = answers[0]
+        if answer == "cluster-a":
+            connections[0] = (object(),)  # the old broker gone, a new one connected to
+            answers[0] = "cluster-b"
+        return answer
+
+    relay = OutboxRelay(
+        outbox_db,
+        sender,
+        poll_interval=60.0,
+        busy_poll=0.005,
+        stay_awake=0.05,
+        broker_identity=identity,
+        broker_connections=lambda: connections[0],
+    )
+    running = asyncio.create_task(relay.run())
+    try:
+        await _write(outbox_db, 1)
+        await asyncio.wait_for(sender.arrived.wait(), timeout=30)
+        sender.arrived.clear()
+        await _write(outbox_db, 2)
+        await asyncio.wait_for(sender.arrived.wait(), timeout=30)
         assert sender.values == [b"value-1", b"value-1", b"value-2"], (
             "the new broker got the new row without the rows the old one held"
         )
