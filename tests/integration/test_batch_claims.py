@@ -30,7 +30,8 @@ async def test_a_batch_skips_an_event_whose_dead_letter_waits_and_claims_each_ot
 ) -> None:
     await outbox_db.execute(EFFECT_TABLE)
     subject = citizen_ref()
-    (failing, failing_record), (fresh, fresh_record) = encoded_notice(subject), encoded_notice(subject)
+    failing, failing_record = encoded_notice(subject)
+    _, fresh_record = encoded_notice(subject)
     refuse = {failing.id}
 
     async def handler(conn: Connection, envelope: Envelope, _: object) -> None:
