@@ -276,9 +276,9 @@ async def test_a_connection_made_while_the_broker_answered_is_not_taken_for_the_
         broker_identity=identity,
         broker_connections=lambda: connections[0],
     )
+    await _write(outbox_db, 1)  # pending before the relay first asks
     running = asyncio.create_task(relay.run())
     try:
-        await _write(outbox_db, 1)
         await asyncio.wait_for(sender.arrived.wait(), timeout=30)
         sender.arrived.clear()
         await _write(outbox_db, 2)
