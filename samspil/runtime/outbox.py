@@ -23,9 +23,9 @@ transaction's commit, which made every notifying commit of every service wait fo
 (migration 012). It falls asleep after ``stay_awake`` seconds without a row, and only when no
 writer that saw it awake (and so did not notify) is still uncommitted: each writer holds the
 "writing" lock shared from its insert to its commit, and the relay goes to sleep only when it
-can take that lock itself; then it looks once more, and sleeps. The relay only tries the awake
-lock, never waits for it: a writer that took it shared (it saw the relay asleep, and notifies)
-may commit long after; meanwhile the relay looks by itself without it, and writers notify.
+can take that lock itself; then it looks once more, and sleeps. The relay waits for the awake
+lock only briefly: a writer that took it shared (it saw the relay asleep, and notifies) may
+commit long after; meanwhile the relay looks by itself without it, and writers notify.
 """
 
 from __future__ import annotations
@@ -62,6 +62,10 @@ _LEADER_LOCK = 7_310_002
 _WRITING_LOCK = 7_310_021
 # Held by the leading relay while it is awake; a writer that cannot take it shared does not notify.
 _AWAKE_LOCK = 7_310_022
+# How long the relay waits for the awake lock before it looks by itself without it (see
+# OutboxRelay._take_awake_lock): rows committed meanwhile wait at most this long for the look.
+_AWAKE_LOCK_WAIT = "20ms"
+_AWAIT_AWAKE_LOCK = f"SET LOCAL lock_timeout = '{_AWAKE_LOCK_WAIT}'; SELECT pg_advisory_lock({_AWAKE_LOCK})"
 
 
 class RecordSender(Protocol):
@@ -273,11 +277,7 @@ class OutboxRelay:
             while not self._stopping:
                 self._wakeup.clear()
                 if not awake:
-                    # Never waited for: a writer that saw it asleep holds it shared until its
-                    # commit, which may be long after its insert, and the other writers' rows
-                    # would wait with it. Not taken, the relay looks by itself all the same and
-                    # the writers notify (they can take it shared), as while it sleeps.
-                    awake = await leader_conn.fetchval("SELECT pg_try_advisory_lock($1)", _AWAKE_LOCK)
+                    awake = await self._take_awake_lock(leader_conn)
                 if ask_broker:
                     ask_broker = False
                     if not await same_broker():
@@ -298,7 +298,7 @@ class OutboxRelay:
                     if not await self._quiet(leader_conn):
                         # Still awake: the lock again at once, so that writers do not notify
                         # meanwhile (when taken shared by one, the loop tries again).
-                        awake = await leader_conn.fetchval("SELECT pg_try_advisory_lock($1)", _AWAKE_LOCK)
+                        awake = await self._take_awake_lock(leader_conn)
                         await asyncio.sleep(self._busy_poll)
                         continue
                     # Every writer that did not notify has committed: one more look, then sleep.
@@ -330,6 +330,24 @@ class OutboxRelay:
                 await leader_conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
                 if awake:
                     await leader_conn.execute("SELECT pg_advisory_unlock($1)", _AWAKE_LOCK)
+
+    async def _take_awake_lock(self, conn: Connection) -> bool:
+        """Take the awake lock: writers stop notifying. Waited for only briefly: a writer that
+        saw the relay asleep holds it shared until its commit, which may come long after its
+        insert, and meanwhile the other writers' rows would wait with it. Not taken, the relay
+        looks by itself all the same and the writers notify, as while it sleeps; it tries again
+        on its next look. It is waited for at all (not only tried) because the writers of a
+        steady flow overlap, one always holding it shared: while the relay waits, no writer
+        takes it (a lock waited for goes first), so those holding it commit and it is free."""
+        if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _AWAKE_LOCK):
+            return True
+        try:
+            # One round trip: the statements of one query run in one transaction, so the
+            # timeout is this wait's only (the lock is the session's, kept after it).
+            await conn.execute(_AWAIT_AWAKE_LOCK)
+        except asyncpg.LockNotAvailableError:
+            return False
+        return True
 
     async def _quiet(self, conn: Connection) -> bool:
         """Whether the relay may sleep, the awake lock let go: False while a writer that may
