@@ -297,8 +297,8 @@ class OutboxRelay:
                         awake = False  # writers notify from now on
                     if not await self._quiet(leader_conn):
                         # Still awake: the lock again at once, so that writers do not notify
-                        # meanwhile (when taken shared by one, the loop tries again).
-                        awake = await self._take_awake_lock(leader_conn)
+                        # meanwhile (when taken shared by one, the next look waits for it).
+                        awake = await leader_conn.fetchval("SELECT pg_try_advisory_lock($1)", _AWAKE_LOCK)
                         await asyncio.sleep(self._busy_poll)
                         continue
                     # Every writer that did not notify has committed: one more look, then sleep.
