@@ -23,7 +23,9 @@ transaction's commit, which made every notifying commit of every service wait fo
 (migration 012). It falls asleep after ``stay_awake`` seconds without a row, and only when no
 writer that saw it awake (and so did not notify) is still uncommitted: each writer holds the
 "writing" lock shared from its insert to its commit, and the relay goes to sleep only when it
-can take that lock itself; then it looks once more, and sleeps.
+can take that lock itself; then it looks once more, and sleeps. The relay waits for the awake
+lock only briefly: a writer that took it shared (it saw the relay asleep, and notifies) may
+commit long after; meanwhile the relay looks by itself without it, and writers notify.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ _LEADER_LOCK = 7_310_002
 _WRITING_LOCK = 7_310_021
 # Held by the leading relay while it is awake; a writer that cannot take it shared does not notify.
 _AWAKE_LOCK = 7_310_022
+# How long the relay waits for the awake lock before it looks by itself without it (see
+# OutboxRelay._take_awake_lock): rows committed meanwhile wait at most this long for the look.
+_AWAKE_LOCK_WAIT = "20ms"
+_AWAIT_AWAKE_LOCK = f"SET LOCAL lock_timeout = '{_AWAKE_LOCK_WAIT}'; SELECT pg_advisory_lock({_AWAKE_LOCK})"
 
 
 class RecordSender(Protocol):
@@ -179,8 +185,8 @@ class OutboxRelay:
         """``broker_identity``: asks the broker who it is (its cluster id), None when it cannot
         be reached. Asked before each batch, except within ``_IDENTITY_FRESH_SECONDS`` of the
         last answer in a run of full batches with no failed send, or when
-        ``broker_connections`` (the sender's open connections) are the very ones it answered
-        on, so nothing is published to a broker that replaced the one the rows went to until
+        ``broker_connections`` (the sender's open connections) are the very ones open when it
+        was last asked, so nothing is published to a broker that replaced the one the rows went to until
         the retained rows are pending again. ``busy_poll``, ``stay_awake``: see the module's
         text."""
         self._pool = pool
@@ -227,7 +233,7 @@ class OutboxRelay:
         log.info("outbox relay leads")
         failures = 0
         checked_at: float | None = None  # when the broker last said who it is; None: ask now
-        connected_at_check: tuple[object, ...] | None = None  # the connections it answered on
+        connected_at_check: tuple[object, ...] | None = None  # the connections open as it was asked
         next_rows: list[Any] | None = None  # the next batch, fetched while the last was sent
         loop = asyncio.get_running_loop()
         awake = False  # holding _AWAKE_LOCK: writers do not notify
@@ -250,6 +256,9 @@ class OutboxRelay:
                 # the broker more than the batch).
                 checked_at = loop.time()
                 return True
+            # Read before asking: only a connection open before the question vouches for the
+            # answer (one made meanwhile may be to a broker that replaced the one answering).
+            asked_on = now_connected
             current = await self._broker_identity()
             if current is None:
                 # Unreachable (the service logs that once per interval): try again soon, but
@@ -257,7 +266,7 @@ class OutboxRelay:
                 await asyncio.sleep(self._poll_interval)
                 return False
             checked_at = loop.time()
-            connected_at_check = self._broker_connections() if self._broker_connections else None
+            connected_at_check = asked_on
             if current != known:
                 await self._follow_broker(leader_conn, known, current)
                 known = current
@@ -268,9 +277,7 @@ class OutboxRelay:
             while not self._stopping:
                 self._wakeup.clear()
                 if not awake:
-                    # Waits only for writers that took it shared to notify: they are committing.
-                    await leader_conn.execute("SELECT pg_advisory_lock($1)", _AWAKE_LOCK)
-                    awake = True
+                    awake = await self._take_awake_lock(leader_conn)
                 if ask_broker:
                     ask_broker = False
                     if not await same_broker():
@@ -282,12 +289,18 @@ class OutboxRelay:
                 next_rows = None
                 if not rows:
                     checked_at = None  # caught up: the next batch may come after a while
-                    if loop.time() - last_rows_at < self._stay_awake or not await self._fall_asleep(
-                        leader_conn
-                    ):
+                    if loop.time() - last_rows_at < self._stay_awake:
                         await asyncio.sleep(self._busy_poll)
                         continue
-                    awake = False
+                    if awake:
+                        await leader_conn.execute("SELECT pg_advisory_unlock($1)", _AWAKE_LOCK)
+                        awake = False  # writers notify from now on
+                    if not await self._quiet(leader_conn):
+                        # Still awake: the lock again at once, so that writers do not notify
+                        # meanwhile (when taken shared by one, the next look waits for it).
+                        awake = await leader_conn.fetchval("SELECT pg_try_advisory_lock($1)", _AWAKE_LOCK)
+                        await asyncio.sleep(self._busy_poll)
+                        continue
                     # Every writer that did not notify has committed: one more look, then sleep.
                     if not await self._pending(leader_conn):
                         await self._sleep(self._poll_interval)
@@ -318,17 +331,32 @@ class OutboxRelay:
                 if awake:
                     await leader_conn.execute("SELECT pg_advisory_unlock($1)", _AWAKE_LOCK)
 
-    async def _fall_asleep(self, conn: Connection) -> bool:
-        """Stop looking by itself: writers notify again from now on. False (still awake) while
-        a writer that may have seen it awake has not committed (it holds the writing lock
-        shared), since that writer's rows would come with no notification."""
-        await conn.execute("SELECT pg_advisory_unlock($1)", _AWAKE_LOCK)
+    async def _take_awake_lock(self, conn: Connection) -> bool:
+        """Take the awake lock: writers stop notifying. Waited for only briefly: a writer that
+        saw the relay asleep holds it shared until its commit, which may come long after its
+        insert, and meanwhile the other writers' rows would wait with it. Not taken, the relay
+        looks by itself all the same and the writers notify, as while it sleeps; it tries again
+        on its next look. It is waited for at all (not only tried) because the writers of a
+        steady flow overlap, one always holding it shared: while the relay waits, no writer
+        takes it (a lock waited for goes first), so those holding it commit and it is free."""
+        if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _AWAKE_LOCK):
+            return True
+        try:
+            # One round trip: the statements of one query run in one transaction, so the
+            # timeout is this wait's only (the lock is the session's, kept after it).
+            await conn.execute(_AWAIT_AWAKE_LOCK)
+        except asyncpg.LockNotAvailableError:
+            return False
+        return True
+
+    async def _quiet(self, conn: Connection) -> bool:
+        """Whether the relay may sleep, the awake lock let go: False while a writer that may
+        have seen it awake has not committed (it holds the writing lock shared), since that
+        writer's rows would come with no notification."""
         quiet: bool = await conn.fetchval(
             "SELECT CASE WHEN pg_try_advisory_lock($1) THEN pg_advisory_unlock($1) ELSE false END",
             _WRITING_LOCK,
         )
-        if not quiet:
-            await conn.execute("SELECT pg_advisory_lock($1)", _AWAKE_LOCK)
         return quiet
 
     async def publish_batch(self, conn: Connection | None = None) -> tuple[int, int]:
@@ -570,9 +598,10 @@ def _retrieved(task: asyncio.Future[Any]) -> None:
 
 
 def _same(now: tuple[object, ...], before: tuple[object, ...] | None) -> bool:
-    """Whether the sender still holds the very connections the broker answered on. None open
-    (then or now) proves nothing: the next send connects to whatever listens there now."""
-    if not now or before is None or len(now) != len(before):
+    """Whether the sender still holds the very connections open when the broker was last asked.
+    None open (then or now) proves nothing: the answer came on a connection made for it, and the
+    next send connects to whatever listens there now."""
+    if not now or not before or len(now) != len(before):
         return False
     return all(a is b for a, b in zip(now, before, strict=True))
 

@@ -160,23 +160,66 @@ async def test_the_relay_asks_the_broker_who_it_is_again_only_when_its_connectio
         await asyncio.wait_for(running, timeout=30)
 
 
+async def test_a_relay_is_not_held_up_by_an_open_writer_that_woke_it(outbox_db: asyncpg.Pool) -> None:
+    """A writer that saw the relay asleep holds the awake lock shared until it commits, and a
+    transaction may stay open long after its outbox insert (a consumer's batch, an import's
+    chunk, an operator's session). The relay it woke must not wait for that commit to take the
+    lock: meanwhile every other writer's rows would wait with it (and a stopping relay too)."""
+    sender = Recorded()
+    relay = OutboxRelay(outbox_db, sender, poll_interval=60.0, busy_poll=0.005, stay_awake=0.05)
+    running = asyncio.create_task(relay.run())
+    try:
+        await _write(outbox_db, 1)
+        await asyncio.wait_for(sender.arrived.wait(), timeout=30)
+        await _until_asleep(outbox_db)
+        async with outbox_db.acquire() as long_writer:
+            open_transaction = long_writer.transaction()
+            await open_transaction.start()
+            try:
+                await add_record(long_writer, record(2), "e-2", "type")
+                sender.arrived.clear()
+                await _write(outbox_db, 3)  # its notification wakes the relay
+                try:
+                    await asyncio.wait_for(sender.arrived.wait(), timeout=20)
+                except TimeoutError:
+                    raise AssertionError(
+                        "a committed row waited for another writer's open transaction: the relay"
+                        " waited for the awake lock that writer holds shared"
+                    ) from None
+                assert sender.values == [b"value-1", b"value-3"]
+                sender.arrived.clear()
+            finally:
+                await open_transaction.commit()
+        await asyncio.wait_for(sender.arrived.wait(), timeout=30)
+        assert sender.values == [b"value-1", b"value-3", b"value-2"]
+    finally:
+        relay.stop()
+        await asyncio.wait_for(running, timeout=30)
+
+
+async def _until_asleep(pool: asyncpg.Pool) -> None:
+    """Until the relay has let the awake lock go (it sleeps)."""
+    async with pool.acquire() as probe:
+        for _ in range(400):
+            held = await probe.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted",
+                _AWAKE_LOCK,
+            )
+            if not held:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError("the relay never fell asleep")
+
+
 async def test_no_open_connection_is_no_proof_of_the_same_broker(outbox_db: asyncpg.Pool) -> None:
-    """A sender with no open connection at the broker's answer (the old broker closed them as it
-    stopped) and none at the next batch has made none since, but the next send connects to
-    whatever listens there now: the relay asks who that is before each such batch, so rows do
-    not go to a replaced broker before the retained ones are pending again."""
-    happened: list[str] = []
-
-    class Sent(Recorded):
-        async def send_all(self, records: Sequence[Record]) -> list[BaseException | None]:
-            happened.append("sent")
-            return await super().send_all(records)
-
-    sender = Sent()
+    """The sender may have no open connection when the relay asks the broker who it is (the
+    question makes one; or all closed, the broker going away): none then and none later says
+    nothing about who listens now, and the relay must ask again before it sends."""
+    sender = Recorded()
+    answers = ["cluster-a"]
 
     async def identity() -> str:
-        happened.append("asked")
-        return "cluster-a"
+        return answers[0]
 
     relay = OutboxRelay(
         outbox_db,
@@ -189,13 +232,60 @@ async def test_no_open_connection_is_no_proof_of_the_same_broker(outbox_db: asyn
     )
     running = asyncio.create_task(relay.run())
     try:
-        for n in range(1, 3):
-            sender.arrived.clear()
-            await _write(outbox_db, n)
-            await asyncio.wait_for(sender.arrived.wait(), timeout=30)
-        before_each_send = "".join("a" if event == "asked" else "s" for event in happened).split("s")[:-1]
-        assert len(before_each_send) == 2 and all(before_each_send), happened
-        assert sender.values == [b"value-1", b"value-2"]
+        await _write(outbox_db, 1)
+        await asyncio.wait_for(sender.arrived.wait(), timeout=30)
+        answers[0] = "cluster-b"  # replaced
+        sender.arrived.clear()
+        await _write(outbox_db, 2)
+        await asyncio.wait_for(sender.arrived.wait(), timeout=30)
+        for _ in range(200):
+            if b"value-2" in sender.values:
+                break
+            await asyncio.sleep(0.05)
+        assert sender.values == [b"value-1", b"value-1", b"value-2"], (
+            "the new broker got the new row without the rows the old one held"
+        )
+    finally:
+        relay.stop()
+        await asyncio.wait_for(running, timeout=30)
+
+
+async def test_a_connection_made_while_the_broker_answered_is_not_taken_for_the_one_it_answered_on(
+    outbox_db: asyncpg.Pool,
+) -> None:
+    """The broker answers who it is and goes away; a new one at its address is connected to
+    before the relay reads the answer. Only connections open before the question vouch for the
+    answer."""
+    sender = Recorded()
+    answers = ["cluster-a"]
+    connections: list[tuple[object, ...]] = [(object(),)]
+
+    async def identity() -> str:
+        answer = answers[0]
+        if answer == "cluster-a":
+            connections[0] = (object(),)  # the old broker gone, a new one connected to
+            answers[0] = "cluster-b"
+        return answer
+
+    relay = OutboxRelay(
+        outbox_db,
+        sender,
+        poll_interval=60.0,
+        busy_poll=0.005,
+        stay_awake=0.05,
+        broker_identity=identity,
+        broker_connections=lambda: connections[0],
+    )
+    await _write(outbox_db, 1)  # pending before the relay first asks
+    running = asyncio.create_task(relay.run())
+    try:
+        await asyncio.wait_for(sender.arrived.wait(), timeout=30)
+        sender.arrived.clear()
+        await _write(outbox_db, 2)
+        await asyncio.wait_for(sender.arrived.wait(), timeout=30)
+        assert sender.values == [b"value-1", b"value-1", b"value-2"], (
+            "the new broker got the new row without the rows the old one held"
+        )
     finally:
         relay.stop()
         await asyncio.wait_for(running, timeout=30)
