@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from samspil.runtime.codec import Record
-from samspil.runtime.outbox import _AWAKE_LOCK, NOTIFY_CHANNEL, OutboxRelay, add_record
+from samspil.runtime.outbox import _AWAKE_LOCK, NOTIFY_CHANNEL, OutboxRelay, RecordSender, add_record
 
 
 def record(n: int) -> Record:
@@ -29,6 +29,14 @@ class Recorded:
         self.values.extend(r.value for r in records)
         self.arrived.set()
         return [None] * len(records)
+
+
+def quick_relay(
+    pool: asyncpg.Pool, sender: RecordSender, *, stay_awake: float = 0.05, **broker: Any
+) -> OutboxRelay:
+    """A relay that looks by itself every 5 ms while awake, falls asleep soon, and while asleep
+    looks on its own only once a minute: a row that comes sooner came by a wake-up."""
+    return OutboxRelay(pool, sender, poll_interval=60.0, busy_poll=0.005, stay_awake=stay_awake, **broker)
 
 
 async def _write(pool: asyncpg.Pool, n: int) -> None:
@@ -70,7 +78,7 @@ async def test_a_relay_stays_awake_until_a_writer_that_did_not_notify_has_commit
     after the relay would have fallen asleep. With a minute between the sleeping relay's own
     looks, only a relay that waited for the writer publishes the row in time."""
     sender = Recorded()
-    relay = OutboxRelay(outbox_db, sender, poll_interval=60.0, busy_poll=0.005, stay_awake=1.0)
+    relay = quick_relay(outbox_db, sender, stay_awake=1.0)
     running = asyncio.create_task(relay.run())
     try:
         await _write(outbox_db, 1)
@@ -95,7 +103,7 @@ async def test_a_relay_stays_awake_until_a_writer_that_did_not_notify_has_commit
 
 async def test_a_sleeping_relay_is_woken_by_the_next_write(outbox_db: asyncpg.Pool) -> None:
     sender = Recorded()
-    relay = OutboxRelay(outbox_db, sender, poll_interval=60.0, busy_poll=0.005, stay_awake=0.05)
+    relay = quick_relay(outbox_db, sender)
     running = asyncio.create_task(relay.run())
     try:
         await _write(outbox_db, 1)
@@ -133,14 +141,8 @@ async def test_the_relay_asks_the_broker_who_it_is_again_only_when_its_connectio
         asked.append("asked")
         return "cluster-a"
 
-    relay = OutboxRelay(
-        outbox_db,
-        sender,
-        poll_interval=60.0,
-        busy_poll=0.005,
-        stay_awake=0.05,
-        broker_identity=identity,
-        broker_connections=lambda: connections[0],
+    relay = quick_relay(
+        outbox_db, sender, broker_identity=identity, broker_connections=lambda: connections[0]
     )
     running = asyncio.create_task(relay.run())
     try:
@@ -166,7 +168,7 @@ async def test_a_relay_is_not_held_up_by_an_open_writer_that_woke_it(outbox_db: 
     chunk, an operator's session). The relay it woke must not wait for that commit to take the
     lock: meanwhile every other writer's rows would wait with it (and a stopping relay too)."""
     sender = Recorded()
-    relay = OutboxRelay(outbox_db, sender, poll_interval=60.0, busy_poll=0.005, stay_awake=0.05)
+    relay = quick_relay(outbox_db, sender)
     running = asyncio.create_task(relay.run())
     try:
         await _write(outbox_db, 1)
@@ -221,15 +223,7 @@ async def test_no_open_connection_is_no_proof_of_the_same_broker(outbox_db: asyn
     async def identity() -> str:
         return answers[0]
 
-    relay = OutboxRelay(
-        outbox_db,
-        sender,
-        poll_interval=60.0,
-        busy_poll=0.005,
-        stay_awake=0.05,
-        broker_identity=identity,
-        broker_connections=lambda: (),
-    )
+    relay = quick_relay(outbox_db, sender, broker_identity=identity, broker_connections=lambda: ())
     running = asyncio.create_task(relay.run())
     try:
         await _write(outbox_db, 1)
@@ -267,14 +261,8 @@ async def test_a_connection_made_while_the_broker_answered_is_not_taken_for_the_
             answers[0] = "cluster-b"
         return answer
 
-    relay = OutboxRelay(
-        outbox_db,
-        sender,
-        poll_interval=60.0,
-        busy_poll=0.005,
-        stay_awake=0.05,
-        broker_identity=identity,
-        broker_connections=lambda: connections[0],
+    relay = quick_relay(
+        outbox_db, sender, broker_identity=identity, broker_connections=lambda: connections[0]
     )
     await _write(outbox_db, 1)  # pending before the relay first asks
     running = asyncio.create_task(relay.run())
