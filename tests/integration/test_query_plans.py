@@ -314,9 +314,17 @@ async def report_to_task(db: Recorders) -> None:
         ProgressRules(),
     )
     assert await employment_repository.task_for_source(db.employment, envelope.id) is not None  # type: ignore[arg-type]
+    answer, received = _acknowledgement(row, submission_id, notice.referral_id)
+    await gateway_handlers.record_acknowledgement(db.gateway, answer, received)  # type: ignore[arg-type]
+
+
+def _acknowledgement(
+    row: int, submission_id: uuid.UUID, referral_id: uuid.UUID
+) -> tuple[Envelope, ReportReceived]:
+    """The employment service's acknowledgement of a seeded row's submission, in its envelope."""
     received = ReportReceived(
         submission_id=submission_id,
-        referral_id=notice.referral_id,
+        referral_id=referral_id,
         provider_id=size.PROVIDER,
         department=Department.EMPLOYMENT,
         outcome=ReportOutcome.TASK_CREATED,
@@ -329,7 +337,7 @@ async def report_to_task(db: Recorders) -> None:
         dataschema=received.dataschema,
         correlationid=submission_id,
     )
-    await gateway_handlers.record_acknowledgement(db.gateway, answer, received)  # type: ignore[arg-type]
+    return answer, received
 
 
 async def acknowledgements_set_wise(db: Recorders) -> None:
@@ -337,22 +345,9 @@ async def acknowledgements_set_wise(db: Recorders) -> None:
     then updated with the feed entries written (record_department_answers)."""
     run = []
     for row in (size.provider_row(11), size.provider_row(12)):
-        received = ReportReceived(
-            submission_id=size.seeded_uuid("submission", row),
-            referral_id=size.seeded_uuid("referral", row),
-            provider_id=size.PROVIDER,
-            department=Department.EMPLOYMENT,
-            outcome=ReportOutcome.TASK_CREATED,
-            task_due_on=date(2026, 12, 3),
+        run.append(
+            _acknowledgement(row, size.seeded_uuid("submission", row), size.seeded_uuid("referral", row))
         )
-        answer = Envelope(
-            source="/samspil/employment",
-            type=received.event_type,
-            subject=size.seeded_citizen_ref(row),
-            dataschema=received.dataschema,
-            correlationid=received.submission_id,
-        )
-        run.append((answer, received))
     await gateway_handlers.record_department_answers(db.gateway, run)  # type: ignore[arg-type]
     acknowledged = await db.gateway.conn.fetchval(
         "SELECT count(*) FROM submission WHERE submission_id = ANY($1::uuid[]) AND status = 'acted-on'",
