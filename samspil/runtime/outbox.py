@@ -156,12 +156,13 @@ def _row(
 
 
 # How long the broker's answer to "who are you" stays good while the relay drains a backlog in
-# full batches, one straight after another. Before any other batch (the first after catching up
-# or after a pause, and after a failed send: a broker going away fails them) the relay asks
-# again, so nothing goes to a broker that replaced the old one before the retained rows are
-# pending again. A broker replaced in the middle of a run of full batches fails their sends
-# (the connection goes with the old process). Asking before every batch of a backlog would add
-# a metadata round trip to each.
+# full batches, one straight after another. Before any other batch the relay asks again unless
+# its producer still holds the very connections open when it last asked (a broker replaced at
+# its address closes them), and after a failed send, so nothing goes to a broker that replaced
+# the old one before the retained rows are pending again. Not covered: aiokafka sends a batch
+# again on a new connection when its connection drops, so a batch in flight while the broker is
+# replaced, or one sent on a connection left half-open by a host that died, may reach the new
+# broker first (a cluster rebuilt empty at the same address).
 _IDENTITY_FRESH_SECONDS = 1.0
 
 
