@@ -131,7 +131,6 @@ class ServiceMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.handler_duration = Histogram(
             "samspil_consumer_handling_duration_seconds",
             "Time to handle one consumed record (retries included), by event type and outcome.",
@@ -171,8 +170,10 @@ class ServiceMetrics:
             ["service", "gauge"],
             registry=r,
         )
-        self._handling: dict[tuple[str, str], Histogram] = {}
-        self._age: dict[str, Histogram] = {}
+        # Labelled children found once (labels() costs more than inc() or observe(), and is
+        # called per request and per consumed record); the label values are bounded: the
+        # app's methods and route templates, HTTP statuses, known event types and outcomes.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.relay_leader = Gauge(
             "samspil_outbox_relay_leader",
             "1 when this process's relay publishes.",
@@ -181,34 +182,22 @@ class ServiceMetrics:
         )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        # The labelled children once per (method, route template, status): finding them by their
-        # labels on every request was most of what counting a request cost. Bounded: methods
-        # and templates are the app's own, statuses HTTP's.
-        children = self._request_children.get((method, route, status))
-        if children is None:
-            children = (
-                self.http_requests.labels(self.service, method, route, str(status)),
-                self.http_latency.labels(self.service, method, route, f"{status // 100}xx"),
-            )
-            self._request_children[(method, route, status)] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self._child(self.http_requests, method, route, str(status)).inc()
+        self._child(self.http_latency, method, route, f"{status // 100}xx").observe(seconds)
 
     def observe_handling(self, event_type: str, outcome: str, seconds: float) -> None:
-        # Per consumed record: the labelled child is kept (labels() costs more than observe()).
-        # The label values are bounded (the service's known types and the outcomes).
-        child = self._handling.get((event_type, outcome))
-        if child is None:
-            child = self._handling[(event_type, outcome)] = self.handler_duration.labels(
-                self.service, event_type, outcome
-            )
-        child.observe(seconds)
+        self._child(self.handler_duration, event_type, outcome).observe(seconds)
 
     def observe_event_age(self, event_type: str, seconds: float) -> None:
-        child = self._age.get(event_type)
+        self._child(self.event_age, event_type).observe(max(0.0, seconds))
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """The metric's child for this service and these label values, found once."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
         if child is None:
-            child = self._age[event_type] = self.event_age.labels(self.service, event_type)
-        child.observe(max(0.0, seconds))
+            child = self._children[key] = metric.labels(self.service, *labels)
+        return child
 
     def count_dead_letter(self, reason: str) -> None:
         self.dead_lettered.labels(self.service, reason).inc()

@@ -169,16 +169,7 @@ async def record_department_answers(conn: Connection, events: Sequence[tuple[Env
     if not answers:
         return
     rows = await repository.submissions_for_update(conn, [answer.submission_id for _, answer in answers])
-    submissions = {
-        row["submission_id"]: SubmissionState(
-            row["provider_id"],
-            row["referral_id"],
-            row["kind"],
-            SubmissionStatus(row["status"]),
-            json.loads(row["acknowledgements"]),
-        )
-        for row in rows
-    }
+    submissions = {row["submission_id"]: _state(row) for row in rows}
     shown: dict[uuid.UUID, list[dict[str, Any]]] = {}
     feed: list[repository.FeedEntry] = []
     for envelope, answer in answers:
@@ -347,17 +338,7 @@ async def _tell_provider(conn: Connection, answer: DepartmentAnswer) -> None:
     if an acknowledgement matching ``same_as`` (by default the entry itself) is already there,
     as when a department publishes the same fact anew."""
     row = await repository.submission_for_update(conn, answer.submission_id)
-    submission = (
-        None
-        if row is None
-        else SubmissionState(
-            row["provider_id"],
-            row["referral_id"],
-            row["kind"],
-            SubmissionStatus(row["status"]),
-            json.loads(row["acknowledgements"]),
-        )
-    )
+    submission = None if row is None else _state(row)
     verdict = take_answer(submission, answer)
     _log_verdict(verdict, answer)
     if verdict is not AnswerVerdict.SHOWN:
@@ -371,6 +352,17 @@ async def _tell_provider(conn: Connection, answer: DepartmentAnswer) -> None:
         referral_id=submission.referral_id,
         submission_id=answer.submission_id,
         data=answer.entry,
+    )
+
+
+def _state(row: Any) -> SubmissionState:
+    """A submission row as `take_answer` judges an answer against it."""
+    return SubmissionState(
+        row["provider_id"],
+        row["referral_id"],
+        row["kind"],
+        SubmissionStatus(row["status"]),
+        json.loads(row["acknowledgements"]),
     )
 
 
