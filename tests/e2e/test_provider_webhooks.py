@@ -54,6 +54,12 @@ async def test_a_referral_and_its_withdrawal_are_pushed_to_the_providers_endpoin
             assert not contains_cpr(body.decode()) and subject not in body.decode()
         assert events[1]["data"]["data"] == {"reason": "Flyttet til anden kommune.", "reason_category": None}
 
-        listed = await gateway.get(f"/v1/webhooks/{endpoint['endpoint_id']}/deliveries")
-        assert [d["status"] for d in listed.json()["items"]] == ["delivered", "delivered"]
-        assert [d["attempts"] for d in listed.json()["items"]] == [1, 2]  # newest first
+        # The worker records a delivery after the receiver's answer, so the receiver can see the
+        # second request a moment before the listing says it was delivered.
+        async def both_recorded() -> list[dict[str, object]] | None:
+            listed = await gateway.get(f"/v1/webhooks/{endpoint['endpoint_id']}/deliveries")
+            items: list[dict[str, object]] = listed.json()["items"]
+            return items if [d["status"] for d in items] == ["delivered", "delivered"] else None
+
+        items = await wait_for(both_recorded, timeout=10)
+        assert [d["attempts"] for d in items] == [1, 2]  # newest first
