@@ -220,21 +220,62 @@ async def protect(conn: Connection, service_role: str) -> str:
             "GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO %I",
         ):
             await _execute(conn, statement, AUDIT_SCHEMA, service_role)
+        # Only the owner says what it applied (`apply_as_owner`).
+        if await conn.fetchval(
+            "SELECT pg_catalog.to_regclass($1) IS NOT NULL", f"{AUDIT_SCHEMA}.{OWNER_APPLIED}"
+        ):
+            await _execute(conn, "REVOKE INSERT ON %I.%I FROM %I", AUDIT_SCHEMA, OWNER_APPLIED, service_role)
     return owner
 
 
-async def apply_as_owner(conn: Connection, service_role: str, migration: str) -> str:
+# What the audit owner applied, written in the same transaction as the migration: a run of
+# `migrate_protected` that stops between the owner's commit and the service's record of it (two
+# databases sessions, two commits) finds the name here and records it instead of applying it again.
+OWNER_APPLIED = "owner_migration"
+
+
+async def apply_as_owner(conn: Connection, service_role: str, name: str, migration: str) -> str:
     """Apply one migration that changes schema ``audit`` of a protected database (one the
     service's role is refused) as the schema's owner ``<service_role>_audit``, in the caller's
     transaction, on the pinned search_path: it may touch only what that owner owns, and nothing
-    the service's role made is resolved or run. Returns the owner's name. ``conn`` must be a
-    superuser's, from `admin_connect`."""
+    the service's role made is resolved or run. Writes ``name`` to ``audit.owner_migration`` in
+    the same transaction. Returns the owner's name. ``conn`` must be a superuser's, from
+    `admin_connect`."""
     owner = f"{service_role}_audit"
     await conn.execute("SET LOCAL search_path = pg_catalog, pg_temp")
     await _execute(conn, "SET LOCAL ROLE %I", owner)
     await conn.execute(migration)
+    await _execute(
+        conn,
+        "CREATE TABLE IF NOT EXISTS %I.%I (name text PRIMARY KEY, applied_at timestamptz NOT NULL"
+        " DEFAULT pg_catalog.now())",
+        AUDIT_SCHEMA,
+        OWNER_APPLIED,
+    )
+    await conn.execute(f"INSERT INTO {AUDIT_SCHEMA}.{OWNER_APPLIED} (name) VALUES ($1)", name)
     await conn.execute("RESET ROLE")
     return owner
+
+
+async def applied_by_owner(conn: Connection, service_role: str) -> set[str]:
+    """The names in ``audit.owner_migration``, read as the audit owner and only from a plain table
+    that owner owns (a view or a table of the service role's making would run its code as the
+    reader). ``conn`` must be a superuser's, from `admin_connect`."""
+    owner = f"{service_role}_audit"
+    async with conn.transaction(readonly=True):
+        await conn.execute("SET LOCAL search_path = pg_catalog, pg_temp")
+        if not await conn.fetchval(
+            "SELECT true FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+            " ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'"
+            " AND pg_catalog.pg_get_userbyid(c.relowner) = $3",
+            AUDIT_SCHEMA,
+            OWNER_APPLIED,
+            owner,
+        ):
+            return set()
+        await _execute(conn, "SET LOCAL ROLE %I", owner)
+        rows = await conn.fetch(f"SELECT name FROM {AUDIT_SCHEMA}.{OWNER_APPLIED}")
+    return {row["name"] for row in rows}
 
 
 async def migrate_protected(
@@ -245,12 +286,23 @@ async def migrate_protected(
     database (they change schema ``audit``): those as the audit schema's owner
     (`apply_as_owner`) on ``admin`` (a superuser's, from `admin_connect`), and recorded on
     ``as_service``: a superuser must not touch the tables the service's role made. Then
-    `protect` again, if the owner applied any. Returns the names applied by the service's role
-    and by the owner. Any other failure raises."""
+    `protect` again, if the owner applied any. The owner's commit comes first and writes the
+    name to ``audit.owner_migration`` (`apply_as_owner`); a run stopped before the service's
+    record of it followed is completed by the next, which records the name without applying it
+    again. Returns the names applied by the service's role and by the owner. Any other failure
+    raises."""
     by_service: list[str] = []
     by_owner: list[str] = []
     async with migration_lock(as_service):
-        for name in await pending_migrations(as_service, *packages):
+        pending = await pending_migrations(as_service, *packages)
+        owner_applied = await applied_by_owner(admin, service_role) if pending else set()
+        for name in pending:
+            if name in owner_applied:
+                # The owner's commit of an earlier run whose record of it did not follow.
+                async with as_service.transaction():
+                    await as_service.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
+                by_owner.append(name)
+                continue
             migration = migration_text(name)
             try:
                 async with as_service.transaction():
@@ -260,10 +312,10 @@ async def migrate_protected(
                 continue
             except asyncpg.InsufficientPrivilegeError:
                 pass
+            async with admin.transaction():
+                await apply_as_owner(admin, service_role, name, migration)
             async with as_service.transaction():
                 await as_service.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
-                async with admin.transaction():
-                    await apply_as_owner(admin, service_role, migration)
             by_owner.append(name)
     if by_owner:
         await protect(admin, service_role)  # what the migrations made is the owner's too

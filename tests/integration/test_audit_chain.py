@@ -22,6 +22,7 @@ from samspil import cli
 from samspil.runtime.audit import (
     LaneHead,
     admin_connect,
+    apply_as_owner,
     log_share,
     log_shares,
     protect,
@@ -569,6 +570,64 @@ def test_a_protected_database_refuses_the_lanes_migration_until_the_audit_owner_
                 )
                 [report] = await verify_chains(conn)
             assert [row["owner"] for row in owners] == [f"{role}_audit"]
+            assert (report.rows, report.broken) == (2, None)
+        finally:
+            await pool.close()
+
+    asyncio.run(started())
+
+
+def test_an_audit_migrate_stopped_between_the_owners_commit_and_the_services_record_is_completed_by_the_next(
+    infra: Infra, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The owner applies a migration and the service's role records it: two sessions, two commits.
+    A run stopped between them (here: the owner's step taken alone) must not leave a migration
+    applied but pending, which the next run would apply again and fail on ("already exists")."""
+    url = infra.create_service_database("gw")
+    role, database = urlsplit(url).username or "", urlsplit(url).path.lstrip("/")
+    monkeypatch.setenv("PROVIDER_GATEWAY_DATABASE_URL", url)
+    first = "samspil.runtime.migrations/011_audit_chain_lanes.sql"
+
+    async def stopped_after_the_owners_commit() -> None:
+        pool = await create_pool(url)
+        try:
+            await apply_by_hand(pool, GATEWAY_MIGRATIONS, before_lanes)
+            await pool.execute(AUDIT_ROW)
+            admin = await admin_connect(infra.admin_dsn, database)
+            try:
+                await protect(admin, role)
+                package, file = first.split("/")
+                async with admin.transaction():
+                    await apply_as_owner(
+                        admin, role, first, (resources.files(package) / file).read_text(encoding="utf-8")
+                    )
+            finally:
+                await admin.close()
+            assert first in await pool_pending(pool, *GATEWAY_MIGRATIONS)
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):  # only the owner says what it applied
+                await pool.execute("INSERT INTO audit.owner_migration (name) VALUES ('x')")
+        finally:
+            await pool.close()
+
+    asyncio.run(stopped_after_the_owners_commit())
+    assert cli.main(["audit", "migrate", "provider-gateway", "--admin-url", infra.admin_dsn]) == 0, (
+        capsys.readouterr().err
+    )
+    assert capsys.readouterr().out == (
+        f"Applied as {role}_audit: {first}, provider_gateway.migrations/020_audit_chain_lanes.sql;"
+        f" as {role}: 0 migration(s). provider-gateway may start.\n"
+    )
+
+    async def started() -> None:
+        pool = await create_pool(url)
+        try:
+            assert await pool_pending(pool, *GATEWAY_MIGRATIONS) == []
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):  # also after `protect` again
+                await pool.execute("INSERT INTO audit.owner_migration (name) VALUES ('x')")
+            await pool.execute(AUDIT_ROW)
+            async with pool.acquire() as conn:
+                assert await protection_status(conn) == "ok"
+                [report] = await verify_chains(conn)
             assert (report.rows, report.broken) == (2, None)
         finally:
             await pool.close()
