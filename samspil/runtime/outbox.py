@@ -447,7 +447,14 @@ class OutboxRelay:
 
     async def _mark_published(self, conn: Connection, seqs: list[int]) -> None:
         if seqs:
-            await conn.execute("UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])", seqs)
+            # Sent as text, so planned for these rows each time: a prepared statement's generic plan,
+            # made while the outbox of a new database was empty and never analysed, reads the whole
+            # table (and keeps doing so as it grows) until autovacuum first analyses it. The seqs
+            # are the table's own bigints.
+            listed = ",".join(str(int(seq)) for seq in seqs)
+            await conn.execute(
+                f"UPDATE outbox SET published_at = now() WHERE seq = ANY('{{{listed}}}'::bigint[])"
+            )
 
     async def drain(self, conn: Connection, timeout: float = 10.0) -> bool:
         """Publish until nothing is pending (used at shutdown). True when empty."""
