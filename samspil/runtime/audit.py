@@ -201,6 +201,10 @@ async def protect(conn: Connection, service_role: str) -> str:
         await _execute(conn, "ALTER DATABASE %I RESET ALL", database)
         await _execute(conn, "GRANT CONNECT, TEMPORARY ON DATABASE %I TO %I", database, service_role)
         await _execute(conn, "GRANT USAGE, CREATE ON SCHEMA public TO %I", service_role)
+        if not await _protected(conn, service_role):
+            # A note of what the owner applied (`applied_by_owner`) written while the schema was
+            # the service role's own is not the owner's.
+            await _execute(conn, "COMMENT ON SCHEMA %I IS NULL", AUDIT_SCHEMA)
         await _execute(conn, "ALTER SCHEMA %I OWNER TO %I", AUDIT_SCHEMA, owner)
         for table in await audit_tables(conn):
             # Sequences owned by a table's columns change owner with it.
@@ -220,62 +224,49 @@ async def protect(conn: Connection, service_role: str) -> str:
             "GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO %I",
         ):
             await _execute(conn, statement, AUDIT_SCHEMA, service_role)
-        # Only the owner says what it applied (`apply_as_owner`).
-        if await conn.fetchval(
-            "SELECT pg_catalog.to_regclass($1) IS NOT NULL", f"{AUDIT_SCHEMA}.{OWNER_APPLIED}"
-        ):
-            await _execute(conn, "REVOKE INSERT ON %I.%I FROM %I", AUDIT_SCHEMA, OWNER_APPLIED, service_role)
     return owner
 
 
-# What the audit owner applied, written in the same transaction as the migration: a run of
-# `migrate_protected` that stops between the owner's commit and the service's record of it (two
-# databases sessions, two commits) finds the name here and records it instead of applying it again.
-OWNER_APPLIED = "owner_migration"
+# What the audit owner applied is written in the same transaction as the migration, so that a run
+# of `migrate_protected` stopped between the owner's commit and the service's record of it (two
+# sessions, two commits) is completed by the next, which records the name instead of applying it
+# again. It is kept in the comment on schema ``audit``: only the schema's owner (or a superuser)
+# may set it, and reading it runs nothing. A table would be read by the superuser's session, and
+# one the service's role made before `protect` (handed to the owner with its triggers, rules and
+# policies) would run that role's code there.
+OWNER_NOTE = "Migrations applied by the audit owner (samspil audit migrate):"
 
 
 async def apply_as_owner(conn: Connection, service_role: str, name: str, migration: str) -> str:
     """Apply one migration that changes schema ``audit`` of a protected database (one the
     service's role is refused) as the schema's owner ``<service_role>_audit``, in the caller's
-    transaction, on the pinned search_path: it may touch only what that owner owns, and nothing
-    the service's role made is resolved or run. Writes ``name`` to ``audit.owner_migration`` in
-    the same transaction. Returns the owner's name. ``conn`` must be a superuser's, from
-    `admin_connect`."""
+    transaction, on the pinned search_path, and note ``name`` in the schema's comment in the
+    same transaction. The migration may touch only what that owner owns. ``SET ROLE`` is no
+    boundary for a superuser's session (code it runs may reset the role): what keeps the
+    service's role out is that nothing it made is resolved or run here. Returns the owner's
+    name. ``conn`` must be a superuser's, from `admin_connect`, in a transaction."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("apply_as_owner runs in the caller's transaction (SET LOCAL)")
     owner = f"{service_role}_audit"
     await conn.execute("SET LOCAL search_path = pg_catalog, pg_temp")
     await _execute(conn, "SET LOCAL ROLE %I", owner)
     await conn.execute(migration)
-    await _execute(
-        conn,
-        "CREATE TABLE IF NOT EXISTS %I.%I (name text PRIMARY KEY, applied_at timestamptz NOT NULL"
-        " DEFAULT pg_catalog.now())",
-        AUDIT_SCHEMA,
-        OWNER_APPLIED,
-    )
-    await conn.execute(f"INSERT INTO {AUDIT_SCHEMA}.{OWNER_APPLIED} (name) VALUES ($1)", name)
+    noted = sorted(await applied_by_owner(conn) | {name})
+    await _execute(conn, "COMMENT ON SCHEMA %I IS %L", AUDIT_SCHEMA, "\n".join([OWNER_NOTE, *noted]))
     await conn.execute("RESET ROLE")
     return owner
 
 
-async def applied_by_owner(conn: Connection, service_role: str) -> set[str]:
-    """The names in ``audit.owner_migration``, read as the audit owner and only from a plain table
-    that owner owns (a view or a table of the service role's making would run its code as the
-    reader). ``conn`` must be a superuser's, from `admin_connect`."""
-    owner = f"{service_role}_audit"
-    async with conn.transaction(readonly=True):
-        await conn.execute("SET LOCAL search_path = pg_catalog, pg_temp")
-        if not await conn.fetchval(
-            "SELECT true FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
-            " ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'"
-            " AND pg_catalog.pg_get_userbyid(c.relowner) = $3",
-            AUDIT_SCHEMA,
-            OWNER_APPLIED,
-            owner,
-        ):
-            return set()
-        await _execute(conn, "SET LOCAL ROLE %I", owner)
-        rows = await conn.fetch(f"SELECT name FROM {AUDIT_SCHEMA}.{OWNER_APPLIED}")
-    return {row["name"] for row in rows}
+async def applied_by_owner(conn: Connection) -> set[str]:
+    """The migrations the audit owner noted in the comment on schema ``audit`` (`apply_as_owner`);
+    `protect` clears a comment the service's role wrote while the schema was its own."""
+    comment: str | None = await conn.fetchval(
+        "SELECT pg_catalog.obj_description(n.oid, 'pg_namespace') FROM pg_catalog.pg_namespace n"
+        " WHERE n.nspname = $1",
+        AUDIT_SCHEMA,
+    )
+    lines = (comment or "").split("\n")
+    return set(lines[1:]) if lines[0] == OWNER_NOTE else set()
 
 
 async def migrate_protected(
@@ -286,16 +277,17 @@ async def migrate_protected(
     database (they change schema ``audit``): those as the audit schema's owner
     (`apply_as_owner`) on ``admin`` (a superuser's, from `admin_connect`), and recorded on
     ``as_service``: a superuser must not touch the tables the service's role made. Then
-    `protect` again, if the owner applied any. The owner's commit comes first and writes the
-    name to ``audit.owner_migration`` (`apply_as_owner`); a run stopped before the service's
-    record of it followed is completed by the next, which records the name without applying it
-    again. Returns the names applied by the service's role and by the owner. Any other failure
+    `protect` again, if the owner applied any or the database is protected (a run stopped before
+    it is completed by the next). The owner's commit comes first and notes the name
+    (`apply_as_owner`); a run stopped before the service's record of it followed is completed by
+    the next, which records the name without applying it again. Returns the names applied by
+    the service's role and by the owner (in this run or an earlier one). Any other failure
     raises."""
     by_service: list[str] = []
     by_owner: list[str] = []
     async with migration_lock(as_service):
         pending = await pending_migrations(as_service, *packages)
-        owner_applied = await applied_by_owner(admin, service_role) if pending else set()
+        owner_applied = await applied_by_owner(admin) if pending else set()
         for name in pending:
             if name in owner_applied:
                 # The owner's commit of an earlier run whose record of it did not follow.
@@ -317,9 +309,17 @@ async def migrate_protected(
             async with as_service.transaction():
                 await as_service.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
             by_owner.append(name)
-    if by_owner:
+    if by_owner or await _protected(admin, service_role):
         await protect(admin, service_role)  # what the migrations made is the owner's too
     return by_service, by_owner
+
+
+async def _protected(conn: Connection, service_role: str) -> bool:
+    owner: str | None = await conn.fetchval(
+        "SELECT pg_catalog.pg_get_userbyid(nspowner) FROM pg_catalog.pg_namespace WHERE nspname = $1",
+        AUDIT_SCHEMA,
+    )
+    return owner == f"{service_role}_audit"
 
 
 async def verify_chains(conn: Connection) -> list[ChainReport]:

@@ -20,6 +20,7 @@ from provider_gateway.bootstrap import build_app
 from provider_gateway.settings import GatewaySettings
 from samspil import cli
 from samspil.runtime.audit import (
+    OWNER_NOTE,
     LaneHead,
     admin_connect,
     apply_as_owner,
@@ -582,17 +583,24 @@ def test_an_audit_migrate_stopped_between_the_owners_commit_and_the_services_rec
 ) -> None:
     """The owner applies a migration and the service's role records it: two sessions, two commits.
     A run stopped between them (here: the owner's step taken alone) must not leave a migration
-    applied but pending, which the next run would apply again and fail on ("already exists")."""
+    applied but pending, which the next run would apply again and fail on ("already exists").
+    What the owner applied is the owner's word only: a note the service's role wrote before
+    `protect` does not make a migration look applied, and after it the role cannot write one."""
     url = infra.create_service_database("gw")
     role, database = urlsplit(url).username or "", urlsplit(url).path.lstrip("/")
     monkeypatch.setenv("PROVIDER_GATEWAY_DATABASE_URL", url)
     first = "samspil.runtime.migrations/011_audit_chain_lanes.sql"
+    forge = (
+        f"COMMENT ON SCHEMA audit IS '{OWNER_NOTE}\nprovider_gateway.migrations/020_audit_chain_lanes.sql'"
+    )
 
     async def stopped_after_the_owners_commit() -> None:
         pool = await create_pool(url)
         try:
             await apply_by_hand(pool, GATEWAY_MIGRATIONS, before_lanes)
             await pool.execute(AUDIT_ROW)
+            # While the schema is its own, the service's role claims the owner applied the second.
+            await pool.execute(forge)
             admin = await admin_connect(infra.admin_dsn, database)
             try:
                 await protect(admin, role)
@@ -605,7 +613,7 @@ def test_an_audit_migrate_stopped_between_the_owners_commit_and_the_services_rec
                 await admin.close()
             assert first in await pool_pending(pool, *GATEWAY_MIGRATIONS)
             with pytest.raises(asyncpg.InsufficientPrivilegeError):  # only the owner says what it applied
-                await pool.execute("INSERT INTO audit.owner_migration (name) VALUES ('x')")
+                await pool.execute(forge)
         finally:
             await pool.close()
 
@@ -623,7 +631,12 @@ def test_an_audit_migrate_stopped_between_the_owners_commit_and_the_services_rec
         try:
             assert await pool_pending(pool, *GATEWAY_MIGRATIONS) == []
             with pytest.raises(asyncpg.InsufficientPrivilegeError):  # also after `protect` again
-                await pool.execute("INSERT INTO audit.owner_migration (name) VALUES ('x')")
+                await pool.execute(forge)
+            # The second was applied, not only recorded: the gateway's audit rows are in lanes.
+            assert await pool.fetchval(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'audit'"
+                " AND table_name = 'audit_log' AND column_name = 'chain_lane'"
+            )
             await pool.execute(AUDIT_ROW)
             async with pool.acquire() as conn:
                 assert await protection_status(conn) == "ok"
