@@ -522,6 +522,9 @@ def _audit_migrate(args: argparse.Namespace) -> int:
         except asyncpg.PostgresError as error:
             print(f"A migration fails for {role}: {' '.join(str(error).split())}", file=sys.stderr)
             return 1
+        except audit.PlantedObjects as refused:
+            print(f"Not applied as {role}_audit: {refused}", file=sys.stderr)
+            return 1
         left = await audit.unprotected_objects(admin, role)
         if left:
             print(f"Still changeable by {role}: {', '.join(left)}", file=sys.stderr)

@@ -154,7 +154,39 @@ async def unprotected_objects(conn: Connection, role: str | None = None) -> list
         role,
     )
     found += [f"function {AUDIT_SCHEMA}.{row['proname']}" for row in functions]
-    return found
+    return found + await planted_objects(conn)
+
+
+async def planted_objects(conn: Connection) -> list[str]:
+    """What in schema ``audit`` no migration of ours makes and could run code for whoever reads or
+    writes there: views and other relations that are not tables or sequences, triggers calling
+    functions outside the schema, rules, row security, and SECURITY DEFINER functions (`protect`
+    hands every function in the schema to the audit owner). The service's role may have made
+    them while the schema was its own; an owner's migration run by a superuser would fire them."""
+    rows = await conn.fetch(
+        "SELECT 'relation ' || n.nspname || '.' || c.relname AS found FROM pg_catalog.pg_class c"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $1 AND c.relkind NOT IN ('r', 'p', 'S', 'i', 'I')"
+        " UNION ALL SELECT 'trigger ' || t.tgname || ' on ' || n.nspname || '.' || c.relname"
+        " FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid"
+        " WHERE n.nspname = $1 AND p.pronamespace <> n.oid AND NOT t.tgisinternal"
+        " UNION ALL SELECT 'rule ' || r.rulename || ' on ' || n.nspname || '.' || c.relname"
+        " FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')"
+        " UNION ALL SELECT 'row security on ' || n.nspname || '.' || c.relname FROM pg_catalog.pg_class c"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $1 AND (c.relrowsecurity OR EXISTS"
+        "  (SELECT 1 FROM pg_catalog.pg_policy pol WHERE pol.polrelid = c.oid))"
+        " UNION ALL SELECT 'security definer function ' || n.nspname || '.' || p.proname"
+        " FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname = $1 AND p.prosecdef"
+        " ORDER BY 1",
+        AUDIT_SCHEMA,
+    )
+    return [row["found"] for row in rows]
 
 
 async def protection_status(conn: Connection) -> str:
@@ -269,6 +301,17 @@ async def applied_by_owner(conn: Connection) -> set[str]:
     return set(lines[1:]) if lines[0] == OWNER_NOTE else set()
 
 
+class PlantedObjects(RuntimeError):
+    """Schema ``audit`` holds what no migration of ours makes (`planted_objects`): no migration is
+    applied as its owner until someone who knows why they are there removes them."""
+
+    def __init__(self, found: list[str]) -> None:
+        super().__init__(
+            f"schema {AUDIT_SCHEMA} holds what no samspil migration makes, which an owner's migration"
+            f" could run: {', '.join(found)}; remove them (as a superuser), then run this again"
+        )
+
+
 async def migrate_protected(
     as_service: Connection, admin: Connection, service_role: str, packages: Sequence[str]
 ) -> tuple[list[str], list[str]]:
@@ -304,6 +347,9 @@ async def migrate_protected(
                 continue
             except asyncpg.InsufficientPrivilegeError:
                 pass
+            planted = await planted_objects(admin)
+            if planted:
+                raise PlantedObjects(planted)
             async with admin.transaction():
                 await apply_as_owner(admin, service_role, name, migration)
             async with as_service.transaction():

@@ -28,6 +28,7 @@ from samspil.runtime.audit import (
     log_shares,
     protect,
     protection_status,
+    unprotected_objects,
     verify_chains,
 )
 from samspil.runtime.db import create_pool, migrate, pending_migrations
@@ -646,6 +647,67 @@ def test_an_audit_migrate_stopped_between_the_owners_commit_and_the_services_rec
             await pool.close()
 
     asyncio.run(started())
+
+
+def test_what_the_service_role_planted_in_audit_before_protect_is_named_and_stops_owner_migrations(
+    infra: Infra, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While schema audit was its own, the service's role could leave there what would run its
+    code for whoever reads or writes the schema later: `protect` hands every function to the
+    audit owner (a SECURITY DEFINER one then runs as the owner), and an owner's migration is run
+    by a superuser's session (a trigger or rule fires there). Each is named as unprotected, and
+    `samspil audit migrate` applies nothing as the owner while any is there."""
+    url = infra.create_service_database("gw")
+    role, database = urlsplit(url).username or "", urlsplit(url).path.lstrip("/")
+    monkeypatch.setenv("PROVIDER_GATEWAY_DATABASE_URL", url)
+    plants = [
+        "CREATE VIEW audit.recent AS SELECT * FROM audit.audit_log",
+        "CREATE FUNCTION audit.helper() RETURNS void SECURITY DEFINER LANGUAGE sql AS 'SELECT'",
+        "CREATE FUNCTION public.watch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'",
+        "CREATE TRIGGER watch BEFORE UPDATE ON audit.audit_log FOR EACH ROW EXECUTE FUNCTION public.watch()",
+        "CREATE RULE quiet AS ON DELETE TO audit.audit_log DO INSTEAD NOTHING",
+        "ALTER TABLE audit.audit_log ENABLE ROW LEVEL SECURITY",
+    ]
+
+    async def planted_then_protected() -> list[str]:
+        pool = await create_pool(url)
+        try:
+            await apply_by_hand(pool, GATEWAY_MIGRATIONS, before_lanes)
+            for statement in plants:
+                await pool.execute(statement)
+            admin = await admin_connect(infra.admin_dsn, database)
+            try:
+                await protect(admin, role)
+            finally:
+                await admin.close()
+            async with pool.acquire() as conn:
+                return await unprotected_objects(conn)
+        finally:
+            await pool.close()
+
+    assert asyncio.run(planted_then_protected()) == [
+        "relation audit.recent",
+        "row security on audit.audit_log",
+        "rule quiet on audit.audit_log",
+        "security definer function audit.helper",
+        "trigger watch on audit.audit_log",
+    ]
+    assert cli.main(["audit", "migrate", "provider-gateway", "--admin-url", infra.admin_dsn]) == 1
+    said = capsys.readouterr().err
+    assert said.startswith(f"Not applied as {role}_audit: schema audit holds what no samspil migration makes")
+    assert "trigger watch on audit.audit_log" in said
+
+    async def still_pending() -> list[str]:
+        pool = await create_pool(url)
+        try:
+            return await pool_pending(pool, *GATEWAY_MIGRATIONS)
+        finally:
+            await pool.close()
+
+    assert asyncio.run(still_pending()) == [
+        "samspil.runtime.migrations/011_audit_chain_lanes.sql",
+        "provider_gateway.migrations/020_audit_chain_lanes.sql",
+    ]
 
 
 async def test_the_local_stack_applies_the_lanes_migration_as_the_owner_of_its_protected_audit_schema(
