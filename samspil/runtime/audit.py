@@ -162,7 +162,10 @@ async def planted_objects(conn: Connection) -> list[str]:
     writes there: views and other relations that are not tables or sequences, triggers calling
     functions outside the schema, rules, row security, and SECURITY DEFINER functions (`protect`
     hands every function in the schema to the audit owner). The service's role may have made
-    them while the schema was its own; an owner's migration run by a superuser would fire them."""
+    them while the schema was its own; an owner's migration run by a superuser would fire them.
+    It may also have replaced the body of one of our own trigger functions then, which no check
+    by name finds: so a migration applied as the owner changes definitions only and never
+    touches a row of the audit tables (no trigger fires)."""
     rows = await conn.fetch(
         "SELECT 'relation ' || n.nspname || '.' || c.relname AS found FROM pg_catalog.pg_class c"
         " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
