@@ -155,7 +155,12 @@ class RuntimeSettings(BaseSettings):
         description="How long a consumer waits for records when it has none, before it asks again "
         "(a record arriving then waits at most this long).",
     )
-    outbox_batch_size: int = 2000
+    outbox_batch_size: int = Field(
+        default=2000,
+        ge=1,
+        le=20_000,
+        description="The most outbox rows the relay publishes per batch (its mark statement lists them).",
+    )
     outbox_poll_seconds: float = 1.0
     stop_timeout_seconds: float = Field(
         default=10.0,
