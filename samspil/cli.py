@@ -470,6 +470,9 @@ def _audit_protect(args: argparse.Namespace) -> int:
         try:
             owner = await audit.protect(conn, role)
             left = await audit.unprotected_objects(conn, role)
+        except audit.PlantedObjects as refused:
+            print(f"Not protected: {refused}", file=sys.stderr)
+            return 1
         finally:
             await conn.close()
         if left:

@@ -158,38 +158,65 @@ async def unprotected_objects(conn: Connection, role: str | None = None) -> list
 
 
 async def planted_objects(conn: Connection) -> list[str]:
-    """What in schema ``audit`` no migration of ours makes and could run code for whoever reads or
-    writes there: views and other relations that are not tables or sequences, triggers calling
-    functions outside the schema, rules, row security, and SECURITY DEFINER functions (`protect`
-    hands every function in the schema to the audit owner). The service's role may have made
-    them while the schema was its own; an owner's migration run by a superuser would fire them.
-    It may also have replaced the body of one of our own trigger functions then, which no check
-    by name finds: so a migration applied as the owner changes definitions only and never
-    touches a row of the audit tables (no trigger fires)."""
-    rows = await conn.fetch(
-        "SELECT 'relation ' || n.nspname || '.' || c.relname AS found FROM pg_catalog.pg_class c"
-        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = $1 AND c.relkind NOT IN ('r', 'p', 'S', 'i', 'I')"
-        " UNION ALL SELECT 'trigger ' || t.tgname || ' on ' || n.nspname || '.' || c.relname"
-        " FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid"
-        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid"
-        " WHERE n.nspname = $1 AND p.pronamespace <> n.oid AND NOT t.tgisinternal"
-        " UNION ALL SELECT 'rule ' || r.rulename || ' on ' || n.nspname || '.' || c.relname"
-        " FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class"
-        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')"
-        " UNION ALL SELECT 'row security on ' || n.nspname || '.' || c.relname FROM pg_catalog.pg_class c"
-        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = $1 AND (c.relrowsecurity OR EXISTS"
-        "  (SELECT 1 FROM pg_catalog.pg_policy pol WHERE pol.polrelid = c.oid))"
-        " UNION ALL SELECT 'security definer function ' || n.nspname || '.' || p.proname"
-        " FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
-        " WHERE n.nspname = $1 AND p.prosecdef"
-        " ORDER BY 1",
-        AUDIT_SCHEMA,
-    )
+    """What in schema ``audit`` no migration of ours makes and that could run code, or be dropped
+    with the audit data, at another's hand: relations that are not tables, indexes or sequences;
+    types of its own (domains, enums, ranges); anything in the schema (a column, an index
+    expression, a default, a constraint, statistics, a trigger, a rule, a policy, a function)
+    that uses a function, type, operator or relation of another schema but ``pg_catalog``;
+    inheritance across the schema's border; row security; SECURITY DEFINER functions. The
+    service's role may have made them while the schema was its own: `protect` would hand them to
+    the audit owner (an index expression then runs as the owner whenever the table is analysed),
+    and an owner's migration, run by a superuser, could fire them. Catalogue reads only."""
+    rows = await conn.fetch(_PLANTED, AUDIT_SCHEMA)
     return [row["found"] for row in rows]
+
+
+_PLANTED = """
+WITH ns AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1),
+rel AS (SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relnamespace = (SELECT oid FROM ns)),
+inside (classid, objid) AS (
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, oid FROM rel
+    UNION ALL SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass, t.oid FROM pg_catalog.pg_trigger t
+        WHERE t.tgrelid IN (SELECT oid FROM rel)
+    UNION ALL SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, k.oid FROM pg_catalog.pg_constraint k
+        WHERE k.conrelid IN (SELECT oid FROM rel) OR k.connamespace = (SELECT oid FROM ns)
+    UNION ALL SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass, d.oid FROM pg_catalog.pg_attrdef d
+        WHERE d.adrelid IN (SELECT oid FROM rel)
+    UNION ALL SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass, x.oid
+        FROM pg_catalog.pg_statistic_ext x
+        WHERE x.stxrelid IN (SELECT oid FROM rel) OR x.stxnamespace = (SELECT oid FROM ns)
+    UNION ALL SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass, y.oid FROM pg_catalog.pg_policy y
+        WHERE y.polrelid IN (SELECT oid FROM rel)
+    UNION ALL SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass, r.oid FROM pg_catalog.pg_rewrite r
+        WHERE r.ev_class IN (SELECT oid FROM rel)
+    UNION ALL SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid FROM pg_catalog.pg_proc p
+        WHERE p.pronamespace = (SELECT oid FROM ns)
+    UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid FROM pg_catalog.pg_type t
+        WHERE t.typnamespace = (SELECT oid FROM ns)
+)
+SELECT 'relation ' || c.oid::pg_catalog.regclass::text AS found FROM pg_catalog.pg_class c
+    WHERE c.oid IN (SELECT oid FROM rel) AND c.relkind NOT IN ('r', 'p', 'S', 'i', 'I', 't')
+UNION ALL SELECT 'type ' || t.oid::pg_catalog.regtype::text FROM pg_catalog.pg_type t
+    WHERE t.typnamespace = (SELECT oid FROM ns) AND t.typrelid = 0 AND t.typcategory <> 'A'
+UNION ALL SELECT dependent.type || ' ' || dependent.identity || ' uses ' || referenced.type || ' '
+        || referenced.identity
+    FROM pg_catalog.pg_depend d JOIN inside i ON i.classid = d.classid AND i.objid = d.objid
+    CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, d.objsubid) AS dependent
+    CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.refclassid, d.refobjid, 0) AS referenced
+    WHERE d.deptype IN ('n', 'a') AND referenced.schema NOT IN ('pg_catalog', $1)
+UNION ALL SELECT 'inheritance ' || h.inhrelid::pg_catalog.regclass::text || ' of '
+        || h.inhparent::pg_catalog.regclass::text FROM pg_catalog.pg_inherits h
+    WHERE (h.inhrelid IN (SELECT oid FROM rel)) <> (h.inhparent IN (SELECT oid FROM rel))
+UNION ALL SELECT 'row security on ' || c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c
+    WHERE c.oid IN (SELECT oid FROM rel) AND (c.relrowsecurity OR EXISTS
+        (SELECT 1 FROM pg_catalog.pg_policy y WHERE y.polrelid = c.oid))
+UNION ALL SELECT 'rule ' || r.rulename || ' on ' || r.ev_class::pg_catalog.regclass::text
+    FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+    WHERE c.oid IN (SELECT oid FROM rel) AND c.relkind IN ('r', 'p')
+UNION ALL SELECT 'security definer function ' || p.oid::pg_catalog.regprocedure::text
+    FROM pg_catalog.pg_proc p WHERE p.pronamespace = (SELECT oid FROM ns) AND p.prosecdef
+ORDER BY 1
+"""
 
 
 async def protection_status(conn: Connection) -> str:
@@ -227,6 +254,9 @@ async def protect(conn: Connection, service_role: str) -> str:
     database = await conn.fetchval("SELECT pg_catalog.current_database()")
     async with conn.transaction():
         await conn.execute("SET LOCAL search_path = pg_catalog, pg_temp")
+        planted = await planted_objects(conn)
+        if planted:  # handed to the owner, they would run as the owner
+            raise PlantedObjects(planted)
         if not await conn.fetchval("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", owner):
             await _execute(conn, "CREATE ROLE %I NOLOGIN", owner)
         if await conn.fetchval("SELECT pg_catalog.pg_has_role($1, $2, 'MEMBER')", service_role, owner):
@@ -249,7 +279,7 @@ async def protect(conn: Connection, service_role: str) -> str:
             " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1",
             AUDIT_SCHEMA,
         ):
-            await _execute(conn, f"ALTER FUNCTION {signature['name']} OWNER TO %I", owner)
+            await _execute(conn, "ALTER ROUTINE %s OWNER TO %I", signature["name"], owner)
         for statement in (
             "REVOKE ALL ON SCHEMA %I FROM PUBLIC, %I",
             "GRANT USAGE ON SCHEMA %I TO %I",
@@ -310,8 +340,9 @@ class PlantedObjects(RuntimeError):
 
     def __init__(self, found: list[str]) -> None:
         super().__init__(
-            f"schema {AUDIT_SCHEMA} holds what no samspil migration makes, which an owner's migration"
-            f" could run: {', '.join(found)}; remove them (as a superuser), then run this again"
+            f"schema {AUDIT_SCHEMA} holds what no samspil migration makes, which would run or could"
+            f" be dropped at another's hand once the audit owner has it: {'; '.join(found)}. Find out"
+            " who made them and why, remove them as a superuser, then run this again"
         )
 
 
@@ -333,7 +364,10 @@ async def migrate_protected(
     by_owner: list[str] = []
     async with migration_lock(as_service):
         pending = await pending_migrations(as_service, *packages)
-        owner_applied = await applied_by_owner(admin) if pending else set()
+        # Before `protect` the comment is the service role's to write: no owner's word.
+        owner_applied = (
+            await applied_by_owner(admin) if pending and await _protected(admin, service_role) else set()
+        )
         for name in pending:
             if name in owner_applied:
                 # The owner's commit of an earlier run whose record of it did not follow.

@@ -649,53 +649,104 @@ def test_an_audit_migrate_stopped_between_the_owners_commit_and_the_services_rec
     asyncio.run(started())
 
 
-def test_what_the_service_role_planted_in_audit_before_protect_is_named_and_stops_owner_migrations(
+PLANTS = {
+    # DROP DOMAIN public.h CASCADE would take the column, and the audit data in it, along.
+    "ALTER TABLE audit.audit_log ALTER COLUMN outcome TYPE public.h": (
+        "table column audit.audit_log.outcome uses type public.h"
+    ),
+    "CREATE VIEW audit.recent AS SELECT * FROM audit.audit_log": "relation audit.recent",
+    "CREATE FUNCTION audit.helper(q text) RETURNS void SECURITY DEFINER LANGUAGE plpgsql"
+    " AS 'BEGIN EXECUTE q; END'": "security definer function audit.helper(text)",
+    "CREATE TRIGGER watch BEFORE UPDATE ON audit.audit_log FOR EACH ROW EXECUTE FUNCTION public.watch()": (
+        "trigger watch on audit.audit_log uses function public.watch()"
+    ),
+    "CREATE RULE quiet AS ON DELETE TO audit.audit_log DO INSTEAD NOTHING": "rule quiet on audit.audit_log",
+    "ALTER TABLE audit.audit_log ENABLE ROW LEVEL SECURITY": "row security on audit.audit_log",
+    # Run as the table's owner whenever autovacuum analyses it, once `protect` made that the audit owner.
+    "CREATE INDEX by_path ON audit.audit_log (public.same(path))": (
+        "index audit.by_path uses function public.same(pg_catalog.text)"
+    ),
+}
+
+
+def test_what_the_service_role_planted_in_audit_before_protect_is_named_and_never_handed_to_the_owner(
     infra: Infra, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """While schema audit was its own, the service's role could leave there what would run its
-    code for whoever reads or writes the schema later: `protect` hands every function to the
-    audit owner (a SECURITY DEFINER one then runs as the owner), and an owner's migration is run
-    by a superuser's session (a trigger or rule fires there). Each is named as unprotected, and
-    `samspil audit migrate` applies nothing as the owner while any is there."""
+    code as whoever owns, reads or changes the schema later (`protect` hands everything in it to
+    the audit owner, and a superuser applies the owner's migrations), or what it could drop with
+    the audit data. `samspil audit protect` names each and hands nothing over."""
     url = infra.create_service_database("gw")
-    role, database = urlsplit(url).username or "", urlsplit(url).path.lstrip("/")
+    role = urlsplit(url).username or ""
     monkeypatch.setenv("PROVIDER_GATEWAY_DATABASE_URL", url)
-    plants = [
-        "CREATE VIEW audit.recent AS SELECT * FROM audit.audit_log",
-        "CREATE FUNCTION audit.helper() RETURNS void SECURITY DEFINER LANGUAGE sql AS 'SELECT'",
-        "CREATE FUNCTION public.watch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'",
-        "CREATE TRIGGER watch BEFORE UPDATE ON audit.audit_log FOR EACH ROW EXECUTE FUNCTION public.watch()",
-        "CREATE RULE quiet AS ON DELETE TO audit.audit_log DO INSTEAD NOTHING",
-        "ALTER TABLE audit.audit_log ENABLE ROW LEVEL SECURITY",
-    ]
 
-    async def planted_then_protected() -> list[str]:
+    async def planted() -> list[str]:
         pool = await create_pool(url)
         try:
-            await apply_by_hand(pool, GATEWAY_MIGRATIONS, before_lanes)
-            for statement in plants:
+            await migrate(pool, *GATEWAY_MIGRATIONS)
+            await pool.execute(
+                "CREATE FUNCTION public.watch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';"
+                " CREATE FUNCTION public.same(text) RETURNS text IMMUTABLE LANGUAGE sql AS 'SELECT $1';"
+                " CREATE DOMAIN public.h AS text"
+            )
+            for statement in PLANTS:
                 await pool.execute(statement)
-            admin = await admin_connect(infra.admin_dsn, database)
-            try:
-                await protect(admin, role)
-            finally:
-                await admin.close()
             async with pool.acquire() as conn:
                 return await unprotected_objects(conn)
         finally:
             await pool.close()
 
-    assert asyncio.run(planted_then_protected()) == [
-        "relation audit.recent",
-        "row security on audit.audit_log",
-        "rule quiet on audit.audit_log",
-        "security definer function audit.helper",
-        "trigger watch on audit.audit_log",
-    ]
+    assert set(asyncio.run(planted())) >= set(PLANTS.values())
+    assert cli.main(["audit", "protect", "provider-gateway", "--admin-url", infra.admin_dsn]) == 1
+    said = capsys.readouterr().err
+    assert said.startswith("Not protected: schema audit holds what no samspil migration makes")
+    assert all(found in said for found in PLANTS.values()), said
+
+    async def schema_owner() -> str:
+        pool = await create_pool(url)
+        try:
+            owner: str = await pool.fetchval(
+                "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'audit'"
+            )
+            return owner
+        finally:
+            await pool.close()
+
+    assert asyncio.run(schema_owner()) == role  # nothing was handed over
+
+
+def test_an_owners_migration_is_not_applied_while_schema_audit_holds_what_no_migration_makes(
+    infra: Infra, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `protect` the service's role can plant nothing there; whoever else did (here the
+    superuser, standing in for them), `samspil audit migrate` runs no migration as the owner."""
+    url = infra.create_service_database("gw")
+    role, database = urlsplit(url).username or "", urlsplit(url).path.lstrip("/")
+    monkeypatch.setenv("PROVIDER_GATEWAY_DATABASE_URL", url)
+
+    async def protected_then_planted() -> None:
+        pool = await create_pool(url)
+        try:
+            await apply_by_hand(pool, GATEWAY_MIGRATIONS, before_lanes)
+            admin = await admin_connect(infra.admin_dsn, database)
+            try:
+                await protect(admin, role)
+                await admin.execute(
+                    "CREATE FUNCTION public.watch() RETURNS trigger LANGUAGE plpgsql"
+                    " AS 'BEGIN RETURN NEW; END';"
+                    " CREATE TRIGGER watch BEFORE UPDATE ON audit.audit_log FOR EACH ROW"
+                    " EXECUTE FUNCTION public.watch()"
+                )
+            finally:
+                await admin.close()
+        finally:
+            await pool.close()
+
+    asyncio.run(protected_then_planted())
     assert cli.main(["audit", "migrate", "provider-gateway", "--admin-url", infra.admin_dsn]) == 1
     said = capsys.readouterr().err
     assert said.startswith(f"Not applied as {role}_audit: schema audit holds what no samspil migration makes")
-    assert "trigger watch on audit.audit_log" in said
+    assert "trigger watch on audit.audit_log uses function public.watch()" in said
 
     async def still_pending() -> list[str]:
         pool = await create_pool(url)
