@@ -12,9 +12,14 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from benchmarks import size
+from provider_gateway.service_layer.handlers import record_department_answers
 from samspil.runtime.codec import Record
 from samspil.runtime.db import Connection
 from samspil.runtime.outbox import OutboxRelay, add_record
+from schemas.decisions import ReportReceived
+from schemas.envelope import Envelope
+from tests.integration.test_query_plans import acknowledgement_of
 from tests.integration.test_relay_wakeups import record
 
 
@@ -61,3 +66,39 @@ async def test_the_relay_marks_a_batch_published_through_the_index_after_its_fir
         assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
     assert after[0] - before[0] == 0, "the relay read the whole outbox to mark a batch published"
     assert after[1] > before[1]
+
+
+async def test_the_gateway_records_a_run_of_acknowledgements_through_the_index_after_runs_on_empty_tables(
+    gateway_pool: asyncpg.Pool,
+) -> None:
+    async with gateway_pool.acquire() as conn:
+        await size.seed(conn, size.GATEWAY_SEED, 0, 64)
+        for n in range(8):  # the first runs, on tables still nearly empty: the plans are made
+            async with conn.transaction():
+                await record_department_answers(conn, _acknowledgements(2 * n, 2 * n + 1))
+        # The tables as they are a minute later, not analysed yet.
+        await size.seed(conn, size.GATEWAY_SEED, 64, 20_000)
+        async with conn.transaction():
+            before = await _scans(conn, "submission")
+            await record_department_answers(conn, _acknowledgements(20, 21))
+            after = await _scans(conn, "submission")
+        acted_on = await conn.fetchval(
+            "SELECT count(*) FROM submission WHERE submission_id = ANY($1::uuid[]) AND status = 'acted-on'",
+            [size.seeded_uuid("submission", size.provider_row(k)) for k in (20, 21)],
+        )
+    assert acted_on == 2
+    assert after[0] - before[0] == 0, "the run's submissions were looked for by reading the whole table"
+    assert after[1] > before[1]
+
+
+def _acknowledgements(*ks: int) -> list[tuple[Envelope, ReportReceived]]:
+    """The employment service's acknowledgements of the benchmark provider's ``k``-th seeded
+    submissions."""
+    return [
+        acknowledgement_of(
+            size.provider_row(k),
+            size.seeded_uuid("submission", size.provider_row(k)),
+            size.seeded_uuid("referral", size.provider_row(k)),
+        )
+        for k in ks
+    ]

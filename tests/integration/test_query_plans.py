@@ -314,11 +314,11 @@ async def report_to_task(db: Recorders) -> None:
         ProgressRules(),
     )
     assert await employment_repository.task_for_source(db.employment, envelope.id) is not None  # type: ignore[arg-type]
-    answer, received = _acknowledgement(row, submission_id, notice.referral_id)
+    answer, received = acknowledgement_of(row, submission_id, notice.referral_id)
     await gateway_handlers.record_acknowledgement(db.gateway, answer, received)  # type: ignore[arg-type]
 
 
-def _acknowledgement(
+def acknowledgement_of(
     row: int, submission_id: uuid.UUID, referral_id: uuid.UUID
 ) -> tuple[Envelope, ReportReceived]:
     """The employment service's acknowledgement of a seeded row's submission, in its envelope."""
@@ -346,7 +346,7 @@ async def acknowledgements_set_wise(db: Recorders) -> None:
     run = []
     for row in (size.provider_row(11), size.provider_row(12)):
         run.append(
-            _acknowledgement(row, size.seeded_uuid("submission", row), size.seeded_uuid("referral", row))
+            acknowledgement_of(row, size.seeded_uuid("submission", row), size.seeded_uuid("referral", row))
         )
     await gateway_handlers.record_department_answers(db.gateway, run)  # type: ignore[arg-type]
     acknowledged = await db.gateway.conn.fetchval(
