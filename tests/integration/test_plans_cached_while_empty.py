@@ -9,10 +9,12 @@ statements must find their rows through an index even then (a sequential scan wa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 import asyncpg
 
 from benchmarks import size
+from employment.adapters import onboarding
 from provider_gateway.service_layer.handlers import record_department_answers
 from samspil.runtime.codec import Record
 from samspil.runtime.db import Connection
@@ -102,3 +104,50 @@ def _acknowledgements(*ks: int) -> list[tuple[Envelope, ReportReceived]]:
         )
         for k in ks
     ]
+
+
+async def test_an_import_finds_enrolled_citizens_through_the_indexes_after_its_first_chunks_on_an_empty_table(
+    employment_db: asyncpg.Pool,
+) -> None:
+    enrolled_before = range(100, 132)
+    async with employment_db.acquire() as conn:
+        async with conn.transaction():  # a few citizens enrolled before the import (through the API)
+            await _import_chunk(conn, enrolled_before)
+        for n in range(8):  # the import's first chunks, on a table still nearly empty: the plans are made
+            chunk = [*range(4 * n, 4 * n + 4), *enrolled_before[4 * n : 4 * n + 4]]
+            async with conn.transaction():
+                assert await _import_chunk(conn, chunk) == 4
+        # The citizens enrolled a minute later, not analysed yet.
+        await size.seed(conn, size.EMPLOYMENT_SEED[:1], 0, 20_000)
+        async with conn.transaction():
+            before = await _scans(conn, "citizen")
+            enrolled_again = await _import_chunk(conn, range(4))
+            after = await _scans(conn, "citizen")
+        tags = await conn.fetchval("SELECT profile_tags FROM citizen WHERE cpr = $1", _cpr(0))
+    assert enrolled_again == 4
+    assert tags == ["again"]
+    assert after[0] - before[0] == 0, "the import read the whole citizen table to find or update a chunk"
+    assert after[1] > before[1]
+
+
+def _imported_ref(n: int) -> str:
+    return f"k1:imported-{n}"
+
+
+def _cpr(n: int) -> str:
+    return f"31129{n:05d}"
+
+
+async def _import_chunk(conn: Connection, numbers: Sequence[int]) -> int:
+    """What bulk onboarding does to a chunk's citizens: those enrolled already are found by CPR
+    number (locked) and their profile replaced, the others enrolled. How many were enrolled already."""
+    cprs = {_cpr(n): n for n in numbers}
+    known = await onboarding.lock_enrolled(conn, list(cprs))
+    new = [
+        onboarding.NewCitizen(_imported_ref(n), cpr, "kontanthjaelp", [], date(2026, 12, 1))
+        for cpr, n in cprs.items()
+        if cpr not in known
+    ]
+    await onboarding.insert_citizens(conn, new, "import")
+    await onboarding.update_profiles(conn, [(ref, "kontanthjaelp", ["again"]) for ref in known.values()])
+    return len(known)
