@@ -9,12 +9,13 @@ statements must find their rows through an index even then (a sequential scan wa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 import asyncpg
 
 from benchmarks import size
 from employment.adapters import onboarding
+from provider_gateway.adapters import portal_people
 from provider_gateway.service_layer.handlers import record_department_answers
 from samspil.runtime.codec import Record
 from samspil.runtime.db import Connection
@@ -151,3 +152,32 @@ async def _import_chunk(conn: Connection, numbers: Sequence[int]) -> int:
     await onboarding.insert_citizens(conn, new, "import")
     await onboarding.update_profiles(conn, [(ref, "kontanthjaelp", ["again"]) for ref in known.values()])
     return len(known)
+
+
+# Portal people and their sessions, rows first .. end - 1: person i logs in with session i.
+_PORTAL_PEOPLE = [
+    """INSERT INTO portal_person (person_id, provider_id, email, display_name, password_hash)
+    SELECT md5('person-' || i)::uuid, 'p-' || (i % 200), 'person-' || i || '@example.org', 'Person ' || i, 'x'
+    FROM generate_series($1::int, $2::int - 1) AS i""",
+    """INSERT INTO portal_session (session_hash, person_id, expires_at)
+    SELECT 'session-' || i, md5('person-' || i)::uuid, now() + interval '1 hour'
+    FROM generate_series($1::int, $2::int - 1) AS i""",
+]
+
+
+async def test_a_portal_page_finds_its_session_s_person_through_the_index_after_pages_on_empty_tables(
+    gateway_pool: asyncpg.Pool,
+) -> None:
+    async with gateway_pool.acquire() as conn:
+        await size.seed(conn, _PORTAL_PEOPLE, 0, 8)
+        for n in range(8):  # the portal's first pages, on tables still nearly empty: the plans are made
+            assert await portal_people.use_session(conn, f"session-{n}", timedelta(minutes=30)) is not None
+        # The people and sessions a while later, not analysed yet.
+        await size.seed(conn, _PORTAL_PEOPLE, 8, 20_000)
+        async with conn.transaction():
+            before = await _scans(conn, "portal_person")
+            person = await portal_people.use_session(conn, "session-9000", timedelta(minutes=30))
+            after = await _scans(conn, "portal_person")
+    assert person is not None and person["email"] == "person-9000@example.org"
+    assert after[0] - before[0] == 0, "a portal page read every portal person to find its session's"
+    assert after[1] > before[1]
