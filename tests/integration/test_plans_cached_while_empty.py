@@ -16,6 +16,7 @@ import asyncpg
 from benchmarks import size
 from employment.adapters import onboarding
 from provider_gateway.adapters import portal_people
+from provider_gateway.adapters.repository import insert_feed_entry
 from provider_gateway.service_layer.handlers import record_department_answers
 from samspil.runtime.codec import Record
 from samspil.runtime.db import Connection
@@ -180,4 +181,28 @@ async def test_a_portal_page_finds_its_session_s_person_through_the_index_after_
             after = await _scans(conn, "portal_person")
     assert person is not None and person["email"] == "person-9000@example.org"
     assert after[0] - before[0] == 0, "a portal page read every portal person to find its session's"
+    assert after[1] > before[1]
+
+
+async def test_feed_entries_get_their_positions_through_the_index_after_the_first_commits_on_an_empty_feed(
+    gateway_pool: asyncpg.Pool,
+) -> None:
+    async with gateway_pool.acquire() as conn:
+        for n in range(8):  # the first entries, on a feed still nearly empty: the trigger's plans are made
+            async with conn.transaction():
+                await insert_feed_entry(conn, "p-1", "referral-requested", None, None, {"n": n})
+        # The feed a minute later, every entry numbered; not analysed yet.
+        await size.seed(conn, size.GATEWAY_SEED, 0, 20_000)
+        await conn.execute("UPDATE provider_feed SET position = seq WHERE position IS NULL")
+        async with conn.transaction():
+            for n in (8, 9, 10):
+                await insert_feed_entry(conn, "p-1", "referral-requested", None, None, {"n": n})
+            before = await _scans(conn, "provider_feed")
+            await conn.execute("SET CONSTRAINTS provider_feed_position_at_commit IMMEDIATE")  # as at commit
+            after = await _scans(conn, "provider_feed")
+        numbered = await conn.fetch(
+            "SELECT data->>'n' AS n FROM provider_feed WHERE provider_id = 'p-1' ORDER BY position"
+        )
+    assert [row["n"] for row in numbered] == [str(n) for n in range(11)]
+    assert after[0] - before[0] == 0, "numbering a transaction's feed entries read the whole feed"
     assert after[1] > before[1]
