@@ -15,7 +15,7 @@ import asyncpg
 
 from benchmarks import size
 from employment.adapters import onboarding
-from provider_gateway.adapters import portal_people
+from provider_gateway.adapters import portal_people, webhooks
 from provider_gateway.adapters.repository import insert_feed_entry
 from provider_gateway.service_layer.handlers import record_department_answers
 from samspil.runtime.codec import Record
@@ -206,3 +206,57 @@ async def test_feed_entries_get_their_positions_through_the_index_after_the_firs
     assert [row["n"] for row in numbered] == [str(n) for n in range(11)]
     assert after[0] - before[0] == 0, "numbering a transaction's feed entries read the whole feed"
     assert after[1] > before[1]
+
+
+# Deliveries to one endpoint, rows first .. end - 1, each for a referral of its own; due now,
+# or (with $3) an hour from now, as deliveries waiting to be tried again are.
+_DELIVERIES = [
+    """INSERT INTO webhook_message (message_id, provider_id, kind, referral_id, data, at)
+    SELECT md5('message-' || i)::uuid, 'p-1', 'referral-requested', md5('referral-' || i)::uuid, '{}', now()
+    FROM generate_series($1::int, $2::int - 1) AS i""",
+    """INSERT INTO webhook_delivery (delivery_id, endpoint_id, message_id, ordering_key, next_attempt_at)
+    SELECT md5('delivery-' || i)::uuid, md5('endpoint')::uuid, md5('message-' || i)::uuid,
+           md5('referral-' || i), now() + CASE WHEN $3::bool THEN interval '1 hour' ELSE interval '0' END
+    FROM generate_series($1::int, $2::int - 1) AS i""",
+]
+
+
+async def _add_deliveries(conn: Connection, first: int, end: int, later: bool = False) -> None:
+    async with conn.transaction():
+        await conn.execute(_DELIVERIES[0], first, end)
+        await conn.execute(_DELIVERIES[1], first, end, later)
+
+
+async def test_the_webhook_worker_claims_due_deliveries_without_reading_all_waiting_after_empty_tables(
+    gateway_pool: asyncpg.Pool,
+) -> None:
+    async with gateway_pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO provider_client (client_id, provider_id, secret_hash) VALUES ('c-1', 'p-1', 'x')"
+        )
+        await conn.execute(
+            "INSERT INTO webhook_endpoint (endpoint_id, provider_id, url, event_kinds, secret_sealed)"
+            " VALUES (md5('endpoint')::uuid, 'p-1', 'https://hooks.example/', ARRAY['referral-requested'],"
+            " '\\x00')"
+        )
+        for n in range(8):  # the worker's first rounds, on tables still nearly empty: the plans are made
+            await _add_deliveries(conn, 3 * n, 3 * n + 3)
+            assert len(await webhooks.claim_due(conn, 50, timedelta(minutes=1))) == 3
+        # A while later: many deliveries wait to be tried again, a few are due; not analysed yet.
+        await _add_deliveries(conn, 100, 20_000, later=True)
+        await _add_deliveries(conn, 20_000, 20_005)
+        async with conn.transaction():
+            before = await _rows_read(conn, "webhook_delivery")
+            claimed = await webhooks.claim_due(conn, 50, timedelta(minutes=1))
+            after = await _rows_read(conn, "webhook_delivery")
+    assert len(claimed) == 5
+    assert after - before < 100, "the claim read every delivery waiting to be tried again"
+
+
+async def _rows_read(conn: Connection, table: str) -> int:
+    """The rows of ``table`` this transaction has read so far, by sequential and index scans."""
+    read: int = await conn.fetchval(
+        "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables WHERE relname = $1",
+        table,
+    )
+    return read

@@ -201,7 +201,11 @@ def scans_that_grow_with_size(plans: list[tuple[str, dict[str, Any]]]) -> list[s
                 problems.append(f"Seq Scan on {table}: {query}")
             elif kind in ("Index Scan", "Index Only Scan") and "Index Cond" not in node:
                 problems.append(f"{kind} on {table} without an index condition (reads it whole): {query}")
-            removed = node.get("Rows Removed by Filter", 0) + node.get("Rows Removed by Index Recheck", 0)
+            # EXPLAIN gives the rows removed per run of the node: a scan run once per row of
+            # another (200 endpoints, say) removes that many times as many.
+            removed = node.get("Actual Loops", 1) * (
+                node.get("Rows Removed by Filter", 0) + node.get("Rows Removed by Index Recheck", 0)
+            )
             if removed > FILTERED_AT_MOST:
                 problems.append(f"{kind} on {table} filtered out {removed} rows: {query}")
     return problems
