@@ -27,6 +27,7 @@ import pytest
 from benchmarks import size
 from benchmarks.setup import CASEWORKER
 from employment.adapters import kpis as employment_kpis
+from employment.adapters import onboarding
 from employment.adapters import repository as employment_repository
 from employment.domain.contact_course import add_months
 from employment.service_layer import handlers as employment_handlers
@@ -735,6 +736,22 @@ async def audit_chain_lane(db: Recorders) -> None:
     assert any("chain_lane = $1" in query for query, _ in db.gateway.plans), notices
 
 
+async def import_chunk(db: Recorders) -> None:
+    """`samspil import`: a chunk's citizens looked up (and locked) by CPR number, the new ones
+    enrolled, the current plans and the profiles of those enrolled already read and replaced."""
+    enrolled = await db.employment.conn.fetch("SELECT cpr FROM citizen ORDER BY citizen_ref LIMIT 5")
+    new = [f"311299{n:04d}" for n in range(5)]
+    known = await onboarding.lock_enrolled(db.employment, [row["cpr"] for row in enrolled] + new)  # type: ignore[arg-type]
+    assert len(known) == 5
+    citizens = [
+        onboarding.NewCitizen(f"k1:new-{cpr}", cpr, "kontanthjaelp", [], danish_today()) for cpr in new
+    ]
+    assert len(await onboarding.insert_citizens(db.employment, citizens, "plans")) == 5  # type: ignore[arg-type]
+    assert await onboarding.current_plans(db.employment, list(known.values())) == {}  # type: ignore[arg-type]
+    profiles = [(ref, "kontanthjaelp", ["again"]) for ref in known.values()]
+    await onboarding.update_profiles(db.employment, profiles)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class HotPath:
     run: Callable[[Recorders], Awaitable[None]]
@@ -834,6 +851,13 @@ HOT_PATHS = {
     ),
     "employment kpi progress overdue": HotPath(
         employment_kpi_report, ("employment", "DROP INDEX referral_progress_overdue")
+    ),
+    "import chunk": HotPath(
+        import_chunk,
+        (
+            "employment",
+            "ALTER TABLE citizen DROP CONSTRAINT citizen_pkey CASCADE, DROP CONSTRAINT citizen_cpr_key",
+        ),
     ),
     "employment kpi parked": HotPath(
         employment_kpi_parked, ("employment", "DROP INDEX citizen_by_enrolment")
