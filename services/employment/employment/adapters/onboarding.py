@@ -66,9 +66,13 @@ async def update_profiles(conn: Connection, profiles: Sequence[tuple[str, str, S
     """(reference, target group, tags) for citizens enrolled again: the profile is replaced."""
     if not profiles:
         return
+    # The citizens named by `= ANY($1)` as well as joined to the list: the statement's generic
+    # plan, made while an import's first chunks ran on a table still nearly empty and never
+    # analysed, would otherwise join the list to a reading of the whole table as it grows.
     await conn.execute(
         "UPDATE citizen SET target_group = u.t, profile_tags = coalesce(string_to_array(u.g, ','), '{}')"
-        " FROM unnest($1::text[], $2::text[], $3::text[]) AS u(r, t, g) WHERE citizen.citizen_ref = u.r",
+        " FROM unnest($1::text[], $2::text[], $3::text[]) AS u(r, t, g)"
+        " WHERE citizen.citizen_ref = u.r AND citizen.citizen_ref = ANY($1::text[])",
         [ref for ref, _, _ in profiles],
         [group for _, group, _ in profiles],
         [",".join(tags) for _, _, tags in profiles],

@@ -174,9 +174,13 @@ async def start_session(
 async def use_session(conn: Executor, session_hash: str, idle: timedelta) -> Any:
     """The session's person, the session marked used now; None when there is no such session,
     it has been idle longer than ``idle`` or outlived its lifetime, or the person was disabled."""
+    # The person is named by the session's person_id looked up first (a value to the planner),
+    # not only joined: the statement's generic plan, made while a new database's tables were
+    # nearly empty and never analysed, would otherwise read every person on each page.
     return await conn.fetchrow(
         "UPDATE portal_session s SET last_seen_at = now() FROM portal_person p"
         " WHERE s.session_hash = $1 AND p.person_id = s.person_id"
+        " AND p.person_id = (SELECT person_id FROM portal_session WHERE session_hash = $1)"
         " AND s.last_seen_at > now() - $2::interval AND s.expires_at > now() AND p.disabled_at IS NULL"
         " RETURNING p.person_id, p.provider_id, p.email, p.display_name",
         session_hash,

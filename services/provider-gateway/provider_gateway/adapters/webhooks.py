@@ -221,6 +221,11 @@ WITH due AS (
         SELECT 1 FROM webhook_delivery earlier
         WHERE earlier.endpoint_id = d.endpoint_id AND earlier.ordering_key = d.ordering_key
         AND earlier.status = 'pending' AND earlier.seq < d.seq
+        -- Kept a subquery, run for each candidate through the index of pending deliveries in
+        -- order (OFFSET 0: the planner does not make it a join). As a join, the plan kept for
+        -- this statement from a new database's first claims, on tables empty and never
+        -- analysed, read every pending delivery at each claim until they were analysed.
+        OFFSET 0
     )
     ORDER BY d.next_attempt_at, d.seq
     LIMIT $1
