@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 import uvicorn
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from samspil.runtime.codec import Record, encode
@@ -96,21 +96,30 @@ def encoded_notice(subject: str | None = None) -> tuple[Envelope, Record]:
 
 
 async def read_topic(
-    bootstrap_servers: str, topic: str, *, settle: float = 2.0
+    bootstrap_servers: str, topic: str, *, timeout: float = 60.0
 ) -> list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]:
-    """Everything on a topic from the beginning, read by a throwaway consumer (no group)."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest", enable_auto_commit=False
-    )
+    """Everything on a topic from the beginning up to its end as the call starts, read by a
+    throwaway consumer (no group). It reads on until each partition's end offset is reached: a
+    read that stopped at the first quiet fetch would miss records when a loaded machine answers
+    late."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
     try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=int(settle * 1000))
-            if not batch:
-                break
-            for messages in batch.values():
-                records.extend((m.key, m.value or b"", list(m.headers)) for m in messages)
+        await consumer.topics()  # the cluster's metadata, so the topic's partitions are known
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            return records  # no such topic (yet): nothing on it
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while unread := [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{topic}: not read to its end ({ends}) within {timeout} s")
+            batch = await consumer.getmany(*unread, timeout_ms=1000)
+            for tp in unread:
+                records.extend((m.key, m.value or b"", list(m.headers)) for m in batch.get(tp, []))
     finally:
         await consumer.stop()
     return records

@@ -501,9 +501,7 @@ async def test_a_ruling_sent_on_the_command_topic_is_refused(
     await produce(infra.bootstrap_servers, encode(envelope, ruling, SOCIAL_COMMANDS.name))
 
     async def dead_lettered() -> dict[str, bytes] | None:
-        for _, _, headers in await read_topic(
-            infra.bootstrap_servers, dead_letter_topic("social").name, settle=1.0
-        ):
+        for _, _, headers in await read_topic(infra.bootstrap_servers, dead_letter_topic("social").name):
             named = dict(headers)
             if named.get("ce_id") == str(envelope.id).encode():
                 return named

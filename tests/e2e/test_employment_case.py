@@ -43,7 +43,7 @@ async def tasks_of(stack: RunningStack, subject: str, kind: str) -> list[dict[st
 async def events_of(infra: Infra, topic: str, subject: str, event_type: str) -> list[dict[str, Any]]:
     """The data of each event of a type about a citizen, as it is on the topic."""
     found = []
-    for key, value, headers in await read_topic(infra.bootstrap_servers, topic, settle=1.0):
+    for key, value, headers in await read_topic(infra.bootstrap_servers, topic):
         if key == subject.encode() and (("ce_type", event_type.encode()) in headers):
             found.append(json.loads(value))
     return found
@@ -366,9 +366,7 @@ async def test_commands_on_the_bus_call_the_same_handlers_and_refusals_are_dead_
 
     async def dead_letters() -> dict[str, str]:
         found = {}
-        for _, _, headers in await read_topic(
-            infra.bootstrap_servers, dead_letter_topic("employment").name, settle=1.0
-        ):
+        for _, _, headers in await read_topic(infra.bootstrap_servers, dead_letter_topic("employment").name):
             named = dict(headers)
             found[named.get("ce_id", b"").decode()] = named.get("dlq_reason", b"").decode()
         wanted = {str(stale_envelope.id), invalid_id}

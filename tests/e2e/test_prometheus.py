@@ -21,6 +21,7 @@ from tests.support import prometheus_tool, wait_for
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("provider-gateway", "employment", "social")
+UP = 'up{job=~"samspil.*"}'
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "observability" / "alerts.yml"
 
 
@@ -97,10 +98,14 @@ async def test_a_real_prometheus_scrapes_the_outbox_backlog_of_every_service(pro
     for series in backlog:
         assert series["metric"]["job"] == f"samspil-{series['metric']['service']}"
         assert float(series["value"][1]) >= 0
-    up = await query(prometheus, 'up{job=~"samspil.*"}')
-    assert {series["metric"]["job"]: series["value"][1] for series in up} == {
-        f"samspil-{service}": "1" for service in SERVICES
-    }
+
+    # Waited for too: each scrape runs database queries, and Prometheus gives a scrape no longer
+    # than its interval (1 s), so on a loaded machine one scrape can time out (up 0 until the next).
+    async def every_service_up() -> dict[str, str] | None:
+        up = {series["metric"]["job"]: series["value"][1] for series in await query(prometheus, UP)}
+        return up if up == {f"samspil-{service}": "1" for service in SERVICES} else None
+
+    await wait_for(every_service_up, timeout=60.0)
     async with httpx.AsyncClient(base_url=prometheus) as client:
         rules = (await client.get("/api/v1/rules")).json()
     loaded = {rule["name"] for group in rules["data"]["groups"] for rule in group["rules"]}

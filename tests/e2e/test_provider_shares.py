@@ -40,6 +40,9 @@ MENTOR = SharedMeasure(
     category=MeasureCategory.MENTOR, starts_on=date(2026, 12, 1), ends_on=date(2027, 6, 30)
 )
 IN_A_YEAR = date.today() + timedelta(days=365)
+# The day the withdrawn shares end: one date for the whole run, so a test that runs over midnight
+# compares what it sent with what it sent.
+ENDED_ON = date.today()
 
 
 def as_social_publishes(subject: str, event: EventData, consent_id: uuid.UUID, **envelope: Any) -> Record:
@@ -79,7 +82,7 @@ def shared(
 
 def ended(subject: str, consent_id: uuid.UUID, provider_id: str) -> Record:
     event = ProviderShareEnded(
-        consent_id=consent_id, provider_id=provider_id, ended_on=date.today(), reason=ShareEndReason.WITHDRAWN
+        consent_id=consent_id, provider_id=provider_id, ended_on=ENDED_ON, reason=ShareEndReason.WITHDRAWN
     )
     return as_social_publishes(subject, event, consent_id)
 
@@ -189,7 +192,7 @@ async def test_a_withdrawn_consent_empties_the_view_at_once_and_a_share_publishe
         await conn.close()
     # The gateway's copy of the withdrawn share is gone; only the fact that it ended remains.
     assert copy is not None and json.loads(copy["measures"]) == []
-    assert (copy["ended_on"], copy["end_reason"]) == (date.today(), "withdrawn")
+    assert (copy["ended_on"], copy["end_reason"]) == (ENDED_ON, "withdrawn")
 
 
 async def test_a_later_plan_version_replaces_the_share_and_an_older_one_arriving_late_is_ignored(

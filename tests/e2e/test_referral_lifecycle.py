@@ -82,7 +82,7 @@ async def test_the_providers_steps_reach_the_jobcenter_and_illegal_ones_are_refu
 
     # The social department is told which offer started, and only what it needs.
     async def offer_started() -> list[Any]:
-        records = await read_topic(infra.bootstrap_servers, EMPLOYMENT_EVENTS.name, settle=0.5)
+        records = await read_topic(infra.bootstrap_servers, EMPLOYMENT_EVENTS.name)
         return [
             r
             for r in records

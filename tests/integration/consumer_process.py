@@ -34,8 +34,11 @@ async def main(name: str, mode: str, marker: Path) -> None:
         if str(envelope.id) in watched:
             handled.append(str(envelope.id))
         if mode == "stall" and str(envelope.id) == os.environ["TARGET_EVENT_ID"]:
-            # Which watched events this process has handled so far (their transactions open or not).
-            await asyncio.to_thread(marker.write_text, ",".join(handled))
+            # Which watched events this process has handled so far (their transactions open or not),
+            # written whole before the marker appears: the test reads it as soon as it exists.
+            written = marker.with_suffix(".writing")
+            await asyncio.to_thread(written.write_text, ",".join(handled))
+            await asyncio.to_thread(written.replace, marker)
             await asyncio.sleep(3600)
 
     topic = dataclasses.replace(PROVIDER_REPORTS, name=os.environ["REPORTS_TOPIC"])

@@ -148,7 +148,6 @@ async def test_a_consumer_killed_in_the_middle_of_a_batch_loses_and_doubles_noth
     first = start_consumer(infra, own_reports_topic, name, "stall", marker, database_url, env, log)
     try:
         await wait_for(lambda: asyncio.to_thread(marker.exists), timeout=60)
-        await asyncio.sleep(0.5)
         handled_before = (await asyncio.to_thread(marker.read_text)).split(",")
         first.kill()
         first.wait()

@@ -65,7 +65,7 @@ async def dead_letter_everywhere(
             str(envelope.id),
         )
     )
-    records = await read_topic(infra.bootstrap_servers, dead_letter_topic(runtime.name).name, settle=0.5)
+    records = await read_topic(infra.bootstrap_servers, dead_letter_topic(runtime.name).name)
     on_topic = [r for r in records if header(r[2], "ce_id") == str(envelope.id)]
     assert len(on_topic) == 1
     return row, outbox, on_topic[0]

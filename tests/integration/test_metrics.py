@@ -230,7 +230,18 @@ async def test_faststreams_own_metrics_count_a_consumed_record_per_topic(
         before = await page(runtime.metrics, runtime)
         await produce(infra.bootstrap_servers, record)
         await wait_for(lambda: effects(runtime, envelope.id))
-        after = await page(runtime.metrics, runtime)
+
+        # FastStream counts the record once the handler has returned, after the offset commit
+        # (a round trip to the broker) that follows the effect's transaction: wait for it.
+        async def counted() -> dict[str, list[tuple[dict[str, str], float]]] | None:
+            found = await page(runtime.metrics, runtime)
+            return (
+                found
+                if count(found, processed, runtime.name) > count(before, processed, runtime.name)
+                else None
+            )
+
+        after = await wait_for(counted)
     assert count(after, received, runtime.name) - count(before, received, runtime.name) == 1
     assert count(after, processed, runtime.name) - count(before, processed, runtime.name) == 1
     statuses = {labels["status"] for labels, _ in after[processed] if labels["service"] == runtime.name}

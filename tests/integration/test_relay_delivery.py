@@ -183,7 +183,7 @@ async def test_a_batch_failing_in_delivery_holds_back_the_later_records_of_its_p
 async def _on_topic(infra: Infra, topic: str, key: bytes) -> list[bytes]:
     return [
         dict(headers)["ce_id"]
-        for record_key, _, headers in await read_topic(infra.bootstrap_servers, topic, settle=0.5)
+        for record_key, _, headers in await read_topic(infra.bootstrap_servers, topic)
         if record_key == key
     ]
 

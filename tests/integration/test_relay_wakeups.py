@@ -78,17 +78,19 @@ async def test_a_relay_stays_awake_until_a_writer_that_did_not_notify_has_commit
     after the relay would have fallen asleep. With a minute between the sleeping relay's own
     looks, only a relay that waited for the writer publishes the row in time."""
     sender = Recorded()
-    relay = quick_relay(outbox_db, sender, stay_awake=1.0)
+    # Awake for 3 s after its last row: the writer below must insert within that (a second was
+    # too short for a loaded machine between the relay's publish and the writer's insert).
+    relay = quick_relay(outbox_db, sender, stay_awake=3.0)
     running = asyncio.create_task(relay.run())
     try:
         await _write(outbox_db, 1)
-        await asyncio.wait_for(sender.arrived.wait(), timeout=30)  # the relay is awake for a second
+        await asyncio.wait_for(sender.arrived.wait(), timeout=30)  # the relay is awake for 3 s
         async with outbox_db.acquire() as writer, writer.transaction():
             await add_record(writer, record(2), "e-2", "type")
             assert not await writer.fetchval("SELECT pg_try_advisory_xact_lock_shared($1)", _AWAKE_LOCK), (
                 "the relay was awake when the writer inserted: it did not notify"
             )
-            await asyncio.sleep(2.5)  # past stay_awake: the relay tries to fall asleep meanwhile
+            await asyncio.sleep(4.0)  # past stay_awake: the relay tries to fall asleep meanwhile
         for _ in range(200):
             if b"value-2" in sender.values:
                 break

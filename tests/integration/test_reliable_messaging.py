@@ -189,7 +189,7 @@ async def inbox_count(runtime: Any, event_id: Any) -> int:
 
 
 async def dead_letters_on_topic(infra: Infra, name: str, event_id: Any) -> list[Any]:
-    records = await read_topic(infra.bootstrap_servers, dead_letter_topic(name).name, settle=0.5)
+    records = await read_topic(infra.bootstrap_servers, dead_letter_topic(name).name)
     return [r for r in records if header(r[2], "ce_id") == str(event_id)]
 
 
