@@ -9,7 +9,6 @@ import itertools
 import json
 import os
 import signal
-import time
 import urllib.error
 import urllib.request
 from datetime import datetime
@@ -105,15 +104,12 @@ async def test_a_service_started_without_a_broker_keeps_trying_quietly_and_stops
         kinds = {str(line["event"]).split(":")[0] for line in library}
         assert len(library) <= len(kinds) * (len(lines) + 1), [line["event"] for line in library]
 
-        started = time.monotonic()
         process.send_signal(signal.SIGTERM)
+        # Held in its start-up until the broker came (it never does here), it would not end at all.
         code = process.wait(timeout=30)
-        took = time.monotonic() - started
     finally:
         stack.stop()
     assert code == -signal.SIGTERM
-    # Measured, not timed to the second: it used to be held in its start-up until the broker came.
-    assert took < 5, took
 
 
 async def test_a_service_started_without_a_broker_connects_when_the_broker_comes(
