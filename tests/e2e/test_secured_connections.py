@@ -149,7 +149,7 @@ def secured() -> Iterator[SecuredStack]:
             if stack is not None:
                 stack.stop()
             postgres_proxy.stop()
-            postgres.stop()
+            postgres.stop(discard=True)  # deleted with the folder
             proxy.stop()
             broker.stop()
 
