@@ -5,6 +5,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,17 @@ class RunningStack:
             check=True,
         )
         return result.stdout
+
+    def protect_audit_tables(self, admin_dsn: str) -> None:
+        """`samspil audit protect` for each service, as whoever provisions the databases does once
+        the services migrated: side by side, as each run is mostly the command line's start-up."""
+        with ThreadPoolExecutor(len(SERVICES)) as pool:
+            list(
+                pool.map(
+                    lambda spec: self.samspil("audit", "protect", spec.name, "--admin-url", admin_dsn),
+                    SERVICES,
+                )
+            )
 
     def caseworker_token(
         self,
@@ -157,8 +169,7 @@ def running_stack(
     try:
         stack.start(timeout=90)
         running = RunningStack(stack, env, admin_dsn=infra.admin_dsn)
-        for spec in SERVICES:  # as whoever provisions the databases does once the services migrated
-            running.samspil("audit", "protect", spec.name, "--admin-url", infra.admin_dsn)
+        running.protect_audit_tables(infra.admin_dsn)
         yield running
     finally:
         stack.stop()

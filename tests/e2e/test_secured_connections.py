@@ -141,15 +141,14 @@ def secured() -> Iterator[SecuredStack]:
             )
             stack.start(timeout=90)
             running = RunningStack(stack, env, admin_dsn=postgres.admin_dsn)
-            for spec in SERVICES:
-                # Reads what the service migrated as the service's role, over verify-full.
-                running.samspil("audit", "protect", spec.name, "--admin-url", postgres.admin_dsn)
+            # Each reads what the service migrated as the service's role, over verify-full.
+            running.protect_audit_tables(postgres.admin_dsn)
             yield SecuredStack(running, pki, proxy, postgres, postgres_proxy, folder)
         finally:
             if stack is not None:
                 stack.stop()
             postgres_proxy.stop()
-            postgres.stop()
+            postgres.stop(discard=True)  # deleted with the folder
             proxy.stop()
             broker.stop()
 
