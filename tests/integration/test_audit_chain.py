@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import date
 from importlib import resources
 from urllib.parse import urlsplit
@@ -31,7 +32,7 @@ from samspil.runtime.audit import (
     unprotected_objects,
     verify_chains,
 )
-from samspil.runtime.db import create_pool, migrate, pending_migrations
+from samspil.runtime.db import Connection, create_pool, migrate, pending_migrations
 from samspil.runtime.service import StartupProblem
 from schemas.commands import ObjectToDecision, RuleDispute
 from schemas.disputes import RulingOutcome
@@ -464,6 +465,16 @@ async def apply_by_hand(pool: asyncpg.Pool, packages: Sequence[str], chosen: Cal
             await conn.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
 
 
+@asynccontextmanager
+async def administering(infra: Infra, database: str) -> AsyncIterator[Connection]:
+    """A superuser's session in the service's database, as `samspil audit` opens it."""
+    admin = await admin_connect(infra.admin_dsn, database)
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
 def before_lanes(name: str) -> bool:
     return not name.endswith("_audit_chain_lanes.sql")
 
@@ -529,11 +540,8 @@ def test_a_protected_database_refuses_the_lanes_migration_until_the_audit_owner_
         try:
             await apply_by_hand(pool, GATEWAY_MIGRATIONS, before_lanes)
             await pool.execute(AUDIT_ROW)
-            admin = await admin_connect(infra.admin_dsn, database)
-            try:
+            async with administering(infra, database) as admin:
                 await protect(admin, role)
-            finally:
-                await admin.close()
         finally:
             await pool.close()
         # The gateway's start, as far as its database (it stops before the broker).
@@ -602,16 +610,13 @@ def test_an_audit_migrate_stopped_between_the_owners_commit_and_the_services_rec
             await pool.execute(AUDIT_ROW)
             # While the schema is its own, the service's role claims the owner applied the second.
             await pool.execute(forge)
-            admin = await admin_connect(infra.admin_dsn, database)
-            try:
+            async with administering(infra, database) as admin:
                 await protect(admin, role)
                 package, file = first.split("/")
                 async with admin.transaction():
                     await apply_as_owner(
                         admin, role, first, (resources.files(package) / file).read_text(encoding="utf-8")
                     )
-            finally:
-                await admin.close()
             assert first in await pool_pending(pool, *GATEWAY_MIGRATIONS)
             with pytest.raises(asyncpg.InsufficientPrivilegeError):  # only the owner says what it applied
                 await pool.execute(forge)
@@ -728,8 +733,7 @@ def test_an_owners_migration_is_not_applied_while_schema_audit_holds_what_no_mig
         pool = await create_pool(url)
         try:
             await apply_by_hand(pool, GATEWAY_MIGRATIONS, before_lanes)
-            admin = await admin_connect(infra.admin_dsn, database)
-            try:
+            async with administering(infra, database) as admin:
                 await protect(admin, role)
                 await admin.execute(
                     "CREATE FUNCTION public.watch() RETURNS trigger LANGUAGE plpgsql"
@@ -737,8 +741,6 @@ def test_an_owners_migration_is_not_applied_while_schema_audit_holds_what_no_mig
                     " CREATE TRIGGER watch BEFORE UPDATE ON audit.audit_log FOR EACH ROW"
                     " EXECUTE FUNCTION public.watch()"
                 )
-            finally:
-                await admin.close()
         finally:
             await pool.close()
 
