@@ -364,10 +364,9 @@ async def migrate_protected(
     by_owner: list[str] = []
     async with migration_lock(as_service):
         pending = await pending_migrations(as_service, *packages)
+        protected = await _protected(admin, service_role)
         # Before `protect` the comment is the service role's to write: no owner's word.
-        owner_applied = (
-            await applied_by_owner(admin) if pending and await _protected(admin, service_role) else set()
-        )
+        owner_applied = await applied_by_owner(admin) if pending and protected else set()
         for name in pending:
             if name in owner_applied:
                 # The owner's commit of an earlier run whose record of it did not follow.
@@ -392,7 +391,7 @@ async def migrate_protected(
             async with as_service.transaction():
                 await as_service.execute("INSERT INTO schema_migration (name) VALUES ($1)", name)
             by_owner.append(name)
-    if by_owner or await _protected(admin, service_role):
+    if by_owner or protected:
         await protect(admin, service_role)  # what the migrations made is the owner's too
     return by_service, by_owner
 
